@@ -1,0 +1,84 @@
+//! The command line, as clap derives it. Parsing only: running is in
+//! [`crate::run`].
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Section;
+use crate::timespec::{TimeSpec, parse_time_spec};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the report was printed, but some input could not be read (see stderr)
+  2  usage error: a bad flag or value, or a --source path that does not exist";
+
+/// top for AWS KMS: who is using which key, who is being refused, and
+/// which keys are about to rot or vanish.
+#[derive(Debug, Parser)]
+#[command(name = "kmstop", version, about, after_help = EXIT_CODES, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarise KMS use in CloudTrail log files: principals, keys, denied
+    /// calls and key changes.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  kmstop report --source ./AWSLogs
+  kmstop report --source ./logs --since 2025-05-20T08:00:00Z --until 2025-05-20T12:00:00Z
+  kmstop report --source ./logs --since 2h --format json | jq '.principals[:5]'
+  kmstop report --source ./logs --format csv --section denied > denied.csv
+  aws cloudtrail lookup-events ... | kmstop report --source -";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables for a person, fitted to the terminal.
+    Table,
+    /// The whole report as JSON (a stable contract for scripts).
+    Json,
+    /// One section as CSV (choose it with --section).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// CloudTrail log files or directories (searched recursively, e.g. an
+    /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin.
+    #[arg(long = "source", short = 's', value_name = "PATH", required = true, num_args = 1..)]
+    pub sources: Vec<PathBuf>,
+
+    /// Only events at or after this time: RFC 3339, a date (UTC), or an
+    /// age such as 2h or 7d.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_spec)]
+    pub since: Option<TimeSpec>,
+
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_spec)]
+    pub until: Option<TimeSpec>,
+
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// The section to print: the only one with --format table, the table
+    /// printed with --format csv (default: principals). Ignored by json.
+    #[arg(long, value_enum)]
+    pub section: Option<Section>,
+
+    /// Rows per section in the table format.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
+    /// Reader threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+}

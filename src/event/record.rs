@@ -1,0 +1,308 @@
+//! The CloudTrail record as it is on the wire, borrowed from the input.
+//!
+//! Every field is optional and every value is taken leniently: a field of an
+//! unexpected type reads as absent instead of failing the record, because
+//! vendor fixtures, SIEM re-exports and hand-edited samples all bend the
+//! schema (see `event-shapes.md` §9). Nested objects are captured raw and
+//! read on demand, so a malformed `userIdentity` costs only that field.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A string field that reads as `None` when the value is not a string.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Text<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(TextVisitor)
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The string, unless absent or empty (placeholders such as `""` carry
+    /// no information).
+    pub fn take(self) -> Option<Cow<'a, str>> {
+        self.0.filter(|s| !s.is_empty())
+    }
+
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+/// `readOnly` is a JSON bool in CloudTrail; SIEM exports sometimes quote it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Text::deserialize_flag(d)? {
+            FlagValue::Bool(b) => Flag(Some(b)),
+            FlagValue::Text(t) if t.eq_ignore_ascii_case("true") => Flag(Some(true)),
+            FlagValue::Text(t) if t.eq_ignore_ascii_case("false") => Flag(Some(false)),
+            FlagValue::Text(_) | FlagValue::Other => Flag(None),
+        })
+    }
+}
+
+enum FlagValue<'a> {
+    Bool(bool),
+    Text(Cow<'a, str>),
+    Other,
+}
+
+impl Text<'_> {
+    fn deserialize_flag<'de, D: Deserializer<'de>>(d: D) -> Result<FlagValue<'de>, D::Error> {
+        struct FlagVisitor;
+        impl<'de> Visitor<'de> for FlagVisitor {
+            type Value = FlagValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(FlagValue::Bool(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FlagValue::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FlagValue::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(FlagValue::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(FlagValue::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(FlagValue::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FlagValue::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FlagValue::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(FlagValue::Other)
+            }
+        }
+        d.deserialize_any(FlagVisitor)
+    }
+}
+
+/// The top level of one CloudTrail record: only what kmstop reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Record<'a> {
+    #[serde(rename = "eventSource", borrow)]
+    pub event_source: Text<'a>,
+    #[serde(rename = "eventName", borrow)]
+    pub event_name: Text<'a>,
+    #[serde(rename = "eventTime", borrow)]
+    pub event_time: Text<'a>,
+    #[serde(rename = "eventID", borrow)]
+    pub event_id: Text<'a>,
+    #[serde(rename = "eventType", borrow)]
+    pub event_type: Text<'a>,
+    #[serde(rename = "awsRegion", borrow)]
+    pub region: Text<'a>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    pub recipient_account: Text<'a>,
+    #[serde(rename = "sourceIPAddress", borrow)]
+    pub source_ip: Text<'a>,
+    #[serde(rename = "userAgent", borrow)]
+    pub user_agent: Text<'a>,
+    #[serde(rename = "errorCode", borrow)]
+    pub error_code: Text<'a>,
+    #[serde(rename = "errorMessage", borrow)]
+    pub error_message: Text<'a>,
+    #[serde(rename = "readOnly")]
+    pub read_only: Flag,
+    #[serde(rename = "userIdentity", borrow)]
+    pub user_identity: Option<&'a RawValue>,
+    #[serde(rename = "requestParameters", borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(rename = "responseElements", borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub resources: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Text<'a>,
+    #[serde(rename = "principalId", borrow)]
+    pub principal_id: Text<'a>,
+    #[serde(borrow)]
+    pub arn: Text<'a>,
+    #[serde(rename = "accountId", borrow)]
+    pub account_id: Text<'a>,
+    #[serde(rename = "invokedBy", borrow)]
+    pub invoked_by: Text<'a>,
+    #[serde(rename = "sessionContext", borrow)]
+    pub session_context: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow)]
+    pub session_issuer: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SessionIssuer<'a> {
+    #[serde(borrow)]
+    pub arn: Text<'a>,
+}
+
+/// The parts of `requestParameters` / `responseElements` that name keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Parameters<'a> {
+    #[serde(rename = "keyId", borrow)]
+    pub key_id: Text<'a>,
+    #[serde(rename = "targetKeyId", borrow)]
+    pub target_key_id: Text<'a>,
+    #[serde(rename = "aliasName", borrow)]
+    pub alias_name: Text<'a>,
+    #[serde(rename = "encryptionContext", borrow)]
+    pub encryption_context: Context<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Resource<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Text<'a>,
+    /// CloudTrail writes `ARN`; Panther's fixtures write `arn`.
+    #[serde(rename = "ARN", alias = "arn", borrow)]
+    pub arn: Text<'a>,
+}
+
+/// An encryption context in record order; non-string values are dropped.
+#[derive(Debug, Default)]
+pub struct Context<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ContextVisitor;
+        impl<'de> Visitor<'de> for ContextVisitor {
+            type Value = Context<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an encryption context object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = map.next_entry::<Text<'de>, Text<'de>>()? {
+                    if let (Some(k), Some(v)) = (k.0, v.0) {
+                        pairs.push((k, v));
+                    }
+                }
+                Ok(Context(pairs))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Context::default())
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Context::default())
+            }
+        }
+        d.deserialize_any(ContextVisitor)
+    }
+}
+
+/// Reads a nested raw object leniently: anything that is not the expected
+/// shape reads as the default (all fields absent).
+pub fn nested<'a, T: Deserialize<'a> + Default>(raw: Option<&'a RawValue>) -> T {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+/// `resources` is an array of objects, `null`, or (in broken fixtures)
+/// anything; unreadable entries are skipped.
+pub fn resources(raw: Option<&RawValue>) -> Vec<Resource<'_>> {
+    let Some(raw) = raw else { return Vec::new() };
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| serde_json::from_str(item.get()).ok())
+        .collect()
+}

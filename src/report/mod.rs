@@ -1,0 +1,146 @@
+//! `kmstop report`: who used which keys, who was refused, what changed.
+//!
+//! The [`Report`] struct is the JSON contract; the table and CSV faces
+//! render the same struct for people and spreadsheets.
+
+mod csv;
+mod table;
+mod tally;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use self::csv::{Section, write_csv};
+pub use table::{TableOptions, write_table};
+pub use tally::{Tally, TimeRange};
+
+use crate::dedup::SeenSet;
+use crate::event::{KmsEvent, Outcome};
+use crate::source::files::{Input, Problem, scan};
+
+/// The report, exactly as `--format json` prints it. Later versions add
+/// fields; they never rename or remove one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Distinct KMS events in the range.
+    pub events: u64,
+    pub denied: u64,
+    pub errors: u64,
+    /// First and last `eventTime` counted.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub principals: Vec<PrincipalRow>,
+    pub keys: Vec<KeyRow>,
+    pub event_names: BTreeMap<String, u64>,
+    pub control_plane: Vec<ControlPlaneRow>,
+    pub skipped: Skipped,
+    pub files_read: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalRow {
+    pub principal: String,
+    pub events: u64,
+    /// `Decrypt` calls of any outcome.
+    pub decrypt: u64,
+    pub denied: u64,
+    /// Distinct keys this principal's events named.
+    pub keys: u64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRow {
+    /// The key id: `1234abcd-…` or `mrk-…`.
+    pub key: String,
+    pub arn: String,
+    pub events: u64,
+    pub denied: u64,
+    pub principals: u64,
+}
+
+impl KeyRow {
+    fn new(arn: String, events: u64, denied: u64, principals: u64) -> Self {
+        let key = crate::event::KeyRef {
+            arn: arn.as_str().into(),
+        }
+        .key_id()
+        .to_owned();
+        Self {
+            key,
+            arn,
+            events,
+            denied,
+            principals,
+        }
+    }
+}
+
+/// A call that changed a key or its access (`readOnly: false`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlPlaneRow {
+    pub time: DateTime<Utc>,
+    pub event_name: String,
+    pub principal: String,
+    /// The key id, when the event names a key.
+    pub key: Option<String>,
+    pub key_arn: Option<String>,
+    pub alias: Option<String>,
+    pub outcome: Outcome,
+    pub error_code: Option<String>,
+    pub event_id: String,
+}
+
+impl ControlPlaneRow {
+    fn from_event(e: &KmsEvent<'_>) -> Self {
+        Self {
+            time: e.time,
+            event_name: e.event_name.clone().into_owned(),
+            principal: e.principal.clone().into_owned(),
+            key: e.key.as_ref().map(|k| k.key_id().to_owned()),
+            key_arn: e.key.as_ref().map(|k| k.arn.clone().into_owned()),
+            alias: e.alias.clone().map(std::borrow::Cow::into_owned),
+            outcome: e.outcome,
+            error_code: e.error_code.clone().map(std::borrow::Cow::into_owned),
+            event_id: e.event_id.clone().into_owned(),
+        }
+    }
+}
+
+/// What was read but not counted, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Records of other AWS services in the same log files.
+    pub non_kms: u64,
+    /// Pieces that were not readable records (file and place on stderr).
+    pub malformed: u64,
+    /// Files that could not be read or parsed (path and reason on stderr).
+    pub files_failed: u64,
+    /// Second and later copies of the same event.
+    pub duplicates: u64,
+    /// KMS events outside `--since`/`--until`.
+    pub out_of_range: u64,
+    /// Files in directories that were neither gzip nor JSON.
+    pub not_log_files: u64,
+    pub digest_files: u64,
+}
+
+/// Reads `inputs` on `threads` threads and counts them into a report.
+pub fn build_report(
+    inputs: &[Input],
+    range: TimeRange,
+    threads: usize,
+    on_problem: &(dyn Fn(Problem) + Sync),
+) -> Report {
+    let seen = SeenSet::default();
+    let (tallies, stats) = scan(inputs, threads, || Tally::new(&seen, range), on_problem);
+    let mut tallies = tallies.into_iter();
+    let mut total = tallies.next().unwrap_or_else(|| Tally::new(&seen, range));
+    for tally in tallies {
+        total.merge(tally);
+    }
+    total.finish(&stats)
+}

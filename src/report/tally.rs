@@ -1,0 +1,229 @@
+//! Counting events into a report, one tally per reader thread, merged at
+//! the end. Memory grows with distinct principals and keys (and the rare
+//! control-plane events), never with the number of events.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped};
+use crate::dedup::SeenSet;
+use crate::event::{KmsEvent, Outcome};
+use crate::source::files::{Consumer, ScanStats};
+
+/// The events a report covers: `since <= time <= until`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+}
+
+#[derive(Default)]
+struct PrincipalTally {
+    events: u64,
+    decrypt: u64,
+    denied: u64,
+    keys: HashSet<Box<str>>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct KeyTally {
+    events: u64,
+    denied: u64,
+    principals: HashSet<Box<str>>,
+}
+
+/// One reader thread's counts.
+pub struct Tally<'d> {
+    seen: &'d SeenSet,
+    range: TimeRange,
+    events: u64,
+    denied: u64,
+    errors: u64,
+    duplicates: u64,
+    out_of_range: u64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    principals: HashMap<Box<str>, PrincipalTally>,
+    keys: HashMap<Box<str>, KeyTally>,
+    event_names: HashMap<Box<str>, u64>,
+    control_plane: Vec<ControlPlaneRow>,
+}
+
+fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
+    // Look up by &str first: the common case allocates nothing.
+    if !map.contains_key(key) {
+        map.insert(key.into(), V::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).min()
+}
+
+fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).max()
+}
+
+impl<'d> Tally<'d> {
+    #[must_use]
+    pub fn new(seen: &'d SeenSet, range: TimeRange) -> Self {
+        Self {
+            seen,
+            range,
+            events: 0,
+            denied: 0,
+            errors: 0,
+            duplicates: 0,
+            out_of_range: 0,
+            from: None,
+            to: None,
+            principals: HashMap::new(),
+            keys: HashMap::new(),
+            event_names: HashMap::new(),
+            control_plane: Vec::new(),
+        }
+    }
+
+    fn count(&mut self, e: &KmsEvent<'_>) {
+        let time = Some(e.time);
+        self.events += 1;
+        self.denied += u64::from(e.outcome == Outcome::Denied);
+        self.errors += u64::from(e.outcome == Outcome::Error);
+        self.from = earliest(self.from, time);
+        self.to = latest(self.to, time);
+        *entry(&mut self.event_names, &e.event_name) += 1;
+
+        let p = entry(&mut self.principals, &e.principal);
+        p.events += 1;
+        p.decrypt += u64::from(e.is_decrypt());
+        p.denied += u64::from(e.outcome == Outcome::Denied);
+        p.first = earliest(p.first, time);
+        p.last = latest(p.last, time);
+        if let Some(key) = &e.key {
+            if !p.keys.contains(key.arn.as_ref()) {
+                p.keys.insert(key.arn.as_ref().into());
+            }
+            let k = entry(&mut self.keys, &key.arn);
+            k.events += 1;
+            k.denied += u64::from(e.outcome == Outcome::Denied);
+            if !k.principals.contains(e.principal.as_ref()) {
+                k.principals.insert(e.principal.as_ref().into());
+            }
+        }
+        if e.is_control_plane() {
+            self.control_plane.push(ControlPlaneRow::from_event(e));
+        }
+    }
+
+    /// Folds another thread's tally into this one.
+    pub fn merge(&mut self, other: Tally<'_>) {
+        self.events += other.events;
+        self.denied += other.denied;
+        self.errors += other.errors;
+        self.duplicates += other.duplicates;
+        self.out_of_range += other.out_of_range;
+        self.from = earliest(self.from, other.from);
+        self.to = latest(self.to, other.to);
+        for (name, n) in other.event_names {
+            *self.event_names.entry(name).or_default() += n;
+        }
+        for (name, o) in other.principals {
+            let p = self.principals.entry(name).or_default();
+            p.events += o.events;
+            p.decrypt += o.decrypt;
+            p.denied += o.denied;
+            p.keys.extend(o.keys);
+            p.first = earliest(p.first, o.first);
+            p.last = latest(p.last, o.last);
+        }
+        for (arn, o) in other.keys {
+            let k = self.keys.entry(arn).or_default();
+            k.events += o.events;
+            k.denied += o.denied;
+            k.principals.extend(o.principals);
+        }
+        self.control_plane.extend(other.control_plane);
+    }
+
+    /// The finished report, rows in the contract's order.
+    #[must_use]
+    pub fn finish(self, scan: &ScanStats) -> Report {
+        let mut principals: Vec<PrincipalRow> = self
+            .principals
+            .into_iter()
+            .map(|(name, p)| PrincipalRow {
+                principal: name.into(),
+                events: p.events,
+                decrypt: p.decrypt,
+                denied: p.denied,
+                keys: p.keys.len() as u64,
+                first_seen: p.first,
+                last_seen: p.last,
+            })
+            .collect();
+        principals.sort_by(|a, b| {
+            b.events
+                .cmp(&a.events)
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        let mut keys: Vec<KeyRow> = self
+            .keys
+            .into_iter()
+            .map(|(arn, k)| KeyRow::new(arn.into(), k.events, k.denied, k.principals.len() as u64))
+            .collect();
+        keys.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.arn.cmp(&b.arn)));
+        let mut control_plane = self.control_plane;
+        control_plane.sort_by(|a, b| {
+            (a.time, &a.event_id, &a.event_name).cmp(&(b.time, &b.event_id, &b.event_name))
+        });
+        Report {
+            events: self.events,
+            denied: self.denied,
+            errors: self.errors,
+            from: self.from,
+            to: self.to,
+            principals,
+            keys,
+            event_names: self
+                .event_names
+                .into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect(),
+            control_plane,
+            skipped: Skipped {
+                non_kms: scan.non_kms,
+                malformed: scan.malformed,
+                files_failed: scan.files_failed,
+                duplicates: self.duplicates,
+                out_of_range: self.out_of_range,
+                not_log_files: scan.not_log_files,
+                digest_files: scan.digest_files,
+            },
+            files_read: scan.files_read,
+        }
+    }
+}
+
+impl Consumer for Tally<'_> {
+    fn consume(&mut self, event: KmsEvent<'_>) {
+        if !self.range.contains(event.time) {
+            self.out_of_range += 1;
+        } else if self.seen.first_sighting(event.identity(), event.time) {
+            self.count(&event);
+        } else {
+            self.duplicates += 1;
+        }
+    }
+}

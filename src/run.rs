@@ -1,0 +1,142 @@
+//! Running a parsed command line: wiring sources, engine and renderers,
+//! printing problems on stderr and choosing the exit status.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Format, ReportArgs};
+use crate::clock::{Clock, SystemClock};
+use crate::report::{TableOptions, TimeRange, build_report, write_csv, write_table};
+use crate::source::files::{Problem, discover};
+use crate::text::escape_control;
+
+const EXIT_INPUT_PROBLEM: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+/// Parses the process arguments and runs the command.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Report(args) => report(&args, &SystemClock),
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("kmstop: {}", escape_control(message));
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
+    let now = clock.now();
+    let range = TimeRange {
+        since: args.since.map(|s| s.resolve(now)),
+        until: args.until.map(|s| s.resolve(now)),
+    };
+    if let (Some(since), Some(until)) = (range.since, range.until)
+        && since > until
+    {
+        return usage_error(&format!("--since ({since}) is after --until ({until})"));
+    }
+    let (inputs, walk_problems) = match discover(&args.sources) {
+        Ok(found) => found,
+        Err(message) => return usage_error(&message),
+    };
+    let failed = AtomicBool::new(false);
+    let on_problem = |problem: Problem| print_problem(&problem, &failed);
+    for problem in walk_problems {
+        on_problem(problem);
+    }
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let report = build_report(&inputs, range, threads, &on_problem);
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written = match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Csv => write_csv(&report, args.section.unwrap_or_default(), &mut out),
+        Format::Table => {
+            let opts = TableOptions {
+                width: output_width(),
+                top: args.top,
+                section: args.section,
+            };
+            write_table(&report, opts, &mut out)
+        }
+    }
+    .and_then(|()| out.flush());
+    match written {
+        // The reader went away (`| head`): nothing more to say.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kmstop: cannot write the report: {e}");
+            return ExitCode::from(EXIT_INPUT_PROBLEM);
+        }
+        Ok(()) => {}
+    }
+
+    if report.files_read == 0 && report.skipped.files_failed == 0 {
+        let paths: Vec<String> = args
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        eprintln!(
+            "kmstop: no CloudTrail log files found in {}",
+            escape_control(&paths.join(", "))
+        );
+        return ExitCode::from(EXIT_INPUT_PROBLEM);
+    }
+    if failed.load(Ordering::Relaxed) {
+        eprintln!(
+            "kmstop: {} file(s) could not be read; the report leaves them out",
+            report.skipped.files_failed
+        );
+        return ExitCode::from(EXIT_INPUT_PROBLEM);
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_problem(problem: &Problem, failed: &AtomicBool) {
+    // Paths and reasons may carry bytes from the data: escape them too.
+    match problem {
+        Problem::FileFailed { input, reason } => {
+            failed.store(true, Ordering::Relaxed);
+            eprintln!(
+                "kmstop: {}: {}",
+                escape_control(input),
+                escape_control(reason)
+            );
+        }
+        Problem::Malformed {
+            input,
+            count,
+            first,
+        } => eprintln!(
+            "kmstop: warning: {}: {count} malformed record(s) skipped (first: {})",
+            escape_control(input),
+            escape_control(first)
+        ),
+    }
+}
+
+/// The terminal's width when printing to one, else `$COLUMNS`, else 120.
+fn output_width() -> u16 {
+    if io::stdout().is_terminal()
+        && let Ok((columns, _)) = crossterm::terminal::size()
+    {
+        return columns;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(120)
+}

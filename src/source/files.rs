@@ -1,0 +1,327 @@
+//! CloudTrail log files on disk (or stdin), read in parallel.
+//!
+//! Inputs are ordered by the delivery time in their CloudTrail file names,
+//! and reader threads take them in that order from a shared counter, so
+//! copies of an event reach the de-duplication close together (see
+//! [`crate::dedup`]). A file is parsed whole before any of its events is
+//! handed on: a file that fails contributes nothing, never half.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use serde::Serialize;
+
+use super::container::read_container;
+use super::decode::{Sniffed, gunzip, sniff, strip_bom};
+use crate::event::{KmsEvent, Parsed, parse_record};
+
+/// One thing to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File {
+        path: PathBuf,
+        /// Named on the command line, rather than found in a directory: a
+        /// named file that is not a log is an error, a found one is passed
+        /// over.
+        named: bool,
+    },
+}
+
+impl Input {
+    #[must_use]
+    pub fn display(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::File { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
+/// Something worth telling the user about, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file could not be read or parsed; none of it was counted.
+    FileFailed { input: String, reason: String },
+    /// The file was read, but some pieces of it were not records.
+    Malformed {
+        input: String,
+        count: usize,
+        first: String,
+    },
+}
+
+/// What the reading saw, summed over all inputs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScanStats {
+    pub files_read: u64,
+    pub files_failed: u64,
+    /// Files in a directory that were neither gzip nor JSON.
+    pub not_log_files: u64,
+    /// CloudTrail digest files (integrity manifests without records).
+    pub digest_files: u64,
+    pub records: u64,
+    pub kms_records: u64,
+    pub non_kms: u64,
+    pub malformed: u64,
+}
+
+impl std::ops::AddAssign for ScanStats {
+    fn add_assign(&mut self, o: Self) {
+        self.files_read += o.files_read;
+        self.files_failed += o.files_failed;
+        self.not_log_files += o.not_log_files;
+        self.digest_files += o.digest_files;
+        self.records += o.records;
+        self.kms_records += o.kms_records;
+        self.non_kms += o.non_kms;
+        self.malformed += o.malformed;
+    }
+}
+
+/// Receives the KMS events of each file, one reader thread each.
+pub trait Consumer: Send {
+    fn consume(&mut self, event: KmsEvent<'_>);
+}
+
+/// Expands paths into inputs: directories recursively, `-` as stdin.
+/// Directory entries that cannot be listed come back as problems.
+///
+/// # Errors
+/// A path that does not exist, named as `--source`: a usage error, found
+/// before any work is done.
+pub fn discover(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Problem>), String> {
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if !inputs.contains(&Input::Stdin) {
+                inputs.push(Input::Stdin);
+            }
+            continue;
+        }
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("--source {}: {}", path.display(), io_reason(&e)))?;
+        if !meta.is_dir() {
+            inputs.push(Input::File {
+                path: path.clone(),
+                named: true,
+            });
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path).follow_links(true) {
+            match entry {
+                Ok(entry) if entry.file_type().is_file() => inputs.push(Input::File {
+                    path: entry.into_path(),
+                    named: false,
+                }),
+                Ok(_) => {}
+                Err(e) => problems.push(Problem::FileFailed {
+                    input: e.path().unwrap_or(path).display().to_string(),
+                    reason: e.io_error().map_or_else(|| e.to_string(), io_reason),
+                }),
+            }
+        }
+    }
+    inputs.sort_by_cached_key(delivery_order);
+    Ok((inputs, problems))
+}
+
+/// CloudTrail names files `<acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>`:
+/// sorting by that stamp reads the whole tree roughly in delivery order.
+fn delivery_order(input: &Input) -> (String, String) {
+    let Input::File { path, .. } = input else {
+        return (String::new(), String::new());
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let stamp = name
+        .split('_')
+        .find(|part| {
+            part.len() == 14
+                && part.as_bytes()[8] == b'T'
+                && part.ends_with('Z')
+                && part[..8].bytes().all(|b| b.is_ascii_digit())
+        })
+        .unwrap_or_default();
+    (stamp.to_owned(), path.display().to_string())
+}
+
+/// Reads every input on `threads` threads; each thread feeds its own
+/// consumer from `make`, and the consumers come back for merging.
+pub fn scan<C, F>(
+    inputs: &[Input],
+    threads: usize,
+    make: F,
+    on_problem: &(dyn Fn(Problem) + Sync),
+) -> (Vec<C>, ScanStats)
+where
+    C: Consumer,
+    F: Fn() -> C + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let threads = threads.clamp(1, inputs.len().max(1));
+    let results: Vec<(C, ScanStats)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut consumer = make();
+                    let mut stats = ScanStats::default();
+                    let mut reader = Reader::default();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(input) = inputs.get(index) else {
+                            break;
+                        };
+                        reader.read(input, &mut consumer, &mut stats, on_problem);
+                    }
+                    (consumer, stats)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut total = ScanStats::default();
+    let consumers = results
+        .into_iter()
+        .map(|(consumer, stats)| {
+            total += stats;
+            consumer
+        })
+        .collect();
+    (consumers, total)
+}
+
+/// A reader thread's buffers, reused from file to file.
+#[derive(Default)]
+struct Reader {
+    raw: Vec<u8>,
+    inflated: Vec<u8>,
+}
+
+impl Reader {
+    fn read<C: Consumer>(
+        &mut self,
+        input: &Input,
+        consumer: &mut C,
+        stats: &mut ScanStats,
+        on_problem: &(dyn Fn(Problem) + Sync),
+    ) {
+        let named = !matches!(input, Input::File { named: false, .. });
+        let outcome = self.load(input, named).and_then(|loaded| match loaded {
+            Loaded::NotALog => Ok(None),
+            Loaded::Bytes(gzip) => {
+                let bytes = if gzip { &self.inflated } else { &self.raw };
+                parse_file(bytes, consumer, stats).map(Some)
+            }
+        });
+        match outcome {
+            Ok(None) => stats.not_log_files += 1,
+            Ok(Some(malformed)) => {
+                stats.files_read += 1;
+                if let Some(first) = malformed.first() {
+                    on_problem(Problem::Malformed {
+                        input: input.display(),
+                        count: malformed.len(),
+                        first: first.clone(),
+                    });
+                }
+            }
+            Err(reason) => {
+                stats.files_failed += 1;
+                on_problem(Problem::FileFailed {
+                    input: input.display(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn load(&mut self, input: &Input, named: bool) -> Result<Loaded, String> {
+        self.raw.clear();
+        match input {
+            Input::Stdin => io::stdin().lock().read_to_end(&mut self.raw).map(drop),
+            Input::File { path, .. } => read_into(path, &mut self.raw),
+        }
+        .map_err(|e| io_reason(&e))?;
+        match sniff(&self.raw) {
+            Sniffed::Gzip => {
+                gunzip(&self.raw, &mut self.inflated).map_err(|e| e.to_string())?;
+                if sniff(&self.inflated) != Sniffed::Json {
+                    return Err("gzip data is not JSON".to_owned());
+                }
+                Ok(Loaded::Bytes(true))
+            }
+            Sniffed::Json => Ok(Loaded::Bytes(false)),
+            Sniffed::Other if named => {
+                Err("not a CloudTrail log: neither gzip nor JSON".to_owned())
+            }
+            Sniffed::Other => Ok(Loaded::NotALog),
+        }
+    }
+}
+
+enum Loaded {
+    NotALog,
+    /// Ready to parse; true when the text is in the inflated buffer.
+    Bytes(bool),
+}
+
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    std::fs::File::open(path)?.read_to_end(buf).map(drop)
+}
+
+/// Parses a whole file, then hands its KMS events on. Returns the notes on
+/// malformed pieces.
+fn parse_file<C: Consumer>(
+    bytes: &[u8],
+    consumer: &mut C,
+    stats: &mut ScanStats,
+) -> Result<Vec<String>, String> {
+    let text = std::str::from_utf8(strip_bom(bytes))
+        .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
+    let contents = read_container(text)?;
+    let mut file_stats = ScanStats {
+        records: contents.items.len() as u64,
+        digest_files: u64::from(contents.digests > 0 && contents.items.is_empty()),
+        ..ScanStats::default()
+    };
+    let mut malformed = contents.malformed;
+    let mut events = Vec::with_capacity(contents.items.len());
+    for (index, item) in contents.items.iter().enumerate() {
+        match parse_record(item.raw()) {
+            Ok(Parsed::Kms(event)) => events.push(*event),
+            Ok(Parsed::NonKms) => file_stats.non_kms += 1,
+            Err(e) => malformed.push(format!("record {}: {e}", index + 1)),
+        }
+    }
+    file_stats.kms_records = events.len() as u64;
+    file_stats.malformed = malformed.len() as u64;
+    for event in events {
+        consumer.consume(event);
+    }
+    *stats += file_stats;
+    Ok(malformed)
+}
+
+/// The OS error without Rust's "(os error N)" suffix.
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_owned()
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Where events come from. Only this module (and the simulator) does I/O.
+
+mod container;
+mod decode;
+pub mod files;
+
+pub use container::{Contents, Item, read_container};
+pub use decode::{Sniffed, gunzip, sniff};
