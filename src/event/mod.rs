@@ -15,7 +15,6 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 pub use normalize::{ParseError, Parsed, parse_record};
 pub use time::parse_event_time;
@@ -133,8 +132,8 @@ pub struct KmsEvent<'a> {
     /// `requestParameters.encryptionContext` in record order: what was
     /// encrypted or decrypted (an S3 object, a secret, a table…).
     pub encryption_context: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// The whole original record, for drill-down.
-    pub raw: Cow<'a, RawValue>,
+    /// The whole original record as JSON text, for drill-down.
+    pub raw: Cow<'a, str>,
 }
 
 /// What makes two records the same event. `eventID` alone is not unique in
@@ -159,7 +158,7 @@ impl KmsEvent<'_> {
     /// The original record text, as it appeared in the source.
     #[must_use]
     pub fn raw_json(&self) -> &str {
-        self.raw.get()
+        &self.raw
     }
 
     #[must_use]
@@ -208,7 +207,7 @@ impl KmsEvent<'_> {
                 .into_iter()
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
-            raw: Cow::Owned(self.raw.into_owned()),
+            raw: own(self.raw),
         }
     }
 }

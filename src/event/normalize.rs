@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
+use sonic_rs::LazyValue;
 use thiserror::Error;
 
 use super::record::{self, Parameters, Record, SessionContext, SessionIssuer, Text, UserIdentity};
@@ -37,14 +37,14 @@ pub enum ParseError {
 /// # Errors
 /// A record that is not an object, or lacks `eventSource`, `eventName` or a
 /// readable `eventTime`. Every other field may be missing or mistyped.
-pub fn parse_record(raw: &RawValue) -> Result<Parsed<'_>, ParseError> {
+pub fn parse_record(raw: &str) -> Result<Parsed<'_>, ParseError> {
     // serde would also read an array as a struct, field by position.
-    if !raw.get().starts_with('{') {
-        let preview: String = raw.get().chars().take(20).collect();
+    if !raw.trim_start().starts_with('{') {
+        let preview: String = raw.trim_start().chars().take(20).collect();
         return Err(ParseError::NotAnObject(preview));
     }
     let rec: Record<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
+        sonic_rs::from_str(raw).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
     let Some(source) = rec.event_source.as_deref() else {
         return Err(ParseError::NoEventSource);
     };
@@ -56,15 +56,15 @@ pub fn parse_record(raw: &RawValue) -> Result<Parsed<'_>, ParseError> {
     let time = parse_event_time(&time_text)
         .ok_or_else(|| ParseError::BadEventTime(time_text.clone().into_owned()))?;
 
-    let identity: UserIdentity<'_> = record::nested(rec.user_identity);
+    let identity: UserIdentity<'_> = record::nested(rec.user_identity.as_ref());
     let region = rec.region.take();
     let recipient_account = rec.recipient_account.take();
-    let request: Parameters<'_> = record::nested(rec.request_parameters);
-    let response: Parameters<'_> = record::nested(rec.response_elements);
+    let request: Parameters<'_> = record::nested(rec.request_parameters.as_ref());
+    let response: Parameters<'_> = record::nested(rec.response_elements.as_ref());
     let error_message = rec.error_message.take();
 
     let mut refs = KeyRefs::default();
-    refs.take_resources(rec.resources);
+    refs.take_resources(rec.resources.as_ref());
     let key_home = KeyHome {
         region: region.as_deref(),
         account: recipient_account
@@ -126,8 +126,8 @@ type PrincipalParts<'a> = (
 fn principal_of(identity: UserIdentity<'_>) -> PrincipalParts<'_> {
     let kind = identity.kind.take();
     let issuer = if kind.as_deref() == Some("AssumedRole") {
-        let context: SessionContext<'_> = record::nested(identity.session_context);
-        let issuer: SessionIssuer<'_> = record::nested(context.session_issuer);
+        let context: SessionContext<'_> = record::nested(identity.session_context.as_ref());
+        let issuer: SessionIssuer<'_> = record::nested(context.session_issuer.as_ref());
         issuer.arn.take()
     } else {
         None
@@ -177,7 +177,7 @@ struct KeyRefs<'a> {
 }
 
 impl<'a> KeyRefs<'a> {
-    fn take_resources(&mut self, raw: Option<&'a RawValue>) {
+    fn take_resources(&mut self, raw: Option<&LazyValue<'a>>) {
         for resource in record::resources(raw) {
             let typed_key = matches!(resource.kind.as_deref(), None | Some("AWS::KMS::Key"));
             let Some(arn) = resource.arn.take() else {
@@ -265,8 +265,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> KmsEvent<'static> {
-        let raw: Box<RawValue> = serde_json::from_str(json).expect("test JSON");
-        match parse_record(&raw).expect("parses") {
+        match parse_record(json).expect("parses") {
             Parsed::Kms(e) => e.into_owned(),
             Parsed::NonKms => panic!("not KMS"),
         }
@@ -352,9 +351,8 @@ mod tests {
 
     #[test]
     fn other_sources_and_broken_records() {
-        let raw: Box<RawValue> =
-            serde_json::from_str(r#"{"eventSource":"s3.amazonaws.com"}"#).expect("json");
-        assert!(matches!(parse_record(&raw), Ok(Parsed::NonKms)));
+        let other = r#"{"eventSource":"s3.amazonaws.com"}"#;
+        assert!(matches!(parse_record(other), Ok(Parsed::NonKms)));
         for (json, want) in [
             ("[1]", "not a JSON object"),
             (r#"{"eventName":"Decrypt"}"#, "no eventSource"),
@@ -367,8 +365,7 @@ mod tests {
                 "not a time",
             ),
         ] {
-            let raw: Box<RawValue> = serde_json::from_str(json).expect("json");
-            let err = parse_record(&raw).expect_err(json).to_string();
+            let err = parse_record(json).expect_err(json).to_string();
             assert!(err.contains(want), "{json}: {err}");
         }
     }

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use sonic_rs::LazyValue;
 
 /// A string field that reads as `None` when the value is not a string.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -169,13 +169,13 @@ pub struct Record<'a> {
     #[serde(rename = "readOnly")]
     pub read_only: Flag,
     #[serde(rename = "userIdentity", borrow)]
-    pub user_identity: Option<&'a RawValue>,
+    pub user_identity: Option<LazyValue<'a>>,
     #[serde(rename = "requestParameters", borrow)]
-    pub request_parameters: Option<&'a RawValue>,
+    pub request_parameters: Option<LazyValue<'a>>,
     #[serde(rename = "responseElements", borrow)]
-    pub response_elements: Option<&'a RawValue>,
+    pub response_elements: Option<LazyValue<'a>>,
     #[serde(borrow)]
-    pub resources: Option<&'a RawValue>,
+    pub resources: Option<LazyValue<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,14 +192,14 @@ pub struct UserIdentity<'a> {
     #[serde(rename = "invokedBy", borrow)]
     pub invoked_by: Text<'a>,
     #[serde(rename = "sessionContext", borrow)]
-    pub session_context: Option<&'a RawValue>,
+    pub session_context: Option<LazyValue<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct SessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow)]
-    pub session_issuer: Option<&'a RawValue>,
+    pub session_issuer: Option<LazyValue<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,22 +287,36 @@ impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
     }
 }
 
+/// The text of a nested value, borrowed from the record.
+fn raw_text<'a>(raw: Option<&LazyValue<'a>>) -> Option<&'a str> {
+    match raw?.as_raw_cow() {
+        Cow::Borrowed(text) => Some(text),
+        // Values parsed from a `&str` always borrow; an owned one would be
+        // a change in sonic-rs, and reads as absent rather than crashing.
+        Cow::Owned(_) => None,
+    }
+}
+
 /// Reads a nested raw object leniently: anything that is not the expected
 /// shape reads as the default (all fields absent).
-pub fn nested<'a, T: Deserialize<'a> + Default>(raw: Option<&'a RawValue>) -> T {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+pub fn nested<'a, T: Deserialize<'a> + Default>(raw: Option<&LazyValue<'a>>) -> T {
+    raw_text(raw)
+        .and_then(|text| sonic_rs::from_str(text).ok())
         .unwrap_or_default()
 }
 
 /// `resources` is an array of objects, `null`, or (in broken fixtures)
 /// anything; unreadable entries are skipped.
-pub fn resources(raw: Option<&RawValue>) -> Vec<Resource<'_>> {
-    let Some(raw) = raw else { return Vec::new() };
-    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
+pub fn resources<'a>(raw: Option<&LazyValue<'a>>) -> Vec<Resource<'a>> {
+    let Some(text) = raw_text(raw) else {
+        return Vec::new();
+    };
+    let Ok(items) = sonic_rs::from_str::<Vec<LazyValue<'a>>>(text) else {
         return Vec::new();
     };
     items
-        .into_iter()
-        .filter_map(|item| serde_json::from_str(item.get()).ok())
+        .iter()
+        .filter_map(|item| raw_text(Some(item)))
+        .filter_map(|text| sonic_rs::from_str(text).ok())
         .collect()
 }

@@ -6,18 +6,18 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// One record found in a container.
+/// One record found in a container, as JSON text.
 #[derive(Debug)]
 pub enum Item<'a> {
     /// Borrowed straight from the input text.
-    Record(&'a RawValue),
-    /// Re-parsed from a `LookupEvents` `CloudTrailEvent` string.
-    Embedded(Box<RawValue>),
+    Record(&'a str),
+    /// Unescaped from a `LookupEvents` `CloudTrailEvent` string.
+    Embedded(String),
 }
 
 impl Item<'_> {
     #[must_use]
-    pub fn raw(&self) -> &RawValue {
+    pub fn raw(&self) -> &str {
         match self {
             Item::Record(r) => r,
             Item::Embedded(r) => r,
@@ -62,6 +62,9 @@ struct LookupEvent {
 /// file): the message gives line and column. JSON lines are the exception:
 /// there a bad line is counted as malformed and the rest is read.
 pub fn read_container(text: &str) -> Result<Contents<'_>, String> {
+    if let Some(contents) = read_log_file(text) {
+        return Ok(contents);
+    }
     let mut contents = Contents::default();
     let stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
     for (index, doc) in stream.enumerate() {
@@ -72,6 +75,33 @@ pub fn read_container(text: &str) -> Result<Contents<'_>, String> {
         }
     }
     Ok(contents)
+}
+
+/// The common case, one `{"Records":[…]}` document, split into records by
+/// sonic-rs's SIMD skipping. `None` for any other shape (or broken JSON):
+/// the general reader below then takes over and explains errors.
+fn read_log_file(text: &str) -> Option<Contents<'_>> {
+    #[derive(Deserialize)]
+    struct LogFile<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Vec<sonic_rs::LazyValue<'a>>,
+    }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let file: LogFile<'_> = sonic_rs::from_str(text).ok()?;
+    let items = file
+        .records
+        .iter()
+        .map(|r| match r.as_raw_cow() {
+            std::borrow::Cow::Borrowed(raw) => Some(Item::Record(raw)),
+            std::borrow::Cow::Owned(_) => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Contents {
+        items,
+        ..Contents::default()
+    })
 }
 
 /// JSON lines: at least two lines, the first of which is a whole document.
@@ -128,7 +158,9 @@ fn add_object<'a>(doc: &'a RawValue, contents: &mut Contents<'a>, place: &str) {
         }
     };
     if let Some(records) = envelope.records {
-        contents.items.extend(records.into_iter().map(Item::Record));
+        contents
+            .items
+            .extend(records.into_iter().map(|r| Item::Record(r.get())));
     } else if let Some(events) = envelope.events {
         for (n, event) in events.into_iter().enumerate() {
             add_lookup_event(event, contents, &format!("{place}, Events[{n}]"));
@@ -136,7 +168,7 @@ fn add_object<'a>(doc: &'a RawValue, contents: &mut Contents<'a>, place: &str) {
     } else if envelope.digest_start.is_some() || envelope.digest_key.is_some() {
         contents.digests += 1;
     } else {
-        contents.items.push(Item::Record(doc));
+        contents.items.push(Item::Record(doc.get()));
     }
 }
 
@@ -146,8 +178,7 @@ fn add_lookup_event(event: &RawValue, contents: &mut Contents<'_>, place: &str) 
         .and_then(|e| {
             e.cloudtrail_event
                 .ok_or_else(|| "no CloudTrailEvent".to_owned())
-        })
-        .and_then(|s| serde_json::from_str::<Box<RawValue>>(&s).map_err(|e| e.to_string()));
+        });
     match embedded {
         Ok(raw) => contents.items.push(Item::Embedded(raw)),
         Err(e) => contents.malformed.push(format!("{place}: {e}")),
