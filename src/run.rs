@@ -41,15 +41,12 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
-    let (inputs, walk_problems) = match discover(&args.sources) {
+    let inputs = match discover(&args.sources) {
         Ok(found) => found,
         Err(message) => return usage_error(&message),
     };
     let failed = AtomicBool::new(false);
     let on_problem = |problem: Problem| print_problem(&problem, &failed);
-    for problem in walk_problems {
-        on_problem(problem);
-    }
     let threads = args.threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,

@@ -1,9 +1,15 @@
 //! `--format table`: the report for a person, fitted to the terminal.
+//!
+//! Columns holding data from events (principals, keys, names) wrap; the
+//! numbers and times kmstop writes itself never do. When the terminal is
+//! too narrow for every column, the least useful ones are left out rather
+//! than squeezing the text columns to nothing.
 
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
+use unicode_width::UnicodeWidthStr;
 
 use super::{PrincipalRow, Report, Section};
 use crate::text::for_terminal;
@@ -20,6 +26,10 @@ pub struct TableOptions {
 
 /// Longest text a cell shows; JSON keeps the whole string.
 const MAX_CELL: usize = 100;
+/// The narrowest a wrapping column is allowed to get, padding included.
+const MIN_WRAP: usize = 16;
+/// Cell padding of the table style (one space each side).
+const PADDING: usize = 2;
 
 fn cell(s: &str) -> String {
     for_terminal(s, MAX_CELL)
@@ -30,6 +40,98 @@ fn short_time(t: Option<DateTime<Utc>>) -> String {
         || "-".to_owned(),
         |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
     )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// Event data: wraps to share the width.
+    Wrap,
+    /// kmstop's own numbers, right-aligned, never wrapped.
+    Number,
+    /// kmstop's own short text (times, outcomes), never wrapped.
+    Fixed,
+}
+
+struct Column {
+    header: &'static str,
+    fit: Fit,
+    /// 0: always shown; otherwise dropped first when the width is short,
+    /// highest number first.
+    drop_order: u8,
+}
+
+const fn col(header: &'static str, fit: Fit, drop_order: u8) -> Column {
+    Column {
+        header,
+        fit,
+        drop_order,
+    }
+}
+
+/// Renders `rows` under `columns`, leaving out optional columns until the
+/// rest fits in `width`.
+fn render(
+    out: &mut impl Write,
+    width: u16,
+    columns: &[Column],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, " (none)");
+    }
+    let natural = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].width())
+            .chain([columns[i].header.width()])
+            .max()
+            .unwrap_or(0)
+            + PADDING
+    };
+    let needed = |keep: &[usize]| -> usize {
+        keep.iter()
+            .map(|&i| match columns[i].fit {
+                Fit::Wrap => natural(i).min(MIN_WRAP),
+                Fit::Number | Fit::Fixed => natural(i),
+            })
+            .sum()
+    };
+    let mut keep: Vec<usize> = (0..columns.len()).collect();
+    while needed(&keep) > usize::from(width) {
+        let Some(pos) = keep
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| columns[**i].drop_order > 0)
+            .max_by_key(|(_, i)| columns[**i].drop_order)
+            .map(|(pos, _)| pos)
+        else {
+            break;
+        };
+        keep.remove(pos);
+    }
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(keep.iter().map(|&i| columns[i].header).collect::<Vec<_>>());
+    for row in rows {
+        t.add_row(keep.iter().map(|&i| row[i].clone()).collect::<Vec<_>>());
+    }
+    for (pos, &i) in keep.iter().enumerate() {
+        let Some(column) = t.column_mut(pos) else {
+            continue;
+        };
+        match columns[i].fit {
+            Fit::Wrap => {}
+            Fit::Number => {
+                column.set_cell_alignment(CellAlignment::Right);
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+            Fit::Fixed => {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+    }
+    writeln!(out, "{t}")
 }
 
 /// The principal rows of a section: all of them, or the refused ones with
@@ -45,38 +147,6 @@ pub(super) fn rows_for(report: &Report, section: Section) -> Vec<&PrincipalRow> 
         });
     }
     rows
-}
-
-fn new_table(width: u16, header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(header.to_vec());
-    t
-}
-
-/// Numbers align right; they and times never wrap, so the text columns
-/// (principals, ARNs) get the rest of the width.
-fn align_numbers(t: &mut Table, numbers: &[usize], fixed: &[usize]) {
-    for &i in numbers {
-        if let Some(column) = t.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    for &i in numbers.iter().chain(fixed) {
-        if let Some(column) = t.column_mut(i) {
-            column.set_constraint(ColumnConstraint::ContentWidth);
-        }
-    }
-}
-
-fn print_table(out: &mut impl Write, t: &Table) -> io::Result<()> {
-    if t.row_count() == 0 {
-        writeln!(out, " (none)")
-    } else {
-        writeln!(out, "{t}")
-    }
 }
 
 fn percent(part: u64, whole: u64) -> String {
@@ -101,21 +171,16 @@ fn heading(out: &mut impl Write, title: &str, shown: usize, total: usize) -> io:
 /// # Errors
 /// Only errors of the underlying writer.
 pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> io::Result<()> {
-    let show = |s: Section| opts.section.is_none_or(|only| only == s);
-    writeln!(
-        out,
-        "{} KMS events, {} denied, {} errors, from {} to {}",
+    let s = &report.skipped;
+    let summary = format!(
+        "{} KMS events, {} denied, {} errors, from {} to {}. Read {} files; skipped {} non-KMS \
+         records, {} duplicates, {} out of range, {} malformed, {} failed files, {} non-log \
+         files, {} digest files.",
         report.events,
         report.denied,
         report.errors,
         short_time(report.from),
-        short_time(report.to)
-    )?;
-    let s = &report.skipped;
-    writeln!(
-        out,
-        "read {} files; skipped {} non-KMS records, {} duplicates, {} out of range, {} malformed, \
-         {} failed files, {} non-log files, {} digest files",
+        short_time(report.to),
         report.files_read,
         s.non_kms,
         s.duplicates,
@@ -124,35 +189,28 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         s.files_failed,
         s.not_log_files,
         s.digest_files
-    )?;
-    for section in [
-        Section::Principals,
-        Section::Keys,
-        Section::Denied,
-        Section::ControlPlane,
-    ] {
-        if show(section) {
-            write_section(report, section, opts, &mut out)?;
+    );
+    writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
+    let sections = match opts.section {
+        Some(only) => vec![only],
+        None => vec![
+            Section::Principals,
+            Section::Keys,
+            Section::Denied,
+            Section::ControlPlane,
+        ],
+    };
+    for section in sections {
+        match section {
+            Section::Principals | Section::Denied => {
+                write_principals(report, section, opts, &mut out)?
+            }
+            Section::Keys => write_keys(report, opts, &mut out)?,
+            Section::ControlPlane => write_control_plane(report, opts, &mut out)?,
+            Section::EventNames => write_event_names(report, opts, &mut out)?,
         }
     }
-    if opts.section == Some(Section::EventNames) {
-        write_section(report, Section::EventNames, opts, &mut out)?;
-    }
     Ok(())
-}
-
-fn write_section(
-    report: &Report,
-    section: Section,
-    opts: TableOptions,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    match section {
-        Section::Principals | Section::Denied => write_principals(report, section, opts, out),
-        Section::Keys => write_keys(report, opts, out),
-        Section::ControlPlane => write_control_plane(report, opts, out),
-        Section::EventNames => write_event_names(report, opts, out),
-    }
 }
 
 fn write_principals(
@@ -161,6 +219,16 @@ fn write_principals(
     opts: TableOptions,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    const COLUMNS: [Column; 8] = [
+        col("principal", Fit::Wrap, 0),
+        col("events", Fit::Number, 0),
+        col("decrypt", Fit::Number, 0),
+        col("denied", Fit::Number, 0),
+        col("denied %", Fit::Number, 2),
+        col("keys", Fit::Number, 0),
+        col("first seen", Fit::Fixed, 3),
+        col("last seen", Fit::Fixed, 1),
+    ];
     let rows = rows_for(report, section);
     let title = if section == Section::Denied {
         "DENIED ATTEMPTS"
@@ -168,56 +236,53 @@ fn write_principals(
         "TOP PRINCIPALS"
     };
     heading(out, title, rows.len().min(opts.top), rows.len())?;
-    let mut t = new_table(
-        opts.width,
-        &[
-            "principal",
-            "events",
-            "decrypt",
-            "denied",
-            "denied %",
-            "keys",
-            "first seen",
-            "last seen",
-        ],
-    );
-    for p in rows.into_iter().take(opts.top) {
-        t.add_row(vec![
-            cell(&p.principal),
-            p.events.to_string(),
-            p.decrypt.to_string(),
-            p.denied.to_string(),
-            percent(p.denied, p.events),
-            p.keys.to_string(),
-            short_time(p.first_seen),
-            short_time(p.last_seen),
-        ]);
-    }
-    align_numbers(&mut t, &[1, 2, 3, 4, 5], &[6, 7]);
-    print_table(out, &t)
+    let cells: Vec<Vec<String>> = rows
+        .into_iter()
+        .take(opts.top)
+        .map(|p| {
+            vec![
+                cell(&p.principal),
+                p.events.to_string(),
+                p.decrypt.to_string(),
+                p.denied.to_string(),
+                percent(p.denied, p.events),
+                p.keys.to_string(),
+                short_time(p.first_seen),
+                short_time(p.last_seen),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
 }
 
 fn write_keys(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    const COLUMNS: [Column; 6] = [
+        col("key", Fit::Wrap, 0),
+        col("account", Fit::Wrap, 2),
+        col("region", Fit::Wrap, 1),
+        col("events", Fit::Number, 0),
+        col("denied", Fit::Number, 0),
+        col("principals", Fit::Number, 0),
+    ];
     let keys = &report.keys;
     heading(out, "TOP KEYS", keys.len().min(opts.top), keys.len())?;
-    let mut t = new_table(
-        opts.width,
-        &["key", "account", "region", "events", "denied", "principals"],
-    );
-    for k in keys.iter().take(opts.top) {
-        // arn:partition:kms:region:account:key/id
-        let field = |n: usize| cell(k.arn.split(':').nth(n).unwrap_or("-"));
-        t.add_row(vec![
-            cell(&k.key),
-            field(4),
-            field(3),
-            k.events.to_string(),
-            k.denied.to_string(),
-            k.principals.to_string(),
-        ]);
-    }
-    align_numbers(&mut t, &[3, 4, 5], &[0, 1, 2]);
-    print_table(out, &t)
+    let cells: Vec<Vec<String>> = keys
+        .iter()
+        .take(opts.top)
+        .map(|k| {
+            // arn:partition:kms:region:account:key/id
+            let field = |n: usize| cell(k.arn.split(':').nth(n).unwrap_or("-"));
+            vec![
+                cell(&k.key),
+                field(4),
+                field(3),
+                k.events.to_string(),
+                k.denied.to_string(),
+                k.principals.to_string(),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
 }
 
 fn write_control_plane(
@@ -225,6 +290,14 @@ fn write_control_plane(
     opts: TableOptions,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    const COLUMNS: [Column; 6] = [
+        col("time", Fit::Fixed, 0),
+        col("event", Fit::Wrap, 0),
+        col("principal", Fit::Wrap, 0),
+        col("key", Fit::Wrap, 0),
+        col("outcome", Fit::Fixed, 0),
+        col("error", Fit::Wrap, 1),
+    ];
     let rows = &report.control_plane;
     // The newest changes matter most when the list is cut.
     let skip = rows.len().saturating_sub(opts.top);
@@ -238,32 +311,34 @@ fn write_control_plane(
     } else {
         writeln!(out, "\nCONTROL-PLANE CHANGES ({})", rows.len())?;
     }
-    let mut t = new_table(
-        opts.width,
-        &["time", "event", "principal", "key", "outcome", "error"],
-    );
-    for c in rows.iter().skip(skip) {
-        let key = c.key.as_deref().or(c.alias.as_deref()).unwrap_or("-");
-        t.add_row(vec![
-            short_time(Some(c.time)),
-            cell(&c.event_name),
-            cell(&c.principal),
-            cell(key),
-            c.outcome.to_string(),
-            cell(c.error_code.as_deref().unwrap_or("")),
-        ]);
-    }
-    align_numbers(&mut t, &[], &[0, 1, 4]);
-    print_table(out, &t)
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .skip(skip)
+        .map(|c| {
+            let key = c.key.as_deref().or(c.alias.as_deref()).unwrap_or("-");
+            vec![
+                short_time(Some(c.time)),
+                cell(&c.event_name),
+                cell(&c.principal),
+                cell(key),
+                c.outcome.to_string(),
+                cell(c.error_code.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
 }
 
 fn write_event_names(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    const COLUMNS: [Column; 2] = [
+        col("event name", Fit::Wrap, 0),
+        col("events", Fit::Number, 0),
+    ];
     let names = &report.event_names;
     heading(out, "EVENT NAMES", names.len(), names.len())?;
-    let mut t = new_table(opts.width, &["event name", "events"]);
-    for (name, n) in names {
-        t.add_row(vec![cell(name), n.to_string()]);
-    }
-    align_numbers(&mut t, &[1], &[]);
-    print_table(out, &t)
+    let cells: Vec<Vec<String>> = names
+        .iter()
+        .map(|(name, n)| vec![cell(name), n.to_string()])
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
 }

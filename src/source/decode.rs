@@ -33,9 +33,13 @@ pub fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
-/// Files larger than this when inflated are read by the streaming decoder
-/// rather than trusting the trailer's size for one allocation.
-const MAX_TRUSTED_ISIZE: usize = 1 << 30;
+/// Deflate cannot expand data more than about 1032 times, so a trailer
+/// claiming more than this per compressed byte is a lie (or a broken file)
+/// and is not trusted for an up-front allocation.
+const MAX_DEFLATE_RATIO: usize = 1032;
+/// No CloudTrail log file comes near this when inflated; a file that does
+/// is a decompression bomb, not a log.
+pub const MAX_INFLATED: u64 = 4 << 30;
 
 /// Inflates a whole gzip file.
 ///
@@ -49,7 +53,7 @@ const MAX_TRUSTED_ISIZE: usize = 1 << 30;
 pub fn gunzip(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     out.clear();
     if let Some((crc, size)) = trailer(data)
-        && size <= MAX_TRUSTED_ISIZE
+        && size <= data.len().saturating_mul(MAX_DEFLATE_RATIO)
     {
         out.resize(size, 0);
         let mut inflater = libdeflater::Decompressor::new();
@@ -62,9 +66,17 @@ pub fn gunzip(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         out.clear();
     }
     flate2::read::MultiGzDecoder::new(data)
+        .take(MAX_INFLATED + 1)
         .read_to_end(out)
-        .map(|_| ())
-        .map_err(|e| io::Error::new(e.kind(), format!("bad gzip data: {e}")))
+        .map_err(|e| io::Error::new(e.kind(), format!("bad gzip data: {e}")))?;
+    if out.len() as u64 > MAX_INFLATED {
+        out.clear();
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("gzip data inflates to more than {} GiB", MAX_INFLATED >> 30),
+        ));
+    }
+    Ok(())
 }
 
 /// The CRC-32 and size (mod 2³²) from the last member's trailer.
@@ -105,6 +117,16 @@ mod tests {
         two.extend(gzip(b"world"));
         gunzip(&two, &mut out).expect("two members");
         assert_eq!(out, b"hello world");
+    }
+
+    #[test]
+    fn a_lying_trailer_allocates_nothing_big() {
+        let mut liar = gzip(b"{}");
+        let n = liar.len();
+        liar[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut out = Vec::new();
+        assert!(gunzip(&liar, &mut out).is_err());
+        assert!(out.capacity() < 1 << 20, "{}", out.capacity());
     }
 
     #[test]

@@ -21,6 +21,12 @@ use crate::event::{KmsEvent, Parsed, parse_record};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Stdin,
+    /// A directory entry that could not even be listed (a dangling link, a
+    /// loop, no permission): it fails when read, like any unreadable file.
+    Unlisted {
+        path: PathBuf,
+        reason: String,
+    },
     File {
         path: PathBuf,
         /// Named on the command line, rather than found in a directory: a
@@ -35,7 +41,7 @@ impl Input {
     pub fn display(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".to_owned(),
-            Input::File { path, .. } => path.display().to_string(),
+            Input::File { path, .. } | Input::Unlisted { path, .. } => path.display().to_string(),
         }
     }
 }
@@ -87,14 +93,12 @@ pub trait Consumer: Send {
 }
 
 /// Expands paths into inputs: directories recursively, `-` as stdin.
-/// Directory entries that cannot be listed come back as problems.
 ///
 /// # Errors
 /// A path that does not exist, named as `--source`: a usage error, found
 /// before any work is done.
-pub fn discover(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Problem>), String> {
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
     let mut inputs = Vec::new();
-    let mut problems = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             if !inputs.contains(&Input::Stdin) {
@@ -118,21 +122,21 @@ pub fn discover(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Problem>), String>
                     named: false,
                 }),
                 Ok(_) => {}
-                Err(e) => problems.push(Problem::FileFailed {
-                    input: e.path().unwrap_or(path).display().to_string(),
+                Err(e) => inputs.push(Input::Unlisted {
+                    path: e.path().unwrap_or(path).to_path_buf(),
                     reason: e.io_error().map_or_else(|| e.to_string(), io_reason),
                 }),
             }
         }
     }
     inputs.sort_by_cached_key(delivery_order);
-    Ok((inputs, problems))
+    Ok(inputs)
 }
 
 /// CloudTrail names files `<acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>`:
 /// sorting by that stamp reads the whole tree roughly in delivery order.
 fn delivery_order(input: &Input) -> (String, String) {
-    let Input::File { path, .. } = input else {
+    let (Input::File { path, .. } | Input::Unlisted { path, .. }) = input else {
         return (String::new(), String::new());
     };
     let name = path
@@ -252,6 +256,7 @@ impl Reader {
         match input {
             Input::Stdin => io::stdin().lock().read_to_end(&mut self.raw).map(drop),
             Input::File { path, .. } => read_into(path, &mut self.raw),
+            Input::Unlisted { reason, .. } => return Err(reason.clone()),
         }
         .map_err(|e| io_reason(&e))?;
         match sniff(&self.raw) {
