@@ -200,17 +200,12 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
             Section::ControlPlane,
         ],
     };
-    for section in sections {
-        match section {
-            Section::Principals | Section::Denied => {
-                write_principals(report, section, opts, &mut out)?
-            }
-            Section::Keys => write_keys(report, opts, &mut out)?,
-            Section::ControlPlane => write_control_plane(report, opts, &mut out)?,
-            Section::EventNames => write_event_names(report, opts, &mut out)?,
-        }
-    }
-    Ok(())
+    sections.into_iter().try_for_each(|section| match section {
+        Section::Principals | Section::Denied => write_principals(report, section, opts, &mut out),
+        Section::Keys => write_keys(report, opts, &mut out),
+        Section::ControlPlane => write_control_plane(report, opts, &mut out),
+        Section::EventNames => write_event_names(report, opts, &mut out),
+    })
 }
 
 fn write_principals(
