@@ -17,5 +17,6 @@ pub mod event;
 pub mod report;
 pub mod run;
 pub mod source;
+pub mod synth;
 pub mod text;
 pub mod timespec;

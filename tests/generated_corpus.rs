@@ -1,0 +1,134 @@
+//! The report over a generated corpus (S3 layout, gzip, non-KMS noise,
+//! duplicate files, late files, hostile strings, denied calls without
+//! resources, every principal type) equals what the generator says it
+//! wrote — computed from its own decisions, not by parsing.
+
+use kmstop::report::{Report, TimeRange, build_report};
+use kmstop::source::files::{Problem, discover};
+use kmstop::synth::{CorpusSpec, Expected, write_corpus};
+
+fn report_of(spec: &CorpusSpec, threads: usize) -> (Report, Expected) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = write_corpus(dir.path(), spec).expect("corpus written");
+    let inputs = discover(&[dir.path().to_path_buf()]).expect("discover");
+    let problems = std::sync::Mutex::new(Vec::new());
+    let on_problem = |p: Problem| problems.lock().expect("lock").push(p);
+    let report = build_report(&inputs, TimeRange::default(), threads, &on_problem);
+    assert_eq!(*problems.lock().expect("lock"), Vec::new());
+    (report, expected)
+}
+
+fn assert_matches(report: &Report, expected: &Expected) {
+    assert_eq!(report.events, expected.events, "events");
+    assert_eq!(report.denied, expected.denied, "denied");
+    assert_eq!(report.errors, expected.errors, "errors");
+    assert_eq!(report.from, Some(expected.from), "from");
+    assert_eq!(report.to, Some(expected.to), "to");
+    assert_eq!(
+        report.skipped.duplicates, expected.duplicate_records,
+        "duplicates"
+    );
+    assert_eq!(
+        report.skipped.non_kms,
+        expected.non_kms + expected.non_kms_duplicate_records,
+        "non-KMS records read"
+    );
+    assert_eq!(report.skipped.malformed, 0);
+    assert_eq!(report.skipped.files_failed, 0);
+    assert_eq!(
+        report.skipped.digest_files, expected.digest_files,
+        "digests"
+    );
+    assert_eq!(
+        report.skipped.not_log_files, expected.junk_files,
+        "junk files"
+    );
+    assert_eq!(
+        report.files_read,
+        expected.files_written + expected.duplicate_files + expected.digest_files,
+        "files read"
+    );
+    let names: Vec<(&str, u64)> = report
+        .event_names
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let want: Vec<(&str, u64)> = expected
+        .event_names
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(names, want, "event names");
+    assert_eq!(
+        report.control_plane.len() as u64,
+        expected.control_plane,
+        "control plane"
+    );
+
+    assert_eq!(
+        report.principals.len(),
+        expected.principals.len(),
+        "principal count"
+    );
+    for row in &report.principals {
+        let want = expected
+            .principals
+            .get(&row.principal)
+            .unwrap_or_else(|| panic!("unexpected principal {:?}", row.principal));
+        let got = (
+            row.events,
+            row.decrypt,
+            row.denied,
+            row.keys,
+            row.first_seen,
+            row.last_seen,
+        );
+        let exp = (
+            want.events,
+            want.decrypt,
+            want.denied,
+            want.keys.len() as u64,
+            Some(want.first_seen),
+            Some(want.last_seen),
+        );
+        assert_eq!(got, exp, "principal {:?}", row.principal);
+    }
+    assert_eq!(report.keys.len(), expected.keys.len(), "key count");
+    for row in &report.keys {
+        let want = expected
+            .keys
+            .get(&row.arn)
+            .unwrap_or_else(|| panic!("unexpected key {:?}", row.arn));
+        assert_eq!(row.key, want.key_id, "key id of {}", row.arn);
+        let got = (row.events, row.denied, row.principals);
+        let exp = (want.events, want.denied, want.principals.len() as u64);
+        assert_eq!(got, exp, "key {}", row.arn);
+    }
+    // Rows sorted by events, descending.
+    assert!(
+        report
+            .principals
+            .windows(2)
+            .all(|w| w[0].events >= w[1].events)
+    );
+    assert!(report.keys.windows(2).all(|w| w[0].events >= w[1].events));
+}
+
+#[test]
+fn report_equals_what_the_generator_wrote() {
+    for seed in [1, 2, 3] {
+        let (report, expected) = report_of(&CorpusSpec::small(seed), 2);
+        assert!(expected.duplicate_records > 0 && expected.late_events > 0);
+        assert!(expected.hostile_events > 0 && expected.denied_key_from_message > 0);
+        assert_matches(&report, &expected);
+    }
+}
+
+#[test]
+fn thread_count_does_not_change_the_report() {
+    let spec = CorpusSpec::small(7);
+    let (one, expected) = report_of(&spec, 1);
+    let (four, _) = report_of(&spec, 4);
+    assert_matches(&one, &expected);
+    assert_eq!(one, four);
+}
