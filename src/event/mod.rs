@@ -7,7 +7,7 @@
 //! buffer.
 
 mod normalize;
-mod record;
+pub mod record;
 mod time;
 
 use std::borrow::Cow;
@@ -16,7 +16,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use normalize::{ParseError, Parsed, parse_record};
+pub use normalize::{ParseError, Parsed, normalize, parse_record};
+pub use record::{MaybeObj, Record};
 pub use time::parse_event_time;
 
 /// The only `eventSource` kmstop counts.
@@ -132,8 +133,9 @@ pub struct KmsEvent<'a> {
     /// `requestParameters.encryptionContext` in record order: what was
     /// encrypted or decrypted (an S3 object, a secret, a table…).
     pub encryption_context: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// The whole original record as JSON text, for drill-down.
-    pub raw: Cow<'a, str>,
+    /// The whole original record as JSON text, for drill-down; `None` when
+    /// the reader was asked not to keep it (`report` never shows it).
+    pub raw: Option<Cow<'a, str>>,
 }
 
 /// What makes two records the same event. `eventID` alone is not unique in
@@ -157,8 +159,8 @@ impl KmsEvent<'_> {
 
     /// The original record text, as it appeared in the source.
     #[must_use]
-    pub fn raw_json(&self) -> &str {
-        &self.raw
+    pub fn raw_json(&self) -> Option<&str> {
+        self.raw.as_deref()
     }
 
     #[must_use]
@@ -207,7 +209,7 @@ impl KmsEvent<'_> {
                 .into_iter()
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
-            raw: own(self.raw),
+            raw: own_opt(self.raw),
         }
     }
 }

@@ -3,10 +3,9 @@
 
 use std::borrow::Cow;
 
-use sonic_rs::LazyValue;
 use thiserror::Error;
 
-use super::record::{self, Parameters, Record, SessionContext, SessionIssuer, Text, UserIdentity};
+use super::record::{Record, Resource, Text, UserIdentity};
 use super::{KMS_EVENT_SOURCE, KeyRef, KmsEvent, Outcome, parse_event_time};
 
 /// What one record turned out to be.
@@ -45,6 +44,15 @@ pub fn parse_record(raw: &str) -> Result<Parsed<'_>, ParseError> {
     }
     let rec: Record<'_> =
         sonic_rs::from_str(raw).map_err(|e| ParseError::NotAnObject(e.to_string()))?;
+    normalize(rec, Some(raw))
+}
+
+/// Normalizes a record read by [`parse_record`] or by a container reader
+/// that parsed it in place; `raw` is its text when the caller kept it.
+///
+/// # Errors
+/// As [`parse_record`].
+pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>, ParseError> {
     let Some(source) = rec.event_source.as_deref() else {
         return Err(ParseError::NoEventSource);
     };
@@ -56,15 +64,15 @@ pub fn parse_record(raw: &str) -> Result<Parsed<'_>, ParseError> {
     let time = parse_event_time(&time_text)
         .ok_or_else(|| ParseError::BadEventTime(time_text.clone().into_owned()))?;
 
-    let identity: UserIdentity<'_> = record::nested(rec.user_identity.as_ref());
+    let identity = rec.user_identity.0;
     let region = rec.region.take();
     let recipient_account = rec.recipient_account.take();
-    let request: Parameters<'_> = record::nested(rec.request_parameters.as_ref());
-    let response: Parameters<'_> = record::nested(rec.response_elements.as_ref());
+    let request = rec.request_parameters.0;
+    let response = rec.response_elements.0;
     let error_message = rec.error_message.take();
 
     let mut refs = KeyRefs::default();
-    refs.take_resources(rec.resources.as_ref());
+    refs.take_resources(rec.resources.0);
     let key_home = KeyHome {
         region: region.as_deref(),
         account: recipient_account
@@ -110,7 +118,7 @@ pub fn parse_record(raw: &str) -> Result<Parsed<'_>, ParseError> {
         error_message,
         read_only: rec.read_only.0,
         encryption_context: request.encryption_context.0,
-        raw: Cow::Borrowed(raw),
+        raw: raw.map(Cow::Borrowed),
     })))
 }
 
@@ -126,9 +134,7 @@ type PrincipalParts<'a> = (
 fn principal_of(identity: UserIdentity<'_>) -> PrincipalParts<'_> {
     let kind = identity.kind.take();
     let issuer = if kind.as_deref() == Some("AssumedRole") {
-        let context: SessionContext<'_> = record::nested(identity.session_context.as_ref());
-        let issuer: SessionIssuer<'_> = record::nested(context.session_issuer.as_ref());
-        issuer.arn.take()
+        identity.session_context.0.session_issuer.0.arn.take()
     } else {
         None
     };
@@ -177,8 +183,8 @@ struct KeyRefs<'a> {
 }
 
 impl<'a> KeyRefs<'a> {
-    fn take_resources(&mut self, raw: Option<&LazyValue<'a>>) {
-        for resource in record::resources(raw) {
+    fn take_resources(&mut self, resources: Vec<Resource<'a>>) {
+        for resource in resources {
             let typed_key = matches!(resource.kind.as_deref(), None | Some("AWS::KMS::Key"));
             let Some(arn) = resource.arn.take() else {
                 continue;

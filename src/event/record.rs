@@ -3,15 +3,17 @@
 //! Every field is optional and every value is taken leniently: a field of an
 //! unexpected type reads as absent instead of failing the record, because
 //! vendor fixtures, SIEM re-exports and hand-edited samples all bend the
-//! schema (see `event-shapes.md` §9). Nested objects are captured raw and
-//! read on demand, so a malformed `userIdentity` costs only that field.
+//! schema (see `event-shapes.md` §9). Nested objects are read in the same
+//! single pass ([`Obj`], [`List`]), so a record's bytes are scanned once.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use sonic_rs::LazyValue;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
 
 /// A string field that reads as `None` when the value is not a string.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -169,13 +171,13 @@ pub struct Record<'a> {
     #[serde(rename = "readOnly")]
     pub read_only: Flag,
     #[serde(rename = "userIdentity", borrow)]
-    pub user_identity: Option<LazyValue<'a>>,
+    pub user_identity: Obj<UserIdentity<'a>>,
     #[serde(rename = "requestParameters", borrow)]
-    pub request_parameters: Option<LazyValue<'a>>,
+    pub request_parameters: Obj<Parameters<'a>>,
     #[serde(rename = "responseElements", borrow)]
-    pub response_elements: Option<LazyValue<'a>>,
+    pub response_elements: Obj<Parameters<'a>>,
     #[serde(borrow)]
-    pub resources: Option<LazyValue<'a>>,
+    pub resources: List<Resource<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,14 +194,14 @@ pub struct UserIdentity<'a> {
     #[serde(rename = "invokedBy", borrow)]
     pub invoked_by: Text<'a>,
     #[serde(rename = "sessionContext", borrow)]
-    pub session_context: Option<LazyValue<'a>>,
+    pub session_context: Obj<SessionContext<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct SessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow)]
-    pub session_issuer: Option<LazyValue<'a>>,
+    pub session_issuer: Obj<SessionIssuer<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,36 +289,101 @@ impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
     }
 }
 
-/// The text of a nested value, borrowed from the record.
-fn raw_text<'a>(raw: Option<&LazyValue<'a>>) -> Option<&'a str> {
-    match raw?.as_raw_cow() {
-        Cow::Borrowed(text) => Some(text),
-        // Values parsed from a `&str` always borrow; an owned one would be
-        // a change in sonic-rs, and reads as absent rather than crashing.
-        Cow::Owned(_) => None,
+/// A nested object read leniently in the same pass: anything but an object
+/// reads as `T::default()` (all fields absent).
+#[derive(Debug, Default)]
+pub struct Obj<T>(pub T);
+
+/// A nested array of objects read leniently: anything but an array reads
+/// as empty, and elements that are not objects are dropped.
+#[derive(Debug)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Vec::new())
     }
 }
 
-/// Reads a nested raw object leniently: anything that is not the expected
-/// shape reads as the default (all fields absent).
-pub fn nested<'a, T: Deserialize<'a> + Default>(raw: Option<&LazyValue<'a>>) -> T {
-    raw_text(raw)
-        .and_then(|text| sonic_rs::from_str(text).ok())
-        .unwrap_or_default()
+/// Skips any JSON value, answering `default` for everything but the
+/// shapes a visitor overrides.
+macro_rules! ignore_other_values {
+    ($default:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($default)
+        }
+    };
 }
 
-/// `resources` is an array of objects, `null`, or (in broken fixtures)
-/// anything; unreadable entries are skipped.
-pub fn resources<'a>(raw: Option<&LazyValue<'a>>) -> Vec<Resource<'a>> {
-    let Some(text) = raw_text(raw) else {
-        return Vec::new();
-    };
-    let Ok(items) = sonic_rs::from_str::<Vec<LazyValue<'a>>>(text) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| raw_text(Some(item)))
-        .filter_map(|text| sonic_rs::from_str(text).ok())
-        .collect()
+/// An object, or `None` for any other JSON value (skipped).
+pub struct MaybeObj<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MaybeObj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MaybeObjVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MaybeObjVisitor<T> {
+            type Value = MaybeObj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|t| MaybeObj(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeObj(None))
+            }
+            ignore_other_values!(MaybeObj(None));
+        }
+        d.deserialize_any(MaybeObjVisitor(PhantomData))
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        MaybeObj::deserialize(d).map(|m| Obj(m.0.unwrap_or_default()))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<MaybeObj<T>>()? {
+                    items.extend(item.0);
+                }
+                Ok(List(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List::default())
+            }
+            ignore_other_values!(List::default());
+        }
+        d.deserialize_any(ListVisitor(PhantomData))
+    }
 }

@@ -217,6 +217,10 @@ impl<'d> Tally<'d> {
 }
 
 impl Consumer for Tally<'_> {
+    fn wants_raw(&self) -> bool {
+        false
+    }
+
     fn consume(&mut self, event: KmsEvent<'_>) {
         if !self.range.contains(event.time) {
             self.out_of_range += 1;

@@ -3,8 +3,13 @@
 //! one after another (`zcat *.gz`), and `LookupEvents` output whose
 //! `CloudTrailEvent` is the record as a JSON string.
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+
+use crate::event::{MaybeObj, Record};
 
 /// One record found in a container, as JSON text.
 #[derive(Debug)]
@@ -102,6 +107,74 @@ fn read_log_file(text: &str) -> Option<Contents<'_>> {
         items,
         ..Contents::default()
     })
+}
+
+/// The common case read in one pass, when the records' text is not wanted:
+/// each element of `Records` is parsed in place and handed to `each` as it
+/// is read (`None` for an element that is not an object), so no record is
+/// held or moved. False when the text is not one such document, or breaks
+/// off: the caller then discards what it was handed and reads again with
+/// [`read_container`], which explains the error.
+pub fn for_each_log_record<'a, F>(text: &'a str, each: F) -> bool
+where
+    F: FnMut(Option<Record<'a>>),
+{
+    if !text.trim_start().starts_with('{') {
+        return false;
+    }
+    let mut de = sonic_rs::Deserializer::from_str(text);
+    let found = serde::Deserializer::deserialize_map(&mut de, LogFileVisitor(each));
+    matches!(found, Ok(true)) && de.end().is_ok()
+}
+
+/// Visits the top level of a log file, streaming `Records` to a callback.
+struct LogFileVisitor<F>(F);
+
+impl<'de, F: FnMut(Option<Record<'de>>)> Visitor<'de> for LogFileVisitor<F> {
+    /// Whether a `Records` array was found.
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail log file")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<&str>()? {
+            if key == "Records" && !found {
+                found = true;
+                map.next_value_seed(RecordsSeed(&mut self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct RecordsSeed<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(Option<Record<'de>>)> DeserializeSeed<'de> for RecordsSeed<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Option<Record<'de>>)> Visitor<'de> for RecordsSeed<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(record) = seq.next_element::<MaybeObj<Record<'de>>>()? {
+            (self.0)(record.0);
+        }
+        Ok(())
+    }
 }
 
 /// JSON lines: at least two lines, the first of which is a whole document.

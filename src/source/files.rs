@@ -13,9 +13,9 @@ use std::thread;
 
 use serde::Serialize;
 
-use super::container::read_container;
+use super::container::{for_each_log_record, read_container};
 use super::decode::{Sniffed, gunzip, sniff, strip_bom};
-use crate::event::{KmsEvent, Parsed, parse_record};
+use crate::event::{KmsEvent, ParseError, Parsed, normalize, parse_record};
 
 /// One thing to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,12 @@ impl std::ops::AddAssign for ScanStats {
 /// Receives the KMS events of each file, one reader thread each.
 pub trait Consumer: Send {
     fn consume(&mut self, event: KmsEvent<'_>);
+
+    /// Whether events should carry their record's text (drill-down needs
+    /// it; counting does not, and reading is faster without).
+    fn wants_raw(&self) -> bool {
+        true
+    }
 }
 
 /// Expands paths into inputs: directories recursively, `-` as stdin.
@@ -295,28 +301,53 @@ fn parse_file<C: Consumer>(
 ) -> Result<Vec<String>, String> {
     let text = std::str::from_utf8(strip_bom(bytes))
         .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
-    let contents = read_container(text)?;
-    let mut file_stats = ScanStats {
-        records: contents.items.len() as u64,
-        digest_files: u64::from(contents.digests > 0 && contents.items.is_empty()),
-        ..ScanStats::default()
-    };
-    let mut malformed = contents.malformed;
-    let mut events = Vec::with_capacity(contents.items.len());
-    for (index, item) in contents.items.iter().enumerate() {
-        match parse_record(item.raw()) {
-            Ok(Parsed::Kms(event)) => events.push(*event),
-            Ok(Parsed::NonKms) => file_stats.non_kms += 1,
-            Err(e) => malformed.push(format!("record {}: {e}", index + 1)),
+    let mut file = FileEvents::default();
+    let streamed = !consumer.wants_raw()
+        && for_each_log_record(text, |record| {
+            let parsed = record
+                .ok_or_else(|| ParseError::NotAnObject("not an object".to_owned()))
+                .and_then(|record| normalize(record, None));
+            file.add(parsed);
+        });
+    // Contents must outlive the events borrowed from them.
+    let contents;
+    if !streamed {
+        file = FileEvents::default();
+        contents = read_container(text)?;
+        file.stats.digest_files = u64::from(contents.digests > 0 && contents.items.is_empty());
+        file.malformed.extend(contents.malformed.iter().cloned());
+        for item in &contents.items {
+            file.add(parse_record(item.raw()));
         }
     }
-    file_stats.kms_records = events.len() as u64;
-    file_stats.malformed = malformed.len() as u64;
-    for event in events {
+    file.stats.kms_records = file.events.len() as u64;
+    file.stats.malformed = file.malformed.len() as u64;
+    for event in file.events {
         consumer.consume(event);
     }
-    *stats += file_stats;
-    Ok(malformed)
+    *stats += file.stats;
+    Ok(file.malformed)
+}
+
+/// One file's parse, held back until the whole file has been read.
+#[derive(Default)]
+struct FileEvents<'a> {
+    events: Vec<KmsEvent<'a>>,
+    malformed: Vec<String>,
+    stats: ScanStats,
+}
+
+impl<'a> FileEvents<'a> {
+    fn add(&mut self, parsed: Result<Parsed<'a>, ParseError>) {
+        self.stats.records += 1;
+        match parsed {
+            Ok(Parsed::Kms(event)) => self.events.push(*event),
+            Ok(Parsed::NonKms) => self.stats.non_kms += 1,
+            Err(e) => self
+                .malformed
+                .push(format!("record {}: {e}", self.stats.records)),
+        }
+    }
 }
 
 /// The OS error without Rust's "(os error N)" suffix.

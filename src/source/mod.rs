@@ -4,5 +4,5 @@ mod container;
 mod decode;
 pub mod files;
 
-pub use container::{Contents, Item, read_container};
+pub use container::{Contents, Item, for_each_log_record, read_container};
 pub use decode::{Sniffed, gunzip, sniff};
