@@ -4,9 +4,10 @@
 //! Copies of one record (a file synced twice, `.json` beside `.json.gz`,
 //! overlapping downloads) carry the same `eventTime`, and they arrive close
 //! together because inputs are read roughly in delivery order. So the set is
-//! kept in hour buckets of event time, and once it is large the buckets far
-//! behind the newest event seen are dropped. Below that size nothing is ever
-//! forgotten, whatever the order of the input.
+//! kept in hour buckets of event time, and once it holds more than 64 k
+//! identities, the buckets more than six hours behind the newest event seen
+//! are dropped. Below that size nothing is ever forgotten, whatever the
+//! order of the input.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,7 +24,7 @@ const BUCKET_SECONDS: i64 = 3600;
 /// How far behind the newest event a copy may still arrive and be caught.
 pub const DEFAULT_HORIZON_SECONDS: i64 = 6 * 3600;
 /// A shard forgets nothing until it holds this many identities.
-const SHARD_FLOOR: usize = 64 * 1024;
+const SHARD_FLOOR: usize = 4 * 1024;
 
 #[derive(Default)]
 struct Shard {

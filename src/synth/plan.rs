@@ -314,7 +314,13 @@ pub fn plan_events(spec: &CorpusSpec, u: &Universe, rng: &mut SynthRng) -> Vec<P
         span,
     };
     let n = spec.kms_events;
-    let burst_n = if n >= 50 { (n / 100).max(5) } else { 0 };
+    // One burst per corpus, sized to a day's traffic: a longer corpus at the
+    // same rate (`scaled`) keeps the same incident rather than a denser one.
+    let per_day =
+        usize::try_from(i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(86_400) / span)
+            .unwrap_or(n)
+            .min(n);
+    let burst_n = if n >= 50 { (per_day / 100).max(5) } else { 0 };
     let mut forces = p.coverage();
     forces.truncate(n.saturating_sub(burst_n));
     // Denied-Decrypt burst: one role hammering a key it cannot use, 15 min.

@@ -65,8 +65,9 @@ impl CorpusSpec {
         }
     }
 
-    /// Multiplies volume (events, noise, files) but keeps the time span, so a
-    /// larger corpus means denser traffic rather than a longer window.
+    /// Multiplies volume (events, noise, files) and the time span alike: a
+    /// larger corpus is a longer run at the same rate, which is what shows
+    /// that memory follows principals and keys, not the number of events.
     #[must_use]
     // Counts are far below 2^52 and the product is rounded and at least 1, so
     // the float round trip is exact enough and never negative.
@@ -76,6 +77,8 @@ impl CorpusSpec {
         self.kms_events = scale(self.kms_events);
         self.non_kms_records = scale(self.non_kms_records);
         self.files = scale(self.files);
+        let seconds = (self.duration.num_seconds() as f64 * factor).round() as i64;
+        self.duration = Duration::seconds(seconds.max(1));
         self
     }
 }
