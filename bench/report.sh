@@ -39,7 +39,7 @@ install_tools() {
 }
 
 ensure_corpus() {
-  [[ -f $CORPUS/expected.json ]] && return
+  [[ -f $CORPUS.expected.json ]] && return
   [[ -e $CORPUS/AWSLogs ]] && { echo "$CORPUS has AWSLogs but no expected.json; remove it" >&2; exit 1; }
   echo "generating corpus in $CORPUS (seed $SEED, scale $SCALE)" >&2
   mkdir -p "$CORPUS"
@@ -54,7 +54,7 @@ install_tools
 ensure_corpus
 
 stats=$(dirname "$CORPUS")/$(basename "$CORPUS").stats
-if [[ ! -f $stats || $stats -ot $CORPUS/expected.json ]]; then
+if [[ ! -f $stats || $stats -ot $CORPUS.expected.json ]]; then
   gz_mb=$(find "$CORPUS" -type f -name '*.gz' -print0 | du -cm --files0-from=- | tail -1 | cut -f1)
   raw_mb=$(find "$CORPUS" -path '*/CloudTrail/*' -not -path '*Digest*' \( -name '*.json.gz' -o -name '*.json' \) -print0 |
     xargs -0 zcat -f | wc -c | awk '{printf "%d", $1 / 1048576}')
@@ -63,23 +63,17 @@ if [[ ! -f $stats || $stats -ot $CORPUS/expected.json ]]; then
 fi
 # shellcheck disable=SC1090
 source "$stats"
-events=$(jq .events "$CORPUS/expected.json")
-logs=$(jq .files_written "$CORPUS/expected.json")
+events=$(jq .events "$CORPUS.expected.json")
+logs=$(jq .files_written "$CORPUS.expected.json")
 
 echo "== correctness (untimed)" >&2
-python3 "$here/duckdb_report.py" "$CORPUS" --check "$CORPUS/expected.json" | tee "$results/checks.txt"
+python3 "$here/duckdb_report.py" "$CORPUS" --check "$CORPUS.expected.json" | tee "$results/checks.txt"
 if [[ ${SKIP_JQ:-0} != 1 ]]; then
-  "$here/jq_report.sh" "$CORPUS" --check "$CORPUS/expected.json" | tee -a "$results/checks.txt"
+  "$here/jq_report.sh" "$CORPUS" --check "$CORPUS.expected.json" | tee -a "$results/checks.txt"
 fi
 if [[ $KMSTOP != true ]]; then
-  out=$("$KMSTOP" report --source "$CORPUS" --format json || true)
-  if jq -e 'has("events")' <<<"$out" >/dev/null 2>&1; then
-    jq -r --slurpfile e "$CORPUS/expected.json" \
-      '"kmstop check: \(if .events == $e[0].events and .denied == $e[0].denied then "OK" else "MISMATCH" end) events=\(.events)/\($e[0].events) denied=\(.denied)/\($e[0].denied)"' \
-      <<<"$out" | tee -a "$results/checks.txt"
-  else
-    echo "kmstop check: skipped (JSON output has no top-level \"events\")" | tee -a "$results/checks.txt"
-  fi
+  "$KMSTOP" report --source "$CORPUS" --format json |
+    python3 "$here/check_kmstop.py" "$CORPUS.expected.json" | tee -a "$results/checks.txt"
 fi
 
 echo "== timing" >&2

@@ -20,7 +20,7 @@ if [[ $KMSTOP != true && ! -x $KMSTOP ]]; then
 fi
 
 gen() { # dir scale
-  [[ -f $1/expected.json ]] && return
+  [[ -f $1.expected.json ]] && return
   [[ -e $1/AWSLogs ]] && { echo "$1 has AWSLogs but no expected.json; remove it" >&2; exit 1; }
   mkdir -p "$1"
   (cd "$crate" && cargo run -q --release --example gen_corpus -- --out "$1" --seed "$SEED" --scale "$2")
@@ -41,7 +41,7 @@ rows=()
 for spec in "1 /tmp/kmstop-bench/corpus" "10 /tmp/kmstop-bench/corpus10"; do
   read -r scale dir <<<"$spec"
   gen "$dir" "$scale"
-  events=$(jq .events "$dir/expected.json")
+  events=$(jq .events "$dir.expected.json")
   gz_mb=$(find "$dir" -type f -name '*.gz' -print0 | du -cm --files0-from=- | tail -1 | cut -f1)
   read -r secs rss <<<"$(measure "$dir")"
   rate=$(awk -v e="$events" -v s="$secs" 'BEGIN{ if (s > 0) printf "%.0f", e / s; else print "n/a" }')

@@ -86,7 +86,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = std::fs::write(args.out.join("expected.json"), json) {
+    // Beside the corpus, not in it: the corpus holds only what CloudTrail
+    // (and a careless `aws s3 sync`) would put there.
+    let mut expected_path = args.out.clone().into_os_string();
+    expected_path.push(".expected.json");
+    if let Err(e) = std::fs::write(&expected_path, json) {
         eprintln!("gen_corpus: writing expected.json: {e}");
         return ExitCode::FAILURE;
     }

@@ -231,3 +231,37 @@ fn hand_checked_service_and_role_events() {
         Some("arn:aws:kms:us-west-2:123456789012:key/1")
     );
 }
+
+/// `report` reads log files in one streaming pass without keeping record
+/// text; drill-down reads them through the general container reader. Both
+/// must see the same events.
+#[test]
+fn streaming_and_general_readers_agree() {
+    use kmstop::event::normalize;
+    use kmstop::source::for_each_log_record;
+
+    for name in [AWSDOCS, CORALOGIX, PANTHER] {
+        let text = std::fs::read_to_string(fixture(name)).expect("fixture");
+        let mut streamed = Vec::new();
+        let whole = for_each_log_record(&text, |record| {
+            let record = record.expect("every fixture record is an object");
+            if let Parsed::Kms(e) = normalize(record, None).expect("parses") {
+                streamed.push(e.into_owned());
+            }
+        });
+        assert!(whole, "{name} is one Records document");
+        let (_, general) = events(name);
+        let view = |e: &KmsEvent<'_>| {
+            format!(
+                "{:?}",
+                KmsEvent {
+                    raw: None,
+                    ..e.clone()
+                }
+            )
+        };
+        let streamed: Vec<String> = streamed.iter().map(view).collect();
+        let general: Vec<String> = general.iter().map(view).collect();
+        assert_eq!(streamed, general, "{name}");
+    }
+}
