@@ -107,6 +107,9 @@ pub struct KmsEvent<'a> {
     pub event_id: Cow<'a, str>,
     pub event_name: Cow<'a, str>,
     pub event_type: Option<Cow<'a, str>>,
+    /// `Management`, `NetworkActivity` (VPC endpoint events), …; absent on
+    /// older events.
+    pub event_category: Option<Cow<'a, str>>,
     pub region: Option<Cow<'a, str>>,
     pub recipient_account: Option<Cow<'a, str>>,
     /// Who made the call, collapsed so that every session of one role is
@@ -133,6 +136,9 @@ pub struct KmsEvent<'a> {
     /// `requestParameters.encryptionContext` in record order: what was
     /// encrypted or decrypted (an S3 object, a secret, a table…).
     pub encryption_context: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// `requestParameters.policy` of `CreateKey` / `PutKeyPolicy`: the key
+    /// policy as JSON text, for the policy-opened-to-everyone check.
+    pub key_policy: Option<Cow<'a, str>>,
     /// The whole original record as JSON text, for drill-down; `None` when
     /// the reader was asked not to keep it (`report` never shows it).
     pub raw: Option<Cow<'a, str>>,
@@ -189,6 +195,7 @@ impl KmsEvent<'_> {
             event_id: own(self.event_id),
             event_name: own(self.event_name),
             event_type: own_opt(self.event_type),
+            event_category: own_opt(self.event_category),
             region: own_opt(self.region),
             recipient_account: own_opt(self.recipient_account),
             principal: own(self.principal),
@@ -209,6 +216,7 @@ impl KmsEvent<'_> {
                 .into_iter()
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
+            key_policy: own_opt(self.key_policy),
             raw: own_opt(self.raw),
         }
     }

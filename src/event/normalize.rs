@@ -102,6 +102,7 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
         event_id: rec.event_id.take().unwrap_or_default(),
         event_name,
         event_type: rec.event_type.take(),
+        event_category: rec.event_category.take(),
         region,
         recipient_account,
         principal,
@@ -117,6 +118,7 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
         error_code,
         error_message,
         read_only: rec.read_only.0,
+        key_policy: request.policy.take(),
         encryption_context: request.encryption_context.0,
         raw: raw.map(Cow::Borrowed),
     })))

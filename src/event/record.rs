@@ -151,6 +151,8 @@ pub struct Record<'a> {
     pub event_id: Text<'a>,
     #[serde(rename = "eventType", borrow)]
     pub event_type: Text<'a>,
+    #[serde(rename = "eventCategory", borrow)]
+    pub event_category: Text<'a>,
     #[serde(rename = "awsRegion", borrow)]
     pub region: Text<'a>,
     #[serde(rename = "recipientAccountId", borrow)]
@@ -216,6 +218,10 @@ pub struct Parameters<'a> {
     pub target_key_id: Text<'a>,
     #[serde(rename = "aliasName", borrow)]
     pub alias_name: Text<'a>,
+    /// `CreateKey` / `PutKeyPolicy`: the key policy, a JSON document in a
+    /// string.
+    #[serde(borrow)]
+    pub policy: Text<'a>,
     #[serde(rename = "encryptionContext", borrow)]
     pub encryption_context: Context<'a>,
 }
