@@ -10,10 +10,12 @@
 //! clock (`clock` is the only place that does); `source` reads inputs;
 //! `run` wires a parsed command line to them.
 
+pub mod alert;
 pub mod cli;
 pub mod clock;
 pub mod dedup;
 pub mod event;
+pub mod inventory;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -42,7 +42,9 @@ pub fn parse_time_spec(text: &str) -> Result<TimeSpec, String> {
     })
 }
 
-fn parse_age(text: &str) -> Option<Duration> {
+/// An age such as `90s`, `15m`, `2h`, `7d`, `1w`.
+#[must_use]
+pub fn parse_age(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let n: i64 = number.parse().ok()?;
@@ -55,6 +57,18 @@ fn parse_age(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Duration::try_seconds(n.checked_mul(seconds)?)
+}
+
+/// The shortest exact spelling of `d` in the units [`parse_age`] reads.
+#[must_use]
+pub fn format_age(d: Duration) -> String {
+    let seconds = d.num_seconds();
+    for (unit, size) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if seconds != 0 && seconds % size == 0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
 }
 
 #[cfg(test)]
@@ -82,6 +96,15 @@ mod tests {
             Ok("2025-01-02T03:04:05+00:00".into())
         );
         assert_eq!(at("2025-01-02"), Ok("2025-01-02T00:00:00+00:00".into()));
+    }
+
+    #[test]
+    fn ages_round_trip() {
+        for text in ["90s", "15m", "2h", "7d", "1w", "0s", "25h"] {
+            let d = parse_age(text).expect(text);
+            assert_eq!(parse_age(&format_age(d)), Some(d), "{text}");
+        }
+        assert_eq!(format_age(Duration::minutes(120)), "2h");
     }
 
     #[test]

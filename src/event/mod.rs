@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use normalize::{ParseError, Parsed, normalize, parse_record};
 pub use record::{MaybeObj, Record};
@@ -24,7 +24,7 @@ pub use time::parse_event_time;
 pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
 
 /// How a call ended, as kmstop classifies `errorCode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
