@@ -4,6 +4,7 @@
 //! render the same struct for people and spreadsheets.
 
 mod csv;
+pub mod replay;
 mod table;
 mod tally;
 
