@@ -18,6 +18,7 @@ pub mod event;
 pub mod inventory;
 pub mod report;
 pub mod run;
+pub mod sink;
 pub mod source;
 pub mod synth;
 pub mod text;
