@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod sink;
 pub mod source;
+pub mod store;
 pub mod synth;
 pub mod text;
 pub mod timespec;

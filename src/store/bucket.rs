@@ -1,0 +1,106 @@
+//! One time bucket: what happened during `bucket` seconds of event time.
+//!
+//! The combined (principal, key, event name, outcome) count is the one map
+//! aggregates read: the per-principal, per-key, per-name and per-outcome
+//! counts are its marginals, and a bucket rarely holds more distinct
+//! combinations than events. Region and source IP are independent of it.
+
+use crate::event::Outcome;
+
+use super::hash::{FastMap, FastState};
+
+/// A (principal, key, event name, outcome) combination, as interned ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Combo {
+    pub principal: u32,
+    pub key: u32,
+    pub event_name: u32,
+    pub outcome: Outcome,
+}
+
+impl Combo {
+    pub fn is_denied(&self) -> bool {
+        self.outcome == Outcome::Denied
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub(super) total: u32,
+    pub(super) combos: FastMap<Combo, u32>,
+    pub(super) regions: FastMap<u32, u32>,
+    pub(super) source_ips: FastMap<u32, u32>,
+    /// Identity hashes of the events counted here: the seen-set forgets
+    /// them when the bucket leaves retention.
+    pub(super) seen: Vec<u64>,
+}
+
+/// Which ids became referenced by this bucket for the first time.
+pub(super) struct NewRefs {
+    pub combo: bool,
+    pub region: bool,
+    pub source_ip: bool,
+}
+
+impl Bucket {
+    pub(super) fn new(hasher: FastState) -> Self {
+        Self {
+            total: 0,
+            combos: FastMap::with_hasher(hasher),
+            regions: FastMap::with_hasher(hasher),
+            source_ips: FastMap::with_hasher(hasher),
+            seen: Vec::new(),
+        }
+    }
+
+    pub(super) fn add(
+        &mut self,
+        combo: Combo,
+        region: u32,
+        source_ip: u32,
+        id_hash: u64,
+    ) -> NewRefs {
+        self.total += 1;
+        self.seen.push(id_hash);
+        NewRefs {
+            combo: bump(&mut self.combos, combo),
+            region: bump(&mut self.regions, region),
+            source_ip: bump(&mut self.source_ips, source_ip),
+        }
+    }
+
+    /// Events counted in this bucket.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
+    pub fn combos(&self) -> impl Iterator<Item = (Combo, u32)> + '_ {
+        self.combos.iter().map(|(&c, &n)| (c, n))
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.regions.iter().map(|(&r, &n)| (r, n))
+    }
+
+    pub fn source_ips(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.source_ips.iter().map(|(&r, &n)| (r, n))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+/// Adds one to `map[k]`; true when `k` was not there.
+fn bump<K: std::hash::Hash + Eq>(map: &mut FastMap<K, u32>, k: K) -> bool {
+    match map.entry(k) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            *e.get_mut() += 1;
+            false
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(1);
+            true
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Store sizing: time resolution, retention and the caps that bound memory.
+
+use chrono::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Width of a time bucket; rounded to whole seconds, at least one.
+    pub bucket: Duration,
+    /// How far behind `now` an event may be and still count. Applied at
+    /// bucket granularity: an event counts while its bucket starts no
+    /// earlier than the bucket holding `now - retention`.
+    pub retention: Duration,
+    /// How far ahead of `now` an event may be (clock skew); beyond it the
+    /// event is refused, so one bad timestamp cannot pin memory for years.
+    pub future_tolerance: Duration,
+    /// Recent events kept whole for drill-down.
+    pub ring_capacity: usize,
+    pub max_principals: usize,
+    pub max_keys: usize,
+    pub max_source_ips: usize,
+    pub max_regions: usize,
+    pub max_event_names: usize,
+    /// Distinct encryption-context values (across all principals and keys).
+    pub max_contexts: usize,
+    /// Distinct (context key, value) pairs counted per principal and per key.
+    pub contexts_per_entity: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            bucket: Duration::seconds(10),
+            retention: Duration::hours(24),
+            future_tolerance: Duration::minutes(15),
+            ring_capacity: 100_000,
+            max_principals: 10_000,
+            max_keys: 10_000,
+            max_source_ips: 10_000,
+            max_regions: 1_000,
+            max_event_names: 1_000,
+            max_contexts: 100_000,
+            contexts_per_entity: 1_000,
+        }
+    }
+}
+
+/// The config turned into bucket arithmetic.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Spans {
+    pub bucket_secs: i64,
+    pub retention_buckets: i64,
+    pub future_buckets: i64,
+}
+
+impl Spans {
+    pub fn of(c: &StoreConfig) -> Self {
+        let bucket_secs = c.bucket.num_seconds().max(1);
+        let in_buckets = |d: Duration| d.num_seconds().max(0).div_euclid(bucket_secs);
+        Self {
+            bucket_secs,
+            retention_buckets: in_buckets(c.retention).max(1),
+            future_buckets: in_buckets(c.future_tolerance),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Counting one event into its bucket.
+
+use std::hash::BuildHasher;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    BatchOutcome, Combo, EntityInfo, Ingested, NONE, PairAdded, Store, context::ContextTable,
+    intern::Interner,
+};
+use crate::event::{KmsEvent, Outcome};
+
+impl Store {
+    /// Counts `event` in the bucket of its event time and keeps a copy in
+    /// the recent-event ring. Expires old buckets first.
+    pub fn ingest(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
+        let result = self.count(event, now);
+        if result == Ingested::Added && self.ring.capacity() > 0 {
+            self.ring.push(event.clone().into_owned());
+        }
+        result
+    }
+
+    /// Ingests a batch in order. Same result as calling [`Store::ingest`]
+    /// for each event, but only the events that will survive in the ring
+    /// are copied: a replay of a day should not clone a million records to
+    /// keep the last 100 k.
+    pub fn ingest_batch(&mut self, events: &[KmsEvent<'_>], now: DateTime<Utc>) -> BatchOutcome {
+        let before = self.refused;
+        let mut added = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            if self.count(e, now) == Ingested::Added {
+                added.push(i);
+            }
+        }
+        let keep = added.len().saturating_sub(self.ring.capacity());
+        for &i in &added[keep..] {
+            self.ring.push(events[i].clone().into_owned());
+        }
+        BatchOutcome {
+            added: added.len() as u64,
+            refused: super::Refused {
+                duplicates: self.refused.duplicates - before.duplicates,
+                too_old: self.refused.too_old - before.too_old,
+                too_new: self.refused.too_new - before.too_new,
+            },
+        }
+    }
+
+    fn count(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
+        self.expire(now);
+        let index = self.bucket_index(event.time);
+        if index < self.cutoff_index(now) {
+            self.refused.too_old += 1;
+            return Ingested::TooOld;
+        }
+        if index > self.bucket_index(now) + self.spans.future_buckets {
+            self.refused.too_new += 1;
+            return Ingested::TooNew;
+        }
+        // 64 bits, as in `dedup`: a collision among the ~10^6 identities
+        // held at once is about one in 10^7 runs, and costs one event.
+        let id_hash = self.hasher.hash_one(event.identity());
+        if !self.seen.insert(id_hash) {
+            self.refused.duplicates += 1;
+            return Ingested::Duplicate;
+        }
+
+        let principal = self.principals.intern(&event.principal, index);
+        let key = self
+            .keys
+            .intern_opt(event.key.as_ref().map(|k| k.arn.as_ref()), index);
+        let event_name = self.event_names.intern(&event.event_name, index);
+        let region = self.regions.intern_opt(event.region.as_deref(), index);
+        let source_ip = self
+            .source_ips
+            .intern_opt(event.source_ip.as_deref(), index);
+        let combo = Combo {
+            principal,
+            key,
+            event_name,
+            outcome: event.outcome,
+        };
+        let new = self.slot(index).add(combo, region, source_ip, id_hash);
+        if new.combo {
+            self.principals.retain(principal);
+            self.keys.retain(key);
+            self.event_names.retain(event_name);
+        }
+        if new.region {
+            self.regions.retain(region);
+        }
+        if new.source_ip {
+            self.source_ips.retain(source_ip);
+        }
+        self.total += 1;
+
+        grow(&mut self.principal_info, &self.principals, self.hasher);
+        grow(&mut self.key_info, &self.keys, self.hasher);
+        if key != NONE {
+            let n = self.pairs.entry((principal, key)).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                self.principal_info[principal as usize].linked += 1;
+                self.key_info[key as usize].linked += 1;
+            }
+        }
+        let (decrypt, denied) = (
+            event_name == self.decrypt_name,
+            event.outcome == Outcome::Denied,
+        );
+        for info in [
+            &mut self.principal_info[principal as usize],
+            &mut self.key_info[key as usize],
+        ] {
+            info.saw(event.time);
+            info.totals.add(1, decrypt, denied);
+        }
+        self.count_contexts(event, principal, key, index);
+        Ingested::Added
+    }
+
+    fn count_contexts(&mut self, event: &KmsEvent<'_>, principal: u32, key: u32, index: i64) {
+        let cap = self.config.contexts_per_entity;
+        for (k, v) in &event.encryption_context {
+            let pair = (
+                self.ctx_keys.intern(k, index),
+                self.ctx_values.intern(v, index),
+            );
+            let principal_table = &mut self.principal_info[principal as usize].contexts;
+            add_pair(
+                principal_table,
+                pair,
+                cap,
+                &mut self.ctx_keys,
+                &mut self.ctx_values,
+            );
+            if key != NONE {
+                let key_table = &mut self.key_info[key as usize].contexts;
+                add_pair(
+                    key_table,
+                    pair,
+                    cap,
+                    &mut self.ctx_keys,
+                    &mut self.ctx_values,
+                );
+            }
+            // Interned for tables that were all full: give the slot back.
+            self.ctx_keys.free_if_unreferenced(pair.0);
+            self.ctx_values.free_if_unreferenced(pair.1);
+        }
+    }
+}
+
+fn add_pair(
+    table: &mut ContextTable,
+    pair: (u32, u32),
+    cap: usize,
+    keys: &mut Interner,
+    values: &mut Interner,
+) {
+    if table.add(pair, cap) == PairAdded::New {
+        keys.retain(pair.0);
+        values.retain(pair.1);
+    }
+}
+
+/// Per-id vectors follow the interner's id range.
+fn grow(infos: &mut Vec<EntityInfo>, interner: &Interner, hasher: super::FastState) {
+    if infos.len() < interner.id_bound() {
+        infos.resize_with(interner.id_bound(), || EntityInfo::new(hasher));
+    }
+}

@@ -1,0 +1,213 @@
+//! Strings to dense `u32` ids, with a cap per dimension.
+//!
+//! Dense ids let buckets and aggregates index plain vectors instead of
+//! hashing strings. Past the cap, new values fold into [`OTHER`], so a flood
+//! of distinct attacker strings costs a counter, not memory. Ids are
+//! reference-counted by the buckets that mention them and reused once the
+//! last such bucket leaves retention, so the cap limits what is *in
+//! retention*, not what was ever seen.
+
+use std::hash::BuildHasher;
+
+use super::hash::{FastMap, FastState};
+
+/// The id every value beyond the cap folds into.
+pub const OTHER: u32 = 0;
+/// The id of an absent value (a call that names no key, no source IP…).
+pub const NONE: u32 = 1;
+const RESERVED: usize = 2;
+
+pub const OTHER_LABEL: &str = "(other)";
+pub const NONE_LABEL: &str = "(none)";
+
+/// How many distinct folded values are tracked before the count becomes a
+/// lower bound; 64 k hashes are ~1.5 MB per dimension.
+const FOLD_TRACK_CAP: usize = 65_536;
+
+/// What the `(other)` entry of a dimension holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Folded {
+    /// Distinct values folded while inside retention (give or take one
+    /// sweep interval, see [`Interner::sweep_folded`]).
+    pub distinct: usize,
+    /// True when more were folded than could be tracked: `distinct` is then
+    /// a lower bound.
+    pub saturated: bool,
+}
+
+#[derive(Debug)]
+pub struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    names: Vec<Option<Box<str>>>,
+    refs: Vec<u32>,
+    free: Vec<u32>,
+    cap: usize,
+    live: usize,
+    /// Hash of each folded value -> last bucket index it was seen in.
+    folded: FastMap<u64, i64>,
+    folded_saturated: bool,
+    hasher: FastState,
+}
+
+impl Interner {
+    pub fn new(cap: usize, hasher: FastState) -> Self {
+        Self {
+            ids: FastMap::with_hasher(hasher),
+            names: vec![None, None],
+            refs: vec![0; RESERVED],
+            free: Vec::new(),
+            cap,
+            live: 0,
+            folded: FastMap::with_hasher(hasher),
+            folded_saturated: false,
+            hasher,
+        }
+    }
+
+    /// The id of `name`, interning it if there is room; `bucket` dates the
+    /// sighting for the folded-value count.
+    pub fn intern(&mut self, name: &str, bucket: i64) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        if self.live >= self.cap {
+            self.note_folded(name, bucket);
+            return OTHER;
+        }
+        let boxed: Box<str> = name.into();
+        let id = if let Some(id) = self.free.pop() {
+            self.names[id as usize] = Some(boxed.clone());
+            id
+        } else {
+            self.names.push(Some(boxed.clone()));
+            self.refs.push(0);
+            (self.names.len() - 1) as u32
+        };
+        self.ids.insert(boxed, id);
+        self.live += 1;
+        id
+    }
+
+    pub fn intern_opt(&mut self, name: Option<&str>, bucket: i64) -> u32 {
+        name.map_or(NONE, |n| self.intern(n, bucket))
+    }
+
+    fn note_folded(&mut self, name: &str, bucket: i64) {
+        let h = self.hasher.hash_one(name);
+        if let Some(last) = self.folded.get_mut(&h) {
+            *last = (*last).max(bucket);
+        } else if self.folded.len() < FOLD_TRACK_CAP {
+            self.folded.insert(h, bucket);
+        } else {
+            self.folded_saturated = true;
+        }
+    }
+
+    /// Forgets folded values last seen before `cutoff`. O(tracked), so the
+    /// store calls it every few percent of the retention, not per bucket.
+    pub fn sweep_folded(&mut self, cutoff: i64) {
+        self.folded.retain(|_, last| *last >= cutoff);
+        if self.folded.len() < FOLD_TRACK_CAP {
+            self.folded_saturated = false;
+        }
+    }
+
+    pub fn folded(&self) -> Folded {
+        Folded {
+            distinct: self.folded.len(),
+            saturated: self.folded_saturated,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: u32) -> Option<&str> {
+        match id {
+            OTHER => Some(OTHER_LABEL),
+            NONE => Some(NONE_LABEL),
+            _ => self.names.get(id as usize)?.as_deref(),
+        }
+    }
+
+    /// One past the largest id ever handed out: the length of per-id vectors.
+    pub fn id_bound(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Named values currently interned (the reserved ids excluded).
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_live(&self, id: u32) -> bool {
+        (id as usize) < RESERVED || self.names.get(id as usize).is_some_and(Option::is_some)
+    }
+
+    pub fn retain(&mut self, id: u32) {
+        self.refs[id as usize] += 1;
+    }
+
+    /// Drops one reference; true when the id was freed (its per-id state
+    /// must then be reset by the caller).
+    pub fn release(&mut self, id: u32) -> bool {
+        self.refs[id as usize] -= 1;
+        self.free_if_unreferenced(id)
+    }
+
+    /// Frees an id that was interned but never referenced (its event or
+    /// pair was then refused), so it does not hold a slot forever.
+    pub fn free_if_unreferenced(&mut self, id: u32) -> bool {
+        if self.refs[id as usize] > 0 || (id as usize) < RESERVED {
+            return false;
+        }
+        if let Some(name) = self.names[id as usize].take() {
+            self.ids.remove(&name);
+            self.free.push(id);
+            self.live -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// Ids currently naming a value or reserved, in id order.
+    pub fn live_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.names.len() as u32).filter(|&id| self.is_live(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_past_the_cap_and_counts_distinct_folded_values() {
+        let mut i = Interner::new(2, FastState::random());
+        let a = i.intern("a", 0);
+        let b = i.intern("b", 0);
+        assert!(a >= 2 && b >= 2 && a != b);
+        assert_eq!(i.intern("a", 0), a);
+        assert_eq!(i.intern("c", 0), OTHER);
+        assert_eq!(i.intern("d", 5), OTHER);
+        assert_eq!(i.intern("c", 6), OTHER);
+        assert_eq!(i.folded().distinct, 2);
+        i.sweep_folded(6);
+        assert_eq!(i.folded().distinct, 1);
+    }
+
+    #[test]
+    fn released_ids_are_reused_and_make_room() {
+        let mut i = Interner::new(1, FastState::random());
+        let a = i.intern("a", 0);
+        i.retain(a);
+        i.retain(a);
+        assert!(!i.release(a));
+        assert_eq!(i.intern("b", 0), OTHER);
+        assert!(i.release(a));
+        assert_eq!(i.get("a"), None);
+        assert_eq!(i.intern("b", 0), a);
+        assert_eq!(i.name(a), Some("b"));
+        assert_eq!(i.name(OTHER), Some(OTHER_LABEL));
+    }
+}
