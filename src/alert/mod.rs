@@ -3,11 +3,14 @@
 //! lifecycle. Like the store, it never reads the clock: event times and
 //! an explicit `now` drive every window.
 
+pub mod matcher;
+pub mod policy;
 pub mod spec;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use matcher::{MatchError, Matcher};
 pub use spec::{Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span};
 
 /// Where an alert is in its life.

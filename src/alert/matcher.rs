@@ -1,0 +1,371 @@
+//! A rule's `match` (and `exclude`), compiled once so that testing an
+//! event allocates nothing: regexes built, CIDRs parsed, outcomes folded
+//! into a bit set. It runs for every event and every rule, so the cheap
+//! comparisons come first and the key-policy parse (rare events only) last.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use regex::Regex;
+
+use super::policy;
+use super::spec::MatchSpec;
+use crate::event::{KmsEvent, Outcome};
+use crate::inventory::Inventory;
+
+/// Why a `match` table cannot be compiled: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for MatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for MatchError {}
+
+/// The compiled form of a [`MatchSpec`]. Empty lists and `None` are no
+/// condition; every condition given must hold.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    event_names: Vec<Box<str>>,
+    /// Bit per [`Outcome`]; 0 = any outcome.
+    outcomes: u8,
+    error_codes: Vec<Box<str>>,
+    error_message: Option<Regex>,
+    principal: Option<Regex>,
+    key: Option<Regex>,
+    alias: Option<Regex>,
+    user_agent: Option<Regex>,
+    session_name: Option<Regex>,
+    source_nets: Vec<IpNet>,
+    source_names: Vec<Box<str>>,
+    source_ip_is_address: Option<bool>,
+    regions: Vec<Box<str>>,
+    event_types: Vec<Box<str>>,
+    event_categories: Vec<Box<str>>,
+    principal_types: Vec<Box<str>>,
+    not_principal_types: Vec<Box<str>>,
+    read_only: Option<bool>,
+    context_key: Option<Box<str>>,
+    context_value: Option<Regex>,
+    cross_account: Option<bool>,
+    policy_public: Option<bool>,
+    policy_allows_action: Option<Box<str>>,
+    key_states: Vec<Box<str>>,
+    key_rotation_enabled: Option<bool>,
+}
+
+fn outcome_bit(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Success => 1,
+        Outcome::Denied => 2,
+        Outcome::Error => 4,
+    }
+}
+
+fn boxed(list: &[String]) -> Vec<Box<str>> {
+    list.iter().map(|s| s.as_str().into()).collect()
+}
+
+fn regex(field: &'static str, pattern: Option<&String>) -> Result<Option<Regex>, MatchError> {
+    pattern
+        .map(|p| {
+            Regex::new(p).map_err(|e| MatchError {
+                field,
+                message: regex_reason(p, &e),
+            })
+        })
+        .transpose()
+}
+
+/// The regex crate's message spans several lines (pattern, caret, reason);
+/// a config error is one line, so keep the reason only.
+fn regex_reason(pattern: &str, error: &regex::Error) -> String {
+    let text = error.to_string();
+    let reason = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("error: ");
+    format!("regex parse error in {pattern:?}: {reason}")
+}
+
+/// Text that was meant as an address or CIDR block (a `/`, or only the
+/// characters of an IPv4 or IPv6 address) rather than a service name such
+/// as `AWS Internal` or `delivery.logs.amazonaws.com`.
+fn looks_like_ip(s: &str) -> bool {
+    s.contains('/')
+        || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        || (s.contains(':')
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
+}
+
+fn source_ips(list: &[String]) -> Result<(Vec<IpNet>, Vec<Box<str>>), MatchError> {
+    let (mut nets, mut names) = (Vec::new(), Vec::new());
+    for entry in list {
+        if let Ok(net) = entry.parse::<IpNet>() {
+            nets.push(net);
+        } else if let Ok(addr) = entry.parse::<IpAddr>() {
+            nets.push(IpNet::from(addr));
+        } else if looks_like_ip(entry) {
+            return Err(MatchError {
+                field: "source_ips",
+                message: format!("{entry:?} is not a CIDR block or address"),
+            });
+        } else {
+            names.push(entry.as_str().into());
+        }
+    }
+    Ok((nets, names))
+}
+
+fn non_empty(field: &'static str, list: &[String]) -> Result<(), MatchError> {
+    if list.iter().any(String::is_empty) {
+        return Err(MatchError {
+            field,
+            message: "an empty entry matches nothing".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+impl Matcher {
+    pub fn compile(spec: &MatchSpec) -> Result<Matcher, MatchError> {
+        non_empty("event_names", &spec.event_names)?;
+        non_empty("error_codes", &spec.error_codes)?;
+        let (source_nets, source_names) = source_ips(&spec.source_ips)?;
+        if let Some(ctx) = &spec.encryption_context
+            && ctx.key.is_empty()
+        {
+            return Err(MatchError {
+                field: "encryption_context",
+                message: "key must not be empty".to_owned(),
+            });
+        }
+        if spec.policy_allows_action.as_deref() == Some("") {
+            return Err(MatchError {
+                field: "policy_allows_action",
+                message: "must name an action such as kms:Encrypt".to_owned(),
+            });
+        }
+        Ok(Matcher {
+            event_names: boxed(&spec.event_names),
+            outcomes: spec.outcomes.iter().fold(0, |b, o| b | outcome_bit(*o)),
+            error_codes: boxed(&spec.error_codes),
+            error_message: regex("error_message", spec.error_message.as_ref())?,
+            principal: regex("principal", spec.principal.as_ref())?,
+            key: regex("key", spec.key.as_ref())?,
+            alias: regex("alias", spec.alias.as_ref())?,
+            user_agent: regex("user_agent", spec.user_agent.as_ref())?,
+            session_name: regex("session_name", spec.session_name.as_ref())?,
+            source_nets,
+            source_names,
+            source_ip_is_address: spec.source_ip_is_address,
+            regions: boxed(&spec.regions),
+            event_types: boxed(&spec.event_types),
+            event_categories: boxed(&spec.event_categories),
+            principal_types: boxed(&spec.principal_types),
+            not_principal_types: boxed(&spec.not_principal_types),
+            read_only: spec.read_only,
+            context_key: spec
+                .encryption_context
+                .as_ref()
+                .map(|c| c.key.as_str().into()),
+            context_value: regex(
+                "encryption_context",
+                spec.encryption_context
+                    .as_ref()
+                    .and_then(|c| c.value.as_ref()),
+            )?,
+            cross_account: spec.cross_account,
+            policy_public: spec.policy_public,
+            policy_allows_action: spec.policy_allows_action.as_deref().map(Into::into),
+            key_states: boxed(&spec.key_states),
+            key_rotation_enabled: spec.key_rotation_enabled,
+        })
+    }
+
+    /// Whether `event` meets every condition. `inventory` supplies the key
+    /// facts (`key_states`, `key_rotation_enabled`); an unknown key meets
+    /// neither.
+    #[must_use]
+    pub fn matches(&self, event: &KmsEvent<'_>, inventory: &Inventory) -> bool {
+        self.matches_event(event) && self.matches_facts(event, inventory)
+    }
+
+    fn matches_event(&self, e: &KmsEvent<'_>) -> bool {
+        (self.outcomes == 0 || self.outcomes & outcome_bit(e.outcome) != 0)
+            && one_of(&self.event_names, Some(&e.event_name))
+            && one_of(&self.regions, e.region.as_deref())
+            && one_of(&self.event_types, e.event_type.as_deref())
+            && one_of(&self.event_categories, e.event_category.as_deref())
+            && one_of(&self.principal_types, e.principal_type.as_deref())
+            && !(e.principal_type.as_deref())
+                .is_some_and(|t| self.not_principal_types.iter().any(|n| **n == *t))
+            && self.read_only.is_none_or(|r| e.read_only == Some(r))
+            && (self.error_codes.is_empty()
+                || e.error_code
+                    .as_deref()
+                    .is_some_and(|c| self.error_codes.iter().any(|g| glob(g, c))))
+            && self.source_matches(e.source_ip.as_deref())
+            && re(self.principal.as_ref(), Some(&e.principal))
+            && re(self.key.as_ref(), e.key.as_ref().map(|k| k.arn.as_ref()))
+            && re(self.alias.as_ref(), e.alias.as_deref())
+            && re(self.user_agent.as_ref(), e.user_agent.as_deref())
+            && re(self.session_name.as_ref(), e.session_name.as_deref())
+            && re(self.error_message.as_ref(), e.error_message.as_deref())
+            && self.context_matches(e)
+            && self.cross_account_matches(e)
+            && self.policy_matches(e.key_policy.as_deref())
+    }
+
+    fn source_matches(&self, ip: Option<&str>) -> bool {
+        let want_list = !self.source_nets.is_empty() || !self.source_names.is_empty();
+        if !want_list && self.source_ip_is_address.is_none() {
+            return true;
+        }
+        let Some(ip) = ip else { return false };
+        let addr = ip.parse::<IpAddr>().ok();
+        if self
+            .source_ip_is_address
+            .is_some_and(|want| want != addr.is_some())
+        {
+            return false;
+        }
+        !want_list
+            || self.source_names.iter().any(|n| **n == *ip)
+            || addr.is_some_and(|a| self.source_nets.iter().any(|n| n.contains(&a)))
+    }
+
+    fn context_matches(&self, e: &KmsEvent<'_>) -> bool {
+        let Some(key) = &self.context_key else {
+            return true;
+        };
+        e.encryption_context
+            .iter()
+            .any(|(k, v)| **k == **key && self.context_value.as_ref().is_none_or(|r| r.is_match(v)))
+    }
+
+    fn cross_account_matches(&self, e: &KmsEvent<'_>) -> bool {
+        let Some(want) = self.cross_account else {
+            return true;
+        };
+        let caller = e.principal_account.as_deref().filter(|a| !a.is_empty());
+        match (caller, e.key.as_ref().and_then(|k| k.account())) {
+            (Some(caller), Some(owner)) => (caller != owner) == want,
+            _ => false,
+        }
+    }
+
+    /// `policy_public = false` needs a policy that was read and found
+    /// private; an event without a policy meets neither value.
+    fn policy_matches(&self, policy: Option<&str>) -> bool {
+        if self.policy_public.is_none() && self.policy_allows_action.is_none() {
+            return true;
+        }
+        let Some(text) = policy else { return false };
+        let found = policy::is_public(text);
+        let want_public = self.policy_public.unwrap_or(true);
+        found.public == want_public
+            && self
+                .policy_allows_action
+                .as_deref()
+                .is_none_or(|a| found.allows(a))
+    }
+
+    fn matches_facts(&self, e: &KmsEvent<'_>, inventory: &Inventory) -> bool {
+        if self.key_states.is_empty() && self.key_rotation_enabled.is_none() {
+            return true;
+        }
+        let Some(facts) = e.key.as_ref().and_then(|k| inventory.get(&k.arn)) else {
+            return false;
+        };
+        one_of(&self.key_states, facts.state.as_deref())
+            && self
+                .key_rotation_enabled
+                .is_none_or(|want| facts.rotation_enabled == Some(want))
+    }
+}
+
+/// An empty list holds; otherwise the value must be present and listed.
+fn one_of(list: &[Box<str>], value: Option<&str>) -> bool {
+    list.is_empty() || value.is_some_and(|v| list.iter().any(|l| **l == *v))
+}
+
+fn re(pattern: Option<&Regex>, value: Option<&str>) -> bool {
+    pattern.is_none_or(|r| value.is_some_and(|v| r.is_match(v)))
+}
+
+/// `*` matches any run of characters; everything else is literal and
+/// case-sensitive, as CloudTrail's error codes and CIS's filters are.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_have_only_star() {
+        assert!(glob("AccessDenied*", "AccessDenied"));
+        assert!(glob("AccessDenied*", "AccessDeniedException"));
+        assert!(!glob("AccessDenied*", "VpceAccessDenied"));
+        assert!(glob(
+            "*UnauthorizedOperation",
+            "Client.UnauthorizedOperation"
+        ));
+        assert!(glob("*Access*", "VpceAccessDenied"));
+        assert!(glob("AccessDenied", "AccessDenied"));
+        assert!(!glob("AccessDenied", "AccessDeniedException"));
+        assert!(!glob("AccessDenied", "accessdenied"));
+        assert!(!glob("Access?enied", "AccessDenied"));
+        assert!(glob("*", "x"));
+    }
+
+    #[test]
+    fn ip_like_text_is_told_from_service_names() {
+        for ip in [
+            "10.0.0.0/33",
+            "10.0.0.256",
+            "fe80::zz/64",
+            "1.2.3",
+            "::1/129",
+        ] {
+            assert!(source_ips(&[ip.to_owned()]).is_err(), "{ip}");
+        }
+        for name in ["AWS Internal", "delivery.logs.amazonaws.com", "dead.beef"] {
+            assert!(source_ips(&[name.to_owned()]).is_ok(), "{name}");
+        }
+        let (nets, names) =
+            source_ips(&["10.0.0.0/8".to_owned(), "2001:db8::1".to_owned()]).expect("valid");
+        assert_eq!((nets.len(), names.len()), (2, 0));
+    }
+}
