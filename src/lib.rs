@@ -10,6 +10,7 @@
 //! clock (`clock` is the only place that does); `source` reads inputs;
 //! `run` wires a parsed command line to them.
 
+pub mod aggregate;
 pub mod alert;
 pub mod cli;
 pub mod clock;

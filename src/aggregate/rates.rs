@@ -1,0 +1,130 @@
+//! Per-principal and per-key rates over the 1/5/15-minute windows.
+
+use chrono::{DateTime, Utc};
+
+use super::{Window, per_minute};
+use crate::store::{Counts, Dim, Store};
+
+/// Events per minute over each window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rates {
+    pub m1: f64,
+    pub m5: f64,
+    pub m15: f64,
+}
+
+impl Rates {
+    pub fn get(&self, w: Window) -> f64 {
+        match w {
+            Window::M1 => self.m1,
+            Window::M5 => self.m5,
+            Window::M15 => self.m15,
+        }
+    }
+
+    fn from_counts(c: &[u64; 3]) -> Self {
+        Self {
+            m1: per_minute(c[0], Window::M1),
+            m5: per_minute(c[1], Window::M5),
+            m15: per_minute(c[2], Window::M15),
+        }
+    }
+}
+
+/// One row of the principal or key table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRow<'s> {
+    pub id: u32,
+    pub name: &'s str,
+    pub calls: Rates,
+    pub decrypt: Rates,
+    pub denied: Rates,
+    /// Denied calls / all calls over the last 15 minutes; `None` when idle.
+    pub denied_share: Option<f64>,
+    /// Keys used (principal row) or principals seen (key row) in retention.
+    pub linked: u32,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Counts over the whole retention.
+    pub total: Counts,
+}
+
+/// Calls, Decrypt, denied per window, for each id of a dimension.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    calls: [u64; 3],
+    decrypt: [u64; 3],
+    denied: [u64; 3],
+}
+
+/// Rows for every principal and every key in retention (unsorted), from
+/// one scan of the buckets of the last 15 minutes.
+pub fn rows_both(store: &Store, now: DateTime<Utc>) -> (Vec<EntityRow<'_>>, Vec<EntityRow<'_>>) {
+    let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
+    let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
+    let secs = store.bucket_seconds();
+    let current = store.bucket_index(now);
+    let starts = Window::ALL.map(|w| current - w.buckets(secs) + 1);
+    let decrypt_id = store.decrypt_name_id();
+    for (index, bucket) in store.buckets_in(starts[2], current) {
+        // Windows are nested: a bucket in the 1-minute window is in all
+        // three, so it counts in the windows from the first that holds it.
+        let from = starts.iter().filter(|&&s| index < s).count();
+        for (c, n) in bucket.combos() {
+            let (n, decrypt, denied) = (u64::from(n), c.event_name == decrypt_id, c.is_denied());
+            p_acc[c.principal as usize].add_from(from, n, decrypt, denied);
+            k_acc[c.key as usize].add_from(from, n, decrypt, denied);
+        }
+    }
+    (
+        build(store, Dim::Principal, &p_acc),
+        build(store, Dim::Key, &k_acc),
+    )
+}
+
+impl Acc {
+    /// Adds to windows `from..3` (index 0 is the shortest window).
+    fn add_from(&mut self, from: usize, n: u64, decrypt: bool, denied: bool) {
+        for w in from..3 {
+            self.calls[w] += n;
+            if decrypt {
+                self.decrypt[w] += n;
+            }
+            if denied {
+                self.denied[w] += n;
+            }
+        }
+    }
+}
+
+/// Rows for every id of `dim` (principals or keys) in retention.
+pub fn rows(store: &Store, dim: Dim, now: DateTime<Utc>) -> Vec<EntityRow<'_>> {
+    let (p, k) = rows_both(store, now);
+    if dim == Dim::Key { k } else { p }
+}
+
+fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
+    store
+        .live_ids(dim)
+        .filter_map(|id| {
+            let info = store.entity(dim, id)?;
+            // Reserved rows with nothing in retention are noise.
+            if info.totals.calls == 0 {
+                return None;
+            }
+            let a = acc.get(id as usize).copied().unwrap_or_default();
+            Some(EntityRow {
+                id,
+                name: store.name(dim, id),
+                calls: Rates::from_counts(&a.calls),
+                decrypt: Rates::from_counts(&a.decrypt),
+                denied: Rates::from_counts(&a.denied),
+                denied_share: (a.calls[2] > 0).then(|| a.denied[2] as f64 / a.calls[2] as f64),
+                linked: info.linked,
+                first_seen: info.first_seen,
+                last_seen: info.last_seen,
+                total: info.totals,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,88 @@
+//! Per-minute counts of the last hour, for sparklines.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{Bucket, Dim, Store};
+
+pub const SERIES_MINUTES: usize = 60;
+
+/// Calls and denied calls per minute; index 0 is the oldest minute, the
+/// last index the minute holding `now` (still filling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub calls: [u64; SERIES_MINUTES],
+    pub denied: [u64; SERIES_MINUTES],
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Self {
+            calls: [0; SERIES_MINUTES],
+            denied: [0; SERIES_MINUTES],
+        }
+    }
+}
+
+/// Buckets of the last hour with the series slot each one falls in.
+fn last_hour(store: &Store, now: DateTime<Utc>) -> impl Iterator<Item = (usize, &Bucket)> {
+    let now_minute = now.timestamp().div_euclid(60);
+    let first_minute = now_minute - SERIES_MINUTES as i64 + 1;
+    let secs = store.bucket_seconds();
+    let from = (first_minute * 60).div_euclid(secs);
+    let to = store.bucket_index(now);
+    store.buckets_in(from, to).filter_map(move |(index, b)| {
+        // A bucket that straddles a minute boundary (widths that do not
+        // divide 60) is charged to the minute it starts in.
+        let minute = (index * secs).div_euclid(60);
+        let slot = minute - first_minute;
+        (0..SERIES_MINUTES as i64)
+            .contains(&slot)
+            .then_some((slot as usize, b))
+    })
+}
+
+/// The series of everything (`None`) or of one principal or key.
+pub fn series(store: &Store, now: DateTime<Utc>, of: Option<(Dim, u32)>) -> Series {
+    let mut s = Series::default();
+    for (slot, b) in last_hour(store, now) {
+        for (c, n) in b.combos() {
+            let hit = match of {
+                None => true,
+                Some((Dim::Principal, id)) => c.principal == id,
+                Some((Dim::Key, id)) => c.key == id,
+                Some(_) => false,
+            };
+            if hit {
+                s.calls[slot] += u64::from(n);
+                if c.is_denied() {
+                    s.denied[slot] += u64::from(n);
+                }
+            }
+        }
+    }
+    s
+}
+
+/// Series for several principals or keys from one scan; row `i` is `ids[i]`.
+pub fn series_many(store: &Store, now: DateTime<Utc>, dim: Dim, ids: &[u32]) -> Vec<Series> {
+    let mut out = vec![Series::default(); ids.len()];
+    let mut row_of = vec![u32::MAX; store.id_bound(dim)];
+    for (row, &id) in ids.iter().enumerate() {
+        if let Some(r) = row_of.get_mut(id as usize) {
+            *r = row as u32;
+        }
+    }
+    for (slot, b) in last_hour(store, now) {
+        for (c, n) in b.combos() {
+            let id = if dim == Dim::Key { c.key } else { c.principal };
+            let row = row_of.get(id as usize).copied().unwrap_or(u32::MAX);
+            if let Some(s) = out.get_mut(row as usize) {
+                s.calls[slot] += u64::from(n);
+                if c.is_denied() {
+                    s.denied[slot] += u64::from(n);
+                }
+            }
+        }
+    }
+    out
+}

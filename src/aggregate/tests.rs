@@ -1,0 +1,182 @@
+use chrono::Duration;
+
+use super::*;
+use crate::store::tests::{ev, ev_with, t0};
+use crate::store::{Dim, Store, StoreConfig};
+
+const KEY_A: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaa";
+const KEY_B: &str = "arn:aws:kms:us-east-1:111122223333:key/bbbb";
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+
+/// Alice: 30 Decrypts in the last minute, 30 more 10 minutes ago, 6 denied
+/// 3 minutes ago, all on key A. Bob: one Encrypt on key B two hours ago.
+fn scenario() -> Store {
+    let mut s = Store::new(StoreConfig::default());
+    let now = t0();
+    let mut n = 0;
+    let mut add = |s: &mut Store, at, p, k, name, err| {
+        n += 1;
+        s.ingest(
+            &ev_with(&n.to_string(), at, p, Some(k), name, err, &[]),
+            now,
+        );
+    };
+    for i in 0..30 {
+        add(
+            &mut s,
+            now - Duration::seconds(i),
+            ALICE,
+            KEY_A,
+            "Decrypt",
+            None,
+        );
+        add(
+            &mut s,
+            now - Duration::minutes(10) - Duration::seconds(i),
+            ALICE,
+            KEY_A,
+            "Decrypt",
+            None,
+        );
+    }
+    for _ in 0..6 {
+        add(
+            &mut s,
+            now - Duration::minutes(3),
+            ALICE,
+            KEY_A,
+            "Decrypt",
+            Some("AccessDenied"),
+        );
+    }
+    add(
+        &mut s,
+        now - Duration::hours(2),
+        BOB,
+        KEY_B,
+        "Encrypt",
+        None,
+    );
+    s
+}
+
+fn row<'a>(rows: &'a [EntityRow<'_>], name: &str) -> &'a EntityRow<'a> {
+    rows.iter().find(|r| r.name == name).expect("row")
+}
+
+#[test]
+fn rates_are_per_minute_over_nested_windows() {
+    let s = scenario();
+    let rows = rows(&s, Dim::Principal, t0());
+    let alice = row(&rows, ALICE);
+    assert!((alice.calls.m1 - 30.0).abs() < 1e-9);
+    assert!((alice.calls.m5 - 36.0 / 5.0).abs() < 1e-9);
+    assert!((alice.calls.m15 - 66.0 / 15.0).abs() < 1e-9);
+    assert!((alice.decrypt.m15 - 66.0 / 15.0).abs() < 1e-9);
+    assert!((alice.denied.m5 - 6.0 / 5.0).abs() < 1e-9);
+    assert_eq!(alice.denied.m1, 0.0);
+    assert!((alice.denied_share.expect("share") - 6.0 / 66.0).abs() < 1e-9);
+    assert_eq!(alice.linked, 1);
+    assert_eq!(alice.total.calls, 66);
+    let bob = row(&rows, BOB);
+    assert_eq!(bob.calls, Rates::default());
+    assert_eq!(bob.denied_share, None);
+    assert_eq!(bob.first_seen, Some(t0() - Duration::hours(2)));
+}
+
+#[test]
+fn key_rows_count_principals() {
+    let mut s = scenario();
+    s.ingest(&ev("x", t0(), BOB, Some(KEY_A), "Decrypt"), t0());
+    let rows = rows(&s, Dim::Key, t0());
+    assert_eq!(row(&rows, KEY_A).linked, 2);
+    assert_eq!(row(&rows, KEY_B).linked, 1);
+}
+
+#[test]
+fn series_puts_each_minute_in_its_slot() {
+    let s = scenario();
+    let all = series(&s, t0(), None);
+    // t0 itself is the only event in the current minute.
+    assert_eq!(all.calls[59], 1);
+    assert_eq!(all.calls.iter().sum::<u64>(), 66);
+    assert_eq!(all.denied[56], 6);
+    let alice = s.id(Dim::Principal, ALICE).expect("alice");
+    let many = series_many(&s, t0(), Dim::Principal, &[alice]);
+    assert_eq!(many[0], series(&s, t0(), Some((Dim::Principal, alice))));
+}
+
+#[test]
+fn sorting_is_stable_by_name_in_both_directions() {
+    let mut s = Store::new(StoreConfig::default());
+    let now = t0();
+    for (i, p) in ["c", "a", "b"].iter().enumerate() {
+        s.ingest(&ev(&i.to_string(), now, p, Some(KEY_A), "Decrypt"), now);
+    }
+    s.ingest(&ev("9", now, "b", Some(KEY_A), "Decrypt"), now);
+    let names = |sort| -> Vec<String> {
+        top_n(rows(&s, Dim::Principal, now), sort, 10)
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(Sort::desc(Column::Calls(Window::M1))),
+        ["b", "a", "c"]
+    );
+    assert_eq!(names(Sort::asc(Column::Calls(Window::M1))), ["a", "c", "b"]);
+    assert_eq!(names(Sort::desc(Column::Name)), ["c", "b", "a"]);
+    let top1 = top_n(rows(&s, Dim::Principal, now), Sort::asc(Column::Name), 1);
+    assert_eq!(top1[0].name, "a");
+}
+
+#[test]
+fn top_contexts_are_counted_and_the_rest_is_other() {
+    let mut s = Store::new(StoreConfig::default());
+    let now = t0();
+    for (i, obj) in ["x", "y", "x", "z", "x", "y"].iter().enumerate() {
+        let arn = format!("arn:aws:s3:::b/{obj}");
+        let e = ev_with(
+            &i.to_string(),
+            now,
+            ALICE,
+            Some(KEY_A),
+            "Decrypt",
+            None,
+            &[("aws:s3:arn", &arn)],
+        );
+        s.ingest(&e, now);
+    }
+    let key = s.id(Dim::Key, KEY_A).expect("key");
+    let top = top_contexts(&s, Dim::Key, key, 2).expect("key info");
+    let got: Vec<_> = top.rows.iter().map(|r| (r.key, r.value, r.count)).collect();
+    assert_eq!(
+        got,
+        [
+            ("aws:s3:arn", "arn:aws:s3:::b/x", 3),
+            ("aws:s3:arn", "arn:aws:s3:::b/y", 2)
+        ]
+    );
+    assert_eq!(top.other, 1);
+}
+
+#[test]
+fn dashboard_fills_every_pane() {
+    let s = scenario();
+    let alice = s.id(Dim::Principal, ALICE).expect("alice");
+    let d = dashboard(
+        &s,
+        t0(),
+        &Query {
+            selected: Some((Dim::Principal, alice)),
+            ..Query::default()
+        },
+    );
+    assert_eq!(d.principals[0].name, ALICE);
+    assert_eq!(d.principal_series.len(), d.principals.len());
+    assert_eq!(d.key_series.len(), d.keys.len());
+    assert_eq!(d.principal_count, 2);
+    assert_eq!(d.events_in_retention, 67);
+    assert!(d.contexts.is_some());
+}
