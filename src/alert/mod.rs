@@ -3,9 +3,11 @@
 //! lifecycle. Like the store, it never reads the clock: event times and
 //! an explicit `now` drive every window.
 
+pub mod config;
 pub mod matcher;
 pub mod policy;
 pub mod spec;
+pub mod validate;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,0 +1,159 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::alert::spec::{Kind, Severity};
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+    let map: HashMap<String, OsString> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+#[test]
+fn rules_path_in_order() {
+    let home = Path::new("/home/u");
+    assert_eq!(
+        rules_path(
+            env(&[("KMSTOP_CONFIG_DIR", "/etc/k"), ("XDG_CONFIG_HOME", "/x")]),
+            Some(home)
+        ),
+        Some(PathBuf::from("/etc/k/rules.toml"))
+    );
+    assert_eq!(
+        rules_path(
+            env(&[("KMSTOP_CONFIG_DIR", ""), ("XDG_CONFIG_HOME", "/x")]),
+            Some(home)
+        ),
+        Some(PathBuf::from("/x/kmstop/rules.toml"))
+    );
+    assert_eq!(
+        rules_path(env(&[("XDG_CONFIG_HOME", "relative")]), Some(home)),
+        Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
+    );
+    assert_eq!(
+        rules_path(env(&[]), Some(home)),
+        Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
+    );
+    assert_eq!(rules_path(env(&[]), None), None);
+}
+
+fn builtin(id: &str, kind: Kind) -> RuleSpec {
+    let mut rule: RuleSpec = toml::from_str(&format!(
+        "id = {id:?}\ntitle = \"t\"\nseverity = \"info\"\nkind = \"every\""
+    ))
+    .expect("rule");
+    rule.kind = kind;
+    if kind == Kind::Threshold {
+        rule.count = Some(1);
+        rule.window = toml::from_str::<HashMap<String, crate::alert::Span>>("w = \"5m\"")
+            .expect("span")
+            .remove("w");
+    }
+    rule
+}
+
+fn errors(text: &str) -> Vec<String> {
+    let builtins = [
+        builtin("kms-key-disable-or-delete", Kind::Every),
+        builtin("unauthorized-kms-call", Kind::Threshold),
+    ];
+    match parse_rules(text, Path::new("r.toml")) {
+        Err(e) => vec![e.to_string()],
+        Ok(loaded) => validate(&loaded, &builtins)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
+}
+
+#[test]
+fn type_errors_name_rule_field_and_position() {
+    let e = errors("[[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"loud\"\nkind = \"every\"\n");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("r.toml:4:12: rule \"a\": severity: unknown variant `loud`"),
+        "{e:?}"
+    );
+
+    let e = errors(
+        "[[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"every\"\n[rule.match]\nprincipal = 3\n",
+    );
+    assert!(
+        e[0].starts_with("r.toml:7:13: rule \"a\": match.principal: invalid type"),
+        "{e:?}"
+    );
+
+    let e = errors(
+        "[[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"every\"\nbogus = 1\n",
+    );
+    assert!(
+        e[0].starts_with("r.toml:6:1: rule \"a\": unknown field `bogus`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn semantic_errors_point_at_the_table() {
+    let e = errors(
+        "# c\n[[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"threshold\"\ncount = 2\nfactor = 3.0\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "r.toml:2:1: rule \"a\": window: a threshold rule needs \"window\"",
+            "r.toml:2:1: rule \"a\": factor: does not apply to a threshold rule (it uses count, distinct, window)",
+        ]
+    );
+}
+
+#[test]
+fn overrides_are_checked_against_the_builtin_kind() {
+    let e = errors(
+        "[[override]]\nid = \"kms-key-disable-or-delete\"\nwindow = \"5m\"\n\n[[override]]\nid = \"nope\"\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "r.toml:1:1: rule \"kms-key-disable-or-delete\": window: does not apply to a every rule (it uses none of count, distinct, window, factor, minimum, baseline, field, learning)",
+            "r.toml:5:1: rule \"nope\": id: no built-in rule has id \"nope\" (kmstop rules lists them)",
+        ]
+    );
+    assert!(errors("[[override]]\nid = \"unauthorized-kms-call\"\ncount = 20\nwindow = \"1d\"\nseverity = \"high\"\n").is_empty());
+}
+
+#[test]
+fn apply_merges_overrides_and_appends_rules() {
+    let builtins = [
+        builtin("kms-key-disable-or-delete", Kind::Every),
+        builtin("unauthorized-kms-call", Kind::Threshold),
+    ];
+    let loaded = parse_rules(
+        "[[override]]\nid = \"unauthorized-kms-call\"\ncount = 20\n\n[[override]]\nid = \"kms-key-disable-or-delete\"\nenabled = false\n\n[[rule]]\nid = \"mine\"\ntitle = \"t\"\nseverity = \"high\"\nkind = \"every\"\n",
+        Path::new("r.toml"),
+    )
+    .expect("parses");
+    let rules = apply(&builtins, &loaded.file);
+    assert_eq!(rules.len(), 3);
+    assert!(!rules[0].enabled);
+    assert_eq!(rules[1].count, Some(20));
+    assert_eq!(rules[1].window, builtins[1].window, "kept");
+    assert_eq!(rules[1].severity, Severity::Info, "kept");
+    assert_eq!(rules[2].id, "mine");
+}
+
+#[test]
+fn syntax_errors_have_a_position() {
+    let e = errors("[[rule]]\nid = \"a\ntitle = \"t\"\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("r.toml:2:"), "{e:?}");
+}
+
+#[test]
+fn line_columns_count_characters() {
+    assert_eq!(line_column("ab\ncé\nx", 0), (1, 1));
+    assert_eq!(line_column("ab\ncé\nx", 3), (2, 1));
+    assert_eq!(line_column("ab\ncé\nx", 7), (3, 1));
+    assert_eq!(line_column("ab\ncé\nx", 6), (2, 3));
+}
