@@ -30,6 +30,9 @@ pub enum Command {
     /// calls and key changes.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// List the alert rules, built-in and yours, or check a rules file.
+    #[command(after_help = RULES_HELP)]
+    Rules(RulesArgs),
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -81,4 +84,40 @@ pub struct ReportArgs {
     /// Reader threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+}
+
+const RULES_HELP: &str = "\
+Your rules are read from $KMSTOP_CONFIG_DIR/rules.toml, else
+$XDG_CONFIG_HOME/kmstop/rules.toml, else ~/.config/kmstop/rules.toml.
+
+Exit status:
+  0  success (with --check: the file is valid)
+  1  the rules file cannot be read or has errors (each printed on stderr)
+  2  usage error
+
+Examples:
+  kmstop rules
+  kmstop rules --format json | jq '.[] | select(.enabled) | .id'
+  kmstop rules --check ./rules.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// A table for a person.
+    Table,
+    /// Every rule in full, with its source, as a JSON array.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// The rules file to use instead of the default one (it must exist).
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub rules: Option<PathBuf>,
+
+    /// Only check FILE: print every error and exit 1, or a summary and 0.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+
+    #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
+    pub format: RulesFormat,
 }

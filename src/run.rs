@@ -1,6 +1,8 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod rules;
+
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Report(args) => report(&args, &SystemClock),
+        Command::Rules(args) => rules::run(&args),
     }
 }
 

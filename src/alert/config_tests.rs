@@ -116,7 +116,7 @@ fn overrides_are_checked_against_the_builtin_kind() {
     assert_eq!(
         e,
         [
-            "r.toml:1:1: rule \"kms-key-disable-or-delete\": window: does not apply to a every rule (it uses none of count, distinct, window, factor, minimum, baseline, field, learning)",
+            "r.toml:1:1: rule \"kms-key-disable-or-delete\": window: does not apply to an every rule (it uses none of count, distinct, window, factor, minimum, baseline, field, learning)",
             "r.toml:5:1: rule \"nope\": id: no built-in rule has id \"nope\" (kmstop rules lists them)",
         ]
     );

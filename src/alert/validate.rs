@@ -29,12 +29,13 @@ const PARAMS: [&str; 8] = [
     "count", "distinct", "window", "factor", "minimum", "baseline", "field", "learning",
 ];
 
+/// The kind with its article, as messages say it: "an every rule".
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
-        Kind::Every => "every",
-        Kind::Threshold => "threshold",
-        Kind::Spike => "spike",
-        Kind::FirstSeen => "first-seen",
+        Kind::Every => "an every",
+        Kind::Threshold => "a threshold",
+        Kind::Spike => "a spike",
+        Kind::FirstSeen => "a first-seen",
     }
 }
 
@@ -104,10 +105,10 @@ pub fn check_rule(rule: &RuleSpec) -> Vec<(String, String)> {
             };
             say(
                 name,
-                format!("does not apply to a {kind} rule (it uses {uses})"),
+                format!("does not apply to {kind} rule (it uses {uses})"),
             );
         } else if !set && required.contains(&name) {
-            say(name, format!("a {kind} rule needs {name:?}"));
+            say(name, format!("{kind} rule needs {name:?}"));
         }
     }
     check_values(rule, &mut say);
