@@ -118,6 +118,7 @@ pub struct RulesArgs {
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
 
+    /// How to print the list.
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
     pub format: RulesFormat,
 }

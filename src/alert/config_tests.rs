@@ -157,3 +157,74 @@ fn line_columns_count_characters() {
     assert_eq!(line_column("ab\ncé\nx", 7), (3, 1));
     assert_eq!(line_column("ab\ncé\nx", 6), (2, 3));
 }
+
+#[test]
+fn user_rules_cannot_reuse_builtin_ids_and_overrides_are_unique() {
+    let e = errors(
+        "[[rule]]\nid = \"unauthorized-kms-call\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"every\"\n\n[[override]]\nid = \"unauthorized-kms-call\"\ncount = 2\n[[override]]\nid = \"unauthorized-kms-call\"\ncount = 3\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "r.toml:1:1: rule \"unauthorized-kms-call\": id: a built-in rule has this id: change it with [[override]]",
+            "r.toml:10:1: rule \"unauthorized-kms-call\": id: this built-in is already overridden above",
+        ]
+    );
+}
+
+#[test]
+fn values_and_grouping_are_checked() {
+    let rule = |extra: &str| {
+        errors(&format!(
+            "[[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"low\"\n{extra}\n"
+        ))
+    };
+    let only = |extra: &str| {
+        let e = rule(extra);
+        assert_eq!(e.len(), 1, "{extra}: {e:?}");
+        e[0].clone()
+    };
+    assert!(
+        only("kind = \"threshold\"\ncount = 0\nwindow = \"1m\"")
+            .contains("count: must be at least 1")
+    );
+    assert!(
+        only("kind = \"threshold\"\ncount = 1\nwindow = \"0s\"")
+            .contains("window: must be longer than 0s")
+    );
+    assert!(
+        only("kind = \"threshold\"\ncount = 2\nwindow = \"1m\"\ndistinct = \"key\"\ngroup_by = [\"key\"]")
+            .contains("distinct: key is also in group_by")
+    );
+    assert!(
+        only("kind = \"spike\"\nwindow = \"1m\"\nbaseline = \"1h\"\nfactor = 2\nminimum = 0")
+            .contains("minimum: must be at least 1")
+    );
+    assert!(
+        only("kind = \"first-seen\"\nfield = \"principal\"\ngroup_by = [\"principal\"]")
+            .contains("field: principal is also in group_by")
+    );
+    assert!(only("kind = \"every\"\nquiet = \"0m\"").contains("quiet: must be longer than 0s"));
+    assert!(
+        only("kind = \"every\"\n[rule.exclude]")
+            .contains("exclude: an empty exclude ignores every event")
+    );
+    assert!(only("kind = \"every\"\ntitle2 = 1").contains("unknown field `title2`"));
+    assert!(
+        rule(
+            "kind = \"first-seen\"\nfield = \"principal\"\nlearning = \"0s\"\ngroup_by = [\"key\"]"
+        )
+        .is_empty()
+    );
+    assert!(rule("kind = \"every\"\nquiet = \"2h\"\n[rule.match]\nevent_names = [\"Decrypt\"]\n[rule.exclude]\nregions = [\"us-east-1\"]").is_empty());
+}
+
+#[test]
+fn an_override_that_breaks_its_rule_is_reported() {
+    let e = errors(
+        "[[override]]\nid = \"unauthorized-kms-call\"\ncount = 0\nmatch = { principal = \"[\" }\n",
+    );
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("count: must be at least 1"), "{e:?}");
+    assert!(e[1].contains("match.principal: regex parse error"), "{e:?}");
+}
