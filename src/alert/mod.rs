@@ -3,15 +3,22 @@
 //! lifecycle. Like the store, it never reads the clock: event times and
 //! an explicit `now` drive every window.
 
+pub mod builtin;
 pub mod config;
+pub mod engine;
+mod lifecycle;
 pub mod matcher;
 pub mod policy;
 pub mod spec;
+pub mod spike;
+mod state;
 pub mod validate;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use engine::{Engine, EngineError, Limits};
+pub use lifecycle::{AlertChange, Change};
 pub use matcher::{MatchError, Matcher};
 pub use spec::{Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span};
 
