@@ -44,6 +44,7 @@ impl Window {
 }
 
 /// `count` events over `window` as events per minute.
+#[allow(clippy::cast_precision_loss)] // counts and minutes stay far below 2^52
 pub fn per_minute(count: u64, window: Window) -> f64 {
     count as f64 / window.minutes() as f64
 }

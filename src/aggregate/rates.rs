@@ -103,6 +103,7 @@ pub fn rows(store: &Store, dim: Dim, now: DateTime<Utc>) -> Vec<EntityRow<'_>> {
     if dim == Dim::Key { k } else { p }
 }
 
+#[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
 fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
     store
         .live_ids(dim)

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::store::{Bucket, Dim, Store};
 
 pub const SERIES_MINUTES: usize = 60;
+const MINUTES: i64 = 60;
 
 /// Calls and denied calls per minute; index 0 is the oldest minute, the
 /// last index the minute holding `now` (still filling).
@@ -26,7 +27,7 @@ impl Default for Series {
 /// Buckets of the last hour with the series slot each one falls in.
 fn last_hour(store: &Store, now: DateTime<Utc>) -> impl Iterator<Item = (usize, &Bucket)> {
     let now_minute = now.timestamp().div_euclid(60);
-    let first_minute = now_minute - SERIES_MINUTES as i64 + 1;
+    let first_minute = now_minute - MINUTES + 1;
     let secs = store.bucket_seconds();
     let from = (first_minute * 60).div_euclid(secs);
     let to = store.bucket_index(now);
@@ -34,10 +35,8 @@ fn last_hour(store: &Store, now: DateTime<Utc>) -> impl Iterator<Item = (usize, 
         // A bucket that straddles a minute boundary (widths that do not
         // divide 60) is charged to the minute it starts in.
         let minute = (index * secs).div_euclid(60);
-        let slot = minute - first_minute;
-        (0..SERIES_MINUTES as i64)
-            .contains(&slot)
-            .then_some((slot as usize, b))
+        let slot = usize::try_from(minute - first_minute).ok()?;
+        (slot < SERIES_MINUTES).then_some((slot, b))
     })
 }
 

@@ -1,7 +1,7 @@
 //! A small seeded hasher for the store's hot maps.
 //!
-//! std's SipHash costs a third of the ingest budget on ARN-sized strings.
-//! This is a folded-multiply hash (the construction foldhash and wyhash use)
+//! The standard library's `SipHash` is slow on ARN-sized strings, and the
+//! store hashes five or more per event. This is a folded-multiply hash (the construction foldhash and wyhash use)
 //! keyed per store from `RandomState`, so attacker-chosen strings (user
 //! agents, session names) cannot be precomputed to collide.
 

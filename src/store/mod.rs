@@ -241,10 +241,10 @@ impl Store {
             self.buckets.push_front(Bucket::new(self.hasher));
             self.base -= 1;
         }
-        while index >= self.base + self.buckets.len() as i64 {
+        while index >= self.base + to_i64(self.buckets.len()) {
             self.buckets.push_back(Bucket::new(self.hasher));
         }
-        &mut self.buckets[(index - self.base) as usize]
+        &mut self.buckets[to_usize(index - self.base)]
     }
 
     fn drop_bucket(&mut self, bucket: Bucket) {
@@ -305,6 +305,16 @@ impl Store {
             self.ctx_values.release(v);
         }
     }
+}
+
+/// Bucket positions: lengths fit in i64 and offsets are never negative
+/// where these are used, so the fallbacks are unreachable.
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_usize(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]

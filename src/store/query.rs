@@ -41,7 +41,7 @@ impl Store {
         self.buckets
             .iter()
             .enumerate()
-            .map(move |(i, b)| (base + i as i64, b))
+            .map(move |(i, b)| (base + super::to_i64(i), b))
     }
 
     /// Buckets whose index lies in `from..=to`, oldest first.
@@ -50,14 +50,15 @@ impl Store {
         from: i64,
         to: i64,
     ) -> impl DoubleEndedIterator<Item = (i64, &Bucket)> {
-        let len = self.buckets.len() as i64;
-        let lo = (from - self.base).clamp(0, len) as usize;
-        let hi = (to - self.base + 1).clamp(0, len) as usize;
+        let len = super::to_i64(self.buckets.len());
+        let lo = (from - self.base).clamp(0, len);
+        let hi = (to - self.base + 1).clamp(lo, len);
         let base = self.base;
+        let range = super::to_usize(lo)..super::to_usize(hi);
         self.buckets
-            .range(lo..hi.max(lo))
+            .range(range)
             .enumerate()
-            .map(move |(i, b)| (base + (lo + i) as i64, b))
+            .map(move |(i, b)| (base + lo + super::to_i64(i), b))
     }
 
     /// The id of `name` in `dim`, if it has one of its own (not folded).
