@@ -38,8 +38,7 @@ use super::matcher::{MatchError, Matcher};
 use super::spec::{Kind, RuleSpec};
 use super::spike::{SpikeConfig, SpikeState};
 use super::state::{
-    Distinct, FxSet, GroupMap, KindState, OTHER_GROUP, Recent, field_value, push_pair,
-    write_group,
+    Distinct, FxSet, GroupMap, KindState, OTHER_GROUP, Recent, field_value, push_pair, write_group,
 };
 use super::{Alert, AlertState};
 use crate::event::KmsEvent;
@@ -258,10 +257,7 @@ impl Engine {
         let now = self.now;
         let mut v: Vec<&Alert> = self
             .all()
-            .filter(|a| {
-                a.silenced_until
-                    .is_none_or(|u| now.is_some_and(|n| u <= n))
-            })
+            .filter(|a| a.silenced_until.is_none_or(|u| now.is_some_and(|n| u <= n)))
             .collect();
         sort_alerts(&mut v);
         v
@@ -309,9 +305,9 @@ impl Engine {
 
     /// Groups and alerts held, for memory checks: (groups, alerts).
     pub fn held(&self) -> (usize, usize) {
-        self.rules.iter().fold((0, 0), |(g, a), r| {
-            (g + r.state.groups(), a + r.book.len())
-        })
+        self.rules
+            .iter()
+            .fold((0, 0), |(g, a), r| (g + r.state.groups(), a + r.book.len()))
     }
 
     fn advance(&mut self, time: DateTime<Utc>, out: &mut Vec<AlertChange>) {
@@ -473,7 +469,10 @@ fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineError> {
         Kind::Every => KindState::Every,
         Kind::Threshold => {
             let count = spec.count.ok_or_else(|| missing("threshold", "count"))?;
-            let window_ms = positive(window.ok_or_else(|| missing("threshold", "window"))?, "window")?;
+            let window_ms = positive(
+                window.ok_or_else(|| missing("threshold", "window"))?,
+                "window",
+            )?;
             if count == 0 || count > limits.threshold_count {
                 return Err(EngineError::Invalid {
                     rule: spec.id.clone(),

@@ -91,7 +91,12 @@ impl Book {
     }
 
     /// Records a hit; returns the alert when it (re)fired.
-    pub fn record(&mut self, spec: &RuleSpec, hit: &Hit<'_>, silences: &[Silence]) -> Option<Alert> {
+    pub fn record(
+        &mut self,
+        spec: &RuleSpec,
+        hit: &Hit<'_>,
+        silences: &[Silence],
+    ) -> Option<Alert> {
         if let Some(alert) = self.alerts.get_mut(hit.group) {
             return extend(alert, hit, silences);
         }

@@ -202,6 +202,8 @@ pub struct RuleSpec {
     #[serde(default)]
     pub field: Option<Field>,
     /// first-seen: how long after the first event the rule only learns.
+    /// spike: how long after the first event it only learns baselines
+    /// (none: a burst fires from the start).
     #[serde(default)]
     pub learning: Option<Span>,
     /// How long without a matching event before a firing alert resolves

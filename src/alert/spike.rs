@@ -91,7 +91,11 @@ impl SpikeConfig {
         Self {
             bucket_ms,
             alpha: 2.0 / (n + 1.0),
-            factor: if factor.is_finite() { factor.max(0.0) } else { 1.0 },
+            factor: if factor.is_finite() {
+                factor.max(0.0)
+            } else {
+                1.0
+            },
             minimum: minimum.max(1),
             idle_ms: bucket_ms * SPAN + 2 * baseline_ms,
         }
@@ -259,7 +263,11 @@ mod tests {
         }
         let before = s.baseline();
         s.observe(&c, 1000 * 1_000 + 3 * 60 * MIN);
-        assert!(s.baseline() < before / 100.0, "{before} -> {}", s.baseline());
+        assert!(
+            s.baseline() < before / 100.0,
+            "{before} -> {}",
+            s.baseline()
+        );
     }
 
     #[test]

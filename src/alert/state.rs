@@ -172,7 +172,11 @@ impl<T> GroupMap<T> {
     pub fn sweep(&mut self, now_ms: i64) {
         let Some(idle) = self.idle_ms else { return };
         self.map.retain(|_, s| now_ms - s.last_ms <= idle);
-        if self.other.as_ref().is_some_and(|s| now_ms - s.last_ms > idle) {
+        if self
+            .other
+            .as_ref()
+            .is_some_and(|s| now_ms - s.last_ms > idle)
+        {
             self.other = None;
         }
     }
