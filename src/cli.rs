@@ -84,6 +84,15 @@ pub struct ReportArgs {
     /// Reader threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+
+    /// Alert rules to add to the built-ins (and overrides of them); by
+    /// default ~/.config/kmstop/rules.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Also append every alert change to FILE, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    pub alerts_log: Option<PathBuf>,
 }
 
 const RULES_HELP: &str = "\

@@ -9,9 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::{AlertChange, RuleSpec, builtin, config};
 use crate::cli::{Cli, Command, Format, ReportArgs};
 use crate::clock::{Clock, SystemClock};
-use crate::report::{TableOptions, TimeRange, build_report, write_csv, write_table};
+use crate::report::{
+    Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
+};
+use crate::sink::AlertLog;
 use crate::source::files::{Problem, discover};
 use crate::text::escape_control;
 
@@ -48,32 +56,37 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         Ok(found) => found,
         Err(message) => return usage_error(&message),
     };
+    let Some(rules) = load_rules(args.rules.as_deref()) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let mut alerts_log = match args.alerts_log.as_deref().map(AlertLog::open).transpose() {
+        Ok(log) => log,
+        Err(e) => {
+            let path = args.alerts_log.as_deref().unwrap_or_else(|| Path::new(""));
+            return usage_error(&format!("--alerts-log {}: {e}", path.display()));
+        }
+    };
     let failed = AtomicBool::new(false);
     let on_problem = |problem: Problem| print_problem(&problem, &failed);
     let threads = args.threads.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
-    let report = build_report(&inputs, range, threads, &on_problem);
+    let settings = ReportSettings {
+        range,
+        threads,
+        rules,
+        ..ReportSettings::new(threads)
+    };
+    let (report, changes) = match build_report(&inputs, &settings, &on_problem) {
+        Ok(done) => done,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let log_failed = alerts_log
+        .as_mut()
+        .is_some_and(|log| !write_alerts_log(log, &changes, now));
 
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
-        Format::Csv => write_csv(&report, args.section.unwrap_or_default(), &mut out),
-        Format::Table => {
-            let opts = TableOptions {
-                width: output_width(),
-                top: args.top,
-                section: args.section,
-            };
-            write_table(&report, opts, &mut out)
-        }
-    }
-    .and_then(|()| out.flush());
-    match written {
+    match print_report(args, &report) {
         // The reader went away (`| head`): nothing more to say.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Err(e) => {
@@ -82,7 +95,6 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         }
         Ok(()) => {}
     }
-
     if report.files_read == 0 && report.skipped.files_failed == 0 {
         let paths: Vec<String> = args
             .sources
@@ -102,7 +114,57 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
+    if log_failed {
+        return ExitCode::from(EXIT_INPUT_PROBLEM);
+    }
     ExitCode::SUCCESS
+}
+
+/// The built-in rules with the user's file applied; `None` (after saying
+/// why, with file, line and column) when the file is bad: kmstop does not
+/// start on a rules file it cannot fully read.
+fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
+    match config::load(explicit, &builtin::rules()) {
+        Ok(set) => Some(set.rules),
+        Err(errors) => {
+            for e in errors {
+                eprintln!("kmstop: {}", escape_control(&e.to_string()));
+            }
+            None
+        }
+    }
+}
+
+/// Appends the replay's alert changes; false (after saying why) on failure.
+fn write_alerts_log(log: &mut AlertLog, changes: &[AlertChange], now: DateTime<Utc>) -> bool {
+    let written = changes
+        .iter()
+        .try_for_each(|c| log.write(&c.alert, now))
+        .and_then(|()| log.flush());
+    if let Err(e) = &written {
+        eprintln!("kmstop: --alerts-log {}: {e}", log.path().display());
+    }
+    written.is_ok()
+}
+
+fn print_report(args: &ReportArgs, report: &Report) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Csv => write_csv(report, args.section.unwrap_or_default(), &mut out),
+        Format::Table => {
+            let opts = TableOptions {
+                width: output_width(),
+                top: args.top,
+                section: args.section,
+            };
+            write_table(report, opts, &mut out)
+        }
+    }
+    .and_then(|()| out.flush())
 }
 
 fn print_problem(problem: &Problem, failed: &AtomicBool) {

@@ -122,7 +122,10 @@ impl AlertHook {
     /// Queues the alert for the command, unless over the rate or the queue
     /// is full. Never waits.
     pub fn send(&mut self, alert: &Alert, now: DateTime<Utc>) {
-        if self.window_start.is_none_or(|s| now - s >= Duration::minutes(1)) {
+        if self
+            .window_start
+            .is_none_or(|s| now - s >= Duration::minutes(1))
+        {
             self.window_start = Some(now);
             self.in_window = 0;
         }
@@ -130,7 +133,9 @@ impl AlertHook {
             self.stats.dropped_rate += 1;
             return;
         }
-        let Ok(json) = serde_json::to_string(alert) else { return };
+        let Ok(json) = serde_json::to_string(alert) else {
+            return;
+        };
         match self.sender.as_ref().map(|s| s.try_send(json)) {
             Some(Ok(())) => {
                 self.in_window += 1;
@@ -154,7 +159,10 @@ impl AlertHook {
         self.sender.take();
         self.worker
             .take()
-            .map(|w| w.join().unwrap_or_else(|_| vec!["alert command thread panicked".to_owned()]))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec!["alert command thread panicked".to_owned()])
+            })
             .unwrap_or_default()
     }
 }
@@ -188,7 +196,10 @@ fn run_once(command: &str, json: &str, timeout: StdDuration) -> io::Result<()> {
         None => {
             child.kill()?;
             child.wait()?;
-            Err(io::Error::other(format!("killed after {} s", timeout.as_secs())))
+            Err(io::Error::other(format!(
+                "killed after {} s",
+                timeout.as_secs()
+            )))
         }
     }
 }
@@ -200,7 +211,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn alert(n: u64) -> Alert {
-        let t = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("valid");
+        let t = Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid");
         Alert {
             rule: "r".into(),
             title: "t".into(),
@@ -228,8 +242,10 @@ mod tests {
             log.flush().expect("flush");
         }
         let text = std::fs::read_to_string(&path).expect("read");
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["group"], "principal=p1");
         assert_eq!(lines[0]["state"], "firing");

@@ -3,7 +3,7 @@
 //! resources, every principal type) equals what the generator says it
 //! wrote — computed from its own decisions, not by parsing.
 
-use kmstop::report::{Report, TimeRange, build_report};
+use kmstop::report::{Report, ReportSettings, build_report};
 use kmstop::source::files::{Problem, discover};
 use kmstop::synth::{CorpusSpec, Expected, write_corpus};
 
@@ -13,7 +13,9 @@ fn report_of(spec: &CorpusSpec, threads: usize) -> (Report, Expected) {
     let inputs = discover(&[dir.path().to_path_buf()]).expect("discover");
     let problems = std::sync::Mutex::new(Vec::new());
     let on_problem = |p: Problem| problems.lock().expect("lock").push(p);
-    let report = build_report(&inputs, TimeRange::default(), threads, &on_problem);
+    let report = build_report(&inputs, &ReportSettings::new(threads), &on_problem)
+        .expect("built-in rules compile")
+        .0;
     assert_eq!(*problems.lock().expect("lock"), Vec::new());
     (report, expected)
 }

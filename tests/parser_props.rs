@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use kmstop::event::{Parsed, parse_event_time, parse_record};
-use kmstop::report::{Report, TimeRange, build_report};
+use kmstop::report::{Report, ReportSettings, build_report};
 use kmstop::source::files::{Input, Problem};
 use kmstop::source::read_container;
 use proptest::prelude::*;
@@ -67,7 +67,9 @@ fn report_of(path: &Path) -> Report {
         path: path.to_owned(),
         named: true,
     }];
-    build_report(&inputs, TimeRange::default(), 1, &|_: Problem| {})
+    build_report(&inputs, &ReportSettings::new(1), &|_: Problem| {})
+        .expect("built-in rules compile")
+        .0
 }
 
 // ---------------------------------------------------------------------------

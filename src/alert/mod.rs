@@ -33,7 +33,7 @@ pub enum AlertState {
 
 /// One alert: a rule firing for one group (a principal, key, IP… or the
 /// whole rule when it has no `group_by`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alert {
     pub rule: String,
     pub title: String,

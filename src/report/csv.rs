@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 
 use super::Report;
+use crate::alert::AlertState;
 use crate::text::for_csv;
 
 /// Which table of the report to print (CSV holds one table per file).
@@ -14,6 +15,8 @@ use crate::text::for_csv;
 pub enum Section {
     #[default]
     Principals,
+    /// Alerts from replaying the rules over the events.
+    Alerts,
     Keys,
     /// Principals that were refused, most refused first.
     Denied,
@@ -95,6 +98,7 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
                 ])?;
             }
         }
+        Section::Alerts => write_alerts(report, &mut w)?,
         Section::EventNames => {
             w.write_record(["event_name", "events"])?;
             for (name, n) in &report.event_names {
@@ -103,4 +107,35 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
         }
     }
     w.flush()
+}
+
+fn write_alerts<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result<()> {
+    w.write_record([
+        "rule",
+        "severity",
+        "state",
+        "group",
+        "count",
+        "first",
+        "last",
+        "title",
+        "sample_event_ids",
+    ])?;
+    for a in &report.alerts {
+        w.write_record([
+            for_csv(&a.rule).as_ref(),
+            a.severity.as_str(),
+            match a.state {
+                AlertState::Firing => "firing",
+                AlertState::Resolved => "resolved",
+            },
+            &for_csv(&a.group),
+            &a.count.to_string(),
+            &time(Some(a.first)),
+            &time(Some(a.last)),
+            &for_csv(&a.title),
+            &for_csv(&a.sample_event_ids.join(" ")),
+        ])?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! The [`Report`] struct is the JSON contract; the table and CSV faces
 //! render the same struct for people and spreadsheets.
 
+pub mod alerts;
 mod csv;
 pub mod replay;
 mod table;
@@ -17,8 +18,11 @@ pub use self::csv::{Section, write_csv};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 
+use self::alerts::{AlertFeed, Interest};
+use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};
 use crate::dedup::SeenSet;
 use crate::event::{KmsEvent, Outcome};
+use crate::inventory::Inventory;
 use crate::source::files::{Input, Problem, scan};
 
 /// The report, exactly as `--format json` prints it. Later versions add
@@ -38,6 +42,9 @@ pub struct Report {
     pub control_plane: Vec<ControlPlaneRow>,
     pub skipped: Skipped,
     pub files_read: u64,
+    /// The alert rules replayed over the events in event-time order:
+    /// loudest and firing first.
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,19 +136,70 @@ pub struct Skipped {
     pub digest_files: u64,
 }
 
-/// Reads `inputs` on `threads` threads and counts them into a report.
+/// What a report covers and which rules it replays.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub range: TimeRange,
+    pub threads: usize,
+    pub rules: Vec<RuleSpec>,
+    pub inventory: Inventory,
+}
+
+impl ReportSettings {
+    /// The whole input, the built-in rules, no inventory facts.
+    #[must_use]
+    pub fn new(threads: usize) -> Self {
+        Self {
+            range: TimeRange::default(),
+            threads,
+            rules: crate::alert::builtin::rules(),
+            inventory: Inventory::default(),
+        }
+    }
+}
+
+/// Reads `inputs` and counts them into a report, replaying the events
+/// through the alert rules in event-time order. Also returns every alert
+/// change of the replay, in order, for the alerts log.
+///
+/// # Errors
+/// A rule that does not compile (rules from files are validated before
+/// this, so only a broken built-in could).
 pub fn build_report(
     inputs: &[Input],
-    range: TimeRange,
-    threads: usize,
+    settings: &ReportSettings,
     on_problem: &(dyn Fn(Problem) + Sync),
-) -> Report {
+) -> Result<(Report, Vec<AlertChange>), EngineError> {
+    let engine = Engine::new(settings.rules.clone(), settings.inventory.clone())?;
+    let interest = Interest::new(&settings.rules, &settings.inventory)?;
     let seen = SeenSet::default();
-    let (tallies, stats) = scan(inputs, threads, || Tally::new(&seen, range), on_problem);
-    let mut tallies = tallies.into_iter();
-    let mut total = tallies.next().unwrap_or_else(|| Tally::new(&seen, range));
-    for tally in tallies {
-        total.merge(tally);
-    }
-    total.finish(&stats)
+    let range = settings.range;
+    // A few files' worth of events may wait for the engine; more would
+    // only grow memory while the readers run ahead.
+    let (sender, receiver) = std::sync::mpsc::sync_channel(settings.threads.max(1) * 4);
+    let (report, (alerts, changes)) = std::thread::scope(|scope| {
+        let engine_thread = scope.spawn(move || {
+            let mut feed = AlertFeed::new(engine);
+            for (file, events) in receiver {
+                feed.push(file, events);
+            }
+            feed
+        });
+        let new_tally = || Tally::new(&seen, range, Some((&interest, sender.clone())));
+        let (tallies, stats) = scan(inputs, settings.threads, new_tally, on_problem);
+        let mut tallies = tallies.into_iter();
+        let mut total = tallies.next().unwrap_or_else(new_tally);
+        for tally in tallies {
+            total.merge(tally);
+        }
+        let report = total.finish(&stats);
+        drop(sender);
+        let feed = engine_thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let end = report.to;
+        (report, feed.finish(end))
+    });
+    let report = Report { alerts, ..report };
+    Ok((report, changes))
 }

@@ -12,6 +12,7 @@ use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, pr
 use unicode_width::UnicodeWidthStr;
 
 use super::{PrincipalRow, Report, Section};
+use crate::alert::AlertState;
 use crate::text::for_terminal;
 
 /// How much to show, and in how many columns.
@@ -194,6 +195,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
     let sections = match opts.section {
         Some(only) => vec![only],
         None => vec![
+            Section::Alerts,
             Section::Principals,
             Section::Keys,
             Section::Denied,
@@ -205,6 +207,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         Section::Keys => write_keys(report, opts, &mut out),
         Section::ControlPlane => write_control_plane(report, opts, &mut out),
         Section::EventNames => write_event_names(report, opts, &mut out),
+        Section::Alerts => write_alerts(report, opts, &mut out),
     })
 }
 
@@ -334,6 +337,53 @@ fn write_event_names(report: &Report, opts: TableOptions, out: &mut impl Write) 
     let cells: Vec<Vec<String>> = names
         .iter()
         .map(|(name, n)| vec![cell(name), n.to_string()])
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
+}
+
+fn write_alerts(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    const COLUMNS: [Column; 7] = [
+        col("severity", Fit::Fixed, 0),
+        col("state", Fit::Fixed, 0),
+        col("rule", Fit::Wrap, 0),
+        col("group", Fit::Wrap, 0),
+        col("count", Fit::Number, 0),
+        col("first", Fit::Fixed, 2),
+        col("last", Fit::Fixed, 1),
+    ];
+    let alerts = &report.alerts;
+    let firing = alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Firing)
+        .count();
+    writeln!(
+        out,
+        "\nALERTS ({} firing, {} resolved{})",
+        firing,
+        alerts.len() - firing,
+        if alerts.len() > opts.top {
+            format!(", top {}", opts.top)
+        } else {
+            String::new()
+        }
+    )?;
+    let cells: Vec<Vec<String>> = alerts
+        .iter()
+        .take(opts.top)
+        .map(|a| {
+            vec![
+                a.severity.to_string(),
+                match a.state {
+                    AlertState::Firing => "FIRING".to_owned(),
+                    AlertState::Resolved => "resolved".to_owned(),
+                },
+                cell(&a.rule),
+                cell(&a.group),
+                a.count.to_string(),
+                short_time(Some(a.first)),
+                short_time(Some(a.last)),
+            ]
+        })
         .collect();
     render(out, opts.width, &COLUMNS, &cells)
 }

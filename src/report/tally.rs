@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::alerts::Interest;
 use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped};
 use crate::dedup::SeenSet;
-use crate::event::{KmsEvent, Outcome};
+use crate::event::{KmsEvent, Outcome, PackedEvent};
 use crate::source::files::{Consumer, ScanStats};
 
 /// The events a report covers: `since <= time <= until`.
@@ -42,10 +43,17 @@ struct KeyTally {
     principals: HashSet<Box<str>>,
 }
 
+/// Sends one input's events (by its index) to the alert engine's thread.
+pub type FileSender = std::sync::mpsc::SyncSender<(usize, Vec<PackedEvent>)>;
+
 /// One reader thread's counts.
 pub struct Tally<'d> {
     seen: &'d SeenSet,
     range: TimeRange,
+    /// Which events the alert engine wants, and the way to its thread.
+    alerts: Option<(&'d Interest, FileSender)>,
+    /// This file's events for the alert engine, handed over at its end.
+    for_alerts: Vec<PackedEvent>,
     events: u64,
     denied: u64,
     errors: u64,
@@ -78,10 +86,16 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 
 impl<'d> Tally<'d> {
     #[must_use]
-    pub fn new(seen: &'d SeenSet, range: TimeRange) -> Self {
+    pub fn new(
+        seen: &'d SeenSet,
+        range: TimeRange,
+        alerts: Option<(&'d Interest, FileSender)>,
+    ) -> Self {
         Self {
             seen,
             range,
+            alerts,
+            for_alerts: Vec::new(),
             events: 0,
             denied: 0,
             errors: 0,
@@ -212,6 +226,7 @@ impl<'d> Tally<'d> {
                 digest_files: scan.digest_files,
             },
             files_read: scan.files_read,
+            alerts: Vec::new(),
         }
     }
 }
@@ -221,11 +236,24 @@ impl Consumer for Tally<'_> {
         false
     }
 
+    fn end_file(&mut self, index: usize) {
+        if let Some((_, sender)) = &self.alerts {
+            // The engine thread only stops after the readers; a send can
+            // fail only if it died, and then there are no alerts to make.
+            let _ = sender.send((index, std::mem::take(&mut self.for_alerts)));
+        }
+    }
+
     fn consume(&mut self, event: KmsEvent<'_>) {
         if !self.range.contains(event.time) {
             self.out_of_range += 1;
         } else if self.seen.first_sighting(event.identity(), event.time) {
             self.count(&event);
+            if let Some((interest, _)) = &self.alerts
+                && interest.wants(&event)
+            {
+                self.for_alerts.push(PackedEvent::pack(&event));
+            }
         } else {
             self.duplicates += 1;
         }

@@ -13,14 +13,8 @@ use crate::alert::config::{self, ConfigError, RuleSet};
 use crate::cli::{RulesArgs, RulesFormat};
 use crate::text::{escape_control, for_terminal};
 
-/// The built-in rules. Until the engine's `builtin.toml` lands this is
-/// empty; then it becomes `crate::alert::builtin::rules()`.
-fn builtins() -> Vec<RuleSpec> {
-    Vec::new()
-}
-
 pub(super) fn run(args: &RulesArgs) -> ExitCode {
-    let builtins = builtins();
+    let builtins = crate::alert::builtin::rules();
     if let Some(path) = &args.check {
         return check(path, &builtins);
     }
@@ -106,13 +100,7 @@ fn write_table(set: &RuleSet, out: &mut impl Write) -> io::Result<()> {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(output_width())
         .set_header([
-            "ID",
-            "KIND",
-            "SEVERITY",
-            "ENABLED",
-            "SOURCE",
-            "TITLE",
-            "REFERENCES",
+            "ID", "KIND", "SEVERITY", "ENABLED", "SOURCE", "TITLE", "FROM",
         ]);
     for (rule, source) in set.rules.iter().zip(&set.sources) {
         let kind = serde_json::to_value(rule.kind)
@@ -126,7 +114,7 @@ fn write_table(set: &RuleSet, out: &mut impl Write) -> io::Result<()> {
             if rule.enabled { "yes" } else { "no" }.to_owned(),
             for_terminal(&source.to_string(), 80),
             for_terminal(&rule.title, 100),
-            for_terminal(&rule.references.join("; "), 200),
+            for_terminal(&reference_sources(&rule.references), 60),
         ]);
     }
     // Ids and kinds are short words people search for: never split them.
@@ -136,4 +124,20 @@ fn write_table(set: &RuleSet, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out, "{t}")
+}
+
+/// The sources a rule's references name (`Elastic, Panther`): the table
+/// has no room for full references; `--format json` has them.
+fn reference_sources(references: &[String]) -> String {
+    let mut sources: Vec<&str> = Vec::new();
+    for first in references
+        .iter()
+        .filter_map(|r| r.split_whitespace().next())
+    {
+        let first = first.trim_end_matches([',', ':', ';']);
+        if !sources.contains(&first) {
+            sources.push(first);
+        }
+    }
+    sources.join(", ")
 }

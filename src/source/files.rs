@@ -96,6 +96,11 @@ pub trait Consumer: Send {
     fn wants_raw(&self) -> bool {
         true
     }
+
+    /// Called once for every input, in whatever order threads finish them,
+    /// after that input's events (none if it failed): `index` is its place
+    /// in the input list, so a consumer can put files back in order.
+    fn end_file(&mut self, _index: usize) {}
 }
 
 /// Expands paths into inputs: directories recursively, `-` as stdin.
@@ -188,6 +193,7 @@ where
                             break;
                         };
                         reader.read(input, &mut consumer, &mut stats, on_problem);
+                        consumer.end_file(index);
                     }
                     (consumer, stats)
                 })

@@ -1,0 +1,119 @@
+//! Running the alert engine over a report's events: the reader threads
+//! pick out the events some rule could match, and the feed replays them to
+//! the engine in event-time order.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::replay::Replay;
+use crate::alert::{Alert, AlertChange, Engine, EngineError, Matcher, RuleSpec};
+use crate::event::{KmsEvent, PackedEvent};
+use crate::inventory::Inventory;
+
+/// How far behind the newest event a log file may still deliver one:
+/// CloudTrail usually delivers within minutes, rarely past an hour.
+const LATENESS_MINUTES: i64 = 120;
+
+/// Which events the engine needs: those some enabled rule's matcher
+/// takes. Checked on the reader threads, so the engine's lock is taken
+/// once per file, for just those events.
+pub struct Interest {
+    matchers: Vec<Matcher>,
+    inventory: Inventory,
+}
+
+impl Interest {
+    /// # Errors
+    /// A rule whose conditions do not compile.
+    pub fn new(rules: &[RuleSpec], inventory: &Inventory) -> Result<Self, EngineError> {
+        let matchers = rules
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| {
+                Matcher::compile(&r.matcher).map_err(|source| EngineError::Match {
+                    rule: r.id.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            matchers,
+            inventory: inventory.clone(),
+        })
+    }
+
+    #[must_use]
+    pub fn wants(&self, event: &KmsEvent<'_>) -> bool {
+        self.matchers
+            .iter()
+            .any(|m| m.matches(event, &self.inventory))
+    }
+}
+
+/// The engine behind its replay buffer. It runs on its own thread, fed
+/// one file's events at a time, so readers never wait for it.
+pub struct AlertFeed {
+    /// Files finished out of order wait here for the ones before them,
+    /// so the replay sees files in input order whatever the threads do:
+    /// the same input gives the same alerts.
+    waiting: BTreeMap<usize, Vec<PackedEvent>>,
+    next_file: usize,
+    /// Boxed: the heap moves its entries around.
+    replay: Replay<Box<PackedEvent>>,
+    engine: Engine,
+    changes: Vec<AlertChange>,
+}
+
+impl AlertFeed {
+    #[must_use]
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            waiting: BTreeMap::new(),
+            next_file: 0,
+            replay: Replay::new(Duration::minutes(LATENESS_MINUTES)),
+            engine,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Takes the events of input number `file` (every input must come,
+    /// even with none) and runs the engine over every event now safely in
+    /// order.
+    pub fn push(&mut self, file: usize, events: Vec<PackedEvent>) {
+        self.waiting.insert(file, events);
+        while let Some(events) = self.waiting.remove(&self.next_file) {
+            self.next_file += 1;
+            for event in events {
+                self.replay.push(event.time(), Box::new(event));
+            }
+        }
+        while let Some((_, event)) = self.replay.pop_ready() {
+            let changes = self.engine.observe(&event.view());
+            self.changes.extend(changes);
+        }
+    }
+
+    /// Runs the rest, resolves what was quiet by `end` (the last event
+    /// time), and returns the visible alerts and every change in order.
+    #[must_use]
+    pub fn finish(mut self, end: Option<DateTime<Utc>>) -> (Vec<Alert>, Vec<AlertChange>) {
+        // Inputs missing from the sequence (a reader died) leave gaps:
+        // take what did arrive, in order.
+        for (_, events) in std::mem::take(&mut self.waiting) {
+            for event in events {
+                self.replay.push(event.time(), Box::new(event));
+            }
+        }
+        while let Some((_, event)) = self.replay.pop_any() {
+            let changes = self.engine.observe(&event.view());
+            self.changes.extend(changes);
+        }
+        if let Some(end) = end {
+            let changes = self.engine.tick(end);
+            self.changes.extend(changes);
+        }
+        let alerts = self.engine.alerts().into_iter().cloned().collect();
+        (alerts, self.changes)
+    }
+}
