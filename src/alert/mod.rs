@@ -6,6 +6,7 @@
 pub mod builtin;
 pub mod config;
 pub mod engine;
+mod kinds;
 mod lifecycle;
 pub mod matcher;
 pub mod policy;

@@ -1,0 +1,205 @@
+//! Per rule kind: turning a spec into its state (`compile`) and judging
+//! one matching event against it (`judge`).
+
+use chrono::Duration;
+
+use super::engine::{DEFAULT_QUIET_MINUTES, EngineError, Limits, Rule};
+use super::lifecycle::Book;
+use super::matcher::Matcher;
+use super::spec::{Kind, RuleSpec};
+use super::spike::{SpikeConfig, SpikeState};
+use super::state::{
+    Distinct, FxSet, GroupMap, KindState, OTHER_GROUP, Recent, field_value, push_pair,
+};
+use crate::event::KmsEvent;
+
+/// Updates a rule's state for one matching event; returns the alert's
+/// starting count when the rule's condition holds. May extend `group`
+/// (first-seen) or replace it with `(other)` (a folded group).
+pub(super) fn judge(
+    state: &mut KindState,
+    group: &mut String,
+    event: &KmsEvent<'_>,
+    time_ms: i64,
+    started_ms: i64,
+) -> Option<u64> {
+    let (result, folded) = match state {
+        KindState::Every => (Some(1), false),
+        KindState::Threshold {
+            count,
+            window_ms,
+            groups,
+        } => {
+            let (cap, window, need) = (*count as usize, *window_ms, *count);
+            groups.with(group, time_ms, Recent::default, |r, folded| {
+                let n = r.push(time_ms, cap, window);
+                ((n >= need).then_some(n), folded)
+            })
+        }
+        KindState::Distinct {
+            field,
+            count,
+            window_ms,
+            groups,
+        } => {
+            let value = field_value(event, *field)?;
+            let (cap, window, need) = (*count as usize, *window_ms, *count);
+            groups.with(group, time_ms, Distinct::default, |d, folded| {
+                let n = d.push(value, time_ms, cap, window);
+                ((n >= need).then_some(n), folded)
+            })
+        }
+        KindState::Spike {
+            config,
+            learning_ms,
+            groups,
+        } => {
+            let learning = time_ms < started_ms.saturating_add(*learning_ms);
+            let cfg = *config;
+            groups.with(
+                group,
+                time_ms,
+                || SpikeState::new(&cfg, time_ms),
+                |s, folded| {
+                    let v = s.observe(&cfg, time_ms);
+                    ((v.spike && !learning).then_some(v.count), folded)
+                },
+            )
+        }
+        KindState::FirstSeen {
+            field,
+            learning_ms,
+            groups,
+            learned,
+            cap,
+        } => {
+            let f = *field;
+            let value = field_value(event, f)?;
+            let learning = time_ms < started_ms.saturating_add(*learning_ms);
+            let room = *learned < *cap;
+            let (new, folded) = groups.with(group, time_ms, FxSet::default, |set, folded| {
+                if set.contains(value) || !room {
+                    return (false, folded);
+                }
+                set.insert(value.into());
+                (true, folded)
+            });
+            if new {
+                *learned += 1;
+            }
+            if folded {
+                // Values of folded groups are not attributable: learn only.
+                return None;
+            }
+            let fire = new && !learning;
+            if fire {
+                push_pair(group, !group.is_empty(), f, value);
+            }
+            (fire.then_some(1), false)
+        }
+    };
+    if folded {
+        group.clear();
+        group.push_str(OTHER_GROUP);
+    }
+    result
+}
+
+pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineError> {
+    let matcher = Matcher::compile(&spec.matcher).map_err(|source| EngineError::Match {
+        rule: spec.id.clone(),
+        source,
+    })?;
+    let exclude = spec
+        .exclude
+        .as_ref()
+        .map(Matcher::compile)
+        .transpose()
+        .map_err(|source| EngineError::Match {
+            rule: spec.id.clone(),
+            source,
+        })?;
+    let missing = |kind: &'static str, field: &'static str| EngineError::Missing {
+        rule: spec.id.clone(),
+        kind,
+        field,
+    };
+    let positive = |d: Duration, what: &str| {
+        if d > Duration::zero() {
+            Ok(d.num_milliseconds())
+        } else {
+            Err(EngineError::Invalid {
+                rule: spec.id.clone(),
+                reason: format!("`{what}` must be positive"),
+            })
+        }
+    };
+    let window = spec.window.map(|w| w.0);
+    let state = match spec.kind {
+        Kind::Every => KindState::Every,
+        Kind::Threshold => {
+            let count = spec.count.ok_or_else(|| missing("threshold", "count"))?;
+            let window_ms = positive(
+                window.ok_or_else(|| missing("threshold", "window"))?,
+                "window",
+            )?;
+            if count == 0 || count > limits.threshold_count {
+                return Err(EngineError::Invalid {
+                    rule: spec.id.clone(),
+                    reason: format!("`count` must be 1 to {}", limits.threshold_count),
+                });
+            }
+            match spec.distinct {
+                Some(field) => KindState::Distinct {
+                    field,
+                    count,
+                    window_ms,
+                    groups: GroupMap::new(limits.groups, Some(window_ms)),
+                },
+                None => KindState::Threshold {
+                    count,
+                    window_ms,
+                    groups: GroupMap::new(limits.groups, Some(window_ms)),
+                },
+            }
+        }
+        Kind::Spike => {
+            let window = window.ok_or_else(|| missing("spike", "window"))?;
+            let baseline = spec.baseline.ok_or_else(|| missing("spike", "baseline"))?.0;
+            let factor = spec.factor.ok_or_else(|| missing("spike", "factor"))?;
+            let minimum = spec.minimum.ok_or_else(|| missing("spike", "minimum"))?;
+            positive(window, "window")?;
+            positive(baseline, "baseline")?;
+            if !(factor.is_finite() && factor >= 1.0) {
+                return Err(EngineError::Invalid {
+                    rule: spec.id.clone(),
+                    reason: "`factor` must be a number ≥ 1".into(),
+                });
+            }
+            let config = SpikeConfig::new(window, baseline, factor, minimum);
+            KindState::Spike {
+                config,
+                learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
+                groups: GroupMap::new(limits.groups, Some(config.idle_ms())),
+            }
+        }
+        Kind::FirstSeen => KindState::FirstSeen {
+            field: spec.field.ok_or_else(|| missing("first-seen", "field"))?,
+            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
+            groups: GroupMap::new(limits.groups, None),
+            learned: 0,
+            cap: limits.learned,
+        },
+    };
+    let quiet = spec
+        .quiet
+        .map_or(Duration::minutes(DEFAULT_QUIET_MINUTES), |q| q.0);
+    Ok(Rule {
+        matcher,
+        exclude,
+        started_ms: None,
+        state,
+        book: Book::new(quiet, limits.alerts),
+        spec,
+    })
+}
