@@ -134,3 +134,41 @@ fn thread_count_does_not_change_the_report() {
     assert_matches(&one, &expected);
     assert_eq!(one, four);
 }
+
+/// A day of traffic with one incident (a role hammering a key it may not
+/// use): the report's alert replay finds exactly that, and the volume and
+/// per-key spike rules stay quiet on the steady traffic around it.
+#[test]
+fn the_report_names_the_incident_and_nothing_else_spikes() {
+    let spec = CorpusSpec {
+        kms_events: 30_000,
+        non_kms_records: 1_000,
+        files: 96,
+        ..CorpusSpec::small(42)
+    }
+    .scaled(1.0);
+    let spec = CorpusSpec {
+        duration: chrono::Duration::hours(24),
+        ..spec
+    };
+    let (report, _) = report_of(&spec, 2);
+    let spikes: Vec<(&str, &str)> = report
+        .alerts
+        .iter()
+        .filter(|a| a.rule.contains("spike"))
+        .map(|a| (a.rule.as_str(), a.group.as_str()))
+        .collect();
+    let decrypt_spikes: Vec<&str> = spikes
+        .iter()
+        .filter(|(rule, _)| *rule == "unauthorized-decrypt-spike")
+        .map(|(_, group)| *group)
+        .collect();
+    assert_eq!(decrypt_spikes.len(), 1, "{spikes:?}");
+    assert!(decrypt_spikes[0].ends_with(":role/etl-batch"), "{spikes:?}");
+    assert!(
+        !spikes
+            .iter()
+            .any(|(rule, _)| *rule == "decrypt-volume-spike"),
+        "{spikes:?}"
+    );
+}
