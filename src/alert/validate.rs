@@ -44,8 +44,10 @@ fn params_of(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
         Kind::Every => (&[], &[]),
         Kind::Threshold => (&["count", "distinct", "window"], &["count", "window"]),
+        // `learning` on a spike rule is a warm-up: no spike fires until
+        // that long after the rule's first event (see spike.rs).
         Kind::Spike => (
-            &["window", "factor", "minimum", "baseline"],
+            &["window", "factor", "minimum", "baseline", "learning"],
             &["window", "factor", "minimum", "baseline"],
         ),
         Kind::FirstSeen => (&["field", "learning"], &["field"]),
