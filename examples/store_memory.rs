@@ -44,7 +44,7 @@ fn main() {
     }
     let raw: usize = store
         .recent()
-        .map(|e| e.raw_json().map_or(0, str::len))
+        .map(|e| e.view().raw_json().map_or(0, str::len))
         .sum();
     println!(
         "events in retention {}, ring {}, principals {}, keys {}, buckets {}",

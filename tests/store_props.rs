@@ -157,8 +157,8 @@ proptest! {
         prop_assert_eq!(one.total_events(), batch.total_events());
         prop_assert_eq!(out.added, batch.total_events());
         prop_assert_eq!(one.refused(), batch.refused());
-        let a: Vec<_> = one.recent().map(|e| e.identity().event_id.to_string()).collect();
-        let b: Vec<_> = batch.recent().map(|e| e.identity().event_id.to_string()).collect();
+        let a: Vec<_> = one.recent().map(|e| e.view().event_id.to_string()).collect();
+        let b: Vec<_> = batch.recent().map(|e| e.view().event_id.to_string()).collect();
         prop_assert_eq!(a, b);
     }
 }

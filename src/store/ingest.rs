@@ -8,7 +8,7 @@ use super::{
     BatchOutcome, Combo, EntityInfo, Ingested, NONE, PairAdded, Store, context::ContextTable,
     intern::Interner,
 };
-use crate::event::{KmsEvent, Outcome};
+use crate::event::{KmsEvent, Outcome, PackedEvent};
 
 impl Store {
     /// Counts `event` in the bucket of its event time and keeps a copy in
@@ -16,7 +16,7 @@ impl Store {
     pub fn ingest(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
         let result = self.count(event, now);
         if result == Ingested::Added && self.ring.capacity() > 0 {
-            self.ring.push(event.clone().into_owned());
+            self.ring.push(PackedEvent::pack(event));
         }
         result
     }
@@ -35,7 +35,7 @@ impl Store {
         }
         let keep = added.len().saturating_sub(self.ring.capacity());
         for &i in &added[keep..] {
-            self.ring.push(events[i].clone().into_owned());
+            self.ring.push(PackedEvent::pack(&events[i]));
         }
         BatchOutcome {
             added: added.len() as u64,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Bucket, Dim, EntityInfo, Folded, Refused, Store, intern::Interner};
-use crate::event::KmsEvent;
+use crate::event::{KmsEvent, PackedEvent};
 
 impl Store {
     fn interner(&self, dim: Dim) -> &Interner {
@@ -142,8 +142,8 @@ impl Store {
         out
     }
 
-    /// Recent events, newest arrival first.
-    pub fn recent(&self) -> impl Iterator<Item = &KmsEvent<'static>> {
+    /// Recent events, newest arrival first (`.view()` reads one).
+    pub fn recent(&self) -> impl Iterator<Item = &PackedEvent> {
         self.ring.newest_first()
     }
 
@@ -153,23 +153,20 @@ impl Store {
 
     pub fn recent_matching<'s>(
         &'s self,
-        mut pred: impl FnMut(&KmsEvent<'static>) -> bool + 's,
-    ) -> impl Iterator<Item = &'s KmsEvent<'static>> {
-        self.ring.newest_first().filter(move |e| pred(e))
+        mut pred: impl FnMut(&KmsEvent<'_>) -> bool + 's,
+    ) -> impl Iterator<Item = &'s PackedEvent> {
+        self.ring.newest_first().filter(move |e| pred(&e.view()))
     }
 
     pub fn recent_by_principal<'s>(
         &'s self,
         principal: &'s str,
-    ) -> impl Iterator<Item = &'s KmsEvent<'static>> {
+    ) -> impl Iterator<Item = &'s PackedEvent> {
         self.recent_matching(move |e| e.principal == principal)
     }
 
     /// Recent events on the key with ARN `key_arn`.
-    pub fn recent_by_key<'s>(
-        &'s self,
-        key_arn: &'s str,
-    ) -> impl Iterator<Item = &'s KmsEvent<'static>> {
+    pub fn recent_by_key<'s>(&'s self, key_arn: &'s str) -> impl Iterator<Item = &'s PackedEvent> {
         self.recent_matching(move |e| e.key.as_ref().is_some_and(|k| k.arn == key_arn))
     }
 

@@ -2,11 +2,12 @@
 
 use std::collections::VecDeque;
 
-use crate::event::KmsEvent;
+use crate::event::PackedEvent;
 
 #[derive(Debug)]
 pub struct Ring {
-    events: VecDeque<KmsEvent<'static>>,
+    /// Packed: one allocation per event, not one per field.
+    events: VecDeque<PackedEvent>,
     capacity: usize,
 }
 
@@ -20,7 +21,7 @@ impl Ring {
         }
     }
 
-    pub fn push(&mut self, event: KmsEvent<'static>) {
+    pub fn push(&mut self, event: PackedEvent) {
         if self.capacity == 0 {
             return;
         }
@@ -46,7 +47,7 @@ impl Ring {
     /// Newest arrival first.
     pub fn newest_first(
         &self,
-    ) -> impl DoubleEndedIterator<Item = &KmsEvent<'static>> + ExactSizeIterator {
+    ) -> impl DoubleEndedIterator<Item = &PackedEvent> + ExactSizeIterator {
         self.events.iter().rev()
     }
 }
@@ -56,12 +57,12 @@ mod tests {
     use super::*;
     use crate::event::{Parsed, parse_record};
 
-    fn event(id: &str) -> KmsEvent<'static> {
+    fn event(id: &str) -> PackedEvent {
         let raw = format!(
             r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z","eventID":"{id}"}}"#
         );
         match parse_record(&raw) {
-            Ok(Parsed::Kms(e)) => e.into_owned(),
+            Ok(Parsed::Kms(e)) => PackedEvent::pack(&e),
             other => panic!("{other:?}"),
         }
     }
@@ -72,7 +73,10 @@ mod tests {
         for id in ["a", "b", "c"] {
             r.push(event(id));
         }
-        let ids: Vec<_> = r.newest_first().map(|e| e.event_id.to_string()).collect();
+        let ids: Vec<_> = r
+            .newest_first()
+            .map(|e| e.view().event_id.to_string())
+            .collect();
         assert_eq!(ids, ["c", "b"]);
         let mut none = Ring::new(0);
         none.push(event("a"));

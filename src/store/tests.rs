@@ -214,7 +214,7 @@ fn ring_is_bounded_and_filters() {
         s.ingest(&ev(&i.to_string(), now, p, Some(KEY_B), "Decrypt"), now);
     }
     assert_eq!(s.recent_len(), 3);
-    let ids: Vec<_> = s.recent().map(|e| e.event_id.to_string()).collect();
+    let ids: Vec<_> = s.recent().map(|e| e.view().event_id.to_string()).collect();
     assert_eq!(ids, ["4", "3", "2"]);
     assert_eq!(s.recent_by_principal(ALICE).count(), 2);
     assert_eq!(s.recent_by_key(KEY_B).count(), 3);
@@ -244,7 +244,7 @@ fn batch_matches_one_by_one() {
     assert_eq!(out.added, 15);
     assert_eq!(out.refused.duplicates, 5);
     assert_eq!(one.total_events(), batch.total_events());
-    let a: Vec<_> = one.recent().map(|e| e.event_id.to_string()).collect();
-    let b: Vec<_> = batch.recent().map(|e| e.event_id.to_string()).collect();
+    let a: Vec<_> = one.recent().map(|e| e.view().event_id.to_string()).collect();
+    let b: Vec<_> = batch.recent().map(|e| e.view().event_id.to_string()).collect();
     assert_eq!(a, b);
 }
