@@ -93,6 +93,11 @@ pub struct ReportArgs {
     /// Also append every alert change to FILE, one JSON object per line.
     #[arg(long, value_name = "FILE")]
     pub alerts_log: Option<PathBuf>,
+
+    /// Run CMD (with `sh -c`) for every alert change, the alert as JSON on
+    /// its stdin: at most 10 runs a minute, each killed after 10 s.
+    #[arg(long, value_name = "CMD")]
+    pub on_alert: Option<String>,
 }
 
 const RULES_HELP: &str = "\

@@ -19,7 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::report::{
     Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
 };
-use crate::sink::AlertLog;
+use crate::sink::{AlertHook, AlertLog, HookLimits};
 use crate::source::files::{Problem, discover};
 use crate::text::escape_control;
 
@@ -85,6 +85,10 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     let log_failed = alerts_log
         .as_mut()
         .is_some_and(|log| !write_alerts_log(log, &changes, now));
+    let hook_failed = args
+        .on_alert
+        .as_deref()
+        .is_some_and(|command| !run_alert_hook(command, &changes));
 
     match print_report(args, &report) {
         // The reader went away (`| head`): nothing more to say.
@@ -114,10 +118,32 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
-    if log_failed {
+    if log_failed || hook_failed {
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
     ExitCode::SUCCESS
+}
+
+/// Runs the alert command for the replay's changes, paced by the changes'
+/// own times (a replay of a week is not squeezed into ten runs); false
+/// (after saying why) when a run failed.
+fn run_alert_hook(command: &str, changes: &[AlertChange]) -> bool {
+    let mut hook = AlertHook::start(command, HookLimits::default());
+    for change in changes {
+        hook.send(&change.alert, change.alert.last);
+    }
+    let stats = hook.stats();
+    let problems = hook.finish();
+    for problem in &problems {
+        eprintln!("kmstop: {}", escape_control(problem));
+    }
+    if stats.dropped_rate + stats.dropped_full > 0 {
+        eprintln!(
+            "kmstop: --on-alert skipped {} alert change(s) over its rate limit",
+            stats.dropped_rate + stats.dropped_full
+        );
+    }
+    problems.is_empty()
 }
 
 /// The built-in rules with the user's file applied; `None` (after saying
