@@ -13,7 +13,8 @@ const EXIT_CODES: &str = "\
 Exit status:
   0  success
   1  the report was printed, but some input could not be read (see stderr)
-  2  usage error: a bad flag or value, or a --source path that does not exist";
+  2  usage error: a bad flag or value, a --source path that does not exist,
+     or a rules file with errors";
 
 /// top for AWS KMS: who is using which key, who is being refused, and
 /// which keys are about to rot or vanish.
@@ -41,6 +42,8 @@ Examples:
   kmstop report --source ./logs --since 2025-05-20T08:00:00Z --until 2025-05-20T12:00:00Z
   kmstop report --source ./logs --since 2h --format json | jq '.principals[:5]'
   kmstop report --source ./logs --format csv --section denied > denied.csv
+  kmstop report --source ./logs --format json | jq '.alerts[] | select(.state == \"firing\")'
+  kmstop report --source ./logs --rules my-rules.toml --alerts-log alerts.jsonl
   aws cloudtrail lookup-events ... | kmstop report --source -";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
