@@ -244,7 +244,13 @@ fn batch_matches_one_by_one() {
     assert_eq!(out.added, 15);
     assert_eq!(out.refused.duplicates, 5);
     assert_eq!(one.total_events(), batch.total_events());
-    let a: Vec<_> = one.recent().map(|e| e.view().event_id.to_string()).collect();
-    let b: Vec<_> = batch.recent().map(|e| e.view().event_id.to_string()).collect();
+    let a: Vec<_> = one
+        .recent()
+        .map(|e| e.view().event_id.to_string())
+        .collect();
+    let b: Vec<_> = batch
+        .recent()
+        .map(|e| e.view().event_id.to_string())
+        .collect();
     assert_eq!(a, b);
 }
