@@ -345,12 +345,14 @@ fn write_alerts(report: &Report, opts: TableOptions, out: &mut impl Write) -> io
     const COLUMNS: [Column; 7] = [
         col("severity", Fit::Fixed, 0),
         col("state", Fit::Fixed, 0),
-        col("rule", Fit::Wrap, 0),
+        col("rule", Fit::Fixed, 0),
         col("group", Fit::Wrap, 0),
         col("count", Fit::Number, 0),
         col("first", Fit::Fixed, 2),
         col("last", Fit::Fixed, 1),
     ];
+    // Rule ids are words people search for: give them their width before
+    // the group, which wraps.
     let alerts = &report.alerts;
     let firing = alerts
         .iter()
