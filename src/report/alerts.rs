@@ -14,6 +14,10 @@ use crate::inventory::Inventory;
 /// How far behind the newest event a log file may still deliver one:
 /// CloudTrail usually delivers within minutes, rarely past an hour.
 const LATENESS_MINUTES: i64 = 120;
+/// Events held for ordering at most (about 100 MB): a very busy account
+/// fills two hours faster than that, and then order is kept for as far
+/// back as this many events reach.
+const MAX_HELD: usize = 200_000;
 
 /// Which events the engine needs: those some enabled rule's matcher
 /// takes. Checked on the reader threads, so the engine's lock is taken
@@ -71,7 +75,7 @@ impl AlertFeed {
         Self {
             waiting: BTreeMap::new(),
             next_file: 0,
-            replay: Replay::new(Duration::minutes(LATENESS_MINUTES)),
+            replay: Replay::new(Duration::minutes(LATENESS_MINUTES), MAX_HELD),
             engine,
             changes: Vec::new(),
         }

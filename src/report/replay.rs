@@ -6,7 +6,9 @@
 //! Windows and spikes need event-time order, so events wait here until
 //! nothing older can still arrive (the newest time seen minus `lateness`),
 //! then leave oldest first. Memory is bounded by the lateness window, not
-//! by the length of the run.
+//! by the length of the run, and by a cap on the events held: past it the
+//! oldest leave early, so a very busy account costs a little ordering
+//! precision rather than unbounded memory.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -17,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 pub struct Replay<T> {
     heap: BinaryHeap<Reverse<Entry<T>>>,
     lateness: Duration,
+    max_held: usize,
     newest: Option<DateTime<Utc>>,
     sequence: u64,
 }
@@ -50,10 +53,11 @@ impl<T> Ord for Entry<T> {
 
 impl<T> Replay<T> {
     #[must_use]
-    pub fn new(lateness: Duration) -> Self {
+    pub fn new(lateness: Duration, max_held: usize) -> Self {
         Self {
             heap: BinaryHeap::new(),
             lateness,
+            max_held: max_held.max(1),
             newest: None,
             sequence: 0,
         }
@@ -69,10 +73,11 @@ impl<T> Replay<T> {
         }));
     }
 
-    /// The next item whose time is at least `lateness` behind the newest.
+    /// The next item whose time is at least `lateness` behind the newest,
+    /// or the oldest when more than the cap are held.
     pub fn pop_ready(&mut self) -> Option<(DateTime<Utc>, T)> {
         let horizon = self.newest? - self.lateness;
-        if self.heap.peek()?.0.time > horizon {
+        if self.heap.peek()?.0.time > horizon && self.heap.len() <= self.max_held {
             return None;
         }
         self.heap.pop().map(|Reverse(e)| (e.time, e.item))
@@ -108,7 +113,7 @@ mod tests {
 
     #[test]
     fn releases_in_time_order_once_safely_behind() {
-        let mut r = Replay::new(Duration::minutes(30));
+        let mut r = Replay::new(Duration::minutes(30), 100);
         for (minute, name) in [(10, "b"), (5, "a"), (40, "d"), (12, "c")] {
             r.push(at(minute), name);
         }
@@ -125,8 +130,20 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_releases_the_oldest_early() {
+        let mut r = Replay::new(Duration::hours(2), 2);
+        for (minute, name) in [(3, "c"), (1, "a"), (2, "b")] {
+            r.push(at(minute), name);
+        }
+        // Nothing is two hours behind, but three exceed the cap of two.
+        assert_eq!(r.pop_ready().map(|(_, n)| n), Some("a"));
+        assert_eq!(r.pop_ready(), None);
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
     fn equal_times_keep_arrival_order() {
-        let mut r = Replay::new(Duration::zero());
+        let mut r = Replay::new(Duration::zero(), 100);
         for name in ["x", "y", "z"] {
             r.push(at(1), name);
         }
