@@ -3,12 +3,17 @@
 //! Data flows one way:
 //!
 //! ```text
-//! source (files, stdin)  ->  event (parse, normalize)  ->  dedup  ->  report (tally)  ->  table / csv / json
+//! source (files, stdin) -> event (parse, normalize) -> dedup -> report (tally)      -> table / csv / json
+//!                                                          \-> alert (rules, engine) -> report.alerts, sink
+//!                                                 store (buckets, ring) -> aggregate (rates, tops)
 //! ```
 //!
-//! `event`, `dedup` and `report` do no I/O of their own and never read the
-//! clock (`clock` is the only place that does); `source` reads inputs;
-//! `run` wires a parsed command line to them.
+//! The core — `event`, `dedup`, `store`, `aggregate`, `alert`, `inventory`
+//! — does no I/O, uses neither threads nor a terminal, and never reads the
+//! clock (`clock` is the only place that does: time is an input). `source`
+//! reads inputs and `sink` writes alerts out; `report` runs the engine over
+//! files on reader threads; `run` wires a parsed command line to them;
+//! `synth` generates CloudTrail corpora for tests and benchmarks.
 
 pub mod aggregate;
 pub mod alert;
