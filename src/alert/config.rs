@@ -1,6 +1,6 @@
 //! Rule files on disk: where the user's lives, reading one with errors
 //! that name file, line and column, and turning the semantic problems of
-//! [`validate`](super::validate) into the same form.
+//! [`super::validate`] into the same form.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -51,7 +51,7 @@ pub struct LoadedRules {
     override_at: Vec<(usize, usize)>,
 }
 
-/// Reads and parses a rules file (syntax and types; see [`validate`] for
+/// Reads and parses a rules file (syntax and types; see [`validate()`] for
 /// the rest).
 pub fn load_rules_file(path: &Path) -> Result<LoadedRules, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

@@ -67,7 +67,7 @@ pub struct Expected {
     /// Events delivered 30–90 min after their eventTime.
     pub late_events: u64,
     /// Denied events whose key appears only in `errorMessage`
-    /// ("… on resource: <key ARN> …"); they are in `keys` and
+    /// ("… on resource: `<key ARN>` …"); they are in `keys` and
     /// principals' `keys`. A reader that ignores errorMessage misses these.
     pub denied_key_from_message: u64,
     /// Distinct events whose eventID is also used by another distinct event.
