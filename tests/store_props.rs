@@ -111,7 +111,9 @@ proptest! {
         }
         let expected = distinct.len() as u64;
         prop_assert_eq!(store.total_events(), expected);
-        prop_assert_eq!(store.seen_len() as u64, expected);
+        // Identities are forgotten by whole hours of event time, so the
+        // seen-set may still hold those of buckets that just expired.
+        prop_assert!(store.seen_len() as u64 >= expected);
         prop_assert!(added >= expected);
 
         for dim in [Dim::Principal, Dim::Key, Dim::EventName, Dim::Region, Dim::SourceIp] {

@@ -30,9 +30,6 @@ pub struct Bucket {
     pub(super) combos: FastMap<Combo, u32>,
     pub(super) regions: FastMap<u32, u32>,
     pub(super) source_ips: FastMap<u32, u32>,
-    /// Identity hashes of the events counted here: the seen-set forgets
-    /// them when the bucket leaves retention.
-    pub(super) seen: Vec<u64>,
 }
 
 /// Which ids became referenced by this bucket for the first time.
@@ -49,19 +46,11 @@ impl Bucket {
             combos: FastMap::with_hasher(hasher),
             regions: FastMap::with_hasher(hasher),
             source_ips: FastMap::with_hasher(hasher),
-            seen: Vec::new(),
         }
     }
 
-    pub(super) fn add(
-        &mut self,
-        combo: Combo,
-        region: u32,
-        source_ip: u32,
-        id_hash: u64,
-    ) -> NewRefs {
+    pub(super) fn add(&mut self, combo: Combo, region: u32, source_ip: u32) -> NewRefs {
         self.total += 1;
-        self.seen.push(id_hash);
         NewRefs {
             combo: bump(&mut self.combos, combo),
             region: bump(&mut self.regions, region),

@@ -58,10 +58,11 @@ impl Store {
             self.refused.too_new += 1;
             return Ingested::TooNew;
         }
-        // 64 bits, as in `dedup`: a collision among the ~10^6 identities
-        // held at once is about one in 10^7 runs, and costs one event.
+        // 64 bits, as in `dedup`: hashes only meet others of the same hour
+        // of event time, and a collision among ~10^5 of them is about one
+        // in 10^9 hours; it costs one event.
         let id_hash = self.hasher.hash_one(event.identity());
-        if !self.seen.insert(id_hash) {
+        if !self.seen.insert(event.time.timestamp(), id_hash) {
             self.refused.duplicates += 1;
             return Ingested::Duplicate;
         }
@@ -81,7 +82,7 @@ impl Store {
             event_name,
             outcome: event.outcome,
         };
-        let new = self.slot(index).add(combo, region, source_ip, id_hash);
+        let new = self.slot(index).add(combo, region, source_ip);
         if new.combo {
             self.principals.retain(principal);
             self.keys.retain(key);

@@ -3,7 +3,7 @@
 //!
 //! Everything is a function of the events and the `now` passed in; nothing
 //! here reads the clock. Memory is bounded by the retention (buckets and
-//! the seen-set are dropped together), by the per-dimension caps (values
+//! the seen-set's hours expire with it), by the per-dimension caps (values
 //! past a cap fold into `(other)`) and by the ring capacity.
 
 mod bucket;
@@ -14,6 +14,7 @@ mod ingest;
 mod intern;
 mod query;
 mod ring;
+mod seen;
 
 use std::collections::VecDeque;
 
@@ -26,9 +27,10 @@ pub use intern::{Folded, NONE, NONE_LABEL, OTHER, OTHER_LABEL};
 
 use config::Spans;
 use context::PairAdded;
-use hash::{FastMap, FastSet, FastState};
+use hash::{FastMap, FastState};
 use intern::Interner;
 use ring::Ring;
+use seen::Identities;
 
 /// What [`Store::ingest`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,7 +132,8 @@ pub struct Store {
     buckets: VecDeque<Bucket>,
     /// Bucket index of `buckets[0]`.
     base: i64,
-    seen: FastSet<u64>,
+    /// Identity hashes of the events counted, by hour of event time.
+    seen: Identities,
     principals: Interner,
     keys: Interner,
     event_names: Interner,
@@ -163,7 +166,7 @@ impl Store {
             hasher,
             buckets: VecDeque::new(),
             base: 0,
-            seen: FastSet::with_hasher(hasher),
+            seen: Identities::new(hasher),
             principals: Interner::new(config.max_principals, hasher),
             keys: Interner::new(config.max_keys, hasher),
             event_names,
@@ -205,7 +208,8 @@ impl Store {
         self.bucket_index(now) - self.spans.retention_buckets
     }
 
-    /// Drops the buckets (and the identities they hold) that left retention.
+    /// Drops the buckets that left retention, and the identities of every
+    /// hour of event time that left it whole.
     pub fn expire(&mut self, now: DateTime<Utc>) {
         let cutoff = self.cutoff_index(now);
         while self.base < cutoff {
@@ -215,6 +219,7 @@ impl Store {
             self.base += 1;
             self.drop_bucket(bucket);
         }
+        self.seen.expire(cutoff * self.spans.bucket_secs);
         if cutoff >= self.next_fold_sweep {
             for i in [
                 &mut self.principals,
@@ -248,9 +253,6 @@ impl Store {
     }
 
     fn drop_bucket(&mut self, bucket: Bucket) {
-        for h in &bucket.seen {
-            self.seen.remove(h);
-        }
         self.total -= u64::from(bucket.total);
         for (c, n) in bucket.combos {
             let n = u64::from(n);

@@ -21,7 +21,9 @@ impl Store {
         self.total
     }
 
-    /// Identities in the seen-set; equals [`Store::total_events`].
+    /// Identities remembered: those of the events in retention, plus those
+    /// of expired buckets whose hour of event time is not over yet (a copy
+    /// of one of those is refused as too old anyway).
     pub fn seen_len(&self) -> usize {
         self.seen.len()
     }

@@ -128,7 +128,9 @@ fn expiry_forgets_counts_identities_and_ids() {
     let later = now + Duration::minutes(11);
     s.expire(later);
     assert_eq!(s.total_events(), 0);
-    assert_eq!(s.seen_len(), 0);
+    // Identities go with their hour of event time (12:00-13:00), not with
+    // their bucket.
+    assert_eq!(s.seen_len(), 2);
     assert_eq!(s.id(Dim::Principal, ALICE), None);
     assert_eq!(s.cardinality(Dim::Principal), 0);
     assert_eq!(s.cardinality(Dim::Key), 0);
@@ -140,6 +142,9 @@ fn expiry_forgets_counts_identities_and_ids() {
     );
     // The ring keeps drill-down material regardless.
     assert_eq!(s.recent_len(), 2);
+    // Once the whole hour is out of retention its identities are gone.
+    s.expire(now + Duration::minutes(70));
+    assert_eq!(s.seen_len(), 0);
 }
 
 #[test]
