@@ -1,7 +1,9 @@
 //! Resident memory of a store holding 1 M events in retention with a full
 //! 100 k ring. Run: `cargo run --release --example store_memory` (under
 //! `/usr/bin/time -v` for the peak). Prints the RSS before and after
-//! filling, read from `/proc/self/statm` (Linux).
+//! filling, read from `/proc/self/statm` (Linux), and how much record text
+//! the ring holds. `RING=0` turns the ring off, `RAW=N` sets how many ring
+//! events keep their record (default `StoreConfig::raw_capacity`).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -32,8 +34,14 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(100_000);
+    // `RAW=N` sets how many of the newest ring events keep their record.
+    let raw_capacity = std::env::var("RAW")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(StoreConfig::default().raw_capacity);
     let mut store = Store::new(StoreConfig {
         ring_capacity,
+        raw_capacity,
         ..StoreConfig::default()
     });
     for k in 0..n / chunk {
@@ -42,10 +50,10 @@ fn main() {
         let ev = common::events(&tmpl, &texts, &s, k * chunk);
         store.ingest_batch(&ev, now);
     }
-    let raw: usize = store
+    let (with_raw, raw) = store
         .recent()
-        .map(|e| e.view().raw_json().map_or(0, str::len))
-        .sum();
+        .filter_map(|e| e.view().raw_json().map(str::len))
+        .fold((0, 0), |(n, bytes), len| (n + 1, bytes + len));
     println!(
         "events in retention {}, ring {}, principals {}, keys {}, buckets {}",
         store.total_events(),
@@ -55,7 +63,7 @@ fn main() {
         store.bucket_count()
     );
     println!(
-        "raw JSON held by the ring: {:.1} MiB",
+        "raw JSON held by the ring: {:.1} MiB, for the newest {with_raw} events",
         f64::from(u32::try_from(raw >> 10).unwrap_or(u32::MAX)) / 1024.0
     );
     println!("RSS before {before:.1} MiB, after {:.1} MiB", rss_mib());

@@ -25,6 +25,8 @@ struct Span {
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.
 const TEXTS: usize = 20;
+/// Where the original record text sits in that list.
+const RAW: usize = TEXTS - 1;
 
 /// A [`KmsEvent`] owning its texts in a single buffer.
 #[derive(Debug, Clone)]
@@ -75,6 +77,7 @@ impl PackedEvent {
             e.error_code.as_deref(),
             e.error_message.as_deref(),
             e.key_policy.as_deref(),
+            // Last, at `RAW`.
             e.raw.as_deref(),
         ];
         let size = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
@@ -101,11 +104,31 @@ impl PackedEvent {
         }
     }
 
+    /// Drops the original record text (what [`KmsEvent::raw_json`] gives),
+    /// keeping every parsed field; a no-op when there is none. The record
+    /// is most of an event's bytes, so a store keeps it only for the
+    /// newest events and strips the rest.
+    pub fn strip_raw(&mut self) {
+        let Some(raw) = self.spans[RAW].take() else {
+            return;
+        };
+        let old = std::mem::take(&mut self.text);
+        // Re-packed rather than left as a hole: the point is the memory.
+        let mut packer = Packer {
+            text: String::with_capacity(old.len() - raw.len as usize),
+        };
+        for span in self.spans.iter_mut().flatten() {
+            *span = packer.put(slice(&old, *span));
+        }
+        for (k, v) in &mut self.context {
+            *k = packer.put(slice(&old, *k));
+            *v = packer.put(slice(&old, *v));
+        }
+        self.text = packer.text.into_boxed_str();
+    }
+
     fn get(&self, span: Span) -> &str {
-        let start = span.start as usize;
-        self.text
-            .get(start..start + span.len as usize)
-            .unwrap_or_default()
+        slice(&self.text, span)
     }
 
     fn field(&self, index: usize) -> Option<Cow<'_, str>> {
@@ -157,6 +180,12 @@ impl PackedEvent {
     }
 }
 
+fn slice(text: &str, span: Span) -> &str {
+    let start = span.start as usize;
+    text.get(start..start + span.len as usize)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +205,27 @@ mod tests {
         let packed = PackedEvent::pack(&event);
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         assert_eq!(packed.time(), event.time);
+    }
+
+    #[test]
+    fn stripping_the_raw_record_keeps_every_parsed_field() {
+        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
+            "eventID":"e1","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"},
+            "requestParameters":{"encryptionContext":{"a":"b","c":"d"}},"userAgent":"ua"}"#;
+        let Ok(Parsed::Kms(mut event)) = parse_record(json) else {
+            panic!("test record parses");
+        };
+        let mut packed = PackedEvent::pack(&event);
+        let raw_len = event.raw_json().map_or(0, str::len);
+        assert!(raw_len > 0);
+        let before = packed.text.len();
+        packed.strip_raw();
+        assert_eq!(packed.text.len(), before - raw_len);
+        assert_eq!(packed.view().raw_json(), None);
+        event.raw = None;
+        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
+        // Twice is once.
+        packed.strip_raw();
+        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
     }
 }

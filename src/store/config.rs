@@ -13,8 +13,17 @@ pub struct StoreConfig {
     /// How far ahead of `now` an event may be (clock skew); beyond it the
     /// event is refused, so one bad timestamp cannot pin memory for years.
     pub future_tolerance: Duration,
-    /// Recent events kept whole for drill-down.
+    /// Recent events kept for drill-down, with every parsed field.
     pub ring_capacity: usize,
+    /// How many of the newest ring events also keep their original record
+    /// text ([`KmsEvent::raw_json`]). Drill-down on an older ring event has
+    /// every parsed field but not the record as it appeared in the source.
+    /// The record is most of an event's size (~1.5 kB against a few hundred
+    /// bytes of fields), so this bounds the ring's memory more than
+    /// `ring_capacity` does.
+    ///
+    /// [`KmsEvent::raw_json`]: crate::event::KmsEvent::raw_json
+    pub raw_capacity: usize,
     pub max_principals: usize,
     pub max_keys: usize,
     pub max_source_ips: usize,
@@ -33,6 +42,7 @@ impl Default for StoreConfig {
             retention: Duration::hours(24),
             future_tolerance: Duration::minutes(15),
             ring_capacity: 100_000,
+            raw_capacity: 10_000,
             max_principals: 10_000,
             max_keys: 10_000,
             max_source_ips: 10_000,

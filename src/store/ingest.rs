@@ -12,7 +12,8 @@ use crate::event::{KmsEvent, Outcome, PackedEvent};
 
 impl Store {
     /// Counts `event` in the bucket of its event time and keeps a copy in
-    /// the recent-event ring. Expires old buckets first.
+    /// the recent-event ring (its record text only while it is among the
+    /// newest `raw_capacity`). Expires old buckets first.
     pub fn ingest(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
         let result = self.count(event, now);
         if result == Ingested::Added && self.ring.capacity() > 0 {
@@ -23,8 +24,9 @@ impl Store {
 
     /// Ingests a batch in order. Same result as calling [`Store::ingest`]
     /// for each event, but only the events that will survive in the ring
-    /// are copied: a replay of a day should not clone a million records to
-    /// keep the last 100 k.
+    /// are copied, and their record text only for those that will keep it:
+    /// a replay of a day should not clone a million records to keep the
+    /// last 100 k, nor copy 100 k records to keep the last 10 k.
     pub fn ingest_batch(&mut self, events: &[KmsEvent<'_>], now: DateTime<Utc>) -> BatchOutcome {
         let before = self.refused;
         let mut added = Vec::new();
@@ -34,8 +36,17 @@ impl Store {
             }
         }
         let keep = added.len().saturating_sub(self.ring.capacity());
-        for &i in &added[keep..] {
-            self.ring.push(PackedEvent::pack(&events[i]));
+        let survivors = &added[keep..];
+        for (n, &i) in survivors.iter().enumerate() {
+            let packed = if self.ring.keeps_raw(survivors.len() - 1 - n) {
+                PackedEvent::pack(&events[i])
+            } else {
+                // Never copy a record only to strip it on a later push.
+                let mut e = events[i].clone();
+                e.raw = None;
+                PackedEvent::pack(&e)
+            };
+            self.ring.push(packed);
         }
         BatchOutcome {
             added: added.len() as u64,

@@ -178,7 +178,7 @@ impl Store {
             key_info: Vec::new(),
             pairs: FastMap::with_hasher(hasher),
             decrypt_name,
-            ring: Ring::new(config.ring_capacity),
+            ring: Ring::new(config.ring_capacity, config.raw_capacity),
             total: 0,
             refused: Refused::default(),
             next_fold_sweep: i64::MIN,

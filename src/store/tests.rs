@@ -57,6 +57,7 @@ fn small(retention_min: i64) -> Store {
     Store::new(StoreConfig {
         retention: Duration::minutes(retention_min),
         ring_capacity: 3,
+        raw_capacity: 2,
         ..StoreConfig::default()
     })
 }
@@ -249,13 +250,16 @@ fn batch_matches_one_by_one() {
     assert_eq!(out.added, 15);
     assert_eq!(out.refused.duplicates, 5);
     assert_eq!(one.total_events(), batch.total_events());
-    let a: Vec<_> = one
-        .recent()
-        .map(|e| e.view().event_id.to_string())
-        .collect();
-    let b: Vec<_> = batch
-        .recent()
-        .map(|e| e.view().event_id.to_string())
-        .collect();
-    assert_eq!(a, b);
+    // Same events, and the record text kept for the same newest two.
+    let ring = |s: &Store| -> Vec<_> {
+        s.recent()
+            .map(|e| {
+                let v = e.view();
+                (v.event_id.to_string(), v.raw_json().is_some())
+            })
+            .collect()
+    };
+    assert_eq!(ring(&one), ring(&batch));
+    let with_raw: Vec<bool> = ring(&batch).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(with_raw, [true, true, false]);
 }
