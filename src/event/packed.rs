@@ -77,7 +77,7 @@ impl PackedEvent {
             e.error_code.as_deref(),
             e.error_message.as_deref(),
             e.key_policy.as_deref(),
-            // Last, at `RAW`.
+            // Last, at `RAW`; also last in the buffer (see below).
             e.raw.as_deref(),
         ];
         let size = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
@@ -88,12 +88,18 @@ impl PackedEvent {
         let mut packer = Packer {
             text: String::with_capacity(size),
         };
-        let spans = texts.map(|t| t.map(|t| packer.put(t)));
+        let mut spans = [None; TEXTS];
+        for (span, t) in spans.iter_mut().zip(&texts[..RAW]) {
+            *span = t.map(|t| packer.put(t));
+        }
         let context = e
             .encryption_context
             .iter()
             .map(|(k, v)| (packer.put(k), packer.put(v)))
             .collect();
+        // The record goes at the very end of the buffer, so `strip_raw`
+        // only has to cut the buffer short.
+        spans[RAW] = texts[RAW].map(|t| packer.put(t));
         Self {
             time: e.time,
             outcome: e.outcome,
@@ -112,23 +118,19 @@ impl PackedEvent {
         let Some(raw) = self.spans[RAW].take() else {
             return;
         };
-        let old = std::mem::take(&mut self.text);
-        // Re-packed rather than left as a hole: the point is the memory.
-        let mut packer = Packer {
-            text: String::with_capacity(old.len() - raw.len as usize),
-        };
-        for span in self.spans.iter_mut().flatten() {
-            *span = packer.put(slice(&old, *span));
-        }
-        for (k, v) in &mut self.context {
-            *k = packer.put(slice(&old, *k));
-            *v = packer.put(slice(&old, *v));
-        }
-        self.text = packer.text.into_boxed_str();
+        // `pack` put the record last, so every other span stays valid over
+        // the prefix. Copied to a fresh block rather than shrunk in place:
+        // in-place shrinking leaves record-sized holes between small
+        // blocks, which cost more resident memory than the copy saves.
+        let keep = self.text.get(..raw.start as usize).unwrap_or_default();
+        self.text = Box::from(keep);
     }
 
     fn get(&self, span: Span) -> &str {
-        slice(&self.text, span)
+        let start = span.start as usize;
+        self.text
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
     }
 
     fn field(&self, index: usize) -> Option<Cow<'_, str>> {
@@ -178,12 +180,6 @@ impl PackedEvent {
             raw: self.field(19),
         }
     }
-}
-
-fn slice(text: &str, span: Span) -> &str {
-    let start = span.start as usize;
-    text.get(start..start + span.len as usize)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
