@@ -28,7 +28,7 @@ const FOLD_TRACK_CAP: usize = 65_536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Folded {
     /// Distinct values folded while inside retention (give or take one
-    /// sweep interval, see [`Interner::sweep_folded`]).
+    /// sweep interval, see `Interner::sweep_folded`).
     pub distinct: usize,
     /// True when more were folded than could be tracked: `distinct` is then
     /// a lower bound.
