@@ -102,13 +102,9 @@ impl AlertFeed {
     /// time), and returns the visible alerts and every change in order.
     #[must_use]
     pub fn finish(mut self, end: Option<DateTime<Utc>>) -> (Vec<Alert>, Vec<AlertChange>) {
-        // Inputs missing from the sequence (a reader died) leave gaps:
-        // take what did arrive, in order.
-        for (_, events) in std::mem::take(&mut self.waiting) {
-            for event in events {
-                self.replay.push(event.time(), Box::new(event));
-            }
-        }
+        // Every input reached `push` (a reader that panics takes the whole
+        // report down with it), so nothing is left waiting here.
+        debug_assert!(self.waiting.is_empty());
         while let Some((_, event)) = self.replay.pop_any() {
             let changes = self.engine.observe(&event.view());
             self.changes.extend(changes);

@@ -185,7 +185,7 @@ pub fn build_report(
             }
             feed
         });
-        let new_tally = || Tally::new(&seen, range, Some((&interest, sender.clone())));
+        let new_tally = || Tally::new(&seen, range, &interest, sender.clone());
         let (tallies, stats) = scan(inputs, settings.threads, new_tally, on_problem);
         let mut tallies = tallies.into_iter();
         let mut total = tallies.next().unwrap_or_else(new_tally);

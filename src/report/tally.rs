@@ -50,8 +50,10 @@ pub type FileSender = std::sync::mpsc::SyncSender<(usize, Vec<PackedEvent>)>;
 pub struct Tally<'d> {
     seen: &'d SeenSet,
     range: TimeRange,
-    /// Which events the alert engine wants, and the way to its thread.
-    alerts: Option<(&'d Interest, FileSender)>,
+    /// Which events the alert engine wants.
+    interest: &'d Interest,
+    /// The way to the alert engine's thread.
+    to_alerts: FileSender,
     /// This file's events for the alert engine, handed over at its end.
     for_alerts: Vec<PackedEvent>,
     events: u64,
@@ -89,12 +91,14 @@ impl<'d> Tally<'d> {
     pub fn new(
         seen: &'d SeenSet,
         range: TimeRange,
-        alerts: Option<(&'d Interest, FileSender)>,
+        interest: &'d Interest,
+        to_alerts: FileSender,
     ) -> Self {
         Self {
             seen,
             range,
-            alerts,
+            interest,
+            to_alerts,
             for_alerts: Vec::new(),
             events: 0,
             denied: 0,
@@ -237,11 +241,11 @@ impl Consumer for Tally<'_> {
     }
 
     fn end_file(&mut self, index: usize) {
-        if let Some((_, sender)) = &self.alerts {
-            // The engine thread only stops after the readers; a send can
-            // fail only if it died, and then there are no alerts to make.
-            let _ = sender.send((index, std::mem::take(&mut self.for_alerts)));
-        }
+        // The engine thread only stops after the readers; a send can fail
+        // only if it died, and then there are no alerts to make.
+        let _ = self
+            .to_alerts
+            .send((index, std::mem::take(&mut self.for_alerts)));
     }
 
     fn consume(&mut self, event: KmsEvent<'_>) {
@@ -249,9 +253,7 @@ impl Consumer for Tally<'_> {
             self.out_of_range += 1;
         } else if self.seen.first_sighting(event.identity(), event.time) {
             self.count(&event);
-            if let Some((interest, _)) = &self.alerts
-                && interest.wants(&event)
-            {
+            if self.interest.wants(&event) {
                 self.for_alerts.push(PackedEvent::pack(&event));
             }
         } else {
