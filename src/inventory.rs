@@ -8,19 +8,62 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Facts about one key, each `None` when unknown (no access, not yet read).
+/// Names and values follow KMS (`DescribeKey`, `GetKeyRotationStatus`, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeyFacts {
     /// `arn:aws:kms:<region>:<account>:key/<id>`.
     pub arn: String,
+    /// The bare key id (a UUID, or `mrk-…` for multi-Region keys).
+    pub key_id: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// Alias names pointing at the key, e.g. `alias/orders`, sorted.
+    pub aliases: Vec<String>,
+    pub description: Option<String>,
     /// As KMS names it: `Enabled`, `Disabled`, `PendingDeletion`, …
     pub state: Option<String>,
-    pub rotation_enabled: Option<bool>,
-    pub deletion_date: Option<DateTime<Utc>>,
-    /// The key policy document (JSON text).
-    pub policy: Option<String>,
     /// `AWS` for AWS-managed keys, `CUSTOMER` for customer-managed ones.
     pub key_manager: Option<String>,
+    /// `SYMMETRIC_DEFAULT`, `RSA_2048`, `HMAC_256`, …
+    pub key_spec: Option<String>,
+    /// `ENCRYPT_DECRYPT`, `SIGN_VERIFY`, `GENERATE_VERIFY_MAC`, …
+    pub key_usage: Option<String>,
+    /// `AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM`, `EXTERNAL_KEY_STORE`.
+    pub origin: Option<String>,
+    pub multi_region: Option<bool>,
+    pub created: Option<DateTime<Utc>>,
+    pub rotation_enabled: Option<bool>,
+    pub rotation_period_days: Option<u32>,
+    pub next_rotation: Option<DateTime<Utc>>,
+    pub last_rotated: Option<DateTime<Utc>>,
+    pub deletion_date: Option<DateTime<Utc>>,
+    /// When the key was last used for a cryptographic operation, as KMS
+    /// tracks it (`GetKeyLastUsage`).
+    pub last_used: Option<DateTime<Utc>>,
+    /// The key policy document (JSON text).
+    pub policy: Option<String>,
+    /// Fields that could not be read, by field name, with why: `"no access"`
+    /// (AccessDeniedException) or `"n/a"` (the key cannot have it, e.g.
+    /// rotation of an asymmetric key). The field itself stays `None`.
+    pub unreadable: std::collections::BTreeMap<String, String>,
+}
+
+impl KeyFacts {
+    /// Whole days from `now` until the key is deleted, if it is scheduled;
+    /// 0 on the last day.
+    pub fn days_until_deletion(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.deletion_date.map(|d| (d - now).num_days().max(0))
+    }
+
+    /// The first alias, else the key id, else the ARN: how a person names it.
+    pub fn display_name(&self) -> &str {
+        self.aliases
+            .first()
+            .map(String::as_str)
+            .or(self.key_id.as_deref())
+            .unwrap_or(&self.arn)
+    }
 }
 
 /// Facts by key ARN.

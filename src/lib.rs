@@ -22,6 +22,7 @@ pub mod clock;
 pub mod dedup;
 pub mod event;
 pub mod inventory;
+pub mod live;
 pub mod report;
 pub mod run;
 pub mod sink;

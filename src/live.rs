@@ -1,0 +1,97 @@
+//! What the live sources tell the rest of kmstop: plain owned data that the
+//! pollers send over bounded channels to whoever consumes them (the
+//! dashboard, `kmstop tail`). No tokio, no terminal: the app loop owns the
+//! store and only ever receives these messages.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::event::PackedEvent;
+use crate::inventory::KeyFacts;
+
+/// Who kmstop is in one account, from STS `GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerIdentity {
+    /// The profile it was loaded with (`None`: the default chain).
+    pub profile: Option<String>,
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+/// One account × region that kmstop reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SourceId {
+    pub account: String,
+    pub region: String,
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.account, self.region)
+    }
+}
+
+/// How one source is doing, in the words the header shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Health {
+    /// Connecting, or the first scan has not finished.
+    Starting,
+    /// Up to date within the poll interval.
+    Ok,
+    /// Behind: the newest fully read time is this many seconds old.
+    Lagging { seconds: i64 },
+    /// The last requests were throttled (it keeps retrying the same page).
+    Throttled,
+    /// The last requests failed; it keeps retrying. The message says why.
+    Failing { message: String },
+    /// The region cannot be used at all (not enabled, no access); it is not
+    /// retried.
+    Unavailable { message: String },
+}
+
+/// The CloudTrail poller's state for one source, sent whenever it changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceStatus {
+    pub source: SourceId,
+    pub health: Health,
+    /// Every event up to this time has been read at least once.
+    pub scanned_to: Option<DateTime<Utc>>,
+    /// Oldest time the backfill still has to read (`None` once it is done).
+    pub backfill_from: Option<DateTime<Utc>>,
+    /// Events waiting to be read, estimated from the pages still ahead.
+    pub backlog_events: u64,
+    /// Events delivered to consumers (each exactly once).
+    pub events: u64,
+    pub requests: u64,
+    pub throttles: u64,
+    pub errors: u64,
+    /// Events per second the account produces, as measured by the poller.
+    pub arrival_rate: f64,
+    /// When the account produces more events than LookupEvents can
+    /// deliver: the share of events read so far (0–1). `None` when keeping up.
+    pub coverage: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+/// A message from the live sources.
+#[derive(Debug)]
+pub enum LiveUpdate {
+    /// A caller identity resolved (one per profile).
+    Identity(CallerIdentity),
+    /// New events from one source, each delivered once (duplicates and
+    /// re-reads already merged away).
+    Events {
+        source: SourceId,
+        events: Vec<PackedEvent>,
+    },
+    /// Facts about keys: a full inventory of one source, or one key after
+    /// an event changed it.
+    Keys {
+        source: SourceId,
+        keys: Vec<KeyFacts>,
+        complete: bool,
+    },
+    Status(SourceStatus),
+}
