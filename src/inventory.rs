@@ -44,7 +44,7 @@ pub struct KeyFacts {
     /// The key policy document (JSON text).
     pub policy: Option<String>,
     /// Fields that could not be read, by field name, with why: `"no access"`
-    /// (AccessDeniedException) or `"n/a"` (the key cannot have it, e.g.
+    /// (`AccessDeniedException`) or `"n/a"` (the key cannot have it, e.g.
     /// rotation of an asymmetric key). The field itself stays `None`.
     pub unreadable: std::collections::BTreeMap<String, String>,
 }
