@@ -139,3 +139,39 @@ pub struct RulesArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Table)]
     pub format: RulesFormat,
 }
+
+/// Which AWS accounts and regions to read (the live commands share these).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    /// AWS profile to use (repeat for several accounts in one view); by
+    /// default the usual chain: AWS_PROFILE, env credentials, SSO, roles.
+    #[arg(long = "profile", short = 'p', value_name = "NAME")]
+    pub profiles: Vec<String>,
+
+    /// Region to read (repeat, or comma-separate, for several); by default
+    /// the profile's region.
+    #[arg(long = "region", short = 'r', value_name = "REGION", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// Read every commercial region (opt-in regions the account has not
+    /// enabled are shown as unavailable).
+    #[arg(long, conflicts_with = "regions")]
+    pub all_regions: bool,
+
+    /// Send every AWS call to this endpoint instead (the simulator, moto,
+    /// a VPC endpoint). AWS_ENDPOINT_URL works too.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn options(&self) -> crate::aws::TargetOptions {
+        crate::aws::TargetOptions {
+            profiles: self.profiles.clone(),
+            regions: self.regions.clone(),
+            all_regions: self.all_regions,
+            endpoint_url: self.endpoint_url.clone(),
+            static_credentials: None,
+        }
+    }
+}

@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod alert;
+pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod dedup;

@@ -1,0 +1,22 @@
+//! The only door to AWS, and it opens for reading only: every call kmstop
+//! makes is a method here, and every method is a read (`Lookup*`, `List*`,
+//! `Describe*`, `Get*`). The SDK clients are private to this module, so no
+//! other code can reach a mutating API. A test runs the whole live path
+//! against the simulator and checks every request against an allow-list.
+
+mod cloudtrail;
+mod error;
+mod kms;
+mod sts;
+mod targets;
+mod time;
+
+pub use cloudtrail::{
+    CloudTrailReader, KMS_EVENT_SOURCE, LookedUp, LookupPage, LookupWindow, PAGE_SIZE, TrailInfo,
+};
+pub use error::{AwsError, ErrorKind, kind_of_code};
+pub use kms::KmsReader;
+pub use sts::{caller_identity, explain};
+pub use targets::{
+    ALL_REGIONS, APP_NAME, AccountConfig, TargetOptions, load_account, profile_label,
+};
