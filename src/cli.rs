@@ -141,6 +141,8 @@ pub struct RulesArgs {
 }
 
 /// Which AWS accounts and regions to read (the live commands share these).
+// These doc comments are --help text for people, not rustdoc.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
     /// AWS profile to use (repeat for several accounts in one view); by
