@@ -4,7 +4,7 @@
 //! store and only ever receives these messages.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::PackedEvent;
 use crate::inventory::KeyFacts;
@@ -20,7 +20,7 @@ pub struct CallerIdentity {
 }
 
 /// One account × region that kmstop reads.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SourceId {
     pub account: String,
     pub region: String,

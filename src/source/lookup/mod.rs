@@ -1,0 +1,21 @@
+//! The live CloudTrail source: LookupEvents polled per account × region,
+//! paced, planned so nothing is missed or doubled (see `plan`), and
+//! checkpointed. Also the historical sweep behind `report --source aws`.
+
+mod checkpoint;
+mod pacer;
+mod plan;
+mod poller;
+mod seen;
+mod stats;
+
+pub use checkpoint::{Checkpoint, checkpoint_path, state_dir};
+pub use pacer::Pacer;
+pub use plan::{
+    Gap, Next, Plan, PlanSettings, PlanState, Scan, ScanKind, Slice, Window, floor_second,
+};
+pub use poller::{Ended, LookupApi, Poller, PollerSettings};
+pub use seen::Delivered;
+
+#[cfg(test)]
+mod tests;

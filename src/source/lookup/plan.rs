@@ -1,0 +1,449 @@
+//! Which LookupEvents request one account × region sends next: the pure
+//! planning half of the poller (no I/O, time passed in).
+//!
+//! Time is cut into whole-second windows that never overlap: CloudTrail's
+//! `eventTime` has whole seconds and `StartTime`/`EndTime` are inclusive, so
+//! `[t0, t1 - 1s]` and `[t1, t2 - 1s]` hold disjoint events. Three kinds of
+//! scan share the region's 2 requests/s, in this priority:
+//!
+//! 1. **fresh** — every poll interval, `[tip, now - 1s]`, newest first; the
+//!    tip then moves on. When a fresh scan would take more than
+//!    `max_fresh_pages` (the account outruns LookupEvents), its older,
+//!    unread rest becomes a gap, so the screen stays live and the shortfall
+//!    is counted instead of silently growing a lag.
+//! 2. **re-read** — late delivery: each window is read again once its end is
+//!    `rereads[i]` old (default +5 and +20 min). Due windows are batched (a
+//!    minute's worth of 5-second slices in one request) and merged when
+//!    adjacent, so a quiet account pays two extra requests a minute.
+//! 3. **gap** — the backfill at start, and the rests cut off fresh scans;
+//!    newest first, read when nothing fresher is waiting.
+//!
+//! A scan's window is frozen while it is paged (`NextToken` is valid only
+//! for the identical request), and a failed request leaves the plan as it
+//! was, so the next attempt is the same request: no page is ever skipped.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An inclusive window of whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn seconds(&self) -> i64 {
+        (self.end - self.start).num_seconds() + 1
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    pub poll_interval: Duration,
+    /// How old a window's end must be for each re-read.
+    pub rereads: Vec<Duration>,
+    /// How long due re-reads wait to be batched with the next ones.
+    pub reread_batch: Duration,
+    /// Longest window one re-read scan covers.
+    pub max_reread_span: Duration,
+    /// Pages a fresh scan may take before its older rest becomes a gap.
+    pub max_fresh_pages: u32,
+    /// How much the first fresh scan reads (the rest of the backfill is a
+    /// gap, read newest first after it).
+    pub first_fresh: Duration,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::seconds(5),
+            rereads: vec![Duration::minutes(5), Duration::minutes(20)],
+            reread_batch: Duration::seconds(60),
+            max_reread_span: Duration::minutes(15),
+            max_fresh_pages: 40,
+            first_fresh: Duration::minutes(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScanKind {
+    Fresh,
+    Reread,
+    Gap,
+}
+
+/// A window still to be re-read; `stage` indexes `PlanSettings::rereads`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slice {
+    pub window: Window,
+    pub stage: usize,
+}
+
+/// A window never read, with the ids already seen in its newest second
+/// (a cut can fall inside a second).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub window: Window,
+    pub edge_ids: Vec<String>,
+    /// The history asked for at start, rather than a rest cut off a fresh
+    /// scan because the account outran LookupEvents.
+    #[serde(default)]
+    pub backfill: bool,
+}
+
+/// A scan being paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scan {
+    pub kind: ScanKind,
+    pub window: Window,
+    pub token: Option<String>,
+    pub pages: u32,
+    pub events: u64,
+    /// When its first page was asked for: decides which re-reads remain.
+    pub started: DateTime<Utc>,
+    /// Oldest event time returned so far (pages come newest first).
+    pub oldest_seen: Option<DateTime<Utc>>,
+    /// For re-reads: the slices merged into this window.
+    pub slices: Vec<Slice>,
+    /// For gaps: ids to drop because the cut already delivered them.
+    pub edge_ids: Vec<String>,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Ask for the next page of this scan.
+    Page(ScanKind),
+    /// Nothing is due before this time.
+    Wait(DateTime<Utc>),
+}
+
+/// The planner's whole state; serializable, so a restart resumes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanState {
+    /// The next fresh scan starts here: every second before it is read, or
+    /// a gap.
+    pub tip: DateTime<Utc>,
+    pub last_fresh: Option<DateTime<Utc>>,
+    pub rereads: Vec<Slice>,
+    /// Newest first.
+    pub gaps: Vec<Gap>,
+    pub fresh: Option<Scan>,
+    pub reread: Option<Scan>,
+    pub gap: Option<Scan>,
+}
+
+pub struct Plan {
+    pub settings: PlanSettings,
+    pub state: PlanState,
+}
+
+/// Whole seconds, rounded down.
+pub fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
+}
+
+impl Plan {
+    /// A new plan at `now` that backfills `backfill` of history.
+    pub fn start(settings: PlanSettings, now: DateTime<Utc>, backfill: Duration) -> Self {
+        let now = floor_second(now);
+        let from = now - backfill.max(Duration::zero());
+        let tip = (now - settings.first_fresh).max(from);
+        let mut gaps = Vec::new();
+        if from < tip {
+            gaps.push(Gap {
+                window: Window {
+                    start: from,
+                    end: tip - Duration::seconds(1),
+                },
+                edge_ids: Vec::new(),
+                backfill: true,
+            });
+        }
+        let state = PlanState {
+            tip,
+            last_fresh: None,
+            rereads: Vec::new(),
+            gaps,
+            fresh: None,
+            reread: None,
+            gap: None,
+        };
+        Self { settings, state }
+    }
+
+    /// Resumes a saved plan: the fresh scan goes on from the saved tip, so
+    /// nothing between the runs is missed.
+    pub fn resume(settings: PlanSettings, state: PlanState) -> Self {
+        Self { settings, state }
+    }
+
+    /// The scan of this kind, if one is being paged.
+    pub fn scan(&self, kind: ScanKind) -> Option<&Scan> {
+        match kind {
+            ScanKind::Fresh => self.state.fresh.as_ref(),
+            ScanKind::Reread => self.state.reread.as_ref(),
+            ScanKind::Gap => self.state.gap.as_ref(),
+        }
+    }
+
+    fn scan_mut(&mut self, kind: ScanKind) -> &mut Option<Scan> {
+        match kind {
+            ScanKind::Fresh => &mut self.state.fresh,
+            ScanKind::Reread => &mut self.state.reread,
+            ScanKind::Gap => &mut self.state.gap,
+        }
+    }
+
+    /// Decides the next request, starting a scan when one is due.
+    pub fn next(&mut self, now: DateTime<Utc>) -> Next {
+        let now = floor_second(now);
+        if self.state.fresh.is_some() {
+            return Next::Page(ScanKind::Fresh);
+        }
+        let fresh_due = self
+            .state
+            .last_fresh
+            .map_or(now, |t| t + self.settings.poll_interval);
+        if now >= fresh_due && self.state.tip < now {
+            self.state.last_fresh = Some(now);
+            self.state.fresh = Some(new_scan(
+                ScanKind::Fresh,
+                Window {
+                    start: self.state.tip,
+                    end: now - Duration::seconds(1),
+                },
+                now,
+            ));
+            return Next::Page(ScanKind::Fresh);
+        }
+        if self.state.reread.is_some() {
+            return Next::Page(ScanKind::Reread);
+        }
+        if let Some(scan) = self.take_due_rereads(now) {
+            self.state.reread = Some(scan);
+            return Next::Page(ScanKind::Reread);
+        }
+        if self.state.gap.is_some() {
+            return Next::Page(ScanKind::Gap);
+        }
+        if !self.state.gaps.is_empty() {
+            let gap = self.state.gaps.remove(0);
+            let mut scan = new_scan(ScanKind::Gap, gap.window, now);
+            scan.edge_ids = gap.edge_ids;
+            self.state.gap = Some(scan);
+            return Next::Page(ScanKind::Gap);
+        }
+        let next_reread = self
+            .state
+            .rereads
+            .iter()
+            .map(|s| self.due(s) + self.settings.reread_batch)
+            .min();
+        let wake = next_reread.map_or(fresh_due, |r| r.min(fresh_due));
+        Next::Wait(wake.max(now + Duration::seconds(1)))
+    }
+
+    fn due(&self, slice: &Slice) -> DateTime<Utc> {
+        slice.window.end + self.settings.rereads[slice.stage]
+    }
+
+    /// Starts a re-read when the oldest due slice has waited its batch
+    /// time: every slice due by then that joins it without a hole, up to
+    /// the longest span, in one window.
+    fn take_due_rereads(&mut self, now: DateTime<Utc>) -> Option<Scan> {
+        let oldest_due = self.state.rereads.iter().map(|s| self.due(s)).min()?;
+        if oldest_due + self.settings.reread_batch > now {
+            return None;
+        }
+        let mut due: Vec<Slice> = Vec::new();
+        let mut rest: Vec<Slice> = Vec::new();
+        for slice in std::mem::take(&mut self.state.rereads) {
+            if self.due(&slice) <= now {
+                due.push(slice);
+            } else {
+                rest.push(slice);
+            }
+        }
+        due.sort_by_key(|s| s.window.start);
+        let first = due.first()?.window;
+        let mut window = first;
+        let mut taken = Vec::new();
+        for slice in due {
+            let joins = slice.window.start <= window.end + Duration::seconds(1)
+                && slice.window.end - window.start < self.settings.max_reread_span;
+            if taken.is_empty() || joins {
+                window.end = window.end.max(slice.window.end);
+                taken.push(slice);
+            } else {
+                rest.push(slice);
+            }
+        }
+        self.state.rereads = rest;
+        let mut scan = new_scan(ScanKind::Reread, window, now);
+        scan.slices = taken;
+        Some(scan)
+    }
+
+    /// The request the scan of `kind` sends next.
+    pub fn request(&self, kind: ScanKind) -> Option<(Window, Option<&str>)> {
+        self.scan(kind).map(|s| (s.window, s.token.as_deref()))
+    }
+
+    /// Records a page of `kind`: `times` are the event times it returned,
+    /// `next_token` the token for the next page. `edge_ids` gives, when a
+    /// fresh scan is cut, the ids already seen at its oldest second.
+    pub fn on_page(
+        &mut self,
+        kind: ScanKind,
+        times: &[DateTime<Utc>],
+        next_token: Option<String>,
+        edge_ids: impl FnOnce(DateTime<Utc>) -> Vec<String>,
+    ) {
+        let max_fresh_pages = self.settings.max_fresh_pages;
+        let Some(scan) = self.scan_mut(kind).as_mut() else {
+            return;
+        };
+        scan.pages += 1;
+        scan.events += times.len() as u64;
+        if let Some(oldest) = times.iter().min() {
+            scan.oldest_seen = Some(scan.oldest_seen.map_or(*oldest, |o| o.min(*oldest)));
+        }
+        scan.token = next_token;
+        let cut = kind == ScanKind::Fresh
+            && scan.token.is_some()
+            && scan.pages >= max_fresh_pages
+            && scan.oldest_seen.is_some_and(|o| o > scan.window.start);
+        if scan.token.is_some() && !cut {
+            return;
+        }
+        let Some(scan) = self.scan_mut(kind).take() else {
+            return;
+        };
+        if cut {
+            let oldest = scan.oldest_seen.unwrap_or(scan.window.start);
+            self.add_gap(Gap {
+                window: Window {
+                    start: scan.window.start,
+                    end: oldest,
+                },
+                edge_ids: edge_ids(oldest),
+                backfill: false,
+            });
+            let read = Window {
+                start: oldest,
+                end: scan.window.end,
+            };
+            self.schedule_rereads(read, 0, scan.started);
+            self.state.tip = scan.window.end + Duration::seconds(1);
+            return;
+        }
+        match kind {
+            ScanKind::Fresh => {
+                self.state.tip = scan.window.end + Duration::seconds(1);
+                self.schedule_rereads(scan.window, 0, scan.started);
+            }
+            ScanKind::Gap => self.schedule_rereads(scan.window, 0, scan.started),
+            ScanKind::Reread => {
+                for slice in scan.slices {
+                    self.schedule_rereads(slice.window, slice.stage + 1, scan.started);
+                }
+            }
+        }
+    }
+
+    /// Queues the re-reads from `stage` on that are still worth doing: a
+    /// second read after its re-read's due time already showed all that
+    /// re-read would. So only the newest part of a backfill is re-read.
+    fn schedule_rereads(&mut self, window: Window, stage: usize, read_at: DateTime<Utc>) {
+        let mut upper = window.end;
+        for i in stage..self.settings.rereads.len() {
+            let lower = window
+                .start
+                .max(read_at - self.settings.rereads[i] + Duration::seconds(1));
+            if lower <= upper {
+                self.state.rereads.push(Slice {
+                    window: Window {
+                        start: lower,
+                        end: upper,
+                    },
+                    stage: i,
+                });
+                upper = lower - Duration::seconds(1);
+            }
+        }
+    }
+
+    fn add_gap(&mut self, gap: Gap) {
+        let at = self
+            .state
+            .gaps
+            .iter()
+            .position(|g| g.window.end < gap.window.end)
+            .unwrap_or(self.state.gaps.len());
+        self.state.gaps.insert(at, gap);
+    }
+
+    /// Drops the token of a scan whose token AWS refused, so the window is
+    /// read again from its newest page (duplicates are merged away).
+    pub fn restart(&mut self, kind: ScanKind) {
+        if let Some(scan) = self.scan_mut(kind).as_mut() {
+            scan.token = None;
+        }
+    }
+
+    /// Seconds of event time never read yet: gaps and unfinished scans.
+    pub fn unread_seconds(&self) -> i64 {
+        let gaps: i64 = self.state.gaps.iter().map(|g| g.window.seconds()).sum();
+        let open: i64 = [&self.state.fresh, &self.state.gap]
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let oldest = s.oldest_seen.unwrap_or(s.window.end);
+                (oldest - s.window.start).num_seconds().max(0)
+            })
+            .sum();
+        gaps + open
+    }
+
+    /// Whether some of the recent past was cut off because the account
+    /// produces more events than LookupEvents delivers.
+    pub fn overloaded(&self) -> bool {
+        self.state.gaps.iter().any(|g| !g.backfill)
+    }
+
+    /// The oldest time still to be read for the first time, if any.
+    pub fn oldest_unread(&self) -> Option<DateTime<Utc>> {
+        let gaps = self.state.gaps.iter().map(|g| g.window.start);
+        let scan = self.state.gap.iter().map(|s| s.window.start);
+        gaps.chain(scan).min()
+    }
+
+    /// The earliest event time that may still come again — in a re-read,
+    /// or in a scan whose re-reads are not planned yet: ids delivered
+    /// before it need not be remembered.
+    pub fn reread_horizon(&self) -> DateTime<Utc> {
+        let pending = self.state.rereads.iter().map(|s| s.window.start);
+        let active = [&self.state.fresh, &self.state.reread, &self.state.gap]
+            .into_iter()
+            .flatten()
+            .map(|s| s.window.start);
+        pending.chain(active).min().unwrap_or(self.state.tip)
+    }
+}
+
+fn new_scan(kind: ScanKind, window: Window, now: DateTime<Utc>) -> Scan {
+    Scan {
+        kind,
+        window,
+        token: None,
+        pages: 0,
+        events: 0,
+        started: now,
+        oldest_seen: None,
+        slices: Vec::new(),
+        edge_ids: Vec::new(),
+    }
+}

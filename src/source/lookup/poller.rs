@@ -1,0 +1,389 @@
+//! The CloudTrail poller of one account × region: asks the plan for the
+//! next request, waits for the region's pacer, sends it, and delivers each
+//! new event once. Failures leave the plan untouched, so the same request
+//! is sent again after a pause: throttles and 5xx never lose a page.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::checkpoint::Checkpoint;
+use super::pacer::Pacer;
+use super::plan::{Next, Plan, PlanSettings, ScanKind};
+use super::seen::Delivered;
+use super::stats::Stats;
+use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
+use crate::clock::Clock;
+use crate::event::{PackedEvent, Parsed, is_own_call, parse_record};
+use crate::live::{Health, LiveUpdate, SourceId};
+
+/// One LookupEvents request: what the poller needs from AWS (the SDK
+/// reader in production, an in-memory table in unit tests).
+pub trait LookupApi: Send + Sync + 'static {
+    fn lookup(
+        &self,
+        window: LookupWindow,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<LookupPage, AwsError>> + Send;
+}
+
+impl LookupApi for CloudTrailReader {
+    async fn lookup(
+        &self,
+        window: LookupWindow,
+        token: Option<String>,
+    ) -> Result<LookupPage, AwsError> {
+        self.lookup_kms_page(window, token.as_deref()).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    pub plan: PlanSettings,
+    /// History read at start (newest first) when there is no checkpoint.
+    pub backfill: Duration,
+    /// Deliver kmstop's own KMS calls too (they are left out by default).
+    pub include_own_calls: bool,
+    /// Resume from and save to this file.
+    pub checkpoint: Option<PathBuf>,
+    /// The longest pause between retries of a failing request.
+    pub max_backoff: StdDuration,
+    /// Credentials errors on the very first request mean the region is not
+    /// enabled for the account (the identity was checked elsewhere): stop.
+    pub first_error_means_unavailable: bool,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        Self {
+            plan: PlanSettings::default(),
+            backfill: Duration::hours(1),
+            include_own_calls: false,
+            checkpoint: None,
+            max_backoff: StdDuration::from_secs(30),
+            first_error_means_unavailable: true,
+        }
+    }
+}
+
+/// Everything one poller owns.
+pub struct Poller<A> {
+    api: A,
+    source: SourceId,
+    settings: PollerSettings,
+    pacer: Arc<Pacer>,
+    clock: Arc<dyn Clock>,
+    to_app: mpsc::Sender<LiveUpdate>,
+    plan: Plan,
+    delivered: Delivered,
+    stats: Stats,
+    last_saved: Option<DateTime<Utc>>,
+}
+
+/// How a poller ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// Asked to stop (its checkpoint, if any, is saved).
+    Stopped,
+    /// The consumer went away.
+    Disconnected,
+    /// The region cannot be read at all.
+    Unavailable(String),
+}
+
+impl<A: LookupApi> Poller<A> {
+    /// A poller that resumes from its checkpoint when there is a readable
+    /// one, else backfills `settings.backfill`.
+    pub fn new(
+        api: A,
+        source: SourceId,
+        settings: PollerSettings,
+        pacer: Arc<Pacer>,
+        clock: Arc<dyn Clock>,
+        to_app: mpsc::Sender<LiveUpdate>,
+    ) -> Self {
+        let now = clock.now();
+        let saved =
+            settings
+                .checkpoint
+                .as_deref()
+                .and_then(|path| match Checkpoint::load(path, &source) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!("{source}: ignoring checkpoint: {e}");
+                        None
+                    }
+                });
+        let (plan, delivered) = match saved {
+            Some(c) => (Plan::resume(settings.plan.clone(), c.plan), c.delivered),
+            None => (
+                Plan::start(settings.plan.clone(), now, settings.backfill),
+                Delivered::default(),
+            ),
+        };
+        Self {
+            api,
+            stats: Stats::new(source.clone()),
+            source,
+            settings,
+            pacer,
+            clock,
+            to_app,
+            plan,
+            delivered,
+            last_saved: None,
+        }
+    }
+
+    /// Polls until `stop` turns true or the consumer goes away.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Ended {
+        let ended = self.poll_loop(&mut stop).await;
+        self.save_checkpoint();
+        if let Ended::Unavailable(message) = &ended {
+            self.stats.health = Health::Unavailable {
+                message: message.clone(),
+            };
+            self.send_status(true).await;
+        }
+        ended
+    }
+
+    async fn poll_loop(&mut self, stop: &mut watch::Receiver<bool>) -> Ended {
+        let mut failures: u32 = 0;
+        loop {
+            if *stop.borrow() {
+                return Ended::Stopped;
+            }
+            let now = self.clock.now();
+            let kind = match self.plan.next(now) {
+                Next::Page(kind) => kind,
+                Next::Wait(until) => {
+                    if !self.send_status(false).await {
+                        return Ended::Disconnected;
+                    }
+                    let wait = (until - now).to_std().unwrap_or(StdDuration::ZERO);
+                    if stopped_during(stop, wait).await {
+                        return Ended::Stopped;
+                    }
+                    continue;
+                }
+            };
+            let Some((window, token)) = self.plan.request(kind) else {
+                continue;
+            };
+            let request = (
+                LookupWindow {
+                    start: window.start,
+                    end: window.end,
+                },
+                token.map(str::to_string),
+            );
+            tokio::select! {
+                () = self.pacer.acquire() => {}
+                _ = stop.changed() => return Ended::Stopped,
+            }
+            self.stats.requests += 1;
+            let result = tokio::select! {
+                r = self.api.lookup(request.0, request.1) => r,
+                _ = stop.changed() => return Ended::Stopped,
+            };
+            match result {
+                Ok(page) => {
+                    failures = 0;
+                    if !self.take_page(kind, page).await {
+                        return Ended::Disconnected;
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    if let Some(ended) = self.on_error(kind, &e, failures) {
+                        return ended;
+                    }
+                    if !self.send_status(true).await {
+                        return Ended::Disconnected;
+                    }
+                    if stopped_during(stop, self.backoff(&e, failures)).await {
+                        return Ended::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers a page's new events and moves the plan on; false when the
+    /// consumer is gone.
+    async fn take_page(&mut self, kind: ScanKind, page: LookupPage) -> bool {
+        let now = self.clock.now();
+        let edge: Vec<String> = self
+            .plan
+            .scan(kind)
+            .map_or_else(Vec::new, |s| s.edge_ids.clone());
+        let mut times = Vec::with_capacity(page.events.len());
+        let mut fresh_events = Vec::new();
+        for item in page.events {
+            let Some(record) = item.record.as_deref() else {
+                self.stats.malformed += 1;
+                continue;
+            };
+            let event = match parse_record(record) {
+                Ok(Parsed::Kms(event)) => event,
+                Ok(Parsed::NonKms) => continue,
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    tracing::warn!(
+                        "{}: unreadable CloudTrailEvent {}: {e}",
+                        self.source,
+                        item.event_id
+                    );
+                    continue;
+                }
+            };
+            times.push(event.time);
+            let id = if item.event_id.is_empty() {
+                event.event_id.to_string()
+            } else {
+                item.event_id.clone()
+            };
+            if edge.contains(&id) || !self.delivered.insert(&id, event.time) {
+                self.stats.duplicates += 1;
+                continue;
+            }
+            if kind == ScanKind::Reread {
+                self.stats.late_found += 1;
+            }
+            if !self.settings.include_own_calls
+                && event.user_agent.as_deref().is_some_and(is_own_call)
+            {
+                self.stats.own_calls += 1;
+                continue;
+            }
+            fresh_events.push(PackedEvent::pack(&event));
+        }
+        let delivered = fresh_events.len() as u64;
+        if !fresh_events.is_empty() {
+            fresh_events.sort_by_key(PackedEvent::time);
+            let update = LiveUpdate::Events {
+                source: self.source.clone(),
+                events: fresh_events,
+            };
+            if self.to_app.send(update).await.is_err() {
+                return false;
+            }
+        }
+        self.stats.events += delivered;
+        let finished_fresh = kind == ScanKind::Fresh && page.next_token.is_none();
+        let scan = self.plan.scan(kind).cloned();
+        let delivered_ids = &self.delivered;
+        self.plan.on_page(kind, &times, page.next_token, |t| {
+            delivered_ids.at_second(t)
+        });
+        if let Some(scan) = scan
+            && (finished_fresh || (kind == ScanKind::Fresh && self.plan.scan(kind).is_none()))
+        {
+            self.stats.observe_fresh(&scan, times.len() as u64);
+        }
+        self.stats.health_after_success(&self.plan, now);
+        self.delivered.forget_before(self.plan.reread_horizon());
+        if delivered > 0 {
+            self.maybe_save(now);
+        }
+        self.send_status(false).await
+    }
+
+    /// Sorts a failure; `Some` when the poller must end.
+    fn on_error(&mut self, kind: ScanKind, e: &AwsError, failures: u32) -> Option<Ended> {
+        tracing::info!("{}: LookupEvents failed ({failures}): {e}", self.source);
+        self.stats.last_error = Some(e.to_string());
+        match e.kind {
+            ErrorKind::Throttled => {
+                self.stats.throttles += 1;
+                self.stats.health = Health::Throttled;
+            }
+            ErrorKind::Credentials
+                if self.settings.first_error_means_unavailable && self.stats.successes() == 0 =>
+            {
+                return Some(Ended::Unavailable(format!(
+                    "not enabled for this account, or the credentials are not valid here: {e}"
+                )));
+            }
+            _ => {
+                self.stats.errors += 1;
+                if e.code.as_deref() == Some("InvalidNextTokenException") {
+                    self.plan.restart(kind);
+                }
+                self.stats.health = Health::Failing {
+                    message: e.to_string(),
+                };
+            }
+        }
+        None
+    }
+
+    /// Longer pauses for longer failure streaks; permission and credential
+    /// problems wait a minute (someone may be fixing them right now).
+    fn backoff(&self, e: &AwsError, failures: u32) -> StdDuration {
+        let base = match e.kind {
+            ErrorKind::Credentials | ErrorKind::AccessDenied => StdDuration::from_mins(1),
+            ErrorKind::Throttled => StdDuration::from_millis(500 * u64::from(failures.min(20))),
+            _ => StdDuration::from_secs(1 << failures.min(5)),
+        };
+        base.min(self.settings.max_backoff.max(StdDuration::from_millis(100)))
+    }
+
+    /// Sends the status when it changed or `force`; false when the
+    /// consumer is gone.
+    async fn send_status(&mut self, force: bool) -> bool {
+        let now = self.clock.now();
+        let status = self.stats.status(&self.plan, now);
+        if !force && !self.stats.changed(&status) {
+            return true;
+        }
+        self.stats.remember(status.clone());
+        self.to_app.send(LiveUpdate::Status(status)).await.is_ok()
+    }
+
+    fn maybe_save(&mut self, now: DateTime<Utc>) {
+        // Small state: save after every delivering page, so a crash repeats
+        // little. Large (a busy account's 25 minutes of ids): every 10 s.
+        let due = self.delivered.len() < 20_000
+            || self
+                .last_saved
+                .is_none_or(|t| now - t >= Duration::seconds(10));
+        if due {
+            self.save_checkpoint();
+            self.last_saved = Some(now);
+        }
+    }
+
+    fn save_checkpoint(&self) {
+        let Some(path) = self.settings.checkpoint.as_deref() else {
+            return;
+        };
+        let checkpoint = Checkpoint {
+            source: self.source.clone(),
+            plan: self.plan.state.clone(),
+            delivered: self.delivered.clone(),
+        };
+        if let Err(e) = checkpoint.save(path) {
+            tracing::warn!(
+                "{}: cannot save checkpoint {}: {e}",
+                self.source,
+                path.display()
+            );
+        }
+    }
+}
+
+async fn stopped_during(stop: &mut watch::Receiver<bool>, wait: StdDuration) -> bool {
+    if wait.is_zero() {
+        return *stop.borrow();
+    }
+    tokio::select! {
+        () = tokio::time::sleep(wait) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
