@@ -15,7 +15,7 @@ pub use cloudtrail::{
     CloudTrailReader, KMS_EVENT_SOURCE, LookedUp, LookupPage, LookupWindow, PAGE_SIZE, TrailInfo,
 };
 pub use error::{AwsError, ErrorKind, kind_of_code};
-pub use kms::KmsReader;
+pub use kms::{AliasEntry, KeyDescription, KmsReader, LastUsage, ListedKey, RotationStatus};
 pub use sts::{caller_identity, explain};
 pub use targets::{
     ALL_REGIONS, APP_NAME, AccountConfig, TargetOptions, load_account, profile_label,

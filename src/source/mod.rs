@@ -3,6 +3,7 @@
 mod container;
 mod decode;
 pub mod files;
+pub mod inventory;
 pub mod lookup;
 
 pub use container::{Contents, Item, for_each_log_record, read_container};

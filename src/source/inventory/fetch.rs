@@ -1,0 +1,450 @@
+//! Reading the key facts of one account × region: one `ListKeys` and one
+//! `ListAliases` for the region, then a few read calls per key, a handful
+//! of keys at a time. A key whose call fails keeps its row: the field is
+//! marked in [`KeyFacts::unreadable`] and the rest of the key is read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::task::JoinSet;
+
+use crate::aws::{AliasEntry, AwsError, ErrorKind, KeyDescription, KmsReader, ListedKey};
+use crate::inventory::KeyFacts;
+use crate::live::SourceId;
+
+/// Keys read at the same time: enough to read a few hundred keys in
+/// seconds, few enough to stay far below KMS's per-account request quotas.
+pub const CONCURRENCY: usize = 4;
+/// How long a `GetKeyLastUsage` answer is reused: the API has a low quota
+/// and "last used" moves slowly at the scale a person reads it.
+pub const LAST_USAGE_TTL: Duration = Duration::hours(1);
+
+/// [`KeyFacts::unreadable`] marks.
+pub const NO_ACCESS: &str = "no access";
+pub const NOT_APPLICABLE: &str = "n/a";
+/// The call failed for another reason (reported as a problem).
+pub const FAILED: &str = "error";
+
+/// The fields `DescribeKey` fills, marked together when it fails.
+const DESCRIBE_FIELDS: &[&str] = &[
+    "description",
+    "state",
+    "key_manager",
+    "key_spec",
+    "key_usage",
+    "origin",
+    "multi_region",
+    "created",
+    "deletion_date",
+];
+const ROTATION_FIELDS: &[&str] = &["rotation_enabled", "rotation_period_days", "next_rotation"];
+
+/// The keys of one region, and what could not be read (one line each,
+/// for stderr or a log; the keys themselves carry the marks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionInventory {
+    pub keys: Vec<KeyFacts>,
+    pub problems: Vec<String>,
+}
+
+/// `GetKeyLastUsage` answers by key id, reused for [`LAST_USAGE_TTL`].
+#[derive(Debug, Clone, Default)]
+pub struct LastUsageCache {
+    entries: HashMap<String, (DateTime<Utc>, LastUsed)>,
+    /// When the endpoint said it does not know the operation: it is not
+    /// asked again until the TTL has passed.
+    unknown_operation_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastUsed {
+    Known(Option<DateTime<Utc>>),
+    NoAccess,
+}
+
+impl LastUsageCache {
+    fn fresh(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now - at < LAST_USAGE_TTL
+    }
+
+    /// The cached answer for `key_id`, if still fresh.
+    fn get(&self, key_id: &str, now: DateTime<Utc>) -> Option<LastUsed> {
+        self.entries
+            .get(key_id)
+            .filter(|(at, _)| Self::fresh(*at, now))
+            .map(|(_, v)| *v)
+    }
+
+    fn endpoint_lacks_it(&self, now: DateTime<Utc>) -> bool {
+        self.unknown_operation_at
+            .is_some_and(|at| Self::fresh(at, now))
+    }
+
+    /// Forgets keys that no longer exist and stale answers.
+    fn prune(&mut self, listed: &[ListedKey], now: DateTime<Utc>) {
+        self.entries
+            .retain(|id, (at, _)| Self::fresh(*at, now) && listed.iter().any(|k| &k.key_id == id));
+    }
+}
+
+/// What reading one key produced, before it is folded into the region.
+struct KeyRead {
+    facts: KeyFacts,
+    problems: Vec<String>,
+    /// A new `GetKeyLastUsage` answer to cache.
+    last_used: Option<LastUsed>,
+    /// The endpoint does not implement `GetKeyLastUsage`.
+    unknown_operation: bool,
+}
+
+/// Shared by the keys of one pass: once `GetKeyLastUsage` failed (other
+/// than access denied), the rest of the pass does not ask.
+#[derive(Clone)]
+struct LastUsagePlan {
+    stop: Arc<AtomicBool>,
+}
+
+/// Reads every key of the region. Only a failure of `ListKeys` fails the
+/// region; everything else marks fields.
+pub async fn fetch_region(
+    reader: &KmsReader,
+    source: &SourceId,
+    cache: &mut LastUsageCache,
+    now: DateTime<Utc>,
+) -> Result<RegionInventory, AwsError> {
+    let listed = reader.list_keys().await?;
+    let mut problems = Vec::new();
+    let aliases = read_aliases(reader, source, &mut problems).await;
+    cache.prune(&listed, now);
+    let plan = LastUsagePlan {
+        stop: Arc::new(AtomicBool::new(cache.endpoint_lacks_it(now))),
+    };
+    let jobs: Vec<(ListedKey, Option<LastUsed>)> = listed
+        .into_iter()
+        .map(|k| {
+            let cached = cache.get(&k.key_id, now);
+            (k, cached)
+        })
+        .collect();
+    let reads = bounded(jobs, CONCURRENCY, |(key, cached)| {
+        let reader = reader.clone();
+        let source = source.clone();
+        let aliases = aliases.clone();
+        let plan = plan.clone();
+        async move { read_key(&reader, &source, key, &aliases, cached, &plan).await }
+    })
+    .await;
+    let mut keys = Vec::with_capacity(reads.len());
+    for read in reads {
+        remember(cache, &read, now);
+        problems.extend(read.problems);
+        keys.push(read.facts);
+    }
+    Ok(RegionInventory { keys, problems })
+}
+
+/// Reads one key (by id or ARN) afresh, aliases included: what an event
+/// that changed the key asks for. `Ok(None)` when the key no longer
+/// exists.
+pub async fn fetch_key(
+    reader: &KmsReader,
+    source: &SourceId,
+    id: &str,
+    cache: &mut LastUsageCache,
+    now: DateTime<Utc>,
+) -> Result<Option<(KeyFacts, Vec<String>)>, AwsError> {
+    let description = match reader.describe_key(id).await {
+        Ok(d) => d,
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut problems = Vec::new();
+    let aliases = read_aliases(reader, source, &mut problems).await;
+    let listed = ListedKey {
+        arn: description.arn.clone().unwrap_or_default(),
+        key_id: description.key_id.clone(),
+    };
+    let plan = LastUsagePlan {
+        stop: Arc::new(AtomicBool::new(cache.endpoint_lacks_it(now))),
+    };
+    let cached = cache.get(&listed.key_id, now);
+    let read = read_described(
+        reader,
+        source,
+        listed,
+        Ok(description),
+        &aliases,
+        cached,
+        &plan,
+    )
+    .await;
+    remember(cache, &read, now);
+    problems.extend(read.problems);
+    Ok(Some((read.facts, problems)))
+}
+
+fn remember(cache: &mut LastUsageCache, read: &KeyRead, now: DateTime<Utc>) {
+    if read.unknown_operation {
+        cache.unknown_operation_at = Some(now);
+    }
+    if let (Some(value), Some(id)) = (read.last_used, read.facts.key_id.as_ref()) {
+        cache.entries.insert(id.clone(), (now, value));
+    }
+}
+
+/// Alias names by target key id, each list sorted; an error marks every
+/// key's aliases instead (carried in the `Err`).
+type Aliases = Result<HashMap<String, Vec<String>>, &'static str>;
+
+async fn read_aliases(
+    reader: &KmsReader,
+    source: &SourceId,
+    problems: &mut Vec<String>,
+) -> Arc<Aliases> {
+    let aliases = match reader.list_aliases().await {
+        Ok(list) => Ok(by_key(list)),
+        Err(e) => {
+            let mark = mark_for(&e);
+            if mark == FAILED {
+                problems.push(format!("{source}: ListAliases: {e}"));
+            }
+            Err(mark)
+        }
+    };
+    Arc::new(aliases)
+}
+
+fn by_key(list: Vec<AliasEntry>) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for alias in list {
+        if let Some(target) = alias.target_key_id {
+            map.entry(target).or_default().push(alias.name);
+        }
+    }
+    for names in map.values_mut() {
+        names.sort();
+    }
+    map
+}
+
+/// How a failed call marks its field.
+fn mark_for(err: &AwsError) -> &'static str {
+    match err.kind {
+        ErrorKind::AccessDenied => NO_ACCESS,
+        ErrorKind::Unsupported => NOT_APPLICABLE,
+        // The key's state forbids the call (pending import, unavailable):
+        // the fact does not exist for it right now.
+        _ if err.code.as_deref() == Some("KMSInvalidStateException") => NOT_APPLICABLE,
+        _ => FAILED,
+    }
+}
+
+fn mark(unreadable: &mut BTreeMap<String, String>, fields: &[&str], value: &str) {
+    for f in fields {
+        unreadable.insert((*f).to_string(), value.to_string());
+    }
+}
+
+async fn read_key(
+    reader: &KmsReader,
+    source: &SourceId,
+    listed: ListedKey,
+    aliases: &Aliases,
+    cached: Option<LastUsed>,
+    plan: &LastUsagePlan,
+) -> KeyRead {
+    let description = reader.describe_key(&listed.key_id).await;
+    read_described(reader, source, listed, description, aliases, cached, plan).await
+}
+
+/// The per-key calls after `DescribeKey`: rotation, rotations, policy,
+/// last usage.
+async fn read_described(
+    reader: &KmsReader,
+    source: &SourceId,
+    listed: ListedKey,
+    description: Result<KeyDescription, AwsError>,
+    aliases: &Aliases,
+    cached: Option<LastUsed>,
+    plan: &LastUsagePlan,
+) -> KeyRead {
+    let id = listed.key_id.clone();
+    let mut problems = Vec::new();
+    let mut problem = |call: &str, e: &AwsError| {
+        problems.push(format!("{source}: key {id}: {call}: {e}"));
+    };
+    let mut facts = KeyFacts {
+        arn: listed.arn,
+        key_id: Some(listed.key_id.clone()),
+        account: Some(source.account.clone()),
+        region: Some(source.region.clone()),
+        ..KeyFacts::default()
+    };
+    match aliases {
+        Ok(map) => facts.aliases = map.get(&listed.key_id).cloned().unwrap_or_default(),
+        Err(m) => mark(&mut facts.unreadable, &["aliases"], m),
+    }
+    let can_rotate = match description {
+        Ok(d) => {
+            let can = d.can_rotate();
+            apply_description(&mut facts, d);
+            Some(can)
+        }
+        Err(e) => {
+            let m = mark_for(&e);
+            if m == FAILED {
+                problem("DescribeKey", &e);
+            }
+            mark(&mut facts.unreadable, DESCRIBE_FIELDS, m);
+            None
+        }
+    };
+    if can_rotate == Some(false) {
+        // Asymmetric, HMAC, imported or custom-store keys: rotation does
+        // not exist for them, so kmstop does not ask.
+        mark(&mut facts.unreadable, ROTATION_FIELDS, NOT_APPLICABLE);
+        mark(&mut facts.unreadable, &["last_rotated"], NOT_APPLICABLE);
+    } else {
+        match reader.rotation_status(&id).await {
+            Ok(Some(status)) => {
+                facts.rotation_enabled = Some(status.enabled);
+                facts.rotation_period_days = status.period_days;
+                facts.next_rotation = status.next_rotation;
+                if !status.enabled {
+                    // No automatic rotation: no period, no next date.
+                    mark(
+                        &mut facts.unreadable,
+                        &["rotation_period_days", "next_rotation"],
+                        NOT_APPLICABLE,
+                    );
+                }
+            }
+            Ok(None) => mark(&mut facts.unreadable, ROTATION_FIELDS, NOT_APPLICABLE),
+            Err(e) => {
+                let m = mark_for(&e);
+                if m == FAILED {
+                    problem("GetKeyRotationStatus", &e);
+                }
+                mark(&mut facts.unreadable, ROTATION_FIELDS, m);
+            }
+        }
+        match reader.last_rotation(&id).await {
+            Ok(date) => facts.last_rotated = date,
+            Err(e) => {
+                let m = mark_for(&e);
+                if m == FAILED {
+                    problem("ListKeyRotations", &e);
+                }
+                mark(&mut facts.unreadable, &["last_rotated"], m);
+            }
+        }
+    }
+    match reader.key_policy(&id).await {
+        Ok(policy) => facts.policy = policy,
+        Err(e) => {
+            let m = mark_for(&e);
+            if m == FAILED {
+                problem("GetKeyPolicy", &e);
+            }
+            mark(&mut facts.unreadable, &["policy"], m);
+        }
+    }
+    let (last_used, unknown_operation) = if cached.is_some() {
+        (None, false)
+    } else {
+        read_last_usage(reader, &id, plan, &mut problem).await
+    };
+    let shown = last_used.or(cached);
+    match shown {
+        Some(LastUsed::Known(t)) => facts.last_used = t,
+        Some(LastUsed::NoAccess) => mark(&mut facts.unreadable, &["last_used"], NO_ACCESS),
+        None => {}
+    }
+    KeyRead {
+        facts,
+        problems,
+        last_used,
+        unknown_operation,
+    }
+}
+
+/// `GetKeyLastUsage` for one key unless the pass stopped asking. An
+/// endpoint without the operation, or any failure but access denied,
+/// leaves the field unknown and stops the pass from asking again.
+async fn read_last_usage(
+    reader: &KmsReader,
+    id: &str,
+    plan: &LastUsagePlan,
+    problem: &mut impl FnMut(&str, &AwsError),
+) -> (Option<LastUsed>, bool) {
+    if plan.stop.load(Ordering::Relaxed) {
+        return (None, false);
+    }
+    match reader.last_usage(id).await {
+        Ok(Some(usage)) => (Some(LastUsed::Known(usage.last_used)), false),
+        Ok(None) => {
+            plan.stop.store(true, Ordering::Relaxed);
+            (None, true)
+        }
+        Err(e) if e.kind == ErrorKind::AccessDenied => (Some(LastUsed::NoAccess), false),
+        Err(e) => {
+            // Report only the first failure of the pass, not one per key.
+            if !plan.stop.swap(true, Ordering::Relaxed) {
+                problem("GetKeyLastUsage (last_used left unknown)", &e);
+            }
+            (None, false)
+        }
+    }
+}
+
+fn apply_description(facts: &mut KeyFacts, d: KeyDescription) {
+    if facts.arn.is_empty() {
+        facts.arn = d.arn.unwrap_or_default();
+    }
+    if d.account.is_some() {
+        facts.account = d.account;
+    }
+    facts.description = d.description;
+    facts.state = d.state;
+    facts.key_manager = d.key_manager;
+    facts.key_spec = d.key_spec;
+    facts.key_usage = d.key_usage;
+    facts.origin = d.origin;
+    facts.multi_region = d.multi_region;
+    facts.created = d.created;
+    facts.deletion_date = d.deletion_date;
+}
+
+/// Runs `f` over `items` with at most `limit` in flight; results in the
+/// order of `items`. A panic in a task is re-raised here.
+async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let total = items.len();
+    let mut results: Vec<Option<R>> = (0..total).map(|_| None).collect();
+    let mut pending = items.into_iter().enumerate();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < limit.max(1) {
+            let Some((i, item)) = pending.next() else {
+                break;
+            };
+            let fut = f(item);
+            running.spawn(async move { (i, fut.await) });
+        }
+        match running.join_next().await {
+            Some(Ok((i, r))) => results[i] = Some(r),
+            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+            None => break,
+        }
+    }
+    results.into_iter().flatten().collect()
+}
