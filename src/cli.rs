@@ -34,6 +34,96 @@ pub enum Command {
     /// List the alert rules, built-in and yours, or check a rules file.
     #[command(after_help = RULES_HELP)]
     Rules(RulesArgs),
+    /// Follow KMS events live from CloudTrail (LookupEvents), as JSON lines
+    /// or a table; --alerts prints alert changes instead.
+    #[command(after_help = TAIL_HELP)]
+    Tail(TailArgs),
+    /// Check credentials, regions, read permissions and trail coverage, and
+    /// say how to fix what is wrong.
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
+}
+
+const TAIL_HELP: &str = "\
+Events come newest-first from CloudTrail's LookupEvents (2 requests/s per
+region, 50 events a request: about 100 events/s per region at most). Late
+deliveries are caught by re-reading each minute at +5 and +20 min; each
+event is printed once. Health changes (lagging, throttled, failing) are
+reported on stderr, so stdout stays a clean stream.
+
+Examples:
+  kmstop tail --profile prod --region us-east-1
+  kmstop tail --backfill 1h | jq 'select(.outcome == \"denied\")'
+  kmstop tail --format table --region us-east-1,eu-west-1
+  kmstop tail --alerts | jq '.alert.title'
+  kmstop tail --resume >> kms-events.jsonl   # no gap, no repeat since last run";
+
+const DOCTOR_HELP: &str = "\
+Exit status:
+  0  everything kmstop needs works
+  1  something is wrong (each problem is printed with how to fix it)
+
+Examples:
+  kmstop doctor --profile prod
+  kmstop doctor --all-regions";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TailFormat {
+    /// One JSON object per event (normalized fields; --raw: the record).
+    Json,
+    /// One line per event for a person.
+    Table,
+}
+
+// Flags are naturally bools.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Print events from this far back first (newest first), then follow.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub backfill: chrono::Duration,
+
+    /// Go on from where the last `kmstop tail --resume` (or tail) stopped:
+    /// no event missed, none printed twice. Without it, a fresh start.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// How often to ask for new events.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: chrono::Duration,
+
+    #[arg(long, short = 'f', value_enum, default_value_t = TailFormat::Json)]
+    pub format: TailFormat,
+
+    /// With --format json: print each CloudTrail record as it is.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Print alert changes (JSON lines) instead of events.
+    #[arg(long)]
+    pub alerts: bool,
+
+    /// Rules for --alerts (default ~/.config/kmstop/rules.toml if present).
+    #[arg(long, value_name = "FILE", requires = "alerts")]
+    pub rules: Option<PathBuf>,
+
+    /// Also print kmstop's own KMS calls (left out by default).
+    #[arg(long)]
+    pub include_own_calls: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+}
+
+fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    crate::timespec::parse_age(text)
+        .ok_or_else(|| format!("`{text}` is not a duration like 30s, 5m, 2h or 7d"))
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -44,7 +134,8 @@ Examples:
   kmstop report --source ./logs --format csv --section denied > denied.csv
   kmstop report --source ./logs --format json | jq '.alerts[] | select(.state == \"firing\")'
   kmstop report --source ./logs --rules my-rules.toml --alerts-log alerts.jsonl
-  aws cloudtrail lookup-events ... | kmstop report --source -";
+  aws cloudtrail lookup-events ... | kmstop report --source -
+  kmstop report --source aws --profile prod --region us-east-1,eu-west-1 --since 6h";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -59,9 +150,14 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// CloudTrail log files or directories (searched recursively, e.g. an
-    /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin.
+    /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin; `aws`
+    /// reads the window from CloudTrail's LookupEvents (`./aws` for a
+    /// directory of that name).
     #[arg(long = "source", short = 's', value_name = "PATH", required = true, num_args = 1..)]
     pub sources: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Only events at or after this time: RFC 3339, a date (UTC), or an
     /// age such as 2h or 7d.
@@ -152,7 +248,12 @@ pub struct TargetArgs {
 
     /// Region to read (repeat, or comma-separate, for several); by default
     /// the profile's region.
-    #[arg(long = "region", short = 'r', value_name = "REGION", value_delimiter = ',')]
+    #[arg(
+        long = "region",
+        short = 'r',
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
     pub regions: Vec<String>,
 
     /// Read every commercial region (opt-in regions the account has not

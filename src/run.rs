@@ -1,7 +1,11 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod doctor;
+mod live;
 mod rules;
+mod sweep;
+mod tail;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -33,6 +37,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Report(args) => report(&args, &SystemClock),
         Command::Rules(args) => rules::run(&args),
+        Command::Tail(args) => tail::run(&args, std::sync::Arc::new(SystemClock)),
+        Command::Doctor(args) => doctor::run(&args),
     }
 }
 
@@ -52,9 +58,22 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
-    let inputs = match discover(&args.sources) {
-        Ok(found) => found,
-        Err(message) => return usage_error(&message),
+    let from_aws = args.sources.len() == 1 && args.sources[0].as_os_str() == "aws";
+    let inputs = if from_aws {
+        let since = range.since.unwrap_or(now - chrono::Duration::hours(1));
+        let until = range.until.unwrap_or(now);
+        match sweep::sweep_inputs(&args.targets.options(), since, until) {
+            Ok(inputs) => inputs,
+            Err(message) => {
+                eprintln!("kmstop: {message}");
+                return ExitCode::from(EXIT_INPUT_PROBLEM);
+            }
+        }
+    } else {
+        match discover(&args.sources) {
+            Ok(found) => found,
+            Err(message) => return usage_error(&message),
+        }
     };
     let Some(rules) = load_rules(args.rules.as_deref()) else {
         return ExitCode::from(EXIT_USAGE);
@@ -99,7 +118,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         }
         Ok(()) => {}
     }
-    if report.files_read == 0 && report.skipped.files_failed == 0 {
+    if !from_aws && report.files_read == 0 && report.skipped.files_failed == 0 {
         let paths: Vec<String> = args
             .sources
             .iter()
@@ -149,7 +168,7 @@ fn run_alert_hook(command: &str, changes: &[AlertChange]) -> bool {
 /// The built-in rules with the user's file applied; `None` (after saying
 /// why, with file, line and column) when the file is bad: kmstop does not
 /// start on a rules file it cannot fully read.
-fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
+pub(crate) fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
     match config::load(explicit, &builtin::rules()) {
         Ok(set) => Some(set.rules),
         Err(errors) => {

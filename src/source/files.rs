@@ -34,6 +34,12 @@ pub enum Input {
         /// over.
         named: bool,
     },
+    /// Records already in memory (one JSON record per line), e.g. what a
+    /// LookupEvents sweep read: they go through exactly the file path.
+    Memory {
+        name: String,
+        bytes: std::sync::Arc<[u8]>,
+    },
 }
 
 impl Input {
@@ -41,6 +47,7 @@ impl Input {
     pub fn display(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".to_owned(),
+            Input::Memory { name, .. } => name.clone(),
             Input::File { path, .. } | Input::Unlisted { path, .. } => path.display().to_string(),
         }
     }
@@ -269,6 +276,10 @@ impl Reader {
             Input::Stdin => io::stdin().lock().read_to_end(&mut self.raw).map(drop),
             Input::File { path, .. } => read_into(path, &mut self.raw),
             Input::Unlisted { reason, .. } => return Err(reason.clone()),
+            Input::Memory { bytes, .. } => {
+                self.raw.extend_from_slice(bytes);
+                Ok(())
+            }
         }
         .map_err(|e| io_reason(&e))?;
         match sniff(&self.raw) {

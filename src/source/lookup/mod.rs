@@ -8,6 +8,7 @@ mod plan;
 mod poller;
 mod seen;
 mod stats;
+mod sweep;
 
 pub use checkpoint::{Checkpoint, checkpoint_path, state_dir};
 pub use pacer::Pacer;
@@ -16,6 +17,7 @@ pub use plan::{
 };
 pub use poller::{Ended, LookupApi, Poller, PollerSettings};
 pub use seen::Delivered;
+pub use sweep::{Swept, sweep};
 
 #[cfg(test)]
 mod tests;

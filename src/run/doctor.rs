@@ -1,0 +1,222 @@
+//! `kmstop doctor`: every check a person would do by hand before trusting
+//! an empty dashboard — credentials, each region, each read permission,
+//! and whether the account's trails leave KMS events out — each failure
+//! with the fix.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use chrono::Duration;
+
+use crate::aws::{
+    AccountConfig, AwsError, CloudTrailReader, ErrorKind, KmsReader, LookupWindow, caller_identity,
+    load_account,
+};
+use crate::cli::DoctorArgs;
+use crate::clock::{Clock, SystemClock};
+use crate::text::escape_control;
+
+#[derive(Default)]
+struct Findings {
+    text: String,
+    failed: bool,
+}
+
+impl Findings {
+    fn ok(&mut self, what: &str) {
+        let _ = writeln!(self.text, "  ok    {}", escape_control(what));
+    }
+
+    fn warn(&mut self, what: &str, fix: &str) {
+        let _ = writeln!(
+            self.text,
+            "  warn  {}\n        fix: {}",
+            escape_control(what),
+            escape_control(fix)
+        );
+    }
+
+    fn fail(&mut self, what: &str, fix: &str) {
+        self.failed = true;
+        let _ = writeln!(
+            self.text,
+            "  FAIL  {}\n        fix: {}",
+            escape_control(what),
+            escape_control(fix)
+        );
+    }
+
+    fn heading(&mut self, what: &str) {
+        let _ = writeln!(self.text, "{}", escape_control(what));
+    }
+}
+
+pub fn run(args: &DoctorArgs) -> ExitCode {
+    let rt = match super::live::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kmstop: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = args.targets.options();
+    let profiles: Vec<Option<&str>> = if options.profiles.is_empty() {
+        vec![None]
+    } else {
+        options.profiles.iter().map(|p| Some(p.as_str())).collect()
+    };
+    let mut findings = Findings::default();
+    rt.block_on(async {
+        for profile in profiles {
+            check_profile(profile, &options, &mut findings).await;
+        }
+    });
+    print!("{}", findings.text);
+    if findings.failed {
+        println!("\nSome checks failed: kmstop would miss data until they are fixed.");
+        ExitCode::FAILURE
+    } else {
+        println!("\nAll checks passed.");
+        ExitCode::SUCCESS
+    }
+}
+
+async fn check_profile(
+    profile: Option<&str>,
+    options: &crate::aws::TargetOptions,
+    f: &mut Findings,
+) {
+    f.heading(&crate::aws::profile_label(profile));
+    let account = match load_account(profile, options).await {
+        Ok(account) => account,
+        Err(e) => {
+            f.fail(
+                &format!("configuration: {}", e.message),
+                "see the message above",
+            );
+            return;
+        }
+    };
+    match caller_identity(&account.config, profile).await {
+        Ok(id) => f.ok(&format!("credentials: {} (account {})", id.arn, id.account)),
+        Err(e) => {
+            f.fail(
+                &format!("credentials: {}", e.message),
+                "fix the credentials first: every other check needs them",
+            );
+            return;
+        }
+    }
+    for region in &account.regions {
+        check_region(&account, region, f).await;
+    }
+}
+
+async fn check_region(account: &AccountConfig, region: &str, f: &mut Findings) {
+    f.heading(&format!("  region {region}"));
+    let cloudtrail = CloudTrailReader::new(&account.config, region);
+    let now = SystemClock.now();
+    let window = LookupWindow {
+        start: now - Duration::minutes(15),
+        end: now,
+    };
+    match cloudtrail.lookup_kms_page(window, None).await {
+        Ok(page) => f.ok(&format!(
+            "cloudtrail:LookupEvents ({} KMS events in the last 15 min on the first page)",
+            page.events.len()
+        )),
+        Err(e) if e.kind == ErrorKind::Credentials => {
+            f.fail(
+                &format!("region {region} refuses these credentials: {e}"),
+                "enable the region for the account (opt-in regions), or leave it out of --region",
+            );
+            return;
+        }
+        Err(e) => permission(f, "cloudtrail:LookupEvents", &e, true),
+    }
+    let kms = KmsReader::new(&account.config, region);
+    check_kms(&kms, f).await;
+    check_trails(&cloudtrail, region, f).await;
+}
+
+async fn check_kms(kms: &KmsReader, f: &mut Findings) {
+    match kms.list_keys().await {
+        Ok(keys) => {
+            f.ok(&format!("kms:ListKeys ({} keys)", keys.len()));
+            if let Some(key) = keys.first() {
+                match kms.describe_key(&key.key_id).await {
+                    Ok(_) => f.ok("kms:DescribeKey"),
+                    Err(e) => permission(f, "kms:DescribeKey", &e, true),
+                }
+                match kms.rotation_status(&key.key_id).await {
+                    Ok(_) => f.ok("kms:GetKeyRotationStatus"),
+                    Err(e) => permission(f, "kms:GetKeyRotationStatus", &e, false),
+                }
+                match kms.key_policy(&key.key_id).await {
+                    Ok(_) => f.ok("kms:GetKeyPolicy (optional)"),
+                    Err(e) => permission(f, "kms:GetKeyPolicy (optional)", &e, false),
+                }
+            }
+        }
+        Err(e) => permission(f, "kms:ListKeys", &e, true),
+    }
+    match kms.list_aliases().await {
+        Ok(aliases) => f.ok(&format!("kms:ListAliases ({} aliases)", aliases.len())),
+        Err(e) => permission(f, "kms:ListAliases", &e, true),
+    }
+}
+
+async fn check_trails(cloudtrail: &CloudTrailReader, region: &str, f: &mut Findings) {
+    let trails = match cloudtrail.describe_trails().await {
+        Ok(trails) => trails,
+        Err(e) => {
+            permission(
+                f,
+                "cloudtrail:DescribeTrails (optional: the coverage check)",
+                &e,
+                false,
+            );
+            return;
+        }
+    };
+    let home: Vec<_> = trails
+        .iter()
+        .filter(|t| t.home_region.as_deref().is_none_or(|h| h == region))
+        .collect();
+    if trails.is_empty() {
+        f.warn(
+            "no trail: LookupEvents (90 days) is the only history; there are no log files for `report`",
+            "create a multi-region trail to keep KMS events beyond 90 days",
+        );
+    }
+    for trail in home {
+        let name = trail.arn.as_deref().unwrap_or(&trail.name);
+        match cloudtrail.trail_excludes_kms(name).await {
+            Ok(true) => f.warn(
+                &format!("trail {} leaves KMS events out of its log files", trail.name),
+                "live mode is unaffected (LookupEvents sees them); for `report` over S3 logs, remove kms.amazonaws.com from ExcludeManagementEventSources",
+            ),
+            Ok(false) => f.ok(&format!("trail {} logs KMS events", trail.name)),
+            Err(e) => permission(f, "cloudtrail:GetEventSelectors (optional)", &e, false),
+        }
+    }
+}
+
+fn permission(f: &mut Findings, action: &str, e: &AwsError, required: bool) {
+    let fix = match e.kind {
+        ErrorKind::AccessDenied => format!(
+            "allow `{}` in the IAM policy (README: least privilege)",
+            action.split(' ').next().unwrap_or(action)
+        ),
+        ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network => {
+            "transient: run doctor again".to_string()
+        }
+        _ => "see the message".to_string(),
+    };
+    let what = format!("{action}: {e}");
+    if required {
+        f.fail(&what, &fix);
+    } else {
+        f.warn(&what, &fix);
+    }
+}

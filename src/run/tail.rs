@@ -1,0 +1,344 @@
+//! `kmstop tail`: the live event stream on stdout — JSON lines for `jq`,
+//! the raw CloudTrail records, a compact table, or alert changes.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::live::{Account, accounts, runtime};
+use crate::alert::{AlertChange, Engine};
+use crate::aws::CloudTrailReader;
+use crate::cli::{TailArgs, TailFormat};
+use crate::clock::Clock;
+use crate::event::{KmsEvent, PackedEvent};
+use crate::live::{Health, LiveUpdate, SourceId, SourceStatus};
+use crate::report::replay::Replay;
+use crate::source::lookup::{
+    Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
+};
+use crate::text::{escape_control, for_terminal};
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+/// One event as `tail` prints it: the normalized fields, named as the
+/// report's JSON names them.
+#[derive(Serialize)]
+struct EventLine<'a> {
+    time: String,
+    event_id: &'a str,
+    event_name: &'a str,
+    region: Option<&'a str>,
+    account: Option<&'a str>,
+    principal: &'a str,
+    principal_type: Option<&'a str>,
+    session_name: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    key_arn: Option<&'a str>,
+    alias: Option<&'a str>,
+    outcome: crate::event::Outcome,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    encryption_context: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> EventLine<'a> {
+    fn new(e: &'a KmsEvent<'a>) -> Self {
+        Self {
+            time: e.time.to_rfc3339_opts(SecondsFormat::Secs, true),
+            event_id: &e.event_id,
+            event_name: &e.event_name,
+            region: e.region.as_deref(),
+            account: e.recipient_account.as_deref(),
+            principal: &e.principal,
+            principal_type: e.principal_type.as_deref(),
+            session_name: e.session_name.as_deref(),
+            source_ip: e.source_ip.as_deref(),
+            user_agent: e.user_agent.as_deref(),
+            key_arn: e.key.as_ref().map(|k| k.arn.as_ref()),
+            alias: e.alias.as_deref(),
+            outcome: e.outcome,
+            error_code: e.error_code.as_deref(),
+            error_message: e.error_message.as_deref(),
+            encryption_context: e
+                .encryption_context
+                .iter()
+                .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                .collect(),
+        }
+    }
+}
+
+pub fn run(args: &TailArgs, clock: Arc<dyn Clock>) -> ExitCode {
+    let backfill = args.backfill;
+    if backfill < Duration::zero() || args.poll_interval < Duration::seconds(1) {
+        eprintln!("kmstop: --poll-interval must be at least 1s and --backfill not negative");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let rules = if args.alerts {
+        match super::load_rules(args.rules.as_deref()) {
+            Some(rules) => Some(rules),
+            None => return ExitCode::from(EXIT_USAGE),
+        }
+    } else {
+        None
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kmstop: cannot start: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let options = args.targets.options();
+    let accounts = match rt.block_on(accounts(&options)) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("kmstop: {message}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let engine = match rules
+        .map(|r| Engine::new(r, crate::inventory::Inventory::default()))
+        .transpose()
+    {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("kmstop: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    rt.block_on(follow(args, &accounts, engine, clock))
+}
+
+async fn follow(
+    args: &TailArgs,
+    accounts: &[Account],
+    mut engine: Option<Engine>,
+    clock: Arc<dyn Clock>,
+) -> ExitCode {
+    let (tx, mut rx) = mpsc::channel::<LiveUpdate>(64);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = state_dir();
+    let mut tasks = Vec::new();
+    for account in accounts {
+        for source in account.sources() {
+            let reader = CloudTrailReader::new(&account.config.config, &source.region);
+            let checkpoint = state
+                .as_deref()
+                .map(|dir| checkpoint_path(dir, "tail", &source));
+            if args.resume && checkpoint.is_none() {
+                eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            if !args.resume
+                && let Some(path) = &checkpoint
+            {
+                // A fresh start: an old checkpoint must not bend it.
+                let _ = std::fs::remove_file(path);
+            }
+            let settings = PollerSettings {
+                plan: PlanSettings {
+                    poll_interval: args.poll_interval,
+                    first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
+                    ..PlanSettings::default()
+                },
+                backfill: args.backfill,
+                include_own_calls: args.include_own_calls,
+                checkpoint,
+                ..PollerSettings::default()
+            };
+            let poller = Poller::new(
+                reader,
+                source,
+                settings,
+                Pacer::lookup_events(),
+                Arc::clone(&clock),
+                tx.clone(),
+            );
+            tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
+        }
+    }
+    drop(tx);
+    let mut out = io::BufWriter::new(io::stdout());
+    let mut replay: Replay<PackedEvent> = Replay::new(Duration::minutes(5), 200_000);
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut statuses: BTreeMap<SourceId, SourceStatus> = BTreeMap::new();
+    let mut exit = ExitCode::SUCCESS;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            update = rx.recv() => {
+                let Some(update) = update else { break };
+                let written = match update {
+                    LiveUpdate::Events { events, .. } => {
+                        if let Some(engine) = engine.as_mut() {
+                            for e in events {
+                                replay.push(e.time(), e);
+                            }
+                            write_ready(engine, &mut replay, &mut out, clock.now())
+                        } else {
+                            events.iter().try_for_each(|e| write_event(args, e, &mut out))
+                        }
+                    }
+                    LiveUpdate::Status(status) => {
+                        report_status(&status, statuses.get(&status.source));
+                        statuses.insert(status.source.clone(), status);
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = written.and_then(|()| out.flush()) {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        eprintln!("kmstop: cannot write: {e}");
+                        exit = ExitCode::from(EXIT_FAILED);
+                    }
+                    break;
+                }
+            }
+            _ = ticker.tick() => {
+                if let Some(engine) = engine.as_mut() {
+                    let changes = engine.tick(clock.now() - Duration::minutes(5));
+                    if write_changes(&changes, &mut out, clock.now()).and_then(|()| out.flush()).is_err() {
+                        break;
+                    }
+                }
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        if let Ok(Ended::Unavailable(message)) = task.await {
+            eprintln!("kmstop: {}", escape_control(&message));
+            exit = ExitCode::from(EXIT_FAILED);
+        }
+    }
+    exit
+}
+
+/// Feeds the engine the events old enough to be in order and prints the
+/// alert changes they cause.
+fn write_ready(
+    engine: &mut Engine,
+    replay: &mut Replay<PackedEvent>,
+    out: &mut impl Write,
+    now: DateTime<Utc>,
+) -> io::Result<()> {
+    let mut changes: Vec<AlertChange> = Vec::new();
+    while let Some((_, event)) = replay.pop_ready() {
+        changes.extend(engine.observe(&event.view()));
+    }
+    write_changes(&changes, out, now)
+}
+
+fn write_changes(
+    changes: &[AlertChange],
+    out: &mut impl Write,
+    now: DateTime<Utc>,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        seen: DateTime<Utc>,
+        change: &'a crate::alert::Change,
+        alert: &'a crate::alert::Alert,
+    }
+    for c in changes {
+        serde_json::to_writer(
+            &mut *out,
+            &Line {
+                seen: now,
+                change: &c.change,
+                alert: &c.alert,
+            },
+        )?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_event(args: &TailArgs, event: &PackedEvent, out: &mut impl Write) -> io::Result<()> {
+    let e = event.view();
+    match args.format {
+        TailFormat::Json if args.raw => match e.raw.as_deref() {
+            // The record as CloudTrail wrote it, on one line.
+            Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(value) => serde_json::to_writer(&mut *out, &value).map_err(io::Error::from),
+                Err(_) => out.write_all(raw.replace('\n', " ").as_bytes()),
+            },
+            None => serde_json::to_writer(&mut *out, &EventLine::new(&e)).map_err(io::Error::from),
+        },
+        TailFormat::Json => {
+            serde_json::to_writer(&mut *out, &EventLine::new(&e)).map_err(io::Error::from)
+        }
+        TailFormat::Table => write!(
+            out,
+            "{}  {:<9} {:<22} {:<8} {} {} {}",
+            e.time.format("%H:%M:%S"),
+            for_terminal(e.region.as_deref().unwrap_or("-"), 9),
+            for_terminal(&e.event_name, 22),
+            e.outcome,
+            for_terminal(&e.principal, 60),
+            for_terminal(
+                e.alias
+                    .as_deref()
+                    .or(e.key.as_ref().map(|k| k.arn.as_ref()))
+                    .unwrap_or("-"),
+                80
+            ),
+            for_terminal(e.error_code.as_deref().unwrap_or(""), 40),
+        ),
+    }?;
+    out.write_all(b"\n")
+}
+
+/// Tells stderr when a source's health changes: the stream on stdout stays
+/// clean for pipes.
+fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {
+    if before.is_some_and(|b| b.health == status.health) {
+        return;
+    }
+    let what = match &status.health {
+        Health::Starting => return,
+        Health::Ok => "ok".to_string(),
+        Health::Lagging { seconds } => match status.coverage {
+            Some(share) => format!(
+                "lagging {} min: the account produces more KMS events than LookupEvents delivers; {:.0} % of events seen",
+                seconds / 60,
+                share * 100.0
+            ),
+            None => format!("lagging {} min", seconds / 60),
+        },
+        Health::Throttled => "throttled (retrying the same page)".to_string(),
+        Health::Failing { message } => format!("failing, retrying: {message}"),
+        Health::Unavailable { message } => format!("unavailable: {message}"),
+    };
+    eprintln!("kmstop: {}: {}", status.source, escape_control(&what));
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
