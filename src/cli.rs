@@ -95,6 +95,11 @@ pub struct TailArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub poll_interval: chrono::Duration,
 
+    /// Read each minute again this long after it ends, to catch events
+    /// CloudTrail delivers late (comma-separated, ascending).
+    #[arg(long, value_name = "DURATIONS", default_value = "5m,20m", value_delimiter = ',', value_parser = parse_duration)]
+    pub reread_after: Vec<chrono::Duration>,
+
     #[arg(long, short = 'f', value_enum, default_value_t = TailFormat::Json)]
     pub format: TailFormat,
 

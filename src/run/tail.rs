@@ -81,6 +81,12 @@ pub fn run(args: &TailArgs, clock: Arc<dyn Clock>) -> ExitCode {
         eprintln!("kmstop: --poll-interval must be at least 1s and --backfill not negative");
         return ExitCode::from(EXIT_USAGE);
     }
+    if !args.reread_after.is_sorted() || args.reread_after.iter().any(|d| *d <= Duration::zero()) {
+        eprintln!(
+            "kmstop: --reread-after takes positive durations in ascending order, e.g. 5m,20m"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let rules = if args.alerts {
         match super::load_rules(args.rules.as_deref()) {
             Some(rules) => Some(rules),
@@ -125,46 +131,10 @@ async fn follow(
 ) -> ExitCode {
     let (tx, mut rx) = mpsc::channel::<LiveUpdate>(64);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = state_dir();
-    let mut tasks = Vec::new();
-    for account in accounts {
-        for source in account.sources() {
-            let reader = CloudTrailReader::new(&account.config.config, &source.region);
-            let checkpoint = state
-                .as_deref()
-                .map(|dir| checkpoint_path(dir, "tail", &source));
-            if args.resume && checkpoint.is_none() {
-                eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
-                return ExitCode::from(EXIT_USAGE);
-            }
-            if !args.resume
-                && let Some(path) = &checkpoint
-            {
-                // A fresh start: an old checkpoint must not bend it.
-                let _ = std::fs::remove_file(path);
-            }
-            let settings = PollerSettings {
-                plan: PlanSettings {
-                    poll_interval: args.poll_interval,
-                    first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
-                    ..PlanSettings::default()
-                },
-                backfill: args.backfill,
-                include_own_calls: args.include_own_calls,
-                checkpoint,
-                ..PollerSettings::default()
-            };
-            let poller = Poller::new(
-                reader,
-                source,
-                settings,
-                Pacer::lookup_events(),
-                Arc::clone(&clock),
-                tx.clone(),
-            );
-            tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
-        }
-    }
+    let tasks = match spawn_pollers(args, accounts, &clock, &tx, &stop_rx) {
+        Ok(tasks) => tasks,
+        Err(code) => return code,
+    };
     drop(tx);
     let mut out = io::BufWriter::new(io::stdout());
     let mut replay: Replay<PackedEvent> = Replay::new(Duration::minutes(5), 200_000);
@@ -222,6 +192,63 @@ async fn follow(
         }
     }
     exit
+}
+
+/// One poller per account × region, each with its own pacer (the limit is
+/// per region) and, with a state directory, its checkpoint.
+fn spawn_pollers(
+    args: &TailArgs,
+    accounts: &[Account],
+    clock: &Arc<dyn Clock>,
+    tx: &mpsc::Sender<LiveUpdate>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
+    let state = state_dir();
+    let mut tasks = Vec::new();
+    for account in accounts {
+        for source in account.sources() {
+            let reader = CloudTrailReader::new(&account.config.config, &source.region);
+            let checkpoint = state
+                .as_deref()
+                .map(|dir| checkpoint_path(dir, "tail", &source));
+            if args.resume && checkpoint.is_none() {
+                eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
+                return Err(ExitCode::from(EXIT_USAGE));
+            }
+            if !args.resume
+                && let Some(path) = &checkpoint
+            {
+                // A fresh start: an old checkpoint must not bend it.
+                let _ = std::fs::remove_file(path);
+            }
+            let settings = PollerSettings {
+                plan: PlanSettings {
+                    poll_interval: args.poll_interval,
+                    rereads: args.reread_after.clone(),
+                    // Batch re-reads over a few polls, never longer than
+                    // the shortest re-read delay.
+                    reread_batch: (args.poll_interval * 12)
+                        .min(args.reread_after.first().copied().unwrap_or_default()),
+                    first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
+                    ..PlanSettings::default()
+                },
+                backfill: args.backfill,
+                include_own_calls: args.include_own_calls,
+                checkpoint,
+                ..PollerSettings::default()
+            };
+            let poller = Poller::new(
+                reader,
+                source,
+                settings,
+                Pacer::lookup_events(),
+                Arc::clone(clock),
+                tx.clone(),
+            );
+            tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
+        }
+    }
+    Ok(tasks)
 }
 
 /// Feeds the engine the events old enough to be in order and prints the
