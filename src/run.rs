@@ -2,6 +2,7 @@
 //! printing problems on stderr and choosing the exit status.
 
 mod rules;
+mod sim;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Report(args) => report(&args, &SystemClock),
         Command::Rules(args) => rules::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }
 

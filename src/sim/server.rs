@@ -290,7 +290,15 @@ async fn handle(
     let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {
         Err(e)
     } else {
-        dispatch(&state, &routed, &region, now, user_agent.as_deref(), peer)
+        dispatch(
+            &state,
+            &routed,
+            &region,
+            now,
+            user_agent.as_deref(),
+            peer,
+            &request_id,
+        )
     };
     let response = match outcome {
         Ok(body) => {
@@ -308,6 +316,7 @@ async fn handle(
 }
 
 /// Runs a request that no fault intercepted; the answer's body text.
+#[allow(clippy::too_many_arguments)]
 fn dispatch(
     state: &State,
     routed: &Routed,
@@ -315,6 +324,7 @@ fn dispatch(
     now: chrono::DateTime<Utc>,
     user_agent: Option<&str>,
     peer: SocketAddr,
+    request_id: &str,
 ) -> Result<String, AwsError> {
     let Some(target) = &routed.target else {
         return Err(match &routed.params {
@@ -331,7 +341,7 @@ fn dispatch(
     let world = &state.events.traffic.world;
     let value = match (target.service, op) {
         (Service::Sts, "GetCallerIdentity") => {
-            return Ok(sts::get_caller_identity(world, &state.request_id()));
+            return Ok(sts::get_caller_identity(world, request_id));
         }
         (Service::Sts, _) => {
             return Err(AwsError::client(
