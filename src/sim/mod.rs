@@ -27,6 +27,9 @@ mod traffic;
 mod wire;
 pub mod world;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
