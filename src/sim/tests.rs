@@ -36,7 +36,7 @@ fn events(seed: u64, scenario: Scenario, history_s: i64) -> Events {
         scenario,
         delay: DelayModel {
             min: std::time::Duration::from_secs(5),
-            max: std::time::Duration::from_secs(120),
+            max: std::time::Duration::from_mins(2),
         },
         first: origin().timestamp() - history_s,
         last: None,
