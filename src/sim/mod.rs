@@ -28,6 +28,8 @@ mod wire;
 pub mod world;
 
 #[cfg(test)]
+mod lookup_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io;
