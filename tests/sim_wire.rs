@@ -22,7 +22,10 @@ fn post(sim: &SimHandle, headers: &[(&str, &str)], body: &str) -> (u16, String) 
         body.len()
     );
     for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+        request.push_str(k);
+        request.push_str(": ");
+        request.push_str(v);
+        request.push_str("\r\n");
     }
     request.push_str("\r\n");
     request.push_str(body);
