@@ -135,7 +135,7 @@ struct Query {
     cursor: Option<Cursor>,
 }
 
-fn query(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Query, AwsError> {
+fn query(body: &Map<String, Value>, region: &str, now: DateTime<Utc>) -> Result<Query, AwsError> {
     let attr = attribute(body)?;
     let start = time_member(body, "StartTime")?;
     let end = time_member(body, "EndTime")?;
@@ -159,12 +159,13 @@ fn query(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Query, AwsErro
             "Start time must be before end time.",
         ));
     }
-    // The token binds the request as sent: an omitted EndTime means "now"
-    // on every page, so it is not the same as an explicit time.
+    // The token binds the request as sent (and its region): an omitted
+    // EndTime means "now" on every page, so it is not an explicit time.
     let millis =
         |t: Option<DateTime<Utc>>| t.map_or("-".into(), |t| t.timestamp_millis().to_string());
     let (ak, av) = attr.clone().unwrap_or_default();
     let request = fingerprint(&[
+        region,
         &millis(start),
         &millis(end),
         &ak,
@@ -209,7 +210,7 @@ pub fn lookup_events(
         insight,
         request,
         cursor,
-    } = query(body, now)?;
+    } = query(body, region, now)?;
     let world = &events.traffic.world;
     let Some(ri) = world.region_index(region).filter(|_| !insight) else {
         return Ok(json!({"Events": []}));

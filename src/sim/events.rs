@@ -12,8 +12,10 @@ use crate::synth::text::{SynthRng, fmt_uuid, new_uuid};
 use super::render::{Rendered, Served, render_call, render_own};
 use super::traffic::{EventKind, SimEvent, Traffic};
 
-/// Generated seconds kept (per simulator): two hours of one region.
-const SLOT_CACHE: usize = 7_200;
+/// Generated events kept in the cache (about 30 MB): a busy region's
+/// quarter hour, a default account's hours. Older seconds are generated
+/// again when asked for.
+const CACHED_EVENTS: usize = 200_000;
 /// Own calls kept per region; the oldest go first.
 const OWN_LIMIT: usize = 100_000;
 
@@ -34,6 +36,7 @@ pub struct TruthEvent {
 struct SlotCache {
     map: HashMap<(usize, i64), Arc<Vec<SimEvent>>>,
     order: VecDeque<(usize, i64)>,
+    events: usize,
 }
 
 pub struct Events {
@@ -70,10 +73,13 @@ impl Events {
         let mut cache = lock(&self.cache);
         if cache.map.insert((region, slot), events.clone()).is_none() {
             cache.order.push_back((region, slot));
+            cache.events += events.len();
         }
-        while cache.order.len() > SLOT_CACHE {
-            if let Some(old) = cache.order.pop_front() {
-                cache.map.remove(&old);
+        while cache.events > CACHED_EVENTS && cache.order.len() > 1 {
+            if let Some(old) = cache.order.pop_front()
+                && let Some(gone) = cache.map.remove(&old)
+            {
+                cache.events -= gone.len();
             }
         }
         events
