@@ -13,7 +13,8 @@
 //! clock (`clock` is the only place that does: time is an input). `source`
 //! reads inputs and `sink` writes alerts out; `report` runs the engine over
 //! files on reader threads; `run` wires a parsed command line to them;
-//! `synth` generates CloudTrail corpora for tests and benchmarks.
+//! `synth` generates CloudTrail corpora for tests and benchmarks; `sim`
+//! serves a simulated account's CloudTrail, KMS and STS on loopback.
 
 pub mod aggregate;
 pub mod alert;
@@ -26,6 +27,7 @@ pub mod inventory;
 pub mod live;
 pub mod report;
 pub mod run;
+pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod store;

@@ -4,6 +4,7 @@
 mod doctor;
 mod live;
 mod rules;
+mod sim;
 mod sweep;
 mod tail;
 
@@ -39,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(&args),
         Command::Tail(args) => tail::run(&args, std::sync::Arc::new(SystemClock)),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }
 

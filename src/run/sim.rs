@@ -1,0 +1,99 @@
+//! `kmstop sim`: the loopback AWS simulator in the foreground until Ctrl-C
+//! or SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::SimArgs;
+use crate::clock::{Clock, ScaledClock, SystemClock};
+use crate::sim::{Faults, Sim, SimOptions};
+use crate::text::escape_control;
+
+pub fn run(args: &SimArgs) -> ExitCode {
+    let system: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = if (args.speed - 1.0).abs() < f64::EPSILON {
+        system
+    } else {
+        let origin = system.now();
+        Arc::new(ScaledClock::new(system, origin, args.speed))
+    };
+    let options = SimOptions {
+        seed: args.seed,
+        scenario: args.scenario,
+        account: args.account.clone(),
+        regions: args.regions.clone(),
+        delay_min: args.delay.0,
+        delay_max: args.delay.1,
+        faults: Faults {
+            throttle: args.throttle,
+            server_error: args.server_errors,
+            drop: args.drop,
+            ..Faults::default()
+        },
+        port: args.port,
+        clock,
+        ..SimOptions::default()
+    };
+    let sim = match Sim::start(options) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!(
+                "kmstop: cannot start the simulator: {}",
+                escape_control(&e.to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let endpoint = sim.endpoint();
+    let region = &args.regions[0];
+    println!(
+        "kmstop sim: account {} in {} (scenario {}, seed {}) at {endpoint}",
+        args.account,
+        args.regions.join(", "),
+        args.scenario,
+        args.seed
+    );
+    println!("Any credentials work. Try:\n");
+    println!(
+        "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} --region {region} cloudtrail lookup-events --lookup-attributes AttributeKey=EventSource,AttributeValue=kms.amazonaws.com"
+    );
+    println!(
+        "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} --region {region} kms list-aliases"
+    );
+    println!("\nCtrl-C stops it.");
+    let waited = wait_for_signal();
+    let requests = sim.requests().len();
+    sim.stop();
+    match waited {
+        Ok(()) => {
+            eprintln!("kmstop sim: stopped after {requests} request(s)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kmstop: cannot wait for signals: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
+fn wait_for_signal() -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
+    })
+}

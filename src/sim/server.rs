@@ -1,0 +1,402 @@
+//! The HTTP side: one hyper HTTP/1.1 connection per client, routing by
+//! `X-Amz-Target` (`awsJson1_1`) or form `Action` (STS awsQuery), faults and
+//! rate limits applied before the handlers, every request logged.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::Utc;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+
+use super::bucket::{Rate, TokenBucket};
+use super::events::Events;
+use super::faults::{FaultKind, Injector};
+use super::render::Served;
+use super::wire::{AwsError, Service, Target, form_pairs, json_object, parse_target, region_of};
+use super::{RequestRecord, cloudtrail, kms, sts};
+use crate::clock::Clock;
+
+/// Requests kept in the log; older ones are dropped (and counted).
+const LOG_LIMIT: usize = 100_000;
+const BODY_LIMIT: usize = 1 << 20;
+
+pub struct State {
+    pub events: Events,
+    pub clock: Arc<dyn Clock>,
+    pub faults: Injector,
+    pub lookup_rate: Option<Rate>,
+    pub kms_rate: Option<Rate>,
+    pub record_own_calls: bool,
+    buckets: Mutex<HashMap<(Service, String), TokenBucket>>,
+    log: Mutex<VecDeque<RequestRecord>>,
+    request_counter: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    pub fn new(
+        events: Events,
+        clock: Arc<dyn Clock>,
+        faults: Injector,
+        lookup_rate: Option<Rate>,
+        kms_rate: Option<Rate>,
+        record_own_calls: bool,
+    ) -> Self {
+        Self {
+            events,
+            clock,
+            faults,
+            lookup_rate,
+            kms_rate,
+            record_own_calls,
+            buckets: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::new()),
+            request_counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    fn log(&self, record: RequestRecord) {
+        let mut log = lock(&self.log);
+        log.push_back(record);
+        while log.len() > LOG_LIMIT {
+            log.pop_front();
+        }
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+        // splitmix64: distinct, stable ids in UUID shape.
+        let mut x = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        crate::synth::text::fmt_uuid((u128::from(x ^ (x >> 31)) << 64) | u128::from(n))
+    }
+
+    /// False when the rate limit of `service` in `region` is exceeded.
+    fn admit(&self, service: Service, operation: &str, region: &str) -> bool {
+        let rate = match service {
+            Service::CloudTrail if operation == "LookupEvents" => self.lookup_rate,
+            Service::Kms => self.kms_rate,
+            _ => None,
+        };
+        let Some(rate) = rate else {
+            return true;
+        };
+        let now = self.clock.now();
+        lock(&self.buckets)
+            .entry((service, region.to_string()))
+            .or_insert_with(|| TokenBucket::new(rate))
+            .try_take(now)
+    }
+}
+
+/// Serves until `shutdown` fires.
+pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => return,
+        };
+        let Ok((stream, peer)) = accepted else {
+            // Out of file descriptors and the like: try again shortly.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let killer = kill.clone();
+            let service = hyper::service::service_fn(move |req| {
+                handle(state.clone(), peer, req, killer.clone())
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // Dropping the connection future closes the socket unanswered.
+            tokio::select! {
+                _ = conn => {}
+                () = kill.notified() => {}
+            }
+        });
+    }
+}
+
+enum Protocol {
+    Json,
+    Query,
+}
+
+fn respond(
+    protocol: &Protocol,
+    status: u16,
+    body: String,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let content_type = match protocol {
+        Protocol::Json => "application/x-amz-json-1.1",
+        Protocol::Query => "text/xml",
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn error_response(protocol: &Protocol, e: &AwsError, request_id: &str) -> Response<Full<Bytes>> {
+    let body = match protocol {
+        Protocol::Json => e.json_body(),
+        Protocol::Query => e.xml_body(request_id),
+    };
+    respond(protocol, e.status, body, request_id)
+}
+
+/// The error a fault answers with, in the service's words.
+fn fault_error(fault: FaultKind, service: Option<Service>) -> Option<AwsError> {
+    match fault {
+        FaultKind::Throttle => Some(match service {
+            Some(Service::Kms) => AwsError::client(
+                "ThrottlingException",
+                "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+            ),
+            Some(Service::Sts) => AwsError::client("Throttling", "Rate exceeded"),
+            _ => AwsError::client("ThrottlingException", "Rate exceeded"),
+        }),
+        FaultKind::ServerError => Some(AwsError::new(
+            500,
+            "InternalFailure",
+            "We encountered an internal error. Please try again.",
+        )),
+        FaultKind::Unavailable => Some(AwsError::new(
+            503,
+            "ServiceUnavailable",
+            "Service is unavailable. Please try again later.",
+        )),
+        FaultKind::Slow | FaultKind::Drop => None,
+    }
+}
+
+/// What a request asks for: its routed target (if any), the name it is
+/// logged under, and its members.
+struct Routed {
+    target: Option<Target>,
+    logged: String,
+    protocol: Protocol,
+    params: Result<Map<String, Value>, AwsError>,
+}
+
+fn route(target_header: Option<&str>, body: &[u8]) -> Routed {
+    if let Some(header) = target_header {
+        let target = parse_target(header);
+        let logged = target
+            .as_ref()
+            .map_or_else(|| header.to_string(), Target::canonical);
+        return Routed {
+            target,
+            logged,
+            protocol: Protocol::Json,
+            params: json_object(body),
+        };
+    }
+    // awsQuery: STS is the only such service here.
+    let pairs = form_pairs(body);
+    let action = pairs
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone());
+    let target = action.map(|operation| Target {
+        service: Service::Sts,
+        operation,
+    });
+    let logged = target.as_ref().map_or_else(String::new, Target::canonical);
+    let params = if target.is_some() {
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect())
+    } else {
+        Err(AwsError::client("MissingAction", "Missing Action"))
+    };
+    Routed {
+        target,
+        logged,
+        protocol: Protocol::Query,
+        params,
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    kill: Arc<Notify>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let target_header = header("x-amz-target");
+    let region = region_of(header(AUTHORIZATION.as_str()).as_deref());
+    let user_agent = header(USER_AGENT.as_str());
+    let body = Limited::new(req.into_body(), BODY_LIMIT).collect().await;
+    let body = body
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let routed = route(target_header.as_deref(), &body);
+    let request_id = state.request_id();
+    let now = state.clock.now();
+    let mut record = RequestRecord {
+        at: now,
+        target: routed.logged.clone(),
+        region: region.clone(),
+        status: 0,
+        error: None,
+        fault: None,
+        user_agent: user_agent.clone(),
+    };
+
+    let draw = state.faults.draw(&region);
+    record.fault = draw.fault;
+    if let Some(delay) = draw.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if draw.fault == Some(FaultKind::Drop) {
+        state.log(record);
+        kill.notify_one();
+        let never: Infallible = std::future::pending().await;
+        match never {}
+    }
+    let service = routed.target.as_ref().map(|t| t.service);
+    let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {
+        Err(e)
+    } else {
+        dispatch(
+            &state,
+            &routed,
+            &region,
+            now,
+            user_agent.as_deref(),
+            peer,
+            &request_id,
+        )
+    };
+    let response = match outcome {
+        Ok(body) => {
+            record.status = 200;
+            respond(&routed.protocol, 200, body, &request_id)
+        }
+        Err(e) => {
+            record.status = e.status;
+            record.error = Some(e.code.to_string());
+            error_response(&routed.protocol, &e, &request_id)
+        }
+    };
+    state.log(record);
+    Ok(response)
+}
+
+/// Runs a request that no fault intercepted; the answer's body text.
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    state: &State,
+    routed: &Routed,
+    region: &str,
+    now: chrono::DateTime<Utc>,
+    user_agent: Option<&str>,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Result<String, AwsError> {
+    let Some(target) = &routed.target else {
+        return Err(match &routed.params {
+            Err(e) => e.clone(),
+            Ok(_) => AwsError::unknown_operation(),
+        });
+    };
+    let params = routed.params.as_ref().map_err(Clone::clone)?;
+    let op = target.operation.as_str();
+    if !state.admit(target.service, op, region) {
+        return Err(fault_error(FaultKind::Throttle, Some(target.service))
+            .unwrap_or_else(AwsError::unknown_operation));
+    }
+    let world = &state.events.traffic.world;
+    let value = match (target.service, op) {
+        (Service::Sts, "GetCallerIdentity") => {
+            return Ok(sts::get_caller_identity(world, request_id));
+        }
+        (Service::Sts, _) => {
+            return Err(AwsError::client(
+                "InvalidAction",
+                format!("Could not find operation {op} for version 2011-06-15"),
+            ));
+        }
+        (Service::CloudTrail, "LookupEvents") => {
+            cloudtrail::lookup_events(&state.events, region, now, params)
+        }
+        (Service::CloudTrail, "DescribeTrails") => {
+            cloudtrail::describe_trails(world, region, params)
+        }
+        (Service::CloudTrail, "GetEventSelectors") => {
+            cloudtrail::get_event_selectors(world, params)
+        }
+        (Service::CloudTrail, "GetTrailStatus") => cloudtrail::get_trail_status(world, now, params),
+        (Service::CloudTrail, _) => Err(AwsError::unknown_operation()),
+        (Service::Kms, _) => {
+            let Some(answer) = kms::handle(&state.events, region, now, op, params) else {
+                return Err(AwsError::unknown_operation());
+            };
+            if state.record_own_calls {
+                state.events.record_own(&Served {
+                    region,
+                    time: now,
+                    event_id: 0,
+                    operation: op,
+                    key: answer.key,
+                    params,
+                    error: answer.answer.as_ref().err(),
+                    user_agent,
+                    source_ip: &peer.ip().to_string(),
+                });
+            }
+            answer.answer
+        }
+    }?;
+    Ok(value.to_string())
+}
+
+/// Canonical names of every operation the simulator answers: all reads.
+pub const SERVED: &[&str] = &[
+    "CloudTrail_20131101.LookupEvents",
+    "CloudTrail_20131101.DescribeTrails",
+    "CloudTrail_20131101.GetEventSelectors",
+    "CloudTrail_20131101.GetTrailStatus",
+    "TrentService.ListKeys",
+    "TrentService.DescribeKey",
+    "TrentService.GetKeyRotationStatus",
+    "TrentService.ListKeyRotations",
+    "TrentService.ListAliases",
+    "TrentService.GetKeyPolicy",
+    "TrentService.ListKeyPolicies",
+    "TrentService.GetKeyLastUsage",
+    "TrentService.ListResourceTags",
+    "AWSSecurityTokenServiceV20110615.GetCallerIdentity",
+];

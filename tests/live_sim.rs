@@ -1,0 +1,373 @@
+//! The live commands through the real AWS SDK against the loopback
+//! simulator: `tail` delivers every event exactly once under throttles,
+//! 5xx and late delivery, also across a restart; `report --source aws`
+//! sweeps two regions to exact totals at close to the minimum of requests;
+//! and every request kmstop sends is a read.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use kmstop::clock::{Clock, SystemClock};
+use kmstop::sim::{Faults, READ_ONLY_TARGETS, Scenario, Sim, SimHandle, SimOptions};
+
+fn kmstop() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kmstop"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "simulator-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", std::env::temp_dir().join("kmstop-no-home"));
+    cmd
+}
+
+fn now() -> DateTime<Utc> {
+    SystemClock.now()
+}
+
+/// Reads a child's stdout lines on a thread, so the test can wait for a
+/// condition with a deadline instead of sleeping blindly.
+struct Lines {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lines {
+    fn follow(child: &mut Child) -> Self {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("piped stdout");
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        Self { lines }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                v["event_id"].as_str().expect("event_id").to_string()
+            })
+            .collect()
+    }
+}
+
+fn stop(mut child: Child) -> String {
+    // SIGTERM, as a service manager would: kmstop saves its checkpoint.
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let status = child.wait().expect("wait");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "kmstop tail exited with {status}: {err}");
+    err
+}
+
+fn tail(sim: &SimHandle, state: &std::path::Path, resume: bool) -> Child {
+    let mut cmd = kmstop();
+    cmd.args([
+        "tail",
+        "--endpoint-url",
+        &sim.endpoint(),
+        "--region",
+        "us-east-1",
+        "--backfill",
+        "3m",
+        "--poll-interval",
+        "1s",
+        "--reread-after",
+        "6s,14s",
+    ])
+    .env("KMSTOP_STATE_DIR", state)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if resume {
+        cmd.arg("--resume");
+    }
+    cmd.spawn().expect("start kmstop tail")
+}
+
+fn faulty_sim(events_for: chrono::Duration) -> SimHandle {
+    Sim::start(SimOptions {
+        seed: 42,
+        scenario: Scenario::Quiet,
+        regions: vec!["us-east-1".into()],
+        history: Duration::from_mins(2),
+        events_until: Some(now() + events_for),
+        delay_min: Duration::from_secs(1),
+        delay_max: Duration::from_secs(5),
+        faults: Faults {
+            throttle: 0.15,
+            server_error: 0.05,
+            ..Faults::default()
+        },
+        // kmstop's own calls would be ground truth too; tail makes none.
+        record_own_calls: false,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator")
+}
+
+fn truth_ids(sim: &SimHandle, region: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut ids: Vec<String> = sim
+        .ground_truth(region, from, to)
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Waits until the simulator's events are all visible and re-read.
+fn settle(until: DateTime<Utc>) {
+    let settled = until + chrono::Duration::seconds(5 + 14 + 4);
+    while now() < settled {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn assert_exactly_once(got: &[String], want: &[String]) {
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for id in got {
+        *counts.entry(id).or_default() += 1;
+    }
+    let doubled: Vec<_> = counts.iter().filter(|&(_, n)| *n > 1).collect();
+    assert!(doubled.is_empty(), "printed twice: {doubled:?}");
+    let got: HashSet<&str> = got.iter().map(String::as_str).collect();
+    let want_set: HashSet<&str> = want.iter().map(String::as_str).collect();
+    let missing: Vec<_> = want_set.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want_set).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} missing {missing:?}, {} extra {extra:?} of {}",
+        missing.len(),
+        extra.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn tail_prints_every_event_once_under_faults_and_late_delivery() {
+    let start = now();
+    let until = start + chrono::Duration::seconds(15);
+    let sim = faulty_sim(chrono::Duration::seconds(15));
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = tail(&sim, state.path(), false);
+    let lines = Lines::follow(&mut child);
+    settle(until);
+    let err = stop(child);
+    let want = truth_ids(
+        &sim,
+        "us-east-1",
+        start - chrono::Duration::minutes(3),
+        until,
+    );
+    assert!(
+        want.len() > 50,
+        "too few events to prove anything: {}",
+        want.len()
+    );
+    assert_exactly_once(&lines.ids(), &want);
+    let throttled = sim
+        .requests()
+        .iter()
+        .filter(|r| r.error.as_deref() == Some("ThrottlingException"))
+        .count();
+    assert!(throttled > 0, "no throttles were injected; stderr: {err}");
+}
+
+#[test]
+fn tail_resumes_from_its_checkpoint_without_gap_or_repeat() {
+    let start = now();
+    let until = start + chrono::Duration::seconds(20);
+    let sim = faulty_sim(chrono::Duration::seconds(20));
+    let state = tempfile::tempdir().expect("tempdir");
+
+    let mut first = tail(&sim, state.path(), false);
+    let first_lines = Lines::follow(&mut first);
+    // Stop mid-run, once the backfill has been printed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first_lines.ids().len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(first);
+    // Down for a few seconds while events keep coming.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut second = tail(&sim, state.path(), true);
+    let second_lines = Lines::follow(&mut second);
+    settle(until);
+    stop(second);
+
+    let mut got = first_lines.ids();
+    got.extend(second_lines.ids());
+    let want = truth_ids(
+        &sim,
+        "us-east-1",
+        start - chrono::Duration::minutes(3),
+        until,
+    );
+    assert_exactly_once(&got, &want);
+}
+
+#[test]
+fn report_sweeps_two_regions_exactly_at_close_to_the_minimum_of_requests() {
+    let start = now();
+    let sim = Sim::start(SimOptions {
+        seed: 7,
+        scenario: Scenario::Default,
+        history: Duration::from_mins(6),
+        events_until: Some(start),
+        delay_min: Duration::from_secs(0),
+        delay_max: Duration::from_secs(1),
+        record_own_calls: false,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    // Let the last events become visible.
+    std::thread::sleep(Duration::from_secs(2));
+    let since = start - chrono::Duration::minutes(5);
+    let output = kmstop()
+        .args([
+            "report",
+            "--source",
+            "aws",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1,eu-west-1",
+            "--since",
+            &since.to_rfc3339(),
+            "--until",
+            &start.to_rfc3339(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run kmstop report");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+
+    let mut truth = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        truth.extend(sim.ground_truth(region, since, start));
+    }
+    assert_eq!(report["events"].as_u64(), Some(truth.len() as u64));
+    let mut by_principal: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &truth {
+        *by_principal.entry(e.principal.clone()).or_default() += 1;
+    }
+    let reported: BTreeMap<String, u64> = report["principals"]
+        .as_array()
+        .expect("principals")
+        .iter()
+        .map(|p| {
+            (
+                p["principal"].as_str().expect("principal").to_string(),
+                p["events"].as_u64().expect("events"),
+            )
+        })
+        .collect();
+    assert_eq!(reported, by_principal);
+
+    // One page holds 50 events: a sweep cannot do with fewer requests.
+    for region in ["us-east-1", "eu-west-1"] {
+        let events = truth.iter().filter(|e| e.region == region).count();
+        let minimum = events.div_ceil(50).max(1);
+        let sent = sim
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.region == region && r.target.ends_with("LookupEvents") && r.error.is_none()
+            })
+            .count();
+        assert!(
+            sent * 10 <= minimum * 11,
+            "{region}: {sent} successful requests for {events} events (minimum {minimum})"
+        );
+    }
+}
+
+#[test]
+fn every_request_of_the_live_commands_is_a_read() {
+    let sim = Sim::start(SimOptions {
+        seed: 3,
+        history: Duration::from_mins(3),
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let endpoint = sim.endpoint();
+    let regions = "us-east-1,eu-west-1";
+    for args in [
+        vec!["keys", "--format", "json"],
+        vec!["doctor"],
+        vec![
+            "report", "--source", "aws", "--since", "2m", "--format", "json",
+        ],
+    ] {
+        let output = kmstop()
+            .args(&args)
+            .args(["--endpoint-url", &endpoint, "--region", regions])
+            .output()
+            .expect("run kmstop");
+        assert!(
+            output.status.success(),
+            "kmstop {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = tail(&sim, state.path(), false);
+    let lines = Lines::follow(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines.ids().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(child);
+
+    let requests = sim.requests();
+    assert!(requests.len() > 10, "only {} requests", requests.len());
+    let targets: HashSet<&str> = requests.iter().map(|r| r.target.as_str()).collect();
+    for target in &targets {
+        assert!(
+            READ_ONLY_TARGETS.contains(target),
+            "{target} is not on the read-only allow-list"
+        );
+        let op = target.rsplit('.').next().unwrap_or(target);
+        assert!(
+            ["Lookup", "List", "Describe", "Get"]
+                .iter()
+                .any(|p| op.starts_with(p)),
+            "{target} is not a read"
+        );
+    }
+    assert!(targets.iter().any(|t| t.ends_with("LookupEvents")));
+    assert!(targets.iter().any(|t| t.ends_with("ListKeys")));
+    assert!(requests.iter().all(|r| {
+        r.user_agent
+            .as_deref()
+            .is_some_and(|ua| ua.contains("app/kmstop"))
+    }));
+}
