@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod keys;
+
+pub use keys::KeysArgs;
+
 use crate::report::Section;
 use crate::timespec::{TimeSpec, parse_time_spec};
 
@@ -34,6 +38,10 @@ pub enum Command {
     /// List the alert rules, built-in and yours, or check a rules file.
     #[command(after_help = RULES_HELP)]
     Rules(RulesArgs),
+    /// List the KMS keys of your account(s): state, rotation, deletion
+    /// date, aliases, last use.
+    #[command(after_help = keys::KEYS_HELP)]
+    Keys(KeysArgs),
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -152,7 +160,12 @@ pub struct TargetArgs {
 
     /// Region to read (repeat, or comma-separate, for several); by default
     /// the profile's region.
-    #[arg(long = "region", short = 'r', value_name = "REGION", value_delimiter = ',')]
+    #[arg(
+        long = "region",
+        short = 'r',
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
     pub regions: Vec<String>,
 
     /// Read every commercial region (opt-in regions the account has not

@@ -1,6 +1,7 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod keys;
 mod rules;
 
 use std::io::{self, IsTerminal, Write};
@@ -33,6 +34,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Report(args) => report(&args, &SystemClock),
         Command::Rules(args) => rules::run(&args),
+        Command::Keys(args) => keys::run(&args, &SystemClock),
     }
 }
 
