@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod keys;
+
+pub use keys::KeysArgs;
+
 use crate::report::Section;
 use crate::timespec::{TimeSpec, parse_time_spec};
 
@@ -47,6 +51,10 @@ pub enum Command {
     /// CLI at, with any credentials.
     #[command(after_help = SIM_EXAMPLES)]
     Sim(SimArgs),
+    /// List the KMS keys of your account(s): state, rotation, deletion
+    /// date, aliases, last use.
+    #[command(after_help = keys::KEYS_HELP)]
+    Keys(KeysArgs),
 }
 
 const TAIL_HELP: &str = "\

@@ -2,6 +2,7 @@
 //! printing problems on stderr and choosing the exit status.
 
 mod doctor;
+mod keys;
 mod live;
 mod rules;
 mod sim;
@@ -41,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => tail::run(&args, std::sync::Arc::new(SystemClock)),
         Command::Doctor(args) => doctor::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Keys(args) => keys::run(&args, &SystemClock),
     }
 }
 

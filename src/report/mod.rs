@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod csv;
+pub mod key_list;
 pub mod replay;
 mod table;
 mod tally;

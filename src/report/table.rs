@@ -32,7 +32,7 @@ const MIN_WRAP: usize = 16;
 /// Cell padding of the table style (one space each side).
 const PADDING: usize = 2;
 
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     for_terminal(s, MAX_CELL)
 }
 
@@ -44,7 +44,7 @@ fn short_time(t: Option<DateTime<Utc>>) -> String {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Fit {
+pub(super) enum Fit {
     /// Event data: wraps to share the width.
     Wrap,
     /// kmstop's own numbers, right-aligned, never wrapped.
@@ -53,7 +53,7 @@ enum Fit {
     Fixed,
 }
 
-struct Column {
+pub(super) struct Column {
     header: &'static str,
     fit: Fit,
     /// 0: always shown; otherwise dropped first when the width is short,
@@ -61,7 +61,7 @@ struct Column {
     drop_order: u8,
 }
 
-const fn col(header: &'static str, fit: Fit, drop_order: u8) -> Column {
+pub(super) const fn col(header: &'static str, fit: Fit, drop_order: u8) -> Column {
     Column {
         header,
         fit,
@@ -71,7 +71,7 @@ const fn col(header: &'static str, fit: Fit, drop_order: u8) -> Column {
 
 /// Renders `rows` under `columns`, leaving out optional columns until the
 /// rest fits in `width`.
-fn render(
+pub(super) fn render(
     out: &mut impl Write,
     width: u16,
     columns: &[Column],

@@ -156,36 +156,42 @@ pub async fn fetch_key(
     cache: &mut LastUsageCache,
     now: DateTime<Utc>,
 ) -> Result<Option<(KeyFacts, Vec<String>)>, AwsError> {
-    let description = match reader.describe_key(id).await {
-        Ok(d) => d,
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+    let description = reader.describe_key(id).await;
+    let listed = match &description {
+        Ok(d) => ListedKey {
+            arn: d.arn.clone().unwrap_or_default(),
+            key_id: d.key_id.clone(),
+        },
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        // A key the reader may not describe keeps its row, as in a full
+        // read, when the request named it by ARN (events do).
+        Err(e) if e.kind == ErrorKind::AccessDenied => match key_id_of_arn(id) {
+            Some(key_id) => ListedKey {
+                arn: id.to_string(),
+                key_id: key_id.to_string(),
+            },
+            None => return Err(e.clone()),
+        },
+        Err(e) => return Err(e.clone()),
     };
     let mut problems = Vec::new();
     let aliases = read_aliases(reader, source, &mut problems).await;
-    let listed = ListedKey {
-        arn: description.arn.clone().unwrap_or_default(),
-        key_id: description.key_id.clone(),
-    };
     let plan = LastUsagePlan {
         stop: Arc::new(AtomicBool::new(cache.endpoint_lacks_it(now))),
     };
     let cached = cache.get(&listed.key_id, now);
-    let read = read_described(
-        reader,
-        source,
-        listed,
-        Ok(description),
-        &aliases,
-        cached,
-        &plan,
-    )
-    .await;
+    let read = read_described(reader, source, listed, description, &aliases, cached, &plan).await;
     remember(cache, &read, now);
     problems.extend(read.problems);
     Ok(Some((read.facts, problems)))
+}
+
+/// `…:key/<id>` → `<id>`.
+fn key_id_of_arn(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?
+        .split_once(":key/")
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
 }
 
 fn remember(cache: &mut LastUsageCache, read: &KeyRead, now: DateTime<Utc>) {

@@ -1,0 +1,141 @@
+//! `kmstop keys`: read the key inventory of every selected account ×
+//! region once and print it. The tokio runtime lives here, for the
+//! duration of the command; the core stays free of it.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+
+use super::{EXIT_INPUT_PROBLEM, output_width};
+use crate::aws::{AwsError, KmsReader, TargetOptions, caller_identity, load_account};
+use crate::cli::KeysArgs;
+use crate::clock::Clock;
+use crate::inventory::KeyFacts;
+use crate::live::SourceId;
+use crate::report::key_list::{
+    KeyTableOptions, KeysFormat, sorted, write_csv, write_json, write_table,
+};
+use crate::source::inventory::{LastUsageCache, fetch_region};
+use crate::text::escape_control;
+
+/// What reading every region gave.
+#[derive(Default)]
+struct Gathered {
+    keys: Vec<KeyFacts>,
+    /// Per-key fields that failed for reasons other than access (stderr).
+    warnings: Vec<String>,
+    /// Regions whose keys could not be listed.
+    failed: Vec<(SourceId, AwsError)>,
+}
+
+pub(super) fn run(args: &KeysArgs, clock: &dyn Clock) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kmstop: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_INPUT_PROBLEM);
+        }
+    };
+    let now = clock.now();
+    let gathered = match runtime.block_on(gather(&args.target.options(), now)) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("kmstop: {}", escape_control(&e.to_string()));
+            return ExitCode::from(EXIT_INPUT_PROBLEM);
+        }
+    };
+    for w in &gathered.warnings {
+        eprintln!("kmstop: warning: {}", escape_control(w));
+    }
+    for (source, e) in &gathered.failed {
+        eprintln!(
+            "kmstop: {source}: cannot list keys: {}",
+            escape_control(&e.to_string())
+        );
+    }
+    match print(args, &gathered.keys, now) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kmstop: cannot write the key list: {e}");
+            return ExitCode::from(EXIT_INPUT_PROBLEM);
+        }
+        Ok(()) => {}
+    }
+    if gathered.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "kmstop: {} region(s) could not be read; the list leaves them out",
+            gathered.failed.len()
+        );
+        ExitCode::from(EXIT_INPUT_PROBLEM)
+    }
+}
+
+/// Loads each profile and checks who it is (stopping at the first that
+/// fails: nothing useful can be printed for it), then reads every region
+/// of every profile at the same time.
+async fn gather(options: &TargetOptions, now: DateTime<Utc>) -> Result<Gathered, AwsError> {
+    let profiles: Vec<Option<String>> = if options.profiles.is_empty() {
+        vec![None]
+    } else {
+        options.profiles.iter().cloned().map(Some).collect()
+    };
+    let mut reads = JoinSet::new();
+    for profile in &profiles {
+        let account = load_account(profile.as_deref(), options).await?;
+        let identity = caller_identity(&account.config, profile.as_deref()).await?;
+        for region in &account.regions {
+            let reader = KmsReader::new(&account.config, region);
+            let source = SourceId {
+                account: identity.account.clone(),
+                region: region.clone(),
+            };
+            reads.spawn(async move {
+                let mut cache = LastUsageCache::default();
+                let read = fetch_region(&reader, &source, &mut cache, now).await;
+                (source, read)
+            });
+        }
+    }
+    let mut gathered = Gathered::default();
+    while let Some(done) = reads.join_next().await {
+        let (source, read) = match done {
+            Ok(d) => d,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        match read {
+            Ok(inventory) => {
+                gathered.keys.extend(inventory.keys);
+                gathered.warnings.extend(inventory.problems);
+            }
+            Err(e) => gathered.failed.push((source, e)),
+        }
+    }
+    gathered.failed.sort_by(|a, b| a.0.cmp(&b.0));
+    gathered.warnings.sort();
+    Ok(gathered)
+}
+
+fn print(args: &KeysArgs, keys: &[KeyFacts], now: DateTime<Utc>) -> io::Result<()> {
+    let rows = sorted(keys, args.sort);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        KeysFormat::Json => write_json(&rows, now, &mut out),
+        KeysFormat::Csv => write_csv(&rows, now, &mut out),
+        KeysFormat::Table => {
+            let opts = KeyTableOptions {
+                width: output_width(),
+                all: args.all,
+            };
+            write_table(&rows, now, opts, &mut out)
+        }
+    }
+    .and_then(|()| out.flush())
+}
