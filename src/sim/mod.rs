@@ -45,7 +45,7 @@ pub use events::TruthEvent;
 pub use faults::{FaultKind, Faults};
 pub use traffic::{INCIDENT_LEN_S, INCIDENT_START_S, POLICY_CHANGE_S, Scenario};
 pub use wire::{DEFAULT_REGION, credential_scope, region_of};
-pub use world::{TrailSetup, World};
+pub use world::{Rotation, SimAlias, SimKey, TrailSetup, World};
 
 use crate::clock::{Clock, SystemClock};
 

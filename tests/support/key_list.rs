@@ -49,12 +49,13 @@ pub fn assert_keys_json(printed: &Value, expected: &[ExpectedKey], ran: RanBetwe
         .as_array()
         .expect("kmstop keys --format json prints an array");
     let mut problems = Vec::new();
+    // By ARN: a multi-Region key has one id in several regions.
     let mut printed_ids: Vec<&str> = rows
         .iter()
-        .map(|r| r["key_id"].as_str().unwrap_or("<no key_id>"))
+        .map(|r| r["arn"].as_str().unwrap_or("<no arn>"))
         .collect();
     printed_ids.sort_unstable();
-    let mut expected_ids: Vec<&str> = expected.iter().map(|k| k.key_id.as_str()).collect();
+    let mut expected_ids: Vec<&str> = expected.iter().map(|k| k.arn.as_str()).collect();
     expected_ids.sort_unstable();
     if printed_ids != expected_ids {
         problems.push(format!(
@@ -62,7 +63,7 @@ pub fn assert_keys_json(printed: &Value, expected: &[ExpectedKey], ran: RanBetwe
         ));
     }
     for want in expected {
-        let Some(row) = rows.iter().find(|r| r["key_id"] == want.key_id.as_str()) else {
+        let Some(row) = rows.iter().find(|r| r["arn"] == want.arn.as_str()) else {
             continue;
         };
         compare_key(row, want, ran, &mut problems);
@@ -86,6 +87,7 @@ fn compare_key(row: &Value, want: &ExpectedKey, ran: RanBetween, problems: &mut 
         }
     };
     let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::from(s.as_str()));
+    check("key_id", Value::from(want.key_id.as_str()));
     check("arn", Value::from(want.arn.as_str()));
     check("account", Value::from(want.account.as_str()));
     check("region", Value::from(want.region.as_str()));

@@ -1,0 +1,158 @@
+//! `kmstop keys` against the loopback simulator: the same assertions as
+//! against moto (`tests/keys_moto.rs`), with the simulator's world as the
+//! truth — AWS-managed keys, custom rotation periods, a key pending
+//! deletion, keys that cannot rotate and a key whose policy refuses the
+//! reader, in two regions.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use chrono::{DateTime, Utc};
+use kmstop::clock::{Clock, SystemClock};
+use kmstop::sim::{Sim, SimHandle, SimOptions};
+use support::key_list::{ExpectedKey, RanBetween, assert_keys_json};
+
+/// What `GetKeyLastUsage` says, asked directly with the SDK: kmstop must
+/// print exactly what the server answers.
+async fn last_usage(sim: &SimHandle, region: &str, key_id: &str) -> Option<DateTime<Utc>> {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new("x", "x", None, None, "test"))
+        .load()
+        .await;
+    let out = aws_sdk_kms::Client::new(&config)
+        .get_key_last_usage()
+        .key_id(key_id)
+        .send()
+        .await
+        .ok()?;
+    let at = out.key_last_usage()?.timestamp()?;
+    DateTime::from_timestamp(at.secs(), at.subsec_nanos())
+}
+
+fn expected(sim: &SimHandle, now: DateTime<Utc>) -> Vec<ExpectedKey> {
+    use kmstop::sim::Rotation;
+    let world = sim.world();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    world
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let mut aliases: Vec<String> = world
+                .aliases_of(index)
+                .iter()
+                .map(|a| a.name.clone())
+                .collect();
+            aliases.sort();
+            let mut unreadable = BTreeMap::new();
+            let (rotation_enabled, rotation_period_days) = match key.rotation {
+                Rotation::On { period_days } if !key.denies_reader => {
+                    (Some(true), Some(period_days))
+                }
+                Rotation::Off if !key.denies_reader => (Some(false), None),
+                Rotation::Unsupported => {
+                    unreadable.insert("rotation_enabled".to_string(), "n/a".to_string());
+                    (None, None)
+                }
+                _ => {
+                    unreadable.insert("rotation_enabled".to_string(), "no access".to_string());
+                    (None, None)
+                }
+            };
+            let readable_rotation =
+                !key.denies_reader && matches!(key.rotation, Rotation::On { .. });
+            ExpectedKey {
+                key_id: key.id().to_string(),
+                arn: key.arn(),
+                account: world.account.clone(),
+                region: key.region().to_string(),
+                aliases: Some(aliases),
+                description: Some(key.description.clone()),
+                state: Some(key.state.to_string()),
+                key_manager: Some(if key.aws_managed { "AWS" } else { "CUSTOMER" }.to_string()),
+                key_spec: Some(key.key_spec.to_string()),
+                key_usage: Some(key.key_usage.to_string()),
+                rotation_enabled,
+                rotation_period_days,
+                next_rotation: if readable_rotation {
+                    key.next_rotation(now)
+                } else {
+                    None
+                },
+                last_rotated: if readable_rotation {
+                    key.rotations(now).last().copied()
+                } else {
+                    None
+                },
+                deletion_date: key.deletion_date,
+                last_used: if key.denies_reader {
+                    None
+                } else {
+                    rt.block_on(last_usage(sim, key.region(), key.id()))
+                },
+                created: Some(key.created),
+                unreadable,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn keys_json_is_what_the_simulator_holds() {
+    let start = SystemClock.now();
+    let sim = Sim::start(SimOptions {
+        seed: 5,
+        history: Duration::from_mins(3),
+        // No traffic after the start: last use stays put while we compare.
+        events_until: Some(start),
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let ran_from = SystemClock.now();
+    let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", std::env::temp_dir().join("kmstop-no-home"))
+        .args([
+            "keys",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1,eu-west-1",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run kmstop keys");
+    let ran_to = SystemClock.now();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let want = expected(&sim, ran_from);
+    assert!(
+        want.iter()
+            .any(|k| k.state.as_deref() == Some("PendingDeletion"))
+    );
+    assert!(want.iter().any(|k| k.key_manager.as_deref() == Some("AWS")));
+    assert_keys_json(
+        &printed,
+        &want,
+        RanBetween {
+            start: ran_from,
+            end: ran_to,
+        },
+    );
+}
