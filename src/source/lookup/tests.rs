@@ -43,6 +43,7 @@ struct FakeTrail {
     throttle: f64,
     server_error: f64,
     requests: Mutex<u64>,
+    asked_at: Mutex<Vec<DateTime<Utc>>>,
 }
 
 fn record(id: &str, time: DateTime<Utc>, agent: &str) -> String {
@@ -71,6 +72,7 @@ impl LookupApi for Arc<FakeTrail> {
         token: Option<String>,
     ) -> Result<LookupPage, AwsError> {
         *self.requests.lock().expect("lock") += 1;
+        self.asked_at.lock().expect("lock").push(self.clock.now());
         {
             let mut rng = self.faults.lock().expect("lock");
             let roll: f64 = rng.random();
@@ -157,6 +159,7 @@ fn trail(seed: u64, minutes: i64, per_minute: usize, clock: &Arc<TokioClock>) ->
         throttle: 0.15,
         server_error: 0.05,
         requests: Mutex::new(0),
+        asked_at: Mutex::new(Vec::new()),
     })
 }
 
@@ -259,6 +262,38 @@ async fn a_restart_from_the_checkpoint_neither_misses_nor_repeats() {
     let mut got: Vec<String> = ids.into_keys().collect();
     got.sort();
     assert_eq!(got, expected_ids(&trail, origin() + Duration::minutes(20)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_account_costs_fourteen_requests_a_minute() {
+    let clock = Arc::new(TokioClock {
+        origin: origin(),
+        start: tokio::time::Instant::now(),
+    });
+    let mut quiet = trail(3, 60, 2, &clock);
+    let fake = Arc::get_mut(&mut quiet).expect("unshared");
+    fake.throttle = 0.0;
+    fake.server_error = 0.0;
+    let settings = PollerSettings {
+        backfill: Duration::zero(),
+        ..PollerSettings::default()
+    };
+    run_for(&quiet, &clock, settings, 40, &mut HashMap::new()).await;
+    // From minute 20 on both re-reads run: 12 polls a minute and one
+    // batched re-read for each of the two delays.
+    let from = origin() + Duration::minutes(20);
+    let to = origin() + Duration::minutes(40);
+    let steady = quiet
+        .asked_at
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|t| **t >= from && **t < to)
+        .count();
+    assert!(
+        (270..=290).contains(&steady),
+        "{steady} requests in 20 minutes"
+    );
 }
 
 #[tokio::test(start_paused = true)]

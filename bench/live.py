@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Benchmarks the live AWS path against the loopback simulator, with peers
+measured in the same run:
+
+1. sweep throughput: `kmstop report --source aws` over two regions, events/s
+   per region against LookupEvents' ceiling (2 requests/s x 50 events) and
+   against boto3's own `lookup_events` paginator (standard retry mode) on
+   the same window;
+2. latency: how long after an event becomes visible `kmstop tail` prints it
+   (target: poll interval + 1 s);
+3. idle cost: CPU share and peak RSS of `kmstop tail` on a quiet account
+   over a minute (targets: < 1 % CPU, < 50 MB).
+
+Writes a markdown summary to bench/results/live.md.
+
+env: KMSTOP  the kmstop binary (default target/release/kmstop)
+     WINDOW  minutes of history to sweep (default 20)
+     IDLE    seconds of idle measurement (default 60)
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+KMSTOP = os.environ.get("KMSTOP", os.path.join(REPO, "target", "release", "kmstop"))
+WINDOW = int(os.environ.get("WINDOW", "20"))
+IDLE = int(os.environ.get("IDLE", "60"))
+ENV = dict(
+    os.environ,
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_EC2_METADATA_DISABLED="true",
+    HOME="/tmp/kmstop-bench-home",
+)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sim(*args):
+    port = free_port()
+    sim = subprocess.Popen(
+        [KMSTOP, "sim", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return sim, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    sim.kill()
+    sys.exit("the simulator did not start")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sweep(endpoint):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    since, until = now - timedelta(minutes=WINDOW + 2), now - timedelta(minutes=2)
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [KMSTOP, "report", "--source", "aws", "--endpoint-url", endpoint,
+         "--region", "us-east-1,eu-west-1", "--since", iso(since), "--until", iso(until),
+         "--format", "json"],
+        capture_output=True, text=True, env=ENV, check=True,
+    )
+    elapsed = time.monotonic() - t0
+    events = json.loads(out.stdout)["events"]
+    return events, elapsed, since, until
+
+
+def boto3_sweep(endpoint, since, until):
+    import boto3  # noqa: PLC0415 (only this step needs it)
+
+    client = boto3.client(
+        "cloudtrail", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+    )
+    t0 = time.monotonic()
+    n = 0
+    pages = client.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": "kms.amazonaws.com"}],
+        StartTime=since, EndTime=until,
+    )
+    for page in pages:
+        n += len(page["Events"])
+    return n, time.monotonic() - t0
+
+
+def latency(endpoint, poll=5, delay=2, seconds=60):
+    """Runs tail with a fixed delivery delay: an event is visible at
+    eventTime + delay, so arrival - (eventTime + delay) is the latency."""
+    tail = subprocess.Popen(
+        [KMSTOP, "tail", "--endpoint-url", endpoint, "--region", "us-east-1",
+         "--backfill", "0s", "--poll-interval", f"{poll}s"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV,
+    )
+    lags = []
+    start = time.time()
+
+    def read():
+        for line in tail.stdout:
+            arrived = time.time()
+            ev = json.loads(line)
+            t = datetime.strptime(ev["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            visible = t.timestamp() + delay
+            # eventTime has whole seconds: the event may have happened up
+            # to 1 s later than it says.
+            if visible > start + poll:
+                lags.append(arrived - visible - 1)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(seconds)
+    stop(tail)
+    reader.join(timeout=5)
+    lags.sort()
+    return lags
+
+
+def proc_stats(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    with open(f"/proc/{pid}/status") as f:
+        hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+    return cpu, hwm
+
+
+def idle(endpoint):
+    tail = subprocess.Popen(
+        [KMSTOP, "tail", "--endpoint-url", endpoint, "--region", "us-east-1", "--backfill", "0s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+    )
+    time.sleep(5)  # start-up (credentials, first scans) is not idle
+    cpu0, _ = proc_stats(tail.pid)
+    t0 = time.monotonic()
+    time.sleep(IDLE)
+    cpu1, hwm = proc_stats(tail.pid)
+    wall = time.monotonic() - t0
+    stop(tail)
+    return (cpu1 - cpu0) / wall, hwm / 1024
+
+
+def main():
+    lines = ["# Live path against the simulator", "",
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, `{KMSTOP}`", ""]
+
+    sim, endpoint = start_sim("--delay", "1s..2s", "--regions", "us-east-1,eu-west-1")
+    try:
+        events, elapsed, since, until = sweep(endpoint)
+        per_region = events / 2 / elapsed
+        lines += [
+            f"## Sweep: `report --source aws`, two regions, {WINDOW} min window",
+            "",
+            f"- kmstop: {events} events in {elapsed:.1f} s = **{per_region:.1f} events/s per region**, "
+            f"{per_region / 100 * 100:.0f} % of the 2 x 50 events/s ceiling (target >= 90 %)",
+        ]
+        try:
+            n, t = boto3_sweep(endpoint, since, until)
+            lines.append(
+                f"- boto3 `lookup_events` paginator, one region, same window: {n} events in {t:.1f} s = "
+                f"{n / t:.1f} events/s ({per_region / (n / t):.2f}x slower than kmstop)"
+                if n / t > per_region else
+                f"- boto3 `lookup_events` paginator, one region, same window: {n} events in {t:.1f} s = "
+                f"{n / t:.1f} events/s (kmstop {per_region / (n / t):.2f}x)"
+            )
+        except ImportError:
+            lines.append("- boto3 not installed: peer not measured")
+    finally:
+        stop(sim)
+
+    sim, endpoint = start_sim("--delay", "2s..2s", "--regions", "us-east-1")
+    try:
+        lags = latency(endpoint)
+        if lags:
+            p50 = lags[len(lags) // 2]
+            p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+            lines += ["", "## Latency: visible -> printed by `kmstop tail --poll-interval 5s`", "",
+                      f"- {len(lags)} events: median {p50:.1f} s, p99 {p99:.1f} s, max {lags[-1]:.1f} s "
+                      f"(target <= poll interval + 1 s = 6 s)"]
+    finally:
+        stop(sim)
+
+    sim, endpoint = start_sim("--scenario", "quiet", "--regions", "us-east-1")
+    try:
+        cpu, rss = idle(endpoint)
+        lines += ["", f"## Idle: `kmstop tail` on a quiet account for {IDLE} s", "",
+                  f"- CPU {cpu * 100:.2f} % of one core (target < 1 %), peak RSS {rss:.1f} MB (target < 50 MB)"]
+    finally:
+        stop(sim)
+
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "live.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
