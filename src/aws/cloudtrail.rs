@@ -67,6 +67,12 @@ impl CloudTrailReader {
         }
     }
 
+    /// A reader over a client built elsewhere (tests with mocked answers).
+    #[cfg(test)]
+    pub(crate) fn from_client(client: aws_sdk_cloudtrail::Client) -> Self {
+        Self { client }
+    }
+
     /// One page of KMS events in `window`, newest first.
     pub async fn lookup_kms_page(
         &self,

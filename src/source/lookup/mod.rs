@@ -20,4 +20,8 @@ pub use seen::Delivered;
 pub use sweep::{Swept, sweep};
 
 #[cfg(test)]
+mod mocked;
+#[cfg(test)]
+mod test_clock;
+#[cfg(test)]
 mod tests;

@@ -10,23 +10,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, watch};
 
+use super::test_clock::TokioClock;
 use super::*;
 use crate::aws::{AwsError, ErrorKind, LookedUp, LookupPage, LookupWindow};
 use crate::clock::Clock;
 use crate::live::{LiveUpdate, SourceId};
-
-/// Wall time that follows tokio's (paused) clock.
-struct TokioClock {
-    origin: DateTime<Utc>,
-    start: tokio::time::Instant,
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now().duration_since(self.start);
-        self.origin + Duration::from_std(elapsed).unwrap_or_default()
-    }
-}
 
 #[derive(Clone)]
 struct FakeEvent {
