@@ -1,20 +1,19 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod dashboard;
 mod rules;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
-
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::alert::{AlertChange, RuleSpec, builtin, config};
-use crate::cli::{Cli, Command, Format, ReportArgs};
+use crate::cli::{Command, Format, ReportArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::report::{
     Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
@@ -29,14 +28,15 @@ const EXIT_USAGE: u8 = 2;
 /// Parses the process arguments and runs the command.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = dashboard::parse_with_paths();
     match cli.command {
-        Command::Report(args) => report(&args, &SystemClock),
-        Command::Rules(args) => rules::run(&args),
+        Some(Command::Report(args)) => report(&args, &SystemClock),
+        Some(Command::Rules(args)) => rules::run(&args),
+        None => dashboard::run(&cli.dashboard, &SystemClock),
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("kmstop: {}", escape_control(message));
     ExitCode::from(EXIT_USAGE)
 }
@@ -149,7 +149,7 @@ fn run_alert_hook(command: &str, changes: &[AlertChange]) -> bool {
 /// The built-in rules with the user's file applied; `None` (after saying
 /// why, with file, line and column) when the file is bad: kmstop does not
 /// start on a rules file it cannot fully read.
-fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
+pub(crate) fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
     match config::load(explicit, &builtin::rules()) {
         Ok(set) => Some(set.rules),
         Err(errors) => {
