@@ -111,12 +111,15 @@ pub fn block<'a>(title: &'a str, extra: &str, focused: bool, theme: &Theme) -> B
 pub struct CellText {
     pub text: String,
     pub slot: Option<Slot>,
+    /// Cut from the left: the end of an identifier tells rows apart.
+    pub keep_end: bool,
 }
 
 pub fn cell(text: impl Into<String>) -> CellText {
     CellText {
         text: text.into(),
         slot: None,
+        keep_end: false,
     }
 }
 
@@ -124,7 +127,43 @@ pub fn styled(text: impl Into<String>, slot: Slot) -> CellText {
     CellText {
         text: text.into(),
         slot: Some(slot),
+        keep_end: false,
     }
+}
+
+/// An identifier (principal, group text): ARN boilerplate dropped, cut
+/// from the left when too wide.
+pub fn ident(text: &str) -> CellText {
+    let mut short = text.to_owned();
+    for prefix in ["arn:aws:iam::", "arn:aws:sts::", "arn:aws:kms:"] {
+        short = short.replace(prefix, "");
+    }
+    CellText {
+        text: short,
+        slot: None,
+        keep_end: true,
+    }
+}
+
+/// Escaped and cut to `width` columns, keeping the end.
+pub fn safe_end(s: &str, width: u16) -> String {
+    let escaped = crate::text::escape_control(s);
+    let w = usize::from(width);
+    let total = unicode_width::UnicodeWidthStr::width(escaped.as_ref());
+    if total <= w {
+        return escaped.into_owned();
+    }
+    let mut used = 0;
+    let mut start = escaped.len();
+    for (i, c) in escaped.char_indices().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        used += cw;
+        start = i;
+    }
+    format!("…{}", &escaped[start..])
 }
 
 /// Text from an event or a file: escaped, cut to `width`.
@@ -204,10 +243,12 @@ pub fn table(
             let style = c
                 .slot
                 .map_or_else(|| theme.style(Slot::Text), |s| theme.style(s));
-            spans.push(Span::styled(
-                pad(&safe(&c.text, w), w, cols[i].right),
-                style,
-            ));
+            let text = if c.keep_end {
+                safe_end(&c.text, w)
+            } else {
+                safe(&c.text, w)
+            };
+            spans.push(Span::styled(pad(&text, w, cols[i].right), style));
             spans.push(Span::raw(" "));
         }
         let mut line = Line::from(spans);
@@ -330,5 +371,8 @@ mod tests {
         assert_eq!(resample(&[1, 1, 1, 1, 1], 2), [3, 2]);
         assert_eq!(pad("ab", 4, true), "  ab");
         assert_eq!(pad("abcdef", 4, false), "abc…");
+        assert_eq!(safe_end("arn-abcdef", 4), "…def");
+        assert_eq!(safe_end("a\u{1b}]0;x", 20), "a\\x1b]0;x");
+        assert_eq!(ident("arn:aws:iam::1:role/r").text, "1:role/r");
     }
 }

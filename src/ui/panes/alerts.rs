@@ -11,7 +11,9 @@ use crate::alert::Severity;
 use crate::app::query::AlertRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
-use crate::ui::widgets::{CellText, Col, cell, col, count, flex, styled, table, text_col, time};
+use crate::ui::widgets::{
+    CellText, Col, cell, col, count, flex, ident, styled, table, text_col, time,
+};
 
 pub const COLUMNS: [Col; 7] = [
     text_col("state", 9, 0),
@@ -49,11 +51,8 @@ pub fn cell_of(a: &AlertRow, i: usize, app: &App) -> CellText {
             },
         ),
         2 => cell(e.rule.as_str()),
-        3 => cell(if e.group.is_empty() {
-            e.title.as_str()
-        } else {
-            e.group.as_str()
-        }),
+        3 if e.group.is_empty() => cell(e.title.as_str()),
+        3 => ident(&e.group),
         4 => cell(count(e.count)),
         5 => styled(time(Some(e.first), now), Slot::Muted),
         _ => styled(time(Some(e.last.min(now)), now), Slot::Muted),

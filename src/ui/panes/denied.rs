@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 use super::{sorted, title_extra};
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
-use crate::ui::widgets::{Col, cell, col, count, flex, resample, styled, table, text_col};
+use crate::ui::widgets::{Col, cell, col, count, flex, ident, resample, styled, table, text_col};
 
 pub const COLUMNS: [Col; 4] = [
     text_col("kind", 9, 2),
@@ -131,11 +131,12 @@ pub fn draw(
             let r = &s.denied_rows[row];
             match i {
                 0 => styled(r.kind.label(), Slot::Muted),
-                1 => cell(r.label.as_str()),
+                1 => ident(&r.label),
                 2 => styled(count(r.count), Slot::Warn),
                 _ => match r.factor {
                     Some(f) if f >= 3.0 => styled(format!("×{f:.1}"), Slot::Crit),
-                    Some(f) => cell(format!("×{f:.1}")),
+                    Some(f) if f >= 0.05 => cell(format!("×{f:.1}")),
+                    Some(_) => styled("quiet", Slot::Muted),
                     None => styled("–", Slot::Muted),
                 },
             }

@@ -9,7 +9,7 @@ use crate::app::query::EventRow;
 use crate::app::{App, ListState, Pane};
 use crate::event::Outcome;
 use crate::ui::theme::{Slot, Theme};
-use crate::ui::widgets::{CellText, Col, cell, flex, styled, table, text_col, time};
+use crate::ui::widgets::{CellText, Col, cell, flex, ident, styled, table, text_col, time};
 
 pub const COLUMNS: [Col; 8] = [
     text_col("time", 11, 0),
@@ -26,7 +26,7 @@ pub fn cell_of(e: &EventRow, i: usize, app: &App) -> CellText {
     match i {
         0 => styled(time(Some(e.time), app.snapshot.time), Slot::Muted),
         1 => cell(e.name.as_str()),
-        2 => cell(e.principal.as_str()),
+        2 => ident(&e.principal),
         3 => styled(e.key_label.as_deref().unwrap_or("–"), Slot::Muted),
         4 => match e.outcome {
             Outcome::Success => styled("ok", Slot::Ok),

@@ -10,7 +10,7 @@ use crate::app::query::PrincipalRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, rate, spark, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, ident, rate, spark, styled, table, text_col, time,
 };
 
 pub const COLUMNS: [Col; 11] = [
@@ -30,7 +30,7 @@ pub const COLUMNS: [Col; 11] = [
 pub fn cell_of(r: &PrincipalRow, i: usize, w: u16, app: &App) -> CellText {
     let now = app.snapshot.time;
     match i {
-        0 => cell(r.name.as_str()),
+        0 => ident(&r.name),
         1 => cell(count(r.calls)),
         2 => cell(rate(r.rates[0])),
         3 => cell(rate(r.rates[1])),
