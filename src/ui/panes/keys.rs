@@ -15,7 +15,7 @@ use crate::ui::widgets::{
 
 pub const COLUMNS: [Col; 10] = [
     flex("key", 14),
-    text_col("state", 9, 2),
+    text_col("state", 10, 2),
     text_col("rotation", 12, 4),
     col("deletion", 8, 1),
     text_col("last", 11, 6),
