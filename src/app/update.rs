@@ -31,11 +31,18 @@ const WHEEL: usize = 3;
 /// person; this only stops pathological patterns).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-// One match over every action reads better than the same split in ten.
-#[allow(clippy::too_many_lines)]
 pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
     app.now = now;
     app.refresh();
+    let fx = dispatch(app, action);
+    // The rows follow whatever changed, so callers (and tests) see them.
+    app.refresh();
+    fx
+}
+
+// One match over every action reads better than the same split in ten.
+#[allow(clippy::too_many_lines)]
+fn dispatch(app: &mut App, action: Action) -> Effects {
     let mut fx = Effects {
         redraw: true,
         ..Effects::default()
@@ -166,7 +173,6 @@ pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
         Action::ScrollUp { column, row } => wheel(app, column, row, -WHEEL.cast_signed()),
         Action::ScrollDown { column, row } => wheel(app, column, row, WHEEL.cast_signed()),
     }
-    app.refresh();
     fx
 }
 
