@@ -56,6 +56,7 @@ impl Tmux {
     }
 
     /// Polls the screen until `ok` holds; panics with the screen if not.
+    #[allow(clippy::disallowed_methods)] // a deadline is about real time
     fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
@@ -75,6 +76,7 @@ impl Tmux {
         self.wait(sentinel, |s| s.contains(sentinel))
     }
 
+    #[allow(clippy::disallowed_methods)] // a deadline is about real time
     fn wait_file(&self, path: &Path) -> String {
         let start = Instant::now();
         loop {
