@@ -147,3 +147,29 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn themes_by_name_by_path_and_broken_ones_fall_back() {
+        let (t, w) = resolve_theme(Some("light"), false);
+        assert_eq!((t.name.as_str(), w.len()), ("light", 0));
+        let (t, w) = resolve_theme(None, true);
+        assert!(t.no_color && w.is_empty());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("mine.toml");
+        std::fs::write(&good, "[colors]\ncrit = \"#ff0000\"\n").expect("write");
+        let (t, w) = resolve_theme(good.to_str(), false);
+        assert_eq!((t.name.as_str(), w.len()), ("mine", 0));
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, "[colors\n").expect("write");
+        let (t, w) = resolve_theme(broken.to_str(), false);
+        assert_eq!(t.name, "dark");
+        assert!(w[0].contains("using dark"), "{w:?}");
+        let (t, w) = resolve_theme(Some("no-such-theme"), false);
+        assert_eq!(t.name, "dark");
+        assert!(w[0].contains("not a built-in theme"), "{w:?}");
+    }
+}
