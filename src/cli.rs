@@ -22,11 +22,50 @@ Exit status:
 
 /// top for AWS KMS: who is using which key, who is being refused, and
 /// which keys are about to rot or vanish.
+///
+/// With --source, the dashboard opens on CloudTrail log files; with a
+/// subcommand, kmstop prints a report or the rules.
 #[derive(Debug, Parser)]
-#[command(name = "kmstop", version, about, after_help = EXIT_CODES, arg_required_else_help = true)]
+#[command(
+    name = "kmstop",
+    version,
+    about,
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+}
+
+/// The dashboard's options (no subcommand).
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Open the dashboard on CloudTrail log files or directories (searched
+    /// recursively, gzip or JSON) instead of live AWS.
+    #[arg(long = "source", short = 's', value_name = "PATH", num_args = 1..)]
+    pub sources: Vec<PathBuf>,
+
+    /// Colour theme: dark, light, high-contrast, colorblind, or a theme
+    /// file. `NO_COLOR=1` turns colour off.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+
+    /// Write logs to FILE (nothing is ever printed over the dashboard).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Alert rules to add to the built-ins (default: rules.toml in the
+    /// config directory, or the config's `rules`).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Reader threads for --source (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 #[derive(Debug, Subcommand)]

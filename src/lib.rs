@@ -14,13 +14,30 @@
 //! reads inputs and `sink` writes alerts out; `report` runs the engine over
 //! files on reader threads; `run` wires a parsed command line to them;
 //! `synth` generates CloudTrail corpora for tests and benchmarks; `sim`
-//! serves a simulated account's CloudTrail, KMS and STS on loopback.
+//! serves a simulated account's CloudTrail, KMS and STS on loopback; `aws`
+//! is the read-only door to AWS that `source::lookup` (CloudTrail) and
+//! `source::inventory` (KMS) poll through.
+//!
+//! The dashboard adds three layers on top of the core:
+//!
+//! ```text
+//! tui (terminal guard, input thread, loop) --Action--> app::update --> App { Data, view state }
+//!   ^  owned batches over one bounded channel                             |
+//!   |  (file reader, live sources, input, signals)                        v
+//!   +------------------------------------------------ ui::draw(&App) <- app::query (snapshot)
+//! ```
+//!
+//! `app` is pure state (testable without a terminal), `ui` only draws the
+//! snapshot with a theme, and `tui` is the only place that touches the
+//! terminal.
 
 pub mod aggregate;
 pub mod alert;
+pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod dedup;
 pub mod event;
 pub mod inventory;
@@ -34,3 +51,5 @@ pub mod store;
 pub mod synth;
 pub mod text;
 pub mod timespec;
+pub mod tui;
+pub mod ui;

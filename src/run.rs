@@ -1,6 +1,7 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod dashboard;
 mod doctor;
 mod keys;
 mod live;
@@ -13,14 +14,12 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
-
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::alert::{AlertChange, RuleSpec, builtin, config};
-use crate::cli::{Cli, Command, Format, ReportArgs};
+use crate::cli::{Command, Format, ReportArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::report::{
     Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
@@ -35,18 +34,19 @@ const EXIT_USAGE: u8 = 2;
 /// Parses the process arguments and runs the command.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = dashboard::parse_with_paths();
     match cli.command {
-        Command::Report(args) => report(&args, &SystemClock),
-        Command::Rules(args) => rules::run(&args),
-        Command::Tail(args) => tail::run(&args, std::sync::Arc::new(SystemClock)),
-        Command::Doctor(args) => doctor::run(&args),
-        Command::Sim(args) => sim::run(&args),
-        Command::Keys(args) => keys::run(&args, &SystemClock),
+        Some(Command::Report(args)) => report(&args, &SystemClock),
+        Some(Command::Rules(args)) => rules::run(&args),
+        Some(Command::Tail(args)) => tail::run(&args, std::sync::Arc::new(SystemClock)),
+        Some(Command::Doctor(args)) => doctor::run(&args),
+        Some(Command::Sim(args)) => sim::run(&args),
+        Some(Command::Keys(args)) => keys::run(&args, &SystemClock),
+        None => dashboard::run(&cli.dashboard, &SystemClock),
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("kmstop: {}", escape_control(message));
     ExitCode::from(EXIT_USAGE)
 }

@@ -268,15 +268,23 @@ pub fn load(explicit: Option<&Path>, builtins: &[RuleSpec]) -> Result<RuleSet, V
 /// — on macOS too, where people keep dotfiles rather than
 /// `~/Library/Application Support`. Pure: `var` reads the environment.
 pub fn rules_path(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
+    config_dir(var, home).map(|d| d.join("rules.toml"))
+}
+
+/// kmstop's config directory: `$KMSTOP_CONFIG_DIR`, else
+/// `$XDG_CONFIG_HOME/kmstop`, else `~/.config/kmstop` (on macOS too).
+/// `var` reads the environment and `home` is the home directory, so the
+/// resolution is a pure function tests can drive.
+pub fn config_dir(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
     let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(dir) = set("KMSTOP_CONFIG_DIR") {
-        return Some(dir.join("rules.toml"));
+        return Some(dir);
     }
     // The XDG spec says to ignore a relative XDG_CONFIG_HOME.
     if let Some(dir) = set("XDG_CONFIG_HOME").filter(|d| d.is_absolute()) {
-        return Some(dir.join("kmstop").join("rules.toml"));
+        return Some(dir.join("kmstop"));
     }
-    home.map(|h| h.join(".config").join("kmstop").join("rules.toml"))
+    home.map(|h| h.join(".config").join("kmstop"))
 }
 
 /// [`rules_path`] for this process.

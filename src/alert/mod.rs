@@ -22,6 +22,7 @@ pub use engine::{Engine, EngineError, Limits};
 pub use lifecycle::{AlertChange, Change};
 pub use matcher::{MatchError, Matcher};
 pub use spec::{Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span};
+pub(crate) use state::{field_value, push_pair, write_group};
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

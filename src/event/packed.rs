@@ -146,6 +146,19 @@ impl PackedEvent {
         self.time
     }
 
+    /// The outcome without building a view: for scans that only keep
+    /// denied calls.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// Whether the original record text is still held.
+    #[must_use]
+    pub fn has_raw(&self) -> bool {
+        self.spans[RAW].is_some()
+    }
+
     /// The event, borrowed from this one's buffer.
     #[must_use]
     pub fn view(&self) -> KmsEvent<'_> {

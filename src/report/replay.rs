@@ -83,6 +83,16 @@ impl<T> Replay<T> {
         self.heap.pop().map(|Reverse(e)| (e.time, e.item))
     }
 
+    /// The next item if its time is at or before `until`: for a consumer
+    /// that knows from elsewhere (a source's watermark) that nothing older
+    /// can still arrive.
+    pub fn pop_until(&mut self, until: DateTime<Utc>) -> Option<(DateTime<Utc>, T)> {
+        if self.heap.peek()?.0.time > until {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(e)| (e.time, e.item))
+    }
+
     /// The next item regardless of time: for the end of the input.
     pub fn pop_any(&mut self) -> Option<(DateTime<Utc>, T)> {
         self.heap.pop().map(|Reverse(e)| (e.time, e.item))

@@ -1,0 +1,315 @@
+//! Everything the dashboard knows: the store, the alert engine fed in
+//! event-time order, the time-ordered event log, key facts and the
+//! sources' health. Owned by the app loop; sources hand it owned batches.
+//!
+//! # Feeding the engine in order
+//!
+//! The store takes events in any order, but the engine's windows want
+//! event-time order. Events wait in a [`Replay`] buffer (the one `report`
+//! uses) and leave oldest first once nothing older can still come:
+//!
+//! - when the live sources report how far they have read (`scanned_to`),
+//!   the watermark is the earliest of those: every event up to it has
+//!   been delivered, so it may go to the engine. Backfill (newest first)
+//!   therefore reaches the engine in order once it is done;
+//! - otherwise (files, or a source that has not said), an event leaves
+//!   when it is `lateness` behind the newest one seen, as in `report`;
+//! - the buffer is capped; past the cap the oldest leave early.
+//!
+//! The engine's clock only moves as far as the watermark, so an alert
+//! is never resolved while older events that could extend it still wait.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::episodes::Episodes;
+use super::log::{EventKey, EventLog};
+use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
+use crate::event::PackedEvent;
+use crate::inventory::{Inventory, KeyFacts};
+use crate::live::{CallerIdentity, Health, LiveUpdate, SourceId, SourceStatus};
+use crate::report::replay::Replay;
+use crate::source::files::ScanStats;
+use crate::store::{Ingested, Store, StoreConfig};
+
+/// How the data is sized.
+#[derive(Debug, Clone)]
+pub struct DataConfig {
+    pub store: StoreConfig,
+    pub log_capacity: usize,
+    pub raw_capacity: usize,
+    /// How far behind the newest event one may still arrive.
+    pub lateness: Duration,
+    pub max_held: usize,
+}
+
+impl DataConfig {
+    /// Live: a day at 10 s resolution, the default caps.
+    pub fn live() -> Self {
+        let store = StoreConfig {
+            ring_capacity: 0,
+            ..StoreConfig::default()
+        };
+        Self {
+            store,
+            log_capacity: 100_000,
+            raw_capacity: 10_000,
+            lateness: Duration::minutes(20),
+            max_held: 200_000,
+        }
+    }
+
+    /// Files: the whole range stays in the store. `span` is the range the
+    /// file names suggest (their delivery stamps); buckets stay at most a
+    /// minute wide so the 1-minute rates mean what they say.
+    pub fn files(span: Option<Duration>) -> Self {
+        let span = span.unwrap_or(Duration::days(400));
+        let bucket = if span <= Duration::days(2) {
+            Duration::seconds(10)
+        } else {
+            Duration::seconds(60)
+        };
+        let store = StoreConfig {
+            bucket,
+            // Retention covers the range with room for late deliveries;
+            // "now" follows the newest event, so nothing in it expires.
+            retention: span + Duration::days(2),
+            // Events of any order: the newest so far is "now".
+            future_tolerance: Duration::days(36_500),
+            ring_capacity: 0,
+            ..StoreConfig::default()
+        };
+        Self {
+            store,
+            log_capacity: 400_000,
+            raw_capacity: 20_000,
+            lateness: Duration::minutes(120),
+            max_held: 200_000,
+        }
+    }
+}
+
+/// Progress of reading log files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loading {
+    pub files_total: usize,
+    pub files_done: usize,
+    pub done: bool,
+    pub stats: ScanStats,
+    /// Problems met (file and reason), newest last, escaped when shown.
+    pub problems: Vec<String>,
+}
+
+pub struct Data {
+    pub store: Store,
+    engine: Engine,
+    replay: Replay<EventKey>,
+    pub log: EventLog,
+    pub inventory: Inventory,
+    pub episodes: Episodes,
+    pub sources: BTreeMap<SourceId, SourceStatus>,
+    pub identities: Vec<CallerIdentity>,
+    pub loading: Option<Loading>,
+    rules: Vec<RuleSpec>,
+    /// Bumped on every change a pane could show.
+    pub generation: u64,
+    /// Earliest and latest event time counted.
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    pub events_seen: u64,
+    pub refused: u64,
+}
+
+impl Data {
+    pub fn new(config: &DataConfig, rules: Vec<RuleSpec>) -> Result<Self, EngineError> {
+        let engine = Engine::new(rules.clone(), Inventory::default())?;
+        Ok(Self {
+            store: Store::new(config.store.clone()),
+            engine,
+            replay: Replay::new(config.lateness, config.max_held),
+            log: EventLog::new(config.log_capacity, config.raw_capacity),
+            inventory: Inventory::default(),
+            episodes: Episodes::default(),
+            sources: BTreeMap::new(),
+            identities: Vec::new(),
+            loading: None,
+            rules: rules.into_iter().filter(|r| r.enabled).collect(),
+            generation: 0,
+            first: None,
+            last: None,
+            events_seen: 0,
+            refused: 0,
+        })
+    }
+
+    pub fn rules(&self) -> &[RuleSpec] {
+        &self.rules
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Counts a batch. `now` is the wall clock live; `None` for files,
+    /// where the newest event time stands in for it.
+    pub fn ingest(&mut self, events: Vec<PackedEvent>, now: Option<DateTime<Utc>>) {
+        if events.is_empty() {
+            return;
+        }
+        let newest = events.iter().map(PackedEvent::time).max();
+        let store_now = now.or(self.last.max(newest)).unwrap_or_default();
+        for event in events {
+            let view = event.view();
+            if self.store.ingest(&view, store_now) != Ingested::Added {
+                self.refused += 1;
+                continue;
+            }
+            drop(view);
+            let time = event.time();
+            self.first = Some(self.first.map_or(time, |f| f.min(time)));
+            self.last = Some(self.last.map_or(time, |l| l.max(time)));
+            self.events_seen += 1;
+            let key = self.log.push(event);
+            self.replay.push(time, key);
+        }
+        if now.is_some() {
+            let cutoff = self.store.bucket_start(self.store.cutoff_index(store_now));
+            self.log.expire(cutoff);
+        }
+        self.pump(false);
+        self.generation += 1;
+    }
+
+    /// The time up to which every live source has delivered, if they all
+    /// said so.
+    fn watermark(&self) -> Option<DateTime<Utc>> {
+        let mut mark: Option<DateTime<Utc>> = None;
+        for s in self.sources.values() {
+            if matches!(s.health, Health::Unavailable { .. }) {
+                continue;
+            }
+            let t = s.scanned_to?;
+            mark = Some(mark.map_or(t, |m| m.min(t)));
+        }
+        mark
+    }
+
+    /// Moves ready events from the replay buffer to the engine; `all`
+    /// drains it (the end of the files).
+    fn pump(&mut self, all: bool) {
+        let mark = self.watermark();
+        let mut changes: Vec<AlertChange> = Vec::new();
+        loop {
+            let next = if all {
+                self.replay.pop_any()
+            } else {
+                mark.and_then(|m| self.replay.pop_until(m))
+                    .or_else(|| self.replay.pop_ready())
+            };
+            let Some((_, key)) = next else { break };
+            // An event the log already let go of is no longer shown, and
+            // its alert effect is lost with it: the log outlives the
+            // lateness window by far, so this is only the overflow case.
+            if let Some(entry) = self.log.get(key) {
+                let found = self.engine.observe(&entry.event.view());
+                if !found.is_empty() {
+                    self.episodes.record(&found, self.engine.now());
+                    changes.extend(found);
+                }
+            }
+        }
+        self.episodes.sync(&self.engine);
+    }
+
+    /// The end of the files: every held event goes to the engine, which
+    /// then resolves what was quiet by the last event.
+    pub fn finish_files(&mut self) {
+        self.pump(true);
+        if let Some(end) = self.last {
+            let changes = self.engine.tick(end);
+            self.episodes.record(&changes, self.engine.now());
+            self.episodes.sync(&self.engine);
+        }
+        if let Some(l) = &mut self.loading {
+            l.done = true;
+        }
+        self.generation += 1;
+    }
+
+    /// Live: time passes. Alerts resolve up to the watermark only.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        let until = self.watermark().map_or(now, |m| m.min(now));
+        let changes = self.engine.tick(until);
+        if !changes.is_empty() {
+            self.episodes.record(&changes, self.engine.now());
+            self.episodes.sync(&self.engine);
+            self.generation += 1;
+        }
+    }
+
+    /// Takes one message from the live sources.
+    pub fn apply(&mut self, update: LiveUpdate, now: DateTime<Utc>) {
+        match update {
+            LiveUpdate::Identity(id) => {
+                self.identities
+                    .retain(|i| i.profile != id.profile || i.account != id.account);
+                self.identities.push(id);
+            }
+            LiveUpdate::Events { events, .. } => {
+                self.ingest(events, Some(now));
+                return;
+            }
+            LiveUpdate::Keys {
+                source,
+                keys,
+                complete,
+            } => self.set_keys(&source, keys, complete),
+            LiveUpdate::Status(status) => {
+                self.sources.insert(status.source.clone(), status);
+                // A higher watermark may free held events.
+                self.pump(false);
+            }
+        }
+        self.generation += 1;
+    }
+
+    fn set_keys(&mut self, source: &SourceId, keys: Vec<KeyFacts>, complete: bool) {
+        if complete {
+            // A full inventory of the source replaces what it had.
+            let in_source = |f: &KeyFacts| {
+                f.account.as_deref() == Some(source.account.as_str())
+                    && f.region.as_deref() == Some(source.region.as_str())
+            };
+            let kept: Vec<KeyFacts> = self
+                .inventory
+                .iter()
+                .filter(|f| !in_source(f))
+                .cloned()
+                .collect();
+            self.inventory = Inventory::new(kept);
+        }
+        for k in keys {
+            self.inventory.update(k);
+        }
+        self.engine.set_inventory(self.inventory.clone());
+    }
+
+    pub fn ack(&mut self, rule: &str, group: &str) -> bool {
+        let done = self.engine.ack(rule, group);
+        self.episodes.sync(&self.engine);
+        self.generation += 1;
+        done
+    }
+
+    pub fn silence(&mut self, rule: &str, group: &str, until: DateTime<Utc>) {
+        self.engine.silence(rule, Some(group), until);
+        self.episodes.sync(&self.engine);
+        self.generation += 1;
+    }
+
+    pub fn set_loading(&mut self, loading: Loading) {
+        self.loading = Some(loading);
+        self.generation += 1;
+    }
+}

@@ -1,0 +1,185 @@
+//! The events the dashboard can list and open, in event-time order.
+//!
+//! The store's own ring keeps events in arrival order, which is the wrong
+//! order for time travel: live backfill arrives newest first and log files
+//! arrive by delivery. This log keeps them sorted by event time, so the
+//! Events pane at any cursor is a binary search plus a walk backwards.
+//! The dashboard runs its store with no ring, so events are held once.
+//!
+//! Memory is bounded like the ring's: at most `capacity` events (the
+//! oldest by event time leave first), and only the `raw_capacity` most
+//! recently *arrived* keep their original record text.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::PackedEvent;
+
+/// An event's place in the log: its time and arrival number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventKey {
+    pub time: DateTime<Utc>,
+    pub seq: u64,
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    pub seq: u64,
+    pub event: PackedEvent,
+}
+
+impl Entry {
+    pub fn key(&self) -> EventKey {
+        EventKey {
+            time: self.event.time(),
+            seq: self.seq,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct EventLog {
+    events: VecDeque<Entry>,
+    /// Keys of the events that may still hold their record, oldest
+    /// arrival first.
+    with_raw: VecDeque<EventKey>,
+    capacity: usize,
+    raw_capacity: usize,
+    next_seq: u64,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize, raw_capacity: usize) -> Self {
+        Self {
+            events: VecDeque::new(),
+            with_raw: VecDeque::new(),
+            capacity: capacity.max(1),
+            raw_capacity,
+            next_seq: 0,
+        }
+    }
+
+    /// Inserts in time order (after events of the same time); returns its key.
+    pub fn push(&mut self, mut event: PackedEvent) -> EventKey {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let time = event.time();
+        let key = EventKey { time, seq };
+        if self.raw_capacity == 0 {
+            event.strip_raw();
+        }
+        let at = self.events.partition_point(|e| e.event.time() <= time);
+        self.events.insert(at, Entry { seq, event });
+        if self.raw_capacity > 0 {
+            self.with_raw.push_back(key);
+            while self.with_raw.len() > self.raw_capacity {
+                if let Some(old) = self.with_raw.pop_front()
+                    && let Some(i) = self.position(old)
+                {
+                    self.events[i].event.strip_raw();
+                }
+            }
+        }
+        while self.events.len() > self.capacity {
+            self.events.pop_front();
+        }
+        key
+    }
+
+    /// Drops events older than `cutoff` (retention).
+    pub fn expire(&mut self, cutoff: DateTime<Utc>) {
+        while self.events.front().is_some_and(|e| e.event.time() < cutoff) {
+            self.events.pop_front();
+        }
+    }
+
+    fn position(&self, key: EventKey) -> Option<usize> {
+        self.events.binary_search_by(|e| e.key().cmp(&key)).ok()
+    }
+
+    pub fn get(&self, key: EventKey) -> Option<&Entry> {
+        self.position(key).map(|i| &self.events[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Events at or before `until` and at or after `from`, newest first.
+    pub fn newest_first(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Iterator<Item = &Entry> {
+        let end = self.events.partition_point(|e| e.event.time() <= until);
+        self.events
+            .range(..end)
+            .rev()
+            .take_while(move |e| e.event.time() >= from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Parsed, parse_record};
+    use chrono::TimeZone;
+
+    fn event(id: &str, second: u32) -> PackedEvent {
+        let raw = format!(
+            r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:{second:02}Z","eventID":"{id}"}}"#
+        );
+        match parse_record(&raw) {
+            Ok(Parsed::Kms(e)) => PackedEvent::pack(&e),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn ids(log: &EventLog) -> Vec<String> {
+        let from = Utc.timestamp_opt(0, 0).single().expect("epoch");
+        let until = Utc
+            .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t");
+        log.newest_first(from, until)
+            .map(|e| e.event.view().event_id.into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn keeps_time_order_whatever_the_arrival() {
+        let mut log = EventLog::new(10, 10);
+        for (id, s) in [("c", 30), ("a", 10), ("b", 20), ("b2", 20)] {
+            log.push(event(id, s));
+        }
+        assert_eq!(ids(&log), ["c", "b2", "b", "a"]);
+    }
+
+    #[test]
+    fn capacity_drops_the_oldest_and_raw_follows_arrival() {
+        let mut log = EventLog::new(3, 2);
+        let k_old = log.push(event("x", 50));
+        for (id, s) in [("a", 10), ("b", 20), ("c", 30)] {
+            log.push(event(id, s));
+        }
+        // "a" (oldest time) left; "x" arrived first so lost its record.
+        assert_eq!(ids(&log), ["x", "c", "b"]);
+        assert!(!log.get(k_old).is_some_and(|e| e.event.has_raw()));
+        let raw: Vec<bool> = {
+            let from = Utc.timestamp_opt(0, 0).single().expect("epoch");
+            let until = Utc
+                .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+                .single()
+                .expect("t");
+            log.newest_first(from, until)
+                .map(|e| e.event.has_raw())
+                .collect()
+        };
+        assert_eq!(raw, [false, true, true]);
+    }
+}

@@ -1,0 +1,399 @@
+//! The dashboard's state and everything that changes it, with no terminal
+//! in sight: [`update`] takes an [`Action`] and a `now`, changes the
+//! [`App`] and says what the loop should do about it ([`Effects`]).
+//! Tests drive it exactly like keys do.
+
+pub mod action;
+pub mod data;
+pub mod drill;
+pub mod episodes;
+pub mod keymap;
+pub mod log;
+pub mod query;
+mod sort;
+mod update;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::{Cell, RefCell};
+
+use chrono::{DateTime, Duration, Utc};
+use regex::Regex;
+
+pub use action::Action;
+pub use data::{Data, DataConfig, Loading};
+pub use keymap::{InputMode, Keymap};
+pub use query::Snapshot;
+pub use update::{Effects, update};
+
+use crate::ui::theme::Theme;
+
+/// The five panes, in Tab order. Their titles are part of the interface:
+/// users and docs name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Principals,
+    Denied,
+    Keys,
+    Alerts,
+    Events,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Principals,
+        Pane::Denied,
+        Pane::Keys,
+        Pane::Alerts,
+        Pane::Events,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Principals => "Principals",
+            Pane::Denied => "Denied",
+            Pane::Keys => "Keys",
+            Pane::Alerts => "Alerts",
+            Pane::Events => "Events",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn step(self, forward: bool) -> Self {
+        let n = Self::ALL.len();
+        let i = if forward {
+            (self.index() + 1) % n
+        } else {
+            (self.index() + n - 1) % n
+        };
+        Self::ALL[i]
+    }
+}
+
+/// How much time the panes look back over from the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeWindow {
+    M1,
+    M5,
+    M15,
+    H1,
+    H24,
+    All,
+}
+
+impl TimeWindow {
+    pub const ALL: [TimeWindow; 6] = [
+        TimeWindow::M1,
+        TimeWindow::M5,
+        TimeWindow::M15,
+        TimeWindow::H1,
+        TimeWindow::H24,
+        TimeWindow::All,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeWindow::M1 => "1m",
+            TimeWindow::M5 => "5m",
+            TimeWindow::M15 => "15m",
+            TimeWindow::H1 => "1h",
+            TimeWindow::H24 => "24h",
+            TimeWindow::All => "all",
+        }
+    }
+
+    /// `None` for the whole range.
+    pub fn duration(self) -> Option<Duration> {
+        match self {
+            TimeWindow::M1 => Some(Duration::minutes(1)),
+            TimeWindow::M5 => Some(Duration::minutes(5)),
+            TimeWindow::M15 => Some(Duration::minutes(15)),
+            TimeWindow::H1 => Some(Duration::hours(1)),
+            TimeWindow::H24 => Some(Duration::hours(24)),
+            TimeWindow::All => None,
+        }
+    }
+
+    fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|&w| w == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Log files: the paths as given.
+    Files(Vec<String>),
+    Live,
+}
+
+/// A list's selection; the scroll offset is kept by the renderer, which
+/// alone knows the height.
+#[derive(Debug, Default)]
+pub struct ListState {
+    pub selected: usize,
+    pub offset: Cell<usize>,
+}
+
+impl ListState {
+    fn select(&mut self, i: usize) {
+        self.selected = i;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SortState {
+    /// Index into the pane's sort columns ([`query::sort_columns`]).
+    pub column: usize,
+    pub reversed: bool,
+}
+
+/// A compiled row filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub text: String,
+    pub regex: Regex,
+}
+
+#[derive(Debug, Default)]
+pub struct PaneState {
+    pub list: ListState,
+    pub sort: SortState,
+    pub filter: Option<Filter>,
+}
+
+/// What a drill-down is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillTarget {
+    Principal(String),
+    Key(String),
+    Alert {
+        rule: String,
+        group: String,
+        first: DateTime<Utc>,
+    },
+    SourceIp(String),
+}
+
+impl DrillTarget {
+    /// The sections of its screen, in order.
+    pub fn sections(&self) -> &'static [Section] {
+        match self {
+            DrillTarget::Principal(_) => &[Section::Keys, Section::Contexts, Section::Events],
+            DrillTarget::Key(_) => &[Section::Principals, Section::Events],
+            DrillTarget::Alert { .. } | DrillTarget::SourceIp(_) => &[Section::Events],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Keys,
+    Principals,
+    Contexts,
+    Events,
+}
+
+impl Section {
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Keys => "Keys used",
+            Section::Principals => "Principals",
+            Section::Contexts => "Encryption contexts",
+            Section::Events => "Events",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Drill {
+    pub target: DrillTarget,
+    pub section: usize,
+    pub lists: [ListState; 3],
+    pub filter: Option<Filter>,
+}
+
+impl Drill {
+    fn new(target: DrillTarget) -> Self {
+        Self {
+            target,
+            section: 0,
+            lists: Default::default(),
+            filter: None,
+        }
+    }
+
+    pub fn current(&self) -> Section {
+        let s = self.target.sections();
+        s[self.section.min(s.len() - 1)]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    Filter,
+    Silence { rule: String, group: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: String,
+    /// Why the last input was refused (an invalid regex, a bad duration).
+    pub error: Option<String>,
+}
+
+/// The full JSON of one event, ready to show: lines already escaped.
+#[derive(Debug, Clone)]
+pub struct JsonView {
+    pub title: String,
+    /// Present when the original record was gone and only the parsed
+    /// fields could be shown.
+    pub note: Option<String>,
+    pub lines: Vec<String>,
+    pub scroll: usize,
+    pub hscroll: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help { scroll: usize },
+    Json(JsonView),
+    Prompt(Prompt),
+}
+
+/// A message in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub warning: bool,
+}
+
+/// Where things were drawn, for the mouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HitTarget {
+    Tab(Pane),
+    /// A pane's or a drill section's rows: the first row's screen line.
+    Rows {
+        pane: Option<Pane>,
+        section: Option<usize>,
+        first_row: u16,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub target: HitTarget,
+    pub area: ratatui::layout::Rect,
+}
+
+pub struct App {
+    pub data: Data,
+    pub mode: Mode,
+    /// Say DEMO in the header: the data is simulated.
+    pub demo: bool,
+    pub focus: Pane,
+    pub panes: [PaneState; 5],
+    pub drills: Vec<Drill>,
+    pub overlay: Option<Overlay>,
+    pub window: TimeWindow,
+    /// The time travel cursor; `None` follows the end (now, live).
+    pub cursor: Option<DateTime<Utc>>,
+    /// Paused at this view time.
+    pub paused: Option<DateTime<Utc>>,
+    pub status: Option<Status>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// The last wall-clock time the loop saw.
+    pub now: DateTime<Utc>,
+    /// Bumped when something the rows depend on changes.
+    pub view_version: u64,
+    pub snapshot: Snapshot,
+    pub hits: RefCell<Vec<Hit>>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(data: Data, mode: Mode, now: DateTime<Utc>) -> Self {
+        let window = match mode {
+            Mode::Files(_) => TimeWindow::All,
+            Mode::Live => TimeWindow::M15,
+        };
+        Self {
+            data,
+            mode,
+            demo: false,
+            focus: Pane::Principals,
+            panes: Default::default(),
+            drills: Vec::new(),
+            overlay: None,
+            window,
+            cursor: None,
+            paused: None,
+            status: None,
+            keymap: Keymap::default(),
+            theme: Theme::default(),
+            now,
+            view_version: 0,
+            snapshot: Snapshot::default(),
+            hits: RefCell::new(Vec::new()),
+            quit: false,
+        }
+    }
+
+    /// The end of time as the panes know it: the last event in file mode,
+    /// the clock live.
+    pub fn end(&self) -> DateTime<Utc> {
+        match self.mode {
+            Mode::Files(_) => self.data.last.unwrap_or(self.now),
+            Mode::Live => self.now,
+        }
+    }
+
+    /// The time the panes show.
+    pub fn view_time(&self) -> DateTime<Utc> {
+        self.cursor.or(self.paused).unwrap_or_else(|| self.end())
+    }
+
+    /// The start of the window ending at the view time.
+    pub fn window_start(&self) -> DateTime<Utc> {
+        let t = self.view_time();
+        match self.window.duration() {
+            Some(d) => t - d,
+            None => self.data.first.unwrap_or(t).min(t),
+        }
+    }
+
+    /// Keys are text while a prompt is open.
+    pub fn input_mode(&self) -> InputMode {
+        if matches!(self.overlay, Some(Overlay::Prompt(_))) {
+            InputMode::Prompt
+        } else {
+            InputMode::Normal
+        }
+    }
+
+    /// Rebuilds the rows if anything they depend on changed.
+    pub fn refresh(&mut self) {
+        let key = query::SnapKey {
+            generation: self.data.generation,
+            version: self.view_version,
+            time: self.view_time(),
+            from: self.window_start(),
+        };
+        if self.snapshot.key != Some(key) {
+            self.snapshot = query::build(self, key);
+        }
+    }
+
+    /// Rebuilds the rows whatever the cache says (benchmarks).
+    pub fn rebuild(&mut self) {
+        self.snapshot.key = None;
+        self.refresh();
+    }
+}

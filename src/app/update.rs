@@ -1,0 +1,651 @@
+//! `update(app, action, now)`: the one place the state changes. Pure: no
+//! terminal, no files, no clock; what needs the outside world comes back
+//! as [`Effects`] for the loop to carry out.
+
+use chrono::{DateTime, Duration, Utc};
+use regex::RegexBuilder;
+
+use super::log::EventKey;
+use super::query::{DeniedKind, sort_columns};
+use super::{
+    Action, App, Drill, DrillTarget, Filter, HitTarget, JsonView, Overlay, Pane, Prompt,
+    PromptKind, Section, Status,
+};
+use crate::text::escape_control;
+use crate::ui::theme::Theme;
+
+/// What the loop should do after an update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub quit: bool,
+    /// Write the current view to a file (I/O is the loop's job).
+    pub export: bool,
+    pub redraw: bool,
+}
+
+/// Rows a page key moves.
+const PAGE: usize = 10;
+/// Rows a wheel notch moves.
+const WHEEL: usize = 3;
+/// A regex bigger than this compiled is refused (a filter is typed by a
+/// person; this only stops pathological patterns).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
+    app.now = now;
+    app.refresh();
+    let fx = dispatch(app, action);
+    // The rows follow whatever changed, so callers (and tests) see them.
+    app.refresh();
+    fx
+}
+
+// One match over every action reads better than the same split in ten.
+#[allow(clippy::too_many_lines)]
+fn dispatch(app: &mut App, action: Action) -> Effects {
+    let mut fx = Effects {
+        redraw: true,
+        ..Effects::default()
+    };
+    if action == Action::Quit {
+        app.quit = true;
+        fx.quit = true;
+        return fx;
+    }
+    match app.overlay.take() {
+        Some(Overlay::Prompt(p)) => {
+            prompt(app, p, action);
+            return fx;
+        }
+        Some(Overlay::Json(j)) => {
+            json(app, j, action);
+            return fx;
+        }
+        Some(Overlay::Help { scroll }) => {
+            help(app, scroll, action);
+            return fx;
+        }
+        None => {}
+    }
+    if !matches!(action, Action::Up | Action::Down) {
+        app.status = None;
+    }
+    match action {
+        Action::NextPane | Action::Right if !app.drills.is_empty() => step_section(app, true),
+        Action::PrevPane | Action::Left if !app.drills.is_empty() => step_section(app, false),
+        Action::NextPane => app.focus = app.focus.step(true),
+        Action::PrevPane => app.focus = app.focus.step(false),
+        // Sideways means nothing outside drill-downs and the JSON view.
+        Action::Quit | Action::Left | Action::Right | Action::Input(_) | Action::Backspace => {}
+        Action::Focus(p) => {
+            app.drills.clear();
+            app.focus = p;
+            app.view_version += 1;
+        }
+        Action::Up => move_by(app, -1),
+        Action::Down => move_by(app, 1),
+        Action::PageUp => move_by(app, -PAGE.cast_signed()),
+        Action::PageDown => move_by(app, PAGE.cast_signed()),
+        Action::Top => move_by(app, isize::MIN / 2),
+        Action::Bottom => move_by(app, isize::MAX / 2),
+        Action::Enter => enter(app),
+        Action::Back => back(app),
+        Action::Filter => {
+            let input = current_filter(app)
+                .map(|f| f.text.clone())
+                .unwrap_or_default();
+            app.overlay = Some(Overlay::Prompt(Prompt {
+                kind: PromptKind::Filter,
+                input,
+                error: None,
+            }));
+        }
+        Action::CycleSort | Action::ReverseSort if !app.drills.is_empty() => {
+            status(
+                app,
+                "sorting applies to the panes; drill-downs list the busiest first",
+            );
+        }
+        Action::CycleSort => {
+            let n = sort_columns(app.focus).len();
+            let sort = &mut app.panes[app.focus.index()].sort;
+            sort.column = (sort.column + 1) % n;
+            sort.reversed = false;
+            app.view_version += 1;
+        }
+        Action::ReverseSort => {
+            let sort = &mut app.panes[app.focus.index()].sort;
+            sort.reversed = !sort.reversed;
+            app.view_version += 1;
+        }
+        Action::CycleWindow => {
+            app.window = app.window.next();
+            app.view_version += 1;
+        }
+        Action::Pause => {
+            if app.paused.take().is_none() {
+                app.paused = Some(app.view_time());
+                status(
+                    app,
+                    "paused: the view is frozen, data keeps arriving (p resumes)",
+                );
+            }
+        }
+        Action::Ack => ack(app),
+        Action::Silence => {
+            if let Some((rule, group)) = selected_alert(app) {
+                app.overlay = Some(Overlay::Prompt(Prompt {
+                    kind: PromptKind::Silence { rule, group },
+                    input: "1h".to_owned(),
+                    error: None,
+                }));
+            } else {
+                status(app, "select an alert to silence (pane 4)");
+            }
+        }
+        Action::Export => fx.export = true,
+        Action::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::CycleTheme => {
+            app.theme = Theme::next_builtin(&app.theme.name, app.theme.no_color);
+            let name = app.theme.name.clone();
+            status(app, &format!("theme: {name}"));
+        }
+        Action::TimeBack => travel(app, false),
+        Action::TimeForward => travel(app, true),
+        Action::PrevAlert | Action::NextAlert => {
+            let t = app.view_time();
+            let e = &app.data.episodes;
+            let target = if action == Action::PrevAlert {
+                e.prev_start(t)
+            } else {
+                e.next_start(t)
+            };
+            match target {
+                Some(t) => set_cursor(app, t),
+                None => status(app, "no alert that way"),
+            }
+        }
+        Action::TimeEnd => {
+            app.cursor = None;
+            app.paused = None;
+        }
+        Action::Click { column, row } => click(app, column, row),
+        Action::ScrollUp { column, row } => wheel(app, column, row, -WHEEL.cast_signed()),
+        Action::ScrollDown { column, row } => wheel(app, column, row, WHEEL.cast_signed()),
+    }
+    fx
+}
+
+fn status(app: &mut App, text: &str) {
+    app.status = Some(Status {
+        text: text.to_owned(),
+        warning: false,
+    });
+}
+
+fn warn(app: &mut App, text: &str) {
+    app.status = Some(Status {
+        text: text.to_owned(),
+        warning: true,
+    });
+}
+
+/// Rows in the list that has the selection.
+pub(crate) fn current_len(app: &App) -> usize {
+    let s = &app.snapshot;
+    if let Some(d) = app.drills.last() {
+        let Some(v) = &s.drill else { return 0 };
+        return match d.current() {
+            Section::Keys => v.keys.len(),
+            Section::Principals => v.principals.len(),
+            Section::Contexts => v.contexts.len(),
+            Section::Events => v.events.len(),
+        };
+    }
+    match app.focus {
+        Pane::Principals => s.principals.len(),
+        Pane::Denied => s.denied_rows.len(),
+        Pane::Keys => s.keys.len(),
+        Pane::Alerts => s.alerts.len(),
+        Pane::Events => s.events.len(),
+    }
+}
+
+fn current_list(app: &mut App) -> &mut super::ListState {
+    match app.drills.last_mut() {
+        Some(d) => {
+            let i = d.section.min(2);
+            &mut d.lists[i]
+        }
+        None => &mut app.panes[app.focus.index()].list,
+    }
+}
+
+fn current_filter(app: &App) -> Option<&Filter> {
+    match app.drills.last() {
+        Some(d) => d.filter.as_ref(),
+        None => app.panes[app.focus.index()].filter.as_ref(),
+    }
+}
+
+fn move_by(app: &mut App, delta: isize) {
+    let len = current_len(app);
+    let list = current_list(app);
+    let max = len.saturating_sub(1);
+    let to = list.selected.saturating_add_signed(delta).min(max);
+    list.select(to);
+    // Sparklines are computed near the selection: moving far needs more.
+    let spark_missing = app.drills.is_empty()
+        && match app.focus {
+            Pane::Principals => app
+                .snapshot
+                .principals
+                .get(to)
+                .is_some_and(|r| r.spark.is_none()),
+            Pane::Keys => app.snapshot.keys.get(to).is_some_and(|r| {
+                r.spark.is_none() && app.data.store.id(crate::store::Dim::Key, &r.arn).is_some()
+            }),
+            _ => false,
+        };
+    if spark_missing {
+        app.view_version += 1;
+    }
+}
+
+fn step_section(app: &mut App, forward: bool) {
+    if let Some(d) = app.drills.last_mut() {
+        let n = d.target.sections().len();
+        d.section = if forward {
+            (d.section + 1) % n
+        } else {
+            (d.section + n - 1) % n
+        };
+    }
+}
+
+fn push(app: &mut App, target: DrillTarget) {
+    app.drills.push(Drill::new(target));
+    app.view_version += 1;
+}
+
+fn enter(app: &mut App) {
+    let s = &app.snapshot;
+    if let Some(d) = app.drills.last() {
+        let sel = d.lists[d.section.min(2)].selected;
+        let Some(v) = &s.drill else { return };
+        match d.current() {
+            Section::Keys => {
+                if let Some(k) = v.keys.get(sel) {
+                    let arn = k.arn.clone();
+                    push(app, DrillTarget::Key(arn));
+                }
+            }
+            Section::Principals => {
+                if let Some(p) = v.principals.get(sel) {
+                    let name = p.name.clone();
+                    push(app, DrillTarget::Principal(name));
+                }
+            }
+            Section::Contexts => {
+                if let Some(c) = v.contexts.get(sel) {
+                    // The events that carried this context value.
+                    let text = regex::escape(&c.value);
+                    let events = d
+                        .target
+                        .sections()
+                        .iter()
+                        .position(|s| *s == Section::Events);
+                    if let (Ok(regex), Some(events)) = (RegexBuilder::new(&text).build(), events)
+                        && let Some(d) = app.drills.last_mut()
+                    {
+                        d.filter = Some(Filter { text, regex });
+                        d.section = events;
+                        d.lists[events.min(2)].select(0);
+                        app.view_version += 1;
+                    }
+                }
+            }
+            Section::Events => {
+                if let Some(e) = v.events.get(sel) {
+                    let key = e.key;
+                    open_json(app, key);
+                }
+            }
+        }
+        return;
+    }
+    let sel = app.panes[app.focus.index()].list.selected;
+    match app.focus {
+        Pane::Principals => {
+            if let Some(r) = s.principals.get(sel) {
+                let name = r.name.clone();
+                push(app, DrillTarget::Principal(name));
+            }
+        }
+        Pane::Keys => {
+            if let Some(r) = s.keys.get(sel) {
+                let arn = r.arn.clone();
+                push(app, DrillTarget::Key(arn));
+            }
+        }
+        Pane::Denied => {
+            if let Some(r) = s.denied_rows.get(sel) {
+                let target = match r.kind {
+                    DeniedKind::Principal => DrillTarget::Principal(r.name.clone()),
+                    DeniedKind::Key => DrillTarget::Key(r.name.clone()),
+                    DeniedKind::SourceIp => DrillTarget::SourceIp(r.name.clone()),
+                };
+                push(app, target);
+            }
+        }
+        Pane::Alerts => {
+            if let Some(a) = s.alerts.get(sel) {
+                let e = &a.episode;
+                let target = DrillTarget::Alert {
+                    rule: e.rule.clone(),
+                    group: e.group.clone(),
+                    first: e.first,
+                };
+                push(app, target);
+            }
+        }
+        Pane::Events => {
+            if let Some(e) = s.events.get(sel) {
+                let key = e.key;
+                open_json(app, key);
+            }
+        }
+    }
+}
+
+fn back(app: &mut App) {
+    if app.drills.pop().is_some() {
+        app.view_version += 1;
+    } else if app.panes[app.focus.index()].filter.take().is_some() {
+        app.panes[app.focus.index()].list.select(0);
+        app.view_version += 1;
+    }
+}
+
+/// The full JSON of an event: its original record when still held, else
+/// the parsed fields (with a note saying so). Every line is escaped.
+fn open_json(app: &mut App, key: EventKey) {
+    let Some(entry) = app.data.log.get(key) else {
+        warn(app, "that event is no longer in memory");
+        return;
+    };
+    let v = entry.event.view();
+    let (text, note) = match v.raw_json() {
+        Some(raw) => (
+            serde_json::from_str::<serde_json::Value>(raw)
+                .and_then(|val| serde_json::to_string_pretty(&val))
+                .unwrap_or_else(|_| raw.to_owned()),
+            None,
+        ),
+        None => (
+            serde_json::to_string_pretty(&fields_json(&v)).unwrap_or_default(),
+            Some("raw record no longer in memory: showing the parsed fields".to_owned()),
+        ),
+    };
+    let lines = text
+        .lines()
+        .map(|l| escape_control(l).into_owned())
+        .collect();
+    let title = format!(
+        "{} {} {}",
+        v.event_name,
+        v.time.format("%Y-%m-%d %H:%M:%S"),
+        v.event_id
+    );
+    app.overlay = Some(Overlay::Json(JsonView {
+        title: escape_control(&title).into_owned(),
+        note,
+        lines,
+        scroll: 0,
+        hscroll: 0,
+    }));
+}
+
+fn fields_json(v: &crate::event::KmsEvent<'_>) -> serde_json::Value {
+    let context: serde_json::Map<String, serde_json::Value> = v
+        .encryption_context
+        .iter()
+        .map(|(k, val)| (k.to_string(), serde_json::Value::from(val.as_ref())))
+        .collect();
+    serde_json::json!({
+        "eventTime": v.time_text,
+        "eventID": v.event_id,
+        "eventName": v.event_name,
+        "awsRegion": v.region,
+        "recipientAccountId": v.recipient_account,
+        "principal": v.principal,
+        "principalType": v.principal_type,
+        "principalAccount": v.principal_account,
+        "sessionName": v.session_name,
+        "sourceIPAddress": v.source_ip,
+        "userAgent": v.user_agent,
+        "key": v.key.as_ref().map(|k| k.arn.as_ref()),
+        "alias": v.alias,
+        "outcome": v.outcome.as_str(),
+        "errorCode": v.error_code,
+        "errorMessage": v.error_message,
+        "encryptionContext": context,
+    })
+}
+
+fn json(app: &mut App, mut j: JsonView, action: Action) {
+    let max = j.lines.len().saturating_sub(1);
+    match action {
+        Action::Back | Action::Enter => return,
+        Action::Up => j.scroll = j.scroll.saturating_sub(1),
+        Action::Down => j.scroll = (j.scroll + 1).min(max),
+        Action::PageUp => j.scroll = j.scroll.saturating_sub(PAGE * 2),
+        Action::PageDown => j.scroll = (j.scroll + PAGE * 2).min(max),
+        Action::Top => j.scroll = 0,
+        Action::Bottom => j.scroll = max,
+        Action::Left => j.hscroll = j.hscroll.saturating_sub(8),
+        Action::Right => j.hscroll += 8,
+        Action::ScrollUp { .. } => j.scroll = j.scroll.saturating_sub(WHEEL),
+        Action::ScrollDown { .. } => j.scroll = (j.scroll + WHEEL).min(max),
+        _ => {}
+    }
+    app.overlay = Some(Overlay::Json(j));
+}
+
+fn help(app: &mut App, scroll: usize, action: Action) {
+    let max = app.keymap.help().len().saturating_sub(1);
+    let scroll = match action {
+        Action::Up | Action::ScrollUp { .. } => scroll.saturating_sub(1),
+        Action::Down | Action::ScrollDown { .. } => (scroll + 1).min(max),
+        // Any other key closes help.
+        _ => return,
+    };
+    app.overlay = Some(Overlay::Help { scroll });
+}
+
+fn prompt(app: &mut App, mut p: Prompt, action: Action) {
+    match action {
+        Action::Input(c) if p.input.chars().count() < 200 => {
+            p.input.push(c);
+            p.error = None;
+        }
+        Action::Backspace => {
+            p.input.pop();
+            p.error = None;
+        }
+        Action::Back => return,
+        Action::Enter if submit(app, &mut p) => return,
+        _ => {}
+    }
+    app.overlay = Some(Overlay::Prompt(p));
+}
+
+/// Applies a prompt's input; false (with the error set) when refused.
+fn submit(app: &mut App, p: &mut Prompt) -> bool {
+    match &p.kind {
+        PromptKind::Filter => {
+            let filter = if p.input.is_empty() {
+                None
+            } else {
+                match RegexBuilder::new(&p.input)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                {
+                    Ok(regex) => Some(Filter {
+                        text: p.input.clone(),
+                        regex,
+                    }),
+                    Err(e) => {
+                        // The error is several lines with a caret; the
+                        // last line says what is wrong.
+                        let msg = e.to_string();
+                        let last = msg
+                            .lines()
+                            .rev()
+                            .find(|l| !l.trim().is_empty())
+                            .unwrap_or("");
+                        p.error = Some(format!(
+                            "invalid regex: {}",
+                            last.trim().trim_start_matches("error: ")
+                        ));
+                        return false;
+                    }
+                }
+            };
+            if let Some(d) = app.drills.last_mut() {
+                d.filter = filter;
+                for l in &mut d.lists {
+                    l.select(0);
+                }
+            } else {
+                let pane = &mut app.panes[app.focus.index()];
+                pane.filter = filter;
+                pane.list.select(0);
+            }
+            app.view_version += 1;
+            true
+        }
+        PromptKind::Silence { rule, group } => {
+            let Some(d) =
+                crate::timespec::parse_age(p.input.trim()).filter(|d| *d > Duration::zero())
+            else {
+                p.error = Some("a duration such as 15m, 1h, 1d".to_owned());
+                return false;
+            };
+            let base = app.data.engine().now().unwrap_or_else(|| app.view_time());
+            let (rule, group) = (rule.clone(), group.clone());
+            app.data.silence(&rule, &group, base + d);
+            status(
+                app,
+                &format!("silenced {rule} for {}", crate::timespec::format_age(d)),
+            );
+            true
+        }
+    }
+}
+
+fn selected_alert(app: &App) -> Option<(String, String)> {
+    if let Some(d) = app.drills.last() {
+        if let DrillTarget::Alert { rule, group, .. } = &d.target {
+            return Some((rule.clone(), group.clone()));
+        }
+        return None;
+    }
+    if app.focus != Pane::Alerts {
+        return None;
+    }
+    let sel = app.panes[Pane::Alerts.index()].list.selected;
+    app.snapshot
+        .alerts
+        .get(sel)
+        .map(|a| (a.episode.rule.clone(), a.episode.group.clone()))
+}
+
+fn ack(app: &mut App) {
+    match selected_alert(app) {
+        Some((rule, group)) => {
+            if app.data.ack(&rule, &group) {
+                status(app, &format!("acknowledged {rule}"));
+            } else {
+                warn(app, "that alert is no longer held by the engine");
+            }
+        }
+        None => status(app, "select an alert to acknowledge (pane 4)"),
+    }
+}
+
+fn set_cursor(app: &mut App, t: DateTime<Utc>) {
+    let end = app.end();
+    let start = app.data.first.unwrap_or(end);
+    app.cursor = if t >= end { None } else { Some(t.max(start)) };
+}
+
+fn travel(app: &mut App, forward: bool) {
+    if app.data.first.is_none() {
+        status(app, "no data to travel through yet");
+        return;
+    }
+    let step = app.window.duration().unwrap_or(Duration::hours(1));
+    let t = app.view_time();
+    set_cursor(app, if forward { t + step } else { t - step });
+}
+
+fn hit_at(app: &App, column: u16, row: u16) -> Option<super::Hit> {
+    let hits = app.hits.borrow();
+    hits.iter()
+        .rev()
+        .find(|h| {
+            let a = h.area;
+            column >= a.x && column < a.x + a.width && row >= a.y && row < a.y + a.height
+        })
+        .copied()
+}
+
+fn click(app: &mut App, column: u16, row: u16) {
+    let Some(hit) = hit_at(app, column, row) else {
+        return;
+    };
+    match hit.target {
+        HitTarget::Tab(p) => {
+            app.drills.clear();
+            app.focus = p;
+            app.view_version += 1;
+        }
+        HitTarget::Rows {
+            pane,
+            section,
+            first_row,
+        } => {
+            if let Some(p) = pane {
+                app.focus = p;
+            }
+            if let (Some(s), Some(d)) = (section, app.drills.last_mut()) {
+                d.section = s;
+            }
+            if row < first_row {
+                return;
+            }
+            let offset = current_list(app).offset.get();
+            let to = offset + usize::from(row - first_row);
+            if to < current_len(app) {
+                current_list(app).select(to);
+            }
+        }
+    }
+}
+
+fn wheel(app: &mut App, column: u16, row: u16, delta: isize) {
+    if let Some(super::Hit {
+        target: HitTarget::Rows { pane, section, .. },
+        ..
+    }) = hit_at(app, column, row)
+    {
+        if let Some(p) = pane {
+            app.focus = p;
+        }
+        if let (Some(s), Some(d)) = (section, app.drills.last_mut()) {
+            d.section = s;
+        }
+    }
+    move_by(app, delta);
+}

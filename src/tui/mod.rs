@@ -1,0 +1,305 @@
+//! The dashboard in a terminal: one loop owns the [`App`]; the input
+//! reader, the signal watcher, the file reader and the live sources send
+//! it owned messages over one bounded channel. It draws only when
+//! something changed, at most once per frame budget while data streams
+//! in, and not at all while idle (live mode redraws once a second, when
+//! the clock it shows moves).
+
+pub mod export;
+mod files;
+mod input;
+pub mod terminal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use crossterm::event::{Event, KeyEventKind, MouseEventKind};
+
+use crate::alert::RuleSpec;
+use crate::app::{Action, App, Data, DataConfig, Keymap, Loading, Mode, Status, update};
+use crate::clock::Clock;
+use crate::live::LiveUpdate;
+use crate::source::files::Input;
+use crate::ui::theme::Theme;
+
+pub use files::{FileMsg, stamped_span};
+
+/// Where the dashboard's data comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Log files: the paths as given, and what they expand to.
+    Files {
+        paths: Vec<PathBuf>,
+        inputs: Vec<Input>,
+    },
+    /// The live sources, through the feed channel.
+    Live,
+}
+
+/// Everything [`run_dashboard`] needs besides the feed and the clock.
+#[derive(Debug, Clone)]
+pub struct DashboardOptions {
+    pub source: Source,
+    /// Say DEMO in the header (simulated data).
+    pub demo: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Warnings to show once the screen is up (bad theme, bad keys…).
+    pub warnings: Vec<String>,
+    pub rules: Vec<RuleSpec>,
+    pub threads: usize,
+    /// A test hook: this key makes the loop panic (to prove the terminal
+    /// is restored on a panic).
+    pub panic_key: Option<char>,
+    /// Where `e` writes its files.
+    pub export_dir: PathBuf,
+}
+
+/// A message to the loop.
+#[derive(Debug)]
+pub enum Msg {
+    Input(Event),
+    Live(LiveUpdate),
+    Files(FileMsg),
+    Quit,
+}
+
+/// Messages waiting at most: a full channel makes senders wait, which is
+/// the backpressure that keeps memory bounded.
+const CHANNEL: usize = 256;
+/// Redraws at most this often while data keeps arriving.
+const FRAME_MS: i64 = 100;
+/// The loop stops draining messages to draw after this long.
+const DRAIN_MS: i64 = 50;
+
+/// Runs the dashboard until the user quits (or a signal asks it to).
+// The options are handed over for good (live mode builds them per run).
+#[allow(clippy::needless_pass_by_value)]
+pub fn run_dashboard(
+    opts: DashboardOptions,
+    feed: Receiver<LiveUpdate>,
+    clock: &dyn Clock,
+) -> anyhow::Result<ExitCode> {
+    let (tx, rx) = mpsc::sync_channel::<Msg>(CHANNEL);
+    let mut app = build_app(&opts, clock.now())?;
+    match &opts.source {
+        Source::Files { inputs, .. } => {
+            app.data.set_loading(Loading {
+                files_total: inputs.len(),
+                ..Loading::default()
+            });
+            files::spawn_reader(inputs.clone(), opts.threads, tx.clone());
+        }
+        Source::Live => forward(feed, tx.clone()),
+    }
+    let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
+    input::spawn_reader(tx.clone());
+    input::spawn_signals(tx);
+    let live = matches!(opts.source, Source::Live);
+    let mut last_draw: Option<DateTime<Utc>> = None;
+    let mut dirty = true;
+    let mut shown_second = clock.now().timestamp();
+    loop {
+        let now = clock.now();
+        let due = last_draw.is_none_or(|t| now - t >= Duration::milliseconds(FRAME_MS));
+        if dirty && due {
+            app.now = now;
+            app.refresh();
+            guard.terminal.draw(|f| crate::ui::draw(f, &app))?;
+            last_draw = Some(now);
+            dirty = false;
+        }
+        // Sleep until a message, the next frame (if one is owed) or the
+        // next second (live clock); forever when idle on files.
+        let wait = if dirty {
+            Some(StdDuration::from_millis(
+                u64::try_from(FRAME_MS).unwrap_or(100),
+            ))
+        } else if live {
+            Some(StdDuration::from_secs(1))
+        } else {
+            None
+        };
+        let first = match wait {
+            Some(w) => match rx.recv_timeout(w) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            },
+        };
+        let now = clock.now();
+        if live {
+            app.data.tick(now);
+            app.now = now;
+            if now.timestamp() != shown_second && app.cursor.is_none() && app.paused.is_none() {
+                shown_second = now.timestamp();
+                dirty = true;
+            }
+        }
+        let Some(first) = first else { continue };
+        // Coalesce: take everything already waiting (within a budget),
+        // then draw once.
+        let mut next = Some(first);
+        let started = now;
+        while let Some(msg) = next {
+            match handle(&mut app, &opts, msg, clock.now()) {
+                Handled::Quit => return Ok(ExitCode::SUCCESS),
+                Handled::Changed => dirty = true,
+                Handled::Data => {
+                    // Paused: the view stays frozen (except while loading).
+                    let loading = app.data.loading.as_ref().is_some_and(|l| !l.done);
+                    dirty |= app.paused.is_none() || loading;
+                }
+                Handled::Nothing => {}
+            }
+            if clock.now() - started > Duration::milliseconds(DRAIN_MS) {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App> {
+    let (config, mode) = match &opts.source {
+        Source::Files { paths, inputs } => (
+            DataConfig::files(stamped_span(inputs)),
+            Mode::Files(paths.iter().map(|p| p.display().to_string()).collect()),
+        ),
+        Source::Live => (DataConfig::live(), Mode::Live),
+    };
+    let data = Data::new(&config, opts.rules.clone()).context("the alert rules do not compile")?;
+    let mut app = App::new(data, mode, now);
+    app.demo = opts.demo;
+    app.theme = opts.theme.clone();
+    app.keymap = opts.keymap.clone();
+    if !opts.warnings.is_empty() {
+        app.status = Some(Status {
+            text: opts.warnings.join("; "),
+            warning: true,
+        });
+    }
+    Ok(app)
+}
+
+/// Moves the live sources' messages into the loop's channel, so the loop
+/// waits on one receiver.
+fn forward(feed: Receiver<LiveUpdate>, tx: SyncSender<Msg>) {
+    let spawned = std::thread::Builder::new()
+        .name("kmstop-feed".into())
+        .spawn(move || {
+            for update in feed {
+                if tx.send(Msg::Live(update)).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the feed thread: {e}");
+    }
+}
+
+enum Handled {
+    Quit,
+    /// The view changed: redraw.
+    Changed,
+    /// Data changed: redraw unless paused.
+    Data,
+    Nothing,
+}
+
+fn handle(app: &mut App, opts: &DashboardOptions, msg: Msg, now: DateTime<Utc>) -> Handled {
+    match msg {
+        Msg::Quit => Handled::Quit,
+        Msg::Live(update) => {
+            app.data.apply(update, now);
+            Handled::Data
+        }
+        Msg::Files(f) => {
+            files_msg(app, f);
+            Handled::Data
+        }
+        Msg::Input(event) => {
+            let action = match event {
+                Event::Key(key) if key.kind != KeyEventKind::Release => {
+                    if let (Some(c), crossterm::event::KeyCode::Char(k)) =
+                        (opts.panic_key, key.code)
+                        && c == k
+                    {
+                        panic!("panic key pressed (test hook)");
+                    }
+                    app.keymap.action(&key, app.input_mode())
+                }
+                Event::Mouse(m) => match m.kind {
+                    MouseEventKind::Down(_) => Some(Action::Click {
+                        column: m.column,
+                        row: m.row,
+                    }),
+                    MouseEventKind::ScrollUp => Some(Action::ScrollUp {
+                        column: m.column,
+                        row: m.row,
+                    }),
+                    MouseEventKind::ScrollDown => Some(Action::ScrollDown {
+                        column: m.column,
+                        row: m.row,
+                    }),
+                    _ => None,
+                },
+                Event::Resize(..) => return Handled::Changed,
+                _ => None,
+            };
+            let Some(action) = action else {
+                return Handled::Nothing;
+            };
+            let fx = update(app, action, now);
+            if fx.quit {
+                return Handled::Quit;
+            }
+            if fx.export {
+                export::write(app, &opts.export_dir, now);
+            }
+            Handled::Changed
+        }
+    }
+}
+
+fn files_msg(app: &mut App, msg: FileMsg) {
+    match msg {
+        FileMsg::Events(events) => app.data.ingest(events, None),
+        FileMsg::Progress { done, total } => {
+            let mut l = app.data.loading.clone().unwrap_or_default();
+            l.files_done = done;
+            l.files_total = total;
+            app.data.set_loading(l);
+        }
+        FileMsg::Problem(text) => {
+            let mut l = app.data.loading.clone().unwrap_or_default();
+            l.problems.push(text);
+            if l.problems.len() > 100 {
+                l.problems.remove(0);
+            }
+            app.data.set_loading(l);
+        }
+        FileMsg::Done(stats) => {
+            let mut l = app.data.loading.clone().unwrap_or_default();
+            l.stats = stats;
+            app.data.set_loading(l);
+            app.data.finish_files();
+            tracing::info!(
+                "read {} file(s), {} KMS event(s), {} failed",
+                stats.files_read,
+                stats.kms_records,
+                stats.files_failed
+            );
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `e`: the current view as a file's contents. Tables become CSV (cells
+//! escaped and formula-proofed by [`crate::text::for_csv`]); event lists
+//! become JSONL, one record per line (the original record when held).
+//! Writing the file is the loop's job.
+
+use crate::app::query::EventRow;
+use crate::app::{App, Pane, Section};
+use crate::text::for_csv;
+
+/// The file extension and contents for the current view.
+pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
+    let s = &app.snapshot;
+    if let (Some(d), Some(v)) = (app.drills.last(), &s.drill) {
+        return match d.current() {
+            Section::Events => ("jsonl", jsonl(app, &v.events), "drill-events"),
+            Section::Keys => (
+                "csv",
+                csv(&key_header(), v.keys.iter().map(key_record)),
+                "drill-keys",
+            ),
+            Section::Principals => (
+                "csv",
+                csv(
+                    &principal_header(),
+                    v.principals.iter().map(principal_record),
+                ),
+                "drill-principals",
+            ),
+            Section::Contexts => (
+                "csv",
+                csv(
+                    &["kind", "context_key", "value", "count"],
+                    v.contexts.iter().map(|c| {
+                        vec![
+                            c.kind.to_owned(),
+                            c.key.clone(),
+                            c.value.clone(),
+                            c.count.to_string(),
+                        ]
+                    }),
+                ),
+                "drill-contexts",
+            ),
+        };
+    }
+    match app.focus {
+        Pane::Principals => (
+            "csv",
+            csv(
+                &principal_header(),
+                s.principals.iter().map(principal_record),
+            ),
+            "principals",
+        ),
+        Pane::Keys => (
+            "csv",
+            csv(&key_header(), s.keys.iter().map(key_record)),
+            "keys",
+        ),
+        Pane::Denied => (
+            "csv",
+            csv(
+                &["kind", "name", "count", "spike_factor"],
+                s.denied_rows.iter().map(|r| {
+                    vec![
+                        r.kind.label().to_owned(),
+                        r.name.clone(),
+                        r.count.to_string(),
+                        r.factor.map(|f| format!("{f:.2}")).unwrap_or_default(),
+                    ]
+                }),
+            ),
+            "denied",
+        ),
+        Pane::Alerts => (
+            "csv",
+            csv(
+                &[
+                    "state", "severity", "rule", "group", "count", "first", "last", "resolved",
+                ],
+                s.alerts.iter().map(|a| {
+                    let e = &a.episode;
+                    vec![
+                        if a.firing { "firing" } else { "resolved" }.to_owned(),
+                        e.severity.to_string(),
+                        e.rule.clone(),
+                        e.group.clone(),
+                        e.count.to_string(),
+                        e.first.to_rfc3339(),
+                        e.last.to_rfc3339(),
+                        e.resolved.map(|r| r.to_rfc3339()).unwrap_or_default(),
+                    ]
+                }),
+            ),
+            "alerts",
+        ),
+        Pane::Events => ("jsonl", jsonl(app, &s.events), "events"),
+    }
+}
+
+fn principal_header() -> Vec<&'static str> {
+    vec![
+        "principal",
+        "calls",
+        "decrypt",
+        "denied",
+        "rate_1m",
+        "rate_5m",
+        "rate_15m",
+        "keys",
+        "first_seen",
+        "last_seen",
+    ]
+}
+
+fn principal_record(r: &crate::app::query::PrincipalRow) -> Vec<String> {
+    let t =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    vec![
+        r.name.clone(),
+        r.calls.to_string(),
+        r.decrypt.to_string(),
+        r.denied.to_string(),
+        format!("{:.2}", r.rates[0]),
+        format!("{:.2}", r.rates[1]),
+        format!("{:.2}", r.rates[2]),
+        r.keys.to_string(),
+        t(r.first),
+        t(r.last),
+    ]
+}
+
+fn key_header() -> Vec<&'static str> {
+    vec![
+        "key",
+        "arn",
+        "state",
+        "deletion_days",
+        "calls",
+        "denied",
+        "principals",
+        "last_seen",
+    ]
+}
+
+fn key_record(r: &crate::app::query::KeyRow) -> Vec<String> {
+    vec![
+        r.label.clone(),
+        r.arn.clone(),
+        r.facts
+            .as_ref()
+            .and_then(|f| f.state.clone())
+            .unwrap_or_default(),
+        r.deletion_days.map(|d| d.to_string()).unwrap_or_default(),
+        r.calls.to_string(),
+        r.denied.to_string(),
+        r.principals.to_string(),
+        r.last_seen.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    ]
+}
+
+fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(header);
+    for r in rows {
+        let _ = w.write_record(r.iter().map(|c| for_csv(c).into_owned()));
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn jsonl(app: &App, events: &[EventRow]) -> String {
+    let mut out = String::new();
+    for row in events {
+        let Some(entry) = app.data.log.get(row.key) else {
+            continue;
+        };
+        let v = entry.event.view();
+        let line = v
+            .raw_json()
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+            .map_or_else(
+                || {
+                    serde_json::json!({
+                        "eventTime": v.time_text, "eventID": v.event_id, "eventName": v.event_name,
+                        "principal": v.principal, "key": v.key.as_ref().map(|k| k.arn.as_ref()),
+                        "outcome": v.outcome.as_str(), "errorCode": v.error_code,
+                        "sourceIPAddress": v.source_ip, "userAgent": v.user_agent, "awsRegion": v.region,
+                    })
+                    .to_string()
+                },
+                |val| val.to_string(),
+            );
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,111 @@
+//! The header: where the data comes from and how the sources are doing,
+//! how much is happening, what is firing, and which time is shown.
+
+use ratatui::text::{Line, Span};
+
+use super::theme::{Slot, Theme};
+use super::widgets::{count, safe};
+use crate::app::{App, Mode};
+use crate::live::Health;
+
+fn health(h: &Health) -> (String, Slot) {
+    match h {
+        Health::Starting => ("starting".into(), Slot::Muted),
+        Health::Ok => ("ok".into(), Slot::Ok),
+        Health::Lagging { seconds } => (format!("lagging {} min", seconds / 60), Slot::Warn),
+        Health::Throttled => ("throttled".into(), Slot::Warn),
+        Health::Failing { .. } => ("failing".into(), Slot::Crit),
+        Health::Unavailable { .. } => ("unavailable".into(), Slot::Muted),
+    }
+}
+
+/// Two lines: sources, then the numbers and the time.
+pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
+    let w = width;
+    let mut first = vec![Span::styled(" kmstop ", theme.style(Slot::Accent))];
+    if app.demo {
+        first.push(Span::styled(" DEMO ", theme.style(Slot::Crit)));
+        first.push(Span::raw(" "));
+    }
+    match &app.mode {
+        Mode::Files(paths) => {
+            first.push(Span::styled("files ", theme.style(Slot::Muted)));
+            first.push(Span::styled(
+                safe(&paths.join(" "), w / 2),
+                theme.style(Slot::Text),
+            ));
+            if let Some(l) = &app.data.loading {
+                let (text, slot) = if l.done {
+                    (format!("  {} file(s) read", l.files_done), Slot::Muted)
+                } else {
+                    (
+                        format!("  reading {}/{} files…", l.files_done, l.files_total),
+                        Slot::Warn,
+                    )
+                };
+                first.push(Span::styled(text, theme.style(slot)));
+                if l.stats.files_failed > 0 {
+                    first.push(Span::styled(
+                        format!("  {} failed", l.stats.files_failed),
+                        theme.style(Slot::Crit),
+                    ));
+                }
+            }
+        }
+        Mode::Live => {
+            for id in &app.data.identities {
+                let who = match &id.profile {
+                    Some(p) => format!("{p}:{}", id.account),
+                    None => id.account.clone(),
+                };
+                first.push(Span::styled(safe(&who, 40), theme.style(Slot::Text)));
+                first.push(Span::raw(" "));
+            }
+            for (source, status) in &app.data.sources {
+                let (text, slot) = health(&status.health);
+                first.push(Span::styled(
+                    safe(&source.region, 20),
+                    theme.style(Slot::Muted),
+                ));
+                first.push(Span::raw(" "));
+                first.push(Span::styled(text, theme.style(slot)));
+                if let Some(c) = status.coverage {
+                    first.push(Span::styled(
+                        format!(" {:.0}% coverage", c * 100.0),
+                        theme.style(Slot::Warn),
+                    ));
+                }
+                first.push(Span::raw("  "));
+            }
+            if app.data.sources.is_empty() {
+                first.push(Span::styled("connecting…", theme.style(Slot::Muted)));
+            }
+        }
+    }
+    let s = &app.snapshot;
+    let mut second = vec![
+        Span::styled(" events ", theme.style(Slot::Muted)),
+        Span::styled(count(app.data.events_seen), theme.style(Slot::Text)),
+        Span::styled("  ev/s ", theme.style(Slot::Muted)),
+        Span::styled(format!("{:.1}", s.events_per_sec), theme.style(Slot::Text)),
+        Span::styled("  firing ", theme.style(Slot::Muted)),
+        Span::styled(
+            s.firing.to_string(),
+            theme.style(if s.firing > 0 { Slot::Crit } else { Slot::Ok }),
+        ),
+        Span::styled("  window ", theme.style(Slot::Muted)),
+        Span::styled(app.window.label(), theme.style(Slot::Text)),
+        Span::raw("  "),
+    ];
+    let t = s.time.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    if app.cursor.is_some() {
+        second.push(Span::styled("cursor ", theme.style(Slot::Accent)));
+        second.push(Span::styled(t, theme.style(Slot::Accent)));
+    } else {
+        second.push(Span::styled(t, theme.style(Slot::Text)));
+    }
+    if app.paused.is_some() {
+        second.push(Span::styled("  PAUSED", theme.style(Slot::Warn)));
+    }
+    [Line::from(first), Line::from(second)]
+}

@@ -1,0 +1,87 @@
+//! Alerts: what fired, loudest and firing first, as it stood at the
+//! cursor; acknowledged and silenced ones stay listed, quieter.
+
+use std::fmt::Write;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::{sorted, title_extra};
+use crate::alert::Severity;
+use crate::app::query::AlertRow;
+use crate::app::{App, Pane};
+use crate::ui::theme::{Slot, Theme};
+use crate::ui::widgets::{
+    CellText, Col, cell, col, count, flex, ident, styled, table, text_col, time,
+};
+
+pub const COLUMNS: [Col; 7] = [
+    text_col("state", 9, 0),
+    text_col("severity", 8, 2),
+    text_col("rule", 28, 1),
+    flex("group", 12),
+    col("count", 6, 3),
+    text_col("first", 11, 5),
+    text_col("last", 11, 4),
+];
+
+pub fn severity_slot(s: Severity) -> Slot {
+    match s {
+        Severity::Critical | Severity::High => Slot::Crit,
+        Severity::Medium => Slot::Warn,
+        Severity::Low | Severity::Info => Slot::Muted,
+    }
+}
+
+pub fn cell_of(a: &AlertRow, i: usize, app: &App) -> CellText {
+    let e = &a.episode;
+    let now = app.snapshot.time;
+    let silenced = e.silenced_until.is_some_and(|u| u > now);
+    match i {
+        0 if silenced => styled("silenced", Slot::Muted),
+        0 if a.firing && e.acked => styled("acked", Slot::Warn),
+        0 if a.firing => styled("FIRING", Slot::Crit),
+        0 => styled("resolved", Slot::Ok),
+        1 => styled(
+            e.severity.as_str(),
+            if a.firing {
+                severity_slot(e.severity)
+            } else {
+                Slot::Muted
+            },
+        ),
+        2 => cell(e.rule.as_str()),
+        3 if e.group.is_empty() => cell(e.title.as_str()),
+        3 => ident(&e.group),
+        4 => cell(count(e.count)),
+        5 => styled(time(Some(e.first), now), Slot::Muted),
+        _ => styled(time(Some(e.last.min(now)), now), Slot::Muted),
+    }
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    focused: bool,
+) -> Option<u16> {
+    let s = &app.snapshot;
+    let state = &app.panes[Pane::Alerts.index()];
+    let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);
+    let _ = write!(extra, " · {} firing", s.firing);
+    let block = crate::ui::widgets::block(Pane::Alerts.title(), &extra, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    table(
+        frame,
+        inner,
+        theme,
+        &COLUMNS,
+        sorted(app, Pane::Alerts),
+        s.alerts.len(),
+        &state.list,
+        focused,
+        |row, i, _| cell_of(&s.alerts[row], i, app),
+    )
+}

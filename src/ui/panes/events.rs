@@ -1,0 +1,94 @@
+//! Events: the stream up to the cursor, newest first, filterable; Enter
+//! opens one as JSON.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::{sorted, title_extra};
+use crate::app::query::EventRow;
+use crate::app::{App, ListState, Pane};
+use crate::event::Outcome;
+use crate::ui::theme::{Slot, Theme};
+use crate::ui::widgets::{CellText, Col, cell, flex, ident, styled, table, text_col, time};
+
+pub const COLUMNS: [Col; 8] = [
+    text_col("time", 11, 0),
+    text_col("event", 20, 1),
+    flex("principal", 16),
+    text_col("key", 12, 3),
+    text_col("outcome", 14, 2),
+    text_col("source ip", 15, 4),
+    text_col("region", 12, 6),
+    text_col("user agent", 24, 5),
+];
+
+pub fn cell_of(e: &EventRow, i: usize, app: &App) -> CellText {
+    match i {
+        0 => styled(time(Some(e.time), app.snapshot.time), Slot::Muted),
+        1 => cell(e.name.as_str()),
+        2 => ident(&e.principal),
+        3 => styled(e.key_label.as_deref().unwrap_or("–"), Slot::Muted),
+        4 => match e.outcome {
+            Outcome::Success => styled("ok", Slot::Ok),
+            Outcome::Denied => styled(e.error.as_deref().unwrap_or("denied"), Slot::Crit),
+            Outcome::Error => styled(e.error.as_deref().unwrap_or("error"), Slot::Warn),
+        },
+        5 => cell(e.source_ip.as_deref().unwrap_or("–")),
+        6 => styled(e.region.as_deref().unwrap_or("–"), Slot::Muted),
+        _ => styled(e.user_agent.as_deref().unwrap_or("–"), Slot::Muted),
+    }
+}
+
+/// An events table (the pane's, or a drill-down's section).
+#[allow(clippy::too_many_arguments)]
+pub fn rows(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    events: &[EventRow],
+    list: &ListState,
+    focused: bool,
+    sort: Option<(&str, bool)>,
+) -> Option<u16> {
+    table(
+        frame,
+        area,
+        theme,
+        &COLUMNS,
+        sort,
+        events.len(),
+        list,
+        focused,
+        |row, i, _| cell_of(&events[row], i, app),
+    )
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    focused: bool,
+) -> Option<u16> {
+    let s = &app.snapshot;
+    let state = &app.panes[Pane::Events.index()];
+    let shown = s.events.len();
+    let mut extra = title_extra(shown, shown, state.filter.as_ref(), app);
+    if shown >= crate::app::query::MAX_EVENT_ROWS {
+        extra.push_str(" · newest shown");
+    }
+    let block = crate::ui::widgets::block(Pane::Events.title(), &extra, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    rows(
+        frame,
+        inner,
+        app,
+        theme,
+        &s.events,
+        &state.list,
+        focused,
+        sorted(app, Pane::Events),
+    )
+}

@@ -1,0 +1,115 @@
+//! Keys: what each key is (alias, state, rotation, deletion countdown in
+//! the danger colour) and how it is used. In file mode only the events
+//! are known, so the inventory columns say "?".
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::{sorted, title_extra};
+use crate::app::query::KeyRow;
+use crate::app::{App, Pane};
+use crate::ui::theme::{Slot, Theme};
+use crate::ui::widgets::{
+    CellText, Col, cell, col, count, flex, rate, spark, styled, table, text_col, time,
+};
+
+pub const COLUMNS: [Col; 10] = [
+    flex("key", 14),
+    text_col("state", 10, 2),
+    text_col("rotation", 12, 4),
+    col("deletion", 8, 1),
+    text_col("last", 11, 6),
+    col("calls", 7, 0),
+    col("1m", 6, 5),
+    col("denied", 6, 3),
+    col("principals", 10, 7),
+    text_col("last hour", 16, 8),
+];
+
+fn rotation(r: &KeyRow) -> CellText {
+    let Some(f) = &r.facts else {
+        return styled("?", Slot::Muted);
+    };
+    match f.rotation_enabled {
+        Some(true) => {
+            let period = f
+                .rotation_period_days
+                .map_or(String::new(), |d| format!(" {d}d"));
+            let next = f
+                .next_rotation
+                .map_or(String::new(), |n| format!(" →{}", n.format("%m-%d")));
+            styled(format!("on{period}{next}"), Slot::Ok)
+        }
+        Some(false) => styled("off", Slot::Warn),
+        None => styled(
+            f.unreadable
+                .get("rotation_enabled")
+                .map_or("?", String::as_str),
+            Slot::Muted,
+        ),
+    }
+}
+
+pub fn cell_of(r: &KeyRow, i: usize, w: u16, app: &App) -> CellText {
+    let now = app.snapshot.time;
+    match i {
+        0 => cell(r.label.as_str()),
+        1 => match r.facts.as_ref().and_then(|f| f.state.as_deref()) {
+            Some("Enabled") => styled("Enabled", Slot::Ok),
+            Some("PendingDeletion") => styled("PendingDel", Slot::Crit),
+            Some(s) => styled(s, Slot::Warn),
+            None => styled("?", Slot::Muted),
+        },
+        2 => rotation(r),
+        3 => match r.deletion_days {
+            Some(d) => styled(format!("{d}d"), Slot::Crit),
+            None if r.facts.is_some() => styled("–", Slot::Muted),
+            None => styled("?", Slot::Muted),
+        },
+        4 => {
+            let kms = r.facts.as_ref().and_then(|f| f.last_used);
+            styled(time(r.last_seen.max(kms), now), Slot::Muted)
+        }
+        5 => cell(count(r.calls)),
+        6 => cell(rate(r.rates[0])),
+        7 if r.denied > 0 => styled(count(r.denied), Slot::Warn),
+        7 => cell("0"),
+        8 => cell(r.principals.to_string()),
+        _ => styled(
+            r.spark
+                .as_deref()
+                .map(|s| spark(s, usize::from(w)))
+                .unwrap_or_default(),
+            Slot::Chart1,
+        ),
+    }
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    focused: bool,
+) -> Option<u16> {
+    let s = &app.snapshot;
+    let state = &app.panes[Pane::Keys.index()];
+    let mut extra = title_extra(s.keys.len(), s.key_total, state.filter.as_ref(), app);
+    if app.data.inventory.is_empty() {
+        extra.push_str(" · seen in events (no inventory)");
+    }
+    let block = crate::ui::widgets::block(Pane::Keys.title(), &extra, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    table(
+        frame,
+        inner,
+        theme,
+        &COLUMNS,
+        sorted(app, Pane::Keys),
+        s.keys.len(),
+        &state.list,
+        focused,
+        |row, i, w| cell_of(&s.keys[row], i, w, app),
+    )
+}

@@ -1,0 +1,87 @@
+//! Principals: who calls KMS and how fast, with their last hour as a
+//! sparkline, the share of their calls that were refused, and how many
+//! keys they use.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::{sorted, title_extra};
+use crate::app::query::PrincipalRow;
+use crate::app::{App, Pane};
+use crate::ui::theme::{Slot, Theme};
+use crate::ui::widgets::{
+    CellText, Col, cell, col, count, flex, ident, rate, spark, styled, table, text_col, time,
+};
+
+pub const COLUMNS: [Col; 11] = [
+    flex("principal", 16),
+    col("calls", 7, 0),
+    col("1m", 6, 3),
+    col("5m", 6, 4),
+    col("15m", 6, 2),
+    text_col("last hour", 20, 6),
+    col("denied", 6, 1),
+    col("denied%", 7, 5),
+    col("keys", 5, 7),
+    text_col("first", 11, 9),
+    text_col("last", 11, 8),
+];
+
+pub fn cell_of(r: &PrincipalRow, i: usize, w: u16, app: &App) -> CellText {
+    let now = app.snapshot.time;
+    match i {
+        0 => ident(&r.name),
+        1 => cell(count(r.calls)),
+        2 => cell(rate(r.rates[0])),
+        3 => cell(rate(r.rates[1])),
+        4 => cell(rate(r.rates[2])),
+        5 => styled(
+            r.spark
+                .as_deref()
+                .map(|s| spark(s, usize::from(w)))
+                .unwrap_or_default(),
+            Slot::Chart1,
+        ),
+        6 if r.denied > 0 => styled(count(r.denied), Slot::Warn),
+        6 => cell("0"),
+        7 => match r.denied_share {
+            Some(s) if s >= 0.5 => styled(format!("{:.0}%", s * 100.0), Slot::Crit),
+            Some(s) if s > 0.0 => styled(format!("{:.1}%", s * 100.0), Slot::Warn),
+            _ => styled("–", Slot::Muted),
+        },
+        8 => cell(r.keys.to_string()),
+        9 => styled(time(r.first, now), Slot::Muted),
+        _ => styled(time(r.last, now), Slot::Muted),
+    }
+}
+
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    focused: bool,
+) -> Option<u16> {
+    let s = &app.snapshot;
+    let state = &app.panes[Pane::Principals.index()];
+    let extra = title_extra(
+        s.principals.len(),
+        s.principal_total,
+        state.filter.as_ref(),
+        app,
+    );
+    let block = crate::ui::widgets::block(Pane::Principals.title(), &extra, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    table(
+        frame,
+        inner,
+        theme,
+        &COLUMNS,
+        sorted(app, Pane::Principals),
+        s.principals.len(),
+        &state.list,
+        focused,
+        |row, i, w| cell_of(&s.principals[row], i, w, app),
+    )
+}

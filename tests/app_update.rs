@@ -1,0 +1,372 @@
+//! `update(app, action, now)` without a terminal: drill-down paths, the
+//! filter (valid and not), sorting, pause and time travel.
+
+mod support;
+
+use chrono::Duration;
+use kmstop::app::{Action, App, DrillTarget, Overlay, Pane, TimeWindow, update};
+
+fn act(app: &mut App, actions: &[Action]) {
+    let now = app.now;
+    for &a in actions {
+        update(app, a, now);
+    }
+}
+
+fn type_text(app: &mut App, text: &str) {
+    let now = app.now;
+    for c in text.chars() {
+        update(app, Action::Input(c), now);
+    }
+}
+
+#[test]
+fn principal_to_key_to_event_json_and_back() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Principals)]);
+    // The busiest principal is first (calls, descending).
+    assert_eq!(app.snapshot.principals[0].name, support::ORDERS);
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(app.drills.len(), 1);
+    assert_eq!(
+        app.drills[0].target,
+        DrillTarget::Principal(support::ORDERS.to_owned())
+    );
+    let drill = app.snapshot.drill.as_ref().expect("drill view");
+    assert_eq!(drill.keys.len(), 1);
+    assert_eq!(drill.keys[0].arn, support::KEY_ORDERS);
+    // What it decrypted: seven S3 objects, grouped as such.
+    assert_eq!(drill.contexts.len(), 7);
+    assert!(drill.contexts.iter().all(|c| c.kind == "S3 object"));
+    assert!(drill.events.iter().all(|e| e.principal == support::ORDERS));
+    // Enter on the key: the key's principals.
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(app.drills.len(), 2);
+    let drill = app.snapshot.drill.as_ref().expect("key drill");
+    let names: Vec<&str> = drill.principals.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [support::ORDERS, support::ALICE]);
+    // Events section, Enter: the raw JSON.
+    act(&mut app, &[Action::NextPane, Action::Enter]);
+    let Some(Overlay::Json(j)) = &app.overlay else {
+        panic!("no JSON view: {:?}", app.overlay)
+    };
+    assert!(j.note.is_none(), "the raw record is held");
+    assert!(
+        j.lines
+            .iter()
+            .any(|l| l.contains("\"eventSource\": \"kms.amazonaws.com\""))
+    );
+    act(&mut app, &[Action::Down, Action::Down]);
+    let Some(Overlay::Json(j)) = &app.overlay else {
+        panic!("JSON view closed")
+    };
+    assert_eq!(j.scroll, 2);
+    act(&mut app, &[Action::Back]);
+    assert!(app.overlay.is_none());
+    act(&mut app, &[Action::Back, Action::Back]);
+    assert!(app.drills.is_empty());
+}
+
+#[test]
+fn the_json_view_escapes_and_says_when_the_record_is_gone() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Events), Action::Filter]);
+    type_text(&mut app, "curl");
+    act(&mut app, &[Action::Enter, Action::Enter]);
+    let Some(Overlay::Json(j)) = &app.overlay else {
+        panic!("no JSON view")
+    };
+    let all = j.lines.join("\n");
+    assert!(all.contains("curl/8"));
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(!all.contains(bad), "{bad:?} reached the view");
+    }
+    assert!(
+        all.contains("\\u{202e}"),
+        "the bidi override is shown escaped"
+    );
+    // An event whose record was dropped: the fields, with a note.
+    let rules = kmstop::alert::builtin::rules();
+    let mut config = kmstop::app::DataConfig::files(None);
+    config.raw_capacity = 0;
+    let data = kmstop::app::Data::new(&config, rules).expect("rules");
+    let mut bare = App::new(data, kmstop::app::Mode::Files(vec![]), app.now);
+    let events: Vec<_> = support::records()
+        .iter()
+        .map(|r| match kmstop::event::parse_record(&r.to_string()) {
+            Ok(kmstop::event::Parsed::Kms(e)) => kmstop::event::PackedEvent::pack(&e),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    bare.data.ingest(events, None);
+    bare.data.finish_files();
+    act(&mut bare, &[Action::Focus(Pane::Events), Action::Enter]);
+    let Some(Overlay::Json(j)) = &bare.overlay else {
+        panic!("no JSON view")
+    };
+    assert_eq!(
+        j.note.as_deref(),
+        Some("raw record no longer in memory: showing the parsed fields")
+    );
+    assert!(j.lines.iter().any(|l| l.contains("\"eventName\"")));
+}
+
+#[test]
+fn alert_and_denied_drill_downs() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Alerts)]);
+    let first = app.snapshot.alerts[0].episode.clone();
+    assert_eq!(first.rule, "unauthorized-decrypt-spike");
+    act(&mut app, &[Action::Enter]);
+    let drill = app.snapshot.drill.as_ref().expect("alert drill");
+    assert!(!drill.events.is_empty());
+    assert!(
+        drill
+            .events
+            .iter()
+            .all(|e| e.principal == support::ATTACKER)
+    );
+    act(&mut app, &[Action::Back, Action::Focus(Pane::Denied)]);
+    // Refused most: the attacker, its key and its IP, 40 each.
+    let top: Vec<_> = app
+        .snapshot
+        .denied_rows
+        .iter()
+        .take(3)
+        .map(|r| r.count)
+        .collect();
+    assert_eq!(top, [40, 40, 40]);
+    let ip = app
+        .snapshot
+        .denied_rows
+        .iter()
+        .position(|r| r.name == "203.0.113.9")
+        .expect("the attacker's IP is listed");
+    for _ in 0..ip {
+        act(&mut app, &[Action::Down]);
+    }
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(
+        app.drills[0].target,
+        DrillTarget::SourceIp("203.0.113.9".to_owned())
+    );
+    assert_eq!(
+        app.snapshot.drill.as_ref().map(|d| d.events.len()),
+        Some(40)
+    );
+}
+
+#[test]
+fn filter_valid_invalid_and_cleared() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Principals), Action::Filter]);
+    type_text(&mut app, "user/");
+    act(&mut app, &[Action::Enter]);
+    assert!(app.overlay.is_none());
+    let names: Vec<&str> = app
+        .snapshot
+        .principals
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, [support::ALICE]);
+    assert_eq!(app.snapshot.principal_total, 4);
+    // An invalid regex keeps the prompt open with a message; no crash.
+    act(&mut app, &[Action::Filter]);
+    type_text(&mut app, "(unclosed");
+    act(&mut app, &[Action::Enter]);
+    let Some(Overlay::Prompt(p)) = &app.overlay else {
+        panic!("prompt closed")
+    };
+    assert!(
+        p.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("invalid regex")),
+        "{:?}",
+        p.error
+    );
+    // The old filter still applies; Esc leaves it.
+    act(&mut app, &[Action::Back]);
+    assert_eq!(app.snapshot.principals.len(), 1);
+    // Esc on the pane clears the filter.
+    act(&mut app, &[Action::Back]);
+    assert_eq!(app.snapshot.principals.len(), 4);
+}
+
+#[test]
+fn sort_cycles_and_reverses() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Principals)]);
+    let calls: Vec<u64> = app.snapshot.principals.iter().map(|p| p.calls).collect();
+    assert_eq!(calls, [180, 120, 61, 40]);
+    act(&mut app, &[Action::ReverseSort]);
+    let calls: Vec<u64> = app.snapshot.principals.iter().map(|p| p.calls).collect();
+    assert_eq!(calls, [40, 61, 120, 180]);
+    // calls -> 1m -> 5m -> 15m -> denied: the attacker leads.
+    act(
+        &mut app,
+        &[
+            Action::CycleSort,
+            Action::CycleSort,
+            Action::CycleSort,
+            Action::CycleSort,
+        ],
+    );
+    assert_eq!(app.panes[Pane::Principals.index()].sort.column, 4);
+    assert!(!app.panes[Pane::Principals.index()].sort.reversed);
+    assert_eq!(app.snapshot.principals[0].name, support::ATTACKER);
+    // Name, A to Z, after the other columns.
+    for _ in 0..5 {
+        act(&mut app, &[Action::CycleSort]);
+    }
+    let names: Vec<&str> = app
+        .snapshot
+        .principals
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+}
+
+#[test]
+fn time_travel_moves_every_pane() {
+    let mut app = support::app();
+    let end = app.view_time();
+    assert_eq!(
+        app.window,
+        TimeWindow::All,
+        "file mode opens on the whole range"
+    );
+    assert_eq!(app.cursor, None, "and at the end of the data");
+    // 1 h window, one step back: the attacker (last 3 minutes) is gone.
+    act(&mut app, &[Action::CycleWindow]);
+    assert_eq!(app.window, TimeWindow::M1);
+    for _ in 0..3 {
+        act(&mut app, &[Action::CycleWindow]);
+    }
+    assert_eq!(app.window, TimeWindow::H1);
+    act(&mut app, &[Action::TimeBack]);
+    assert_eq!(app.cursor, Some(end - Duration::hours(1)));
+    assert!(
+        app.snapshot
+            .principals
+            .iter()
+            .all(|p| p.name != support::ATTACKER)
+    );
+    assert!(
+        app.snapshot
+            .events
+            .iter()
+            .all(|e| e.time <= end - Duration::hours(1))
+    );
+    assert!(
+        app.snapshot
+            .alerts
+            .iter()
+            .all(|a| !a.episode.group.contains("intruder")),
+        "the attack had not begun an hour earlier"
+    );
+    // To the next alert: the deletion scheduled at 11:40.
+    act(&mut app, &[Action::NextAlert]);
+    assert_eq!(app.cursor, Some(support::start() + Duration::minutes(100)));
+    assert!(
+        app.snapshot
+            .alerts
+            .iter()
+            .any(|a| a.episode.rule == "kms-key-disable-or-delete" && a.firing)
+    );
+    // Back to the first alert (the batch job refused at 10:01:20), and
+    // then there is none before it: the cursor stays and says so.
+    act(&mut app, &[Action::PrevAlert]);
+    let first = support::start() + Duration::seconds(80);
+    assert_eq!(app.cursor, Some(first));
+    act(&mut app, &[Action::PrevAlert]);
+    assert_eq!(app.cursor, Some(first));
+    assert!(app.status.is_some());
+    // Forward by the window, then past the end: it follows the end again.
+    act(&mut app, &[Action::TimeForward]);
+    assert_eq!(app.cursor, Some(first + Duration::hours(1)));
+    act(&mut app, &[Action::TimeForward]);
+    assert_eq!(app.cursor, None);
+    assert_eq!(app.view_time(), end);
+    act(&mut app, &[Action::TimeBack, Action::TimeEnd]);
+    assert_eq!(app.cursor, None);
+}
+
+#[test]
+fn pause_freezes_the_view_time() {
+    let mut app = support::app();
+    let t = app.view_time();
+    act(&mut app, &[Action::Pause]);
+    assert_eq!(app.paused, Some(t));
+    // Later data moves the end but not the paused view.
+    let mut late = support::records().last().cloned().expect("records");
+    late["eventTime"] = serde_json::json!("2025-05-20T12:30:00Z");
+    late["eventID"] = serde_json::json!("late-event");
+    let packed = match kmstop::event::parse_record(&late.to_string()) {
+        Ok(kmstop::event::Parsed::Kms(e)) => kmstop::event::PackedEvent::pack(&e),
+        other => panic!("{other:?}"),
+    };
+    app.data.ingest(vec![packed], None);
+    app.refresh();
+    assert!(app.end() > t);
+    assert_eq!(app.view_time(), t);
+    assert!(app.snapshot.events.iter().all(|e| e.time <= t));
+    act(&mut app, &[Action::Pause]);
+    assert_eq!(app.paused, None);
+    assert_eq!(app.view_time(), app.end());
+}
+
+#[test]
+fn ack_and_silence_through_a_prompt() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Alerts), Action::Ack]);
+    assert!(app.snapshot.alerts[0].episode.acked);
+    act(&mut app, &[Action::Silence]);
+    let Some(Overlay::Prompt(_)) = &app.overlay else {
+        panic!("no prompt")
+    };
+    act(&mut app, &[Action::Backspace, Action::Backspace]);
+    type_text(&mut app, "soon");
+    act(&mut app, &[Action::Enter]);
+    let Some(Overlay::Prompt(p)) = &app.overlay else {
+        panic!("bad duration accepted")
+    };
+    assert!(p.error.is_some());
+    for _ in 0..4 {
+        act(&mut app, &[Action::Backspace]);
+    }
+    type_text(&mut app, "2h");
+    act(&mut app, &[Action::Enter]);
+    assert!(app.overlay.is_none());
+    let silenced = app
+        .snapshot
+        .alerts
+        .iter()
+        .filter(|a| a.episode.silenced_until.is_some())
+        .count();
+    assert_eq!(silenced, 1);
+}
+
+#[test]
+fn quit_and_mouse() {
+    let mut app = support::app();
+    // Draw once so the mouse knows where things are.
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).expect("terminal");
+    terminal.draw(|f| kmstop::ui::draw(f, &app)).expect("draws");
+    // The tab line is the 7th line (header 2, timeline 3, tabs): click "3 Keys".
+    let now = app.now;
+    update(&mut app, Action::Click { column: 28, row: 5 }, now);
+    assert_eq!(app.focus, Pane::Keys);
+    terminal.draw(|f| kmstop::ui::draw(f, &app)).expect("draws");
+    // Click the third key row (header row is line 7 + border).
+    update(&mut app, Action::Click { column: 10, row: 9 }, now);
+    assert_eq!(app.panes[Pane::Keys.index()].list.selected, 1);
+    update(&mut app, Action::ScrollDown { column: 10, row: 9 }, now);
+    assert_eq!(app.panes[Pane::Keys.index()].list.selected, 2);
+    let fx = update(&mut app, Action::Quit, now);
+    assert!(fx.quit);
+}

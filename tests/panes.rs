@@ -1,0 +1,144 @@
+//! Every pane drawn into a `TestBackend` at 80×24, 120×40 and 200×60 over
+//! the fixed story, as insta snapshots; the colour of the cells that carry
+//! meaning, mapped back to theme slots; and every pane at tiny sizes.
+
+mod support;
+
+use kmstop::app::{Action, App, Pane, update};
+use kmstop::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+fn render(app: &App, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+    terminal.backend().buffer().clone()
+}
+
+fn focused(pane: Pane) -> App {
+    let mut app = support::app();
+    support::with_inventory(&mut app);
+    let now = app.now;
+    update(&mut app, Action::Focus(pane), now);
+    app
+}
+
+#[test]
+fn every_pane_at_three_sizes() {
+    for pane in Pane::ALL {
+        let app = focused(pane);
+        for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+            let text = support::text(&render(&app, w, h));
+            assert!(
+                text.contains(pane.title()),
+                "{} missing at {w}x{h}",
+                pane.title()
+            );
+            // No escape sequence from an event reached the screen.
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\u{7}')
+            );
+            insta::assert_snapshot!(format!("{}_{w}x{h}", pane.title().to_lowercase()), text);
+        }
+    }
+}
+
+/// Where `needle` starts in the buffer (first match).
+fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let text = support::text(buffer);
+    for (y, line) in text.lines().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            let x = line[..byte].chars().count();
+            return Some((u16::try_from(x).ok()?, u16::try_from(y).ok()?));
+        }
+    }
+    None
+}
+
+fn slots_at(app: &App, buffer: &Buffer, at: (u16, u16)) -> Vec<&'static str> {
+    app.theme.slots_of(buffer[at].fg)
+}
+
+#[test]
+fn meaning_is_in_the_colour() {
+    // Keys: the key pending deletion shows its countdown in the danger colour.
+    let app = focused(Pane::Keys);
+    let b = render(&app, 120, 40);
+    let at = find(&b, "6d").expect("deletion countdown shown");
+    assert!(slots_at(&app, &b, at).contains(&"crit"), "{:?}", b[at]);
+    let at = find(&b, "PendingDel").expect("state shown");
+    assert!(slots_at(&app, &b, at).contains(&"crit"));
+    let at = find(&b, "Enabled").expect("enabled key shown");
+    assert!(slots_at(&app, &b, at).contains(&"ok"));
+    // Alerts: a firing alert's state is crit, a resolved one ok.
+    let app = focused(Pane::Alerts);
+    let b = render(&app, 120, 40);
+    let at = find(&b, "FIRING").expect("a firing alert");
+    assert!(slots_at(&app, &b, at).contains(&"crit"));
+    if let Some(at) = find(&b, "resolved") {
+        assert!(slots_at(&app, &b, at).contains(&"ok"));
+    }
+    // The focused pane's border is border_focused; the tabs' others muted.
+    let at = find(&b, "┏").expect("focused border");
+    assert!(slots_at(&app, &b, at).contains(&"border_focused"));
+}
+
+#[test]
+fn no_color_still_marks_danger() {
+    let mut app = focused(Pane::Alerts);
+    app.theme = Theme::default().with_no_color(true);
+    let b = render(&app, 120, 40);
+    let at = find(&b, "FIRING").expect("a firing alert");
+    let cell = &b[at];
+    assert_eq!(cell.fg, ratatui::style::Color::Reset);
+    assert!(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
+}
+
+#[test]
+fn tiny_terminals_never_panic() {
+    let mut apps: Vec<App> = Pane::ALL.iter().map(|&p| focused(p)).collect();
+    // A drill-down, the JSON view, help and a prompt too.
+    let mut drill = focused(Pane::Principals);
+    let now = drill.now;
+    update(&mut drill, Action::Enter, now);
+    apps.push(drill);
+    let mut json = focused(Pane::Events);
+    update(&mut json, Action::Enter, now);
+    apps.push(json);
+    let mut help = focused(Pane::Keys);
+    update(&mut help, Action::Help, now);
+    apps.push(help);
+    let mut prompt = focused(Pane::Alerts);
+    update(&mut prompt, Action::Filter, now);
+    apps.push(prompt);
+    for app in &apps {
+        for w in [1, 2, 5, 10, 20, 33, 80] {
+            for h in [1, 2, 3, 5, 7, 12, 24] {
+                let _ = render(app, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn drill_and_json_frames() {
+    let mut app = focused(Pane::Principals);
+    let now = app.now;
+    update(&mut app, Action::Enter, now);
+    insta::assert_snapshot!(
+        "drill_principal_120x40",
+        support::text(&render(&app, 120, 40))
+    );
+    for _ in 0..2 {
+        update(&mut app, Action::NextPane, now);
+    }
+    update(&mut app, Action::Enter, now);
+    let text = support::text(&render(&app, 120, 40));
+    assert!(!text.contains('\u{1b}'));
+    insta::assert_snapshot!("event_json_120x40", text);
+    update(&mut app, Action::Back, now);
+    update(&mut app, Action::Back, now);
+    update(&mut app, Action::Help, now);
+    insta::assert_snapshot!("help_80x24", support::text(&render(&app, 80, 24)));
+}

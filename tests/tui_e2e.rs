@@ -1,0 +1,261 @@
+//! The dashboard in a real terminal: tmux on a private server at a fixed
+//! size, the built binary on a log directory with hostile strings. Every
+//! wait polls `capture-pane` for a sentinel with a deadline; nothing
+//! sleeps blindly. Without tmux this fails, saying so: it is not skipped.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(tag: &str) -> Self {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "tmux is required for the end-to-end test (apt-get install tmux); it was not found"
+        );
+        Self {
+            socket: format!("kmstop-e2e-{tag}-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "s"])
+    }
+
+    fn display(&self, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "s", format])
+            .trim()
+            .to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "s"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Polls the screen until `ok` holds; panics with the screen if not.
+    #[allow(clippy::disallowed_methods)] // a deadline is about real time
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, sentinel: &str) -> String {
+        self.wait(sentinel, |s| s.contains(sentinel))
+    }
+
+    #[allow(clippy::disallowed_methods)] // a deadline is about real time
+    fn wait_file(&self, path: &Path) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path)
+                && text.ends_with('\n')
+            {
+                return text.trim().to_owned();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "kmstop did not exit; screen:\n{}",
+                self.capture()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// A CloudTrail log directory with the fixture story in it.
+fn logs(dir: &Path) -> PathBuf {
+    let root = dir.join("AWSLogs/111122223333/CloudTrail/us-east-1/2025/05/20");
+    std::fs::create_dir_all(&root).expect("log dir");
+    let records = support::records();
+    let (a, b) = records.split_at(records.len() / 2);
+    for (name, part) in [("1000Z_a", a), ("1100Z_b", b)] {
+        let file = root.join(format!(
+            "111122223333_CloudTrail_us-east-1_20250520T{name}.json"
+        ));
+        let body = serde_json::json!({ "Records": part });
+        std::fs::write(file, body.to_string()).expect("log file");
+    }
+    dir.join("AWSLogs")
+}
+
+fn start(tmux: &Tmux, dir: &Path, env: &str) -> PathBuf {
+    let exit = dir.join("exit");
+    let bin = env!("CARGO_BIN_EXE_kmstop");
+    let cmd = format!(
+        "cd {dir} && {env} KMSTOP_CONFIG_DIR={dir}/config {bin} --source {logs} --log {dir}/kmstop.log; echo $? > {exit}",
+        dir = dir.display(),
+        logs = logs(dir).display(),
+        exit = exit.display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "s",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    exit
+}
+
+#[test]
+fn a_session_from_start_to_quit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmux = Tmux::new("session");
+    let exit = start(&tmux, dir.path(), "");
+    let title = tmux.display("#{pane_title}");
+    tmux.wait_for("file(s) read");
+    tmux.wait_for("┏ Principals");
+    for (key, title) in [
+        ("2", "┏ Denied"),
+        ("3", "┏ Keys"),
+        ("4", "┏ Alerts"),
+        ("5", "┏ Events"),
+        ("1", "┏ Principals"),
+    ] {
+        tmux.keys(&[key]);
+        tmux.wait_for(title);
+    }
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the dashboard uses the alternate screen"
+    );
+    // Filter the events to the hostile caller and open one as JSON.
+    tmux.keys(&["5", "/"]);
+    tmux.wait_for("filter (regex");
+    tmux.keys(&["-l", "curl"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("/curl/");
+    tmux.keys(&["Enter"]);
+    let json = tmux.wait_for("\"eventSource\"");
+    // The OSC is shown, escaped, not obeyed; the bidi override too.
+    assert!(json.contains("pwned"), "{json}");
+    assert!(
+        json.contains("\\u{202e}") || json.contains("\\u202e"),
+        "{json}"
+    );
+    assert_eq!(
+        tmux.display("#{pane_title}"),
+        title,
+        "an event retitled the window"
+    );
+    // Back out, drill from a principal, help, resize.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("┏ Events");
+    tmux.keys(&["1", "Enter"]);
+    tmux.wait_for("Encryption contexts");
+    // Esc alone: Esc and a key in one write read as Alt+key.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("┏ Principals");
+    tmux.keys(&["?"]);
+    tmux.wait_for("any key closes");
+    tmux.keys(&["Escape"]);
+    tmux.wait("help to close", |s| !s.contains("any key closes"));
+    tmux.run(&["resize-window", "-t", "s", "-x", "80", "-y", "24"]);
+    tmux.wait("an 80x24 frame", |s| {
+        s.lines().count() <= 24
+            && s.contains("┏ Principals")
+            && s.lines()
+                .any(|l| l.chars().count() == 80 && l.ends_with('┓'))
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_file(&exit), "0");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the alternate screen was left"
+    );
+    assert_eq!(tmux.display("#{pane_title}"), title);
+    let log = std::fs::read_to_string(dir.path().join("kmstop.log")).unwrap_or_default();
+    assert!(log.contains("read 2 file(s)"), "log: {log}");
+}
+
+#[test]
+fn a_panic_still_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmux = Tmux::new("panic");
+    let exit = start(&tmux, dir.path(), "KMSTOP_TEST_PANIC_KEY=!");
+    tmux.wait_for("┏ Principals");
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+    tmux.keys(&["!"]);
+    assert_eq!(
+        tmux.wait_file(&exit),
+        "101",
+        "a panic exits with Rust's panic status"
+    );
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    // The panic message is printed on the normal screen, after restoring.
+    tmux.wait_for("panic key pressed");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmux = Tmux::new("term");
+    let exit = start(&tmux, dir.path(), "");
+    tmux.wait_for("┏ Principals");
+    // kmstop is the only child of the pane's shell.
+    let shell = tmux.display("#{pane_pid}");
+    let child = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep runs");
+    let pid = String::from_utf8_lossy(&child.stdout).trim().to_owned();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "kmstop's pid: {pid:?}"
+    );
+    let out = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(out.success(), "kmstop process not found");
+    assert_eq!(tmux.wait_file(&exit), "0");
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
