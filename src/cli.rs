@@ -23,8 +23,9 @@ Exit status:
 /// top for AWS KMS: who is using which key, who is being refused, and
 /// which keys are about to rot or vanish.
 ///
-/// With --source, the dashboard opens on CloudTrail log files; with a
-/// subcommand, kmstop prints a report or the rules.
+/// With no subcommand, the live dashboard of your AWS account (your usual
+/// profile, or --profile); with --source, the dashboard on CloudTrail log
+/// files; with a subcommand, a headless face of the same engine.
 #[derive(Debug, Parser)]
 #[command(
     name = "kmstop",
@@ -66,6 +67,22 @@ pub struct DashboardArgs {
     /// Reader threads for --source (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Live mode: read this much history at start (newest first, while
+    /// new events keep coming).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub backfill: chrono::Duration,
+
+    /// Live mode: how often to ask CloudTrail for new events.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: chrono::Duration,
+
+    /// Live mode: count kmstop's own KMS calls too (left out by default).
+    #[arg(long)]
+    pub include_own_calls: bool,
 }
 
 #[derive(Debug, Subcommand)]

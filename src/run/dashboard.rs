@@ -88,19 +88,14 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
     }
     let (config, mut warnings) = config::default_path()
         .map_or_else(|| (Config::default(), Vec::new()), |p| config::load(&p));
-    if args.sources.is_empty() {
-        // The live sources are the live-sources issue's; until they are
-        // wired in, say so rather than start an empty dashboard.
-        eprintln!(
-            "kmstop: live mode (reading CloudTrail and KMS from AWS) is not available yet.\n\
-             Open log files instead:  kmstop --source ./AWSLogs\n\
-             Reports and rules:       kmstop report --help, kmstop rules --help"
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let inputs = match discover(&args.sources) {
-        Ok(found) => found,
-        Err(message) => return usage_error(&message),
+    let live = args.sources.is_empty();
+    let inputs = if live {
+        Vec::new()
+    } else {
+        match discover(&args.sources) {
+            Ok(found) => found,
+            Err(message) => return usage_error(&message),
+        }
     };
     let rules_file = args.rules.clone().or(config.rules.clone());
     let Some(rules) = load_rules(rules_file.as_deref()) else {
@@ -122,9 +117,13 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
         usize::from,
     );
     let opts = DashboardOptions {
-        source: Source::Files {
-            paths: args.sources.clone(),
-            inputs,
+        source: if live {
+            Source::Live
+        } else {
+            Source::Files {
+                paths: args.sources.clone(),
+                inputs,
+            }
         },
         demo: false,
         theme,
@@ -137,9 +136,67 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
             .and_then(|s| s.chars().next()),
         export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
+    if live {
+        return run_live(args, &config, opts, clock);
+    }
     // No live sources in file mode: the feed's sender is dropped at once.
     let (_, feed) = std::sync::mpsc::sync_channel(1);
     match run_dashboard(opts, feed, clock) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kmstop: {}", escape_control(&format!("{e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Live mode: who we are in each account is settled before the screen
+/// opens (a missing login is a message, not an empty dashboard), then the
+/// pollers feed the dashboard until it quits.
+fn run_live(
+    args: &DashboardArgs,
+    config: &Config,
+    opts: DashboardOptions,
+    clock: &dyn Clock,
+) -> ExitCode {
+    if args.poll_interval < chrono::Duration::seconds(1) || args.backfill < chrono::Duration::zero()
+    {
+        return usage_error("--poll-interval must be at least 1s and --backfill not negative");
+    }
+    let mut targets = args.targets.options();
+    if targets.profiles.is_empty()
+        && let Some(profile) = &config.profile
+    {
+        targets.profiles.push(profile.clone());
+    }
+    if targets.regions.is_empty() && !targets.all_regions {
+        targets.regions.clone_from(&config.regions);
+    }
+    let runtime = match super::live::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kmstop: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let accounts = match runtime.block_on(super::live::accounts(&targets)) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("kmstop: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = super::live::LiveSettings {
+        backfill: args.backfill,
+        poll_interval: args.poll_interval,
+        include_own_calls: args.include_own_calls,
+        inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
+    };
+    let shared_clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(crate::clock::SystemClock);
+    let (session, feed) = super::live::start_live(runtime, &accounts, &settings, &shared_clock);
+    let result = run_dashboard(opts, feed, clock);
+    drop(session);
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("kmstop: {}", escape_control(&format!("{e:#}")));

@@ -56,3 +56,121 @@ pub async fn accounts(options: &TargetOptions) -> Result<Vec<Account>, String> {
     }
     Ok(out)
 }
+
+/// How the live sources run.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    pub backfill: chrono::Duration,
+    pub poll_interval: chrono::Duration,
+    pub include_own_calls: bool,
+    /// How often the key inventory is read in full.
+    pub inventory_interval: std::time::Duration,
+}
+
+/// The running live sources: pollers on their runtime and the thread that
+/// hands their messages to the app. Dropping it stops them.
+pub struct LiveSession {
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(rt) = self.runtime.take() {
+            // Pollers save their checkpoints on stop; give them a moment.
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}
+
+/// Starts one CloudTrail poller and one key-inventory poller per account
+/// × region; their messages arrive on the returned bounded channel, the
+/// identities first. Events that change a key (`ScheduleKeyDeletion`, …)
+/// make the inventory re-read that key.
+pub fn start_live(
+    runtime: tokio::runtime::Runtime,
+    accounts: &[Account],
+    settings: &LiveSettings,
+    clock: &std::sync::Arc<dyn crate::clock::Clock>,
+) -> (
+    LiveSession,
+    std::sync::mpsc::Receiver<crate::live::LiveUpdate>,
+) {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use crate::aws::{CloudTrailReader, KmsReader};
+    use crate::live::LiveUpdate;
+    use crate::source::inventory::{self, changes_key};
+    use crate::source::lookup::{Pacer, PlanSettings, Poller, PollerSettings};
+
+    let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<LiveUpdate>(256);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<LiveUpdate>(64);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    for account in accounts {
+        let _ = feed_tx.send(LiveUpdate::Identity(account.identity.clone()));
+    }
+    let mut inventories = HashMap::new();
+    {
+        let _guard = runtime.enter();
+        for account in accounts {
+            for source in account.sources() {
+                let plan = PlanSettings {
+                    poll_interval: settings.poll_interval,
+                    ..PlanSettings::default()
+                };
+                let poller = Poller::new(
+                    CloudTrailReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    PollerSettings {
+                        plan,
+                        backfill: settings.backfill,
+                        include_own_calls: settings.include_own_calls,
+                        ..PollerSettings::default()
+                    },
+                    Pacer::lookup_events(),
+                    Arc::clone(clock),
+                    tx.clone(),
+                );
+                tokio::spawn(poller.run(stop_rx.clone()));
+                let (handle, _task) = inventory::spawn(
+                    KmsReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    settings.inventory_interval,
+                    Arc::clone(clock),
+                    tx.clone(),
+                );
+                inventories.insert(source, handle);
+            }
+        }
+    }
+    drop(tx);
+    std::thread::Builder::new()
+        .name("kmstop-live-feed".into())
+        .spawn(move || {
+            while let Some(update) = rx.blocking_recv() {
+                if let LiveUpdate::Events { source, events } = &update
+                    && let Some(inventory) = inventories.get(source)
+                {
+                    for e in events {
+                        let e = e.view();
+                        if changes_key(&e.event_name)
+                            && let Some(key) = &e.key
+                        {
+                            inventory.refresh_key(&key.arn);
+                        }
+                    }
+                }
+                if feed_tx.send(update).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok();
+    let session = LiveSession {
+        runtime: Some(runtime),
+        stop: stop_tx,
+    };
+    (session, feed_rx)
+}

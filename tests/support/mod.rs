@@ -6,6 +6,7 @@
 pub mod key_list;
 pub mod moto;
 pub mod story;
+pub mod tmux;
 
 #[allow(unused_imports)]
 pub use story::*;
