@@ -382,3 +382,60 @@ fn every_request_of_the_live_commands_is_a_read() {
             .is_some_and(|ua| ua.contains("app/kmstop"))
     }));
 }
+
+#[test]
+fn doctor_says_when_a_trail_leaves_kms_events_out_and_how_to_fix_it() {
+    let sim = Sim::start(SimOptions {
+        trail: kmstop::sim::TrailSetup {
+            excludes_kms: true,
+            advanced_selectors: false,
+        },
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let output = kmstop()
+        .args([
+            "doctor",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("run kmstop doctor");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "a warning is not a failure:\n{text}"
+    );
+    assert!(
+        text.contains("ok    credentials: arn:aws:sts::111122223333:"),
+        "{text}"
+    );
+    assert!(text.contains("ok    cloudtrail:LookupEvents"), "{text}");
+    assert!(
+        text.contains("leaves KMS events out of its log files"),
+        "{text}"
+    );
+    assert!(text.contains("fix: live mode is unaffected"), "{text}");
+
+    // Credentials that do not work: a failure, with what to do.
+    let output = kmstop()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "doctor",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("run kmstop doctor");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  credentials") && text.contains("aws configure"),
+        "{text}"
+    );
+}

@@ -49,15 +49,16 @@ pub fn explain(err: &AwsError, profile: Option<&str>) -> AwsError {
         || lower.contains("no credentials")
     {
         Some(format!(
-            "no credentials found for {who}: run `aws configure` or `{login}`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            "no credentials found: run `aws configure` or `{login}`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         ))
     } else if matches!(
         err.code.as_deref(),
         Some("InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch")
     ) {
-        Some(format!(
-            "AWS does not accept the credentials of {who}: check the access key, or sign in again"
-        ))
+        Some(
+            "AWS does not accept these credentials: check the access key, or sign in again"
+                .to_string(),
+        )
     } else {
         None
     };
