@@ -439,3 +439,76 @@ fn doctor_says_when_a_trail_leaves_kms_events_out_and_how_to_fix_it() {
         "{text}"
     );
 }
+
+#[test]
+fn tail_alerts_fires_the_spike_of_the_incident_and_the_inventory_rule() {
+    let sim = Sim::start(SimOptions {
+        seed: 11,
+        history: Duration::from_mins(5),
+        delay_min: Duration::from_secs(1),
+        delay_max: Duration::from_secs(3),
+        record_own_calls: false,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = kmstop()
+        .args([
+            "tail",
+            "--alerts",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1,eu-west-1",
+            "--backfill",
+            "5m",
+            "--poll-interval",
+            "2s",
+        ])
+        .env("KMSTOP_STATE_DIR", state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kmstop tail --alerts");
+    let out = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let sink = Arc::clone(&out);
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v = serde_json::from_str(&line).expect("alert changes are JSON lines");
+            sink.lock().expect("lock").push(v);
+        }
+    });
+    let fired = |rule: &str| {
+        out.lock()
+            .expect("lock")
+            .iter()
+            .any(|v| v["change"] == "fired" && v["alert"]["rule"] == rule)
+    };
+    // The incident starts 30 s after the simulator and lasts a minute.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(fired("unauthorized-decrypt-spike") && fired("pending-deletion-key-in-use"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop(child);
+    let seen: Vec<String> = out
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|v| format!("{} {}", v["change"], v["alert"]["rule"]))
+        .collect();
+    assert!(
+        fired("unauthorized-decrypt-spike"),
+        "alert changes: {seen:?}"
+    );
+    assert!(
+        fired("pending-deletion-key-in-use"),
+        "alert changes: {seen:?}"
+    );
+    assert!(
+        !fired("decrypt-volume-spike"),
+        "the backfill is not a spike: {seen:?}"
+    );
+}

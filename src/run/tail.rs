@@ -153,7 +153,8 @@ async fn follow(
                             for e in events {
                                 replay.push(e.time(), e);
                             }
-                            write_ready(engine, &mut replay, &mut out, clock.now())
+                            let mark = watermark(&statuses);
+                            write_ready(engine, &mut replay, mark, &mut out, clock.now())
                         } else {
                             events.iter().try_for_each(|e| write_event(args, e, &mut out))
                         }
@@ -163,7 +164,17 @@ async fn follow(
                         statuses.insert(status.source.clone(), status);
                         Ok(())
                     }
-                    _ => Ok(()),
+                    LiveUpdate::Keys { keys, .. } => {
+                        // The inventory rules (pending deletion, rotation
+                        // off) judge events by these facts.
+                        if let Some(engine) = engine.as_mut() {
+                            let mut inventory = engine.inventory().clone();
+                            keys.into_iter().for_each(|k| inventory.update(k));
+                            engine.set_inventory(inventory);
+                        }
+                        Ok(())
+                    }
+                    LiveUpdate::Identity(_) => Ok(()),
                 };
                 if let Err(e) = written.and_then(|()| out.flush()) {
                     if e.kind() != io::ErrorKind::BrokenPipe {
@@ -175,7 +186,11 @@ async fn follow(
             }
             _ = ticker.tick() => {
                 if let Some(engine) = engine.as_mut() {
-                    let changes = engine.tick(clock.now() - Duration::minutes(5));
+                    // The engine's time goes no further than what every
+                    // source has read: an alert is not resolved while
+                    // events that could extend it may still come.
+                    let horizon = watermark(&statuses).unwrap_or(clock.now() - Duration::minutes(5));
+                    let changes = engine.tick(horizon);
                     if write_changes(&changes, &mut out, clock.now()).and_then(|()| out.flush()).is_err() {
                         break;
                     }
@@ -239,28 +254,56 @@ fn spawn_pollers(
             };
             let poller = Poller::new(
                 reader,
-                source,
+                source.clone(),
                 settings,
                 Pacer::lookup_events(),
                 Arc::clone(clock),
                 tx.clone(),
             );
             tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
+            if args.alerts {
+                // Only the alert rules need key facts: plain tail makes no
+                // KMS calls at all.
+                crate::source::inventory::spawn(
+                    crate::aws::KmsReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    crate::source::inventory::DEFAULT_INTERVAL,
+                    Arc::clone(clock),
+                    tx.clone(),
+                );
+            }
         }
     }
     Ok(tasks)
 }
 
-/// Feeds the engine the events old enough to be in order and prints the
-/// alert changes they cause.
+/// The time up to which every source has delivered (as the dashboard
+/// computes it): events up to it can go to the engine in order.
+fn watermark(statuses: &BTreeMap<SourceId, SourceStatus>) -> Option<DateTime<Utc>> {
+    statuses
+        .values()
+        .filter(|s| !matches!(s.health, Health::Unavailable { .. }))
+        .map(|s| s.scanned_to)
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .min()
+}
+
+/// Feeds the engine the events known to be in order (up to the sources'
+/// watermark, else `lateness` behind the newest) and prints the alert
+/// changes they cause.
 fn write_ready(
     engine: &mut Engine,
     replay: &mut Replay<PackedEvent>,
+    mark: Option<DateTime<Utc>>,
     out: &mut impl Write,
     now: DateTime<Utc>,
 ) -> io::Result<()> {
     let mut changes: Vec<AlertChange> = Vec::new();
-    while let Some((_, event)) = replay.pop_ready() {
+    while let Some((_, event)) = mark
+        .and_then(|m| replay.pop_until(m))
+        .or_else(|| replay.pop_ready())
+    {
         changes.extend(engine.observe(&event.view()));
     }
     write_changes(&changes, out, now)
