@@ -169,7 +169,9 @@ async fn follow(
                         // off) judge events by these facts.
                         if let Some(engine) = engine.as_mut() {
                             let mut inventory = engine.inventory().clone();
-                            keys.into_iter().for_each(|k| inventory.update(k));
+                            for k in keys {
+                                inventory.update(k);
+                            }
                             engine.set_inventory(inventory);
                         }
                         Ok(())
