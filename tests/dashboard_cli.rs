@@ -1,5 +1,6 @@
 //! The dashboard's command line through the binary: `--version` names the
-//! files kmstop reads, plain `kmstop` says live mode is not here yet, and
+//! files kmstop reads, plain `kmstop` without AWS credentials says what to
+//! do before any screen opens, and
 //! bad `--source` paths are usage errors. The subcommands still work.
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -8,6 +9,13 @@ fn run(args: &[&str]) -> (i32, String, String) {
     let out = cargo_bin_cmd!("kmstop")
         .args(args)
         .env("KMSTOP_CONFIG_DIR", "/nonexistent/kmstop-test")
+        .env("HOME", "/nonexistent/kmstop-test-home")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .expect("runs");
     (
@@ -33,11 +41,12 @@ fn version_prints_the_paths_it_uses() {
 }
 
 #[test]
-fn without_source_live_mode_is_announced_not_started() {
-    let (code, _, err) = run(&[]);
-    assert_eq!(code, 2);
-    assert!(err.contains("live mode"), "{err}");
-    assert!(err.contains("--source"), "{err}");
+fn live_mode_without_credentials_says_what_to_do_before_any_screen() {
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "no screen was drawn: {out:?}");
+    assert!(err.contains("no credentials found"), "{err}");
+    assert!(err.contains("aws sso login"), "{err}");
 }
 
 #[test]

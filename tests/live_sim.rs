@@ -486,7 +486,7 @@ fn tail_alerts_fires_the_spike_of_the_incident_and_the_inventory_rule() {
             .any(|v| v["change"] == "fired" && v["alert"]["rule"] == rule)
     };
     // The incident starts 30 s after the simulator and lasts a minute.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     while !(fired("unauthorized-decrypt-spike") && fired("pending-deletion-key-in-use"))
         && Instant::now() < deadline
     {
