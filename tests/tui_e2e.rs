@@ -80,7 +80,11 @@ fn a_session_from_start_to_quit() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("/curl/");
     tmux.keys(&["Enter"]);
-    let json = tmux.wait_for("\"eventSource\"");
+    // Wait for the whole view, not its first lines: under load the
+    // terminal may be captured mid-draw.
+    let json = tmux.wait("the event JSON with the user agent", |s| {
+        s.contains("\"eventSource\"") && s.contains("pwned")
+    });
     // The OSC is shown, escaped, not obeyed; the bidi override too.
     assert!(json.contains("pwned"), "{json}");
     assert!(
