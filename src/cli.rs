@@ -111,6 +111,71 @@ pub enum Command {
     /// date, aliases, last use.
     #[command(after_help = keys::KEYS_HELP)]
     Keys(KeysArgs),
+    /// The live dashboard on a simulated account: no AWS account, no
+    /// network, no credentials — the simulator runs inside kmstop and the
+    /// real AWS clients read it.
+    #[command(after_help = DEMO_HELP)]
+    Demo(DemoArgs),
+}
+
+const DEMO_HELP: &str = "\
+The simulated account (111122223333, us-east-1 and eu-west-1) already has an
+hour of history, so every pane fills at once. In the default scenario a
+compromised role is refused Decrypt again and again about 30 s after the
+start (the spike alert fires within the minute), a key pending deletion is
+still called, one key has rotation off, and a key policy is opened about
+3 min in. Events arrive seconds after they happen (CloudTrail's real
+delivery takes minutes: --realistic-delay). Nothing is read from ~/.aws.
+
+Examples:
+  kmstop demo
+  kmstop demo --speed 10                  # ten simulated seconds a second
+  kmstop demo --scenario busy             # more than LookupEvents can deliver
+  kmstop demo --scenario outage --theme light";
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the simulated account and its traffic (the same seed tells
+    /// the same story).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Run simulated time this many times faster than the wall clock.
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// default, quiet, busy (beyond the LookupEvents ceiling) or outage (a
+    /// region throttled and failing).
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub scenario: crate::sim::Scenario,
+
+    /// Colour theme: dark, light, high-contrast, colorblind, or a theme
+    /// file. `NO_COLOR=1` turns colour off.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+
+    /// Deliver events minutes late, as CloudTrail does, instead of seconds.
+    #[arg(long)]
+    pub realistic_delay: bool,
+
+    /// Write logs to FILE (nothing is ever printed over the dashboard).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// On exit, write every request the simulator served to FILE as JSON
+    /// lines (for tests: the demo must only ever read).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub request_log: Option<PathBuf>,
+}
+
+/// A positive, finite speed-up.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 3600.0 => Ok(x),
+        _ => Err(format!(
+            "`{text}` is not a speed between 0 and 3600 (1 = real time)"
+        )),
+    }
 }
 
 const TAIL_HELP: &str = "\

@@ -2,6 +2,7 @@
 //! printing problems on stderr and choosing the exit status.
 
 mod dashboard;
+mod demo;
 mod doctor;
 mod keys;
 mod live;
@@ -42,6 +43,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(&args),
         Some(Command::Sim(args)) => sim::run(&args),
         Some(Command::Keys(args)) => keys::run(&args, &SystemClock),
+        Some(Command::Demo(args)) => demo::run(&args),
         None => dashboard::run(&cli.dashboard, &SystemClock),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::os_shim_internal::{Env, Fs};
@@ -65,8 +66,9 @@ pub struct TargetOptions {
     pub all_regions: bool,
     /// One endpoint for every service kmstop calls.
     pub endpoint_url: Option<String>,
-    /// Fixed credentials instead of the user's (the demo): `~/.aws` is
-    /// then not read at all.
+    /// Fixed credentials instead of the user's (the demo): no profile
+    /// file and no `AWS_*` variable is read at all, and `endpoint_url`
+    /// is required.
     pub static_credentials: Option<(String, String)>,
 }
 
@@ -84,23 +86,14 @@ pub async fn load_account(
     profile: Option<&str>,
     options: &TargetOptions,
 ) -> Result<AccountConfig, AwsError> {
+    if let Some((key, secret)) = &options.static_credentials {
+        return hermetic_account(key, secret, options);
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .app_name(
-            AppName::new(APP_NAME).map_err(|e| AwsError::new(ErrorKind::Other, e.to_string()))?,
-        )
+        .app_name(app_name()?)
         .timeout_config(timeouts())
         .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some((key, secret)) = &options.static_credentials {
-        loader = loader
-            .credentials_provider(Credentials::new(key, secret, None, None, "kmstop-static"))
-            .region(Region::new(
-                options
-                    .regions
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "us-east-1".into()),
-            ));
-    } else if let Some(name) = profile {
+    if let Some(name) = profile {
         refuse_mfa_profile(name).await?;
         loader = loader.profile_name(name);
     }
@@ -131,6 +124,54 @@ pub async fn load_account(
     };
     Ok(AccountConfig {
         profile: profile.map(str::to_string),
+        config,
+        regions,
+    })
+}
+
+fn app_name() -> Result<AppName, AwsError> {
+    AppName::new(APP_NAME).map_err(|e| AwsError::new(ErrorKind::Other, e.to_string()))
+}
+
+/// The demo's configuration: fixed credentials, an explicit endpoint and
+/// region, and nothing else. It is built without `aws-config`'s loader on
+/// purpose: the loader reads `~/.aws/config`, `AWS_PROFILE`, `AWS_REGION`
+/// and the per-service `AWS_ENDPOINT_URL_<SERVICE>` variables — the last of
+/// which the service clients would prefer even to an explicit endpoint, and
+/// could send the demo's calls to a real account.
+fn hermetic_account(
+    key: &str,
+    secret: &str,
+    options: &TargetOptions,
+) -> Result<AccountConfig, AwsError> {
+    let Some(url) = &options.endpoint_url else {
+        return Err(AwsError::new(
+            ErrorKind::Other,
+            "fixed credentials need an explicit endpoint".to_string(),
+        ));
+    };
+    let regions = if options.regions.is_empty() {
+        vec!["us-east-1".to_string()]
+    } else {
+        dedup(&options.regions)
+    };
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .app_name(app_name()?)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "kmstop-static",
+        )))
+        .region(Region::new(regions[0].clone()))
+        .endpoint_url(url)
+        .timeout_config(timeouts())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .build();
+    Ok(AccountConfig {
+        profile: None,
         config,
         regions,
     })

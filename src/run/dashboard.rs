@@ -64,7 +64,39 @@ pub fn resolve_theme(spec: Option<&str>, no_color: bool) -> (Theme, Vec<String>)
     }
 }
 
-fn init_logging(path: &Path) -> Result<(), String> {
+/// What the dashboard looks like and watches for, from the command line
+/// and the config file: shared by the dashboard and the demo.
+pub(super) struct Look {
+    pub theme: Theme,
+    pub keymap: crate::app::Keymap,
+    pub rules: Vec<crate::alert::RuleSpec>,
+    /// Problems with the theme or the keys (never fatal).
+    pub warnings: Vec<String>,
+}
+
+impl Look {
+    /// `None` (after saying why) when the rules file is bad.
+    pub(super) fn resolve(
+        config: &Config,
+        theme: Option<&str>,
+        rules: Option<&Path>,
+    ) -> Option<Self> {
+        let rules_file = rules.map(Path::to_path_buf).or(config.rules.clone());
+        let rules = load_rules(rules_file.as_deref())?;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let (theme, mut warnings) = resolve_theme(theme.or(config.theme.as_deref()), no_color);
+        let (keymap, key_warnings) = crate::app::Keymap::with_overrides(&config.keys);
+        warnings.extend(key_warnings);
+        Some(Self {
+            theme,
+            keymap,
+            rules,
+            warnings,
+        })
+    }
+}
+
+pub(super) fn init_logging(path: &Path) -> Result<(), String> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -97,16 +129,10 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
             Err(message) => return usage_error(&message),
         }
     };
-    let rules_file = args.rules.clone().or(config.rules.clone());
-    let Some(rules) = load_rules(rules_file.as_deref()) else {
+    let Some(look) = Look::resolve(&config, args.theme.as_deref(), args.rules.as_deref()) else {
         return ExitCode::from(EXIT_USAGE);
     };
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let (theme, theme_warnings) =
-        resolve_theme(args.theme.as_deref().or(config.theme.as_deref()), no_color);
-    warnings.extend(theme_warnings);
-    let (keymap, key_warnings) = crate::app::Keymap::with_overrides(&config.keys);
-    warnings.extend(key_warnings);
+    warnings.extend(look.warnings);
     for w in &warnings {
         // Before the alternate screen: the user sees them after quitting too.
         eprintln!("kmstop: warning: {}", escape_control(w));
@@ -126,10 +152,10 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
             }
         },
         demo: false,
-        theme,
-        keymap,
+        theme: look.theme,
+        keymap: look.keymap,
         warnings,
-        rules,
+        rules: look.rules,
         threads,
         panic_key: std::env::var("KMSTOP_TEST_PANIC_KEY")
             .ok()

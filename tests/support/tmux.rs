@@ -53,20 +53,29 @@ impl Tmux {
     }
 
     /// Polls the screen until `ok` holds; panics with the screen if not.
-    #[allow(clippy::disallowed_methods)] // a deadline is about real time
     pub fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
+        self.wait_until(what, now() + DEADLINE, ok)
+    }
+
+    /// Polls the screen until `ok` holds, up to `deadline`; panics with
+    /// the screen if not.
+    pub fn wait_until(&self, what: &str, deadline: Instant, ok: impl Fn(&str) -> bool) -> String {
         loop {
             let screen = self.capture();
             if ok(&screen) {
                 return screen;
             }
             assert!(
-                start.elapsed() < DEADLINE,
+                now() < deadline,
                 "timed out waiting for {what}; screen:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The screen with its colours and attributes as SGR sequences.
+    pub fn capture_escaped(&self) -> String {
+        self.run(&["capture-pane", "-p", "-e", "-t", "s"])
     }
 
     pub fn wait_for(&self, sentinel: &str) -> String {
@@ -90,6 +99,12 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Real time, for deadlines.
+#[allow(clippy::disallowed_methods)] // a deadline is about real time
+pub fn now() -> Instant {
+    Instant::now()
 }
 
 impl Drop for Tmux {

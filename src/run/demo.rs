@@ -1,0 +1,171 @@
+//! `kmstop demo`: the live dashboard on the loopback simulator, run inside
+//! the process. Only the account is simulated: the AWS SDK clients, the
+//! CloudTrail and key-inventory pollers and the dashboard are the ones
+//! plain `kmstop` runs against AWS, so what the demo shows is what
+//! production shows.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::dashboard::{Look, init_logging};
+use super::{EXIT_USAGE, usage_error};
+use crate::aws::TargetOptions;
+use crate::cli::DemoArgs;
+use crate::clock::{Clock, ScaledClock, SystemClock};
+use crate::config::{self, Config};
+use crate::sim::{RequestRecord, Sim, SimHandle, SimOptions};
+use crate::text::escape_control;
+use crate::tui::{DashboardOptions, Source, run_dashboard};
+
+/// Events become visible this long after they happen: seconds, so the
+/// story of the first minute is on screen within the minute.
+const DEMO_DELAY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(10));
+/// `--realistic-delay`: minutes, as CloudTrail's event history does
+/// (usually within 5, a few much later — the pollers' re-reads at +5 and
+/// +20 min are what catch those).
+const REALISTIC_DELAY: (Duration, Duration) = (Duration::from_mins(1), Duration::from_mins(10));
+/// The simulator accepts any signature; these only have to look like keys.
+const DEMO_CREDENTIALS: (&str, &str) = ("AKIAKMSTOPDEMO000000", "kmstop-demo-not-a-secret");
+
+pub fn run(args: &DemoArgs) -> ExitCode {
+    if let Some(log) = &args.log
+        && let Err(e) = init_logging(log)
+    {
+        return usage_error(&e);
+    }
+    // The user's theme, keys and rules apply (it is their dashboard); the
+    // config's profile and regions do not (the account is simulated).
+    let (config, mut warnings) = config::default_path()
+        .map_or_else(|| (Config::default(), Vec::new()), |p| config::load(&p));
+    let Some(look) = Look::resolve(&config, args.theme.as_deref(), None) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    warnings.extend(look.warnings);
+    for w in &warnings {
+        eprintln!("kmstop: warning: {}", escape_control(w));
+        tracing::warn!("{w}");
+    }
+    let clock = demo_clock(args.speed);
+    let sim = match Sim::start(sim_options(args, &clock)) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!(
+                "kmstop: cannot start the simulator: {}",
+                escape_control(&e.to_string())
+            );
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(
+        "demo: simulator at {} (scenario {}, seed {}, speed {})",
+        sim.endpoint(),
+        args.scenario,
+        args.seed,
+        args.speed
+    );
+    let opts = DashboardOptions {
+        source: Source::Live,
+        demo: true,
+        theme: look.theme,
+        keymap: look.keymap,
+        warnings,
+        rules: look.rules,
+        threads: 1,
+        panic_key: None,
+        export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let code = dashboard_on(&sim, opts, &clock);
+    if let Some(path) = &args.request_log
+        && let Err(e) = write_requests(path, &sim.requests())
+    {
+        eprintln!("kmstop: --request-log {}: {e}", path.display());
+        sim.stop();
+        return ExitCode::from(1);
+    }
+    sim.stop();
+    code
+}
+
+/// The wall clock, or one running `speed` times faster from now. The
+/// simulator, the pollers and the dashboard share it: an event the
+/// simulator stamps "now" is "now" on screen too.
+fn demo_clock(speed: f64) -> Arc<dyn Clock> {
+    let system: Arc<dyn Clock> = Arc::new(SystemClock);
+    if (speed - 1.0).abs() < f64::EPSILON {
+        return system;
+    }
+    let origin = system.now();
+    Arc::new(ScaledClock::new(system, origin, speed))
+}
+
+fn sim_options(args: &DemoArgs, clock: &Arc<dyn Clock>) -> SimOptions {
+    let (delay_min, delay_max) = if args.realistic_delay {
+        REALISTIC_DELAY
+    } else {
+        DEMO_DELAY
+    };
+    SimOptions {
+        seed: args.seed,
+        scenario: args.scenario,
+        delay_min,
+        delay_max,
+        clock: Arc::clone(clock),
+        ..SimOptions::default()
+    }
+}
+
+/// Live mode pointed at the simulator: identity, pollers, dashboard —
+/// the same calls as `run_live`, with fixed credentials and nothing read
+/// from `~/.aws` or the `AWS_*` variables.
+fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>) -> ExitCode {
+    let targets = TargetOptions {
+        profiles: Vec::new(),
+        regions: sim.world().regions.clone(),
+        all_regions: false,
+        endpoint_url: Some(sim.endpoint()),
+        static_credentials: Some((DEMO_CREDENTIALS.0.into(), DEMO_CREDENTIALS.1.into())),
+    };
+    let runtime = match super::live::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kmstop: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let accounts = match runtime.block_on(super::live::accounts(&targets)) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("kmstop: the demo cannot reach its own simulator: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = super::live::LiveSettings {
+        backfill: chrono::Duration::hours(1),
+        poll_interval: chrono::Duration::seconds(5),
+        include_own_calls: false,
+        inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
+    };
+    let (session, feed) = super::live::start_live(runtime, &accounts, &settings, clock);
+    let result = run_dashboard(opts, feed, clock.as_ref());
+    drop(session);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kmstop: {}", escape_control(&format!("{e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Every request the simulator served, one JSON object a line.
+fn write_requests(path: &Path, requests: &[RequestRecord]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for r in requests {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
