@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::store::{Dim, Store};
 
 pub use rates::{EntityRow, Rates, RecentCounts, recent_counts, rows, rows_both};
-pub use series::{SERIES_MINUTES, Series, series, series_many};
+pub use series::{SERIES_MINUTES, Series, series, series_many, series_many_both};
 pub use top::{Column, ContextRow, Sort, TopContexts, sort_rows, top_contexts, top_n};
 pub use window::{WindowCounts, denied_ips_in, window_counts};
 

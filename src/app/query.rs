@@ -15,7 +15,8 @@ use super::ranks::NameRanks;
 use super::sort::{sort_alerts, sort_denied, sort_events, sort_keys, sort_principals};
 use super::{App, Filter, Pane};
 use crate::aggregate::{
-    RecentCounts, Window, WindowCounts, denied_ips_in, recent_counts, series_many, window_counts,
+    RecentCounts, Window, WindowCounts, denied_ips_in, recent_counts, series_many_both,
+    window_counts,
 };
 use crate::event::{KeyRef, Outcome};
 use crate::inventory::KeyFacts;
@@ -328,8 +329,9 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     };
     let (p_by, k_by) = recent_counts(store, t);
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
-    let (principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks, t);
-    let (keys, key_total) = key_rows(app, &tally, &k_by, t);
+    let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks);
+    let (mut keys, key_total) = key_rows(app, &tally, &k_by);
+    add_sparks(app, &mut principals, &mut keys, t);
     let denied_rows = denied_rows(app, &tally, (&p_by, &k_by), &ranks, window_minutes, t);
     let denied_total = denied_rows.len();
     let dpane = &app.panes[Pane::Denied.index()];
@@ -408,7 +410,6 @@ fn principal_rows(
     tally: &WindowCounts,
     p_by: &[RecentCounts],
     ranks: &NameRanks,
-    t: DateTime<Utc>,
 ) -> (Vec<PrincipalRow>, usize) {
     let store = &app.data.store;
     let mut principals: Vec<PrincipalRow> =
@@ -442,21 +443,10 @@ fn principal_rows(
         principals.retain(|r| f.regex.is_match(&r.name));
     }
     sort_principals(&mut principals, pane.sort);
-    let ids = spark_ids(&principals, pane.list.selected, |r| r.id);
-    let just_ids: Vec<u32> = ids.iter().map(|&(_, id)| id).collect();
-    let sparks = series_many(store, t, Dim::Principal, &just_ids);
-    for ((row, _), s) in ids.iter().zip(sparks) {
-        principals[*row].spark = Some(s.calls.to_vec());
-    }
     (principals, total)
 }
 
-fn key_rows(
-    app: &App,
-    tally: &WindowCounts,
-    k_by: &[RecentCounts],
-    t: DateTime<Utc>,
-) -> (Vec<KeyRow>, usize) {
+fn key_rows(app: &App, tally: &WindowCounts, k_by: &[RecentCounts]) -> (Vec<KeyRow>, usize) {
     let store = &app.data.store;
     let mut keys: Vec<KeyRow> = Vec::new();
     for (id, acc) in tally.keys.iter().enumerate() {
@@ -481,18 +471,29 @@ fn key_rows(
         keys.retain(|r| f.regex.is_match(&r.arn) || f.regex.is_match(&r.label));
     }
     sort_keys(&mut keys, pane.sort);
-    let ids: Vec<(usize, u32)> = spark_ids(&keys, pane.list.selected, |r| {
+    (keys, total)
+}
+
+/// Sparklines for the principal and key rows near the top and near the
+/// selection, from one scan of the last hour.
+fn add_sparks(app: &App, principals: &mut [PrincipalRow], keys: &mut [KeyRow], t: DateTime<Utc>) {
+    let store = &app.data.store;
+    let selected = |p: Pane| app.panes[p.index()].list.selected;
+    let p_ids = spark_ids(principals, selected(Pane::Principals), |r| r.id);
+    let k_ids: Vec<(usize, u32)> = spark_ids(keys, selected(Pane::Keys), |r| {
         store.id(Dim::Key, &r.arn).unwrap_or(u32::MAX)
     })
     .into_iter()
     .filter(|&(_, id)| id != u32::MAX)
     .collect();
-    let just_ids: Vec<u32> = ids.iter().map(|&(_, id)| id).collect();
-    let sparks = series_many(store, t, Dim::Key, &just_ids);
-    for ((row, _), s) in ids.iter().zip(sparks) {
+    let just = |ids: &[(usize, u32)]| ids.iter().map(|&(_, id)| id).collect::<Vec<u32>>();
+    let (p_sparks, k_sparks) = series_many_both(store, t, &just(&p_ids), &just(&k_ids));
+    for ((row, _), s) in p_ids.iter().zip(p_sparks) {
+        principals[*row].spark = Some(s.calls.to_vec());
+    }
+    for ((row, _), s) in k_ids.iter().zip(k_sparks) {
         keys[*row].spark = Some(s.calls.to_vec());
     }
-    (keys, total)
 }
 
 /// (row index, id) of the rows near the top and near the selection.
