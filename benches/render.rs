@@ -7,43 +7,11 @@ mod common;
 
 use std::hint::black_box;
 
-use chrono::Duration;
+use common::{EVENTS, loaded};
 use criterion::{Criterion, criterion_group, criterion_main};
-use kmstop::app::{Action, App, Data, DataConfig, Mode, update};
-use kmstop::event::PackedEvent;
+use kmstop::app::{Action, update};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-const EVENTS: usize = 1_000_000;
-const BATCH: usize = 20_000;
-
-fn loaded() -> App {
-    let texts = common::texts(10_000);
-    let tmpl = common::templates(&texts);
-    let data = Data::new(
-        &DataConfig::files(Some(Duration::hours(24))),
-        kmstop::alert::builtin::rules(),
-    )
-    .expect("built-in rules compile");
-    let mut app = App::new(data, Mode::Files(vec!["bench".into()]), common::start());
-    for from in (0..EVENTS).step_by(BATCH) {
-        let stamps = common::stamps_slice(EVENTS, from, BATCH, Duration::hours(24));
-        let batch: Vec<PackedEvent> = common::events(&tmpl, &texts, &stamps, from)
-            .into_iter()
-            .map(|mut e| {
-                // Records are most of the memory; the log keeps a few.
-                if from + BATCH < EVENTS {
-                    e.raw = None;
-                }
-                PackedEvent::pack(&e)
-            })
-            .collect();
-        app.data.ingest(batch, None);
-    }
-    app.data.finish_files();
-    app.refresh();
-    app
-}
 
 fn frame(c: &mut Criterion) {
     let mut app = loaded();

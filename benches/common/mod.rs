@@ -3,6 +3,8 @@
 //! times spread over a window and one of `principals` callers.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use kmstop::app::{App, Data, DataConfig, Mode};
+use kmstop::event::PackedEvent;
 use kmstop::event::{KmsEvent, Parsed, parse_record};
 use kmstop::synth::{CorpusSpec, SynthRng, kms_record, plan, universe};
 use rand::SeedableRng;
@@ -97,4 +99,40 @@ pub fn events<'a>(
             e
         })
         .collect()
+}
+
+#[allow(dead_code)]
+pub const EVENTS: usize = 1_000_000;
+#[allow(dead_code)]
+const BATCH: usize = 20_000;
+
+/// A file-mode dashboard holding `EVENTS` events of 10 k principals over
+/// a day, loaded and settled (the frame benchmark and its profiler).
+#[allow(dead_code)] // used by the render bench and the frame profiler only
+pub fn loaded() -> App {
+    let texts = texts(10_000);
+    let tmpl = templates(&texts);
+    let data = Data::new(
+        &DataConfig::files(Some(Duration::hours(24))),
+        kmstop::alert::builtin::rules(),
+    )
+    .expect("built-in rules compile");
+    let mut app = App::new(data, Mode::Files(vec!["bench".into()]), start());
+    for from in (0..EVENTS).step_by(BATCH) {
+        let stamps = stamps_slice(EVENTS, from, BATCH, Duration::hours(24));
+        let batch: Vec<PackedEvent> = events(&tmpl, &texts, &stamps, from)
+            .into_iter()
+            .map(|mut e| {
+                // Records are most of the memory; the log keeps a few.
+                if from + BATCH < EVENTS {
+                    e.raw = None;
+                }
+                PackedEvent::pack(&e)
+            })
+            .collect();
+        app.data.ingest(batch, None);
+    }
+    app.data.finish_files();
+    app.refresh();
+    app
 }

@@ -7,14 +7,16 @@
 mod rates;
 mod series;
 mod top;
+mod window;
 
 use chrono::{DateTime, Utc};
 
 use crate::store::{Dim, Store};
 
-pub use rates::{EntityRow, Rates, rows, rows_both};
-pub use series::{SERIES_MINUTES, Series, series, series_many};
+pub use rates::{EntityRow, Rates, RecentCounts, recent_counts, rows, rows_both};
+pub use series::{SERIES_MINUTES, Series, series, series_many, series_many_both};
 pub use top::{Column, ContextRow, Sort, TopContexts, sort_rows, top_contexts, top_n};
+pub use window::{WindowCounts, denied_ips_in, window_counts};
 
 /// The trailing windows rates are computed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,7 +40,7 @@ impl Window {
     /// How many buckets, ending with the one holding `now`, the window
     /// spans. The current bucket is partial, so a rate reads slightly low
     /// for at most one bucket width.
-    fn buckets(self, bucket_seconds: i64) -> i64 {
+    pub fn buckets(self, bucket_seconds: i64) -> i64 {
         (self.minutes() * 60 + bucket_seconds - 1) / bucket_seconds
     }
 }

@@ -49,17 +49,43 @@ pub struct EntityRow<'s> {
     pub total: Counts,
 }
 
-/// Calls, Decrypt, denied per window, for each id of a dimension.
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    calls: [u64; 3],
-    decrypt: [u64; 3],
-    denied: [u64; 3],
+/// Calls, Decrypt, denied per window (1, 5, 15 minutes), for one id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecentCounts {
+    pub calls: [u64; 3],
+    pub decrypt: [u64; 3],
+    pub denied: [u64; 3],
+}
+
+type Acc = RecentCounts;
+
+impl RecentCounts {
+    /// Calls per minute over each window.
+    pub fn call_rates(&self) -> Rates {
+        Rates::from_counts(&self.calls)
+    }
+
+    /// Denied calls per minute over each window.
+    pub fn denied_rates(&self) -> Rates {
+        Rates::from_counts(&self.denied)
+    }
 }
 
 /// Rows for every principal and every key in retention (unsorted), from
 /// one scan of the buckets of the last 15 minutes.
 pub fn rows_both(store: &Store, now: DateTime<Utc>) -> (Vec<EntityRow<'_>>, Vec<EntityRow<'_>>) {
+    let (p_acc, k_acc) = recent_counts(store, now);
+    (
+        build(store, Dim::Principal, &p_acc),
+        build(store, Dim::Key, &k_acc),
+    )
+}
+
+/// The 1/5/15-minute counts of every principal id and every key id
+/// (vectors indexed by id), from one scan of the last 15 minutes' buckets:
+/// what [`rows_both`] builds its rows from, for callers that only want
+/// the numbers.
+pub fn recent_counts(store: &Store, now: DateTime<Utc>) -> (Vec<RecentCounts>, Vec<RecentCounts>) {
     let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
     let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
     let secs = store.bucket_seconds();
@@ -76,10 +102,7 @@ pub fn rows_both(store: &Store, now: DateTime<Utc>) -> (Vec<EntityRow<'_>>, Vec<
             k_acc[c.key as usize].add_from(from, n, decrypt, denied);
         }
     }
-    (
-        build(store, Dim::Principal, &p_acc),
-        build(store, Dim::Key, &k_acc),
-    )
+    (p_acc, k_acc)
 }
 
 impl Acc {

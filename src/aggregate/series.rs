@@ -64,24 +64,50 @@ pub fn series(store: &Store, now: DateTime<Utc>, of: Option<(Dim, u32)>) -> Seri
 
 /// Series for several principals or keys from one scan; row `i` is `ids[i]`.
 pub fn series_many(store: &Store, now: DateTime<Utc>, dim: Dim, ids: &[u32]) -> Vec<Series> {
-    let mut out = vec![Series::default(); ids.len()];
-    let mut row_of = vec![u32::MAX; store.id_bound(dim)];
-    for (row, &id) in ids.iter().enumerate() {
-        if let Some(r) = row_of.get_mut(id as usize) {
-            *r = row as u32;
+    let (p, k) = if dim == Dim::Key {
+        series_many_both(store, now, &[], ids)
+    } else {
+        series_many_both(store, now, ids, &[])
+    };
+    if dim == Dim::Key { k } else { p }
+}
+
+/// Series for several principals and several keys from one scan of the
+/// last hour.
+pub fn series_many_both(
+    store: &Store,
+    now: DateTime<Utc>,
+    principals: &[u32],
+    keys: &[u32],
+) -> (Vec<Series>, Vec<Series>) {
+    let rows_of = |dim: Dim, ids: &[u32]| {
+        let mut row_of = vec![u32::MAX; store.id_bound(dim)];
+        for (row, &id) in ids.iter().enumerate() {
+            if let Some(r) = row_of.get_mut(id as usize) {
+                *r = row as u32;
+            }
         }
-    }
+        row_of
+    };
+    let (p_row, k_row) = (rows_of(Dim::Principal, principals), rows_of(Dim::Key, keys));
+    let mut p_out = vec![Series::default(); principals.len()];
+    let mut k_out = vec![Series::default(); keys.len()];
     for (slot, b) in last_hour(store, now) {
         for (c, n) in b.combos() {
-            let id = if dim == Dim::Key { c.key } else { c.principal };
-            let row = row_of.get(id as usize).copied().unwrap_or(u32::MAX);
-            if let Some(s) = out.get_mut(row as usize) {
-                s.calls[slot] += u64::from(n);
-                if c.is_denied() {
-                    s.denied[slot] += u64::from(n);
+            let denied = c.is_denied();
+            for (out, row_of, id) in [
+                (&mut p_out, &p_row, c.principal),
+                (&mut k_out, &k_row, c.key),
+            ] {
+                let row = row_of.get(id as usize).copied().unwrap_or(u32::MAX);
+                if let Some(s) = out.get_mut(row as usize) {
+                    s.calls[slot] += u64::from(n);
+                    if denied {
+                        s.denied[slot] += u64::from(n);
+                    }
                 }
             }
         }
     }
-    out
+    (p_out, k_out)
 }

@@ -2,7 +2,7 @@ use chrono::Duration;
 
 use super::*;
 use crate::store::tests::{ev, ev_with, t0};
-use crate::store::{Dim, Store, StoreConfig};
+use crate::store::{Counts, Dim, Store, StoreConfig};
 
 const KEY_A: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaa";
 const KEY_B: &str = "arn:aws:kms:us-east-1:111122223333:key/bbbb";
@@ -179,4 +179,75 @@ fn dashboard_fills_every_pane() {
     assert_eq!(d.principal_count, 2);
     assert_eq!(d.events_in_retention, 67);
     assert!(d.contexts.is_some());
+}
+
+#[test]
+fn window_counts_read_directly_or_as_the_whole_minus_the_rest_agree() {
+    let mut s = Store::new(StoreConfig::default());
+    let now = t0();
+    let principals = [ALICE, BOB, "carol"];
+    let ips = ["10.0.0.1", "10.0.0.2", "192.0.2.9"];
+    // (bucket index, principal, key, decrypt, denied, ip) of every event.
+    let mut seen = Vec::new();
+    for i in 0..600_i64 {
+        let at = now - Duration::seconds(i * 17);
+        let small = |n: i64| usize::try_from(n).expect("small");
+        let (p, ip) = (principals[small(i % 3)], ips[small(i % 7 % 3)]);
+        let key = if i % 5 == 0 { None } else { Some(KEY_A) };
+        let denied = i % 4 == 0;
+        let name = if i % 2 == 0 { "Decrypt" } else { "Encrypt" };
+        let mut e = ev_with(
+            &i.to_string(),
+            at,
+            p,
+            key,
+            name,
+            denied.then_some("AccessDenied"),
+            &[],
+        );
+        e.source_ip = Some(ip.into());
+        s.ingest(&e, now);
+        seen.push((s.bucket_index(at), p, key, name == "Decrypt", denied, ip));
+    }
+    let (lo, hi) = (
+        s.bucket_index(now - Duration::hours(3)),
+        s.bucket_index(now),
+    );
+    for (from, to) in [
+        (lo, hi),
+        (hi - 5, hi),
+        (lo, lo + 10),
+        (lo + 100, hi - 200),
+        (hi + 1, hi + 5),
+    ] {
+        let w = window_counts(&s, from, to);
+        let inside = || seen.iter().filter(|e| (from..=to).contains(&e.0));
+        for p in principals {
+            let id = s.id(Dim::Principal, p).expect("principal") as usize;
+            let want = Counts {
+                calls: inside().filter(|e| e.1 == p).count() as u64,
+                decrypt: inside().filter(|e| e.1 == p && e.3).count() as u64,
+                denied: inside().filter(|e| e.1 == p && e.4).count() as u64,
+            };
+            assert_eq!(w.principals[id], want, "{p} in {from}..={to}");
+        }
+        let key = s.id(Dim::Key, KEY_A).expect("key") as usize;
+        let on_key = inside().filter(|e| e.2.is_some()).count() as u64;
+        assert_eq!(w.keys[key].calls, on_key);
+        assert_eq!(
+            w.keys[crate::store::NONE as usize].calls,
+            inside().count() as u64 - on_key
+        );
+        for ip in ips {
+            let id = s.id(Dim::SourceIp, ip).expect("ip") as usize;
+            let want = inside().filter(|e| e.5 == ip && e.4).count() as u64;
+            assert_eq!(w.denied_ips[id], want, "{ip} in {from}..={to}");
+            assert_eq!(denied_ips_in(&s, from, to)[id], want);
+        }
+        assert_eq!(w.calls.iter().sum::<u64>(), inside().count() as u64);
+        assert_eq!(
+            w.denied.iter().sum::<u64>(),
+            inside().filter(|e| e.4).count() as u64
+        );
+    }
 }

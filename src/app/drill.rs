@@ -185,7 +185,7 @@ fn key(app: &App, arn: &str, t: DateTime<Utc>, from: DateTime<Utc>, d: &Drill) -
             let info = store.entity(Dim::Principal, pid);
             PrincipalRow {
                 id: pid,
-                name: store.name(Dim::Principal, pid).to_owned(),
+                name: store.shared_name(Dim::Principal, pid),
                 calls,
                 decrypt,
                 denied,
@@ -245,17 +245,17 @@ fn alert(
     t: DateTime<Utc>,
     d: &Drill,
 ) -> DrillView {
-    let episode = app
-        .data
-        .episodes
+    let episodes = &app.data.episodes;
+    let found = episodes
         .all()
         .iter()
-        .find(|e| e.rule == rule && e.group == group && e.first == first);
+        .enumerate()
+        .find(|(_, e)| e.rule == rule && e.group == group && e.first == first);
     let mut view = DrillView {
         title: format!("Alert {rule}"),
         ..DrillView::default()
     };
-    let Some(ep) = episode else {
+    let Some((i, ep)) = found else {
         view.facts
             .push(("note".into(), "this alert is no longer held".into()));
         return view;
@@ -266,7 +266,9 @@ fn alert(
         .push(("severity".into(), ep.severity.to_string()));
     view.alert = Some(AlertRow {
         firing: ep.firing_at(t),
-        episode: ep.clone(),
+        episode: std::sync::Arc::clone(ep),
+        name_rank: episodes.name_rank(i),
+        rule_rank: episodes.rule_rank(i),
     });
     let Some(spec) = app.data.rules().iter().find(|r| r.id == rule) else {
         return view;

@@ -4,6 +4,7 @@
 //! are the episodes that began by `t`, firing unless resolved by `t`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -42,6 +43,15 @@ impl Episode {
         }
     }
 
+    /// True when `refresh` would change something.
+    fn stale(&self, a: &Alert) -> bool {
+        self.count != a.count
+            || self.last != a.last
+            || self.acked != a.acked
+            || self.silenced_until != a.silenced_until
+            || self.samples != a.sample_event_ids
+    }
+
     fn refresh(&mut self, a: &Alert) {
         self.count = a.count;
         self.last = a.last;
@@ -61,9 +71,18 @@ const MAX_EPISODES: usize = 20_000;
 
 #[derive(Debug, Default)]
 pub struct Episodes {
-    list: Vec<Episode>,
+    /// Shared with the snapshot's rows; changed copy-on-write.
+    list: Vec<Arc<Episode>>,
     /// (rule, group) -> index of its open (firing) episode.
     open: HashMap<(String, String), usize>,
+    /// Indices of `list` by (rule, group), then by start: kept as episodes
+    /// come and go, so sorting 20 k alerts compares numbers, not texts.
+    by_name: Vec<u32>,
+    /// By index of `list`: its place in `by_name`, and the place of its
+    /// rule among the distinct rules in name order.
+    name_rank: Vec<u32>,
+    rule_rank: Vec<u32>,
+    ranked: bool,
 }
 
 impl Episodes {
@@ -77,7 +96,7 @@ impl Episodes {
                 Change::Fired => self.open_episode(key, &c.alert),
                 Change::Resolved => {
                     if let Some(i) = self.open.remove(&key) {
-                        let e = &mut self.list[i];
+                        let e = Arc::make_mut(&mut self.list[i]);
                         e.refresh(&c.alert);
                         e.resolved = Some(at.unwrap_or(c.alert.last).max(c.alert.last));
                     }
@@ -89,11 +108,19 @@ impl Episodes {
 
     fn open_episode(&mut self, key: (String, String), alert: &Alert) {
         if let Some(&i) = self.open.get(&key) {
-            self.list[i].refresh(alert);
+            Arc::make_mut(&mut self.list[i]).refresh(alert);
             return;
         }
+        let e = Episode::from_alert(alert);
+        let i = self.list.len() as u32;
+        let at = self.by_name.partition_point(|&j| {
+            let o = &self.list[j as usize];
+            (o.rule.as_str(), o.group.as_str()) <= (e.rule.as_str(), e.group.as_str())
+        });
+        self.by_name.insert(at, i);
+        self.ranked = false;
         self.open.insert(key, self.list.len());
-        self.list.push(Episode::from_alert(alert));
+        self.list.push(Arc::new(e));
     }
 
     /// Brings open episodes up to date with the engine (counts, acks,
@@ -103,11 +130,15 @@ impl Episodes {
         for a in engine.all_alerts() {
             let key = (a.rule.clone(), a.group.clone());
             match (a.state, self.open.get(&key).copied()) {
-                (AlertState::Firing, Some(i)) => self.list[i].refresh(a),
+                (AlertState::Firing, Some(i)) => {
+                    if self.list[i].stale(a) {
+                        Arc::make_mut(&mut self.list[i]).refresh(a);
+                    }
+                }
                 (AlertState::Firing, None) => self.open_episode(key, a),
                 (AlertState::Resolved, Some(i)) => {
                     self.open.remove(&key);
-                    let e = &mut self.list[i];
+                    let e = Arc::make_mut(&mut self.list[i]);
                     e.refresh(a);
                     e.resolved = Some(now.unwrap_or(a.last).max(a.last));
                 }
@@ -115,6 +146,7 @@ impl Episodes {
             }
         }
         self.trim();
+        self.rank();
     }
 
     fn trim(&mut self) {
@@ -123,11 +155,27 @@ impl Episodes {
         }
         let excess = self.list.len() - MAX_EPISODES;
         let mut dropped = 0;
-        self.list.retain(|e| {
+        // Old index -> new index (u32::MAX: dropped).
+        let mut moved = Vec::with_capacity(self.list.len());
+        let mut kept = 0;
+        for e in &self.list {
             let drop = dropped < excess && e.resolved.is_some();
             dropped += usize::from(drop);
-            !drop
+            moved.push(if drop { u32::MAX } else { kept });
+            kept += u32::from(!drop);
+        }
+        let mut i = 0;
+        self.list.retain(|_| {
+            i += 1;
+            moved[i - 1] != u32::MAX
         });
+        self.by_name = self
+            .by_name
+            .iter()
+            .map(|&j| moved[j as usize])
+            .filter(|&j| j != u32::MAX)
+            .collect();
+        self.ranked = false;
         self.open = self
             .list
             .iter()
@@ -137,12 +185,45 @@ impl Episodes {
             .collect();
     }
 
-    pub fn all(&self) -> &[Episode] {
+    /// Brings the ranks up to date after changes: the end of `sync`,
+    /// which follows every batch of `record`s.
+    fn rank(&mut self) {
+        if self.ranked {
+            return;
+        }
+        self.name_rank = vec![0; self.list.len()];
+        self.rule_rank = vec![0; self.list.len()];
+        let mut rule = 0;
+        let mut prev: Option<&str> = None;
+        for (place, &i) in self.by_name.iter().enumerate() {
+            let r = self.list[i as usize].rule.as_str();
+            if prev.is_some_and(|p| p != r) {
+                rule += 1;
+            }
+            prev = Some(r);
+            self.name_rank[i as usize] = place as u32;
+            self.rule_rank[i as usize] = rule;
+        }
+        self.ranked = true;
+    }
+
+    /// Where episode `i` of [`Episodes::all`] comes by (rule, group):
+    /// sorting by it is sorting by the texts.
+    pub fn name_rank(&self, i: usize) -> u32 {
+        self.name_rank.get(i).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Where the rule of episode `i` comes among the rules by name.
+    pub fn rule_rank(&self, i: usize) -> u32 {
+        self.rule_rank.get(i).copied().unwrap_or(u32::MAX)
+    }
+
+    pub fn all(&self) -> &[Arc<Episode>] {
         &self.list
     }
 
     /// Episodes begun by `t`.
-    pub fn at(&self, t: DateTime<Utc>) -> impl Iterator<Item = &Episode> {
+    pub fn at(&self, t: DateTime<Utc>) -> impl Iterator<Item = &Arc<Episode>> {
         self.list.iter().filter(move |e| e.first <= t)
     }
 
@@ -157,5 +238,99 @@ impl Episodes {
 
     pub fn firing_at(&self, t: DateTime<Utc>) -> usize {
         self.list.iter().filter(|e| e.firing_at(t)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn change(change: Change, rule: &str, group: &str, minute: u32) -> AlertChange {
+        let t = Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, minute, 0)
+            .single()
+            .expect("time");
+        AlertChange {
+            change,
+            alert: Alert {
+                rule: rule.into(),
+                title: rule.into(),
+                severity: Severity::High,
+                group: group.into(),
+                state: AlertState::Firing,
+                count: 1,
+                first: t,
+                last: t,
+                sample_event_ids: Vec::new(),
+                acked: false,
+                silenced_until: None,
+                references: Vec::new(),
+            },
+        }
+    }
+
+    /// The ranks order the episodes as their (rule, group) texts do, then
+    /// by when they began; the rule rank as the rule alone.
+    fn assert_ranked(e: &Episodes) {
+        let all = e.all();
+        let mut by_text: Vec<usize> = (0..all.len()).collect();
+        by_text.sort_by(|&a, &b| {
+            (&all[a].rule, &all[a].group, a).cmp(&(&all[b].rule, &all[b].group, b))
+        });
+        let by_rank: Vec<usize> = {
+            let mut v: Vec<usize> = (0..all.len()).collect();
+            v.sort_by_key(|&i| e.name_rank(i));
+            v
+        };
+        assert_eq!(by_rank, by_text);
+        for a in 0..all.len() {
+            for b in 0..all.len() {
+                assert_eq!(
+                    e.rule_rank(a).cmp(&e.rule_rank(b)),
+                    all[a].rule.cmp(&all[b].rule)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ranks_follow_the_texts_as_episodes_come_and_go() {
+        let mut e = Episodes::default();
+        let mut minute = 0;
+        for (rule, group) in [("b", "y"), ("a", "z"), ("b", "x"), ("a", "a"), ("c", "")] {
+            minute += 1;
+            e.record(&[change(Change::Fired, rule, group, minute)], None);
+        }
+        e.record(&[change(Change::Resolved, "b", "y", 9)], None);
+        // The same alert firing again is a new episode, after the first.
+        e.record(&[change(Change::Fired, "b", "y", 10)], None);
+        e.rank();
+        assert_eq!(e.all().len(), 6);
+        assert_ranked(&e);
+    }
+
+    #[test]
+    fn ranks_survive_the_trim() {
+        let mut e = Episodes::default();
+        for i in 0..MAX_EPISODES + 3 {
+            let group = format!("g{:05}", (i * 7919) % (MAX_EPISODES + 3));
+            e.record(&[change(Change::Fired, "r", &group, 0)], None);
+            if i % 2 == 0 {
+                e.record(&[change(Change::Resolved, "r", &group, 1)], None);
+            }
+        }
+        e.rank();
+        assert_eq!(e.all().len(), MAX_EPISODES);
+        // The whole order (the pairwise check above is quadratic).
+        let all = e.all();
+        let mut by_rank: Vec<usize> = (0..all.len()).collect();
+        by_rank.sort_by_key(|&i| e.name_rank(i));
+        assert!(
+            by_rank
+                .windows(2)
+                .all(|w| (&all[w[0]].group, w[0]) < (&all[w[1]].group, w[1]))
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod episodes;
 pub mod keymap;
 pub mod log;
 pub mod query;
+mod ranks;
 mod sort;
 mod update;
 

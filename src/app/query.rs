@@ -11,12 +11,16 @@ use chrono::{DateTime, Utc};
 
 use super::episodes::Episode;
 use super::log::{Entry, EventKey};
+use super::ranks::NameRanks;
 use super::sort::{sort_alerts, sort_denied, sort_events, sort_keys, sort_principals};
 use super::{App, Filter, Pane};
-use crate::aggregate::{EntityRow, rows_both, series_many};
+use crate::aggregate::{
+    RecentCounts, Window, WindowCounts, denied_ips_in, recent_counts, series_many_both,
+    window_counts,
+};
 use crate::event::{KeyRef, Outcome};
 use crate::inventory::KeyFacts;
-use crate::store::{Dim, NONE, Store};
+use crate::store::{Dim, NONE, Name, Store};
 
 pub use super::drill::{ContextView, DrillView, build_drill};
 
@@ -38,7 +42,10 @@ pub struct SnapKey {
 #[derive(Debug, Clone, Default)]
 pub struct PrincipalRow {
     pub id: u32,
-    pub name: String,
+    pub name: Name,
+    /// The name's place among the principals' names: rows compare by it
+    /// as by the name.
+    pub rank: u32,
     /// Counts in the window.
     pub calls: u64,
     pub decrypt: u64,
@@ -89,8 +96,11 @@ impl DeniedKind {
 #[derive(Debug, Clone)]
 pub struct DeniedRow {
     pub kind: DeniedKind,
-    pub name: String,
-    pub label: String,
+    pub name: Name,
+    pub label: Name,
+    /// For principals and source IPs: the label's place among its kind's
+    /// names (rows of one kind compare by it as by the label).
+    pub rank: Option<u32>,
     pub count: u64,
     /// Denied calls per minute lately against the window's average.
     pub factor: Option<f64>,
@@ -107,9 +117,14 @@ pub struct Series {
 
 #[derive(Debug, Clone)]
 pub struct AlertRow {
-    pub episode: Episode,
+    /// Shared with the alert history: a row costs a reference count.
+    pub episode: Arc<Episode>,
     /// Firing at the view time.
     pub firing: bool,
+    /// The episode's place by (rule, group), and its rule's among the
+    /// rules: rows compare by them as by those texts.
+    pub name_rank: u32,
+    pub rule_rank: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +139,26 @@ pub struct EventRow {
     pub source_ip: Option<String>,
     pub region: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// An event the Events pane lists: where it sits in the log. Its texts
+/// are read from the log when its row is drawn: the pane shows a few dozen
+/// of up to [`MAX_EVENT_ROWS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef {
+    pub key: EventKey,
+    pub time: DateTime<Utc>,
+    pub outcome: Outcome,
+}
+
+impl EventRef {
+    fn of(e: &Entry) -> Self {
+        Self {
+            key: e.key(),
+            time: e.event.time(),
+            outcome: e.event.outcome(),
+        }
+    }
 }
 
 impl EventRow {
@@ -177,11 +212,13 @@ pub struct Snapshot {
     pub alerts: Vec<AlertRow>,
     pub alert_total: usize,
     pub firing: usize,
-    pub events: Vec<EventRow>,
+    pub events: Vec<EventRef>,
     pub drill: Option<DrillView>,
     /// The whole range (timeline strip): reused while the data is unchanged.
     pub timeline: Arc<Series>,
     timeline_generation: Option<u64>,
+    /// Names in order (for sorting): reused while no name came or went.
+    ranks: Arc<NameRanks>,
     /// Calls per second over the minute before the view time.
     pub events_per_sec: f64,
 }
@@ -207,64 +244,20 @@ pub fn sort_columns(pane: Pane) -> &'static [&'static str] {
     }
 }
 
-/// Per-id counts over the window.
-#[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    calls: u64,
-    decrypt: u64,
-    denied: u64,
-}
-
-struct Tally {
-    principals: Vec<Acc>,
-    keys: Vec<Acc>,
-    series: Series,
-}
-
-fn tally(store: &Store, from: DateTime<Utc>, to: DateTime<Utc>, whole: bool) -> Tally {
-    let mut principals = vec![Acc::default(); store.id_bound(Dim::Principal)];
-    let mut keys = vec![Acc::default(); store.id_bound(Dim::Key)];
-    let decrypt_id = store.decrypt_name_id();
+/// The window's counts: per principal, key and source IP, and per bucket.
+fn tally(store: &Store, from: DateTime<Utc>, to: DateTime<Utc>, whole: bool) -> WindowCounts {
     // A finite window of N minutes spans the N minutes' buckets ending
     // with the one holding the view time, as the rates do.
     let from_index = store.bucket_index(from) + i64::from(!whole);
-    let to_index = store.bucket_index(to);
-    let len = usize::try_from(to_index - from_index + 1).unwrap_or(0);
-    let mut series = Series {
-        bucket_secs: store.bucket_seconds(),
-        first_index: from_index,
-        calls: vec![0; len],
-        denied: vec![0; len],
-    };
-    for (index, bucket) in store.buckets_in(from_index, to_index) {
-        let slot = usize::try_from(index - from_index).unwrap_or(0);
-        for (c, n) in bucket.combos() {
-            let n = u64::from(n);
-            let decrypt = c.event_name == decrypt_id;
-            let denied = c.is_denied();
-            for acc in [
-                principals.get_mut(c.principal as usize),
-                keys.get_mut(c.key as usize),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                acc.calls += n;
-                acc.decrypt += if decrypt { n } else { 0 };
-                acc.denied += if denied { n } else { 0 };
-            }
-            if denied && let Some(d) = series.denied.get_mut(slot) {
-                *d += n;
-            }
-        }
-        if let Some(c) = series.calls.get_mut(slot) {
-            *c += u64::from(bucket.total());
-        }
-    }
-    Tally {
-        principals,
-        keys,
-        series,
+    window_counts(store, from_index, store.bucket_index(to))
+}
+
+fn series_of(w: WindowCounts) -> Series {
+    Series {
+        bucket_secs: w.bucket_secs,
+        first_index: w.first_index,
+        calls: w.calls,
+        denied: w.denied,
     }
 }
 
@@ -278,29 +271,17 @@ fn whole_range(store: &Store) -> Series {
     };
     for (_, b) in store.buckets() {
         s.calls.push(u64::from(b.total()));
-        s.denied.push(
-            b.combos()
-                .filter(|(c, _)| c.is_denied())
-                .map(|(_, n)| u64::from(n))
-                .sum(),
-        );
+        s.denied.push(u64::from(b.denied()));
     }
     s
 }
 
-fn rates(r: Option<&EntityRow<'_>>) -> [f64; 3] {
-    r.map_or([0.0; 3], |r| [r.calls.m1, r.calls.m5, r.calls.m15])
-}
-
-/// Index rows of `rows_both` by id.
-fn by_id<'a, 's>(rows: &'a [EntityRow<'s>], bound: usize) -> Vec<Option<&'a EntityRow<'s>>> {
-    let mut v = vec![None; bound];
-    for r in rows {
-        if let Some(slot) = v.get_mut(r.id as usize) {
-            *slot = Some(r);
-        }
-    }
-    v
+/// Calls per minute over 1, 5 and 15 minutes of an id.
+fn rates(r: Option<&RecentCounts>) -> [f64; 3] {
+    r.map_or([0.0; 3], |r| {
+        let c = r.call_rates();
+        [c.m1, c.m5, c.m15]
+    })
 }
 
 pub(super) fn key_label(arn: &str, facts: Option<&KeyFacts>) -> String {
@@ -341,13 +322,17 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     let (t, from) = (key.time, key.from);
     let whole = app.window.duration().is_none();
     let tally = tally(store, from, t, whole);
-    let (p_rows, k_rows) = rows_both(store, t);
-    let p_by = by_id(&p_rows, store.id_bound(Dim::Principal));
-    let k_by = by_id(&k_rows, store.id_bound(Dim::Key));
+    let ranks = if app.snapshot.ranks.fresh(store) {
+        Arc::clone(&app.snapshot.ranks)
+    } else {
+        Arc::new(NameRanks::of(store))
+    };
+    let (p_by, k_by) = recent_counts(store, t);
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
-    let (principals, principal_total) = principal_rows(app, &tally, &p_by, t);
-    let (keys, key_total) = key_rows(app, &tally, &k_by, t);
-    let denied_rows = denied_rows(app, &tally, &p_by, &k_by, window_minutes, t, from);
+    let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks);
+    let (mut keys, key_total) = key_rows(app, &tally, &k_by);
+    add_sparks(app, &mut principals, &mut keys, t);
+    let denied_rows = denied_rows(app, &tally, (&p_by, &k_by), &ranks, window_minutes, t);
     let denied_total = denied_rows.len();
     let dpane = &app.panes[Pane::Denied.index()];
     let mut denied_rows = denied_rows;
@@ -357,15 +342,21 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     sort_denied(&mut denied_rows, dpane.sort);
 
     let apane = &app.panes[Pane::Alerts.index()];
-    let mut alerts: Vec<AlertRow> = app
-        .data
-        .episodes
-        .at(t)
-        .map(|e| AlertRow {
-            firing: e.firing_at(t),
-            episode: e.clone(),
-        })
-        .collect();
+    let episodes = &app.data.episodes;
+    let mut alerts: Vec<AlertRow> = Vec::with_capacity(episodes.all().len());
+    alerts.extend(
+        episodes
+            .all()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.first <= t)
+            .map(|(i, e)| AlertRow {
+                firing: e.firing_at(t),
+                episode: Arc::clone(e),
+                name_rank: episodes.name_rank(i),
+                rule_rank: episodes.rule_rank(i),
+            }),
+    );
     let alert_total = alerts.len();
     let firing = alerts.iter().filter(|a| a.firing).count();
     if let Some(f) = &apane.filter {
@@ -376,17 +367,15 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     }
     sort_alerts(&mut alerts, apane.sort);
 
-    let epane = &app.panes[Pane::Events.index()];
-    let mut events = event_rows(app, from, t, epane.filter.as_ref(), |_| true);
-    sort_events(&mut events, epane.sort);
+    let events = event_refs(app, from, t);
 
     let timeline = match app.snapshot.timeline_generation {
         Some(g) if g == app.data.generation => Arc::clone(&app.snapshot.timeline),
         _ => Arc::new(whole_range(store)),
     };
     let last_minute: u64 = {
-        let n = usize::try_from((60 / tally.series.bucket_secs.max(1)).max(1)).unwrap_or(1);
-        tally.series.calls.iter().rev().take(n).sum()
+        let n = usize::try_from((60 / tally.bucket_secs.max(1)).max(1)).unwrap_or(1);
+        tally.calls.iter().rev().take(n).sum()
     };
     #[allow(clippy::cast_precision_loss)]
     let events_per_sec = last_minute as f64 / 60.0;
@@ -401,7 +390,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         key_total,
         denied_rows,
         denied_total,
-        window_series: tally.series,
+        window_series: series_of(tally),
         alerts,
         alert_total,
         firing,
@@ -409,6 +398,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         drill: None,
         timeline,
         timeline_generation: Some(app.data.generation),
+        ranks,
         events_per_sec,
     };
     snap.drill = app.drills.last().map(|d| build_drill(app, d, t, from));
@@ -417,12 +407,13 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
 
 fn principal_rows(
     app: &App,
-    tally: &Tally,
-    p_by: &[Option<&EntityRow<'_>>],
-    t: DateTime<Utc>,
+    tally: &WindowCounts,
+    p_by: &[RecentCounts],
+    ranks: &NameRanks,
 ) -> (Vec<PrincipalRow>, usize) {
     let store = &app.data.store;
-    let mut principals: Vec<PrincipalRow> = Vec::new();
+    let mut principals: Vec<PrincipalRow> =
+        Vec::with_capacity(tally.principals.iter().filter(|a| a.calls > 0).count());
     for (id, acc) in tally.principals.iter().enumerate() {
         if acc.calls == 0 {
             continue;
@@ -433,11 +424,12 @@ fn principal_rows(
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
         principals.push(PrincipalRow {
             id,
-            name: store.name(Dim::Principal, id).to_owned(),
+            name: store.shared_name(Dim::Principal, id),
+            rank: ranks.rank(Dim::Principal, id),
             calls,
             decrypt: acc.decrypt,
             denied: acc.denied,
-            rates: rates(p_by.get(id as usize).copied().flatten()),
+            rates: rates(p_by.get(id as usize)),
             denied_share: Some(acc.denied as f64 / calls as f64),
             keys: info.map_or(0, |i| i.linked),
             first: info.and_then(|i| i.first_seen),
@@ -451,21 +443,10 @@ fn principal_rows(
         principals.retain(|r| f.regex.is_match(&r.name));
     }
     sort_principals(&mut principals, pane.sort);
-    let ids = spark_ids(&principals, pane.list.selected, |r| r.id);
-    let just_ids: Vec<u32> = ids.iter().map(|&(_, id)| id).collect();
-    let sparks = series_many(store, t, Dim::Principal, &just_ids);
-    for ((row, _), s) in ids.iter().zip(sparks) {
-        principals[*row].spark = Some(s.calls.to_vec());
-    }
     (principals, total)
 }
 
-fn key_rows(
-    app: &App,
-    tally: &Tally,
-    k_by: &[Option<&EntityRow<'_>>],
-    t: DateTime<Utc>,
-) -> (Vec<KeyRow>, usize) {
+fn key_rows(app: &App, tally: &WindowCounts, k_by: &[RecentCounts]) -> (Vec<KeyRow>, usize) {
     let store = &app.data.store;
     let mut keys: Vec<KeyRow> = Vec::new();
     for (id, acc) in tally.keys.iter().enumerate() {
@@ -474,7 +455,7 @@ fn key_rows(
             continue;
         }
         let arn = store.name(Dim::Key, id);
-        let r = rates(k_by.get(id as usize).copied().flatten());
+        let r = rates(k_by.get(id as usize));
         keys.push(key_row(app, arn, (acc.calls, acc.denied), r, Some(id)));
     }
     // Live: the inventory's keys nobody used in the window are keys too.
@@ -490,18 +471,29 @@ fn key_rows(
         keys.retain(|r| f.regex.is_match(&r.arn) || f.regex.is_match(&r.label));
     }
     sort_keys(&mut keys, pane.sort);
-    let ids: Vec<(usize, u32)> = spark_ids(&keys, pane.list.selected, |r| {
+    (keys, total)
+}
+
+/// Sparklines for the principal and key rows near the top and near the
+/// selection, from one scan of the last hour.
+fn add_sparks(app: &App, principals: &mut [PrincipalRow], keys: &mut [KeyRow], t: DateTime<Utc>) {
+    let store = &app.data.store;
+    let selected = |p: Pane| app.panes[p.index()].list.selected;
+    let p_ids = spark_ids(principals, selected(Pane::Principals), |r| r.id);
+    let k_ids: Vec<(usize, u32)> = spark_ids(keys, selected(Pane::Keys), |r| {
         store.id(Dim::Key, &r.arn).unwrap_or(u32::MAX)
     })
     .into_iter()
     .filter(|&(_, id)| id != u32::MAX)
     .collect();
-    let just_ids: Vec<u32> = ids.iter().map(|&(_, id)| id).collect();
-    let sparks = series_many(store, t, Dim::Key, &just_ids);
-    for ((row, _), s) in ids.iter().zip(sparks) {
+    let just = |ids: &[(usize, u32)]| ids.iter().map(|&(_, id)| id).collect::<Vec<u32>>();
+    let (p_sparks, k_sparks) = series_many_both(store, t, &just(&p_ids), &just(&k_ids));
+    for ((row, _), s) in p_ids.iter().zip(p_sparks) {
+        principals[*row].spark = Some(s.calls.to_vec());
+    }
+    for ((row, _), s) in k_ids.iter().zip(k_sparks) {
         keys[*row].spark = Some(s.calls.to_vec());
     }
-    (keys, total)
 }
 
 /// (row index, id) of the rows near the top and near the selection.
@@ -511,6 +503,34 @@ fn spark_ids<R>(rows: &[R], selected: usize, id: impl Fn(&R) -> u32) -> Vec<(usi
         .enumerate()
         .filter(|(i, _)| *i < SPARK_ROWS || near.contains(i))
         .map(|(i, r)| (i, id(r)))
+        .collect()
+}
+
+/// The Events pane's rows: filtered and sorted as it asks.
+fn event_refs(app: &App, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<EventRef> {
+    let pane = &app.panes[Pane::Events.index()];
+    if pane.filter.is_none() && pane.sort.column == 0 {
+        // Newest first is the log's order backwards: no texts needed.
+        let mut refs: Vec<EventRef> = app
+            .data
+            .log
+            .newest_first(from, until)
+            .take(MAX_EVENT_ROWS)
+            .map(EventRef::of)
+            .collect();
+        if pane.sort.reversed {
+            refs.reverse();
+        }
+        return refs;
+    }
+    let mut rows = event_rows(app, from, until, pane.filter.as_ref(), |_| true);
+    sort_events(&mut rows, pane.sort);
+    rows.iter()
+        .map(|r| EventRef {
+            key: r.key,
+            time: r.time,
+            outcome: r.outcome,
+        })
         .collect()
 }
 
@@ -533,15 +553,13 @@ pub(super) fn event_rows(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn denied_rows(
     app: &App,
-    tally: &Tally,
-    p_by: &[Option<&EntityRow<'_>>],
-    k_by: &[Option<&EntityRow<'_>>],
+    tally: &WindowCounts,
+    (p_by, k_by): (&[RecentCounts], &[RecentCounts]),
+    ranks: &NameRanks,
     window_minutes: i64,
     t: DateTime<Utc>,
-    from: DateTime<Utc>,
 ) -> Vec<DeniedRow> {
     let store = &app.data.store;
     // "Lately": the last 5 minutes, or the last minute of a short window.
@@ -551,63 +569,67 @@ fn denied_rows(
         let base = count as f64 / window_minutes as f64;
         (base > 0.0).then(|| recent / base)
     };
-    let recent_rate = |r: Option<&EntityRow<'_>>| {
+    let recent_rate = |r: Option<&RecentCounts>| {
         r.map_or(0.0, |r| {
-            if recent_minutes == 5 {
-                r.denied.m5
-            } else {
-                r.denied.m1
-            }
+            let d = r.denied_rates();
+            if recent_minutes == 5 { d.m5 } else { d.m1 }
         })
     };
-    let mut rows = Vec::new();
+    let denied = |c: &[crate::store::Counts]| c.iter().filter(|a| a.denied > 0).count();
+    let mut rows = Vec::with_capacity(
+        denied(&tally.principals)
+            + denied(&tally.keys)
+            + tally.denied_ips.iter().filter(|&&n| n > 0).count(),
+    );
     for (id, acc) in tally.principals.iter().enumerate() {
         if acc.denied > 0 {
-            let name = store.name(Dim::Principal, id as u32).to_owned();
+            let name = store.shared_name(Dim::Principal, id as u32);
             rows.push(DeniedRow {
                 kind: DeniedKind::Principal,
                 label: name.clone(),
                 name,
+                rank: Some(ranks.rank(Dim::Principal, id as u32)),
                 count: acc.denied,
-                factor: factor(acc.denied, recent_rate(p_by.get(id).copied().flatten())),
+                factor: factor(acc.denied, recent_rate(p_by.get(id))),
             });
         }
     }
     for (id, acc) in tally.keys.iter().enumerate() {
         if acc.denied > 0 && id as u32 != NONE {
-            let arn = store.name(Dim::Key, id as u32).to_owned();
+            let arn = store.shared_name(Dim::Key, id as u32);
             rows.push(DeniedRow {
                 kind: DeniedKind::Key,
-                label: key_label(&arn, app.data.inventory.get(&arn)),
+                label: key_label(&arn, app.data.inventory.get(&arn)).into(),
                 name: arn,
+                rank: None,
                 count: acc.denied,
-                factor: factor(acc.denied, recent_rate(k_by.get(id).copied().flatten())),
+                factor: factor(acc.denied, recent_rate(k_by.get(id))),
             });
         }
     }
-    // The store does not count outcomes per source IP: the log does.
-    let recent_from = t - chrono::Duration::minutes(recent_minutes);
-    let mut ips: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
-    for e in app.data.log.newest_first(from, t).take(MAX_EVENT_SCAN) {
-        if e.event.outcome() != Outcome::Denied {
-            continue;
-        }
-        let v = e.event.view();
-        let ip = v.source_ip.as_deref().unwrap_or("(none)");
-        let slot = ips.entry(ip.to_owned()).or_default();
-        slot.0 += 1;
-        slot.1 += u64::from(v.time > recent_from);
+    // Denied calls per source IP, in the window and lately.
+    let current = store.bucket_index(t);
+    let span = if recent_minutes == 5 {
+        Window::M5
+    } else {
+        Window::M1
     }
-    for (ip, (count, recent)) in ips {
-        #[allow(clippy::cast_precision_loss)]
-        let rate = recent as f64 / recent_minutes as f64;
-        rows.push(DeniedRow {
-            kind: DeniedKind::SourceIp,
-            label: ip.clone(),
-            name: ip,
-            count,
-            factor: factor(count, rate),
-        });
+    .buckets(store.bucket_seconds());
+    let recent = denied_ips_in(store, current - span + 1, current);
+    for (id, &count) in tally.denied_ips.iter().enumerate() {
+        if count > 0 {
+            let ip = store.shared_name(Dim::SourceIp, id as u32);
+            #[allow(clippy::cast_precision_loss)]
+            let rate = recent.get(id).copied().unwrap_or(0) as f64 / recent_minutes as f64;
+            rows.push(DeniedRow {
+                kind: DeniedKind::SourceIp,
+                label: ip.clone(),
+                name: ip,
+                rank: Some(ranks.rank(Dim::SourceIp, id as u32)),
+                count,
+                factor: factor(count, rate),
+            });
+        }
     }
     rows
 }

@@ -4,10 +4,80 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::SortState;
-use super::query::{AlertRow, DeniedRow, EventRow, KeyRow, PrincipalRow};
+use super::query::{AlertRow, DeniedKind, DeniedRow, EventRow, KeyRow, PrincipalRow};
+
+/// Sorts by number keys: `key` gives a row's (index's) column value (as a number
+/// whose order is the column's, largest-first columns included by
+/// `desc`) and its tie-breaking rank, unique per row. Comparing two
+/// integers instead of names and times through pointers is what makes
+/// 20 k alerts or 10 k principals cheap to sort on every change.
+fn sort_keyed<R>(rows: &mut [R], desc: bool, key: impl Fn(usize, &R) -> (u128, u32)) {
+    let mut keys: Vec<(u128, u32, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (v, tie) = key(i, r);
+            (if desc { !v } else { v }, tie, i as u32)
+        })
+        .collect();
+    // Ties are broken by a unique rank: unstable is stable here.
+    keys.sort_unstable();
+    let order: Vec<u32> = keys.iter().map(|k| k.2).collect();
+    permute(rows, &order);
+}
+
+/// A time as a number in the same order (89 bits): year, day of the
+/// year, second of the day, nanosecond. Cheap fields only: a Unix
+/// timestamp costs a calendar computation per call.
+fn time_key(t: DateTime<Utc>) -> u128 {
+    let t = t.naive_utc();
+    let year = t.year().cast_unsigned() ^ (1 << 31);
+    let day = (u128::from(year) << 9) | u128::from(t.ordinal());
+    let second = (day << 17) | u128::from(t.num_seconds_from_midnight());
+    (second << 31) | u128::from(t.nanosecond())
+}
+
+/// `None` before any time, as `Option`'s order has it.
+fn opt_time_key(t: Option<DateTime<Utc>>) -> u128 {
+    t.map_or(0, |t| (1 << 89) | time_key(t))
+}
+
+/// An `f64` as a number in `total_cmp`'s order.
+fn f64_key(x: f64) -> u128 {
+    let b = x.to_bits();
+    u128::from(if b >> 63 == 1 { !b } else { b | (1 << 63) })
+}
+
+/// Whether a column is shown largest first after `S`: numbers and times
+/// are, names are not.
+fn descending(s: SortState, text_column: bool) -> bool {
+    !text_column ^ s.reversed
+}
+
+/// Puts `rows[order[i]]` at `i`, in place: each cycle of the
+/// permutation is followed with swaps.
+fn permute<R>(rows: &mut [R], order: &[u32]) {
+    let mut done = vec![false; rows.len()];
+    for start in 0..rows.len() {
+        if done[start] {
+            continue;
+        }
+        done[start] = true;
+        let mut at = start;
+        loop {
+            let from = order[at] as usize;
+            if from == start {
+                break;
+            }
+            rows.swap(at, from);
+            done[from] = true;
+            at = from;
+        }
+    }
+}
 
 fn by_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Ordering {
     a.cmp(&b)
@@ -26,23 +96,22 @@ fn finish(o: Ordering, s: SortState, text_column: bool, name: Ordering) -> Order
 }
 
 pub(super) fn sort_principals(rows: &mut [PrincipalRow], s: SortState) {
-    rows.sort_by(|a, b| {
-        let o = match s.column {
-            0 => a.calls.cmp(&b.calls),
-            1 => f(a.rates[0], b.rates[0]),
-            2 => f(a.rates[1], b.rates[1]),
-            3 => f(a.rates[2], b.rates[2]),
-            4 => a.denied.cmp(&b.denied),
-            5 => f(
-                a.denied_share.unwrap_or(-1.0),
-                b.denied_share.unwrap_or(-1.0),
-            ),
-            6 => a.keys.cmp(&b.keys),
-            7 => by_time(a.first, b.first),
-            8 => by_time(a.last, b.last),
-            _ => a.name.cmp(&b.name),
+    // The name column sorts by the rank, which is the name's order.
+    let desc = descending(s, s.column >= 9);
+    sort_keyed(rows, desc, |_, r| {
+        let v = match s.column {
+            0 => u128::from(r.calls),
+            1 => f64_key(r.rates[0]),
+            2 => f64_key(r.rates[1]),
+            3 => f64_key(r.rates[2]),
+            4 => u128::from(r.denied),
+            5 => f64_key(r.denied_share.unwrap_or(-1.0)),
+            6 => u128::from(r.keys),
+            7 => opt_time_key(r.first),
+            8 => opt_time_key(r.last),
+            _ => u128::from(r.rank),
         };
-        finish(o, s, s.column >= 9, a.name.cmp(&b.name))
+        (v, r.rank)
     });
 }
 
@@ -71,37 +140,92 @@ pub(super) fn sort_keys(rows: &mut [KeyRow], s: SortState) {
 }
 
 pub(super) fn sort_denied(rows: &mut [DeniedRow], s: SortState) {
-    rows.sort_by(|a, b| {
-        let o = match s.column {
-            0 => a.count.cmp(&b.count),
-            1 => f(a.factor.unwrap_or(0.0), b.factor.unwrap_or(0.0)),
-            _ => a.label.cmp(&b.label),
+    let label = label_ranks(rows);
+    let desc = descending(s, s.column >= 2);
+    sort_keyed(rows, desc, |i, r| {
+        let (tie, same_label) = label[i];
+        let v = match s.column {
+            0 => u128::from(r.count),
+            1 => f64_key(r.factor.unwrap_or(0.0)),
+            // Equal labels stay in row order, also reversed.
+            _ => u128::from(same_label),
         };
-        finish(o, s, s.column >= 2, a.label.cmp(&b.label))
+        (v, tie)
     });
 }
 
-pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
-    rows.sort_by(|a, b| {
-        let (x, y) = (&a.episode, &b.episode);
-        let o = match s.column {
-            0 => a
-                .firing
-                .cmp(&b.firing)
-                .then(x.severity.cmp(&y.severity))
-                .then(x.last.cmp(&y.last)),
-            1 => x.severity.cmp(&y.severity),
-            2 => x.count.cmp(&y.count),
-            3 => x.first.cmp(&y.first),
-            4 => x.last.cmp(&y.last),
-            _ => x.rule.cmp(&y.rule),
+/// Each denied row's place by label, ties in row order (the rows come
+/// by kind: principals, keys, source IPs): each kind is put in label
+/// order (principals and source IPs by their name ranks, which every
+/// such row has), then the kinds are merged by label. With each place,
+/// the place of the first row with the same label.
+fn label_ranks(rows: &[DeniedRow]) -> Vec<(u32, u32)> {
+    let kinds = [DeniedKind::Principal, DeniedKind::Key, DeniedKind::SourceIp];
+    let lists: Vec<Vec<u32>> = kinds
+        .iter()
+        .map(|&k| {
+            let of_kind = (0..rows.len() as u32).filter(|&i| rows[i as usize].kind == k);
+            if k == DeniedKind::Key {
+                // Few, and labelled by alias: by text.
+                let mut l: Vec<u32> = of_kind.collect();
+                l.sort_by(|&a, &b| rows[a as usize].label.cmp(&rows[b as usize].label));
+                l
+            } else {
+                // Unique names, ranked: by rank, as numbers.
+                let mut l: Vec<u64> = of_kind
+                    .map(|i| {
+                        (u64::from(rows[i as usize].rank.unwrap_or(u32::MAX)) << 32) | u64::from(i)
+                    })
+                    .collect();
+                l.sort_unstable();
+                l.into_iter().map(|x| x as u32).collect()
+            }
+        })
+        .collect();
+    let mut at = [0; 3];
+    let mut rank = vec![(0, 0); rows.len()];
+    let mut prev: Option<(&str, u32)> = None;
+    for place in 0..rows.len() as u32 {
+        // The smallest label at the head of a list; the earlier kind on a tie.
+        let mut best: Option<usize> = None;
+        for k in 0..3 {
+            let Some(&i) = lists[k].get(at[k]) else {
+                continue;
+            };
+            let better =
+                best.is_none_or(|b| rows[i as usize].label < rows[lists[b][at[b]] as usize].label);
+            if better {
+                best = Some(k);
+            }
+        }
+        let Some(k) = best else { break };
+        let i = lists[k][at[k]] as usize;
+        let label = rows[i].label.as_str();
+        let first = match prev {
+            Some((p, first)) if p == label => first,
+            _ => place,
         };
-        finish(
-            o,
-            s,
-            s.column >= 5,
-            x.rule.cmp(&y.rule).then(x.group.cmp(&y.group)),
-        )
+        prev = Some((label, first));
+        rank[i] = (place, first);
+        at[k] += 1;
+    }
+    rank
+}
+
+pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
+    let desc = descending(s, s.column >= 5);
+    sort_keyed(rows, desc, |_, a| {
+        let e = &a.episode;
+        let v = match s.column {
+            // Firing first, then the loudest, then the latest.
+            0 => (u128::from(a.firing) << 99) | ((e.severity as u128) << 96) | time_key(e.last),
+            1 => e.severity as u128,
+            2 => u128::from(e.count),
+            3 => time_key(e.first),
+            4 => time_key(e.last),
+            _ => u128::from(a.rule_rank),
+        };
+        (v, a.name_rank)
     });
 }
 
@@ -115,4 +239,179 @@ pub(super) fn sort_events(rows: &mut [EventRow], s: SortState) {
         };
         finish(o, s, false, b.key.cmp(&a.key))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// The order the principal table had before it sorted by numbers:
+    /// the column, then the name.
+    fn reference(rows: &mut [PrincipalRow], s: SortState) {
+        rows.sort_by(|a, b| {
+            let o = match s.column {
+                0 => a.calls.cmp(&b.calls),
+                1 => f(a.rates[0], b.rates[0]),
+                2 => f(a.rates[1], b.rates[1]),
+                3 => f(a.rates[2], b.rates[2]),
+                4 => a.denied.cmp(&b.denied),
+                5 => f(
+                    a.denied_share.unwrap_or(-1.0),
+                    b.denied_share.unwrap_or(-1.0),
+                ),
+                6 => a.keys.cmp(&b.keys),
+                7 => by_time(a.first, b.first),
+                8 => by_time(a.last, b.last),
+                _ => a.name.cmp(&b.name),
+            };
+            finish(o, s, s.column >= 9, a.name.cmp(&b.name))
+        });
+    }
+
+    #[test]
+    fn number_keys_sort_as_the_columns_and_names_do() {
+        let t0 = Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        let mut x: u64 = 7;
+        let mut next = |m: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) % m
+        };
+        let mut rows: Vec<PrincipalRow> = (0..300_u32)
+            .map(|i| {
+                let calls = next(5);
+                #[allow(clippy::cast_precision_loss)]
+                PrincipalRow {
+                    id: i,
+                    name: format!("p{:03}", (i * 7) % 300).into(),
+                    calls,
+                    denied: next(3),
+                    rates: [next(4) as f64 / 2.0, -(next(2) as f64), 0.0],
+                    denied_share: (calls > 0).then(|| next(3) as f64 / 3.0),
+                    keys: next(3) as u32,
+                    first: (next(3) > 0)
+                        .then(|| t0 + chrono::Duration::seconds(next(4).cast_signed())),
+                    last: Some(t0 - chrono::Duration::nanoseconds(next(3).cast_signed())),
+                    ..PrincipalRow::default()
+                }
+            })
+            .collect();
+        // Ranks as `NameRanks` gives them: the names' order.
+        let mut by_name: Vec<usize> = (0..rows.len()).collect();
+        by_name.sort_by(|&a, &b| rows[a].name.cmp(&rows[b].name));
+        for (rank, &i) in by_name.iter().enumerate() {
+            rows[i].rank = rank as u32;
+        }
+        for column in 0..10 {
+            for reversed in [false, true] {
+                let s = SortState { column, reversed };
+                let (mut got, mut want) = (rows.clone(), rows.clone());
+                sort_principals(&mut got, s);
+                reference(&mut want, s);
+                let ids = |r: &[PrincipalRow]| r.iter().map(|r| r.id).collect::<Vec<_>>();
+                assert_eq!(
+                    ids(&got),
+                    ids(&want),
+                    "column {column}, reversed {reversed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn denied_rows_sort_as_their_counts_and_labels_do() {
+        let mut x: u64 = 11;
+        let mut next = |m: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) % m
+        };
+        let kinds = [DeniedKind::Principal, DeniedKind::Key, DeniedKind::SourceIp];
+        let mut rows: Vec<DeniedRow> = (0..200_u64)
+            .map(|i| {
+                let kind = kinds[(next(3)) as usize];
+                // Labels repeat across kinds, and across keys (aliases).
+                let label = format!(
+                    "l{:02}",
+                    if kind == DeniedKind::Key {
+                        i % 7
+                    } else {
+                        i % 90
+                    }
+                );
+                #[allow(clippy::cast_precision_loss)]
+                DeniedRow {
+                    kind,
+                    name: format!("n{i}").into(),
+                    label: label.as_str().into(),
+                    rank: None,
+                    count: next(4),
+                    factor: (next(3) > 0).then(|| next(5) as f64),
+                }
+            })
+            .collect();
+        // Built as the pane builds them: principals, keys, then IPs.
+        rows.sort_by_key(|r| kinds.iter().position(|&k| k == r.kind));
+        // Principals and IPs: unique labels within the kind, ranked.
+        for k in [DeniedKind::Principal, DeniedKind::SourceIp] {
+            let mut seen = std::collections::HashSet::new();
+            rows.retain(|r| r.kind != k || seen.insert(r.label.to_string()));
+            let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].kind == k).collect();
+            idx.sort_by(|&a, &b| rows[a].label.cmp(&rows[b].label));
+            for (rank, i) in idx.into_iter().enumerate() {
+                rows[i].rank = Some(rank as u32 * 3 + 1);
+            }
+        }
+        for column in 0..3 {
+            for reversed in [false, true] {
+                let s = SortState { column, reversed };
+                let (mut got, mut want) = (rows.clone(), rows.clone());
+                sort_denied(&mut got, s);
+                want.sort_by(|a, b| {
+                    let o = match s.column {
+                        0 => a.count.cmp(&b.count),
+                        1 => f(a.factor.unwrap_or(0.0), b.factor.unwrap_or(0.0)),
+                        _ => a.label.cmp(&b.label),
+                    };
+                    finish(o, s, s.column >= 2, a.label.cmp(&b.label))
+                });
+                let names =
+                    |r: &[DeniedRow]| r.iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
+                assert_eq!(
+                    names(&got),
+                    names(&want),
+                    "column {column}, reversed {reversed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn time_keys_order_as_times() {
+        let t = Utc
+            .with_ymd_and_hms(2024, 12, 31, 23, 59, 59)
+            .single()
+            .expect("time");
+        let times = [
+            t - chrono::Duration::days(800),
+            t,
+            t + chrono::Duration::nanoseconds(1),
+            t + chrono::Duration::seconds(1),
+            t + chrono::Duration::days(1),
+        ];
+        for w in times.windows(2) {
+            assert!(time_key(w[0]) < time_key(w[1]), "{w:?}");
+        }
+        assert!(opt_time_key(None) < opt_time_key(Some(times[0])));
+    }
+
+    #[test]
+    fn permute_moves_each_row_to_its_place() {
+        let mut rows = vec!['a', 'b', 'c', 'd', 'e'];
+        permute(&mut rows, &[3, 0, 4, 1, 2]);
+        assert_eq!(rows, ['d', 'a', 'e', 'b', 'c']);
+    }
 }

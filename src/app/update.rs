@@ -282,7 +282,7 @@ fn enter(app: &mut App) {
             }
             Section::Principals => {
                 if let Some(p) = v.principals.get(sel) {
-                    let name = p.name.clone();
+                    let name = p.name.to_string();
                     push(app, DrillTarget::Principal(name));
                 }
             }
@@ -318,7 +318,7 @@ fn enter(app: &mut App) {
     match app.focus {
         Pane::Principals => {
             if let Some(r) = s.principals.get(sel) {
-                let name = r.name.clone();
+                let name = r.name.to_string();
                 push(app, DrillTarget::Principal(name));
             }
         }
@@ -331,9 +331,9 @@ fn enter(app: &mut App) {
         Pane::Denied => {
             if let Some(r) = s.denied_rows.get(sel) {
                 let target = match r.kind {
-                    DeniedKind::Principal => DrillTarget::Principal(r.name.clone()),
-                    DeniedKind::Key => DrillTarget::Key(r.name.clone()),
-                    DeniedKind::SourceIp => DrillTarget::SourceIp(r.name.clone()),
+                    DeniedKind::Principal => DrillTarget::Principal(r.name.to_string()),
+                    DeniedKind::Key => DrillTarget::Key(r.name.to_string()),
+                    DeniedKind::SourceIp => DrillTarget::SourceIp(r.name.to_string()),
                 };
                 push(app, target);
             }

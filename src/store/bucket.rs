@@ -3,7 +3,9 @@
 //! The combined (principal, key, event name, outcome) count is the one map
 //! aggregates read: the per-principal, per-key, per-name and per-outcome
 //! counts are its marginals, and a bucket rarely holds more distinct
-//! combinations than events. Region and source IP are independent of it.
+//! combinations than events. Region and source IP are independent of it,
+//! except that denied calls are also counted per source IP (the Denied
+//! pane's top addresses), and in all (the denied series).
 
 use crate::event::Outcome;
 
@@ -27,9 +29,12 @@ impl Combo {
 #[derive(Debug, Clone)]
 pub struct Bucket {
     pub(super) total: u32,
+    pub(super) denied: u32,
     pub(super) combos: FastMap<Combo, u32>,
     pub(super) regions: FastMap<u32, u32>,
     pub(super) source_ips: FastMap<u32, u32>,
+    /// Denied calls per source IP (a subset of `source_ips`' ids).
+    pub(super) denied_ips: FastMap<u32, u32>,
 }
 
 /// Which ids became referenced by this bucket for the first time.
@@ -43,14 +48,20 @@ impl Bucket {
     pub(super) fn new(hasher: FastState) -> Self {
         Self {
             total: 0,
+            denied: 0,
             combos: FastMap::with_hasher(hasher),
             regions: FastMap::with_hasher(hasher),
             source_ips: FastMap::with_hasher(hasher),
+            denied_ips: FastMap::with_hasher(hasher),
         }
     }
 
     pub(super) fn add(&mut self, combo: Combo, region: u32, source_ip: u32) -> NewRefs {
         self.total += 1;
+        if combo.is_denied() {
+            self.denied += 1;
+            *self.denied_ips.entry(source_ip).or_insert(0) += 1;
+        }
         NewRefs {
             combo: bump(&mut self.combos, combo),
             region: bump(&mut self.regions, region),
@@ -63,6 +74,16 @@ impl Bucket {
         self.total
     }
 
+    /// Denied calls counted in this bucket.
+    pub fn denied(&self) -> u32 {
+        self.denied
+    }
+
+    /// Distinct combinations: what a scan of [`Bucket::combos`] costs.
+    pub fn combo_count(&self) -> usize {
+        self.combos.len()
+    }
+
     pub fn combos(&self) -> impl Iterator<Item = (Combo, u32)> + '_ {
         self.combos.iter().map(|(&c, &n)| (c, n))
     }
@@ -73,6 +94,11 @@ impl Bucket {
 
     pub fn source_ips(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.source_ips.iter().map(|(&r, &n)| (r, n))
+    }
+
+    /// Denied calls per source IP id.
+    pub fn denied_ips(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.denied_ips.iter().map(|(&r, &n)| (r, n))
     }
 
     pub fn is_empty(&self) -> bool {

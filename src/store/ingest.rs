@@ -121,6 +121,14 @@ impl Store {
             event_name == self.decrypt_name,
             event.outcome == Outcome::Denied,
         );
+        if denied {
+            let i = source_ip as usize;
+            if self.denied_ip_totals.len() <= i {
+                self.denied_ip_totals
+                    .resize(self.source_ips.id_bound().max(i + 1), 0);
+            }
+            self.denied_ip_totals[i] += 1;
+        }
         for info in [
             &mut self.principal_info[principal as usize],
             &mut self.key_info[key as usize],

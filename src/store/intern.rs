@@ -8,6 +8,7 @@
 //! retention*, not what was ever seen.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use super::hash::{FastMap, FastState};
 
@@ -35,10 +36,79 @@ pub struct Folded {
     pub saturated: bool,
 }
 
+/// An interned name, shared: a row that shows it costs a reference
+/// count, not a copy. Compares and prints as its text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Self(s.into())
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Self(s.into())
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
 #[derive(Debug)]
 pub struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    names: Vec<Option<Box<str>>>,
+    ids: FastMap<Name, u32>,
+    names: Vec<Option<Name>>,
+    /// The reserved ids' labels, shared like the names.
+    other_label: Name,
+    none_label: Name,
     refs: Vec<u32>,
     free: Vec<u32>,
     cap: usize,
@@ -47,6 +117,8 @@ pub struct Interner {
     folded: FastMap<u64, i64>,
     folded_saturated: bool,
     hasher: FastState,
+    /// Bumped whenever a name comes or goes.
+    version: u64,
 }
 
 impl Interner {
@@ -54,6 +126,8 @@ impl Interner {
         Self {
             ids: FastMap::with_hasher(hasher),
             names: vec![None, None],
+            other_label: OTHER_LABEL.into(),
+            none_label: NONE_LABEL.into(),
             refs: vec![0; RESERVED],
             free: Vec::new(),
             cap,
@@ -61,6 +135,7 @@ impl Interner {
             folded: FastMap::with_hasher(hasher),
             folded_saturated: false,
             hasher,
+            version: 0,
         }
     }
 
@@ -74,7 +149,7 @@ impl Interner {
             self.note_folded(name, bucket);
             return OTHER;
         }
-        let boxed: Box<str> = name.into();
+        let boxed = Name::from(name);
         let id = if let Some(id) = self.free.pop() {
             self.names[id as usize] = Some(boxed.clone());
             id
@@ -85,6 +160,7 @@ impl Interner {
         };
         self.ids.insert(boxed, id);
         self.live += 1;
+        self.version += 1;
         id
     }
 
@@ -131,6 +207,21 @@ impl Interner {
         }
     }
 
+    /// The shared name of `id` (the label of a reserved id).
+    pub fn shared(&self, id: u32) -> Option<Name> {
+        match id {
+            OTHER => Some(self.other_label.clone()),
+            NONE => Some(self.none_label.clone()),
+            _ => self.names.get(id as usize)?.clone(),
+        }
+    }
+
+    /// Changes whenever a name was interned or freed: what the names are
+    /// is unchanged while it stays the same.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// One past the largest id ever handed out: the length of per-id vectors.
     pub fn id_bound(&self) -> usize {
         self.names.len()
@@ -166,6 +257,7 @@ impl Interner {
             self.ids.remove(&name);
             self.free.push(id);
             self.live -= 1;
+            self.version += 1;
             return true;
         }
         false

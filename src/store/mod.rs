@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 pub use bucket::{Bucket, Combo};
 pub use config::StoreConfig;
 pub use context::ContextTable;
-pub use intern::{Folded, NONE, NONE_LABEL, OTHER, OTHER_LABEL};
+pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};
 
 use config::Spans;
 use context::PairAdded;
@@ -145,6 +145,8 @@ pub struct Store {
     key_info: Vec<EntityInfo>,
     /// (principal, key) -> calls in retention; feeds `EntityInfo::linked`.
     pairs: FastMap<(u32, u32), u64>,
+    /// Denied calls per source IP id over the whole retention.
+    denied_ip_totals: Vec<u64>,
     decrypt_name: u32,
     ring: Ring,
     total: u64,
@@ -177,6 +179,7 @@ impl Store {
             principal_info: Vec::new(),
             key_info: Vec::new(),
             pairs: FastMap::with_hasher(hasher),
+            denied_ip_totals: Vec::new(),
             decrypt_name,
             ring: Ring::new(config.ring_capacity, config.raw_capacity),
             total: 0,
@@ -282,6 +285,9 @@ impl Store {
         }
         for (r, _) in bucket.regions {
             self.regions.release(r);
+        }
+        for (ip, n) in bucket.denied_ips {
+            self.denied_ip_totals[ip as usize] -= u64::from(n);
         }
         for (ip, _) in bucket.source_ips {
             self.source_ips.release(ip);

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Bucket, Dim, EntityInfo, Folded, Refused, Store, intern::Interner};
+use super::{Bucket, Counts, Dim, EntityInfo, Folded, Name, Refused, Store, intern::Interner};
 use crate::event::{KmsEvent, PackedEvent};
 
 impl Store {
@@ -63,6 +63,26 @@ impl Store {
             .map(move |(i, b)| (base + lo + super::to_i64(i), b))
     }
 
+    /// Counts per principal or key id over the whole retention (the sum of
+    /// every bucket), kept as events come and buckets go.
+    pub fn totals(&self, dim: Dim) -> impl Iterator<Item = (u32, Counts)> + '_ {
+        let infos = match dim {
+            Dim::Principal => &self.principal_info[..],
+            Dim::Key => &self.key_info[..],
+            _ => &[],
+        };
+        infos
+            .iter()
+            .enumerate()
+            .map(|(id, info)| (id as u32, info.totals))
+    }
+
+    /// Denied calls per source IP id over the whole retention; ids past
+    /// the end have none.
+    pub fn denied_ip_totals(&self) -> &[u64] {
+        &self.denied_ip_totals
+    }
+
     /// The id of `name` in `dim`, if it has one of its own (not folded).
     pub fn id(&self, dim: Dim, name: &str) -> Option<u32> {
         self.interner(dim).get(name)
@@ -73,6 +93,13 @@ impl Store {
         self.interner(dim).name(id).unwrap_or(super::OTHER_LABEL)
     }
 
+    /// The name of `id` in `dim`, shared (no copy of the text).
+    pub fn shared_name(&self, dim: Dim, id: u32) -> Name {
+        self.interner(dim)
+            .shared(id)
+            .unwrap_or_else(|| self.interner(dim).shared(super::OTHER).unwrap_or_default())
+    }
+
     /// Ids in use in `dim`, including the reserved `(other)` and `(none)`.
     pub fn live_ids(&self, dim: Dim) -> impl Iterator<Item = u32> + '_ {
         self.interner(dim).live_ids()
@@ -81,6 +108,12 @@ impl Store {
     /// Distinct named values in `dim` (not counting `(other)`/`(none)`).
     pub fn cardinality(&self, dim: Dim) -> usize {
         self.interner(dim).live()
+    }
+
+    /// Changes whenever a name of `dim` came or went (caches of anything
+    /// derived from the names key on it).
+    pub fn names_version(&self, dim: Dim) -> u64 {
+        self.interner(dim).version()
     }
 
     /// One past the largest id in `dim`: size per-id vectors with it.

@@ -146,7 +146,19 @@ pub fn draw(
                 )
             }
             Section::Events => {
-                events::rows(frame, body, app, theme, &view.events, list, focused, None)
+                let rows = &view.events;
+                let row_at = |i: usize| rows.get(i).cloned();
+                events::rows(
+                    frame,
+                    body,
+                    app,
+                    theme,
+                    rows.len(),
+                    row_at,
+                    list,
+                    focused,
+                    None,
+                )
             }
         };
         if let Some(first_row) = first {

@@ -3,7 +3,7 @@
 //! become JSONL, one record per line (the original record when held).
 //! Writing the file is the loop's job.
 
-use crate::app::query::EventRow;
+use crate::app::log::EventKey;
 use crate::app::{App, Pane, Section};
 use crate::text::for_csv;
 
@@ -12,7 +12,11 @@ pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
     let s = &app.snapshot;
     if let (Some(d), Some(v)) = (app.drills.last(), &s.drill) {
         return match d.current() {
-            Section::Events => ("jsonl", jsonl(app, &v.events), "drill-events"),
+            Section::Events => (
+                "jsonl",
+                jsonl(app, v.events.iter().map(|e| e.key)),
+                "drill-events",
+            ),
             Section::Keys => (
                 "csv",
                 csv(&key_header(), v.keys.iter().map(key_record)),
@@ -64,7 +68,7 @@ pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
                 s.denied_rows.iter().map(|r| {
                     vec![
                         r.kind.label().to_owned(),
-                        r.name.clone(),
+                        r.name.to_string(),
                         r.count.to_string(),
                         r.factor.map(|f| format!("{f:.2}")).unwrap_or_default(),
                     ]
@@ -94,7 +98,11 @@ pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
             ),
             "alerts",
         ),
-        Pane::Events => ("jsonl", jsonl(app, &s.events), "events"),
+        Pane::Events => (
+            "jsonl",
+            jsonl(app, s.events.iter().map(|e| e.key)),
+            "events",
+        ),
     }
 }
 
@@ -117,7 +125,7 @@ fn principal_record(r: &crate::app::query::PrincipalRow) -> Vec<String> {
     let t =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     vec![
-        r.name.clone(),
+        r.name.to_string(),
         r.calls.to_string(),
         r.decrypt.to_string(),
         r.denied.to_string(),
@@ -169,10 +177,10 @@ fn csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-fn jsonl(app: &App, events: &[EventRow]) -> String {
+fn jsonl(app: &App, events: impl Iterator<Item = EventKey>) -> String {
     let mut out = String::new();
-    for row in events {
-        let Some(entry) = app.data.log.get(row.key) else {
+    for key in events {
+        let Some(entry) = app.data.log.get(key) else {
             continue;
         };
         let v = entry.event.view();

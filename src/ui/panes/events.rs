@@ -39,28 +39,40 @@ pub fn cell_of(e: &EventRow, i: usize, app: &App) -> CellText {
     }
 }
 
-/// An events table (the pane's, or a drill-down's section).
+/// An events table (the pane's, or a drill-down's section) of `len`
+/// rows; `row_at` gives a row's texts, asked only for the visible rows.
 #[allow(clippy::too_many_arguments)]
 pub fn rows(
     frame: &mut Frame<'_>,
     area: Rect,
     app: &App,
     theme: &Theme,
-    events: &[EventRow],
+    len: usize,
+    row_at: impl Fn(usize) -> Option<EventRow>,
     list: &ListState,
     focused: bool,
     sort: Option<(&str, bool)>,
 ) -> Option<u16> {
+    // The table asks for a row's cells one after the other.
+    let mut memo: Option<(usize, Option<EventRow>)> = None;
     table(
         frame,
         area,
         theme,
         &COLUMNS,
         sort,
-        events.len(),
+        len,
         list,
         focused,
-        |row, i, _| cell_of(&events[row], i, app),
+        |row, i, _| {
+            if memo.as_ref().is_none_or(|(r, _)| *r != row) {
+                memo = Some((row, row_at(row)));
+            }
+            match memo.as_ref().and_then(|(_, e)| e.as_ref()) {
+                Some(e) => cell_of(e, i, app),
+                None => styled("–", Slot::Muted),
+            }
+        },
     )
 }
 
@@ -86,7 +98,11 @@ pub fn draw(
         inner,
         app,
         theme,
-        &s.events,
+        s.events.len(),
+        |i| {
+            let e = app.data.log.get(s.events.get(i)?.key)?;
+            Some(EventRow::from_entry(e))
+        },
         &state.list,
         focused,
         sorted(app, Pane::Events),
