@@ -1,6 +1,7 @@
 //! The dashboard's command line through the binary: `--version` names the
-//! files kmstop reads, plain `kmstop` says live mode is not here yet, and
-//! bad `--source` paths are usage errors. The subcommands still work.
+//! files kmstop reads, plain `kmstop` (live mode) with no AWS setup fails
+//! before the screen opens, saying what to do, and bad `--source` paths are
+//! usage errors. The subcommands still work.
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
@@ -33,11 +34,31 @@ fn version_prints_the_paths_it_uses() {
 }
 
 #[test]
-fn without_source_live_mode_is_announced_not_started() {
-    let (code, _, err) = run(&[]);
-    assert_eq!(code, 2);
-    assert!(err.contains("live mode"), "{err}");
-    assert!(err.contains("--source"), "{err}");
+fn live_mode_without_an_aws_setup_says_what_to_do() {
+    let mut cmd = cargo_bin_cmd!("kmstop");
+    for v in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ] {
+        cmd.env_remove(v);
+    }
+    let out = cmd
+        .env("HOME", "/nonexistent/kmstop-test")
+        .env("KMSTOP_CONFIG_DIR", "/nonexistent/kmstop-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no region") && err.contains("--region"),
+        "{err}"
+    );
 }
 
 #[test]
