@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::log::Entry;
-use super::query::{AlertRow, EventRow, KeyRow, PrincipalRow, event_rows, key_label, key_row};
+use super::rows::{AlertRow, EventRow, KeyRow, PrincipalRow};
+use super::tables::{event_rows, key_label, key_row};
 use super::{App, Drill, DrillTarget};
 use crate::alert::{Kind, Matcher, RuleSpec, field_value, push_pair, write_group};
 use crate::store::{Dim, NONE};

@@ -9,9 +9,13 @@ pub mod drill;
 pub mod episodes;
 pub mod keymap;
 pub mod log;
+mod mouse;
+mod overlay;
 pub mod query;
 mod ranks;
+mod rows;
 mod sort;
+mod tables;
 mod update;
 
 #[cfg(test)]

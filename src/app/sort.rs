@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::SortState;
-use super::query::{AlertRow, DeniedKind, DeniedRow, EventRow, KeyRow, PrincipalRow};
+use super::rows::{AlertRow, DeniedKind, DeniedRow, EventRow, KeyRow, PrincipalRow};
 
 /// Sorts by number keys: `key` gives a row's (index's) column value (as a number
 /// whose order is the column's, largest-first columns included by

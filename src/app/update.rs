@@ -1,17 +1,17 @@
 //! `update(app, action, now)`: the one place the state changes. Pure: no
 //! terminal, no files, no clock; what needs the outside world comes back
-//! as [`Effects`] for the loop to carry out.
+//! as [`Effects`] for the loop to carry out. Overlays (the JSON view,
+//! help, prompts) are handled in `overlay`, the mouse in `mouse`.
 
 use chrono::{DateTime, Duration, Utc};
 use regex::RegexBuilder;
 
-use super::log::EventKey;
+use super::mouse::{click, wheel};
+use super::overlay::{help, json, open_json, prompt};
 use super::query::{DeniedKind, sort_columns};
 use super::{
-    Action, App, Drill, DrillTarget, Filter, HitTarget, JsonView, Overlay, Pane, Prompt,
-    PromptKind, Section, Status,
+    Action, App, Drill, DrillTarget, Filter, Overlay, Pane, Prompt, PromptKind, Section, Status,
 };
-use crate::text::escape_control;
 use crate::ui::theme::Theme;
 
 /// What the loop should do after an update.
@@ -24,12 +24,9 @@ pub struct Effects {
 }
 
 /// Rows a page key moves.
-const PAGE: usize = 10;
+pub(super) const PAGE: usize = 10;
 /// Rows a wheel notch moves.
-const WHEEL: usize = 3;
-/// A regex bigger than this compiled is refused (a filter is typed by a
-/// person; this only stops pathological patterns).
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(super) const WHEEL: usize = 3;
 
 pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
     app.now = now;
@@ -176,14 +173,14 @@ fn dispatch(app: &mut App, action: Action) -> Effects {
     fx
 }
 
-fn status(app: &mut App, text: &str) {
+pub(super) fn status(app: &mut App, text: &str) {
     app.status = Some(Status {
         text: text.to_owned(),
         warning: false,
     });
 }
 
-fn warn(app: &mut App, text: &str) {
+pub(super) fn warn(app: &mut App, text: &str) {
     app.status = Some(Status {
         text: text.to_owned(),
         warning: true,
@@ -211,7 +208,7 @@ pub(crate) fn current_len(app: &App) -> usize {
     }
 }
 
-fn current_list(app: &mut App) -> &mut super::ListState {
+pub(super) fn current_list(app: &mut App) -> &mut super::ListState {
     match app.drills.last_mut() {
         Some(d) => {
             let i = d.section.min(2);
@@ -228,7 +225,7 @@ fn current_filter(app: &App) -> Option<&Filter> {
     }
 }
 
-fn move_by(app: &mut App, delta: isize) {
+pub(super) fn move_by(app: &mut App, delta: isize) {
     let len = current_len(app);
     let list = current_list(app);
     let max = len.saturating_sub(1);
@@ -367,183 +364,6 @@ fn back(app: &mut App) {
     }
 }
 
-/// The full JSON of an event: its original record when still held, else
-/// the parsed fields (with a note saying so). Every line is escaped.
-fn open_json(app: &mut App, key: EventKey) {
-    let Some(entry) = app.data.log.get(key) else {
-        warn(app, "that event is no longer in memory");
-        return;
-    };
-    let v = entry.event.view();
-    let (text, note) = match v.raw_json() {
-        Some(raw) => (
-            serde_json::from_str::<serde_json::Value>(raw)
-                .and_then(|val| serde_json::to_string_pretty(&val))
-                .unwrap_or_else(|_| raw.to_owned()),
-            None,
-        ),
-        None => (
-            serde_json::to_string_pretty(&fields_json(&v)).unwrap_or_default(),
-            Some("raw record no longer in memory: showing the parsed fields".to_owned()),
-        ),
-    };
-    let lines = text
-        .lines()
-        .map(|l| escape_control(l).into_owned())
-        .collect();
-    let title = format!(
-        "{} {} {}",
-        v.event_name,
-        v.time.format("%Y-%m-%d %H:%M:%S"),
-        v.event_id
-    );
-    app.overlay = Some(Overlay::Json(JsonView {
-        title: escape_control(&title).into_owned(),
-        note,
-        lines,
-        scroll: 0,
-        hscroll: 0,
-    }));
-}
-
-fn fields_json(v: &crate::event::KmsEvent<'_>) -> serde_json::Value {
-    let context: serde_json::Map<String, serde_json::Value> = v
-        .encryption_context
-        .iter()
-        .map(|(k, val)| (k.to_string(), serde_json::Value::from(val.as_ref())))
-        .collect();
-    serde_json::json!({
-        "eventTime": v.time_text,
-        "eventID": v.event_id,
-        "eventName": v.event_name,
-        "awsRegion": v.region,
-        "recipientAccountId": v.recipient_account,
-        "principal": v.principal,
-        "principalType": v.principal_type,
-        "principalAccount": v.principal_account,
-        "sessionName": v.session_name,
-        "sourceIPAddress": v.source_ip,
-        "userAgent": v.user_agent,
-        "key": v.key.as_ref().map(|k| k.arn.as_ref()),
-        "alias": v.alias,
-        "outcome": v.outcome.as_str(),
-        "errorCode": v.error_code,
-        "errorMessage": v.error_message,
-        "encryptionContext": context,
-    })
-}
-
-fn json(app: &mut App, mut j: JsonView, action: Action) {
-    let max = j.lines.len().saturating_sub(1);
-    match action {
-        Action::Back | Action::Enter => return,
-        Action::Up => j.scroll = j.scroll.saturating_sub(1),
-        Action::Down => j.scroll = (j.scroll + 1).min(max),
-        Action::PageUp => j.scroll = j.scroll.saturating_sub(PAGE * 2),
-        Action::PageDown => j.scroll = (j.scroll + PAGE * 2).min(max),
-        Action::Top => j.scroll = 0,
-        Action::Bottom => j.scroll = max,
-        Action::Left => j.hscroll = j.hscroll.saturating_sub(8),
-        Action::Right => j.hscroll += 8,
-        Action::ScrollUp { .. } => j.scroll = j.scroll.saturating_sub(WHEEL),
-        Action::ScrollDown { .. } => j.scroll = (j.scroll + WHEEL).min(max),
-        _ => {}
-    }
-    app.overlay = Some(Overlay::Json(j));
-}
-
-fn help(app: &mut App, scroll: usize, action: Action) {
-    let max = app.keymap.help().len().saturating_sub(1);
-    let scroll = match action {
-        Action::Up | Action::ScrollUp { .. } => scroll.saturating_sub(1),
-        Action::Down | Action::ScrollDown { .. } => (scroll + 1).min(max),
-        // Any other key closes help.
-        _ => return,
-    };
-    app.overlay = Some(Overlay::Help { scroll });
-}
-
-fn prompt(app: &mut App, mut p: Prompt, action: Action) {
-    match action {
-        Action::Input(c) if p.input.chars().count() < 200 => {
-            p.input.push(c);
-            p.error = None;
-        }
-        Action::Backspace => {
-            p.input.pop();
-            p.error = None;
-        }
-        Action::Back => return,
-        Action::Enter if submit(app, &mut p) => return,
-        _ => {}
-    }
-    app.overlay = Some(Overlay::Prompt(p));
-}
-
-/// Applies a prompt's input; false (with the error set) when refused.
-fn submit(app: &mut App, p: &mut Prompt) -> bool {
-    match &p.kind {
-        PromptKind::Filter => {
-            let filter = if p.input.is_empty() {
-                None
-            } else {
-                match RegexBuilder::new(&p.input)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                {
-                    Ok(regex) => Some(Filter {
-                        text: p.input.clone(),
-                        regex,
-                    }),
-                    Err(e) => {
-                        // The error is several lines with a caret; the
-                        // last line says what is wrong.
-                        let msg = e.to_string();
-                        let last = msg
-                            .lines()
-                            .rev()
-                            .find(|l| !l.trim().is_empty())
-                            .unwrap_or("");
-                        p.error = Some(format!(
-                            "invalid regex: {}",
-                            last.trim().trim_start_matches("error: ")
-                        ));
-                        return false;
-                    }
-                }
-            };
-            if let Some(d) = app.drills.last_mut() {
-                d.filter = filter;
-                for l in &mut d.lists {
-                    l.select(0);
-                }
-            } else {
-                let pane = &mut app.panes[app.focus.index()];
-                pane.filter = filter;
-                pane.list.select(0);
-            }
-            app.view_version += 1;
-            true
-        }
-        PromptKind::Silence { rule, group } => {
-            let Some(d) =
-                crate::timespec::parse_age(p.input.trim()).filter(|d| *d > Duration::zero())
-            else {
-                p.error = Some("a duration such as 15m, 1h, 1d".to_owned());
-                return false;
-            };
-            let base = app.data.engine().now().unwrap_or_else(|| app.view_time());
-            let (rule, group) = (rule.clone(), group.clone());
-            app.data.silence(&rule, &group, base + d);
-            status(
-                app,
-                &format!("silenced {rule} for {}", crate::timespec::format_age(d)),
-            );
-            true
-        }
-    }
-}
-
 fn selected_alert(app: &App) -> Option<(String, String)> {
     if let Some(d) = app.drills.last() {
         if let DrillTarget::Alert { rule, group, .. } = &d.target {
@@ -588,64 +408,4 @@ fn travel(app: &mut App, forward: bool) {
     let step = app.window.duration().unwrap_or(Duration::hours(1));
     let t = app.view_time();
     set_cursor(app, if forward { t + step } else { t - step });
-}
-
-fn hit_at(app: &App, column: u16, row: u16) -> Option<super::Hit> {
-    let hits = app.hits.borrow();
-    hits.iter()
-        .rev()
-        .find(|h| {
-            let a = h.area;
-            column >= a.x && column < a.x + a.width && row >= a.y && row < a.y + a.height
-        })
-        .copied()
-}
-
-fn click(app: &mut App, column: u16, row: u16) {
-    let Some(hit) = hit_at(app, column, row) else {
-        return;
-    };
-    match hit.target {
-        HitTarget::Tab(p) => {
-            app.drills.clear();
-            app.focus = p;
-            app.view_version += 1;
-        }
-        HitTarget::Rows {
-            pane,
-            section,
-            first_row,
-        } => {
-            if let Some(p) = pane {
-                app.focus = p;
-            }
-            if let (Some(s), Some(d)) = (section, app.drills.last_mut()) {
-                d.section = s;
-            }
-            if row < first_row {
-                return;
-            }
-            let offset = current_list(app).offset.get();
-            let to = offset + usize::from(row - first_row);
-            if to < current_len(app) {
-                current_list(app).select(to);
-            }
-        }
-    }
-}
-
-fn wheel(app: &mut App, column: u16, row: u16, delta: isize) {
-    if let Some(super::Hit {
-        target: HitTarget::Rows { pane, section, .. },
-        ..
-    }) = hit_at(app, column, row)
-    {
-        if let Some(p) = pane {
-            app.focus = p;
-        }
-        if let (Some(s), Some(d)) = (section, app.drills.last_mut()) {
-            d.section = s;
-        }
-    }
-    move_by(app, delta);
 }
