@@ -75,6 +75,24 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
 }
 
+/// The time up to which every usable source has delivered every event
+/// (the earliest `scanned_to`, unavailable sources aside): events up to it
+/// can go to the alert engine in time order. `None` while some source has
+/// not said, or there is none.
+pub fn watermark<'a>(
+    statuses: impl IntoIterator<Item = &'a SourceStatus>,
+) -> Option<DateTime<Utc>> {
+    let mut mark: Option<DateTime<Utc>> = None;
+    for s in statuses {
+        if matches!(s.health, Health::Unavailable { .. }) {
+            continue;
+        }
+        let t = s.scanned_to?;
+        mark = Some(mark.map_or(t, |m| m.min(t)));
+    }
+    mark
+}
+
 /// A message from the live sources.
 #[derive(Debug)]
 pub enum LiveUpdate {

@@ -28,7 +28,7 @@ use super::log::{EventKey, EventLog};
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
 use crate::inventory::{Inventory, KeyFacts};
-use crate::live::{CallerIdentity, Health, LiveUpdate, SourceId, SourceStatus};
+use crate::live::{CallerIdentity, LiveUpdate, SourceId, SourceStatus};
 use crate::report::replay::Replay;
 use crate::source::files::ScanStats;
 use crate::store::{Ingested, Store, StoreConfig};
@@ -184,15 +184,7 @@ impl Data {
     /// The time up to which every live source has delivered, if they all
     /// said so.
     fn watermark(&self) -> Option<DateTime<Utc>> {
-        let mut mark: Option<DateTime<Utc>> = None;
-        for s in self.sources.values() {
-            if matches!(s.health, Health::Unavailable { .. }) {
-                continue;
-            }
-            let t = s.scanned_to?;
-            mark = Some(mark.map_or(t, |m| m.min(t)));
-        }
-        mark
+        crate::live::watermark(self.sources.values())
     }
 
     /// Moves ready events from the replay buffer to the engine; `all`

@@ -60,14 +60,9 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         }
     };
     let options = args.targets.options();
-    let profiles: Vec<Option<&str>> = if options.profiles.is_empty() {
-        vec![None]
-    } else {
-        options.profiles.iter().map(|p| Some(p.as_str())).collect()
-    };
     let mut findings = Findings::default();
     rt.block_on(async {
-        for profile in profiles {
+        for profile in super::live::profiles(&options) {
             check_profile(profile, &options, &mut findings).await;
         }
     });

@@ -29,16 +29,20 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Loads every profile of `options` and checks its identity; the first
-/// failure is returned as the message to print.
-pub async fn accounts(options: &TargetOptions) -> Result<Vec<Account>, String> {
-    let profiles: Vec<Option<&str>> = if options.profiles.is_empty() {
+/// The profiles to read: those given, or the default chain (`None`).
+pub fn profiles(options: &TargetOptions) -> Vec<Option<&str>> {
+    if options.profiles.is_empty() {
         vec![None]
     } else {
         options.profiles.iter().map(|p| Some(p.as_str())).collect()
-    };
+    }
+}
+
+/// Loads every profile of `options` and checks its identity; the first
+/// failure is returned as the message to print.
+pub async fn accounts(options: &TargetOptions) -> Result<Vec<Account>, String> {
     let mut out = Vec::new();
-    for profile in profiles {
+    for profile in profiles(options) {
         let config = load_account(profile, options)
             .await
             .map_err(|e| escape_control(&e.to_string()).into_owned())?;
@@ -173,4 +177,27 @@ pub fn start_live(
         stop: stop_tx,
     };
     (session, feed_rx)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(super) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            // No SIGTERM handler: Ctrl-C still stops it.
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

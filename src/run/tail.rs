@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::live::{Account, accounts, runtime};
+use super::live::{Account, accounts, runtime, shutdown_signal};
 use crate::alert::{AlertChange, Engine};
 use crate::aws::CloudTrailReader;
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
-use crate::live::{Health, LiveUpdate, SourceId, SourceStatus};
+use crate::live::{Health, LiveUpdate, SourceId, SourceStatus, watermark};
 use crate::report::replay::Replay;
 use crate::source::lookup::{
     Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
@@ -153,7 +153,7 @@ async fn follow(
                             for e in events {
                                 replay.push(e.time(), e);
                             }
-                            let mark = watermark(&statuses);
+                            let mark = watermark(statuses.values());
                             write_ready(engine, &mut replay, mark, &mut out, clock.now())
                         } else {
                             events.iter().try_for_each(|e| write_event(args, e, &mut out))
@@ -191,7 +191,7 @@ async fn follow(
                     // The engine's time goes no further than what every
                     // source has read: an alert is not resolved while
                     // events that could extend it may still come.
-                    let horizon = watermark(&statuses).unwrap_or(clock.now() - Duration::minutes(5));
+                    let horizon = watermark(statuses.values()).unwrap_or(clock.now() - Duration::minutes(5));
                     let changes = engine.tick(horizon);
                     if write_changes(&changes, &mut out, clock.now()).and_then(|()| out.flush()).is_err() {
                         break;
@@ -277,18 +277,6 @@ fn spawn_pollers(
         }
     }
     Ok(tasks)
-}
-
-/// The time up to which every source has delivered (as the dashboard
-/// computes it): events up to it can go to the engine in order.
-fn watermark(statuses: &BTreeMap<SourceId, SourceStatus>) -> Option<DateTime<Utc>> {
-    statuses
-        .values()
-        .filter(|s| !matches!(s.health, Health::Unavailable { .. }))
-        .map(|s| s.scanned_to)
-        .collect::<Option<Vec<_>>>()?
-        .into_iter()
-        .min()
 }
 
 /// Feeds the engine the events known to be in order (up to the sources'
@@ -393,24 +381,4 @@ fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {
         Health::Unavailable { message } => format!("unavailable: {message}"),
     };
     eprintln!("kmstop: {}: {}", status.source, escape_control(&what));
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

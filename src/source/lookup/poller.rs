@@ -337,8 +337,7 @@ impl<A: LookupApi> Poller<A> {
     /// Sends the status when it changed or `force`; false when the
     /// consumer is gone.
     async fn send_status(&mut self, force: bool) -> bool {
-        let now = self.clock.now();
-        let status = self.stats.status(&self.plan, now);
+        let status = self.stats.status(&self.plan);
         if !force && !self.stats.changed(&status) {
             return true;
         }

@@ -98,14 +98,13 @@ impl Stats {
         clippy::cast_sign_loss,
         clippy::cast_possible_truncation
     )]
-    pub fn status(&self, plan: &Plan, now: DateTime<Utc>) -> SourceStatus {
+    pub fn status(&self, plan: &Plan) -> SourceStatus {
         let rate = self.rate.unwrap_or(0.0);
         let backlog = (rate * plan.unread_seconds() as f64).round().max(0.0) as u64;
         let coverage = plan.overloaded().then(|| {
             let seen = self.events + self.own_calls;
             seen as f64 / (seen + backlog).max(1) as f64
         });
-        let _ = now;
         SourceStatus {
             source: self.source.clone(),
             health: self.health.clone(),
