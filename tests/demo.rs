@@ -1,7 +1,8 @@
 //! `kmstop demo` end to end in tmux, as a newcomer runs it: principals on
-//! screen within 5 s, the spike alert firing within a minute, the key
-//! pending deletion in the theme's danger colour, `q` exits 0 and leaves
-//! the alternate screen. The demo reads nothing of the user's AWS setup
+//! screen, the spike alert firing, the key pending deletion in the theme's
+//! danger colour, `q` exits 0 and leaves the alternate screen. Each state
+//! is waited for with a generous deadline, never on the story's timing:
+//! how soon the demo shows things is measured in `bench/demo.py`. The demo reads nothing of the user's AWS setup
 //! (a broken `~/.aws`, `AWS_PROFILE` and `AWS_ENDPOINT_URL*` pointing at a
 //! trap are all ignored), and every request it sent is a read.
 
@@ -17,6 +18,9 @@ use support::tmux::{Tmux, now};
 
 /// The seed the screenshots use too.
 const SEED: &str = "7";
+/// How long the story may take to reach its incident on a loaded machine
+/// (it comes within the first minute at normal speed).
+const STORY_DEADLINE: Duration = Duration::from_mins(6);
 
 /// `38;2;R;G;B`: the SGR parameters of a truecolour foreground.
 fn foreground(color: Color) -> String {
@@ -73,7 +77,6 @@ fn the_demo_tells_its_story_and_only_reads() {
         exit = exit.display(),
     );
     let tmux = Tmux::new("demo");
-    let started = now();
     tmux.run(&[
         "new-session",
         "-d",
@@ -87,16 +90,14 @@ fn the_demo_tells_its_story_and_only_reads() {
     ]);
     tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
 
-    // The header says DEMO; the backfill puts principals on screen at once.
+    // The header says DEMO; the backfill puts principals on screen.
+    tmux.wait("DEMO and principals", |s| {
+        s.contains("DEMO") && s.contains("role/orders-api")
+    });
+    // The compromised role's burst fires the spike alert.
     tmux.wait_until(
-        "DEMO and principals within 5 s",
-        started + Duration::from_secs(5),
-        |s| s.contains("DEMO") && s.contains("role/orders-api"),
-    );
-    // The compromised role's burst (~30 s in) fires the spike alert.
-    tmux.wait_until(
-        "unauthorized-decrypt-spike FIRING within 60 s",
-        started + Duration::from_mins(1),
+        "unauthorized-decrypt-spike FIRING",
+        now() + STORY_DEADLINE,
         |s| {
             s.lines()
                 .any(|l| l.contains("FIRING") && l.contains("unauthorized-decrypt-spike"))

@@ -34,6 +34,10 @@ use std::time::Duration;
 use support::tmux::{Tmux, now};
 use wait_timeout::ChildExt;
 
+/// How long one `run` block may take on a loaded machine (they take
+/// seconds; a hung one fails instead of hanging the suite).
+const BLOCK_DEADLINE: Duration = Duration::from_mins(5);
+
 #[derive(Debug)]
 struct Block {
     kind: String,
@@ -237,14 +241,16 @@ fn run_block(shell: &Shell, block: &Block) {
         .spawn()
         .expect("bash runs");
     if child
-        .wait_timeout(Duration::from_mins(2))
+        .wait_timeout(BLOCK_DEADLINE)
         .expect("wait")
         .is_none()
     {
         let _ = child.kill();
         panic!(
-            "README.md:{}: the block did not finish in 2 min:\n{}",
-            block.line, block.body
+            "README.md:{}: the block did not finish in {} min:\n{}",
+            block.line,
+            BLOCK_DEADLINE.as_secs() / 60,
+            block.body
         );
     }
     let out = child.wait_with_output().expect("output");
@@ -319,12 +325,13 @@ fn start_server(shell: &Shell, block: &Block) -> Server {
         .spawn()
         .expect("bash runs");
     let server = Server { child };
-    let deadline = now() + Duration::from_secs(10);
+    let deadline = now() + support::tmux::DEADLINE;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             now() < deadline,
-            "README.md:{}: nothing listens on {port} 10 s after\n{}",
+            "README.md:{}: nothing listens on {port} {} s after\n{}",
             block.line,
+            support::tmux::DEADLINE.as_secs(),
             block.body
         );
         std::thread::sleep(Duration::from_millis(50));

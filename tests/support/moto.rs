@@ -7,10 +7,11 @@ use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long moto gets to start listening (it imports a lot of Python).
-const START_ATTEMPTS: u32 = 200;
+/// How long moto gets to start listening: it imports a lot of Python,
+/// which takes long on a loaded 2-core machine.
+const START_DEADLINE: Duration = Duration::from_mins(3);
 const START_POLL: Duration = Duration::from_millis(100);
 
 pub struct Moto {
@@ -51,8 +52,10 @@ impl Moto {
         moto
     }
 
+    #[allow(clippy::disallowed_methods)] // a deadline is about real time
     fn wait_ready(&mut self, port: u16) {
-        for _ in 0..START_ATTEMPTS {
+        let deadline = Instant::now() + START_DEADLINE;
+        while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "moto_server exited ({status}) before listening:\n{}",
@@ -66,7 +69,7 @@ impl Moto {
         }
         panic!(
             "moto_server did not listen on port {port} within {} s:\n{}",
-            START_ATTEMPTS * START_POLL.as_millis() as u32 / 1000,
+            START_DEADLINE.as_secs(),
             self.log()
         );
     }
