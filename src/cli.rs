@@ -116,6 +116,43 @@ pub enum Command {
     /// real AWS clients read it.
     #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
+    /// Print a shell completion script for kmstop (bash, zsh, fish,
+    /// elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print kmstop's manual page (roff), or write one page per command
+    /// into a directory.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install it where your shell looks for completions, then start a new shell:
+
+Examples:
+  kmstop completions bash > ~/.local/share/bash-completion/completions/kmstop
+  kmstop completions zsh > ~/.zfunc/_kmstop   # with fpath+=~/.zfunc in ~/.zshrc
+  kmstop completions fish > ~/.config/fish/completions/kmstop.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_HELP: &str = "\
+Examples:
+  kmstop man | man -l -
+  kmstop man > ~/.local/share/man/man1/kmstop.1   # then: man kmstop
+  kmstop man --dir ~/.local/share/man/man1   # a page per subcommand";
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write kmstop.1 and a page per subcommand (kmstop-report.1, ...)
+    /// into DIR instead of printing kmstop.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 const DEMO_HELP: &str = "\
@@ -268,13 +305,16 @@ fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
 const REPORT_EXAMPLES: &str = "\
 Examples:
   kmstop report --source ./AWSLogs
-  kmstop report --source ./logs --since 2025-05-20T08:00:00Z --until 2025-05-20T12:00:00Z
+  kmstop report --source ./logs --since 2025-05-20T08:00:00Z \\
+    --until 2025-05-20T12:00:00Z
   kmstop report --source ./logs --since 2h --format json | jq '.principals[:5]'
   kmstop report --source ./logs --format csv --section denied > denied.csv
-  kmstop report --source ./logs --format json | jq '.alerts[] | select(.state == \"firing\")'
+  kmstop report --source ./logs --format json \\
+    | jq '.alerts[] | select(.state == \"firing\")'
   kmstop report --source ./logs --rules my-rules.toml --alerts-log alerts.jsonl
   aws cloudtrail lookup-events ... | kmstop report --source -
-  kmstop report --source aws --profile prod --region us-east-1,eu-west-1 --since 6h";
+  kmstop report --source aws --profile prod --region us-east-1,eu-west-1 \\
+    --since 6h";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -421,7 +461,8 @@ impl TargetArgs {
 const SIM_EXAMPLES: &str = "\
 Examples:
   kmstop sim --port 4599
-  kmstop sim --port 4599 --scenario busy --regions us-east-1,eu-west-1,ap-southeast-2
+  kmstop sim --port 4599 --scenario busy \\
+    --regions us-east-1,eu-west-1,ap-southeast-2
   kmstop sim --port 4599 --throttle 0.15 --server-errors 0.05 --delay 5s..2m
 
 Scenarios: default (steady traffic, a burst of denied Decrypts ~30 s in, a key

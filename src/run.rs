@@ -4,6 +4,7 @@
 mod dashboard;
 mod demo;
 mod doctor;
+mod install;
 mod keys;
 mod live;
 mod rules;
@@ -44,6 +45,8 @@ pub fn main() -> ExitCode {
         Some(Command::Sim(args)) => sim::run(&args),
         Some(Command::Keys(args)) => keys::run(&args, &SystemClock),
         Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Completions(args)) => install::completions(&args),
+        Some(Command::Man(args)) => install::man(&args),
         None => dashboard::run(&cli.dashboard, &SystemClock),
     }
 }
