@@ -12,7 +12,13 @@
 //! - `tui`: one command in a tmux terminal; every `expect` on screen, then
 //!   `q` exits 0 off the alternate screen;
 //! - `config`: a `config.toml` that must load without a warning;
-//! - `rules`: a rules file `kmstop rules --check` must accept.
+//! - `rules`: a rules file `kmstop rules --check` must accept;
+//! - `usage` (with `command="NAME"`): an "every flag" block that must name
+//!   exactly the flags, and value lists, of `kmstop NAME --help`.
+//!
+//! Facts that are not commands are checked too (`facts`): the Rust version
+//! is `Cargo.toml`'s `rust-version`, the install line uses `--locked`, and
+//! every example in `--help` is still one pasteable command at 80 columns.
 //!
 //! Commands run as a newcomer's shell would run them: `kmstop` is the
 //! binary under test (first on `PATH`), `cargo run --release --` at the
@@ -24,6 +30,9 @@
 //! free on the machine (a simulator someone started from the README).
 
 mod support;
+
+#[path = "readme/facts.rs"]
+mod facts;
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
@@ -43,6 +52,8 @@ struct Block {
     kind: String,
     expects: Vec<String>,
     port: Option<u16>,
+    /// The subcommand a `usage` block describes.
+    command: Option<String>,
     body: String,
     /// 1-based line of the marker, for messages.
     line: usize,
@@ -103,6 +114,7 @@ fn blocks(readme: &str) -> Vec<Block> {
             kind: kind.to_owned(),
             expects: Vec::new(),
             port: None,
+            command: None,
             body,
             line,
         };
@@ -110,6 +122,7 @@ fn blocks(readme: &str) -> Vec<Block> {
             match key.as_str() {
                 "expect" => block.expects.push(value),
                 "port" => block.port = Some(value.parse().expect("a port number")),
+                "command" => block.command = Some(value),
                 other => panic!("README.md:{line}: unknown readme-test attribute {other}"),
             }
         }
@@ -240,11 +253,7 @@ fn run_block(shell: &Shell, block: &Block) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("bash runs");
-    if child
-        .wait_timeout(BLOCK_DEADLINE)
-        .expect("wait")
-        .is_none()
-    {
+    if child.wait_timeout(BLOCK_DEADLINE).expect("wait").is_none() {
         let _ = child.kill();
         panic!(
             "README.md:{}: the block did not finish in {} min:\n{}",
@@ -444,10 +453,14 @@ fn check_coverage(readme: &str, blocks: &[Block]) {
         has("run", "kmstop keys --endpoint-url"),
         "keys against the simulator is not tested"
     );
+    assert!(
+        has("usage", "kmstop report --source"),
+        "report's \"every flag\" usage is not checked against --help"
+    );
     let kinds: BTreeSet<&str> = blocks.iter().map(|b| b.kind.as_str()).collect();
     for k in &kinds {
         assert!(
-            ["run", "server", "tui", "config", "rules"].contains(k),
+            ["run", "server", "tui", "config", "rules", "usage"].contains(k),
             "unknown readme-test kind {k}"
         );
     }
@@ -459,6 +472,7 @@ fn the_readme_commands_work_as_written() {
     let readme = std::fs::read_to_string(path).expect("README.md");
     let blocks = blocks(&readme);
     check_coverage(&readme, &blocks);
+    facts::check_install(&readme);
     let blocks = with_free_ports(blocks);
     let shell = Shell::new();
     // Servers first: later blocks (anywhere in the README) talk to them.
@@ -473,6 +487,13 @@ fn the_readme_commands_work_as_written() {
             "tui" => tui_block(&shell, block, &format!("readme{i}")),
             "config" => config_block(block),
             "rules" => rules_block(&shell, block),
+            "usage" => facts::check_usage(
+                &block.body,
+                block.command.as_deref().unwrap_or_else(|| {
+                    panic!("README.md:{}: a usage block needs command=NAME", block.line)
+                }),
+                block.line,
+            ),
             _ => {}
         }
     }
@@ -493,4 +514,9 @@ fn markers_are_parsed_with_their_attributes() {
         "kmstop demo --seed 3"
     );
     assert_eq!(as_installed("kmstop keys"), "kmstop keys");
+}
+
+#[test]
+fn help_examples_are_whole_commands_at_80_columns() {
+    facts::check_help_examples();
 }

@@ -20,7 +20,8 @@ Exit status:
 
 Examples:
   kmstop keys --profile prod
-  kmstop keys --profile prod --all-regions --format json | jq '.[] | select(.state == \"PendingDeletion\")'
+  kmstop keys --profile prod --all-regions --format json \\
+    | jq '.[] | select(.state == \"PendingDeletion\")'
   kmstop keys --region eu-west-1 --format csv --sort deletion > keys.csv
   kmstop keys --endpoint-url http://127.0.0.1:5000 --region us-east-1";
 
