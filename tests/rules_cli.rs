@@ -186,3 +186,47 @@ fn errors_are_escaped() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(stderr.contains("]0;pwned"), "{stderr}");
 }
+
+/// `rules --check` prints every error of a file, not the first: an unknown
+/// top-level key, two wrong keys of one rule, a rule missing its window, a
+/// wrong type in a `[rule.match]`, an unknown override — in file order.
+#[test]
+fn check_prints_every_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("many.toml");
+    fs::write(
+        &file,
+        "colour = \"red\"\n\
+         [[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"loud\"\nkind = \"every\"\nbogus = 1\n\
+         [[rule]]\nid = \"b\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"threshold\"\ncount = 3\n\
+         [[rule]]\nid = \"c\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"every\"\n\
+         [rule.match]\nprincipal = 3\n\
+         [[override]]\nid = \"no-such-builtin\"\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let (code, stdout, stderr) = rules(&["--check", path]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let wanted = [
+        ("1:1", "unknown field `colour`"),
+        ("5:12", "severity: unknown variant `loud`"),
+        ("7:1", "unknown field `bogus`"),
+        ("8:1", "a threshold rule needs \"window\""),
+        ("20:13", "match.principal: invalid type"),
+        ("21:1", "no built-in rule has id \"no-such-builtin\""),
+    ];
+    let lines: Vec<&str> = stderr.lines().collect();
+    for (i, (at, fragment)) in wanted.iter().enumerate() {
+        let line = lines.get(i).copied().unwrap_or_default();
+        assert!(
+            line.starts_with(&format!("{path}:{at}: ")) && line.contains(fragment),
+            "error {i}: want {at} … {fragment}\ngot:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        lines.last().copied(),
+        Some("kmstop: 6 error(s) in the rules file"),
+        "{stderr}"
+    );
+}

@@ -6,7 +6,9 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use toml::de::{DeTable, DeValue};
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::spec::{RuleSpec, RulesFile};
 use super::validate::{self, Table};
@@ -42,64 +44,210 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A parsed rules file and where each of its tables starts.
+/// A parsed rules file and where each of its tables starts. Tables that
+/// could not be read are left out of `file`, their errors kept, so that
+/// [`validate()`] reports every problem of the file at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedRules {
     pub path: PathBuf,
     pub file: RulesFile,
     rule_at: Vec<(usize, usize)>,
     override_at: Vec<(usize, usize)>,
+    unreadable: Vec<ConfigError>,
 }
 
 /// Reads and parses a rules file (syntax and types; see [`validate()`] for
 /// the rest).
-pub fn load_rules_file(path: &Path) -> Result<LoadedRules, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        path: path.to_owned(),
-        position: None,
-        rule: None,
-        field: None,
-        message: format!("cannot read the rules file: {e}"),
+pub fn load_rules_file(path: &Path) -> Result<LoadedRules, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            path: path.to_owned(),
+            position: None,
+            rule: None,
+            field: None,
+            message: format!("cannot read the rules file: {e}"),
+        }]
     })?;
     parse_rules(&text, path)
 }
 
-/// Parses rules from `text`; `path` only names it in errors.
-pub fn parse_rules(text: &str, path: &Path) -> Result<LoadedRules, ConfigError> {
-    let error = |position, rule, field, message| ConfigError {
-        path: path.to_owned(),
-        position,
-        rule,
-        field,
-        message,
-    };
-    // The raw table knows where each `[[rule]]` starts; serde knows types.
-    let raw = DeTable::parse(text).map_err(|e| {
-        let at = e.span().map(|s| line_column(text, s.start));
-        error(at, None, None, e.message().to_owned())
-    })?;
+/// Parses rules from `text`; `path` only names it in errors. A syntax
+/// error fails the whole file (every syntax error is returned); a table
+/// whose fields have wrong types or names is left out with its errors,
+/// which [`validate()`] reports with the rest.
+pub fn parse_rules(text: &str, path: &Path) -> Result<LoadedRules, Vec<ConfigError>> {
+    let at = |offset: usize| line_column(text, offset);
+    let (raw, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        let mut errors: Vec<ConfigError> = syntax
+            .iter()
+            .map(|e| ConfigError {
+                path: path.to_owned(),
+                position: e.span().map(|s| at(s.start)),
+                rule: None,
+                field: None,
+                message: e.message().to_owned(),
+            })
+            .collect();
+        errors.sort_by_key(|e| e.position);
+        return Err(errors);
+    }
     let raw = raw.get_ref();
-    let file: RulesFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map(|s| s.start);
-        let (rule, field) = offset.map_or((None, None), |o| locate(raw, o));
-        error(
-            offset.map(|o| line_column(text, o)),
+    let mut reader = TableReader {
+        text,
+        path,
+        raw,
+        errors: Vec::new(),
+    };
+    for (key, _) in raw {
+        let name: &str = key.get_ref();
+        if name != "rule" && name != "override" {
+            reader.error(
+                Some(key.span().start),
+                None,
+                None,
+                format!("unknown field `{name}`, expected `rule` or `override`"),
+            );
+        }
+    }
+    let mut loaded = LoadedRules {
+        path: path.to_owned(),
+        file: RulesFile::default(),
+        rule_at: Vec::new(),
+        override_at: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for item in reader.items("rule") {
+        if let Some(rule) = reader.read(item) {
+            loaded.file.rules.push(rule);
+            loaded.rule_at.push(at(item.span().start));
+        }
+    }
+    for item in reader.items("override") {
+        if let Some(o) = reader.read(item) {
+            loaded.file.overrides.push(o);
+            loaded.override_at.push(at(item.span().start));
+        }
+    }
+    reader.errors.dedup();
+    loaded.unreadable = reader.errors;
+    Ok(loaded)
+}
+
+/// Reads `[[rule]]` and `[[override]]` tables one at a time, collecting
+/// every error instead of stopping at the first.
+struct TableReader<'a, 'i> {
+    text: &'a str,
+    path: &'a Path,
+    raw: &'a DeTable<'i>,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a, 'i> TableReader<'a, 'i> {
+    fn error(
+        &mut self,
+        offset: Option<usize>,
+        rule: Option<String>,
+        field: Option<String>,
+        message: String,
+    ) {
+        self.errors.push(ConfigError {
+            path: self.path.to_owned(),
+            position: offset.map(|o| line_column(self.text, o)),
             rule,
             field,
-            e.message().to_owned(),
-        )
-    })?;
-    let starts = |name: &str| -> Vec<(usize, usize)> {
-        tables(raw, name)
-            .map(|(start, _)| line_column(text, start))
-            .collect()
-    };
-    Ok(LoadedRules {
-        path: path.to_owned(),
-        rule_at: starts("rule"),
-        override_at: starts("override"),
-        file,
-    })
+            message,
+        });
+    }
+
+    /// The `[[name]]` entries; anything else under `name` is an error.
+    fn items(&mut self, name: &str) -> Vec<&'a Spanned<DeValue<'i>>> {
+        let raw = self.raw;
+        let Some(value) = raw.get(name) else {
+            return Vec::new();
+        };
+        let Some(list) = value.get_ref().as_array() else {
+            self.error(
+                Some(value.span().start),
+                None,
+                Some(name.to_owned()),
+                format!("write each {name} as a [[{name}]] table"),
+            );
+            return Vec::new();
+        };
+        let mut items = Vec::new();
+        for item in list {
+            if item.get_ref().is_table() {
+                items.push(item);
+            } else {
+                self.error(
+                    Some(item.span().start),
+                    None,
+                    Some(name.to_owned()),
+                    format!("write each {name} as a [[{name}]] table"),
+                );
+            }
+        }
+        items
+    }
+
+    /// One table as `T`. On an error the key it is in is set aside and the
+    /// table read again, so every wrong key of the table is reported (once
+    /// per top-level key); `None` if any was wrong.
+    fn read<T: DeserializeOwned>(&mut self, item: &Spanned<DeValue<'i>>) -> Option<T> {
+        let mut value = item.clone();
+        let mut set_aside: Vec<String> = Vec::new();
+        loop {
+            let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
+                Ok(t) if set_aside.is_empty() => return Some(t),
+                Ok(_) => return None,
+                Err(e) => e,
+            };
+            // A required key set aside for a bad value is now "missing":
+            // that was already said.
+            if set_aside
+                .iter()
+                .any(|k| error.message() == format!("missing field `{k}`"))
+            {
+                return None;
+            }
+            let offset = error.span().map(|s| s.start);
+            let (rule, field) = offset.map_or((None, None), |o| locate(self.raw, o));
+            let rule = rule.or_else(|| table_id(item.get_ref()));
+            self.error(offset, rule, field, error.message().to_owned());
+            let DeValue::Table(table) = value.get_mut() else {
+                return None;
+            };
+            let key = offset.and_then(|o| key_at(table, o))?;
+            table.remove(key.as_str());
+            set_aside.push(key);
+        }
+    }
+}
+
+/// A table's `id`, for errors that point at no key of it.
+fn table_id(value: &DeValue<'_>) -> Option<String> {
+    value
+        .as_table()?
+        .get("id")
+        .and_then(|v| v.get_ref().as_str())
+        .map(str::to_owned)
+}
+
+/// The top-level key of `table` that byte `offset` falls in: its name,
+/// its value, or (for a `[rule.match]` table, whose span is its header)
+/// the last sub-table that starts before it.
+fn key_at(table: &DeTable<'_>, offset: usize) -> Option<String> {
+    table
+        .iter()
+        .find(|(k, v)| k.span().contains(&offset) || v.span().contains(&offset))
+        .or_else(|| {
+            table
+                .iter()
+                .filter(|(_, v)| v.get_ref().is_table() && v.span().start <= offset)
+                .max_by_key(|(_, v)| v.span().start)
+        })
+        .map(|(k, _)| k.get_ref().to_string())
 }
 
 /// The `[[name]]` tables: where each starts, and its contents.
@@ -168,24 +316,31 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Every semantic problem of a loaded file, at the line of its table.
+/// Every problem of a loaded file, in file order: the tables that could
+/// not be read, and every semantic problem of the others (at the line of
+/// their table).
 pub fn validate(loaded: &LoadedRules, builtins: &[RuleSpec]) -> Vec<ConfigError> {
-    validate::check_file(&loaded.file, builtins)
-        .into_iter()
-        .map(|p| {
-            let position = match p.table {
-                Table::Rule(i) => loaded.rule_at.get(i),
-                Table::Override(i) => loaded.override_at.get(i),
-            };
-            ConfigError {
-                path: loaded.path.clone(),
-                position: position.copied(),
-                rule: Some(p.rule),
-                field: Some(p.field),
-                message: p.message,
-            }
-        })
-        .collect()
+    let mut errors = loaded.unreadable.clone();
+    errors.extend(
+        validate::check_file(&loaded.file, builtins)
+            .into_iter()
+            .map(|p| {
+                let position = match p.table {
+                    Table::Rule(i) => loaded.rule_at.get(i),
+                    Table::Override(i) => loaded.override_at.get(i),
+                };
+                ConfigError {
+                    path: loaded.path.clone(),
+                    position: position.copied(),
+                    rule: Some(p.rule),
+                    field: Some(p.field),
+                    message: p.message,
+                }
+            }),
+    );
+    // Stable: problems of one table keep their order.
+    errors.sort_by_key(|e| e.position);
+    errors
 }
 
 pub use validate::apply;
@@ -234,7 +389,7 @@ pub fn load(explicit: Option<&Path>, builtins: &[RuleSpec]) -> Result<RuleSet, V
             path: None,
         });
     };
-    let loaded = load_rules_file(&path).map_err(|e| vec![e])?;
+    let loaded = load_rules_file(&path)?;
     let errors = validate(&loaded, builtins);
     if !errors.is_empty() {
         return Err(errors);

@@ -60,7 +60,7 @@ fn errors(text: &str) -> Vec<String> {
         builtin("unauthorized-kms-call", Kind::Threshold),
     ];
     match parse_rules(text, Path::new("r.toml")) {
-        Err(e) => vec![e.to_string()],
+        Err(e) => e.iter().map(ToString::to_string).collect(),
         Ok(loaded) => validate(&loaded, &builtins)
             .iter()
             .map(ToString::to_string)
@@ -227,4 +227,46 @@ fn an_override_that_breaks_its_rule_is_reported() {
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(e[0].contains("count: must be at least 1"), "{e:?}");
     assert!(e[1].contains("match.principal: regex parse error"), "{e:?}");
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_file_order() {
+    let e = errors(
+        "colour = \"red\"\n\
+         [[rule]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"loud\"\nkind = \"every\"\nbogus = 1\n\
+         [[rule]]\nid = \"b\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"threshold\"\ncount = 3\n\
+         [[rule]]\nid = \"c\"\ntitle = \"t\"\nseverity = \"low\"\nkind = \"every\"\n[rule.match]\nprincipal = 3\n\
+         [[override]]\nid = \"nope\"\n",
+    );
+    let starts: Vec<&str> = e
+        .iter()
+        .map(|m| m.split(" expected").next().unwrap_or(m))
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "r.toml:1:1: unknown field `colour`,",
+            "r.toml:5:12: rule \"a\": severity: unknown variant `loud`,",
+            "r.toml:7:1: rule \"a\": unknown field `bogus`,",
+            "r.toml:8:1: rule \"b\": window: a threshold rule needs \"window\"",
+            "r.toml:20:13: rule \"c\": match.principal: invalid type: integer `3`,",
+            "r.toml:21:1: rule \"nope\": id: no built-in rule has id \"nope\" (kmstop rules lists them)",
+        ],
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_required_key_with_a_bad_value_is_not_also_missing() {
+    let e = errors("[[rule]]\nid = \"a\"\ntitle = 7\nseverity = \"low\"\nkind = \"every\"\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("title: invalid type"), "{e:?}");
+}
+
+#[test]
+fn every_syntax_error_is_reported_in_order() {
+    let e = errors("[[rule]]\nid = \"a\ntitle = 3 3\n[[rule]]\nid = = \"b\"\n");
+    assert!(e.len() >= 3, "{e:?}");
+    assert!(e[0].starts_with("r.toml:2:"), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("r.toml:5:")), "{e:?}");
 }

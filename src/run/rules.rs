@@ -38,7 +38,7 @@ fn fail(errors: &[ConfigError]) -> ExitCode {
 fn check(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
     let loaded = match config::load_rules_file(path) {
         Ok(loaded) => loaded,
-        Err(e) => return fail(&[e]),
+        Err(errors) => return fail(&errors),
     };
     let errors = config::validate(&loaded, builtins);
     if !errors.is_empty() {
