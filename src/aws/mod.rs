@@ -16,7 +16,7 @@ pub use cloudtrail::{
 };
 pub use error::{AwsError, ErrorKind, kind_of_code};
 pub use kms::{AliasEntry, KeyDescription, KmsReader, LastUsage, ListedKey, RotationStatus};
-pub use sts::{caller_identity, explain};
+pub use sts::{CredentialHint, caller_identity, credential_hint, explain, identify, one_line};
 pub use targets::{
     ALL_REGIONS, APP_NAME, AccountConfig, TargetOptions, load_account, profile_label,
 };

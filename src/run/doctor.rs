@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use chrono::Duration;
 
 use crate::aws::{
-    AccountConfig, AwsError, CloudTrailReader, ErrorKind, KmsReader, LookupWindow, caller_identity,
-    load_account,
+    AccountConfig, AwsError, CloudTrailReader, ErrorKind, KmsReader, LookupWindow, credential_hint,
+    identify, load_account, one_line,
 };
 use crate::cli::DoctorArgs;
 use crate::clock::{Clock, SystemClock};
@@ -92,13 +92,24 @@ async fn check_profile(
             return;
         }
     };
-    match caller_identity(&account.config, profile).await {
+    match identify(&account.config, profile).await {
         Ok(id) => f.ok(&format!("credentials: {} (account {})", id.arn, id.account)),
         Err(e) => {
-            f.fail(
-                &format!("credentials: {}", e.message),
-                "fix the credentials first: every other check needs them",
-            );
+            let who = crate::aws::profile_label(profile);
+            match credential_hint(&e, profile) {
+                Some(hint) => f.fail(
+                    &format!(
+                        "credentials: {who}: {} (the AWS SDK said: {})",
+                        hint.problem,
+                        one_line(&e.message)
+                    ),
+                    &format!("{}; every other check needs them", hint.fix),
+                ),
+                None => f.fail(
+                    &format!("credentials: {who}: {}", one_line(&e.to_string())),
+                    "fix the credentials first: every other check needs them",
+                ),
+            }
             return;
         }
     }
