@@ -18,12 +18,14 @@ use kmstop::sim::{Sim, SimHandle, SimOptions};
 use support::key_list::{ExpectedKey, RanBetween, assert_keys_json};
 
 /// What `GetKeyLastUsage` says, asked directly with the SDK: kmstop must
-/// print exactly what the server answers.
+/// print exactly what the server answers. The call's quota is low (5/s in
+/// the simulator), so this asks with plenty of retries.
 async fn last_usage(sim: &SimHandle, region: &str, key_id: &str) -> Option<DateTime<Utc>> {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(sim.endpoint())
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new("x", "x", None, None, "test"))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
         .load()
         .await;
     let out = aws_sdk_kms::Client::new(&config)
@@ -115,6 +117,7 @@ fn keys_json_is_what_the_simulator_holds() {
         ..SimOptions::default()
     })
     .expect("start the simulator");
+    let state = tempfile::tempdir().expect("state dir");
     let ran_from = SystemClock.now();
     let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
         .env_clear()
@@ -122,7 +125,8 @@ fn keys_json_is_what_the_simulator_holds() {
         .env("AWS_ACCESS_KEY_ID", "x")
         .env("AWS_SECRET_ACCESS_KEY", "x")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", std::env::temp_dir().join("kmstop-no-home"))
+        .env("HOME", state.path().join("home"))
+        .env("KMSTOP_STATE_DIR", state.path())
         .args([
             "keys",
             "--endpoint-url",
@@ -155,4 +159,105 @@ fn keys_json_is_what_the_simulator_holds() {
             end: ran_to,
         },
     );
+}
+
+/// `kmstop keys` against the simulator with a state directory; its JSON.
+fn keys_json(sim: &SimHandle, state: &std::path::Path) -> (serde_json::Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", state.join("home"))
+        .env("KMSTOP_STATE_DIR", state)
+        .args([
+            "keys",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1,eu-west-1",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run kmstop keys");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (
+        serde_json::from_slice(&output.stdout).expect("JSON"),
+        stderr,
+    )
+}
+
+/// `last_used` by key ARN.
+fn last_used(printed: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+    printed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|k| {
+            (
+                k["arn"].as_str().expect("arn").to_owned(),
+                k["last_used"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn last_usage_calls(sim: &SimHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.target.ends_with("GetKeyLastUsage"))
+        .count()
+}
+
+/// Running `keys` twice in a row, as people do, against an account whose
+/// `GetKeyLastUsage` quota is a few a second (the simulator's is 5/s per
+/// region): neither run is throttled into warnings or unknown last uses —
+/// kmstop paces its calls — and the second asks no `GetKeyLastUsage` at
+/// all: the answers come from the first run's cache file (0600).
+#[test]
+fn keys_twice_in_a_row_is_not_throttled_and_reuses_last_use() {
+    let start = SystemClock.now();
+    let sim = Sim::start(SimOptions {
+        seed: 5,
+        history: Duration::from_mins(3),
+        events_until: Some(start),
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let state = tempfile::tempdir().expect("state dir");
+    let (first, stderr) = keys_json(&sim, state.path());
+    assert!(stderr.is_empty(), "the first run warned: {stderr}");
+    let used = last_used(&first);
+    let known = used.values().filter(|v| !v.is_null()).count();
+    let want = expected(&sim, start)
+        .iter()
+        .filter(|k| k.last_used.is_some())
+        .count();
+    assert_eq!(known, want, "last_used known for every key KMS knows it of");
+    let asked = last_usage_calls(&sim);
+    assert!(asked > 0);
+
+    let (second, stderr) = keys_json(&sim, state.path());
+    assert!(stderr.is_empty(), "the second run warned: {stderr}");
+    assert_eq!(last_used(&second), used);
+    assert_eq!(
+        last_usage_calls(&sim),
+        asked,
+        "the second run asked GetKeyLastUsage again"
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        let file = state
+            .path()
+            .join(format!("cache/last-used-111122223333-{region}.json"));
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
 }

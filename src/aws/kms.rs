@@ -2,6 +2,8 @@
 //! answers with kmstop's own small types, so the SDK's types stay inside
 //! this module.
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -11,6 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::error::{AwsError, ErrorKind};
 use super::time::from_smithy;
+// The pacer of LookupEvents, one per account × region here too.
+use crate::source::lookup::Pacer;
 
 /// `ListKeys` page size: the API's maximum, so a region of a few hundred
 /// keys is one request.
@@ -86,11 +90,32 @@ pub struct LastUsage {
     pub tracking_start: Option<DateTime<Utc>>,
 }
 
-/// KMS for one account × region (standard SDK retries: inventory calls
-/// are few and not paced).
+/// Inventory reads a second per account × region: well below the
+/// documented quotas of the calls used (100/s for the list calls, 1000/s
+/// and more for the per-key ones), which the account's own applications
+/// share.
+pub const READS_PER_SECOND: f64 = 40.0;
+const READS_BURST: f64 = 20.0;
+/// `GetKeyLastUsage` a second: its quota is only a few a second.
+pub const LAST_USAGE_PER_SECOND: f64 = 3.0;
+const LAST_USAGE_BURST: f64 = 1.0;
+/// Tries of a throttled or failed `GetKeyLastUsage` (SDK backoff between).
+const LAST_USAGE_ATTEMPTS: u32 = 4;
+
+/// Client-side pacing, shared by every clone of a reader: below KMS's
+/// quotas, so running `kmstop keys` twice in a row is not throttled.
+#[derive(Debug, Clone)]
+struct Pace {
+    reads: Arc<Pacer>,
+    last_usage: Arc<Pacer>,
+}
+
+/// KMS for one account × region: every call paced ([`READS_PER_SECOND`],
+/// [`LAST_USAGE_PER_SECOND`]), standard SDK retries with backoff.
 #[derive(Debug, Clone)]
 pub struct KmsReader {
     client: aws_sdk_kms::Client,
+    pace: Option<Pace>,
 }
 
 impl KmsReader {
@@ -100,13 +125,25 @@ impl KmsReader {
             .build();
         Self {
             client: aws_sdk_kms::Client::from_conf(conf),
+            pace: Some(Pace {
+                reads: Pacer::new(READS_PER_SECOND, READS_BURST),
+                last_usage: Pacer::new(LAST_USAGE_PER_SECOND, LAST_USAGE_BURST),
+            }),
         }
     }
 
-    /// A reader over a prepared client: unit tests give it a mocked one.
+    /// A reader over a prepared client, unpaced: unit tests give it a
+    /// mocked one.
     #[cfg(test)]
     pub(crate) fn from_client(client: aws_sdk_kms::Client) -> Self {
-        Self { client }
+        Self { client, pace: None }
+    }
+
+    /// Waits for a read's turn.
+    async fn paced(&self) {
+        if let Some(p) = &self.pace {
+            p.reads.acquire().await;
+        }
     }
 
     /// Every key of the region, all pages.
@@ -114,6 +151,7 @@ impl KmsReader {
         let mut keys = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_PAGES {
+            self.paced().await;
             let out = self
                 .client
                 .list_keys()
@@ -142,6 +180,7 @@ impl KmsReader {
         let mut aliases = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_PAGES {
+            self.paced().await;
             let out = self
                 .client
                 .list_aliases()
@@ -166,6 +205,7 @@ impl KmsReader {
 
     /// `DescribeKey`; `id` may be a key id or ARN.
     pub async fn describe_key(&self, id: &str) -> Result<KeyDescription, AwsError> {
+        self.paced().await;
         let out = self
             .client
             .describe_key()
@@ -199,6 +239,7 @@ impl KmsReader {
     /// `GetKeyRotationStatus`; `Ok(None)` when rotation does not apply to
     /// the key (`UnsupportedOperationException`).
     pub async fn rotation_status(&self, id: &str) -> Result<Option<RotationStatus>, AwsError> {
+        self.paced().await;
         let out = match self
             .client
             .get_key_rotation_status()
@@ -230,6 +271,7 @@ impl KmsReader {
         let mut newest: Option<DateTime<Utc>> = None;
         let mut marker: Option<String> = None;
         for _ in 0..MAX_PAGES {
+            self.paced().await;
             let out = self
                 .client
                 .list_key_rotations()
@@ -257,6 +299,7 @@ impl KmsReader {
     /// explicitly: `default` is the only one KMS has, and some endpoints
     /// (moto) insist on it.
     pub async fn key_policy(&self, id: &str) -> Result<Option<String>, AwsError> {
+        self.paced().await;
         let out = self
             .client
             .get_key_policy()
@@ -268,18 +311,23 @@ impl KmsReader {
         Ok(out.policy().map(str::to_string))
     }
 
-    /// `GetKeyLastUsage`, without SDK retries: it has a low quota, and the
-    /// column is optional. `Ok(None)` when the endpoint does not know the
-    /// operation (older regions, moto): unknown, not a failure of the key.
+    /// `GetKeyLastUsage`, paced on its own (it has a low quota) and
+    /// retried with backoff when throttled. `Ok(None)` when the endpoint
+    /// does not know the operation (older regions, moto): unknown, not a
+    /// failure of the key.
     pub async fn last_usage(&self, id: &str) -> Result<Option<LastUsage>, AwsError> {
+        if let Some(p) = &self.pace {
+            p.last_usage.acquire().await;
+        }
+        let retry = RetryConfig::standard()
+            .with_max_attempts(LAST_USAGE_ATTEMPTS)
+            .with_initial_backoff(std::time::Duration::from_millis(500));
         let sent = self
             .client
             .get_key_last_usage()
             .key_id(id)
             .customize()
-            .config_override(
-                aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled()),
-            )
+            .config_override(aws_sdk_kms::config::Builder::default().retry_config(retry))
             .send()
             .await;
         match sent {

@@ -17,7 +17,9 @@ use crate::live::SourceId;
 use crate::report::key_list::{
     KeyTableOptions, KeysFormat, sorted, write_csv, write_json, write_table,
 };
+use crate::source::inventory::disk::CacheFile;
 use crate::source::inventory::{LastUsageCache, fetch_region};
+use crate::source::lookup::state_dir;
 use crate::text::escape_control;
 
 /// What reading every region gave.
@@ -79,7 +81,9 @@ pub(super) fn run(args: &KeysArgs, clock: &dyn Clock) -> ExitCode {
 
 /// Loads each profile and checks who it is (stopping at the first that
 /// fails: nothing useful can be printed for it), then reads every region
-/// of every profile at the same time.
+/// of every profile at the same time. `GetKeyLastUsage` answers younger
+/// than [`crate::source::inventory::disk::DISK_TTL`] come from the last
+/// run's cache file, so runs in quick succession do not ask again.
 async fn gather(options: &TargetOptions, now: DateTime<Utc>) -> Result<Gathered, AwsError> {
     let profiles: Vec<Option<String>> = if options.profiles.is_empty() {
         vec![None]
@@ -87,18 +91,30 @@ async fn gather(options: &TargetOptions, now: DateTime<Utc>) -> Result<Gathered,
         options.profiles.iter().cloned().map(Some).collect()
     };
     let mut reads = JoinSet::new();
+    let state = state_dir();
     for profile in &profiles {
         let account = load_account(profile.as_deref(), options).await?;
         let identity = caller_identity(&account.config, profile.as_deref()).await?;
+        let endpoint = account.config.endpoint_url().map(str::to_owned);
         for region in &account.regions {
             let reader = KmsReader::new(&account.config, region);
             let source = SourceId {
                 account: identity.account.clone(),
                 region: region.clone(),
             };
+            let file = state
+                .as_deref()
+                .and_then(|dir| CacheFile::new(dir, &source, endpoint.as_deref()));
             reads.spawn(async move {
-                let mut cache = LastUsageCache::default();
+                let mut cache = file
+                    .as_ref()
+                    .map_or_else(LastUsageCache::default, |f| f.load(now));
                 let read = fetch_region(&reader, &source, &mut cache, now).await;
+                if let (Some(f), Ok(_)) = (&file, &read)
+                    && let Err(e) = f.save(&cache)
+                {
+                    tracing::debug!("cannot save {}: {e}", f.path().display());
+                }
                 (source, read)
             });
         }

@@ -22,6 +22,12 @@ impl Rate {
         per_second: 100.0,
         burst: 100.0,
     };
+    /// KMS `GetKeyLastUsage`: a low quota of its own ("a few per second"),
+    /// on top of the shared one.
+    pub const KMS_LAST_USAGE: Rate = Rate {
+        per_second: 5.0,
+        burst: 5.0,
+    };
 }
 
 #[derive(Debug, Clone)]

@@ -36,10 +36,14 @@ pub struct State {
     pub lookup_rate: Option<Rate>,
     pub kms_rate: Option<Rate>,
     pub record_own_calls: bool,
-    buckets: Mutex<HashMap<(Service, String), TokenBucket>>,
+    buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
     log: Mutex<VecDeque<RequestRecord>>,
     request_counter: AtomicU64,
 }
+
+/// A rate limit's bucket: service, region, and the operation when it has a
+/// quota of its own.
+type BucketKey = (Service, String, Option<&'static str>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -88,7 +92,8 @@ impl State {
         crate::synth::text::fmt_uuid((u128::from(x ^ (x >> 31)) << 64) | u128::from(n))
     }
 
-    /// False when the rate limit of `service` in `region` is exceeded.
+    /// False when the rate limit of `service` in `region` is exceeded, or
+    /// the operation's own (`GetKeyLastUsage`, while KMS is limited).
     fn admit(&self, service: Service, operation: &str, region: &str) -> bool {
         let rate = match service {
             Service::CloudTrail if operation == "LookupEvents" => self.lookup_rate,
@@ -99,10 +104,20 @@ impl State {
             return true;
         };
         let now = self.clock.now();
-        lock(&self.buckets)
-            .entry((service, region.to_string()))
-            .or_insert_with(|| TokenBucket::new(rate))
-            .try_take(now)
+        let mut buckets = lock(&self.buckets);
+        let mut take = |op: Option<&'static str>, rate: Rate| {
+            buckets
+                .entry((service, region.to_string(), op))
+                .or_insert_with(|| TokenBucket::new(rate))
+                .try_take(now)
+        };
+        if service == Service::Kms
+            && operation == "GetKeyLastUsage"
+            && !take(Some("GetKeyLastUsage"), Rate::KMS_LAST_USAGE)
+        {
+            return false;
+        }
+        take(None, rate)
     }
 }
 

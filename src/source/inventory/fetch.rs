@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::aws::{AliasEntry, AwsError, ErrorKind, KeyDescription, KmsReader, ListedKey};
@@ -50,8 +51,9 @@ pub struct RegionInventory {
     pub problems: Vec<String>,
 }
 
-/// `GetKeyLastUsage` answers by key id, reused for [`LAST_USAGE_TTL`].
-#[derive(Debug, Clone, Default)]
+/// `GetKeyLastUsage` answers by key id, reused for [`LAST_USAGE_TTL`]
+/// (and kept on disk between quick runs of `kmstop keys`: [`super::disk`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastUsageCache {
     entries: HashMap<String, (DateTime<Utc>, LastUsed)>,
     /// When the endpoint said it does not know the operation: it is not
@@ -59,7 +61,7 @@ pub struct LastUsageCache {
     unknown_operation_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum LastUsed {
     Known(Option<DateTime<Utc>>),
     NoAccess,
@@ -81,6 +83,40 @@ impl LastUsageCache {
     fn endpoint_lacks_it(&self, now: DateTime<Utc>) -> bool {
         self.unknown_operation_at
             .is_some_and(|at| Self::fresh(at, now))
+    }
+
+    /// Answers at most `ttl` old and none from the future (a file's time
+    /// never moves the clock); at most `max` of them, and only for ids
+    /// shaped like key ids. What a cache read from disk keeps.
+    pub fn keep_recent(&mut self, now: DateTime<Utc>, ttl: Duration, max: usize) {
+        let recent = |at: DateTime<Utc>| at <= now && now - at < ttl;
+        self.entries
+            .retain(|id, (at, _)| recent(*at) && is_key_id(id));
+        if self.entries.len() > max {
+            self.entries.clear();
+        }
+        self.unknown_operation_at = self.unknown_operation_at.filter(|at| recent(*at));
+    }
+
+    /// A cache holding one answer (tests).
+    #[cfg(test)]
+    pub(super) fn with_answer(
+        mut self,
+        key_id: &str,
+        at: DateTime<Utc>,
+        last_used: Option<DateTime<Utc>>,
+    ) -> Self {
+        self.entries
+            .insert(key_id.to_owned(), (at, LastUsed::Known(last_used)));
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.unknown_operation_at.is_none()
     }
 
     /// Forgets keys that no longer exist and stale answers.
@@ -184,6 +220,11 @@ pub async fn fetch_key(
     remember(cache, &read, now);
     problems.extend(read.problems);
     Ok(Some((read.facts, problems)))
+}
+
+/// A KMS key id: a UUID, or `mrk-` and hex for a multi-Region key.
+fn is_key_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `…:key/<id>` → `<id>`.

@@ -2,6 +2,7 @@
 //! scheduling, so it is tested on its own), [`poller`] keeps it fresh on
 //! an interval and re-reads single keys when events change them.
 
+pub mod disk;
 mod fetch;
 mod poller;
 #[cfg(test)]
