@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::log::Entry;
 use super::rows::{AlertRow, EventRow, KeyRow, PrincipalRow};
-use super::tables::{event_rows, key_label, key_row};
-use super::{App, Drill, DrillTarget};
+use super::tables::{add_sparks, event_rows, key_label, key_row, rates};
+use super::{App, Drill, DrillTarget, Section};
+use crate::aggregate::RecentCounts;
 use crate::alert::{Kind, Matcher, RuleSpec, field_value, push_pair, write_group};
 use crate::store::{Dim, NONE};
 
@@ -52,11 +53,21 @@ pub fn context_kind(key: &str) -> &'static str {
     }
 }
 
-pub fn build_drill(app: &App, drill: &Drill, t: DateTime<Utc>, from: DateTime<Utc>) -> DrillView {
+/// Calls per principal and per key over the last 1, 5 and 15 minutes, by
+/// id (from [`crate::aggregate::recent_counts`]).
+type Recent<'a> = (&'a [RecentCounts], &'a [RecentCounts]);
+
+pub fn build_drill(
+    app: &App,
+    drill: &Drill,
+    t: DateTime<Utc>,
+    from: DateTime<Utc>,
+    recent: Recent<'_>,
+) -> DrillView {
     let filter = drill.filter.as_ref();
-    match &drill.target {
-        DrillTarget::Principal(name) => principal(app, name, t, from, drill),
-        DrillTarget::Key(arn) => key(app, arn, t, from, drill),
+    let mut view = match &drill.target {
+        DrillTarget::Principal(name) => principal(app, name, t, from, drill, recent.1),
+        DrillTarget::Key(arn) => key(app, arn, t, from, drill, recent.0),
         DrillTarget::SourceIp(ip) => DrillView {
             title: format!("Source IP {ip}"),
             events: event_rows(app, from, t, filter, |e| {
@@ -65,10 +76,31 @@ pub fn build_drill(app: &App, drill: &Drill, t: DateTime<Utc>, from: DateTime<Ut
             ..DrillView::default()
         },
         DrillTarget::Alert { rule, group, first } => alert(app, rule, group, *first, t, drill),
-    }
+    };
+    // The same last-hour sparklines as the panes, selection-near rows first.
+    let selected = |i: usize| drill.lists[i.min(2)].selected;
+    let (p_sel, k_sel) = drill
+        .target
+        .sections()
+        .iter()
+        .enumerate()
+        .fold((0, 0), |acc, (i, s)| match s {
+            Section::Principals => (selected(i), acc.1),
+            Section::Keys => (acc.0, selected(i)),
+            _ => acc,
+        });
+    add_sparks(app, &mut view.principals, &mut view.keys, (p_sel, k_sel), t);
+    view
 }
 
-fn principal(app: &App, name: &str, t: DateTime<Utc>, from: DateTime<Utc>, d: &Drill) -> DrillView {
+fn principal(
+    app: &App,
+    name: &str,
+    t: DateTime<Utc>,
+    from: DateTime<Utc>,
+    d: &Drill,
+    k_by: &[RecentCounts],
+) -> DrillView {
     let store = &app.data.store;
     let mut view = DrillView {
         title: format!("Principal {name}"),
@@ -102,7 +134,10 @@ fn principal(app: &App, name: &str, t: DateTime<Utc>, from: DateTime<Utc>, d: &D
     }
     view.keys = per_key
         .into_iter()
-        .map(|(kid, acc)| key_row(app, store.name(Dim::Key, kid), acc, [0.0; 3], Some(kid)))
+        .map(|(kid, acc)| {
+            let r = rates(k_by.get(kid as usize));
+            key_row(app, store.name(Dim::Key, kid), acc, r, Some(kid))
+        })
         .collect();
     view.keys
         .sort_by(|a, b| b.calls.cmp(&a.calls).then(a.label.cmp(&b.label)));
@@ -130,7 +165,14 @@ fn window_from(app: &App, from: DateTime<Utc>) -> i64 {
     store.bucket_index(from) + i64::from(app.window.duration().is_some())
 }
 
-fn key(app: &App, arn: &str, t: DateTime<Utc>, from: DateTime<Utc>, d: &Drill) -> DrillView {
+fn key(
+    app: &App,
+    arn: &str,
+    t: DateTime<Utc>,
+    from: DateTime<Utc>,
+    d: &Drill,
+    p_by: &[RecentCounts],
+) -> DrillView {
     let store = &app.data.store;
     let facts = app.data.inventory.get(arn);
     let mut view = DrillView {
@@ -190,6 +232,7 @@ fn key(app: &App, arn: &str, t: DateTime<Utc>, from: DateTime<Utc>, d: &Drill) -
                 calls,
                 decrypt,
                 denied,
+                rates: rates(p_by.get(pid as usize)),
                 keys: info.map_or(0, |i| i.linked),
                 first: info.and_then(|i| i.first_seen),
                 last: info.and_then(|i| i.last_seen),

@@ -313,11 +313,13 @@ pub fn defaults() -> Vec<Binding> {
     ]
 }
 
-/// What the keyboard is talking to right now: a prompt takes text.
+/// What the keyboard is talking to right now: a prompt takes text; the
+/// help overlay closes on any key but the ones that scroll it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputMode {
     Normal,
     Prompt,
+    Help,
 }
 
 #[derive(Debug, Clone)]
@@ -411,10 +413,27 @@ impl Keymap {
         if chord == KeyChord::ctrl('c') {
             return Some(Action::Quit);
         }
-        self.bindings
+        let bound = self
+            .bindings
             .iter()
             .find(|b| b.keys.contains(&chord))
-            .map(|b| b.action)
+            .map(|b| b.action);
+        if mode == InputMode::Help {
+            // "Any key closes": Space, letters, `q`, keys bound to
+            // nothing; only the scrolling keys scroll.
+            return match bound {
+                Some(
+                    a @ (Action::Up
+                    | Action::Down
+                    | Action::PageUp
+                    | Action::PageDown
+                    | Action::Top
+                    | Action::Bottom),
+                ) => Some(a),
+                _ => Some(Action::Back),
+            };
+        }
+        bound
     }
 
     /// `(keys, help)` lines for the `?` overlay.

@@ -14,6 +14,7 @@ mod overlay;
 pub mod query;
 mod ranks;
 mod rows;
+mod selection;
 mod sort;
 mod tables;
 mod update;
@@ -138,16 +139,28 @@ pub enum Mode {
 }
 
 /// A list's selection; the scroll offset is kept by the renderer, which
-/// alone knows the height.
+/// alone knows the height. The selection stays on its row when the rows
+/// re-sort ([`selection`]).
 #[derive(Debug, Default)]
 pub struct ListState {
     pub selected: usize,
     pub offset: Cell<usize>,
+    /// Set by [`ListState::reset`]: the next rows take the position, not
+    /// the row that was there.
+    reset: bool,
 }
 
 impl ListState {
+    /// Moves the selection to row `i` of the rows on screen.
     fn select(&mut self, i: usize) {
         self.selected = i;
+    }
+
+    /// Row `i` of the next rows (the list's content is about to change
+    /// wholesale, as with a new filter).
+    fn reset(&mut self, i: usize) {
+        self.selected = i;
+        self.reset = true;
     }
 }
 
@@ -374,12 +387,12 @@ impl App {
         }
     }
 
-    /// Keys are text while a prompt is open.
+    /// Keys are text while a prompt is open; any key closes help.
     pub fn input_mode(&self) -> InputMode {
-        if matches!(self.overlay, Some(Overlay::Prompt(_))) {
-            InputMode::Prompt
-        } else {
-            InputMode::Normal
+        match self.overlay {
+            Some(Overlay::Prompt(_)) => InputMode::Prompt,
+            Some(Overlay::Help { .. }) => InputMode::Help,
+            _ => InputMode::Normal,
         }
     }
 
@@ -392,7 +405,9 @@ impl App {
             from: self.window_start(),
         };
         if self.snapshot.key != Some(key) {
+            let remembered = selection::remember(self);
             self.snapshot = query::build(self, key);
+            selection::follow(self, &remembered);
         }
     }
 

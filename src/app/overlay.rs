@@ -104,7 +104,12 @@ pub(super) fn help(app: &mut App, scroll: usize, action: Action) {
     let scroll = match action {
         Action::Up | Action::ScrollUp { .. } => scroll.saturating_sub(1),
         Action::Down | Action::ScrollDown { .. } => (scroll + 1).min(max),
-        // Any other key closes help.
+        Action::PageUp => scroll.saturating_sub(PAGE),
+        Action::PageDown => (scroll + PAGE).min(max),
+        Action::Top => 0,
+        Action::Bottom => max,
+        // Any other key closes help (the keymap turns every key that is
+        // not a scrolling one into Back while help is open).
         _ => return,
     };
     app.overlay = Some(Overlay::Help { scroll });
@@ -162,12 +167,12 @@ fn submit(app: &mut App, p: &mut Prompt) -> bool {
             if let Some(d) = app.drills.last_mut() {
                 d.filter = filter;
                 for l in &mut d.lists {
-                    l.select(0);
+                    l.reset(0);
                 }
             } else {
                 let pane = &mut app.panes[app.focus.index()];
                 pane.filter = filter;
-                pane.list.select(0);
+                pane.list.reset(0);
             }
             app.view_version += 1;
             true

@@ -60,6 +60,8 @@ pub struct Snapshot {
     ranks: Arc<NameRanks>,
     /// Calls per second over the minute before the view time.
     pub events_per_sec: f64,
+    /// The drill-down `drill` is of: its depth and target.
+    pub drill_of: Option<(usize, super::DrillTarget)>,
 }
 
 /// The sort columns of each pane, in `s` order; the first is the default.
@@ -129,7 +131,14 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
     let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks);
     let (mut keys, key_total) = key_rows(app, &tally, &k_by);
-    add_sparks(app, &mut principals, &mut keys, t);
+    let selected = |p: Pane| app.panes[p.index()].list.selected;
+    add_sparks(
+        app,
+        &mut principals,
+        &mut keys,
+        (selected(Pane::Principals), selected(Pane::Keys)),
+        t,
+    );
     let denied_rows = denied_rows(app, &tally, (&p_by, &k_by), &ranks, window_minutes, t);
     let denied_total = denied_rows.len();
     let dpane = &app.panes[Pane::Denied.index()];
@@ -198,7 +207,14 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         timeline_generation: Some(app.data.generation),
         ranks,
         events_per_sec,
+        drill_of: app
+            .drills
+            .last()
+            .map(|d| (app.drills.len(), d.target.clone())),
     };
-    snap.drill = app.drills.last().map(|d| build_drill(app, d, t, from));
+    snap.drill = app
+        .drills
+        .last()
+        .map(|d| build_drill(app, d, t, from, (&p_by, &k_by)));
     snap
 }

@@ -19,7 +19,7 @@ use crate::store::{Dim, NONE};
 const SPARK_ROWS: usize = 120;
 
 /// Calls per minute over 1, 5 and 15 minutes of an id.
-fn rates(r: Option<&RecentCounts>) -> [f64; 3] {
+pub(super) fn rates(r: Option<&RecentCounts>) -> [f64; 3] {
     r.map_or([0.0; 3], |r| {
         let c = r.call_rates();
         [c.m1, c.m5, c.m15]
@@ -133,17 +133,18 @@ pub(super) fn key_rows(
 }
 
 /// Sparklines for the principal and key rows near the top and near the
-/// selection, from one scan of the last hour.
+/// selection (`(principals, keys)` selected rows), from one scan of the
+/// last hour.
 pub(super) fn add_sparks(
     app: &App,
     principals: &mut [PrincipalRow],
     keys: &mut [KeyRow],
+    (p_selected, k_selected): (usize, usize),
     t: DateTime<Utc>,
 ) {
     let store = &app.data.store;
-    let selected = |p: Pane| app.panes[p.index()].list.selected;
-    let p_ids = spark_ids(principals, selected(Pane::Principals), |r| r.id);
-    let k_ids: Vec<(usize, u32)> = spark_ids(keys, selected(Pane::Keys), |r| {
+    let p_ids = spark_ids(principals, p_selected, |r| r.id);
+    let k_ids: Vec<(usize, u32)> = spark_ids(keys, k_selected, |r| {
         store.id(Dim::Key, &r.arn).unwrap_or(u32::MAX)
     })
     .into_iter()
@@ -260,9 +261,18 @@ pub(super) fn denied_rows(
     for (id, acc) in tally.keys.iter().enumerate() {
         if acc.denied > 0 && id as u32 != NONE {
             let arn = store.shared_name(Dim::Key, id as u32);
+            let facts = app.data.inventory.get(&arn);
+            // The region tells a multi-Region key's rows apart.
+            let region = facts
+                .and_then(|f| f.region.as_deref())
+                .or_else(|| arn.split(':').nth(3).filter(|r| !r.is_empty()));
+            let label = match region {
+                Some(region) => format!("{} ({region})", key_label(&arn, facts)),
+                None => key_label(&arn, facts),
+            };
             rows.push(DeniedRow {
                 kind: DeniedKind::Key,
-                label: key_label(&arn, app.data.inventory.get(&arn)).into(),
+                label: label.into(),
                 name: arn,
                 rank: None,
                 count: acc.denied,

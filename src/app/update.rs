@@ -297,7 +297,7 @@ fn enter(app: &mut App) {
                     {
                         d.filter = Some(Filter { text, regex });
                         d.section = events;
-                        d.lists[events.min(2)].select(0);
+                        d.lists[events.min(2)].reset(0);
                         app.view_version += 1;
                     }
                 }
@@ -359,7 +359,7 @@ fn back(app: &mut App) {
     if app.drills.pop().is_some() {
         app.view_version += 1;
     } else if app.panes[app.focus.index()].filter.take().is_some() {
-        app.panes[app.focus.index()].list.select(0);
+        app.panes[app.focus.index()].list.reset(0);
         app.view_version += 1;
     }
 }

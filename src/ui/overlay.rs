@@ -132,8 +132,10 @@ pub fn json(frame: &mut Frame<'_>, area: Rect, j: &JsonView, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The prompt, drawn on the footer line.
+/// The prompt, drawn on the footer line (cleared first: the key hints or
+/// a message must not show through after the prompt's text).
 pub fn prompt(frame: &mut Frame<'_>, area: Rect, p: &Prompt, theme: &Theme) {
+    frame.render_widget(Clear, area);
     let label = match &p.kind {
         PromptKind::Filter => " filter (regex, empty clears): ".to_owned(),
         PromptKind::Silence { rule, .. } => format!(" silence {} for: ", safe(rule, 30)),

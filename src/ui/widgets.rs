@@ -107,19 +107,30 @@ pub fn block<'a>(title: &'a str, extra: &str, focused: bool, theme: &Theme) -> B
         .title(Line::from(spans))
 }
 
+/// Where a cell too long for its column is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Keep the start (`abc…`).
+    End,
+    /// Keep the end (`…xyz`): the end of an identifier tells rows apart.
+    Start,
+    /// Keep both ends (`abc…xyz`): names that share a long prefix, such as
+    /// rule ids (`pending-deletion-key-in-use`, `…-inventory`).
+    Middle,
+}
+
 /// One cell: its text (escaped by the caller's formatter) and meaning.
 pub struct CellText {
     pub text: String,
     pub slot: Option<Slot>,
-    /// Cut from the left: the end of an identifier tells rows apart.
-    pub keep_end: bool,
+    pub cut: Cut,
 }
 
 pub fn cell(text: impl Into<String>) -> CellText {
     CellText {
         text: text.into(),
         slot: None,
-        keep_end: false,
+        cut: Cut::End,
     }
 }
 
@@ -127,7 +138,16 @@ pub fn styled(text: impl Into<String>, slot: Slot) -> CellText {
     CellText {
         text: text.into(),
         slot: Some(slot),
-        keep_end: false,
+        cut: Cut::End,
+    }
+}
+
+/// A name whose ends both matter: cut in the middle when too wide.
+pub fn name(text: impl Into<String>) -> CellText {
+    CellText {
+        text: text.into(),
+        slot: None,
+        cut: Cut::Middle,
     }
 }
 
@@ -141,7 +161,7 @@ pub fn ident(text: &str) -> CellText {
     CellText {
         text: short,
         slot: None,
-        keep_end: true,
+        cut: Cut::Start,
     }
 }
 
@@ -164,6 +184,23 @@ pub fn safe_end(s: &str, width: u16) -> String {
         start = i;
     }
     format!("…{}", &escaped[start..])
+}
+
+/// Escaped and cut to `width` columns in the middle, keeping both ends.
+pub fn safe_middle(s: &str, width: u16) -> String {
+    let escaped = crate::text::escape_control(s);
+    let w = usize::from(width);
+    let total = unicode_width::UnicodeWidthStr::width(escaped.as_ref());
+    if total <= w || w < 3 {
+        return safe(s, width);
+    }
+    // The end gets the smaller half: the start names the family.
+    let tail = (w - 1) / 2;
+    let head = w - 1 - tail;
+    let start = crate::text::truncate_width(&escaped, head + 1);
+    let start = start.strip_suffix('…').unwrap_or(&start);
+    let end = safe_end(&escaped, u16::try_from(tail + 1).unwrap_or(u16::MAX));
+    format!("{start}{end}")
 }
 
 /// Text from an event or a file: escaped, cut to `width`.
@@ -243,10 +280,10 @@ pub fn table(
             let style = c
                 .slot
                 .map_or_else(|| theme.style(Slot::Text), |s| theme.style(s));
-            let text = if c.keep_end {
-                safe_end(&c.text, w)
-            } else {
-                safe(&c.text, w)
+            let text = match c.cut {
+                Cut::End => safe(&c.text, w),
+                Cut::Start => safe_end(&c.text, w),
+                Cut::Middle => safe_middle(&c.text, w),
             };
             spans.push(Span::styled(pad(&text, w, cols[i].right), style));
             spans.push(Span::raw(" "));
@@ -374,5 +411,13 @@ mod tests {
         assert_eq!(safe_end("arn-abcdef", 4), "…def");
         assert_eq!(safe_end("a\u{1b}]0;x", 20), "a\\x1b]0;x");
         assert_eq!(ident("arn:aws:iam::1:role/r").text, "1:role/r");
+        assert_eq!(safe_middle("short", 8), "short");
+        assert_eq!(safe_middle("abcdefghij", 7), "abc…hij");
+        assert_eq!(safe_middle("abcdefghij", 8), "abcd…hij");
+        let a = safe_middle("pending-deletion-key-in-use", 20);
+        let b = safe_middle("pending-deletion-key-in-use-inventory", 20);
+        assert_ne!(a, b);
+        assert_eq!(b, "pending-de…inventory");
+        assert_eq!(unicode_width::UnicodeWidthStr::width(b.as_str()), 20);
     }
 }

@@ -31,7 +31,7 @@ pub fn start() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-fn record(i: usize, t: DateTime<Utc>, name: &str, principal: &str, key: &str) -> Value {
+pub fn record(i: usize, t: DateTime<Utc>, name: &str, principal: &str, key: &str) -> Value {
     let (kind, arn) = if principal.contains(":user/") {
         ("IAMUser", principal.to_owned())
     } else {
@@ -65,7 +65,7 @@ fn record(i: usize, t: DateTime<Utc>, name: &str, principal: &str, key: &str) ->
     })
 }
 
-fn pack(v: &Value) -> PackedEvent {
+pub fn pack(v: &Value) -> PackedEvent {
     let text = v.to_string();
     match parse_record(&text) {
         Ok(Parsed::Kms(e)) => PackedEvent::pack(&e),

@@ -12,7 +12,7 @@ use crate::app::query::AlertRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, ident, name, styled, table, text_col, time,
 };
 
 pub const COLUMNS: [Col; 7] = [
@@ -50,7 +50,8 @@ pub fn cell_of(a: &AlertRow, i: usize, app: &App) -> CellText {
                 Slot::Muted
             },
         ),
-        2 => cell(e.rule.as_str()),
+        // Rule ids share long prefixes: cut in the middle.
+        2 => name(e.rule.as_str()),
         3 if e.group.is_empty() => cell(e.title.as_str()),
         3 => ident(&e.group),
         4 => cell(count(e.count)),

@@ -13,18 +13,29 @@ use crate::ui::widgets::{
     CellText, Col, cell, col, count, flex, rate, spark, styled, table, text_col, time,
 };
 
-pub const COLUMNS: [Col; 10] = [
+/// The region tells apart the rows of a multi-Region key, which share
+/// their key id and often their alias.
+pub const COLUMNS: [Col; 11] = [
     flex("key", 14),
+    text_col("region", 14, 5),
     text_col("state", 10, 2),
     text_col("rotation", 12, 4),
     col("deletion", 8, 1),
-    text_col("last", 11, 6),
+    text_col("last", 11, 7),
     col("calls", 7, 0),
-    col("1m", 6, 5),
+    col("1m", 6, 6),
     col("denied", 6, 3),
-    col("principals", 10, 7),
-    text_col("last hour", 16, 8),
+    col("principals", 10, 8),
+    text_col("last hour", 16, 9),
 ];
+
+/// The key's region: the inventory's, else the ARN's.
+pub fn key_region(r: &KeyRow) -> Option<&str> {
+    r.facts
+        .as_ref()
+        .and_then(|f| f.region.as_deref())
+        .or_else(|| r.arn.split(':').nth(3).filter(|s| !s.is_empty()))
+}
 
 fn rotation(r: &KeyRow) -> CellText {
     let Some(f) = &r.facts else {
@@ -54,27 +65,31 @@ pub fn cell_of(r: &KeyRow, i: usize, w: u16, app: &App) -> CellText {
     let now = app.snapshot.time;
     match i {
         0 => cell(r.label.as_str()),
-        1 => match r.facts.as_ref().and_then(|f| f.state.as_deref()) {
+        1 => match key_region(r) {
+            Some(region) => styled(region, Slot::Muted),
+            None => styled("?", Slot::Muted),
+        },
+        2 => match r.facts.as_ref().and_then(|f| f.state.as_deref()) {
             Some("Enabled") => styled("Enabled", Slot::Ok),
             Some("PendingDeletion") => styled("PendingDel", Slot::Crit),
             Some(s) => styled(s, Slot::Warn),
             None => styled("?", Slot::Muted),
         },
-        2 => rotation(r),
-        3 => match r.deletion_days {
+        3 => rotation(r),
+        4 => match r.deletion_days {
             Some(d) => styled(format!("{d}d"), Slot::Crit),
             None if r.facts.is_some() => styled("–", Slot::Muted),
             None => styled("?", Slot::Muted),
         },
-        4 => {
+        5 => {
             let kms = r.facts.as_ref().and_then(|f| f.last_used);
             styled(time(r.last_seen.max(kms), now), Slot::Muted)
         }
-        5 => cell(count(r.calls)),
-        6 => cell(rate(r.rates[0])),
-        7 if r.denied > 0 => styled(count(r.denied), Slot::Warn),
-        7 => cell("0"),
-        8 => cell(r.principals.to_string()),
+        6 => cell(count(r.calls)),
+        7 => cell(rate(r.rates[0])),
+        8 if r.denied > 0 => styled(count(r.denied), Slot::Warn),
+        8 => cell("0"),
+        9 => cell(r.principals.to_string()),
         _ => styled(
             r.spark
                 .as_deref()

@@ -1,0 +1,294 @@
+//! The small things a person stumbles on in the dashboard, each through
+//! what they see or press: the selection stays on its row when new data
+//! re-sorts the rows (Enter opens the row under the cursor); help closes on
+//! any key; drill-down rows have their 1m rate and last-hour sparkline; the
+//! filter prompt hides the footer's hints; a multi-Region key's rows say
+//! their region; rule ids that share a long prefix stay distinct.
+
+mod support;
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kmstop::app::{Action, App, DrillTarget, Overlay, Pane, update};
+use kmstop::event::PackedEvent;
+use kmstop::inventory::KeyFacts;
+use kmstop::live::{LiveUpdate, SourceId};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn act(app: &mut App, actions: &[Action]) {
+    let now = app.now;
+    for &a in actions {
+        update(app, a, now);
+    }
+}
+
+/// A key press as the terminal loop turns it into an action.
+fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) {
+    let action = app
+        .keymap
+        .action(&KeyEvent::new(code, modifiers), app.input_mode());
+    if let Some(a) = action {
+        act(app, &[a]);
+    }
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+    support::text(terminal.backend().buffer())
+}
+
+/// `n` calls of `name` by `principal` on `key`, a second apart from `at`
+/// (event ids far from the story's).
+fn calls(n: usize, minute: i64, name: &str, principal: &str, key: &str) -> Vec<PackedEvent> {
+    let at = support::start() + Duration::minutes(minute);
+    (0..n)
+        .map(|i| {
+            let t = at + Duration::seconds(i64::try_from(i).unwrap_or(0));
+            support::pack(&support::record(900_000 + i, t, name, principal, key))
+        })
+        .collect()
+}
+
+#[test]
+fn the_selection_follows_its_row_when_new_data_resorts_the_rows() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Principals)]);
+    let names = |app: &App| -> Vec<String> {
+        app.snapshot
+            .principals
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&app),
+        [
+            support::ORDERS,
+            support::BATCH,
+            support::ALICE,
+            support::ATTACKER
+        ]
+    );
+    act(&mut app, &[Action::Down, Action::Down]);
+    assert_eq!(app.snapshot.principals[2].name.as_str(), support::ALICE);
+    // The intruder gets busier than the batch job: the rows re-sort.
+    app.data.ingest(
+        calls(100, 110, "Decrypt", support::ATTACKER, support::KEY_DOOMED),
+        None,
+    );
+    app.refresh();
+    assert_eq!(names(&app)[1], support::ATTACKER, "the rows re-sorted");
+    let selected = app.panes[Pane::Principals.index()].list.selected;
+    assert_eq!(
+        app.snapshot.principals[selected].name.as_str(),
+        support::ALICE
+    );
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(
+        app.drills[0].target,
+        DrillTarget::Principal(support::ALICE.to_owned()),
+        "Enter opened another principal than the one under the cursor"
+    );
+
+    // Keys: the same.
+    act(&mut app, &[Action::Focus(Pane::Keys), Action::Down]);
+    let arn = app.snapshot.keys[1].arn.clone();
+    let other = app
+        .snapshot
+        .keys
+        .iter()
+        .find(|k| k.arn != arn && k.arn != app.snapshot.keys[0].arn)
+        .map(|k| k.arn.clone())
+        .expect("a third key");
+    app.data
+        .ingest(calls(500, 111, "Decrypt", support::ALICE, &other), None);
+    app.refresh();
+    assert_ne!(app.snapshot.keys[1].arn, arn, "the keys re-sorted");
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(app.drills[0].target, DrillTarget::Key(arn));
+
+    // Events: newer events push the selected one down; it stays selected.
+    act(&mut app, &[Action::Focus(Pane::Events)]);
+    act(&mut app, &[Action::Down, Action::Down, Action::Down]);
+    let key = app.snapshot.events[3].key;
+    app.data.ingest(
+        calls(
+            5,
+            120,
+            "GenerateDataKey",
+            support::BATCH,
+            support::KEY_BATCH,
+        ),
+        None,
+    );
+    app.refresh();
+    let selected = app.panes[Pane::Events.index()].list.selected;
+    assert_eq!(app.snapshot.events[selected].key, key);
+    assert_ne!(selected, 3, "the new events are listed above it");
+}
+
+#[test]
+fn a_new_filter_selects_its_first_row() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Principals), Action::Bottom]);
+    act(&mut app, &[Action::Filter]);
+    for c in "role/".chars() {
+        act(&mut app, &[Action::Input(c)]);
+    }
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(app.panes[Pane::Principals.index()].list.selected, 0);
+    assert_eq!(app.snapshot.principals[0].name.as_str(), support::ORDERS);
+}
+
+#[test]
+fn help_closes_on_any_key() {
+    let mut app = support::app();
+    let none = KeyModifiers::NONE;
+    for (code, modifiers) in [
+        (KeyCode::Char(' '), none),
+        (KeyCode::Char('z'), none),
+        (KeyCode::Char('q'), none),
+        (KeyCode::Char('1'), none),
+        (KeyCode::Esc, none),
+        (KeyCode::Enter, none),
+        (KeyCode::F(5), none),
+    ] {
+        press(&mut app, KeyCode::Char('?'), none);
+        assert!(matches!(app.overlay, Some(Overlay::Help { .. })));
+        press(&mut app, code, modifiers);
+        assert!(app.overlay.is_none(), "{code:?} left help open");
+        assert!(!app.quit, "{code:?} quit instead of closing help");
+    }
+    // The scrolling keys scroll; Ctrl-C still quits.
+    press(&mut app, KeyCode::Char('?'), none);
+    press(&mut app, KeyCode::Down, none);
+    assert!(matches!(app.overlay, Some(Overlay::Help { scroll: 1 })));
+    press(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.quit);
+}
+
+#[test]
+fn drill_down_rows_have_their_recent_rate_and_sparkline() {
+    let mut app = support::app();
+    // The intruder's burst ends at the end of the data: its key was used
+    // in the last minute.
+    act(&mut app, &[Action::Focus(Pane::Principals), Action::Bottom]);
+    assert_eq!(app.snapshot.principals[3].name.as_str(), support::ATTACKER);
+    act(&mut app, &[Action::Enter]);
+    let drill = app.snapshot.drill.as_ref().expect("drill view");
+    let key = &drill.keys[0];
+    assert_eq!(key.arn, support::KEY_DOOMED);
+    assert!(key.rates[0] > 0.0, "1m rate of a key used seconds ago");
+    assert!(
+        key.spark.as_ref().is_some_and(|s| s.iter().any(|&n| n > 0)),
+        "an empty last-hour sparkline"
+    );
+    // On screen: the key's row has that 1m rate, not "–".
+    let text = render(&app, 200, 60);
+    let row = text
+        .lines()
+        .find(|l| l.contains("3333cccc"))
+        .expect("the key's row");
+    let shown = kmstop::ui::widgets::rate(key.rates[0]);
+    assert_ne!(shown, "–");
+    assert!(row.contains(&format!(" {shown} ")), "{row}");
+    // A key's principals: the same.
+    act(&mut app, &[Action::Enter]);
+    let drill = app.snapshot.drill.as_ref().expect("key drill");
+    let intruder = drill
+        .principals
+        .iter()
+        .find(|p| p.name.as_str() == support::ATTACKER)
+        .expect("the intruder");
+    assert!(intruder.rates[0] > 0.0);
+    assert!(
+        intruder
+            .spark
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|&n| n > 0))
+    );
+}
+
+#[test]
+fn the_filter_prompt_replaces_the_footer() {
+    let mut app = support::app();
+    let before = render(&app, 120, 40);
+    let footer = before.lines().last().expect("a footer");
+    assert!(footer.contains("quit"), "{footer}");
+    act(&mut app, &[Action::Filter, Action::Input('a')]);
+    let after = render(&app, 120, 40);
+    let footer = after.lines().last().expect("a footer");
+    assert!(footer.contains("filter (regex"), "{footer}");
+    assert!(
+        !footer.contains("quit") && !footer.contains("drill"),
+        "old hints show through the prompt: {footer:?}"
+    );
+}
+
+#[test]
+fn a_multi_region_keys_rows_say_their_region() {
+    let mut app = support::app();
+    support::with_inventory(&mut app);
+    let mrk = |region: &str| KeyFacts {
+        arn: format!("arn:aws:kms:{region}:111122223333:key/mrk-0123456789abcdef0123456789abcdef"),
+        key_id: Some("mrk-0123456789abcdef0123456789abcdef".to_owned()),
+        account: Some(support::ACCOUNT.to_owned()),
+        region: Some(region.to_owned()),
+        aliases: vec!["alias/global-orders".to_owned()],
+        state: Some("Enabled".to_owned()),
+        multi_region: Some(true),
+        ..KeyFacts::default()
+    };
+    let now = app.now;
+    for region in ["us-east-1", "eu-west-1"] {
+        app.data.apply(
+            LiveUpdate::Keys {
+                source: SourceId {
+                    account: support::ACCOUNT.to_owned(),
+                    region: region.to_owned(),
+                },
+                keys: vec![mrk(region)],
+                complete: false,
+            },
+            now,
+        );
+    }
+    app.refresh();
+    act(&mut app, &[Action::Focus(Pane::Keys)]);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let text = render(&app, w, h);
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("alias/global-"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_ne!(rows[0], rows[1], "two identical rows at {w}x{h}");
+        assert!(
+            rows.iter().any(|r| r.contains("us-east-1"))
+                && rows.iter().any(|r| r.contains("eu-west-1")),
+            "{rows:#?}"
+        );
+    }
+}
+
+#[test]
+fn rule_ids_with_a_common_prefix_stay_distinct() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Alerts)]);
+    let text = render(&app, 200, 60);
+    // kms-key-disable-or-delete and kms-key-disable-or-delete-cis both
+    // resolved in the story; cut at the end they looked the same.
+    let rules: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("resolved "))
+        .map(|(_, rest)| rest)
+        .filter(|r| r.contains("kms-key-disab"))
+        .collect();
+    assert_eq!(rules.len(), 2, "{text}");
+    assert!(
+        rules.iter().any(|r| r.contains("delete-cis")),
+        "the CIS variant's id is cut to look like the other: {rules:#?}"
+    );
+}
