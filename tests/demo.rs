@@ -109,7 +109,8 @@ fn the_demo_tells_its_story_and_only_reads() {
     tmux.keys(&["-l", "old-reports"]);
     tmux.keys(&["Enter"]);
     tmux.wait("the key pending deletion", |s| {
-        s.contains("old-reports  PendingDel")
+        s.lines()
+            .any(|l| l.contains("old-reports") && l.contains("PendingDel"))
     });
     assert_in_crit_colour(&tmux, "PendingDel", "old-reports");
 

@@ -58,7 +58,9 @@ fn live_mode_shows_the_account_and_quits_cleanly() {
     tmux.keys(&["-l", "old-reports"]);
     tmux.keys(&["Enter"]);
     tmux.wait("the key pending deletion, 6 days to go", |s| {
-        s.contains("old-reports  PendingDel") && s.contains(" 6d ")
+        s.lines()
+            .any(|l| l.contains("old-reports") && l.contains("PendingDel"))
+            && s.contains(" 6d ")
     });
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_file(&exit), "0");

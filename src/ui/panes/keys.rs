@@ -16,10 +16,10 @@ use crate::ui::widgets::{
 /// The region tells apart the rows of a multi-Region key, which share
 /// their key id and often their alias.
 pub const COLUMNS: [Col; 11] = [
-    flex("key", 14),
-    text_col("region", 14, 5),
+    flex("key", 20),
+    text_col("region", 14, 4),
     text_col("state", 10, 2),
-    text_col("rotation", 12, 4),
+    text_col("rotation", 12, 5),
     col("deletion", 8, 1),
     text_col("last", 11, 7),
     col("calls", 7, 0),
