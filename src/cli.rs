@@ -76,9 +76,8 @@ pub struct DashboardArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub backfill: chrono::Duration,
 
-    /// Live mode: how often to ask CloudTrail for new events.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub poll_interval: chrono::Duration,
+    #[command(flatten)]
+    pub poll: PollArgs,
 
     /// Live mode: count kmstop's own KMS calls too (left out by default).
     #[arg(long)]
@@ -161,8 +160,9 @@ hour of history, so every pane fills at once. In the default scenario a
 compromised role is refused Decrypt again and again about 30 s after the
 start (the spike alert fires within the minute), a key pending deletion is
 still called, one key has rotation off, and a key policy is opened about
-3 min in. Events arrive seconds after they happen (CloudTrail's real
-delivery takes minutes: --realistic-delay). Nothing is read from ~/.aws.
+3 min in. Events become visible 2 s to 1 min after they happen, most within
+10 s (--realistic-delay: minutes, as CloudTrail's slower deliveries take);
+rates over minutes still filling read ~12, dimmed. Nothing is read from ~/.aws.
 
 Examples:
   kmstop demo
@@ -262,14 +262,8 @@ pub struct TailArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// How often to ask for new events.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub poll_interval: chrono::Duration,
-
-    /// Read each minute again this long after it ends, to catch events
-    /// CloudTrail delivers late (comma-separated, ascending).
-    #[arg(long, value_name = "DURATIONS", default_value = "5m,20m", value_delimiter = ',', value_parser = parse_duration)]
-    pub reread_after: Vec<chrono::Duration>,
+    #[command(flatten)]
+    pub poll: PollArgs,
 
     #[arg(long, short = 'f', value_enum, default_value_t = TailFormat::Json)]
     pub format: TailFormat,
@@ -289,6 +283,42 @@ pub struct TailArgs {
     /// Also print kmstop's own KMS calls (left out by default).
     #[arg(long)]
     pub include_own_calls: bool,
+}
+
+/// How the live pollers read CloudTrail: the same knobs for the dashboard
+/// and `tail`.
+#[derive(Debug, Clone, Args)]
+pub struct PollArgs {
+    /// Live: how often to ask CloudTrail for new events.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: chrono::Duration,
+
+    /// Live: read each minute again this long after it ends, for events
+    /// CloudTrail makes visible later than that (comma-separated,
+    /// ascending). The last minutes are re-read every 15 s anyway, as far
+    /// back as the delivery delays seen call for.
+    #[arg(long, value_name = "DURATIONS", default_value = "5m,20m", value_delimiter = ',', value_parser = parse_duration)]
+    pub reread_after: Vec<chrono::Duration>,
+}
+
+impl PollArgs {
+    /// What is wrong with the values, in the words of the flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.poll_interval < chrono::Duration::seconds(1) {
+            return Err("--poll-interval must be at least 1s".into());
+        }
+        if !self.reread_after.is_sorted()
+            || self
+                .reread_after
+                .iter()
+                .any(|d| *d <= chrono::Duration::zero())
+        {
+            return Err(
+                "--reread-after takes positive durations in ascending order, e.g. 5m,20m".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]

@@ -72,7 +72,24 @@ pub struct SourceStatus {
     /// When the account produces more events than LookupEvents can
     /// deliver: the share of events read so far (0–1). `None` when keeping up.
     pub coverage: Option<f64>,
+    /// The share (0–1) of the last 5 minutes' and the last minute's events
+    /// expected to be in already, from the delivery delays seen: the rest
+    /// CloudTrail has not made visible yet. `None` until enough delays are
+    /// seen.
+    pub recent_in: Option<f64>,
+    pub minute_in: Option<f64>,
     pub last_error: Option<String>,
+}
+
+/// How a share of the recent minutes reads: `~92 %`, never `100 %` for an
+/// estimate that is not exact.
+pub fn share_in(share: f64) -> String {
+    let pct = (share * 100.0).clamp(0.0, 100.0);
+    if pct >= 99.5 {
+        "~99 %".to_string()
+    } else {
+        format!("~{pct:.0} %")
+    }
 }
 
 /// The time up to which every usable source has delivered every event

@@ -33,6 +33,10 @@ use crate::report::replay::Replay;
 use crate::source::files::ScanStats;
 use crate::store::{Ingested, Store, StoreConfig};
 
+/// Below this share of the expected events in, a recent rate is drawn as
+/// still filling.
+pub const FILLING_BELOW: f64 = 0.95;
+
 /// How the data is sized.
 #[derive(Debug, Clone)]
 pub struct DataConfig {
@@ -179,6 +183,22 @@ impl Data {
         }
         self.pump(false);
         self.generation += 1;
+    }
+
+    /// Whether the last minute's and the last 5 minutes' counts are still
+    /// filling: some live source expects under 95 % of their events to be
+    /// visible in CloudTrail yet, so a rate over them reads low.
+    pub fn recent_filling(&self) -> [bool; 2] {
+        let usable = || {
+            self.sources
+                .values()
+                .filter(|s| !matches!(s.health, crate::live::Health::Unavailable { .. }))
+        };
+        let low = |share: Option<f64>| share.is_some_and(|s| s < FILLING_BELOW);
+        [
+            usable().any(|s| low(s.minute_in)),
+            usable().any(|s| low(s.recent_in)),
+        ]
     }
 
     /// The time up to which every live source has delivered, if they all

@@ -337,6 +337,16 @@ pub struct App {
 }
 
 impl App {
+    /// Whether the 1m and 5m rates on screen are over minutes CloudTrail is
+    /// still filling: only live, and only at the present (a cursor in the
+    /// past looks at minutes that are in).
+    pub fn filling(&self) -> [bool; 2] {
+        if self.mode != Mode::Live || self.cursor.is_some() {
+            return [false, false];
+        }
+        self.data.recent_filling()
+    }
+
     pub fn new(data: Data, mode: Mode, now: DateTime<Utc>) -> Self {
         let window = match mode {
             Mode::Files(_) => TimeWindow::All,

@@ -185,9 +185,11 @@ fn run_live(
     opts: DashboardOptions,
     clock: &dyn Clock,
 ) -> ExitCode {
-    if args.poll_interval < chrono::Duration::seconds(1) || args.backfill < chrono::Duration::zero()
-    {
-        return usage_error("--poll-interval must be at least 1s and --backfill not negative");
+    if args.backfill < chrono::Duration::zero() {
+        return usage_error("--backfill must not be negative");
+    }
+    if let Err(message) = args.poll.check() {
+        return usage_error(&message);
     }
     let mut targets = args.targets.options();
     if targets.profiles.is_empty()
@@ -214,7 +216,7 @@ fn run_live(
     };
     let settings = super::live::LiveSettings {
         backfill: args.backfill,
-        poll_interval: args.poll_interval,
+        plan: super::live::plan_settings(&args.poll),
         include_own_calls: args.include_own_calls,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
     };

@@ -20,9 +20,11 @@ use crate::sim::{RequestRecord, Sim, SimHandle, SimOptions};
 use crate::text::escape_control;
 use crate::tui::{DashboardOptions, Source, run_dashboard};
 
-/// Events become visible this long after they happen: seconds, so the
-/// story of the first minute is on screen within the minute.
-const DEMO_DELAY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(10));
+/// Events become visible this long after they happen, spread over the
+/// first minute and skewed short (half within 9 s) as CloudTrail's quick
+/// deliveries are: the pollers' re-reads of the last minutes have real
+/// work, and the story of the first minute is on screen within it.
+const DEMO_DELAY: (Duration, Duration) = (Duration::from_secs(2), Duration::from_mins(1));
 /// `--realistic-delay`: minutes, as CloudTrail's event history does
 /// (usually within 5, a few much later — the pollers' re-reads at +5 and
 /// +20 min are what catch those).
@@ -144,7 +146,7 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
     };
     let settings = super::live::LiveSettings {
         backfill: chrono::Duration::hours(1),
-        poll_interval: chrono::Duration::seconds(5),
+        plan: crate::source::lookup::PlanSettings::default(),
         include_own_calls: false,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
     };

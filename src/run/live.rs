@@ -61,11 +61,24 @@ pub async fn accounts(options: &TargetOptions) -> Result<Vec<Account>, String> {
     Ok(out)
 }
 
+/// The poller's schedule from the live flags (checked by `PollArgs::check`).
+pub fn plan_settings(poll: &crate::cli::PollArgs) -> crate::source::lookup::PlanSettings {
+    crate::source::lookup::PlanSettings {
+        poll_interval: poll.poll_interval,
+        rereads: poll.reread_after.clone(),
+        // Batch re-reads over a few polls, never longer than the shortest
+        // re-read delay.
+        reread_batch: (poll.poll_interval * 12)
+            .min(poll.reread_after.first().copied().unwrap_or_default()),
+        ..crate::source::lookup::PlanSettings::default()
+    }
+}
+
 /// How the live sources run.
 #[derive(Debug, Clone)]
 pub struct LiveSettings {
     pub backfill: chrono::Duration,
-    pub poll_interval: chrono::Duration,
+    pub plan: crate::source::lookup::PlanSettings,
     pub include_own_calls: bool,
     /// How often the key inventory is read in full.
     pub inventory_interval: std::time::Duration,
@@ -107,7 +120,7 @@ pub fn start_live(
     use crate::aws::{CloudTrailReader, KmsReader};
     use crate::live::LiveUpdate;
     use crate::source::inventory::{self, changes_key};
-    use crate::source::lookup::{Pacer, PlanSettings, Poller, PollerSettings};
+    use crate::source::lookup::{Pacer, Poller, PollerSettings};
 
     let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<LiveUpdate>(256);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<LiveUpdate>(64);
@@ -120,10 +133,7 @@ pub fn start_live(
         let _guard = runtime.enter();
         for account in accounts {
             for source in account.sources() {
-                let plan = PlanSettings {
-                    poll_interval: settings.poll_interval,
-                    ..PlanSettings::default()
-                };
+                let plan = settings.plan.clone();
                 let poller = Poller::new(
                     CloudTrailReader::new(&account.config.config, &source.region),
                     source.clone(),

@@ -16,7 +16,7 @@ use crate::aws::CloudTrailReader;
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
-use crate::live::{Health, LiveUpdate, SourceId, SourceStatus, watermark};
+use crate::live::{Health, LiveUpdate, SourceId, SourceStatus, share_in, watermark};
 use crate::report::replay::Replay;
 use crate::source::lookup::{
     Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
@@ -77,14 +77,12 @@ impl<'a> EventLine<'a> {
 
 pub fn run(args: &TailArgs, clock: Arc<dyn Clock>) -> ExitCode {
     let backfill = args.backfill;
-    if backfill < Duration::zero() || args.poll_interval < Duration::seconds(1) {
-        eprintln!("kmstop: --poll-interval must be at least 1s and --backfill not negative");
+    if backfill < Duration::zero() {
+        eprintln!("kmstop: --backfill must not be negative");
         return ExitCode::from(EXIT_USAGE);
     }
-    if !args.reread_after.is_sorted() || args.reread_after.iter().any(|d| *d <= Duration::zero()) {
-        eprintln!(
-            "kmstop: --reread-after takes positive durations in ascending order, e.g. 5m,20m"
-        );
+    if let Err(message) = args.poll.check() {
+        eprintln!("kmstop: {message}");
         return ExitCode::from(EXIT_USAGE);
     }
     let rules = if args.alerts {
@@ -240,14 +238,8 @@ fn spawn_pollers(
             }
             let settings = PollerSettings {
                 plan: PlanSettings {
-                    poll_interval: args.poll_interval,
-                    rereads: args.reread_after.clone(),
-                    // Batch re-reads over a few polls, never longer than
-                    // the shortest re-read delay.
-                    reread_batch: (args.poll_interval * 12)
-                        .min(args.reread_after.first().copied().unwrap_or_default()),
                     first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
-                    ..PlanSettings::default()
+                    ..super::live::plan_settings(&args.poll)
                 },
                 backfill: args.backfill,
                 include_own_calls: args.include_own_calls,
@@ -362,12 +354,23 @@ fn write_event(args: &TailArgs, event: &PackedEvent, out: &mut impl Write) -> io
 /// Tells stderr when a source's health changes: the stream on stdout stays
 /// clean for pipes.
 fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {
-    if before.is_some_and(|b| b.health == status.health) {
+    // Said again when the health changes, and once when the first
+    // estimate of how complete the recent minutes are arrives.
+    let news = before.is_none_or(|b| {
+        b.health != status.health || (b.recent_in.is_none() && status.recent_in.is_some())
+    });
+    if !news {
         return;
     }
     let what = match &status.health {
         Health::Starting => return,
-        Health::Ok => "ok".to_string(),
+        Health::Ok => match status.recent_in {
+            Some(share) if share < 0.995 => format!(
+                "ok; last 5 min {} in, the rest not yet visible in CloudTrail (printed as it appears)",
+                share_in(share)
+            ),
+            _ => "ok".to_string(),
+        },
         Health::Lagging { seconds } => match status.coverage {
             Some(share) => format!(
                 "lagging {} min: the account produces more KMS events than LookupEvents delivers; {:.0} % of events seen",

@@ -6,12 +6,19 @@ use ratatui::text::{Line, Span};
 use super::theme::{Slot, Theme};
 use super::widgets::{count, safe};
 use crate::app::{App, Mode};
-use crate::live::Health;
+use crate::live::{Health, SourceStatus, share_in};
 
-fn health(h: &Health) -> (String, Slot) {
-    match h {
+fn health(status: &SourceStatus) -> (String, Slot) {
+    match &status.health {
         Health::Starting => ("starting".into(), Slot::Muted),
-        Health::Ok => ("ok".into(), Slot::Ok),
+        // Up to date with what CloudTrail shows, which is not yet all that
+        // happened: say how much of the last minutes is in while they fill.
+        Health::Ok => match status.recent_in {
+            Some(share) if share < 0.995 => {
+                (format!("last 5 min {} in", share_in(share)), Slot::Ok)
+            }
+            _ => ("ok".into(), Slot::Ok),
+        },
         Health::Lagging { seconds } => (format!("lagging {} min", seconds / 60), Slot::Warn),
         Health::Throttled => ("throttled".into(), Slot::Warn),
         Health::Failing { .. } => ("failing".into(), Slot::Crit),
@@ -62,7 +69,7 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
                 first.push(Span::raw(" "));
             }
             for (source, status) in &app.data.sources {
-                let (text, slot) = health(&status.health);
+                let (text, slot) = health(status);
                 first.push(Span::styled(
                     safe(&source.region, 20),
                     theme.style(Slot::Muted),
@@ -87,7 +94,14 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
         Span::styled(" events ", theme.style(Slot::Muted)),
         Span::styled(count(app.data.events_seen), theme.style(Slot::Text)),
         Span::styled("  ev/s ", theme.style(Slot::Muted)),
-        Span::styled(format!("{:.1}", s.events_per_sec), theme.style(Slot::Text)),
+        if app.filling()[0] {
+            Span::styled(
+                format!("~{:.1}", s.events_per_sec),
+                theme.style(Slot::Muted),
+            )
+        } else {
+            Span::styled(format!("{:.1}", s.events_per_sec), theme.style(Slot::Text))
+        },
         Span::styled("  firing ", theme.style(Slot::Muted)),
         Span::styled(
             s.firing.to_string(),

@@ -325,6 +325,16 @@ pub fn count(n: u64) -> String {
 }
 
 /// A per-minute rate: "–" when zero.
+/// A rate cell; one over minutes CloudTrail is still filling reads `~12`,
+/// dimmed, so a rate that will still rise never passes for a slow-down.
+pub fn rate_cell(r: f64, filling: bool) -> CellText {
+    if filling {
+        styled(format!("~{}", rate(r)), Slot::Muted)
+    } else {
+        cell(rate(r))
+    }
+}
+
 pub fn rate(r: f64) -> String {
     if r <= 0.0 {
         "–".to_owned()

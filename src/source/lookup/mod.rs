@@ -3,6 +3,7 @@
 //! checkpointed. Also the historical sweep behind `report --source aws`.
 
 mod checkpoint;
+mod delay;
 mod pacer;
 mod plan;
 mod poller;
@@ -11,9 +12,11 @@ mod stats;
 mod sweep;
 
 pub use checkpoint::{Checkpoint, checkpoint_path, state_dir};
+pub use delay::DelayModel;
 pub use pacer::Pacer;
 pub use plan::{
-    Gap, Next, Plan, PlanSettings, PlanState, Scan, ScanKind, Slice, Window, floor_second,
+    Gap, Next, PRIOR_RECENT_REACH, Plan, PlanSettings, PlanState, Scan, ScanKind, Slice, Window,
+    floor_second,
 };
 pub use poller::{Ended, LookupApi, Poller, PollerSettings};
 pub use seen::Delivered;

@@ -7,15 +7,24 @@
 //! scan share the region's 2 requests/s, in this priority:
 //!
 //! 1. **fresh** — every poll interval, `[tip, now - 1s]`, newest first; the
-//!    tip then moves on. When a fresh scan would take more than
-//!    `max_fresh_pages` (the account outruns LookupEvents), its older,
-//!    unread rest becomes a gap, so the screen stays live and the shortfall
-//!    is counted instead of silently growing a lag.
-//! 2. **re-read** — late delivery: each window is read again once its end is
-//!    `rereads[i]` old (default +5 and +20 min). Due windows are batched (a
-//!    minute's worth of 5-second slices in one request) and merged when
-//!    adjacent, so a quiet account pays two extra requests a minute.
-//! 3. **gap** — the backfill at start, and the rests cut off fresh scans;
+//!    tip then moves on. The scan also reads the last `fresh_overlap` again
+//!    (most late events become visible within seconds). When a fresh scan
+//!    would take more than `max_fresh_pages` (the account outruns
+//!    LookupEvents), its older, unread rest becomes a gap, so the screen
+//!    stays live and the shortfall is counted instead of silently growing a
+//!    lag.
+//! 2. **recent** — freshness: every `recent_every`, the stretch from
+//!    `recent_reach` ago (learned from the delivery delays, see `delay`) to
+//!    where the fresh overlap begins is read again, so an event that becomes
+//!    visible after its stretch's first read is on screen within seconds,
+//!    not at the +5 min re-read. At most `recent_max_pages` a time: an
+//!    account that busy leaves the rest to the re-reads.
+//! 3. **re-read** — the completeness backstop: each window is read again
+//!    once its end is `rereads[i]` old (default +5 and +20 min). Due windows
+//!    are batched (a minute's worth of 5-second slices in one request) and
+//!    merged when adjacent, so a quiet account pays two extra requests a
+//!    minute.
+//! 4. **gap** — the backfill at start, and the rests cut off fresh scans;
 //!    newest first, read when nothing fresher is waiting.
 //!
 //! A scan's window is frozen while it is paged (`NextToken` is valid only
@@ -52,6 +61,12 @@ pub struct PlanSettings {
     /// How much the first fresh scan reads (the rest of the backfill is a
     /// gap, read newest first after it).
     pub first_fresh: Duration,
+    /// How much already-read time each fresh scan reads again.
+    pub fresh_overlap: Duration,
+    /// How often the recent past is read again for freshness.
+    pub recent_every: Duration,
+    /// Pages one freshness re-read may take.
+    pub recent_max_pages: u32,
 }
 
 impl Default for PlanSettings {
@@ -63,13 +78,21 @@ impl Default for PlanSettings {
             max_reread_span: Duration::minutes(15),
             max_fresh_pages: 40,
             first_fresh: Duration::minutes(2),
+            fresh_overlap: Duration::seconds(15),
+            recent_every: Duration::seconds(15),
+            recent_max_pages: 4,
         }
     }
 }
 
+/// How far back freshness re-reads look until the poller has learned the
+/// delivery delays.
+pub const PRIOR_RECENT_REACH: Duration = Duration::minutes(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScanKind {
     Fresh,
+    Recent,
     Reread,
     Gap,
 }
@@ -109,6 +132,10 @@ pub struct Scan {
     pub slices: Vec<Slice>,
     /// For gaps: ids to drop because the cut already delivered them.
     pub edge_ids: Vec<String>,
+    /// For fresh scans: where the never-read part begins (the part before
+    /// it is the overlap, read again).
+    #[serde(default)]
+    pub new_from: Option<DateTime<Utc>>,
 }
 
 /// What to do next.
@@ -133,11 +160,18 @@ pub struct PlanState {
     pub fresh: Option<Scan>,
     pub reread: Option<Scan>,
     pub gap: Option<Scan>,
+    #[serde(default)]
+    pub recent: Option<Scan>,
+    #[serde(default)]
+    pub last_recent: Option<DateTime<Utc>>,
 }
 
 pub struct Plan {
     pub settings: PlanSettings,
     pub state: PlanState,
+    /// How far back freshness re-reads look; the poller sets it from the
+    /// delays it learns.
+    pub recent_reach: Duration,
 }
 
 /// Whole seconds, rounded down.
@@ -170,20 +204,31 @@ impl Plan {
             fresh: None,
             reread: None,
             gap: None,
+            recent: None,
+            last_recent: None,
         };
-        Self { settings, state }
+        Self {
+            settings,
+            state,
+            recent_reach: PRIOR_RECENT_REACH,
+        }
     }
 
     /// Resumes a saved plan: the fresh scan goes on from the saved tip, so
     /// nothing between the runs is missed.
     pub fn resume(settings: PlanSettings, state: PlanState) -> Self {
-        Self { settings, state }
+        Self {
+            settings,
+            state,
+            recent_reach: PRIOR_RECENT_REACH,
+        }
     }
 
     /// The scan of this kind, if one is being paged.
     pub fn scan(&self, kind: ScanKind) -> Option<&Scan> {
         match kind {
             ScanKind::Fresh => self.state.fresh.as_ref(),
+            ScanKind::Recent => self.state.recent.as_ref(),
             ScanKind::Reread => self.state.reread.as_ref(),
             ScanKind::Gap => self.state.gap.as_ref(),
         }
@@ -192,6 +237,7 @@ impl Plan {
     fn scan_mut(&mut self, kind: ScanKind) -> &mut Option<Scan> {
         match kind {
             ScanKind::Fresh => &mut self.state.fresh,
+            ScanKind::Recent => &mut self.state.recent,
             ScanKind::Reread => &mut self.state.reread,
             ScanKind::Gap => &mut self.state.gap,
         }
@@ -209,15 +255,35 @@ impl Plan {
             .map_or(now, |t| t + self.settings.poll_interval);
         if now >= fresh_due && self.state.tip < now {
             self.state.last_fresh = Some(now);
-            self.state.fresh = Some(new_scan(
+            let tip = self.state.tip;
+            // An account LookupEvents cannot keep up with gets no overlap:
+            // its requests go to reading what was never read.
+            let overlap = if self.overloaded() {
+                Duration::zero()
+            } else {
+                self.settings.fresh_overlap
+            };
+            // Only time whose ids are remembered is read again (see
+            // `recent_window`).
+            let again_from = (now - overlap).max(self.reread_horizon());
+            let mut scan = new_scan(
                 ScanKind::Fresh,
                 Window {
-                    start: self.state.tip,
+                    start: tip.min(again_from),
                     end: now - Duration::seconds(1),
                 },
                 now,
-            ));
+            );
+            scan.new_from = Some(tip);
+            self.state.fresh = Some(scan);
             return Next::Page(ScanKind::Fresh);
+        }
+        if self.state.recent.is_some() {
+            return Next::Page(ScanKind::Recent);
+        }
+        if let Some(scan) = self.take_due_recent(now) {
+            self.state.recent = Some(scan);
+            return Next::Page(ScanKind::Recent);
         }
         if self.state.reread.is_some() {
             return Next::Page(ScanKind::Reread);
@@ -242,8 +308,47 @@ impl Plan {
             .iter()
             .map(|s| self.due(s) + self.settings.reread_batch)
             .min();
-        let wake = next_reread.map_or(fresh_due, |r| r.min(fresh_due));
+        let mut wake = next_reread.map_or(fresh_due, |r| r.min(fresh_due));
+        if let Some(recent_due) = self.recent_due() {
+            wake = wake.min(recent_due);
+        }
         Next::Wait(wake.max(now + Duration::seconds(1)))
+    }
+
+    /// The stretch a freshness re-read covers at `now`: from `recent_reach`
+    /// ago to where the fresh scan's overlap begins, within what was read.
+    fn recent_window(&self, now: DateTime<Utc>) -> Option<Window> {
+        // Only time read before, whose ids are still remembered: a re-read
+        // of time never read, or read so long ago that its ids are
+        // forgotten, would deliver events a second time.
+        let mut start = (now - self.recent_reach).max(self.reread_horizon());
+        let unread = (self.state.gaps.iter().map(|g| g.window))
+            .chain(self.state.gap.iter().map(|s| s.window));
+        for window in unread {
+            if window.end >= start {
+                start = window.end + Duration::seconds(1);
+            }
+        }
+        let end = (now - self.settings.fresh_overlap).min(self.state.tip) - Duration::seconds(1);
+        (start <= end && self.settings.recent_max_pages > 0).then_some(Window { start, end })
+    }
+
+    fn recent_due(&self) -> Option<DateTime<Utc>> {
+        self.state.last_fresh?;
+        Some(
+            self.state
+                .last_recent
+                .map_or(self.state.tip, |t| t + self.settings.recent_every),
+        )
+    }
+
+    fn take_due_recent(&mut self, now: DateTime<Utc>) -> Option<Scan> {
+        if self.recent_due()? > now {
+            return None;
+        }
+        let window = self.recent_window(now)?;
+        self.state.last_recent = Some(now);
+        Some(new_scan(ScanKind::Recent, window, now))
     }
 
     fn due(&self, slice: &Slice) -> DateTime<Utc> {
@@ -303,6 +408,7 @@ impl Plan {
         edge_ids: impl FnOnce(DateTime<Utc>) -> Vec<String>,
     ) {
         let max_fresh_pages = self.settings.max_fresh_pages;
+        let recent_max_pages = self.settings.recent_max_pages;
         let Some(scan) = self.scan_mut(kind).as_mut() else {
             return;
         };
@@ -312,21 +418,28 @@ impl Plan {
             scan.oldest_seen = Some(scan.oldest_seen.map_or(*oldest, |o| o.min(*oldest)));
         }
         scan.token = next_token;
+        let new_from = scan.new_from.unwrap_or(scan.window.start);
         let cut = kind == ScanKind::Fresh
             && scan.token.is_some()
             && scan.pages >= max_fresh_pages
-            && scan.oldest_seen.is_some_and(|o| o > scan.window.start);
-        if scan.token.is_some() && !cut {
+            && scan.oldest_seen.is_some_and(|o| o > new_from);
+        // The never-read part is done once the pages reach before it.
+        let fresh_done = kind == ScanKind::Fresh
+            && scan.token.is_some()
+            && scan.oldest_seen.is_some_and(|o| o < new_from);
+        let recent_done = kind == ScanKind::Recent && scan.pages >= recent_max_pages;
+        if scan.token.is_some() && !cut && !fresh_done && !recent_done {
             return;
         }
         let Some(scan) = self.scan_mut(kind).take() else {
             return;
         };
+        let new_from = scan.new_from.unwrap_or(scan.window.start);
         if cut {
-            let oldest = scan.oldest_seen.unwrap_or(scan.window.start);
+            let oldest = scan.oldest_seen.unwrap_or(new_from);
             self.add_gap(Gap {
                 window: Window {
-                    start: scan.window.start,
+                    start: new_from,
                     end: oldest,
                 },
                 edge_ids: edge_ids(oldest),
@@ -343,8 +456,14 @@ impl Plan {
         match kind {
             ScanKind::Fresh => {
                 self.state.tip = scan.window.end + Duration::seconds(1);
-                self.schedule_rereads(scan.window, 0, scan.started);
+                let read = Window {
+                    start: new_from.min(scan.window.end),
+                    end: scan.window.end,
+                };
+                self.schedule_rereads(read, 0, scan.started);
             }
+            // Freshness only: the backstop re-reads of this stretch stay.
+            ScanKind::Recent => {}
             ScanKind::Gap => self.schedule_rereads(scan.window, 0, scan.started),
             ScanKind::Reread => {
                 for slice in scan.slices {
@@ -402,7 +521,8 @@ impl Plan {
             .flatten()
             .map(|s| {
                 let oldest = s.oldest_seen.unwrap_or(s.window.end);
-                (oldest - s.window.start).num_seconds().max(0)
+                let from = s.new_from.unwrap_or(s.window.start);
+                (oldest - from).num_seconds().max(0)
             })
             .sum();
         gaps + open
@@ -426,10 +546,15 @@ impl Plan {
     /// before it need not be remembered.
     pub fn reread_horizon(&self) -> DateTime<Utc> {
         let pending = self.state.rereads.iter().map(|s| s.window.start);
-        let active = [&self.state.fresh, &self.state.reread, &self.state.gap]
-            .into_iter()
-            .flatten()
-            .map(|s| s.window.start);
+        let active = [
+            &self.state.fresh,
+            &self.state.recent,
+            &self.state.reread,
+            &self.state.gap,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.window.start);
         pending.chain(active).min().unwrap_or(self.state.tip)
     }
 }
@@ -445,5 +570,6 @@ fn new_scan(kind: ScanKind, window: Window, now: DateTime<Utc>) -> Scan {
         oldest_seen: None,
         slices: Vec::new(),
         edge_ids: Vec::new(),
+        new_from: None,
     }
 }

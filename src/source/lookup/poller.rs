@@ -12,8 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::checkpoint::Checkpoint;
+use super::delay::DelayModel;
 use super::pacer::Pacer;
-use super::plan::{Next, Plan, PlanSettings, ScanKind};
+use super::plan::{Next, PRIOR_RECENT_REACH, Plan, PlanSettings, ScanKind};
 use super::seen::Delivered;
 use super::stats::Stats;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
@@ -82,6 +83,10 @@ pub struct Poller<A> {
     delivered: Delivered,
     stats: Stats,
     last_saved: Option<DateTime<Utc>>,
+    delays: DelayModel,
+    /// Events before this were history when the poller started: how late
+    /// they were delivered says nothing about the delays now.
+    started: DateTime<Utc>,
 }
 
 /// How a poller ended.
@@ -136,6 +141,12 @@ impl<A: LookupApi> Poller<A> {
             plan,
             delivered,
             last_saved: None,
+            delays: DelayModel::new(
+                PRIOR_RECENT_REACH,
+                Duration::seconds(30),
+                Duration::minutes(5),
+            ),
+            started: now,
         }
     }
 
@@ -252,7 +263,15 @@ impl<A: LookupApi> Poller<A> {
                 self.stats.duplicates += 1;
                 continue;
             }
-            if kind == ScanKind::Reread {
+            if kind != ScanKind::Gap && event.time >= self.started {
+                self.delays.observe(now - event.time);
+            }
+            let overlap = self
+                .plan
+                .scan(kind)
+                .and_then(|s| s.new_from)
+                .is_some_and(|from| event.time < from);
+            if matches!(kind, ScanKind::Reread | ScanKind::Recent) || overlap {
                 self.stats.late_found += 1;
             }
             if !self.settings.include_own_calls
@@ -286,6 +305,9 @@ impl<A: LookupApi> Poller<A> {
         {
             self.stats.observe_fresh(&scan, times.len() as u64);
         }
+        self.plan.recent_reach = self.delays.reach();
+        self.stats.recent_in = self.delays.expected_in(Duration::minutes(5));
+        self.stats.minute_in = self.delays.expected_in(Duration::minutes(1));
         self.stats.health_after_success(&self.plan, now);
         self.delivered.forget_before(self.plan.reread_horizon());
         if delivered > 0 {

@@ -19,6 +19,9 @@ pub struct Stats {
     pub own_calls: u64,
     /// Events first found by a re-read: delivered late by CloudTrail.
     pub late_found: u64,
+    /// From the delivery delays: the share of the last 5 min / 1 min in.
+    pub recent_in: Option<f64>,
+    pub minute_in: Option<f64>,
     pub last_error: Option<String>,
     /// Events per second of event time, from the fresh scans.
     rate: Option<f64>,
@@ -40,6 +43,8 @@ impl Stats {
             malformed: 0,
             own_calls: 0,
             late_found: 0,
+            recent_in: None,
+            minute_in: None,
             last_error: None,
             rate: None,
             fresh_done: 0,
@@ -117,6 +122,8 @@ impl Stats {
             errors: self.errors,
             arrival_rate: rate,
             coverage,
+            recent_in: self.recent_in,
+            minute_in: self.minute_in,
             last_error: self.last_error.clone(),
         }
     }

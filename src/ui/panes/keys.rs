@@ -10,7 +10,7 @@ use crate::app::query::KeyRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, rate, spark, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, rate_cell, spark, styled, table, text_col, time,
 };
 
 /// The region tells apart the rows of a multi-Region key, which share
@@ -86,7 +86,7 @@ pub fn cell_of(r: &KeyRow, i: usize, w: u16, app: &App) -> CellText {
             styled(time(r.last_seen.max(kms), now), Slot::Muted)
         }
         6 => cell(count(r.calls)),
-        7 => cell(rate(r.rates[0])),
+        7 => rate_cell(r.rates[0], app.filling()[0]),
         8 if r.denied > 0 => styled(count(r.denied), Slot::Warn),
         8 => cell("0"),
         9 => cell(r.principals.to_string()),

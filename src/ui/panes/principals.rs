@@ -10,7 +10,8 @@ use crate::app::query::PrincipalRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, rate, spark, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, ident, rate, rate_cell, spark, styled, table, text_col,
+    time,
 };
 
 pub const COLUMNS: [Col; 11] = [
@@ -32,8 +33,8 @@ pub fn cell_of(r: &PrincipalRow, i: usize, w: u16, app: &App) -> CellText {
     match i {
         0 => ident(&r.name),
         1 => cell(count(r.calls)),
-        2 => cell(rate(r.rates[0])),
-        3 => cell(rate(r.rates[1])),
+        2 => rate_cell(r.rates[0], app.filling()[0]),
+        3 => rate_cell(r.rates[1], app.filling()[1]),
         4 => cell(rate(r.rates[2])),
         5 => styled(
             r.spark

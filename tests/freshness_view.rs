@@ -1,0 +1,113 @@
+//! Live truth on screen: while CloudTrail is still making the last minutes'
+//! events visible, the header says how much of them is in and the 1m/5m
+//! rates are drawn as filling (`~`, dimmed), never as a slow-down.
+
+mod support;
+
+use chrono::Duration;
+use kmstop::app::{App, Data, DataConfig, Mode};
+use kmstop::live::{Health, LiveUpdate, SourceId, SourceStatus};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+fn source() -> SourceId {
+    SourceId {
+        account: support::ACCOUNT.to_owned(),
+        region: "us-east-1".to_owned(),
+    }
+}
+
+fn status(recent_in: Option<f64>, minute_in: Option<f64>) -> SourceStatus {
+    SourceStatus {
+        source: source(),
+        health: Health::Ok,
+        scanned_to: None,
+        backfill_from: None,
+        backlog_events: 0,
+        events: 400,
+        requests: 40,
+        throttles: 0,
+        errors: 0,
+        arrival_rate: 0.05,
+        coverage: None,
+        recent_in,
+        minute_in,
+        last_error: None,
+    }
+}
+
+/// The story's events arriving live, the clock just past its attacker
+/// burst (so the last minutes have calls in them).
+fn live_app() -> App {
+    let data = Data::new(&DataConfig::live(), kmstop::alert::builtin::rules()).expect("rules");
+    let now = support::start() + Duration::minutes(120);
+    let mut app = App::new(data, Mode::Live, now);
+    let events = support::records().iter().map(support::pack).collect();
+    app.data.apply(
+        LiveUpdate::Events {
+            source: source(),
+            events,
+        },
+        now,
+    );
+    app
+}
+
+fn show(app: &mut App, s: SourceStatus) -> Buffer {
+    let now = app.now;
+    app.data.apply(LiveUpdate::Status(s), now);
+    app.refresh();
+    let mut terminal = Terminal::new(TestBackend::new(160, 40)).expect("test terminal");
+    terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+    terminal.backend().buffer().clone()
+}
+
+/// The principal row's line of the attacker (who called in the last
+/// minutes).
+fn attacker_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.contains("intruder"))
+        .expect("the attacker's row is on screen")
+}
+
+#[test]
+fn filling_minutes_are_said_and_their_rates_marked() {
+    let mut app = live_app();
+    let buffer = show(&mut app, status(Some(0.81), Some(0.55)));
+    let text = support::text(&buffer);
+    assert!(text.contains("last 5 min ~81 % in"), "{text}");
+    assert!(!text.contains("us-east-1 ok"), "{text}");
+    let row = attacker_line(&text);
+    assert!(
+        row.contains('~'),
+        "the 1m/5m rates are marked filling: {row}"
+    );
+    // The marked cell is dimmed, not drawn as a plain number.
+    let y = text
+        .lines()
+        .position(|l| l.contains("intruder"))
+        .expect("row");
+    let x = row.find('~').expect("marked");
+    let x = u16::try_from(row[..x].chars().count()).expect("fits");
+    let cell = &buffer[(x, u16::try_from(y).expect("fits"))];
+    assert!(
+        app.theme.slots_of(cell.fg).contains(&"muted"),
+        "filling rate drawn muted, got {:?}",
+        app.theme.slots_of(cell.fg)
+    );
+}
+
+#[test]
+fn complete_minutes_read_ok_with_plain_rates() {
+    let mut app = live_app();
+    let text = support::text(&show(&mut app, status(Some(0.999), Some(0.97))));
+    assert!(text.contains("us-east-1 ok"), "{text}");
+    let row = attacker_line(&text);
+    assert!(!row.contains('~'), "{row}");
+    // Before any delay is known there is no estimate, and no mark.
+    let mut app = live_app();
+    let text = support::text(&show(&mut app, status(None, None)));
+    assert!(text.contains("us-east-1 ok"), "{text}");
+    assert!(!attacker_line(&text).contains('~'));
+}
