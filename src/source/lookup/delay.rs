@@ -170,9 +170,13 @@ mod tests {
             m.observe(Duration::seconds(10));
         }
         // Ages 0..9 s hold nothing visible, 10..59 s everything: 50/60.
-        let c = m.expected_in(Duration::seconds(60)).expect("enough delays seen");
+        let c = m
+            .expected_in(Duration::seconds(60))
+            .expect("enough delays seen");
         assert!((c - 50.0 / 60.0).abs() < 1e-9, "{c}");
-        let c5 = m.expected_in(Duration::minutes(5)).expect("enough delays seen");
+        let c5 = m
+            .expected_in(Duration::minutes(5))
+            .expect("enough delays seen");
         assert!((c5 - 290.0 / 300.0).abs() < 1e-9, "{c5}");
     }
 }
