@@ -87,7 +87,7 @@ fn the_json_view_escapes_and_says_when_the_record_is_gone() {
     );
     // An event whose record was dropped: the fields, with a note.
     let rules = kmstop::alert::builtin::rules();
-    let mut config = kmstop::app::DataConfig::files(None);
+    let mut config = kmstop::app::DataConfig::files();
     config.raw_capacity = 0;
     let data = kmstop::app::Data::new(&config, rules).expect("rules");
     let mut bare = App::new(data, kmstop::app::Mode::Files(vec![]), app.now);

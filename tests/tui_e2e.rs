@@ -171,3 +171,48 @@ fn sigterm_restores_the_terminal() {
     assert_eq!(tmux.wait_file(&exit), "0");
     assert_eq!(tmux.display("#{alternate_on}"), "0");
 }
+
+/// Issue 11: the file dashboard over the shipped fixtures (2014 to 2023)
+/// counts all 76 events `report` counts, not the last 400 days' 16, and
+/// says how wide its buckets had to become.
+#[test]
+fn file_mode_shows_the_whole_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmux = Tmux::new("whole-range");
+    let exit = dir.path().join("exit");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudtrail");
+    let report = Command::new(env!("CARGO_BIN_EXE_kmstop"))
+        .args(["report", "--format", "json", "--source"])
+        .arg(&fixtures)
+        .output()
+        .expect("report runs");
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).expect("report JSON");
+    let events = report["events"].as_u64().expect("events");
+    let cmd = format!(
+        "cd {dir} && KMSTOP_CONFIG_DIR={dir}/config {bin} --source {logs}; echo $? > {exit}",
+        dir = dir.path().display(),
+        bin = env!("CARGO_BIN_EXE_kmstop"),
+        logs = fixtures.display(),
+        exit = exit.display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "s",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    let screen = tmux.wait("every file read", |s| s.contains("file(s) read"));
+    assert!(
+        screen.contains(&format!("events {events} ")),
+        "report counts {events}: {screen}"
+    );
+    assert!(screen.contains("per 1 h"), "{screen}");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_file(&exit), "0");
+}

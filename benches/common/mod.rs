@@ -112,11 +112,8 @@ const BATCH: usize = 20_000;
 pub fn loaded() -> App {
     let texts = texts(10_000);
     let tmpl = templates(&texts);
-    let data = Data::new(
-        &DataConfig::files(Some(Duration::hours(24))),
-        kmstop::alert::builtin::rules(),
-    )
-    .expect("built-in rules compile");
+    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules())
+        .expect("built-in rules compile");
     let mut app = App::new(data, Mode::Files(vec!["bench".into()]), start());
     for from in (0..EVENTS).step_by(BATCH) {
         let stamps = stamps_slice(EVENTS, from, BATCH, Duration::hours(24));

@@ -45,10 +45,14 @@ impl Window {
     }
 }
 
-/// `count` events over `window` as events per minute.
-#[allow(clippy::cast_precision_loss)] // counts and minutes stay far below 2^52
-pub fn per_minute(count: u64, window: Window) -> f64 {
-    count as f64 / window.minutes() as f64
+/// `count` events over `window` as events per minute. Buckets wider than
+/// the window (a long file range, see `StoreConfig::max_buckets`) make it
+/// the rate over the buckets the window touches, not a window's count
+/// passed off as that of a shorter time.
+#[allow(clippy::cast_precision_loss)] // counts and seconds stay far below 2^52
+pub fn per_minute(count: u64, window: Window, bucket_seconds: i64) -> f64 {
+    let covered = window.buckets(bucket_seconds.max(1)) * bucket_seconds.max(1);
+    count as f64 * 60.0 / covered.max(window.minutes() * 60) as f64
 }
 
 /// What one refresh of every pane needs.

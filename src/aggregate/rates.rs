@@ -22,11 +22,11 @@ impl Rates {
         }
     }
 
-    fn from_counts(c: &[u64; 3]) -> Self {
+    fn from_counts(c: &[u64; 3], bucket_seconds: i64) -> Self {
         Self {
-            m1: per_minute(c[0], Window::M1),
-            m5: per_minute(c[1], Window::M5),
-            m15: per_minute(c[2], Window::M15),
+            m1: per_minute(c[0], Window::M1, bucket_seconds),
+            m5: per_minute(c[1], Window::M5, bucket_seconds),
+            m15: per_minute(c[2], Window::M15, bucket_seconds),
         }
     }
 }
@@ -61,13 +61,13 @@ type Acc = RecentCounts;
 
 impl RecentCounts {
     /// Calls per minute over each window.
-    pub fn call_rates(&self) -> Rates {
-        Rates::from_counts(&self.calls)
+    pub fn call_rates(&self, bucket_seconds: i64) -> Rates {
+        Rates::from_counts(&self.calls, bucket_seconds)
     }
 
     /// Denied calls per minute over each window.
-    pub fn denied_rates(&self) -> Rates {
-        Rates::from_counts(&self.denied)
+    pub fn denied_rates(&self, bucket_seconds: i64) -> Rates {
+        Rates::from_counts(&self.denied, bucket_seconds)
     }
 }
 
@@ -128,6 +128,7 @@ pub fn rows(store: &Store, dim: Dim, now: DateTime<Utc>) -> Vec<EntityRow<'_>> {
 
 #[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
 fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
+    let secs = store.bucket_seconds();
     store
         .live_ids(dim)
         .filter_map(|id| {
@@ -140,9 +141,9 @@ fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
             Some(EntityRow {
                 id,
                 name: store.name(dim, id),
-                calls: Rates::from_counts(&a.calls),
-                decrypt: Rates::from_counts(&a.decrypt),
-                denied: Rates::from_counts(&a.denied),
+                calls: Rates::from_counts(&a.calls, secs),
+                decrypt: Rates::from_counts(&a.decrypt, secs),
+                denied: Rates::from_counts(&a.denied, secs),
                 denied_share: (a.calls[2] > 0).then(|| a.denied[2] as f64 / a.calls[2] as f64),
                 linked: info.linked,
                 first_seen: info.first_seen,

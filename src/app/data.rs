@@ -37,6 +37,10 @@ use crate::store::{Ingested, Store, StoreConfig};
 /// still filling.
 pub const FILLING_BELOW: f64 = 0.95;
 
+/// File mode's buckets: a day at 10 s (8 640) fits with room; 100 k
+/// mostly empty buckets cost ~20 MB, and a year of logs is held at 15 min.
+pub const FILE_MAX_BUCKETS: usize = 100_000;
+
 /// How the data is sized.
 #[derive(Debug, Clone)]
 pub struct DataConfig {
@@ -64,21 +68,16 @@ impl DataConfig {
         }
     }
 
-    /// Files: the whole range stays in the store. `span` is the range the
-    /// file names suggest (their delivery stamps); buckets stay at most a
-    /// minute wide so the 1-minute rates mean what they say.
-    pub fn files(span: Option<Duration>) -> Self {
-        let span = span.unwrap_or(Duration::days(400));
-        let bucket = if span <= Duration::days(2) {
-            Duration::seconds(10)
-        } else {
-            Duration::seconds(60)
-        };
+    /// Files: the whole range stays in the store, however long: buckets
+    /// start 10 s wide and widen as the range grows past
+    /// [`FILE_MAX_BUCKETS`] of them, so `all` counts what `report` counts.
+    pub fn files() -> Self {
         let store = StoreConfig {
-            bucket,
-            // Retention covers the range with room for late deliveries;
-            // "now" follows the newest event, so nothing in it expires.
-            retention: span + Duration::days(2),
+            bucket: Duration::seconds(10),
+            max_buckets: Some(FILE_MAX_BUCKETS),
+            // Nothing expires: "now" follows the newest event and the
+            // range is held whole.
+            retention: Duration::days(365 * 10_000),
             // Events of any order: the newest so far is "now".
             future_tolerance: Duration::days(36_500),
             ring_capacity: 0,

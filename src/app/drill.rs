@@ -135,7 +135,7 @@ fn principal(
     view.keys = per_key
         .into_iter()
         .map(|(kid, acc)| {
-            let r = rates(k_by.get(kid as usize));
+            let r = rates(k_by.get(kid as usize), store.bucket_seconds());
             key_row(app, store.name(Dim::Key, kid), acc, r, Some(kid))
         })
         .collect();
@@ -232,7 +232,7 @@ fn key(
                 calls,
                 decrypt,
                 denied,
-                rates: rates(p_by.get(pid as usize)),
+                rates: rates(p_by.get(pid as usize), store.bucket_seconds()),
                 keys: info.map_or(0, |i| i.linked),
                 first: info.and_then(|i| i.first_seen),
                 last: info.and_then(|i| i.last_seen),

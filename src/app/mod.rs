@@ -28,7 +28,7 @@ use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
 pub use action::Action;
-pub use data::{Data, DataConfig, Loading};
+pub use data::{Data, DataConfig, FILE_MAX_BUCKETS, Loading};
 pub use keymap::{InputMode, Keymap};
 pub use query::Snapshot;
 pub use update::{Effects, update};

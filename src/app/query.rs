@@ -180,12 +180,18 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         Some(g) if g == app.data.generation => Arc::clone(&app.snapshot.timeline),
         _ => Arc::new(whole_range(store)),
     };
-    let last_minute: u64 = {
-        let n = usize::try_from((60 / tally.bucket_secs.max(1)).max(1)).unwrap_or(1);
-        tally.calls.iter().rev().take(n).sum()
-    };
+    // The last minute's buckets; one wider bucket when a long file range
+    // widened them, over its own width.
+    let secs = tally.bucket_secs.max(1);
+    let n = (60 / secs).max(1);
+    let last_minute: u64 = tally
+        .calls
+        .iter()
+        .rev()
+        .take(usize::try_from(n).unwrap_or(1))
+        .sum();
     #[allow(clippy::cast_precision_loss)]
-    let events_per_sec = last_minute as f64 / 60.0;
+    let events_per_sec = last_minute as f64 / (n * secs).max(60) as f64;
 
     let mut snap = Snapshot {
         key: Some(key),

@@ -19,9 +19,9 @@ use crate::store::{Dim, NONE};
 const SPARK_ROWS: usize = 120;
 
 /// Calls per minute over 1, 5 and 15 minutes of an id.
-pub(super) fn rates(r: Option<&RecentCounts>) -> [f64; 3] {
+pub(super) fn rates(r: Option<&RecentCounts>, bucket_seconds: i64) -> [f64; 3] {
     r.map_or([0.0; 3], |r| {
-        let c = r.call_rates();
+        let c = r.call_rates(bucket_seconds);
         [c.m1, c.m5, c.m15]
     })
 }
@@ -83,7 +83,7 @@ pub(super) fn principal_rows(
             calls,
             decrypt: acc.decrypt,
             denied: acc.denied,
-            rates: rates(p_by.get(id as usize)),
+            rates: rates(p_by.get(id as usize), store.bucket_seconds()),
             denied_share: Some(acc.denied as f64 / calls as f64),
             keys: info.map_or(0, |i| i.linked),
             first: info.and_then(|i| i.first_seen),
@@ -113,7 +113,7 @@ pub(super) fn key_rows(
             continue;
         }
         let arn = store.name(Dim::Key, id);
-        let r = rates(k_by.get(id as usize));
+        let r = rates(k_by.get(id as usize), store.bucket_seconds());
         keys.push(key_row(app, arn, (acc.calls, acc.denied), r, Some(id)));
     }
     // Live: the inventory's keys nobody used in the window are keys too.
@@ -235,7 +235,7 @@ pub(super) fn denied_rows(
     };
     let recent_rate = |r: Option<&RecentCounts>| {
         r.map_or(0.0, |r| {
-            let d = r.denied_rates();
+            let d = r.denied_rates(store.bucket_seconds());
             if recent_minutes == 5 { d.m5 } else { d.m1 }
         })
     };

@@ -106,6 +106,50 @@ impl Bucket {
     }
 }
 
+/// What [`Bucket::absorb`] found in both buckets.
+pub(super) struct Shared {
+    pub combos: Vec<Combo>,
+    pub regions: Vec<u32>,
+    pub source_ips: Vec<u32>,
+}
+
+impl Bucket {
+    /// Adds `other`'s counts to this bucket's; says which combinations,
+    /// regions and source IPs both mentioned.
+    pub(super) fn absorb(&mut self, other: Bucket) -> Shared {
+        self.total += other.total;
+        self.denied += other.denied;
+        for (ip, n) in other.denied_ips {
+            *self.denied_ips.entry(ip).or_insert(0) += n;
+        }
+        Shared {
+            combos: add_all(&mut self.combos, other.combos),
+            regions: add_all(&mut self.regions, other.regions),
+            source_ips: add_all(&mut self.source_ips, other.source_ips),
+        }
+    }
+}
+
+/// Adds `from`'s counts into `into`; returns the keys both held.
+fn add_all<K: std::hash::Hash + Eq + Copy>(
+    into: &mut FastMap<K, u32>,
+    from: FastMap<K, u32>,
+) -> Vec<K> {
+    let mut both = Vec::new();
+    for (k, n) in from {
+        match into.entry(k) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                *e.get_mut() += n;
+                both.push(k);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(n);
+            }
+        }
+    }
+    both
+}
+
 /// Adds one to `map[k]`; true when `k` was not there.
 fn bump<K: std::hash::Hash + Eq>(map: &mut FastMap<K, u32>, k: K) -> bool {
     match map.entry(k) {

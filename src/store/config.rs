@@ -33,6 +33,12 @@ pub struct StoreConfig {
     pub max_contexts: usize,
     /// Distinct (context key, value) pairs counted per principal and per key.
     pub contexts_per_entity: usize,
+    /// When set, the store never spans more buckets than this: as the range
+    /// of event times grows it merges neighbouring buckets into wider ones
+    /// (10 s, 1 min, 5 min, 15 min, 1 h, …), so a range of any length is
+    /// held whole with exact totals (file mode). `None`: the width stays
+    /// and old buckets leave with the retention.
+    pub max_buckets: Option<usize>,
 }
 
 impl Default for StoreConfig {
@@ -50,6 +56,7 @@ impl Default for StoreConfig {
             max_event_names: 1_000,
             max_contexts: 100_000,
             contexts_per_entity: 1_000,
+            max_buckets: None,
         }
     }
 }

@@ -77,6 +77,9 @@ impl Store {
             self.refused.duplicates += 1;
             return Ingested::Duplicate;
         }
+        // A long range widens the buckets; the index follows.
+        self.fit(event.time);
+        let index = self.bucket_index(event.time);
 
         let principal = self.principals.intern(&event.principal, index);
         let key = self

@@ -188,6 +188,14 @@ impl Interner {
         }
     }
 
+    /// Buckets became `factor` times wider: the indices folded values were
+    /// last seen in follow.
+    pub fn rescale_folded(&mut self, factor: i64) {
+        for last in self.folded.values_mut() {
+            *last = last.div_euclid(factor);
+        }
+    }
+
     pub fn folded(&self) -> Folded {
         Folded {
             distinct: self.folded.len(),

@@ -15,6 +15,7 @@ mod intern;
 mod query;
 mod ring;
 mod seen;
+mod widen;
 
 use std::collections::VecDeque;
 
@@ -152,6 +153,7 @@ pub struct Store {
     total: u64,
     refused: Refused,
     next_fold_sweep: i64,
+    widened: bool,
 }
 
 impl Store {
@@ -185,6 +187,7 @@ impl Store {
             total: 0,
             refused: Refused::default(),
             next_fold_sweep: i64::MIN,
+            widened: false,
             config,
         }
     }

@@ -263,3 +263,67 @@ fn batch_matches_one_by_one() {
     let with_raw: Vec<bool> = ring(&batch).into_iter().map(|(_, r)| r).collect();
     assert_eq!(with_raw, [true, true, false]);
 }
+
+#[test]
+fn a_long_range_widens_the_buckets_and_keeps_every_event() {
+    let mut s = Store::new(StoreConfig {
+        retention: Duration::days(36_500),
+        future_tolerance: Duration::days(36_500),
+        max_buckets: Some(100),
+        ..StoreConfig::default()
+    });
+    // Ten days, the newest first and last: old events arrive after new.
+    let times: Vec<DateTime<Utc>> = (0..200)
+        .map(|i| t0() + Duration::minutes(72 * ((i * 37) % 200)))
+        .collect();
+    let newest = *times.iter().max().expect("events");
+    for (i, t) in times.iter().enumerate() {
+        let who = if i % 3 == 0 { ALICE } else { BOB };
+        let key = if i % 2 == 0 { KEY_A } else { KEY_B };
+        assert_eq!(
+            s.ingest(&ev(&i.to_string(), *t, who, Some(key), "Decrypt"), newest),
+            Ingested::Added
+        );
+    }
+    assert!(s.widened());
+    assert!(s.bucket_count() <= 100, "{} buckets", s.bucket_count());
+    assert_eq!(s.bucket_seconds(), 21_600, "ten days in under 100 buckets");
+    assert_eq!(s.total_events(), 200);
+    let in_buckets: u64 = s
+        .buckets_in(i64::MIN / 2, i64::MAX / 2)
+        .map(|(_, b)| u64::from(b.total()))
+        .sum();
+    assert_eq!(in_buckets, 200);
+    let alice = s.id(Dim::Principal, ALICE).expect("alice");
+    assert_eq!(
+        s.entity(Dim::Principal, alice).expect("info").totals.calls,
+        67
+    );
+    // A duplicate is still one, after widening.
+    assert_eq!(
+        s.ingest(&ev("0", times[0], ALICE, Some(KEY_A), "Decrypt"), newest),
+        Ingested::Duplicate
+    );
+}
+
+#[test]
+fn widened_buckets_still_release_every_id_when_they_expire() {
+    // References merged by widening are counted once: once the buckets
+    // leave retention, every id is free again.
+    let mut s = Store::new(StoreConfig {
+        retention: Duration::days(30),
+        max_buckets: Some(10),
+        ..StoreConfig::default()
+    });
+    for i in 0..50 {
+        let t = t0() + Duration::minutes(i * 7);
+        let who = if i % 2 == 0 { ALICE } else { BOB };
+        s.ingest(&ev(&i.to_string(), t, who, Some(KEY_A), "Decrypt"), t);
+    }
+    assert!(s.widened());
+    s.expire(t0() + Duration::days(40));
+    assert_eq!(s.total_events(), 0);
+    assert_eq!(s.cardinality(Dim::Principal), 0);
+    assert_eq!(s.cardinality(Dim::Key), 0);
+    assert_eq!(s.id(Dim::Principal, ALICE), None);
+}

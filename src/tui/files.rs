@@ -2,13 +2,10 @@
 //! `source::files::scan` as `report`) and hands each file's events to the
 //! loop as one owned batch over the bounded channel, with progress.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::thread;
-
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::Msg;
 use crate::event::{KmsEvent, PackedEvent};
@@ -21,31 +18,6 @@ pub enum FileMsg {
     Progress { done: usize, total: usize },
     Problem(String),
     Done(ScanStats),
-}
-
-/// The range the files' delivery stamps (`…_20250520T0005Z_…`) span:
-/// enough to size the store before the first event is read.
-pub fn stamped_span(inputs: &[Input]) -> Option<Duration> {
-    let stamps: Vec<DateTime<Utc>> = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::File { path, .. } => stamp(path),
-            _ => None,
-        })
-        .collect();
-    let (min, max) = (stamps.iter().min()?, stamps.iter().max()?);
-    // Files hold calls from before their delivery, by up to about an hour.
-    Some(*max - *min + Duration::hours(2))
-}
-
-fn stamp(path: &Path) -> Option<DateTime<Utc>> {
-    let name = path.file_name()?.to_str()?;
-    name.split('_').find_map(|part| {
-        (part.len() == 14)
-            .then(|| NaiveDateTime::parse_from_str(part, "%Y%m%dT%H%MZ").ok())
-            .flatten()
-            .map(|t| t.and_utc())
-    })
 }
 
 struct Batcher {

@@ -26,7 +26,7 @@ use crate::live::LiveUpdate;
 use crate::source::files::Input;
 use crate::ui::theme::Theme;
 
-pub use files::{FileMsg, stamped_span};
+pub use files::FileMsg;
 
 /// Where the dashboard's data comes from.
 #[derive(Debug, Clone)]
@@ -171,8 +171,8 @@ pub fn run_dashboard(
 
 fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App> {
     let (config, mode) = match &opts.source {
-        Source::Files { paths, inputs } => (
-            DataConfig::files(stamped_span(inputs)),
+        Source::Files { paths, .. } => (
+            DataConfig::files(),
             Mode::Files(paths.iter().map(|p| p.display().to_string()).collect()),
         ),
         Source::Live => (DataConfig::live(), Mode::Live),

@@ -26,6 +26,16 @@ fn health(status: &SourceStatus) -> (String, Slot) {
     }
 }
 
+/// A bucket width in the largest whole unit.
+fn bucket_width(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 /// Two lines: sources, then the numbers and the time.
 pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
     let w = width;
@@ -51,6 +61,14 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
                     )
                 };
                 first.push(Span::styled(text, theme.style(slot)));
+                // The whole range is held, in buckets this wide: say so,
+                // or a 1m rate over an hour's bucket reads as a minute's.
+                if app.data.store.widened() {
+                    first.push(Span::styled(
+                        format!("  per {}", bucket_width(app.data.store.bucket_seconds())),
+                        theme.style(Slot::Muted),
+                    ));
+                }
                 if l.stats.files_failed > 0 {
                     first.push(Span::styled(
                         format!("  {} failed", l.stats.files_failed),

@@ -130,7 +130,7 @@ pub fn records() -> Vec<Value> {
 /// File mode over the story, read and finished, at a fixed clock.
 pub fn app() -> App {
     let rules = kmstop::alert::builtin::rules();
-    let data = Data::new(&DataConfig::files(None), rules).expect("built-in rules compile");
+    let data = Data::new(&DataConfig::files(), rules).expect("built-in rules compile");
     let mut app = App::new(
         data,
         Mode::Files(vec!["./logs".to_owned()]),
