@@ -292,3 +292,53 @@ fn rule_ids_with_a_common_prefix_stay_distinct() {
         "the CIS variant's id is cut to look like the other: {rules:#?}"
     );
 }
+
+/// The `(other)` row (values past the cap, folded together) never
+/// outranks a value it names, whatever the sort: a sum of many addresses
+/// is not the top address.
+#[test]
+fn the_folded_row_is_listed_after_every_named_value() {
+    let mut config = kmstop::app::DataConfig::files();
+    config.store.max_source_ips = 4;
+    let data = kmstop::app::Data::new(&config, kmstop::alert::builtin::rules()).expect("rules");
+    let now = support::start() + Duration::hours(1);
+    let mut app = App::new(data, kmstop::app::Mode::Files(vec![]), now);
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let mut r = support::record(
+            800_000 + i,
+            support::start() + Duration::seconds(i64::try_from(i).unwrap_or(0)),
+            "Decrypt",
+            support::ATTACKER,
+            support::KEY_DOOMED,
+        );
+        r["errorCode"] = serde_json::json!("AccessDenied");
+        // Two named addresses (the cap keeps two past NONE and OTHER),
+        // then 38 more that fold.
+        r["sourceIPAddress"] = serde_json::json!(format!("198.51.100.{i}"));
+        events.push(support::pack(&r));
+    }
+    app.data.ingest(events, None);
+    app.data.finish_files();
+    app.refresh();
+    act(&mut app, &[Action::Focus(Pane::Denied)]);
+    for sort in 0..6 {
+        let rows = &app.snapshot.denied_rows;
+        let ips: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.kind == kmstop::app::query::DeniedKind::SourceIp)
+            .map(|r| r.label.as_str())
+            .collect();
+        assert!(ips.contains(&"(other)"), "{ips:?}");
+        let last = rows.last().expect("rows");
+        assert!(last.folded, "sort {sort}: (other) is last, got {ips:?}");
+        act(
+            &mut app,
+            &[if sort == 2 {
+                Action::ReverseSort
+            } else {
+                Action::CycleSort
+            }],
+        );
+    }
+}

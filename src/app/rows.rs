@@ -77,6 +77,10 @@ pub struct DeniedRow {
     pub count: u64,
     /// Denied calls per minute lately against the window's average.
     pub factor: Option<f64>,
+    /// The `(other)` row: values past the cap, folded together. Listed
+    /// after every real value whatever the sort, so a sum of many never
+    /// outranks the heaviest one named.
+    pub folded: bool,
 }
 
 /// Counts per bucket, oldest first.

@@ -152,6 +152,8 @@ pub(super) fn sort_denied(rows: &mut [DeniedRow], s: SortState) {
         };
         (v, tie)
     });
+    // Stable: the folded rows keep their order among themselves.
+    rows.sort_by_key(|r| r.folded);
 }
 
 /// Each denied row's place by label, ties in row order (the rows come
@@ -350,6 +352,7 @@ mod tests {
                     rank: None,
                     count: next(4),
                     factor: (next(3) > 0).then(|| next(5) as f64),
+                    folded: false,
                 }
             })
             .collect();

@@ -13,7 +13,7 @@ use super::{App, Filter, Pane};
 use crate::aggregate::{RecentCounts, Window, WindowCounts, denied_ips_in, series_many_both};
 use crate::event::KeyRef;
 use crate::inventory::KeyFacts;
-use crate::store::{Dim, NONE};
+use crate::store::{Dim, NONE, OTHER};
 
 /// Sparklines are computed for rows this close to the top or selection.
 const SPARK_ROWS: usize = 120;
@@ -255,6 +255,7 @@ pub(super) fn denied_rows(
                 rank: Some(ranks.rank(Dim::Principal, id as u32)),
                 count: acc.denied,
                 factor: factor(acc.denied, recent_rate(p_by.get(id))),
+                folded: id as u32 == OTHER,
             });
         }
     }
@@ -277,6 +278,7 @@ pub(super) fn denied_rows(
                 rank: None,
                 count: acc.denied,
                 factor: factor(acc.denied, recent_rate(k_by.get(id))),
+                folded: id as u32 == OTHER,
             });
         }
     }
@@ -301,6 +303,7 @@ pub(super) fn denied_rows(
                 rank: Some(ranks.rank(Dim::SourceIp, id as u32)),
                 count,
                 factor: factor(count, rate),
+                folded: id as u32 == OTHER,
             });
         }
     }
