@@ -59,6 +59,11 @@ pub struct DashboardArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
+    /// Where `e` writes its exports (default: exports in kmstop's data
+    /// directory, ~/.local/share/kmstop/exports on Linux).
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+
     /// Alert rules to add to the built-ins (default: rules.toml in the
     /// config directory, or the config's `rules`).
     #[arg(long, value_name = "FILE")]

@@ -174,7 +174,8 @@ fn sigterm_restores_the_terminal() {
 
 /// Issue 11: the file dashboard over the shipped fixtures (2014 to 2023)
 /// counts all 76 events `report` counts, not the last 400 days' 16, and
-/// says how wide its buckets had to become.
+/// says how wide its buckets had to become; `e` exports into the export
+/// directory.
 #[test]
 fn file_mode_shows_the_whole_range() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -189,7 +190,7 @@ fn file_mode_shows_the_whole_range() {
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).expect("report JSON");
     let events = report["events"].as_u64().expect("events");
     let cmd = format!(
-        "cd {dir} && KMSTOP_CONFIG_DIR={dir}/config {bin} --source {logs}; echo $? > {exit}",
+        "cd {dir} && KMSTOP_CONFIG_DIR={dir}/config {bin} --source {logs} --export-dir {dir}/exports; echo $? > {exit}",
         dir = dir.path().display(),
         bin = env!("CARGO_BIN_EXE_kmstop"),
         logs = fixtures.display(),
@@ -213,6 +214,18 @@ fn file_mode_shows_the_whole_range() {
         "report counts {events}: {screen}"
     );
     assert!(screen.contains("per 1 h"), "{screen}");
+    // `e` exports into the export directory, never the current one.
+    tmux.keys(&["e"]);
+    tmux.wait_for("exported to");
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_file(&exit), "0");
+    let exported: Vec<_> = std::fs::read_dir(dir.path().join("exports"))
+        .expect("the export directory was made")
+        .collect();
+    assert_eq!(exported.len(), 1, "{exported:?}");
+    let stray = std::fs::read_dir(dir.path())
+        .expect("cwd")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with("kmstop-"));
+    assert!(!stray, "an export landed in the current directory");
 }

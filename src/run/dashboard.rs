@@ -160,7 +160,10 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
         panic_key: std::env::var("KMSTOP_TEST_PANIC_KEY")
             .ok()
             .and_then(|s| s.chars().next()),
-        export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        export_dir: args
+            .export_dir
+            .clone()
+            .unwrap_or_else(crate::tui::default_export_dir),
     };
     if live {
         return run_live(args, &config, opts, clock);

@@ -5,7 +5,7 @@
 //! production shows.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +77,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         rules: look.rules,
         threads: 1,
         panic_key: None,
-        export_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        export_dir: crate::tui::default_export_dir(),
     };
     let code = dashboard_on(&sim, opts, &clock);
     if let Some(path) = &args.request_log

@@ -26,6 +26,7 @@ use crate::live::LiveUpdate;
 use crate::source::files::Input;
 use crate::ui::theme::Theme;
 
+pub use export::default_dir as default_export_dir;
 pub use files::FileMsg;
 
 /// Where the dashboard's data comes from.
