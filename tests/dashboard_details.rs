@@ -127,6 +127,23 @@ fn the_selection_follows_its_row_when_new_data_resorts_the_rows() {
     let selected = app.panes[Pane::Events.index()].list.selected;
     assert_eq!(app.snapshot.events[selected].key, key);
     assert_ne!(selected, 3, "the new events are listed above it");
+
+    // On the first row the list follows the stream: newer events arrive
+    // under the cursor, as in `tail -f` (the demo's Events pane stood
+    // still at the event that was newest when it opened).
+    act(&mut app, &[Action::Top]);
+    app.data.ingest(
+        calls(3, 121, "Encrypt", support::BATCH, support::KEY_BATCH),
+        None,
+    );
+    app.refresh();
+    let list = &app.panes[Pane::Events.index()].list;
+    assert_eq!(list.selected, 0);
+    let newest = app.snapshot.events[0].key;
+    assert_eq!(
+        app.data.log.get(newest).map(|e| e.event.time()),
+        Some(support::start() + Duration::minutes(121) + Duration::seconds(2))
+    );
 }
 
 #[test]
