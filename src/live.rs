@@ -64,6 +64,8 @@ pub struct SourceStatus {
     pub backlog_events: u64,
     /// Events delivered to consumers (each exactly once).
     pub events: u64,
+    /// kmstop's own inventory reads left out (see `OwnIdentity::made`).
+    pub own_calls: u64,
     pub requests: u64,
     pub throttles: u64,
     pub errors: u64,

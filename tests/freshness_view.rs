@@ -26,6 +26,7 @@ fn status(recent_in: Option<f64>, minute_in: Option<f64>) -> SourceStatus {
         backfill_from: None,
         backlog_events: 0,
         events: 400,
+        own_calls: 0,
         requests: 40,
         throttles: 0,
         errors: 0,

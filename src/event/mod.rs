@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use normalize::{ParseError, Parsed, normalize, parse_record};
-pub use own::is_own_call;
+pub use own::{OWN_READS, OwnIdentity, is_own_call};
 pub use packed::PackedEvent;
 pub use record::{MaybeObj, Record};
 pub use time::parse_event_time;

@@ -141,6 +141,7 @@ pub fn start_live(
                         plan,
                         backfill: settings.backfill,
                         include_own_calls: settings.include_own_calls,
+                        own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
                         ..PollerSettings::default()
                     },
                     Pacer::lookup_events(),

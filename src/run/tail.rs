@@ -200,6 +200,12 @@ async fn follow(
         }
     }
     let _ = stop_tx.send(true);
+    for status in statuses.values().filter(|s| s.own_calls > 0) {
+        eprintln!(
+            "kmstop: {}: {} of kmstop's own reads left out (--include-own-calls prints them)",
+            status.source, status.own_calls
+        );
+    }
     for task in tasks {
         if let Ok(Ended::Unavailable(message)) = task.await {
             eprintln!("kmstop: {}", escape_control(&message));
@@ -243,6 +249,7 @@ fn spawn_pollers(
                 },
                 backfill: args.backfill,
                 include_own_calls: args.include_own_calls,
+                own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
                 checkpoint,
                 ..PollerSettings::default()
             };

@@ -38,74 +38,14 @@ fn bucket_width(secs: i64) -> String {
 
 /// Two lines: sources, then the numbers and the time.
 pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
-    let w = width;
     let mut first = vec![Span::styled(" kmstop ", theme.style(Slot::Accent))];
     if app.demo {
         first.push(Span::styled(" DEMO ", theme.style(Slot::Crit)));
         first.push(Span::raw(" "));
     }
     match &app.mode {
-        Mode::Files(paths) => {
-            first.push(Span::styled("files ", theme.style(Slot::Muted)));
-            first.push(Span::styled(
-                safe(&paths.join(" "), w / 2),
-                theme.style(Slot::Text),
-            ));
-            if let Some(l) = &app.data.loading {
-                let (text, slot) = if l.done {
-                    (format!("  {} file(s) read", l.files_done), Slot::Muted)
-                } else {
-                    (
-                        format!("  reading {}/{} files…", l.files_done, l.files_total),
-                        Slot::Warn,
-                    )
-                };
-                first.push(Span::styled(text, theme.style(slot)));
-                // The whole range is held, in buckets this wide: say so,
-                // or a 1m rate over an hour's bucket reads as a minute's.
-                if app.data.store.widened() {
-                    first.push(Span::styled(
-                        format!("  per {}", bucket_width(app.data.store.bucket_seconds())),
-                        theme.style(Slot::Muted),
-                    ));
-                }
-                if l.stats.files_failed > 0 {
-                    first.push(Span::styled(
-                        format!("  {} failed", l.stats.files_failed),
-                        theme.style(Slot::Crit),
-                    ));
-                }
-            }
-        }
-        Mode::Live => {
-            for id in &app.data.identities {
-                let who = match &id.profile {
-                    Some(p) => format!("{p}:{}", id.account),
-                    None => id.account.clone(),
-                };
-                first.push(Span::styled(safe(&who, 40), theme.style(Slot::Text)));
-                first.push(Span::raw(" "));
-            }
-            for (source, status) in &app.data.sources {
-                let (text, slot) = health(status);
-                first.push(Span::styled(
-                    safe(&source.region, 20),
-                    theme.style(Slot::Muted),
-                ));
-                first.push(Span::raw(" "));
-                first.push(Span::styled(text, theme.style(slot)));
-                if let Some(c) = status.coverage {
-                    first.push(Span::styled(
-                        format!(" {:.0}% coverage", c * 100.0),
-                        theme.style(Slot::Warn),
-                    ));
-                }
-                first.push(Span::raw("  "));
-            }
-            if app.data.sources.is_empty() {
-                first.push(Span::styled("connecting…", theme.style(Slot::Muted)));
-            }
-        }
+        Mode::Files(paths) => files(&mut first, app, theme, paths, width),
+        Mode::Live => live(&mut first, app, theme),
     }
     let s = &app.snapshot;
     let mut second = vec![
@@ -140,4 +80,75 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
         second.push(Span::styled("  PAUSED", theme.style(Slot::Warn)));
     }
     [Line::from(first), Line::from(second)]
+}
+
+/// File mode's sources: the paths, how far reading got, the bucket width.
+fn files(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, paths: &[String], w: u16) {
+    first.push(Span::styled("files ", theme.style(Slot::Muted)));
+    first.push(Span::styled(
+        safe(&paths.join(" "), w / 2),
+        theme.style(Slot::Text),
+    ));
+    if let Some(l) = &app.data.loading {
+        let (text, slot) = if l.done {
+            (format!("  {} file(s) read", l.files_done), Slot::Muted)
+        } else {
+            (
+                format!("  reading {}/{} files…", l.files_done, l.files_total),
+                Slot::Warn,
+            )
+        };
+        first.push(Span::styled(text, theme.style(slot)));
+        // The whole range is held, in buckets this wide: say so,
+        // or a 1m rate over an hour's bucket reads as a minute's.
+        if app.data.store.widened() {
+            first.push(Span::styled(
+                format!("  per {}", bucket_width(app.data.store.bucket_seconds())),
+                theme.style(Slot::Muted),
+            ));
+        }
+        if l.stats.files_failed > 0 {
+            first.push(Span::styled(
+                format!("  {} failed", l.stats.files_failed),
+                theme.style(Slot::Crit),
+            ));
+        }
+    }
+}
+
+/// Live sources: who kmstop is, and each region's health.
+fn live(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme) {
+    for id in &app.data.identities {
+        let who = match &id.profile {
+            Some(p) => format!("{p}:{}", id.account),
+            None => id.account.clone(),
+        };
+        first.push(Span::styled(safe(&who, 40), theme.style(Slot::Text)));
+        first.push(Span::raw(" "));
+    }
+    for (source, status) in &app.data.sources {
+        let (text, slot) = health(status);
+        first.push(Span::styled(
+            safe(&source.region, 20),
+            theme.style(Slot::Muted),
+        ));
+        first.push(Span::raw(" "));
+        first.push(Span::styled(text, theme.style(slot)));
+        if status.own_calls > 0 {
+            first.push(Span::styled(
+                format!(" · {} own left out", count(status.own_calls)),
+                theme.style(Slot::Muted),
+            ));
+        }
+        if let Some(c) = status.coverage {
+            first.push(Span::styled(
+                format!(" {:.0}% coverage", c * 100.0),
+                theme.style(Slot::Warn),
+            ));
+        }
+        first.push(Span::raw("  "));
+    }
+    if app.data.sources.is_empty() {
+        first.push(Span::styled("connecting…", theme.style(Slot::Muted)));
+    }
 }

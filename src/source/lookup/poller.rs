@@ -19,7 +19,7 @@ use super::seen::Delivered;
 use super::stats::Stats;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
 use crate::clock::Clock;
-use crate::event::{PackedEvent, Parsed, is_own_call, parse_record};
+use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
 use crate::live::{Health, LiveUpdate, SourceId};
 
 /// One LookupEvents request: what the poller needs from AWS (the SDK
@@ -49,6 +49,9 @@ pub struct PollerSettings {
     pub backfill: Duration,
     /// Deliver kmstop's own KMS calls too (they are left out by default).
     pub include_own_calls: bool,
+    /// Who kmstop runs as in this account: only its calls can be left out
+    /// as its own (`None`: nothing is).
+    pub own_identity: Option<OwnIdentity>,
     /// Resume from and save to this file.
     pub checkpoint: Option<PathBuf>,
     /// The longest pause between retries of a failing request.
@@ -64,6 +67,7 @@ impl Default for PollerSettings {
             plan: PlanSettings::default(),
             backfill: Duration::hours(1),
             include_own_calls: false,
+            own_identity: None,
             checkpoint: None,
             max_backoff: StdDuration::from_secs(30),
             first_error_means_unavailable: true,
@@ -275,7 +279,11 @@ impl<A: LookupApi> Poller<A> {
                 self.stats.late_found += 1;
             }
             if !self.settings.include_own_calls
-                && event.user_agent.as_deref().is_some_and(is_own_call)
+                && self
+                    .settings
+                    .own_identity
+                    .as_ref()
+                    .is_some_and(|me| me.made(&event))
             {
                 self.stats.own_calls += 1;
                 continue;

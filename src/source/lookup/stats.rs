@@ -117,6 +117,7 @@ impl Stats {
             backfill_from: plan.oldest_unread(),
             backlog_events: backlog,
             events: self.events,
+            own_calls: self.own_calls,
             requests: self.requests,
             throttles: self.throttles,
             errors: self.errors,

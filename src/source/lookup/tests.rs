@@ -34,6 +34,42 @@ struct FakeTrail {
     asked_at: Mutex<Vec<DateTime<Utc>>>,
 }
 
+/// kmstop's own identity in the fake account.
+const KMSTOP_ARN: &str = "arn:aws:sts::111122223333:assumed-role/kmstop-reader/kmstop";
+
+/// Settings of a poller that runs as [`KMSTOP_ARN`].
+fn as_kmstop() -> PollerSettings {
+    PollerSettings {
+        own_identity: crate::event::OwnIdentity::from_arn(KMSTOP_ARN),
+        ..PollerSettings::default()
+    }
+}
+
+/// One of kmstop's own inventory reads, as CloudTrail records it.
+fn own_record(id: &str, time: DateTime<Utc>) -> String {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "eventSource": "kms.amazonaws.com",
+        "eventName": "DescribeKey",
+        "eventTime": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "eventID": id,
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "111122223333",
+        "userAgent": "aws-sdk-rust/1 app/kmstop",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": KMSTOP_ARN,
+            "accountId": "111122223333",
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role",
+                "arn": "arn:aws:iam::111122223333:role/kmstop-reader",
+                "accountId": "111122223333"
+            }}
+        }
+    })
+    .to_string()
+}
+
 fn record(id: &str, time: DateTime<Utc>, agent: &str) -> String {
     serde_json::json!({
         "eventVersion": "1.08",
@@ -138,13 +174,15 @@ fn trail_with_delays(
             let time = origin() + Duration::minutes(m) + Duration::seconds(rng.random_range(0..60));
             let late = Duration::seconds(rng.random_range(delays.clone()));
             let id = format!("ev-{m}-{i}");
-            let agent = if i == 0 {
-                "aws-sdk-rust/1 app/kmstop"
-            } else {
-                "boto3"
+            // kmstop's own read, then a caller that only claims to be
+            // kmstop (its user agent): never left out.
+            let record = match i {
+                0 => own_record(&id, time),
+                1 => record(&id, time, "aws-sdk-rust/1 app/kmstop"),
+                _ => record(&id, time, "boto3"),
             };
             events.push(FakeEvent {
-                record: record(&id, time, agent),
+                record,
                 id,
                 time,
                 visible_at: time + late,
@@ -229,7 +267,7 @@ fn expected_ids(trail: &FakeTrail, until: DateTime<Utc>) -> Vec<String> {
     let mut ids: Vec<String> = trail
         .events
         .iter()
-        .filter(|e| e.time < until && !e.record.contains("app/kmstop"))
+        .filter(|e| e.time < until && !e.record.contains("DescribeKey"))
         .map(|e| e.id.clone())
         .collect();
     ids.sort();
@@ -245,7 +283,7 @@ async fn every_event_once_despite_faults_and_late_delivery() {
     let trail = trail(7, 10, 30, &clock);
     let mut ids = HashMap::new();
     // Events stop at +10 min; run long enough for the +20 min re-reads.
-    run_for(&trail, &clock, PollerSettings::default(), 45, &mut ids).await;
+    run_for(&trail, &clock, as_kmstop(), 45, &mut ids).await;
     let doubled: Vec<_> = ids.iter().filter(|&(_, n)| *n > 1).collect();
     assert!(doubled.is_empty(), "delivered twice: {doubled:?}");
     let mut got: Vec<String> = ids.into_keys().collect();
@@ -263,7 +301,7 @@ async fn a_restart_from_the_checkpoint_neither_misses_nor_repeats() {
     let trail = trail(11, 20, 20, &clock);
     let settings = PollerSettings {
         checkpoint: Some(dir.path().join("cp.json")),
-        ..PollerSettings::default()
+        ..as_kmstop()
     };
     let mut ids = HashMap::new();
     run_for(&trail, &clock, settings.clone(), 7, &mut ids).await;
