@@ -167,7 +167,7 @@ start (the spike alert fires within the minute), a key pending deletion is
 still called, one key has rotation off, and a key policy is opened about
 3 min in. Events become visible 2 s to 1 min after they happen, most within
 10 s (--realistic-delay: minutes, as CloudTrail's slower deliveries take);
-rates over minutes still filling read ~12, dimmed. Nothing is read from ~/.aws.
+rates over minutes still filling are estimates, drawn ~12, dimmed. Nothing is read from ~/.aws.
 
 Examples:
   kmstop demo

@@ -102,7 +102,7 @@ fn filling_minutes_are_said_and_their_rates_marked() {
 #[test]
 fn complete_minutes_read_ok_with_plain_rates() {
     let mut app = live_app();
-    let text = support::text(&show(&mut app, status(Some(0.999), Some(0.97))));
+    let text = support::text(&show(&mut app, status(Some(0.999), Some(0.995))));
     assert!(text.contains("us-east-1 ok"), "{text}");
     let row = attacker_line(&text);
     assert!(!row.contains('~'), "{row}");

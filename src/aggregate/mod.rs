@@ -45,14 +45,34 @@ impl Window {
     }
 }
 
-/// `count` events over `window` as events per minute. Buckets wider than
-/// the window (a long file range, see `StoreConfig::max_buckets`) make it
-/// the rate over the buckets the window touches, not a window's count
-/// passed off as that of a shorter time.
+/// The seconds of event time each window's buckets cover up to `now`: the
+/// newest bucket is only part-way through, so a window of six 10 s buckets
+/// holds 50–60 s of events, and dividing by a whole minute would read a
+/// steady rate up to a sixth low. Buckets wider than the window (a long
+/// file range, see `StoreConfig::max_buckets`) cover more than it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSpan {
+    pub seconds: [i64; 3],
+}
+
+impl RateSpan {
+    pub fn of(store: &crate::store::Store, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let secs = store.bucket_seconds();
+        let current = store.bucket_index(now);
+        let until = now.timestamp() + 1;
+        Self {
+            seconds: Window::ALL.map(|w| {
+                let first = current - w.buckets(secs) + 1;
+                (until - first * secs).max(1)
+            }),
+        }
+    }
+}
+
+/// `count` events over the `seconds` they were counted in, per minute.
 #[allow(clippy::cast_precision_loss)] // counts and seconds stay far below 2^52
-pub fn per_minute(count: u64, window: Window, bucket_seconds: i64) -> f64 {
-    let covered = window.buckets(bucket_seconds.max(1)) * bucket_seconds.max(1);
-    count as f64 * 60.0 / covered.max(window.minutes() * 60) as f64
+pub fn per_minute(count: u64, seconds: i64) -> f64 {
+    count as f64 * 60.0 / seconds.max(1) as f64
 }
 
 /// What one refresh of every pane needs.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Window, per_minute};
+use super::{RateSpan, Window, per_minute};
 use crate::store::{Counts, Dim, Store};
 
 /// Events per minute over each window.
@@ -22,11 +22,11 @@ impl Rates {
         }
     }
 
-    fn from_counts(c: &[u64; 3], bucket_seconds: i64) -> Self {
+    fn from_counts(c: &[u64; 3], span: &RateSpan) -> Self {
         Self {
-            m1: per_minute(c[0], Window::M1, bucket_seconds),
-            m5: per_minute(c[1], Window::M5, bucket_seconds),
-            m15: per_minute(c[2], Window::M15, bucket_seconds),
+            m1: per_minute(c[0], span.seconds[0]),
+            m5: per_minute(c[1], span.seconds[1]),
+            m15: per_minute(c[2], span.seconds[2]),
         }
     }
 }
@@ -61,13 +61,13 @@ type Acc = RecentCounts;
 
 impl RecentCounts {
     /// Calls per minute over each window.
-    pub fn call_rates(&self, bucket_seconds: i64) -> Rates {
-        Rates::from_counts(&self.calls, bucket_seconds)
+    pub fn call_rates(&self, span: &RateSpan) -> Rates {
+        Rates::from_counts(&self.calls, span)
     }
 
     /// Denied calls per minute over each window.
-    pub fn denied_rates(&self, bucket_seconds: i64) -> Rates {
-        Rates::from_counts(&self.denied, bucket_seconds)
+    pub fn denied_rates(&self, span: &RateSpan) -> Rates {
+        Rates::from_counts(&self.denied, span)
     }
 }
 
@@ -76,8 +76,8 @@ impl RecentCounts {
 pub fn rows_both(store: &Store, now: DateTime<Utc>) -> (Vec<EntityRow<'_>>, Vec<EntityRow<'_>>) {
     let (p_acc, k_acc) = recent_counts(store, now);
     (
-        build(store, Dim::Principal, &p_acc),
-        build(store, Dim::Key, &k_acc),
+        build(store, Dim::Principal, &p_acc, RateSpan::of(store, now)),
+        build(store, Dim::Key, &k_acc, RateSpan::of(store, now)),
     )
 }
 
@@ -127,8 +127,7 @@ pub fn rows(store: &Store, dim: Dim, now: DateTime<Utc>) -> Vec<EntityRow<'_>> {
 }
 
 #[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
-fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
-    let secs = store.bucket_seconds();
+fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc], span: RateSpan) -> Vec<EntityRow<'s>> {
     store
         .live_ids(dim)
         .filter_map(|id| {
@@ -141,9 +140,9 @@ fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc]) -> Vec<EntityRow<'s>> {
             Some(EntityRow {
                 id,
                 name: store.name(dim, id),
-                calls: Rates::from_counts(&a.calls, secs),
-                decrypt: Rates::from_counts(&a.decrypt, secs),
-                denied: Rates::from_counts(&a.denied, secs),
+                calls: Rates::from_counts(&a.calls, &span),
+                decrypt: Rates::from_counts(&a.decrypt, &span),
+                denied: Rates::from_counts(&a.denied, &span),
                 denied_share: (a.calls[2] > 0).then(|| a.denied[2] as f64 / a.calls[2] as f64),
                 linked: info.linked,
                 first_seen: info.first_seen,

@@ -70,11 +70,15 @@ fn rates_are_per_minute_over_nested_windows() {
     let s = scenario();
     let rows = rows(&s, Dim::Principal, t0());
     let alice = row(&rows, ALICE);
-    assert!((alice.calls.m1 - 30.0).abs() < 1e-9);
-    assert!((alice.calls.m5 - 36.0 / 5.0).abs() < 1e-9);
-    assert!((alice.calls.m15 - 66.0 / 15.0).abs() < 1e-9);
-    assert!((alice.decrypt.m15 - 66.0 / 15.0).abs() < 1e-9);
-    assert!((alice.denied.m5 - 6.0 / 5.0).abs() < 1e-9);
+    // t0 opens its 10 s bucket: the windows' buckets hold 51, 291 and 891
+    // seconds of events up to it, and the rates are over those seconds.
+    let per_min = |n: f64, secs: f64| n * 60.0 / secs;
+    assert_eq!(RateSpan::of(&s, t0()).seconds, [51, 291, 891]);
+    assert!((alice.calls.m1 - per_min(30.0, 51.0)).abs() < 1e-9);
+    assert!((alice.calls.m5 - per_min(36.0, 291.0)).abs() < 1e-9);
+    assert!((alice.calls.m15 - per_min(66.0, 891.0)).abs() < 1e-9);
+    assert!((alice.decrypt.m15 - per_min(66.0, 891.0)).abs() < 1e-9);
+    assert!((alice.denied.m5 - per_min(6.0, 291.0)).abs() < 1e-9);
     assert!(alice.denied.m1.abs() < 1e-9);
     assert!((alice.denied_share.expect("share") - 6.0 / 66.0).abs() < 1e-9);
     assert_eq!(alice.linked, 1);

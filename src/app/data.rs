@@ -34,8 +34,8 @@ use crate::source::files::ScanStats;
 use crate::store::{Ingested, Store, StoreConfig};
 
 /// Below this share of the expected events in, a recent rate is drawn as
-/// still filling.
-pub const FILLING_BELOW: f64 = 0.95;
+/// still filling (an estimate).
+pub const FILLING_BELOW: f64 = 0.99;
 
 /// File mode's buckets: a day at 10 s (8 640) fits with room; 100 k
 /// mostly empty buckets cost ~20 MB, and a year of logs is held at 15 min.
@@ -184,20 +184,20 @@ impl Data {
         self.generation += 1;
     }
 
-    /// Whether the last minute's and the last 5 minutes' counts are still
-    /// filling: some live source expects under 95 % of their events to be
-    /// visible in CloudTrail yet, so a rate over them reads low.
-    pub fn recent_filling(&self) -> [bool; 2] {
-        let usable = || {
+    /// The share of the last minute's and the last 5 minutes' events that
+    /// CloudTrail is expected to show by now (the least of the live
+    /// sources'), while under [`FILLING_BELOW`]: a rate over those minutes
+    /// is then still filling. `None`: complete, or no estimate yet.
+    pub fn recent_filling(&self) -> [Option<f64>; 2] {
+        let least = |of: fn(&SourceStatus) -> Option<f64>| {
             self.sources
                 .values()
                 .filter(|s| !matches!(s.health, crate::live::Health::Unavailable { .. }))
+                .filter_map(of)
+                .reduce(f64::min)
+                .filter(|s| *s < FILLING_BELOW)
         };
-        let low = |share: Option<f64>| share.is_some_and(|s| s < FILLING_BELOW);
-        [
-            usable().any(|s| low(s.minute_in)),
-            usable().any(|s| low(s.recent_in)),
-        ]
+        [least(|s| s.minute_in), least(|s| s.recent_in)]
     }
 
     /// The time up to which every live source has delivered, if they all

@@ -135,7 +135,10 @@ fn principal(
     view.keys = per_key
         .into_iter()
         .map(|(kid, acc)| {
-            let r = rates(k_by.get(kid as usize), store.bucket_seconds());
+            let r = rates(
+                k_by.get(kid as usize),
+                &crate::aggregate::RateSpan::of(store, t),
+            );
             key_row(app, store.name(Dim::Key, kid), acc, r, Some(kid))
         })
         .collect();
@@ -232,7 +235,10 @@ fn key(
                 calls,
                 decrypt,
                 denied,
-                rates: rates(p_by.get(pid as usize), store.bucket_seconds()),
+                rates: rates(
+                    p_by.get(pid as usize),
+                    &crate::aggregate::RateSpan::of(store, t),
+                ),
                 keys: info.map_or(0, |i| i.linked),
                 first: info.and_then(|i| i.first_seen),
                 last: info.and_then(|i| i.last_seen),

@@ -337,12 +337,13 @@ pub struct App {
 }
 
 impl App {
-    /// Whether the 1m and 5m rates on screen are over minutes CloudTrail is
-    /// still filling: only live, and only at the present (a cursor in the
-    /// past looks at minutes that are in).
-    pub fn filling(&self) -> [bool; 2] {
+    /// For the 1m and 5m rates on screen: the share of their minutes'
+    /// events CloudTrail is expected to show by now, while they are still
+    /// filling. Only live, and only at the present (a cursor in the past
+    /// looks at minutes that are in).
+    pub fn filling(&self) -> [Option<f64>; 2] {
         if self.mode != Mode::Live || self.cursor.is_some() {
-            return [false, false];
+            return [None, None];
         }
         self.data.recent_filling()
     }

@@ -129,8 +129,9 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     };
     let (p_by, k_by) = recent_counts(store, t);
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
-    let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks);
-    let (mut keys, key_total) = key_rows(app, &tally, &k_by);
+    let span = crate::aggregate::RateSpan::of(store, t);
+    let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks, &span);
+    let (mut keys, key_total) = key_rows(app, &tally, &k_by, &span);
     let selected = |p: Pane| app.panes[p.index()].list.selected;
     add_sparks(
         app,
@@ -180,18 +181,16 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         Some(g) if g == app.data.generation => Arc::clone(&app.snapshot.timeline),
         _ => Arc::new(whole_range(store)),
     };
-    // The last minute's buckets; one wider bucket when a long file range
-    // widened them, over its own width.
-    let secs = tally.bucket_secs.max(1);
-    let n = (60 / secs).max(1);
+    // The last minute's buckets (one wider bucket when a long file range
+    // widened them), over the seconds they cover.
+    let n = crate::aggregate::Window::M1.buckets(tally.bucket_secs.max(1));
     let last_minute: u64 = tally
         .calls
         .iter()
         .rev()
         .take(usize::try_from(n).unwrap_or(1))
         .sum();
-    #[allow(clippy::cast_precision_loss)]
-    let events_per_sec = last_minute as f64 / (n * secs).max(60) as f64;
+    let events_per_sec = crate::aggregate::per_minute(last_minute, span.seconds[0]) / 60.0;
 
     let mut snap = Snapshot {
         key: Some(key),

@@ -10,7 +10,9 @@ use super::ranks::NameRanks;
 use super::rows::{DeniedKind, DeniedRow, EventRef, EventRow, KeyRow, PrincipalRow};
 use super::sort::{sort_events, sort_keys, sort_principals};
 use super::{App, Filter, Pane};
-use crate::aggregate::{RecentCounts, Window, WindowCounts, denied_ips_in, series_many_both};
+use crate::aggregate::{
+    RateSpan, RecentCounts, Window, WindowCounts, denied_ips_in, series_many_both,
+};
 use crate::event::KeyRef;
 use crate::inventory::KeyFacts;
 use crate::store::{Dim, NONE, OTHER};
@@ -19,9 +21,9 @@ use crate::store::{Dim, NONE, OTHER};
 const SPARK_ROWS: usize = 120;
 
 /// Calls per minute over 1, 5 and 15 minutes of an id.
-pub(super) fn rates(r: Option<&RecentCounts>, bucket_seconds: i64) -> [f64; 3] {
+pub(super) fn rates(r: Option<&RecentCounts>, span: &RateSpan) -> [f64; 3] {
     r.map_or([0.0; 3], |r| {
-        let c = r.call_rates(bucket_seconds);
+        let c = r.call_rates(span);
         [c.m1, c.m5, c.m15]
     })
 }
@@ -64,6 +66,7 @@ pub(super) fn principal_rows(
     tally: &WindowCounts,
     p_by: &[RecentCounts],
     ranks: &NameRanks,
+    span: &RateSpan,
 ) -> (Vec<PrincipalRow>, usize) {
     let store = &app.data.store;
     let mut principals: Vec<PrincipalRow> =
@@ -83,7 +86,7 @@ pub(super) fn principal_rows(
             calls,
             decrypt: acc.decrypt,
             denied: acc.denied,
-            rates: rates(p_by.get(id as usize), store.bucket_seconds()),
+            rates: rates(p_by.get(id as usize), span),
             denied_share: Some(acc.denied as f64 / calls as f64),
             keys: info.map_or(0, |i| i.linked),
             first: info.and_then(|i| i.first_seen),
@@ -104,6 +107,7 @@ pub(super) fn key_rows(
     app: &App,
     tally: &WindowCounts,
     k_by: &[RecentCounts],
+    span: &RateSpan,
 ) -> (Vec<KeyRow>, usize) {
     let store = &app.data.store;
     let mut keys: Vec<KeyRow> = Vec::new();
@@ -113,7 +117,7 @@ pub(super) fn key_rows(
             continue;
         }
         let arn = store.name(Dim::Key, id);
-        let r = rates(k_by.get(id as usize), store.bucket_seconds());
+        let r = rates(k_by.get(id as usize), span);
         keys.push(key_row(app, arn, (acc.calls, acc.denied), r, Some(id)));
     }
     // Live: the inventory's keys nobody used in the window are keys too.
@@ -235,7 +239,7 @@ pub(super) fn denied_rows(
     };
     let recent_rate = |r: Option<&RecentCounts>| {
         r.map_or(0.0, |r| {
-            let d = r.denied_rates(store.bucket_seconds());
+            let d = r.denied_rates(&RateSpan::of(store, t));
             if recent_minutes == 5 { d.m5 } else { d.m1 }
         })
     };

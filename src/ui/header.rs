@@ -52,9 +52,9 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
         Span::styled(" events ", theme.style(Slot::Muted)),
         Span::styled(count(app.data.events_seen), theme.style(Slot::Text)),
         Span::styled("  ev/s ", theme.style(Slot::Muted)),
-        if app.filling()[0] {
+        if let Some(share) = app.filling()[0] {
             Span::styled(
-                format!("~{:.1}", s.events_per_sec),
+                format!("~{:.1}", s.events_per_sec / share.max(0.05)),
                 theme.style(Slot::Muted),
             )
         } else {

@@ -325,13 +325,14 @@ pub fn count(n: u64) -> String {
 }
 
 /// A per-minute rate: "–" when zero.
-/// A rate cell; one over minutes CloudTrail is still filling reads `~12`,
-/// dimmed, so a rate that will still rise never passes for a slow-down.
-pub fn rate_cell(r: f64, filling: bool) -> CellText {
-    if filling {
-        styled(format!("~{}", rate(r)), Slot::Muted)
-    } else {
-        cell(rate(r))
+/// A rate cell. Over minutes CloudTrail is still filling (`share` of
+/// their events in) it is an estimate — what is in over the share — and
+/// reads `~12`, dimmed: a count that will still rise never passes for a
+/// slow-down, nor an estimate for a count.
+pub fn rate_cell(r: f64, share: Option<f64>) -> CellText {
+    match share {
+        Some(s) => styled(format!("~{}", rate(r / s.max(0.05))), Slot::Muted),
+        None => cell(rate(r)),
     }
 }
 
