@@ -232,6 +232,10 @@ fn print_problem(problem: &Problem, failed: &AtomicBool) {
                 escape_control(reason)
             );
         }
+        Problem::NotUtf8 { input, first_at } => eprintln!(
+            "kmstop: warning: {}: bytes that are not UTF-8 (the first at byte {first_at}) read as U+FFFD",
+            escape_control(input)
+        ),
         Problem::Malformed {
             input,
             count,

@@ -6,6 +6,7 @@
 //! [`KmsEvent::into_owned`] detaches an event for stores that outlive the
 //! buffer.
 
+mod nesting;
 mod normalize;
 mod own;
 mod packed;
@@ -18,6 +19,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use nesting::{MAX_DEPTH, too_deep};
 pub use normalize::{ParseError, Parsed, normalize, parse_record};
 pub use own::{OWN_READS, OwnIdentity, is_own_call};
 pub use packed::PackedEvent;

@@ -29,6 +29,8 @@ pub enum ParseError {
     NoEventTime,
     #[error("eventTime {0:?} is not a time")]
     BadEventTime(String),
+    #[error("record nests deeper than {} levels", super::nesting::MAX_DEPTH)]
+    TooDeep,
 }
 
 /// Parses one record (`raw` is the record's JSON object).
@@ -41,6 +43,9 @@ pub fn parse_record(raw: &str) -> Result<Parsed<'_>, ParseError> {
     if !raw.trim_start().starts_with('{') {
         let preview: String = raw.trim_start().chars().take(20).collect();
         return Err(ParseError::NotAnObject(preview));
+    }
+    if super::nesting::too_deep(raw) {
+        return Err(ParseError::TooDeep);
     }
     let rec: Record<'_> =
         sonic_rs::from_str(raw).map_err(|e| ParseError::NotAnObject(e.to_string()))?;

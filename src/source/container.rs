@@ -91,7 +91,9 @@ fn read_log_file(text: &str) -> Option<Contents<'_>> {
         #[serde(rename = "Records", borrow)]
         records: Vec<sonic_rs::LazyValue<'a>>,
     }
-    if !text.trim_start().starts_with('{') {
+    // sonic-rs recurses without limit when it skips a value: a text that
+    // nests too deep is read by the general reader, record by record.
+    if !text.trim_start().starts_with('{') || crate::event::too_deep(text) {
         return None;
     }
     let file: LogFile<'_> = sonic_rs::from_str(text).ok()?;
@@ -119,7 +121,7 @@ pub fn for_each_log_record<'a, F>(text: &'a str, each: F) -> bool
 where
     F: FnMut(Option<Record<'a>>),
 {
-    if !text.trim_start().starts_with('{') {
+    if !text.trim_start().starts_with('{') || crate::event::too_deep(text) {
         return false;
     }
     let mut de = sonic_rs::Deserializer::from_str(text);

@@ -58,6 +58,9 @@ impl Input {
 pub enum Problem {
     /// The file could not be read or parsed; none of it was counted.
     FileFailed { input: String, reason: String },
+    /// The file was read, but with bytes that are not UTF-8: they read
+    /// as U+FFFD, and every record was kept.
+    NotUtf8 { input: String, first_at: usize },
     /// The file was read, but some pieces of it were not records.
     Malformed {
         input: String,
@@ -250,8 +253,14 @@ impl Reader {
         });
         match outcome {
             Ok(None) => stats.not_log_files += 1,
-            Ok(Some(malformed)) => {
+            Ok(Some((malformed, bad_byte))) => {
                 stats.files_read += 1;
+                if let Some(first_at) = bad_byte {
+                    on_problem(Problem::NotUtf8 {
+                        input: input.display(),
+                        first_at,
+                    });
+                }
                 if let Some(first) = malformed.first() {
                     on_problem(Problem::Malformed {
                         input: input.display(),
@@ -310,14 +319,19 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// Parses a whole file, then hands its KMS events on. Returns the notes on
-/// malformed pieces.
+/// malformed pieces, and where the first byte that is not UTF-8 was.
 fn parse_file<C: Consumer>(
     bytes: &[u8],
     consumer: &mut C,
     stats: &mut ScanStats,
-) -> Result<Vec<String>, String> {
-    let text = std::str::from_utf8(strip_bom(bytes))
-        .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
+) -> Result<(Vec<String>, Option<usize>), String> {
+    // A stray byte that is not UTF-8 must not cost the file's other
+    // records (nor hide the record it is in): it reads as U+FFFD, and the
+    // caller says so.
+    let bytes = strip_bom(bytes);
+    let bad_byte = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
+    let text = String::from_utf8_lossy(bytes);
+    let text: &str = &text;
     let mut file = FileEvents::default();
     let streamed = !consumer.wants_raw()
         && for_each_log_record(text, |record| {
@@ -343,7 +357,7 @@ fn parse_file<C: Consumer>(
         consumer.consume(event);
     }
     *stats += file.stats;
-    Ok(file.malformed)
+    Ok((file.malformed, bad_byte))
 }
 
 /// One file's parse, held back until the whole file has been read.

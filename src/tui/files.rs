@@ -55,6 +55,9 @@ pub fn spawn_reader(inputs: Vec<Input>, threads: usize, tx: SyncSender<Msg>) {
             let on_problem = move |p: Problem| {
                 let text = match p {
                     Problem::FileFailed { input, reason } => format!("{input}: {reason}"),
+                    Problem::NotUtf8 { input, first_at } => format!(
+                        "{input}: bytes that are not UTF-8 (the first at byte {first_at}) read as U+FFFD"
+                    ),
                     Problem::Malformed {
                         input,
                         count,
