@@ -333,8 +333,9 @@ pub struct DoctorArgs {
 }
 
 fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
-    crate::timespec::parse_age(text)
-        .ok_or_else(|| format!("`{text}` is not a duration like 30s, 5m, 2h or 7d"))
+    crate::timespec::parse_age(text).ok_or_else(|| {
+        format!("`{text}` is not a duration like 30s, 5m, 2h or 7d (at most 36500d)")
+    })
 }
 
 const REPORT_EXAMPLES: &str = "\

@@ -102,6 +102,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     );
     let settings = ReportSettings {
         range,
+        plausible: crate::event::Plausible::at(now),
         threads,
         rules,
         ..ReportSettings::new(threads)
@@ -118,6 +119,12 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         .as_deref()
         .is_some_and(|command| !run_alert_hook(command, &changes));
 
+    if report.skipped.implausible_time > 0 {
+        eprintln!(
+            "kmstop: warning: {} KMS event(s) dated before CloudTrail existed or more than a day from now were set aside (skipped.implausible_time)",
+            report.skipped.implausible_time
+        );
+    }
     match print_report(args, &report) {
         // The reader went away (`| head`): nothing more to say.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,

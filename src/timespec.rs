@@ -15,7 +15,11 @@ impl TimeSpec {
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             TimeSpec::At(t) => t,
-            TimeSpec::Ago(d) => now - d,
+            // Ages are at most a century (`parse_age`), and a clock near
+            // the start of time still must not panic.
+            TimeSpec::Ago(d) => now
+                .checked_sub_signed(d)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
         }
     }
 }
@@ -37,12 +41,16 @@ pub fn parse_time_spec(text: &str) -> Result<TimeSpec, String> {
     parse_age(text).map(TimeSpec::Ago).ok_or_else(|| {
         format!(
             "{text:?} is not a time: use RFC 3339 (2025-05-20T20:44:37Z), a date \
-             (2025-05-20, UTC), or an age such as 90s, 15m, 2h, 7d, 1w"
+             (2025-05-20, UTC), or an age such as 90s, 15m, 2h, 7d, 1w (at most 36500d)"
         )
     })
 }
 
-/// An age such as `90s`, `15m`, `2h`, `7d`, `1w`.
+/// The longest age or duration a flag takes: a century. Longer ones are
+/// typos, and time arithmetic with them overflows.
+pub const MAX_AGE_DAYS: i64 = 36_500;
+
+/// An age such as `90s`, `15m`, `2h`, `7d`, `1w`, at most [`MAX_AGE_DAYS`].
 #[must_use]
 pub fn parse_age(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -56,7 +64,8 @@ pub fn parse_age(text: &str) -> Option<Duration> {
         "w" => 7 * 86_400,
         _ => return None,
     };
-    Duration::try_seconds(n.checked_mul(seconds)?)
+    let seconds = n.checked_mul(seconds)?;
+    (seconds <= MAX_AGE_DAYS * 86_400).then(|| Duration::try_seconds(seconds))?
 }
 
 /// The shortest exact spelling of `d` in the units [`parse_age`] reads.

@@ -551,3 +551,27 @@ fn json_lines_with_one_broken_line_counts_the_rest() {
     assert!(warning.contains(path_str(&path)), "{warning}");
     assert!(warning.contains("line 3"), "{warning}");
 }
+
+/// Durations and ages past a century are refused by the parser, naming the
+/// flag, never a panic from time arithmetic.
+#[test]
+fn huge_durations_are_usage_errors() {
+    for args in [
+        &["report", "--source", "-", "--since", "99999999d"][..],
+        &["report", "--source", "-", "--until", "9999999w"][..],
+        &["tail", "--backfill", "99999999d"][..],
+        &["tail", "--poll-interval", "99999999999999s"][..],
+        &["--backfill", "99999999d"][..],
+    ] {
+        let out = cargo_bin_cmd!("kmstop")
+            .args(args)
+            .env("KMSTOP_CONFIG_DIR", "/nonexistent-kmstop-test")
+            .write_stdin("")
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("at most 36500d"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -18,6 +18,10 @@ struct Expect {
     events: u64,
     malformed: u64,
     #[serde(default)]
+    implausible_time: u64,
+    /// The report's last event time, when the case is about time.
+    to: Option<String>,
+    #[serde(default)]
     stderr: Vec<String>,
 }
 
@@ -104,6 +108,18 @@ fn run(case: &Path) -> Result<(), String> {
             "malformed {malformed:?}, expected {}",
             expect.malformed
         ));
+    }
+    let implausible = report["skipped"]["implausible_time"].as_u64();
+    if implausible != Some(expect.implausible_time) {
+        return Err(format!(
+            "implausible_time {implausible:?}, expected {}",
+            expect.implausible_time
+        ));
+    }
+    if let Some(to) = &expect.to
+        && report["to"].as_str() != Some(to.as_str())
+    {
+        return Err(format!("to {}, expected {to}", report["to"]));
     }
     for want in &expect.stderr {
         if !stderr.contains(want.as_str()) {

@@ -229,3 +229,42 @@ fn file_mode_shows_the_whole_range() {
         .any(|e| e.file_name().to_string_lossy().starts_with("kmstop-"));
     assert!(!stray, "an export landed in the current directory");
 }
+
+/// Issue 12: a record dated 9999 (or 1970) is set aside, said so, and never
+/// becomes file mode's "now": the view ends at the newest real event.
+#[test]
+fn forged_event_times_never_become_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmux = Tmux::new("forged-time");
+    let exit = dir.path().join("exit");
+    let input =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile_cases/forged-event-times");
+    let cmd = format!(
+        "cd {dir} && KMSTOP_CONFIG_DIR={dir}/config {bin} --source {input}/input.json; echo $? > {exit}",
+        dir = dir.path().display(),
+        bin = env!("CARGO_BIN_EXE_kmstop"),
+        input = input.display(),
+        exit = exit.display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "s",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    let screen = tmux.wait("the file read", |s| s.contains("file(s) read"));
+    assert!(screen.contains("events 3 "), "{screen}");
+    assert!(
+        screen.contains("3 impossible time(s) set aside"),
+        "{screen}"
+    );
+    assert!(screen.contains("2025-01-01 00:00:09 UTC"), "{screen}");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_file(&exit), "0");
+}

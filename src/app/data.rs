@@ -122,6 +122,10 @@ pub struct Data {
     pub last: Option<DateTime<Utc>>,
     pub events_seen: u64,
     pub refused: u64,
+    /// File mode: event times no real event has are set aside, counted
+    /// here (they would otherwise become "now"). Set from the clock.
+    pub plausible: Option<crate::event::Plausible>,
+    pub implausible: u64,
 }
 
 impl Data {
@@ -143,6 +147,8 @@ impl Data {
             last: None,
             events_seen: 0,
             refused: 0,
+            plausible: None,
+            implausible: 0,
         })
     }
 
@@ -156,7 +162,12 @@ impl Data {
 
     /// Counts a batch. `now` is the wall clock live; `None` for files,
     /// where the newest event time stands in for it.
-    pub fn ingest(&mut self, events: Vec<PackedEvent>, now: Option<DateTime<Utc>>) {
+    pub fn ingest(&mut self, mut events: Vec<PackedEvent>, now: Option<DateTime<Utc>>) {
+        if let Some(p) = self.plausible {
+            let before = events.len();
+            events.retain(|e| p.contains(e.time()));
+            self.implausible += (before - events.len()) as u64;
+        }
         if events.is_empty() {
             return;
         }

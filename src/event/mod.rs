@@ -9,6 +9,7 @@
 mod nesting;
 mod normalize;
 mod own;
+pub use time::Plausible;
 mod packed;
 pub mod record;
 mod time;

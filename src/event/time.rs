@@ -1,7 +1,37 @@
 //! `eventTime` parsing: CloudTrail writes RFC 3339 with `Z`; SIEM-normalised
 //! copies drop the `T` and the zone and add fractions, always meaning UTC.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+
+/// The times an event can truly have: not before CloudTrail existed (it
+/// launched on 2013-11-13), not after a day past the wall clock. An
+/// `eventTime` outside is data an attacker wrote, not a time: it is set
+/// aside and counted, and never becomes "now", sizes a range or reaches
+/// the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plausible {
+    pub earliest: DateTime<Utc>,
+    pub latest: DateTime<Utc>,
+}
+
+impl Plausible {
+    /// As of the wall-clock time `now` (from a clock, never from data).
+    #[must_use]
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            earliest: Utc
+                .with_ymd_and_hms(2013, 11, 13, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            latest: now + Duration::days(1),
+        }
+    }
+
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.earliest <= t && t <= self.latest
+    }
+}
 
 /// Parses an `eventTime`, or `None` when it is no recognisable time.
 #[must_use]

@@ -132,6 +132,9 @@ pub struct Skipped {
     pub duplicates: u64,
     /// KMS events outside `--since`/`--until`.
     pub out_of_range: u64,
+    /// KMS events whose `eventTime` no real event can have (before
+    /// CloudTrail, or more than a day past the clock): set aside.
+    pub implausible_time: u64,
     /// Files in directories that were neither gzip nor JSON.
     pub not_log_files: u64,
     pub digest_files: u64,
@@ -141,6 +144,8 @@ pub struct Skipped {
 #[derive(Debug, Clone)]
 pub struct ReportSettings {
     pub range: TimeRange,
+    /// Event times outside are set aside (`skipped.implausible_time`).
+    pub plausible: crate::event::Plausible,
     pub threads: usize,
     pub rules: Vec<RuleSpec>,
     pub inventory: Inventory,
@@ -152,6 +157,10 @@ impl ReportSettings {
     pub fn new(threads: usize) -> Self {
         Self {
             range: TimeRange::default(),
+            // Callers with a clock narrow this to `Plausible::at(now)`.
+            plausible: crate::event::Plausible::at(
+                DateTime::<Utc>::MAX_UTC - chrono::Duration::days(2),
+            ),
             threads,
             rules: crate::alert::builtin::rules(),
             inventory: Inventory::default(),
@@ -186,7 +195,8 @@ pub fn build_report(
             }
             feed
         });
-        let new_tally = || Tally::new(&seen, range, &interest, sender.clone());
+        let plausible = settings.plausible;
+        let new_tally = || Tally::new(&seen, range, plausible, &interest, sender.clone());
         let (tallies, stats) = scan(inputs, settings.threads, new_tally, on_problem);
         let mut tallies = tallies.into_iter();
         let mut total = tallies.next().unwrap_or_else(new_tally);

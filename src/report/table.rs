@@ -175,8 +175,8 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
     let s = &report.skipped;
     let summary = format!(
         "{} KMS events, {} denied, {} errors, from {} to {}. Read {} files; skipped {} non-KMS \
-         records, {} duplicates, {} out of range, {} malformed, {} failed files, {} non-log \
-         files, {} digest files.",
+         records, {} duplicates, {} out of range, {} with an impossible time, {} malformed, {} \
+         failed files, {} non-log files, {} digest files.",
         report.events,
         report.denied,
         report.errors,
@@ -186,6 +186,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         s.non_kms,
         s.duplicates,
         s.out_of_range,
+        s.implausible_time,
         s.malformed,
         s.files_failed,
         s.not_log_files,

@@ -50,6 +50,7 @@ pub type FileSender = std::sync::mpsc::SyncSender<(usize, Vec<PackedEvent>)>;
 pub struct Tally<'d> {
     seen: &'d SeenSet,
     range: TimeRange,
+    plausible: crate::event::Plausible,
     /// Which events the alert engine wants.
     interest: &'d Interest,
     /// The way to the alert engine's thread.
@@ -61,6 +62,7 @@ pub struct Tally<'d> {
     errors: u64,
     duplicates: u64,
     out_of_range: u64,
+    implausible_time: u64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     principals: HashMap<Box<str>, PrincipalTally>,
@@ -91,12 +93,14 @@ impl<'d> Tally<'d> {
     pub fn new(
         seen: &'d SeenSet,
         range: TimeRange,
+        plausible: crate::event::Plausible,
         interest: &'d Interest,
         to_alerts: FileSender,
     ) -> Self {
         Self {
             seen,
             range,
+            plausible,
             interest,
             to_alerts,
             for_alerts: Vec::new(),
@@ -105,6 +109,7 @@ impl<'d> Tally<'d> {
             errors: 0,
             duplicates: 0,
             out_of_range: 0,
+            implausible_time: 0,
             from: None,
             to: None,
             principals: HashMap::new(),
@@ -152,6 +157,7 @@ impl<'d> Tally<'d> {
         self.errors += other.errors;
         self.duplicates += other.duplicates;
         self.out_of_range += other.out_of_range;
+        self.implausible_time += other.implausible_time;
         self.from = earliest(self.from, other.from);
         self.to = latest(self.to, other.to);
         for (name, n) in other.event_names {
@@ -226,6 +232,7 @@ impl<'d> Tally<'d> {
                 files_failed: scan.files_failed,
                 duplicates: self.duplicates,
                 out_of_range: self.out_of_range,
+                implausible_time: self.implausible_time,
                 not_log_files: scan.not_log_files,
                 digest_files: scan.digest_files,
             },
@@ -249,7 +256,9 @@ impl Consumer for Tally<'_> {
     }
 
     fn consume(&mut self, event: KmsEvent<'_>) {
-        if !self.range.contains(event.time) {
+        if !self.plausible.contains(event.time) {
+            self.implausible_time += 1;
+        } else if !self.range.contains(event.time) {
             self.out_of_range += 1;
         } else if self.seen.first_sighting(event.identity(), event.time) {
             self.count(&event);

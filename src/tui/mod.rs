@@ -180,6 +180,10 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
     };
     let data = Data::new(&config, opts.rules.clone()).context("the alert rules do not compile")?;
     let mut app = App::new(data, mode, now);
+    if matches!(opts.source, Source::Files { .. }) {
+        // A forged eventTime must not become file mode's "now".
+        app.data.plausible = Some(crate::event::Plausible::at(now));
+    }
     app.demo = opts.demo;
     app.theme = opts.theme.clone();
     app.keymap = opts.keymap.clone();

@@ -107,6 +107,12 @@ fn files(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, paths: &[Stri
                 theme.style(Slot::Muted),
             ));
         }
+        if app.data.implausible > 0 {
+            first.push(Span::styled(
+                format!("  {} impossible time(s) set aside", app.data.implausible),
+                theme.style(Slot::Warn),
+            ));
+        }
         if l.stats.files_failed > 0 {
             first.push(Span::styled(
                 format!("  {} failed", l.stats.files_failed),
