@@ -26,6 +26,33 @@ pub struct SourceId {
     pub region: String,
 }
 
+impl SourceId {
+    /// Whether both parts are what AWS writes (12 digits; `us-east-1`):
+    /// only then may they name a file. The account id comes from an
+    /// endpoint's answer and the region from flags or an API: neither is
+    /// trusted with a path.
+    pub fn is_safe(&self) -> bool {
+        is_account_id(&self.account) && is_region(&self.region)
+    }
+}
+
+/// Exactly 12 ASCII digits, as AWS account ids are.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A region name as AWS writes them: `us-east-1`, `us-gov-west-1`.
+pub fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    name.len() <= 32
+        && parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(letters)
+        && parts
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl std::fmt::Display for SourceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.account, self.region)

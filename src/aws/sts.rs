@@ -31,6 +31,19 @@ pub async fn identify(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk(&e))?;
+    // The account id names files (checkpoints, caches): an endpoint that
+    // answers anything but 12 digits is refused here, once for all.
+    let account = out.account().unwrap_or_default();
+    if !crate::live::is_account_id(account) {
+        return Err(AwsError {
+            kind: super::ErrorKind::Other,
+            code: None,
+            message: format!(
+                "GetCallerIdentity answered an account id that is not 12 digits: {}",
+                crate::text::escape_control(&account.chars().take(40).collect::<String>())
+            ),
+        });
+    }
     Ok(CallerIdentity {
         profile: profile.map(str::to_string),
         account: out.account().unwrap_or_default().to_string(),

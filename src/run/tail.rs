@@ -231,7 +231,7 @@ fn spawn_pollers(
             let reader = CloudTrailReader::new(&account.config.config, &source.region);
             let checkpoint = state
                 .as_deref()
-                .map(|dir| checkpoint_path(dir, "tail", &source));
+                .and_then(|dir| checkpoint_path(dir, "tail", &source));
             if args.resume && checkpoint.is_none() {
                 eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
                 return Err(ExitCode::from(EXIT_USAGE));

@@ -52,29 +52,12 @@ pub struct CacheFile {
     endpoint: Option<String>,
 }
 
-/// Exactly 12 ASCII digits, as AWS account ids are.
-fn is_account_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A region name as AWS writes them: `us-east-1`, `us-gov-west-1`.
-fn is_region(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('-').collect();
-    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
-    name.len() <= 32
-        && parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(letters)
-        && parts
-            .last()
-            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 impl CacheFile {
     /// The file for `source` under `state_dir`; `None` when the account id
     /// or the region is not one AWS would name (nothing is read or
     /// written then).
     pub fn new(state_dir: &Path, source: &SourceId, endpoint: Option<&str>) -> Option<Self> {
-        if !is_account_id(&source.account) || !is_region(&source.region) {
+        if !source.is_safe() {
             return None;
         }
         let name = format!("last-used-{}-{}.json", source.account, source.region);

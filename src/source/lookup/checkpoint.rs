@@ -100,10 +100,48 @@ pub fn state_dir() -> Option<PathBuf> {
     )
 }
 
-/// The checkpoint file of one source for one consumer (`tail`, …).
-pub fn checkpoint_path(dir: &Path, consumer: &str, source: &SourceId) -> PathBuf {
-    dir.join("checkpoints").join(format!(
-        "{consumer}-{}-{}.json",
-        source.account, source.region
-    ))
+/// The checkpoint file of one source for one consumer (`tail`, …);
+/// `None` unless the account id and region are what AWS writes, so no
+/// answer from an endpoint can name a path outside the state directory.
+pub fn checkpoint_path(dir: &Path, consumer: &str, source: &SourceId) -> Option<PathBuf> {
+    source.is_safe().then(|| {
+        dir.join("checkpoints").join(format!(
+            "{consumer}-{}-{}.json",
+            source.account, source.region
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_aws_writes_names_a_checkpoint() {
+        let dir = Path::new("/state");
+        let source = |account: &str, region: &str| SourceId {
+            account: account.into(),
+            region: region.into(),
+        };
+        assert_eq!(
+            checkpoint_path(dir, "tail", &source("111122223333", "us-gov-west-1")),
+            Some(PathBuf::from(
+                "/state/checkpoints/tail-111122223333-us-gov-west-1.json"
+            ))
+        );
+        for (account, region) in [
+            ("../../../../tmp/x", "us-east-1"),
+            ("11112222333", "us-east-1"),
+            ("111122223333/..", "us-east-1"),
+            ("111122223333", "../us-east-1"),
+            ("111122223333", "us-east-1/x"),
+            ("１１１１２２２２３３３３", "us-east-1"),
+        ] {
+            assert_eq!(
+                checkpoint_path(dir, "tail", &source(account, region)),
+                None,
+                "{account} {region}"
+            );
+        }
+    }
 }
