@@ -139,6 +139,31 @@ pub fn watermark<'a>(
     mark
 }
 
+/// A checkpoint save that must wait until the events sent before it are
+/// written out: the consumer runs it then, so a checkpoint never claims an
+/// event that was only in a channel or a buffer when kmstop stopped.
+pub struct Commit(Box<dyn FnOnce() -> std::io::Result<()> + Send>);
+
+impl Commit {
+    pub fn new(save: impl FnOnce() -> std::io::Result<()> + Send + 'static) -> Self {
+        Self(Box::new(save))
+    }
+
+    /// Saves; call once everything sent before it is out.
+    ///
+    /// # Errors
+    /// The save's own.
+    pub fn run(self) -> std::io::Result<()> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Commit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Commit")
+    }
+}
+
 /// A message from the live sources.
 #[derive(Debug)]
 pub enum LiveUpdate {
@@ -158,4 +183,6 @@ pub enum LiveUpdate {
         complete: bool,
     },
     Status(SourceStatus),
+    /// The source's checkpoint, to save once the events before it are out.
+    Commit(Commit),
 }

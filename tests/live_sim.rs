@@ -37,19 +37,40 @@ fn now() -> DateTime<Utc> {
 /// condition with a deadline instead of sleeping blindly.
 struct Lines {
     lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Lines {
     fn follow(child: &mut Child) -> Self {
+        Self::follow_with(child, Duration::ZERO)
+    }
+
+    /// A reader that takes `pause` over each line: a slow consumer, so the
+    /// pipe and kmstop's own queue fill up behind it.
+    fn follow_with(child: &mut Child, pause: Duration) -> Self {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().expect("piped stdout");
         let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 sink.lock().expect("lock").push(line);
+                if !pause.is_zero() {
+                    std::thread::sleep(pause);
+                }
             }
         });
-        Self { lines }
+        Self {
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Every line, once the child's stdout is closed and read to its end.
+    fn finish(mut self) -> Vec<String> {
+        if let Some(r) = self.reader.take() {
+            r.join().expect("the reader thread");
+        }
+        self.ids()
     }
 
     fn ids(&self) -> Vec<String> {
@@ -228,6 +249,41 @@ fn tail_resumes_from_its_checkpoint_without_gap_or_repeat() {
         first.len(),
         second.len()
     );
+    let mut got = first;
+    got.extend(second);
+    let want = truth_ids(
+        &sim,
+        "us-east-1",
+        start - chrono::Duration::minutes(3),
+        until,
+    );
+    assert_exactly_once(&got, &want);
+}
+
+/// Issue 12: a checkpoint covers only what was written out. A slow reader
+/// lets kmstop's queue fill behind the pipe; SIGTERM then drains what was
+/// sent, and the resumed run prints the rest, each event once.
+#[test]
+fn a_slow_reader_and_sigterm_lose_nothing_on_resume() {
+    let start = now();
+    let until = start + chrono::Duration::seconds(20);
+    let sim = faulty_sim(chrono::Duration::seconds(20));
+    let state = tempfile::tempdir().expect("tempdir");
+
+    let mut first = tail(&sim, state.path(), false);
+    let first_lines = Lines::follow_with(&mut first, Duration::from_millis(3));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first_lines.ids().len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(first);
+    let first = first_lines.finish();
+    let mut second = tail(&sim, state.path(), true);
+    let second_lines = Lines::follow(&mut second);
+    settle(until);
+    stop(second);
+    let second = second_lines.finish();
+    assert!(first.len() >= 20, "not a restart mid-run: {}", first.len());
     let mut got = first;
     got.extend(second);
     let want = truth_ids(

@@ -287,6 +287,13 @@ impl Data {
                 keys,
                 complete,
             } => self.set_keys(&source, keys, complete),
+            // Everything before it is in the store: the dashboard's
+            // pollers keep no checkpoints, but a save handed over is made.
+            LiveUpdate::Commit(commit) => {
+                if let Err(e) = commit.run() {
+                    tracing::warn!("{e}");
+                }
+            }
             LiveUpdate::Status(status) => {
                 self.sources.insert(status.source.clone(), status);
                 // A higher watermark may free held events.

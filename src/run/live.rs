@@ -202,9 +202,19 @@ pub(super) async fn shutdown_signal() {
             let _ = ctrl_c.await;
             return;
         };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        // A closed terminal (SIGHUP) stops it as cleanly as Ctrl-C.
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        if let Ok(mut hup) = hangup {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        } else {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]

@@ -121,10 +121,89 @@ pub fn run(args: &TailArgs, clock: Arc<dyn Clock>) -> ExitCode {
     rt.block_on(follow(args, &accounts, engine, clock))
 }
 
+/// What `follow` keeps between messages: the output, the alert engine and
+/// the events it holds back, and each source's last status.
+struct Printer<'a> {
+    args: &'a TailArgs,
+    engine: Option<Engine>,
+    replay: Replay<PackedEvent>,
+    out: io::BufWriter<io::Stdout>,
+    statuses: BTreeMap<SourceId, SourceStatus>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Printer<'_> {
+    /// Writes what one message asks for and flushes it; a checkpoint is
+    /// saved only then, so it never covers an event not yet written.
+    fn take(&mut self, update: LiveUpdate) -> io::Result<()> {
+        match update {
+            LiveUpdate::Events { events, .. } => {
+                if let Some(engine) = self.engine.as_mut() {
+                    for e in events {
+                        self.replay.push(e.time(), e);
+                    }
+                    let mark = watermark(self.statuses.values());
+                    write_ready(
+                        engine,
+                        &mut self.replay,
+                        mark,
+                        &mut self.out,
+                        self.clock.now(),
+                    )?;
+                } else {
+                    for e in &events {
+                        write_event(self.args, e, &mut self.out)?;
+                    }
+                }
+            }
+            LiveUpdate::Status(status) => {
+                report_status(&status, self.statuses.get(&status.source));
+                self.statuses.insert(status.source.clone(), status);
+            }
+            LiveUpdate::Keys { keys, .. } => {
+                // The inventory rules (pending deletion, rotation off)
+                // judge events by these facts.
+                if let Some(engine) = self.engine.as_mut() {
+                    let mut inventory = engine.inventory().clone();
+                    for k in keys {
+                        inventory.update(k);
+                    }
+                    engine.set_inventory(inventory);
+                }
+            }
+            LiveUpdate::Commit(commit) => {
+                self.out.flush()?;
+                if let Err(e) = commit.run() {
+                    eprintln!("kmstop: warning: {}", escape_control(&e.to_string()));
+                }
+            }
+            LiveUpdate::Identity(_) => {}
+        }
+        self.out.flush()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        if let Some(engine) = self.engine.as_mut() {
+            // The engine's time goes no further than what every source has
+            // read: an alert is not resolved while events that could
+            // extend it may still come.
+            let horizon = watermark(self.statuses.values())
+                .unwrap_or(self.clock.now() - Duration::minutes(5));
+            let changes = engine.tick(horizon);
+            write_changes(&changes, &mut self.out, self.clock.now())?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// How long a stop waits for the pollers' last pages and checkpoints.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn follow(
     args: &TailArgs,
     accounts: &[Account],
-    mut engine: Option<Engine>,
+    engine: Option<Engine>,
     clock: Arc<dyn Clock>,
 ) -> ExitCode {
     let (tx, mut rx) = mpsc::channel::<LiveUpdate>(64);
@@ -134,82 +213,75 @@ async fn follow(
         Err(code) => return code,
     };
     drop(tx);
-    let mut out = io::BufWriter::new(io::stdout());
-    let mut replay: Replay<PackedEvent> = Replay::new(Duration::minutes(5), 200_000);
+    let mut printer = Printer {
+        args,
+        engine,
+        replay: Replay::new(Duration::minutes(5), 200_000),
+        out: io::BufWriter::new(io::stdout()),
+        statuses: BTreeMap::new(),
+        clock,
+    };
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
-    let mut statuses: BTreeMap<SourceId, SourceStatus> = BTreeMap::new();
     let mut exit = ExitCode::SUCCESS;
+    let mut writable = true;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            update = rx.recv() => {
-                let Some(update) = update else { break };
-                let written = match update {
-                    LiveUpdate::Events { events, .. } => {
-                        if let Some(engine) = engine.as_mut() {
-                            for e in events {
-                                replay.push(e.time(), e);
-                            }
-                            let mark = watermark(statuses.values());
-                            write_ready(engine, &mut replay, mark, &mut out, clock.now())
-                        } else {
-                            events.iter().try_for_each(|e| write_event(args, e, &mut out))
-                        }
-                    }
-                    LiveUpdate::Status(status) => {
-                        report_status(&status, statuses.get(&status.source));
-                        statuses.insert(status.source.clone(), status);
-                        Ok(())
-                    }
-                    LiveUpdate::Keys { keys, .. } => {
-                        // The inventory rules (pending deletion, rotation
-                        // off) judge events by these facts.
-                        if let Some(engine) = engine.as_mut() {
-                            let mut inventory = engine.inventory().clone();
-                            for k in keys {
-                                inventory.update(k);
-                            }
-                            engine.set_inventory(inventory);
-                        }
-                        Ok(())
-                    }
-                    LiveUpdate::Identity(_) => Ok(()),
-                };
-                if let Err(e) = written.and_then(|()| out.flush()) {
-                    if e.kind() != io::ErrorKind::BrokenPipe {
-                        eprintln!("kmstop: cannot write: {e}");
-                        exit = ExitCode::from(EXIT_FAILED);
-                    }
-                    break;
-                }
-            }
-            _ = ticker.tick() => {
-                if let Some(engine) = engine.as_mut() {
-                    // The engine's time goes no further than what every
-                    // source has read: an alert is not resolved while
-                    // events that could extend it may still come.
-                    let horizon = watermark(statuses.values()).unwrap_or(clock.now() - Duration::minutes(5));
-                    let changes = engine.tick(horizon);
-                    if write_changes(&changes, &mut out, clock.now()).and_then(|()| out.flush()).is_err() {
-                        break;
-                    }
-                }
-            }
+        let written = tokio::select! {
+            update = rx.recv() => match update {
+                Some(update) => printer.take(update),
+                None => break,
+            },
+            _ = ticker.tick() => printer.tick(),
             () = &mut shutdown => break,
+        };
+        if let Err(e) = written {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                eprintln!("kmstop: cannot write: {e}");
+                exit = ExitCode::from(EXIT_FAILED);
+            }
+            writable = false;
+            break;
         }
     }
     let _ = stop_tx.send(true);
-    for status in statuses.values().filter(|s| s.own_calls > 0) {
+    // Stopping: what the pollers already sent is written and its
+    // checkpoints saved, up to their own last ones, within a deadline.
+    if writable {
+        let deadline = tokio::time::sleep(DRAIN);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                update = rx.recv() => match update {
+                    Some(update) => {
+                        if printer.take(update).is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                () = &mut deadline => break,
+            }
+        }
+    }
+    drop(rx);
+    for status in printer.statuses.values().filter(|s| s.own_calls > 0) {
         eprintln!(
             "kmstop: {}: {} of kmstop's own reads left out (--include-own-calls prints them)",
             status.source, status.own_calls
         );
     }
     for task in tasks {
-        if let Ok(Ended::Unavailable(message)) = task.await {
-            eprintln!("kmstop: {}", escape_control(&message));
-            exit = ExitCode::from(EXIT_FAILED);
+        match task.await {
+            Ok(Ended::Unavailable(message)) => {
+                eprintln!("kmstop: {}", escape_control(&message));
+                exit = ExitCode::from(EXIT_FAILED);
+            }
+            Err(e) => {
+                eprintln!("kmstop: a poller failed: {e}");
+                exit = ExitCode::from(EXIT_FAILED);
+            }
+            Ok(_) => {}
         }
     }
     exit
@@ -251,6 +323,7 @@ fn spawn_pollers(
                 include_own_calls: args.include_own_calls,
                 own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
                 checkpoint,
+                commit_by_consumer: true,
                 ..PollerSettings::default()
             };
             let poller = Poller::new(

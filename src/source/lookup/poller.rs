@@ -20,7 +20,7 @@ use super::stats::Stats;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
-use crate::live::{Health, LiveUpdate, SourceId};
+use crate::live::{Commit, Health, LiveUpdate, SourceId};
 
 /// One LookupEvents request: what the poller needs from AWS (the SDK
 /// reader in production, an in-memory table in unit tests).
@@ -54,6 +54,10 @@ pub struct PollerSettings {
     pub own_identity: Option<OwnIdentity>,
     /// Resume from and save to this file.
     pub checkpoint: Option<PathBuf>,
+    /// Hand each checkpoint save to the consumer ([`LiveUpdate::Commit`])
+    /// behind the events it covers, instead of saving it here: the
+    /// consumer saves it once those events are written out.
+    pub commit_by_consumer: bool,
     /// The longest pause between retries of a failing request.
     pub max_backoff: StdDuration,
     /// Credentials errors on the very first request mean the region is not
@@ -69,6 +73,7 @@ impl Default for PollerSettings {
             include_own_calls: false,
             own_identity: None,
             checkpoint: None,
+            commit_by_consumer: false,
             max_backoff: StdDuration::from_secs(30),
             first_error_means_unavailable: true,
         }
@@ -157,7 +162,7 @@ impl<A: LookupApi> Poller<A> {
     /// Polls until `stop` turns true or the consumer goes away.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Ended {
         let ended = self.poll_loop(&mut stop).await;
-        self.save_checkpoint();
+        self.save_checkpoint().await;
         if let Ended::Unavailable(message) = &ended {
             self.stats.health = Health::Unavailable {
                 message: message.clone(),
@@ -319,7 +324,7 @@ impl<A: LookupApi> Poller<A> {
         self.stats.health_after_success(&self.plan, now);
         self.delivered.forget_before(self.plan.reread_horizon());
         if delivered > 0 {
-            self.maybe_save(now);
+            self.maybe_save(now).await;
         }
         self.send_status(false).await
     }
@@ -375,7 +380,7 @@ impl<A: LookupApi> Poller<A> {
         self.to_app.send(LiveUpdate::Status(status)).await.is_ok()
     }
 
-    fn maybe_save(&mut self, now: DateTime<Utc>) {
+    async fn maybe_save(&mut self, now: DateTime<Utc>) {
         // Small state: save after every delivering page, so a crash repeats
         // little. Large (a busy account's 25 minutes of ids): every 10 s.
         let due = self.delivered.len() < 20_000
@@ -383,13 +388,13 @@ impl<A: LookupApi> Poller<A> {
                 .last_saved
                 .is_none_or(|t| now - t >= Duration::seconds(10));
         if due {
-            self.save_checkpoint();
+            self.save_checkpoint().await;
             self.last_saved = Some(now);
         }
     }
 
-    fn save_checkpoint(&self) {
-        let Some(path) = self.settings.checkpoint.as_deref() else {
+    async fn save_checkpoint(&self) {
+        let Some(path) = self.settings.checkpoint.clone() else {
             return;
         };
         let checkpoint = Checkpoint {
@@ -397,7 +402,21 @@ impl<A: LookupApi> Poller<A> {
             plan: self.plan.state.clone(),
             delivered: self.delivered.clone(),
         };
-        if let Err(e) = checkpoint.save(path) {
+        if self.settings.commit_by_consumer {
+            let source = self.source.clone();
+            let commit = Commit::new(move || {
+                checkpoint.save(&path).map_err(|e| {
+                    std::io::Error::other(format!(
+                        "{source}: cannot save checkpoint {}: {e}",
+                        path.display()
+                    ))
+                })
+            });
+            // A consumer that is gone has nothing left to commit.
+            let _ = self.to_app.send(LiveUpdate::Commit(commit)).await;
+            return;
+        }
+        if let Err(e) = checkpoint.save(&path) {
             tracing::warn!(
                 "{}: cannot save checkpoint {}: {e}",
                 self.source,
