@@ -272,7 +272,7 @@ fn a_slow_reader_and_sigterm_lose_nothing_on_resume() {
 
     let mut first = tail(&sim, state.path(), false);
     let first_lines = Lines::follow_with(&mut first, Duration::from_millis(3));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while first_lines.ids().len() < 20 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
