@@ -89,7 +89,7 @@ impl Default for PlanSettings {
 /// delivery delays.
 pub const PRIOR_RECENT_REACH: Duration = Duration::minutes(2);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ScanKind {
     Fresh,
     Recent,

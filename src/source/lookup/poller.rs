@@ -3,6 +3,7 @@
 //! new event once. Failures leave the plan untouched, so the same request
 //! is sent again after a pause: throttles and 5xx never lose a page.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::pacer::Pacer;
 use super::plan::{Next, PRIOR_RECENT_REACH, Plan, PlanSettings, ScanKind};
 use super::seen::Delivered;
 use super::stats::Stats;
+use super::sweep::MAX_PAGES_WITHOUT_PROGRESS;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
@@ -96,6 +98,11 @@ pub struct Poller<A> {
     /// Events before this were history when the poller started: how late
     /// they were delivered says nothing about the delays now.
     started: DateTime<Utc>,
+    /// Each running scan's tokens and event ids so far: pages that loop or
+    /// go nowhere end the scan (see [`Poller::check_paging`]).
+    paging: std::collections::HashMap<ScanKind, Paging>,
+    /// Why the last scan was ended as stuck, for the next status.
+    stuck: Option<String>,
 }
 
 /// How a poller ended.
@@ -156,6 +163,8 @@ impl<A: LookupApi> Poller<A> {
                 Duration::minutes(5),
             ),
             started: now,
+            paging: std::collections::HashMap::new(),
+            stuck: None,
         }
     }
 
@@ -244,6 +253,7 @@ impl<A: LookupApi> Poller<A> {
             .map_or_else(Vec::new, |s| s.edge_ids.clone());
         let mut times = Vec::with_capacity(page.events.len());
         let mut fresh_events = Vec::new();
+        let page_ids: Vec<String> = page.events.iter().map(|e| e.event_id.clone()).collect();
         for item in page.events {
             let Some(record) = item.record.as_deref() else {
                 self.stats.malformed += 1;
@@ -307,12 +317,12 @@ impl<A: LookupApi> Poller<A> {
             }
         }
         self.stats.events += delivered;
-        let finished_fresh = kind == ScanKind::Fresh && page.next_token.is_none();
+        let next_token = self.check_paging(kind, page.next_token, &page_ids);
+        let finished_fresh = kind == ScanKind::Fresh && next_token.is_none();
         let scan = self.plan.scan(kind).cloned();
         let delivered_ids = &self.delivered;
-        self.plan.on_page(kind, &times, page.next_token, |t| {
-            delivered_ids.at_second(t)
-        });
+        self.plan
+            .on_page(kind, &times, next_token, |t| delivered_ids.at_second(t));
         if let Some(scan) = scan
             && (finished_fresh || (kind == ScanKind::Fresh && self.plan.scan(kind).is_none()))
         {
@@ -322,6 +332,9 @@ impl<A: LookupApi> Poller<A> {
         self.stats.recent_in = self.delays.expected_in(Duration::minutes(5));
         self.stats.minute_in = self.delays.expected_in(Duration::minutes(1));
         self.stats.health_after_success(&self.plan, now);
+        if let Some(message) = self.stuck.take() {
+            self.stats.health = Health::Failing { message };
+        }
         self.delivered.forget_before(self.plan.reread_horizon());
         if delivered > 0 {
             self.maybe_save(now).await;
@@ -423,6 +436,51 @@ impl<A: LookupApi> Poller<A> {
                 path.display()
             );
         }
+    }
+}
+
+/// A scan's pages so far.
+#[derive(Default)]
+struct Paging {
+    tokens: HashSet<String>,
+    ids: HashSet<String>,
+    idle: u32,
+}
+
+impl<A: LookupApi> Poller<A> {
+    /// A scan's pages must end. A token given twice, or
+    /// [`MAX_PAGES_WITHOUT_PROGRESS`] pages in a row with no event id new
+    /// to the scan, end it here (a hostile or broken endpoint would
+    /// otherwise keep kmstop paging forever, in silence); the region shows
+    /// failing with why.
+    fn check_paging(
+        &mut self,
+        kind: ScanKind,
+        token: Option<String>,
+        page_ids: &[String],
+    ) -> Option<String> {
+        let Some(token) = token else {
+            self.paging.remove(&kind);
+            return None;
+        };
+        let p = self.paging.entry(kind).or_default();
+        let mut progressed = false;
+        for id in page_ids {
+            progressed |= p.ids.insert(id.clone());
+        }
+        p.idle = if progressed { 0 } else { p.idle + 1 };
+        let why = if !p.tokens.insert(token.clone()) {
+            "LookupEvents gave a NextToken it had given before: its pages loop"
+        } else if p.idle >= MAX_PAGES_WITHOUT_PROGRESS {
+            "LookupEvents sent page after page with no new event: its pages go nowhere"
+        } else {
+            return Some(token);
+        };
+        self.paging.remove(&kind);
+        self.stats.errors += 1;
+        tracing::warn!("{}: {why}; that scan was ended", self.source);
+        self.stuck = Some(format!("{why}; that scan was ended"));
+        None
     }
 }
 

@@ -27,6 +27,20 @@ pub struct Swept {
 /// (a quarter of an hour of throttles or 5xx is not a blip).
 const MAX_FAILURES_IN_A_ROW: u32 = 60;
 
+/// Pages in a row that bring no event not seen before, after which the
+/// pages are taken to go nowhere (a real trail ends its pages instead).
+pub const MAX_PAGES_WITHOUT_PROGRESS: u32 = 50;
+
+/// An endpoint whose pages loop or go nowhere: the region fails with this
+/// rather than reading forever in silence.
+fn stuck(message: String) -> AwsError {
+    AwsError {
+        kind: crate::aws::ErrorKind::Other,
+        code: None,
+        message,
+    }
+}
+
 /// Reads every event of `window`, newest first, retrying the same request
 /// after transient failures. `progress` gets the events read so far and
 /// the oldest time reached.
@@ -39,6 +53,8 @@ pub async fn sweep<A: LookupApi>(
     let mut out = Swept::default();
     let mut ids: HashSet<String> = HashSet::new();
     let mut token: Option<String> = None;
+    let mut tokens: HashSet<String> = HashSet::new();
+    let mut idle_pages = 0u32;
     let mut failures = 0u32;
     loop {
         pacer.acquire().await;
@@ -46,6 +62,7 @@ pub async fn sweep<A: LookupApi>(
         match api.lookup(window, token.clone()).await {
             Ok(page) => {
                 failures = 0;
+                let before = out.records.len();
                 for item in page.events {
                     let (Some(time), Some(record)) = (item.event_time, item.record) else {
                         continue;
@@ -55,7 +72,24 @@ pub async fn sweep<A: LookupApi>(
                         progress(out.records.len() as u64, time);
                     }
                 }
+                idle_pages = if out.records.len() > before {
+                    0
+                } else {
+                    idle_pages + 1
+                };
                 match page.next_token {
+                    Some(next) if !tokens.insert(next.clone()) => {
+                        return Err(stuck(format!(
+                            "LookupEvents gave a NextToken it had given before: its pages loop (stopped after {} requests)",
+                            out.requests
+                        )));
+                    }
+                    Some(_) if idle_pages >= MAX_PAGES_WITHOUT_PROGRESS => {
+                        return Err(stuck(format!(
+                            "LookupEvents sent {idle_pages} pages in a row with no new event: its pages go nowhere (stopped after {} requests)",
+                            out.requests
+                        )));
+                    }
                     Some(next) => token = Some(next),
                     None => break,
                 }
@@ -65,6 +99,7 @@ pub async fn sweep<A: LookupApi>(
                 failures += 1;
                 out.errors += 1;
                 token = None;
+                tokens.clear();
             }
             Err(e) if e.kind.is_transient() && failures < MAX_FAILURES_IN_A_ROW => {
                 failures += 1;
@@ -81,4 +116,81 @@ pub async fn sweep<A: LookupApi>(
     }
     out.records.sort_by_key(|(time, _)| *time);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::aws::{LookedUp, LookupPage};
+
+    /// An endpoint whose every page hands out a token: `loop_after` pages
+    /// of new tokens, then the first one again (`None`: new tokens
+    /// forever, over empty pages).
+    struct Endless {
+        loop_after: Option<usize>,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl LookupApi for Endless {
+        async fn lookup(
+            &self,
+            _window: LookupWindow,
+            _token: Option<String>,
+        ) -> Result<LookupPage, AwsError> {
+            let n = self
+                .asked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let token = match self.loop_after {
+                Some(k) if n >= k => "t-0".to_string(),
+                _ => format!("t-{n}"),
+            };
+            let events = if n == 0 {
+                vec![LookedUp {
+                    event_id: "e-1".into(),
+                    event_time: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+                    record: Some("{}".into()),
+                }]
+            } else {
+                Vec::new()
+            };
+            Ok(LookupPage {
+                events,
+                next_token: Some(token),
+            })
+        }
+    }
+
+    fn window() -> LookupWindow {
+        LookupWindow {
+            start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_that_loop_or_go_nowhere_fail_the_region() {
+        let pacer = Pacer::new(1000.0, 1000.0);
+        let looping = Endless {
+            loop_after: Some(3),
+            asked: 0.into(),
+        };
+        let err = sweep(&looping, &pacer, window(), |_, _| {})
+            .await
+            .expect_err("a loop is an error");
+        assert!(err.message.contains("loop"), "{}", err.message);
+        let nowhere = Endless {
+            loop_after: None,
+            asked: 0.into(),
+        };
+        let err = sweep(&nowhere, &pacer, window(), |_, _| {})
+            .await
+            .expect_err("endless empty pages are an error");
+        assert!(err.message.contains("go nowhere"), "{}", err.message);
+        assert!(
+            nowhere.asked.into_inner() <= MAX_PAGES_WITHOUT_PROGRESS as usize + 1,
+            "stopped promptly"
+        );
+    }
 }

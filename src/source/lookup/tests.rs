@@ -439,3 +439,102 @@ async fn events_arrive_within_seconds_of_becoming_visible() {
     eprintln!("{per_minute:.1} requests a minute");
     assert!(per_minute <= 30.0, "{per_minute:.1} requests a minute");
 }
+
+/// An endpoint whose pages never end: every answer holds one new event of
+/// the window and the same token (`looping`), or no event and a new token.
+struct NeverEnds {
+    looping: bool,
+    asked: Mutex<u64>,
+}
+
+impl LookupApi for Arc<NeverEnds> {
+    async fn lookup(
+        &self,
+        window: LookupWindow,
+        token: Option<String>,
+    ) -> Result<LookupPage, AwsError> {
+        let n = {
+            let mut asked = self.asked.lock().expect("lock");
+            *asked += 1;
+            *asked
+        };
+        let next = if self.looping {
+            "same".to_string()
+        } else {
+            format!("t-{n}")
+        };
+        let events = if self.looping || token.is_none() {
+            let id = format!("nowhere-{n}");
+            vec![LookedUp {
+                record: Some(record(&id, window.end, "boto3")),
+                event_id: id,
+                event_time: Some(window.end),
+            }]
+        } else {
+            Vec::new()
+        };
+        Ok(LookupPage {
+            events,
+            next_token: Some(next),
+        })
+    }
+}
+
+/// Issue 12: pages that loop or go nowhere end their scan and show the
+/// region failing with why; the poller goes on polling (and stops when
+/// asked), instead of paging forever in silence.
+#[tokio::test(start_paused = true)]
+async fn pages_that_never_end_fail_the_scan_not_the_poller() {
+    for looping in [true, false] {
+        let clock = Arc::new(TokioClock {
+            origin: origin(),
+            start: tokio::time::Instant::now(),
+        });
+        let api = Arc::new(NeverEnds {
+            looping,
+            asked: Mutex::new(0),
+        });
+        let (tx, mut rx) = mpsc::channel(64);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let poller = Poller::new(
+            Arc::clone(&api),
+            SourceId {
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+            },
+            PollerSettings {
+                backfill: Duration::zero(),
+                ..PollerSettings::default()
+            },
+            Pacer::lookup_events(),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            tx,
+        );
+        let task = tokio::spawn(poller.run(stop_rx));
+        let mut why = None;
+        let mut events = 0;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_mins(3);
+        while why.is_none() || events < 3 {
+            tokio::select! {
+                update = rx.recv() => match update {
+                    Some(LiveUpdate::Status(s)) => {
+                        if let crate::live::Health::Failing { message } = s.health {
+                            why = Some(message);
+                        }
+                    }
+                    Some(LiveUpdate::Events { events: e, .. }) => events += e.len(),
+                    Some(_) => {}
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        let why = why.unwrap_or_else(|| panic!("looping {looping}: never said failing"));
+        let want = if looping { "loop" } else { "go nowhere" };
+        assert!(why.contains(want), "{why}");
+        assert!(events >= 3, "it went on polling: {events} events");
+        stop_tx.send(true).expect("stop");
+        while rx.recv().await.is_some() {}
+        assert_eq!(task.await.expect("poller"), Ended::Stopped);
+    }
+}
