@@ -152,12 +152,18 @@ pub struct KmsEvent<'a> {
 }
 
 /// What makes two records the same event. `eventID` alone is not unique in
-/// real data (AWS documentation reuses ids across different events).
+/// real data (AWS documentation reuses ids across different events). A
+/// record without one is told apart by who called, from where, on which
+/// key, with what outcome: two different calls in one second must not
+/// merge (a denied call would vanish).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventIdentity<'e> {
     pub event_id: &'e str,
     pub event_time: &'e str,
     pub event_name: &'e str,
+    /// Only for records without an `eventID`: the caller, source address,
+    /// key, error code and user agent.
+    pub without_id: Option<[&'e str; 5]>,
 }
 
 impl KmsEvent<'_> {
@@ -167,6 +173,15 @@ impl KmsEvent<'_> {
             event_id: &self.event_id,
             event_time: &self.time_text,
             event_name: &self.event_name,
+            without_id: self.event_id.trim().is_empty().then(|| {
+                [
+                    self.principal.as_ref(),
+                    self.source_ip.as_deref().unwrap_or(""),
+                    self.key.as_ref().map_or("", |k| k.arn.as_ref()),
+                    self.error_code.as_deref().unwrap_or(""),
+                    self.user_agent.as_deref().unwrap_or(""),
+                ]
+            }),
         }
     }
 
