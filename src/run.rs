@@ -212,9 +212,9 @@ fn print_report(args: &ReportArgs, report: &Report) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
+        Format::Json => {
+            crate::text::json::to_writer_pretty(&mut out, report).and_then(|()| writeln!(out))
+        }
         Format::Csv => write_csv(report, args.section.unwrap_or_default(), &mut out),
         Format::Table => {
             let opts = TableOptions {

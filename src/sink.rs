@@ -48,7 +48,7 @@ impl AlertLog {
     /// # Errors
     /// Writing failed (disk full, file gone).
     pub fn write(&mut self, alert: &Alert, now: DateTime<Utc>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &LogLine { seen: now, alert })?;
+        crate::text::json::to_writer(&mut self.out, &LogLine { seen: now, alert })?;
         self.out.write_all(b"\n")
     }
 
@@ -133,7 +133,11 @@ impl AlertHook {
             self.stats.dropped_rate += 1;
             return;
         }
-        let Ok(json) = serde_json::to_string(alert) else {
+        let mut json = Vec::new();
+        if crate::text::json::to_writer(&mut json, alert).is_err() {
+            return;
+        }
+        let Ok(json) = String::from_utf8(json) else {
             return;
         };
         match self.sender.as_ref().map(|s| s.try_send(json)) {

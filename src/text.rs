@@ -6,21 +6,27 @@
 //! characters and bidirectional overrides become visible escapes, and
 //! spreadsheet formulas lose their power.
 
+pub mod json;
+
 use std::borrow::Cow;
 use std::fmt::Write;
 
 use unicode_width::UnicodeWidthChar;
 
 /// Characters that could move the cursor, recolour, retitle or reorder
-/// what a terminal shows: C0, DEL, C1, bidi embeddings/overrides/isolates,
-/// and the Unicode line and paragraph separators.
+/// what a terminal shows, or hide text from a reader: C0, DEL, C1, bidi
+/// marks, embeddings, overrides and isolates, the Unicode line and
+/// paragraph separators, zero-width and invisible format characters, and
+/// tag characters. The one decision of what is printable, for the panes,
+/// tables, CSV, stderr and JSON alike.
 #[must_use]
 pub fn is_unsafe_char(c: char) -> bool {
     matches!(c,
         '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-        | '\u{61c}' | '\u{200e}' | '\u{200f}'
-        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        | '\u{2028}' | '\u{2029}')
+        | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
+        | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
 }
 
 /// The string with every unsafe character shown as an escape (`\x1b`,

@@ -138,7 +138,7 @@ pub fn sorted(keys: &[KeyFacts], sort: KeySort) -> Vec<&KeyFacts> {
 /// Every key as a pretty JSON array.
 pub fn write_json(keys: &[&KeyFacts], now: DateTime<Utc>, mut out: impl Write) -> io::Result<()> {
     let rows: Vec<KeyListRow> = keys.iter().map(|k| KeyListRow::new(k, now)).collect();
-    serde_json::to_writer_pretty(&mut out, &rows).map_err(io::Error::from)?;
+    crate::text::json::to_writer_pretty(&mut out, &rows)?;
     writeln!(out)
 }
 

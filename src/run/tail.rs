@@ -383,7 +383,7 @@ fn write_changes(
         alert: &'a crate::alert::Alert,
     }
     for c in changes {
-        serde_json::to_writer(
+        crate::text::json::to_writer(
             &mut *out,
             &Line {
                 seen: now,
@@ -402,14 +402,14 @@ fn write_event(args: &TailArgs, event: &PackedEvent, out: &mut impl Write) -> io
         TailFormat::Json if args.raw => match e.raw.as_deref() {
             // The record as CloudTrail wrote it, on one line.
             Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
-                Ok(value) => serde_json::to_writer(&mut *out, &value).map_err(io::Error::from),
-                Err(_) => out.write_all(raw.replace('\n', " ").as_bytes()),
+                Ok(value) => crate::text::json::to_writer(&mut *out, &value),
+                Err(_) => {
+                    out.write_all(crate::text::json::escape_raw(&raw.replace('\n', " ")).as_bytes())
+                }
             },
-            None => serde_json::to_writer(&mut *out, &EventLine::new(&e)).map_err(io::Error::from),
+            None => crate::text::json::to_writer(&mut *out, &EventLine::new(&e)),
         },
-        TailFormat::Json => {
-            serde_json::to_writer(&mut *out, &EventLine::new(&e)).map_err(io::Error::from)
-        }
+        TailFormat::Json => crate::text::json::to_writer(&mut *out, &EventLine::new(&e)),
         TailFormat::Table => write!(
             out,
             "{}  {:<9} {:<22} {:<8} {} {} {}",
