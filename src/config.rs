@@ -39,9 +39,40 @@ pub fn default_path() -> Option<PathBuf> {
     .map(|d| d.join("config.toml"))
 }
 
+/// The most a settings file (config, rules, theme) may hold.
+const MAX_SETTINGS_FILE: u64 = 4 << 20;
+
+/// Reads a settings file the user named: a regular file of at most 4 MB,
+/// UTF-8. A FIFO or device is refused before it is opened (opening a FIFO
+/// waits for a writer forever).
+///
+/// # Errors
+/// The file cannot be read, is not a regular file, or is too large.
+pub fn read_settings(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device)",
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SETTINGS_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SETTINGS_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 4 MB",
+        ));
+    }
+    Ok(text)
+}
+
 /// Reads the config; a missing file is the defaults, silently.
 pub fn load(path: &Path) -> (Config, Vec<String>) {
-    match std::fs::read_to_string(path) {
+    match read_settings(path) {
         Ok(text) => parse(&text, &path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), Vec::new()),
         Err(e) => (Config::default(), vec![format!("{}: {e}", path.display())]),

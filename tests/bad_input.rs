@@ -575,3 +575,39 @@ fn huge_durations_are_usage_errors() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// A FIFO (or device) given as a source is refused with a message, not
+/// opened: opening a FIFO waits for a writer forever.
+#[test]
+fn a_fifo_source_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("events.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let out = cargo_bin_cmd!("kmstop")
+        .args(["report", "--format", "json", "--source"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_mins(1))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    // The same for a rules file.
+    let out = cargo_bin_cmd!("kmstop")
+        .args(["rules", "--check"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_mins(1))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        out.status.code().is_some(),
+        "killed by the timeout: {stderr}"
+    );
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

@@ -59,7 +59,7 @@ pub struct LoadedRules {
 /// Reads and parses a rules file (syntax and types; see [`validate()`] for
 /// the rest).
 pub fn load_rules_file(path: &Path) -> Result<LoadedRules, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::config::read_settings(path).map_err(|e| {
         vec![ConfigError {
             path: path.to_owned(),
             position: None,

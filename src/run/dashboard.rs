@@ -53,7 +53,7 @@ pub fn resolve_theme(spec: Option<&str>, no_color: bool) -> (Theme, Vec<String>)
         .file_stem()
         .map_or_else(|| spec.to_owned(), |s| s.to_string_lossy().into_owned());
     let fallback = |why: String| (Theme::default().with_no_color(no_color), vec![why]);
-    match std::fs::read_to_string(path) {
+    match crate::config::read_settings(path) {
         Ok(text) => match Theme::parse(&name, &text) {
             Ok((t, warnings)) => (t.with_no_color(no_color), warnings),
             Err(e) => fallback(format!("theme {spec}: {e}; using dark")),

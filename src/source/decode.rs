@@ -37,9 +37,11 @@ pub fn strip_bom(bytes: &[u8]) -> &[u8] {
 /// claiming more than this per compressed byte is a lie (or a broken file)
 /// and is not trusted for an up-front allocation.
 const MAX_DEFLATE_RATIO: usize = 1032;
-/// No CloudTrail log file comes near this when inflated; a file that does
-/// is a decompression bomb, not a log.
-pub const MAX_INFLATED: u64 = 4 << 30;
+/// No CloudTrail log file comes near this, read or inflated (a file holds
+/// about five minutes of one region: tens of MB at the busiest); one that
+/// does is a decompression bomb or not a log. Per reader thread, so the
+/// readers' memory stays bounded.
+pub const MAX_INFLATED: u64 = 128 << 20;
 
 /// Inflates a whole gzip file.
 ///
@@ -54,6 +56,7 @@ pub fn gunzip(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     out.clear();
     if let Some((crc, size)) = trailer(data)
         && size <= data.len().saturating_mul(MAX_DEFLATE_RATIO)
+        && size as u64 <= MAX_INFLATED
     {
         out.resize(size, 0);
         let mut inflater = libdeflater::Decompressor::new();
@@ -73,7 +76,10 @@ pub fn gunzip(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         out.clear();
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("gzip data inflates to more than {} GiB", MAX_INFLATED >> 30),
+            format!(
+                "gzip data inflates to more than {} MB: larger than any CloudTrail log file",
+                MAX_INFLATED >> 20
+            ),
         ));
     }
     Ok(())

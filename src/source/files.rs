@@ -14,7 +14,7 @@ use std::thread;
 use serde::Serialize;
 
 use super::container::{for_each_log_record, read_container};
-use super::decode::{Sniffed, gunzip, sniff, strip_bom};
+use super::decode::{MAX_INFLATED, Sniffed, gunzip, sniff, strip_bom};
 use crate::event::{KmsEvent, ParseError, Parsed, normalize, parse_record};
 
 /// One thing to read.
@@ -282,7 +282,7 @@ impl Reader {
     fn load(&mut self, input: &Input, named: bool) -> Result<Loaded, String> {
         self.raw.clear();
         match input {
-            Input::Stdin => io::stdin().lock().read_to_end(&mut self.raw).map(drop),
+            Input::Stdin => read_capped(io::stdin().lock(), &mut self.raw),
             Input::File { path, .. } => read_into(path, &mut self.raw),
             Input::Unlisted { reason, .. } => return Err(reason.clone()),
             Input::Memory { bytes, .. } => {
@@ -314,8 +314,33 @@ enum Loaded {
     Bytes(bool),
 }
 
+/// Reads a regular file whole, at most [`MAX_INFLATED`] bytes: a FIFO
+/// would block forever and a device never end.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
-    std::fs::File::open(path)?.read_to_end(buf).map(drop)
+    // Before opening: opening a FIFO waits for a writer.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device): not read",
+        ));
+    }
+    read_capped(std::fs::File::open(path)?, buf)
+}
+
+/// Reads to the end, refusing input larger than any log file.
+fn read_capped(from: impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
+    from.take(MAX_INFLATED + 1).read_to_end(buf)?;
+    if buf.len() as u64 > MAX_INFLATED {
+        buf.clear();
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MB: larger than any CloudTrail log file",
+                MAX_INFLATED >> 20
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a whole file, then hands its KMS events on. Returns the notes on
