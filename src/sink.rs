@@ -182,13 +182,17 @@ fn run_commands(command: &str, alerts: &Receiver<String>, timeout: StdDuration) 
 }
 
 fn run_once(command: &str, json: &str, timeout: StdDuration) -> io::Result<()> {
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(command)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+        .stderr(Stdio::null());
+    // Its own process group, so a timeout kills what `sh` started too,
+    // not only `sh` (a `curl` left behind would outlive kmstop).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         // A command that does not read its input is not an error.
         let _ = stdin.write_all(json.as_bytes());
@@ -198,7 +202,7 @@ fn run_once(command: &str, json: &str, timeout: StdDuration) -> io::Result<()> {
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(io::Error::other(format!("exited with {status}"))),
         None => {
-            child.kill()?;
+            kill_group(&mut child)?;
             child.wait()?;
             Err(io::Error::other(format!(
                 "killed after {} s",
@@ -206,6 +210,25 @@ fn run_once(command: &str, json: &str, timeout: StdDuration) -> io::Result<()> {
             )))
         }
     }
+}
+
+/// Kills the command and every process of its group.
+fn kill_group(child: &mut std::process::Child) -> io::Result<()> {
+    // kill(1) with a negative pid signals the group the child leads (made
+    // by `process_group(0)`); the crate forbids the unsafe libc call.
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if killed.is_ok_and(|s| s.success()) {
+            return Ok(());
+        }
+    }
+    child.kill()
 }
 
 #[cfg(test)]
@@ -288,5 +311,23 @@ mod tests {
         let problems = hook.finish();
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("killed"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_timeout_kills_what_the_command_started_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("survived");
+        let limits = HookLimits {
+            timeout: StdDuration::from_millis(300),
+            ..HookLimits::default()
+        };
+        // A child of sh that would write the marker after 2 s unless killed.
+        let command = format!("(sleep 2; touch {}) & wait", marker.display());
+        let mut hook = AlertHook::start(&command, limits);
+        hook.send(&alert(1), alert(1).first);
+        let problems = hook.finish();
+        assert!(problems[0].contains("killed"), "{problems:?}");
+        std::thread::sleep(StdDuration::from_secs(3));
+        assert!(!marker.exists(), "the command's child outlived the timeout");
     }
 }

@@ -157,9 +157,7 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
         warnings,
         rules: look.rules,
         threads,
-        panic_key: std::env::var("KMSTOP_TEST_PANIC_KEY")
-            .ok()
-            .and_then(|s| s.chars().next()),
+        panic_key: test_panic_key(),
         export_dir: args
             .export_dir
             .clone()
@@ -234,6 +232,21 @@ fn run_live(
             ExitCode::from(1)
         }
     }
+}
+
+/// The end-to-end tests' way to make the dashboard panic on a key (to
+/// check the terminal is restored). Debug builds only: the hook is not in
+/// a release binary.
+#[cfg(debug_assertions)]
+fn test_panic_key() -> Option<char> {
+    std::env::var("KMSTOP_TEST_PANIC_KEY")
+        .ok()
+        .and_then(|s| s.chars().next())
+}
+
+#[cfg(not(debug_assertions))]
+fn test_panic_key() -> Option<char> {
+    None
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::text::escape_control;
 struct Findings {
     text: String,
     failed: bool,
+    warnings: usize,
 }
 
 impl Findings {
@@ -28,6 +29,7 @@ impl Findings {
     }
 
     fn warn(&mut self, what: &str, fix: &str) {
+        self.warnings += 1;
         let _ = writeln!(
             self.text,
             "  warn  {}\n        fix: {}",
@@ -67,8 +69,21 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         }
     });
     print!("{}", findings.text);
+    let warnings = match findings.warnings {
+        0 => String::new(),
+        1 => " (and 1 warning)".to_string(),
+        n => format!(" (and {n} warnings)"),
+    };
     if findings.failed {
-        println!("\nSome checks failed: kmstop would miss data until they are fixed.");
+        println!("\nSome checks failed{warnings}: kmstop would miss data until they are fixed.");
+        ExitCode::FAILURE
+    } else if findings.warnings > 0 {
+        // A warning is something to fix, not a pass: scripts see it too.
+        let n = findings.warnings;
+        println!(
+            "\n{n} warning{}: kmstop works, but see the fixes above.",
+            if n == 1 { "" } else { "s" }
+        );
         ExitCode::FAILURE
     } else {
         println!("\nAll checks passed.");
