@@ -22,14 +22,48 @@ const SHARDS: usize = 16;
 
 /// A concurrent set of event identities.
 pub struct SeenSet {
-    shards: Vec<Mutex<HashSet<u128>>>,
+    shards: Vec<Mutex<HashSet<u128, Passthrough>>>,
     keys: (RandomState, RandomState),
+}
+
+/// The set's own hasher: its keys are already keyed hashes, so their low
+/// bits serve as they are (hashing them again cost as much as the rest).
+#[derive(Default, Clone, Copy)]
+struct Passthrough;
+
+impl BuildHasher for Passthrough {
+    type Hasher = Low64;
+    fn build_hasher(&self) -> Low64 {
+        Low64(0)
+    }
+}
+
+#[derive(Default)]
+struct Low64(u64);
+
+impl std::hash::Hasher for Low64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
 }
 
 impl Default for SeenSet {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashSet::with_hasher(Passthrough)))
+                .collect(),
             keys: (RandomState::new(), RandomState::new()),
         }
     }
@@ -41,7 +75,8 @@ impl SeenSet {
     pub fn first_sighting(&self, identity: EventIdentity<'_>, _time: DateTime<Utc>) -> bool {
         let hash = (u128::from(self.keys.0.hash_one(identity)) << 64)
             | u128::from(self.keys.1.hash_one(identity));
-        let shard_index = usize::try_from(hash % SHARDS as u128).unwrap_or_default();
+        // The top bits pick the shard; the set uses the low ones.
+        let shard_index = usize::try_from(hash >> 124).unwrap_or_default() % SHARDS;
         // A poisoned shard only means another reader panicked mid-insert;
         // the set itself is still consistent.
         self.shards[shard_index]

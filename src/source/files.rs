@@ -354,8 +354,10 @@ fn parse_file<C: Consumer>(
     // records (nor hide the record it is in): it reads as U+FFFD, and the
     // caller says so.
     let bytes = strip_bom(bytes);
-    let bad_byte = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
-    let text = String::from_utf8_lossy(bytes);
+    let (text, bad_byte) = match std::str::from_utf8(bytes) {
+        Ok(text) => (std::borrow::Cow::Borrowed(text), None),
+        Err(e) => (String::from_utf8_lossy(bytes), Some(e.valid_up_to())),
+    };
     let text: &str = &text;
     let mut file = FileEvents::default();
     let streamed = !consumer.wants_raw()
