@@ -85,24 +85,21 @@ fn main() -> ExitCode {
         s.principal_total as u64,
     );
     for want in &report.principals {
-        match s
+        let row = s
             .principals
             .iter()
-            .find(|r| r.name.as_str() == want.principal)
-        {
-            Some(row) => {
-                differences += differ(&format!("{} calls", want.principal), want.events, row.calls);
-                differences += differ(
-                    &format!("{} denied", want.principal),
-                    want.denied,
-                    row.denied,
-                );
-            }
-            None => {
-                eprintln!("{} not shown", want.principal);
-                differences += 1;
-            }
-        }
+            .find(|r| r.name.as_str() == want.principal);
+        let Some(row) = row else {
+            eprintln!("{} not shown", want.principal);
+            differences += 1;
+            continue;
+        };
+        differences += differ(&format!("{} calls", want.principal), want.events, row.calls);
+        differences += differ(
+            &format!("{} denied", want.principal),
+            want.denied,
+            row.denied,
+        );
     }
     if differences == 0 {
         println!("same totals, per principal too");
