@@ -359,3 +359,55 @@ fn the_folded_row_is_listed_after_every_named_value() {
         );
     }
 }
+
+/// Whoever fills the cap first does not decide which addresses are named:
+/// after a flood of one-off addresses, the one that makes a third of the
+/// denied calls gets a row of its own, above every one-off.
+#[test]
+fn the_heaviest_address_past_the_cap_is_named() {
+    let mut config = kmstop::app::DataConfig::files();
+    config.store.max_source_ips = 4;
+    let data = kmstop::app::Data::new(&config, kmstop::alert::builtin::rules()).expect("rules");
+    let now = support::start() + Duration::hours(1);
+    let mut app = App::new(data, kmstop::app::Mode::Files(vec![]), now);
+    let mut events = Vec::new();
+    for i in 0..300usize {
+        let mut r = support::record(
+            900_000 + i,
+            support::start() + Duration::seconds(i64::try_from(i).unwrap_or(0)),
+            "Decrypt",
+            support::ATTACKER,
+            support::KEY_DOOMED,
+        );
+        r["errorCode"] = serde_json::json!("AccessDenied");
+        let ip = if i % 3 == 2 {
+            "203.0.113.66".to_string()
+        } else {
+            format!("198.51.100.{i}")
+        };
+        r["sourceIPAddress"] = serde_json::json!(ip);
+        events.push(support::pack(&r));
+    }
+    app.data.ingest(events, None);
+    app.data.finish_files();
+    app.refresh();
+    act(&mut app, &[Action::Focus(Pane::Denied)]);
+    let ips: Vec<(&str, u64)> = app
+        .snapshot
+        .denied_rows
+        .iter()
+        .filter(|r| r.kind == kmstop::app::query::DeniedKind::SourceIp)
+        .map(|r| (r.label.as_str(), r.count))
+        .collect();
+    let (top, count) = ips.first().copied().expect("address rows");
+    assert_eq!(top, "203.0.113.66", "{ips:?}");
+    // Its first sightings, before it was known to be heavy, stay in (other).
+    assert!((60..=100).contains(&count), "{ips:?}");
+    let other: u64 = ips.iter().filter(|r| r.0 == "(other)").map(|r| r.1).sum();
+    let named: u64 = ips.iter().filter(|r| r.0 != "(other)").map(|r| r.1).sum();
+    assert_eq!(
+        named + other,
+        300,
+        "every denied call is counted once: {ips:?}"
+    );
+}

@@ -24,6 +24,9 @@ pub struct StoreConfig {
     ///
     /// [`KmsEvent::raw_json`]: crate::event::KmsEvent::raw_json
     pub raw_capacity: usize,
+    /// Values named per dimension before new ones fold into `(other)`; a
+    /// value that turns out heavy after that is still named, within
+    /// [`named_limit`](super::named_limit).
     pub max_principals: usize,
     pub max_keys: usize,
     pub max_source_ips: usize,

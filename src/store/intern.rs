@@ -11,6 +11,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use super::hash::{FastMap, FastState};
+use super::heavy::{self, HeavyFolded};
 
 /// The id every value beyond the cap folds into.
 pub const OTHER: u32 = 0;
@@ -116,6 +117,8 @@ pub struct Interner {
     /// Hash of each folded value -> last bucket index it was seen in.
     folded: FastMap<u64, i64>,
     folded_saturated: bool,
+    /// The heaviest folded values, which earn a name past the cap.
+    heavy: HeavyFolded,
     hasher: FastState,
     /// Bumped whenever a name comes or goes.
     version: u64,
@@ -134,6 +137,7 @@ impl Interner {
             live: 0,
             folded: FastMap::with_hasher(hasher),
             folded_saturated: false,
+            heavy: HeavyFolded::default(),
             hasher,
             version: 0,
         }
@@ -145,8 +149,7 @@ impl Interner {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
-        if self.live >= self.cap {
-            self.note_folded(name, bucket);
+        if self.live >= self.cap && !self.promoted(name, bucket) {
             return OTHER;
         }
         let boxed = Name::from(name);
@@ -168,8 +171,21 @@ impl Interner {
         name.map_or(NONE, |n| self.intern(n, bucket))
     }
 
-    fn note_folded(&mut self, name: &str, bucket: i64) {
+    /// Notes a sighting of `name` past the cap; true when it is one of the
+    /// heaviest folded values and there is room to name it (its sightings
+    /// until now stay in `(other)`).
+    fn promoted(&mut self, name: &str, bucket: i64) -> bool {
         let h = self.hasher.hash_one(name);
+        if self.heavy.sighting(h) && self.live < heavy::named_limit(self.cap) {
+            self.heavy.forget(h);
+            self.folded.remove(&h);
+            return true;
+        }
+        self.note_folded(h, bucket);
+        false
+    }
+
+    fn note_folded(&mut self, h: u64, bucket: i64) {
         if let Some(last) = self.folded.get_mut(&h) {
             *last = (*last).max(bucket);
         } else if self.folded.len() < FOLD_TRACK_CAP {
@@ -183,6 +199,7 @@ impl Interner {
     /// store calls it every few percent of the retention, not per bucket.
     pub fn sweep_folded(&mut self, cutoff: i64) {
         self.folded.retain(|_, last| *last >= cutoff);
+        self.heavy.decay();
         if self.folded.len() < FOLD_TRACK_CAP {
             self.folded_saturated = false;
         }
@@ -294,6 +311,32 @@ mod tests {
         assert_eq!(i.folded().distinct, 2);
         i.sweep_folded(6);
         assert_eq!(i.folded().distinct, 1);
+    }
+
+    #[test]
+    fn a_heavy_value_past_the_cap_is_named_though_a_flood_filled_it() {
+        let mut i = Interner::new(100, FastState::random());
+        for n in 0..100 {
+            assert_ne!(i.intern(&format!("flood-{n}"), 0), OTHER);
+        }
+        let mut named = None;
+        for n in 0..2_000 {
+            let id = if n % 5 == 0 {
+                i.intern("203.0.113.9", 0)
+            } else {
+                i.intern(&format!("more-{n}"), 0)
+            };
+            if n % 5 == 0 && id != OTHER {
+                named.get_or_insert((n, id));
+            } else if n % 5 != 0 {
+                assert_eq!(id, OTHER, "a one-off value was named");
+            }
+        }
+        let (at, id) = named.expect("the heavy value gets a name");
+        assert!(at < 200, "named after {at} sightings");
+        assert_eq!(i.name(id), Some("203.0.113.9"));
+        assert_eq!(i.intern("203.0.113.9", 0), id, "and keeps it");
+        assert_eq!(i.live(), 101);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod bucket;
 mod config;
 mod context;
 mod hash;
+mod heavy;
 mod ingest;
 mod intern;
 mod query;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 pub use bucket::{Bucket, Combo};
 pub use config::StoreConfig;
 pub use context::ContextTable;
+pub use heavy::named_limit;
 pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};
 
 use config::Spans;
