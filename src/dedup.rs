@@ -9,21 +9,47 @@
 //! 40 MB for a million events with the table's overhead — under keys drawn
 //! per run, so no one who writes records can aim two different events at
 //! one hash and hide the second.
+//!
+//! Beside each identity sits a 32-bit fingerprint of what the report
+//! counts of it (caller, key, outcome, address, region, account, user
+//! agent), so a copy that disagrees with the one counted is told apart
+//! from a plain copy: someone may have edited one of them.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
-
-use crate::event::EventIdentity;
+use crate::event::{EventIdentity, Substance};
 
 const SHARDS: usize = 16;
 
 /// A concurrent set of event identities.
 pub struct SeenSet {
-    shards: Vec<Mutex<HashSet<u128, Passthrough>>>,
+    shards: Vec<Mutex<HashMap<Id, u32, Passthrough>>>,
     keys: (RandomState, RandomState),
+}
+
+/// What a sighting of an event was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// Its identity was not seen before: count it.
+    First,
+    /// A copy of a counted event, the same in everything counted.
+    Copy,
+    /// A copy that disagrees with the one counted (same identity, another
+    /// caller, key, outcome, address, region, account or user agent).
+    Conflict,
+}
+
+/// An identity's 128-bit keyed hash, as two words: 24 bytes a slot with
+/// its fingerprint instead of the 32 a `u128` key would take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Id(u64, u64);
+
+impl Hash for Id {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
 }
 
 /// The set's own hasher: its keys are already keyed hashes, so their low
@@ -52,9 +78,8 @@ impl std::hash::Hasher for Low64 {
         }
     }
 
-    #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
-    fn write_u128(&mut self, i: u128) {
-        self.0 = i as u64;
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
     }
 }
 
@@ -62,7 +87,7 @@ impl Default for SeenSet {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashSet::with_hasher(Passthrough)))
+                .map(|_| Mutex::new(HashMap::with_hasher(Passthrough)))
                 .collect(),
             keys: (RandomState::new(), RandomState::new()),
         }
@@ -70,19 +95,32 @@ impl Default for SeenSet {
 }
 
 impl SeenSet {
-    /// Records `identity`; true when it had not been seen before. The
-    /// time is the event's, which the identity already holds as written.
-    pub fn first_sighting(&self, identity: EventIdentity<'_>, _time: DateTime<Utc>) -> bool {
-        let hash = (u128::from(self.keys.0.hash_one(identity)) << 64)
-            | u128::from(self.keys.1.hash_one(identity));
-        // The top bits pick the shard; the set uses the low ones.
-        let shard_index = usize::try_from(hash >> 124).unwrap_or_default() % SHARDS;
+    /// Records a sighting of the event `identity` with what it says.
+    pub fn sighting(&self, identity: EventIdentity<'_>, substance: Substance<'_>) -> Sighting {
+        let id = Id(
+            self.keys.0.hash_one(identity),
+            self.keys.1.hash_one(identity),
+        );
+        #[allow(clippy::cast_possible_truncation)] // a fingerprint: any 32 bits do
+        let print = self.keys.0.hash_one(substance) as u32;
+        // The second word's top bits pick the shard; the map hashes by the
+        // first.
+        let shard_index = usize::try_from(id.1 >> 60).unwrap_or_default() % SHARDS;
         // A poisoned shard only means another reader panicked mid-insert;
         // the set itself is still consistent.
-        self.shards[shard_index]
+        let mut shard = self.shards[shard_index]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(hash)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match shard.entry(id) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(print);
+                Sighting::First
+            }
+            std::collections::hash_map::Entry::Occupied(counted) if *counted.get() == print => {
+                Sighting::Copy
+            }
+            std::collections::hash_map::Entry::Occupied(_) => Sighting::Conflict,
+        }
     }
 
     /// Identities remembered.
@@ -103,7 +141,6 @@ impl SeenSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn id<'a>(event_id: &'a str, time: &'a str, name: &'a str) -> EventIdentity<'a> {
         EventIdentity {
@@ -114,20 +151,43 @@ mod tests {
         }
     }
 
-    fn t() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-            .single()
-            .expect("valid")
+    fn said(principal: &str) -> Substance<'_> {
+        Substance {
+            principal,
+            key: "key/1",
+            error_code: "",
+            source_ip: "10.0.0.1",
+            region: "us-east-1",
+            account: "111122223333",
+            user_agent: "cli",
+        }
+    }
+
+    fn first(set: &SeenSet, identity: EventIdentity<'_>) -> bool {
+        set.sighting(identity, said("role/a")) == Sighting::First
     }
 
     #[test]
     fn identity_is_id_time_and_name() {
         let set = SeenSet::default();
-        assert!(set.first_sighting(id("a", "2025-01-01T00:00:00Z", "Decrypt"), t()));
-        assert!(!set.first_sighting(id("a", "2025-01-01T00:00:00Z", "Decrypt"), t()));
-        assert!(set.first_sighting(id("a", "2025-01-01T00:00:01Z", "Decrypt"), t()));
-        assert!(set.first_sighting(id("a", "2025-01-01T00:00:00Z", "Encrypt"), t()));
+        assert!(first(&set, id("a", "2025-01-01T00:00:00Z", "Decrypt")));
+        assert!(!first(&set, id("a", "2025-01-01T00:00:00Z", "Decrypt")));
+        assert!(first(&set, id("a", "2025-01-01T00:00:01Z", "Decrypt")));
+        assert!(first(&set, id("a", "2025-01-01T00:00:00Z", "Encrypt")));
         assert_eq!(set.len(), 3);
+    }
+
+    #[test]
+    fn a_copy_that_disagrees_is_told_apart_from_a_plain_copy() {
+        let set = SeenSet::default();
+        let e = id("a", "2025-01-01T00:00:00Z", "Decrypt");
+        assert_eq!(set.sighting(e, said("role/a")), Sighting::First);
+        assert_eq!(set.sighting(e, said("role/a")), Sighting::Copy);
+        assert_eq!(set.sighting(e, said("role/b")), Sighting::Conflict);
+        let mut denied = said("role/a");
+        denied.error_code = "AccessDenied";
+        assert_eq!(set.sighting(e, denied), Sighting::Conflict);
+        assert_eq!(set.len(), 1);
     }
 
     #[test]
@@ -136,9 +196,9 @@ mod tests {
         // (the old set forgot past 64 k identities and counted it again).
         let set = SeenSet::default();
         for i in 0..1_000_000_u32 {
-            assert!(set.first_sighting(id(&i.to_string(), "t", "Decrypt"), t()));
+            assert!(first(&set, id(&i.to_string(), "t", "Decrypt")));
         }
-        assert!(!set.first_sighting(id("0", "t", "Decrypt"), t()));
+        assert!(!first(&set, id("0", "t", "Decrypt")));
         assert_eq!(set.len(), 1_000_000);
     }
 
@@ -149,8 +209,8 @@ mod tests {
         denied.without_id = Some(["role/a", "10.0.0.1", "key/1", "AccessDenied", "cli"]);
         let mut ok = denied;
         ok.without_id = Some(["role/a", "10.0.0.1", "key/1", "", "cli"]);
-        assert!(set.first_sighting(ok, t()));
-        assert!(set.first_sighting(denied, t()), "a denied call merged away");
-        assert!(!set.first_sighting(denied, t()));
+        assert!(first(&set, ok));
+        assert!(first(&set, denied), "a denied call merged away");
+        assert!(!first(&set, denied));
     }
 }

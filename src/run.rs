@@ -119,12 +119,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         .as_deref()
         .is_some_and(|command| !run_alert_hook(command, &changes));
 
-    if report.skipped.implausible_time > 0 {
-        eprintln!(
-            "kmstop: warning: {} KMS event(s) dated before CloudTrail existed or more than a day from now were set aside (skipped.implausible_time)",
-            report.skipped.implausible_time
-        );
-    }
+    warn_about_skipped(&report.skipped);
     match print_report(args, &report) {
         // The reader went away (`| head`): nothing more to say.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
@@ -157,6 +152,22 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
     ExitCode::SUCCESS
+}
+
+/// What was set aside for a reason a person should know about, on stderr.
+fn warn_about_skipped(skipped: &crate::report::Skipped) {
+    if skipped.conflicting_copies > 0 {
+        eprintln!(
+            "kmstop: warning: {} cop(ies) of an event disagree with the copy counted: same eventID, time and name, another caller, key, outcome, address, region, account or user agent — a log may have been edited (skipped.conflicting_copies; the first copy read is counted: with --threads 1, the first in delivery order, by the time in the file names)",
+            skipped.conflicting_copies
+        );
+    }
+    if skipped.implausible_time > 0 {
+        eprintln!(
+            "kmstop: warning: {} KMS event(s) dated before CloudTrail existed or more than a day from now were set aside (skipped.implausible_time)",
+            skipped.implausible_time
+        );
+    }
 }
 
 /// Runs the alert command for the replay's changes, paced by the changes'

@@ -19,10 +19,23 @@ struct Expect {
     malformed: u64,
     #[serde(default)]
     implausible_time: u64,
+    /// Checked when given.
+    duplicates: Option<u64>,
+    conflicting_copies: Option<u64>,
     /// The report's last event time, when the case is about time.
     to: Option<String>,
     #[serde(default)]
     stderr: Vec<String>,
+}
+
+/// No case may make `report` hold more than this (issue 12's target).
+const PEAK_RSS_KB: i64 = 200 * 1024;
+
+/// The largest peak RSS of any child this process has waited for. Cases
+/// run one after another, so the first case over the limit is named.
+fn peak_rss_of_children_kb() -> i64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| u.max_rss())
 }
 
 /// Generous: a loaded CI machine, a debug build.
@@ -83,6 +96,14 @@ fn run(case: &Path) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     };
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let peak = peak_rss_of_children_kb();
+    if peak > PEAK_RSS_KB {
+        return Err(format!(
+            "peak RSS {} MB, over {} MB",
+            peak / 1024,
+            PEAK_RSS_KB / 1024
+        ));
+    }
     let Some(code) = status.code() else {
         return Err(format!("ended by a signal ({status}); stderr: {stderr}"));
     };
@@ -98,6 +119,17 @@ fn run(case: &Path) -> Result<(), String> {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out).unwrap_or_default())
             .map_err(|e| format!("stdout is not the JSON report: {e}; stderr: {stderr}"))?;
+    check_counts(&expect, &report)?;
+    for want in &expect.stderr {
+        if !stderr.contains(want.as_str()) {
+            return Err(format!("stderr lacks {want:?}: {stderr}"));
+        }
+    }
+    Ok(())
+}
+
+/// The report's counts against the case's.
+fn check_counts(expect: &Expect, report: &serde_json::Value) -> Result<(), String> {
     let events = report["events"].as_u64();
     if events != Some(expect.events) {
         return Err(format!("events {events:?}, expected {}", expect.events));
@@ -116,15 +148,21 @@ fn run(case: &Path) -> Result<(), String> {
             expect.implausible_time
         ));
     }
+    for (field, want) in [
+        ("duplicates", expect.duplicates),
+        ("conflicting_copies", expect.conflicting_copies),
+    ] {
+        let got = report["skipped"][field].as_u64();
+        if let Some(want) = want
+            && got != Some(want)
+        {
+            return Err(format!("{field} {got:?}, expected {want}"));
+        }
+    }
     if let Some(to) = &expect.to
         && report["to"].as_str() != Some(to.as_str())
     {
         return Err(format!("to {}, expected {to}", report["to"]));
-    }
-    for want in &expect.stderr {
-        if !stderr.contains(want.as_str()) {
-            return Err(format!("stderr lacks {want:?}: {stderr}"));
-        }
     }
     Ok(())
 }
@@ -138,4 +176,11 @@ fn every_hostile_case_is_read_as_its_expect_says() {
         .filter_map(|c| run(c).err().map(|e| format!("{}: {e}", c.display())))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The measure itself works: a report process takes some memory.
+    let peak = peak_rss_of_children_kb();
+    assert!(
+        peak > 1024,
+        "peak RSS of the reports not measured: {peak} kB"
+    );
+    eprintln!("largest peak RSS over the cases: {} MB", peak / 1024);
 }

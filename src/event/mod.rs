@@ -166,7 +166,33 @@ pub struct EventIdentity<'e> {
     pub without_id: Option<[&'e str; 5]>,
 }
 
+/// What a report counts of an event besides its identity: two copies of
+/// one identity that differ here disagree, and the report says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Substance<'e> {
+    pub principal: &'e str,
+    pub key: &'e str,
+    pub error_code: &'e str,
+    pub source_ip: &'e str,
+    pub region: &'e str,
+    pub account: &'e str,
+    pub user_agent: &'e str,
+}
+
 impl KmsEvent<'_> {
+    #[must_use]
+    pub fn substance(&self) -> Substance<'_> {
+        Substance {
+            principal: &self.principal,
+            key: self.key.as_ref().map_or("", |k| k.arn.as_ref()),
+            error_code: self.error_code.as_deref().unwrap_or(""),
+            source_ip: self.source_ip.as_deref().unwrap_or(""),
+            region: self.region.as_deref().unwrap_or(""),
+            account: self.recipient_account.as_deref().unwrap_or(""),
+            user_agent: self.user_agent.as_deref().unwrap_or(""),
+        }
+    }
+
     #[must_use]
     pub fn identity(&self) -> EventIdentity<'_> {
         EventIdentity {

@@ -130,6 +130,10 @@ pub struct Skipped {
     pub files_failed: u64,
     /// Second and later copies of the same event.
     pub duplicates: u64,
+    /// Copies of a counted event that disagree with it (same `eventID`,
+    /// time and name; another caller, key, outcome, address, region,
+    /// account or user agent): not counted; the first copy read is.
+    pub conflicting_copies: u64,
     /// KMS events outside `--since`/`--until`.
     pub out_of_range: u64,
     /// KMS events whose `eventTime` no real event can have (before

@@ -175,7 +175,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
     let s = &report.skipped;
     let summary = format!(
         "{} KMS events, {} denied, {} errors, from {} to {}. Read {} files; skipped {} non-KMS \
-         records, {} duplicates, {} out of range, {} with an impossible time, {} malformed, {} \
+         records, {} duplicates, {} conflicting copies, {} out of range, {} with an impossible time, {} malformed, {} \
          failed files, {} non-log files, {} digest files.",
         report.events,
         report.denied,
@@ -185,6 +185,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         report.files_read,
         s.non_kms,
         s.duplicates,
+        s.conflicting_copies,
         s.out_of_range,
         s.implausible_time,
         s.malformed,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::alerts::Interest;
 use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped};
-use crate::dedup::SeenSet;
+use crate::dedup::{SeenSet, Sighting};
 use crate::event::{KmsEvent, Outcome, PackedEvent};
 use crate::source::files::{Consumer, ScanStats};
 
@@ -61,6 +61,7 @@ pub struct Tally<'d> {
     denied: u64,
     errors: u64,
     duplicates: u64,
+    conflicting_copies: u64,
     out_of_range: u64,
     implausible_time: u64,
     from: Option<DateTime<Utc>>,
@@ -108,6 +109,7 @@ impl<'d> Tally<'d> {
             denied: 0,
             errors: 0,
             duplicates: 0,
+            conflicting_copies: 0,
             out_of_range: 0,
             implausible_time: 0,
             from: None,
@@ -156,6 +158,7 @@ impl<'d> Tally<'d> {
         self.denied += other.denied;
         self.errors += other.errors;
         self.duplicates += other.duplicates;
+        self.conflicting_copies += other.conflicting_copies;
         self.out_of_range += other.out_of_range;
         self.implausible_time += other.implausible_time;
         self.from = earliest(self.from, other.from);
@@ -231,6 +234,7 @@ impl<'d> Tally<'d> {
                 malformed: scan.malformed,
                 files_failed: scan.files_failed,
                 duplicates: self.duplicates,
+                conflicting_copies: self.conflicting_copies,
                 out_of_range: self.out_of_range,
                 implausible_time: self.implausible_time,
                 not_log_files: scan.not_log_files,
@@ -260,13 +264,17 @@ impl Consumer for Tally<'_> {
             self.implausible_time += 1;
         } else if !self.range.contains(event.time) {
             self.out_of_range += 1;
-        } else if self.seen.first_sighting(event.identity(), event.time) {
-            self.count(&event);
-            if self.interest.wants(&event) {
-                self.for_alerts.push(PackedEvent::pack(&event));
-            }
         } else {
-            self.duplicates += 1;
+            match self.seen.sighting(event.identity(), event.substance()) {
+                Sighting::First => {
+                    self.count(&event);
+                    if self.interest.wants(&event) {
+                        self.for_alerts.push(PackedEvent::pack(&event));
+                    }
+                }
+                Sighting::Copy => self.duplicates += 1,
+                Sighting::Conflict => self.conflicting_copies += 1,
+            }
         }
     }
 }
