@@ -77,7 +77,11 @@ def read_frame(screen):
             rows[m.group(1)] = tuple(number(m.group(i)) for i in (3, 4, 5))
     if not rows:
         return None
-    return {"at": at, "evs": number(header.group(1)), "rows": rows, "estimated": "~" in header.group(1)}
+    own = re.search(r"(\d+) own left out", screen)
+    return {
+        "at": at, "evs": number(header.group(1)), "rows": rows,
+        "estimated": "~" in header.group(1), "own": int(own.group(1)) if own else 0,
+    }
 
 
 def all_events(endpoint, since, until):
@@ -166,6 +170,7 @@ def main():
         datetime.strptime(e["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         for e in events if not own_read(e)
     )
+    own = sum(1 for e in events if own_read(e))
 
     def true_per_min(at, minutes):
         lo = at - timedelta(minutes=minutes)
@@ -201,7 +206,8 @@ def main():
             "",
             f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}, {os.cpu_count()} cores, kmstop=`{KMSTOP}`; "
             f"{len(frames)} frames from minute 2 to {MINUTES}, every {SAMPLE} s; "
-            f"{len(times)} events served in the 20 minutes before the last frame.",
+            f"{len(times)} events served in the 20 minutes before the last frame, and {own} of kmstop's "
+            f"own reads left out of the truth (the dashboard's last frame: {frames[-1]['own']} own left out).",
             "",
             *summary,
             "",

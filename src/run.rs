@@ -120,6 +120,12 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         .is_some_and(|command| !run_alert_hook(command, &changes));
 
     warn_about_skipped(&report.skipped);
+    if report.alerts_out_of_order > 0 {
+        eprintln!(
+            "kmstop: warning: {} event(s) reached the alert rules after newer ones (files far out of time order in a large run): alerts may differ from a replay in time order (alerts_out_of_order)",
+            report.alerts_out_of_order
+        );
+    }
     match print_report(args, &report) {
         // The reader went away (`| head`): nothing more to say.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,

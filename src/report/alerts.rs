@@ -18,6 +18,10 @@ const LATENESS_MINUTES: i64 = 120;
 /// fills two hours faster than that, and then order is kept for as far
 /// back as this many events reach.
 const MAX_HELD: usize = 200_000;
+/// Events held whatever their times (about 20 MB): a report of up to this
+/// many alert-relevant events replays them in exact time order, however
+/// its files are named, copied or ordered.
+const HELD_WHOLE: usize = 50_000;
 
 /// Which events the engine needs: those some enabled rule's matcher
 /// takes. Checked on the reader threads, so the engine's lock is taken
@@ -75,7 +79,7 @@ impl AlertFeed {
         Self {
             waiting: BTreeMap::new(),
             next_file: 0,
-            replay: Replay::new(Duration::minutes(LATENESS_MINUTES), MAX_HELD),
+            replay: Replay::new(Duration::minutes(LATENESS_MINUTES), MAX_HELD).holding(HELD_WHOLE),
             engine,
             changes: Vec::new(),
         }
@@ -89,13 +93,28 @@ impl AlertFeed {
         while let Some(events) = self.waiting.remove(&self.next_file) {
             self.next_file += 1;
             for event in events {
-                self.replay.push(event.time(), Box::new(event));
+                // Equal times in the order of the events' ids: the same
+                // whichever file a copy was read from first.
+                let tie = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::hash::DefaultHasher::new();
+                    event.view().event_id.hash(&mut h);
+                    h.finish()
+                };
+                self.replay.push_tied(event.time(), tie, Box::new(event));
             }
         }
         while let Some((_, event)) = self.replay.pop_ready() {
             let changes = self.engine.observe(&event.view());
             self.changes.extend(changes);
         }
+    }
+
+    /// Events that reached the engine after newer ones had been replayed
+    /// (files far out of time order in a run too large to hold whole).
+    #[must_use]
+    pub fn late(&self) -> u64 {
+        self.replay.late()
     }
 
     /// Runs the rest, resolves what was quiet by `end` (the last event

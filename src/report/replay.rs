@@ -20,20 +20,35 @@ pub struct Replay<T> {
     heap: BinaryHeap<Reverse<Entry<T>>>,
     lateness: Duration,
     max_held: usize,
+    /// Below this many, nothing leaves before the end: a run this small is
+    /// replayed in exact time order whatever order its files came in.
+    min_held: usize,
     newest: Option<DateTime<Utc>>,
+    /// The newest time already released: an item older than it came too
+    /// late to take its place.
+    released: Option<DateTime<Utc>>,
+    late: u64,
     sequence: u64,
 }
 
 struct Entry<T> {
     time: DateTime<Utc>,
-    /// Arrival order breaks ties, so equal times leave in arrival order.
+    /// Orders equal times by what the item is (see `push_tied`)...
+    tie: u64,
+    /// ...then by arrival.
     sequence: u64,
     item: T,
 }
 
+impl<T> Entry<T> {
+    fn key(&self) -> (DateTime<Utc>, u64, u64) {
+        (self.time, self.tie, self.sequence)
+    }
+}
+
 impl<T> PartialEq for Entry<T> {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.sequence) == (other.time, other.sequence)
+        self.key() == other.key()
     }
 }
 
@@ -47,7 +62,7 @@ impl<T> PartialOrd for Entry<T> {
 
 impl<T> Ord for Entry<T> {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.time, self.sequence).cmp(&(other.time, other.sequence))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -58,16 +73,36 @@ impl<T> Replay<T> {
             heap: BinaryHeap::new(),
             lateness,
             max_held: max_held.max(1),
+            min_held: 0,
             newest: None,
+            released: None,
+            late: 0,
             sequence: 0,
         }
     }
 
+    /// Holds up to `n` items whatever their times (at most the cap).
+    #[must_use]
+    pub fn holding(mut self, n: usize) -> Self {
+        self.min_held = n.min(self.max_held);
+        self
+    }
+
     pub fn push(&mut self, time: DateTime<Utc>, item: T) {
+        self.push_tied(time, 0, item);
+    }
+
+    /// Pushes with `order` ordering it among items of the same time, so
+    /// they leave in an order that does not depend on arrival.
+    pub fn push_tied(&mut self, time: DateTime<Utc>, order: u64, item: T) {
         self.newest = self.newest.max(Some(time));
+        if self.released.is_some_and(|r| time < r) {
+            self.late += 1;
+        }
         self.sequence += 1;
         self.heap.push(Reverse(Entry {
             time,
+            tie: order,
             sequence: self.sequence,
             item,
         }));
@@ -77,10 +112,18 @@ impl<T> Replay<T> {
     /// or the oldest when more than the cap are held.
     pub fn pop_ready(&mut self) -> Option<(DateTime<Utc>, T)> {
         let horizon = self.newest? - self.lateness;
-        if self.heap.peek()?.0.time > horizon && self.heap.len() <= self.max_held {
+        let held = self.heap.len();
+        if held <= self.min_held || (self.heap.peek()?.0.time > horizon && held <= self.max_held) {
             return None;
         }
-        self.heap.pop().map(|Reverse(e)| (e.time, e.item))
+        self.pop_any()
+    }
+
+    /// Items that arrived older than one already released: they were
+    /// replayed out of time order.
+    #[must_use]
+    pub fn late(&self) -> u64 {
+        self.late
     }
 
     /// The next item if its time is at or before `until`: for a consumer
@@ -90,12 +133,14 @@ impl<T> Replay<T> {
         if self.heap.peek()?.0.time > until {
             return None;
         }
-        self.heap.pop().map(|Reverse(e)| (e.time, e.item))
+        self.pop_any()
     }
 
     /// The next item regardless of time: for the end of the input.
     pub fn pop_any(&mut self) -> Option<(DateTime<Utc>, T)> {
-        self.heap.pop().map(|Reverse(e)| (e.time, e.item))
+        let Reverse(e) = self.heap.pop()?;
+        self.released = self.released.max(Some(e.time));
+        Some((e.time, e.item))
     }
 
     #[must_use]
@@ -149,6 +194,30 @@ mod tests {
         assert_eq!(r.pop_ready().map(|(_, n)| n), Some("a"));
         assert_eq!(r.pop_ready(), None);
         assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn a_small_run_is_held_whole_and_counts_what_came_late() {
+        let mut r = Replay::new(Duration::minutes(1), 100).holding(3);
+        for (minute, name) in [(50, "c"), (1, "a"), (40, "b")] {
+            r.push(at(minute), name);
+        }
+        // Minute 1 is far behind minute 50, but three are held whole.
+        assert_eq!(r.pop_ready(), None);
+        r.push(at(60), "d");
+        assert_eq!(r.pop_ready().map(|(_, n)| n), Some("a"));
+        assert_eq!(r.late(), 0);
+        r.push(at(0), "too late");
+        assert_eq!(r.late(), 1);
+    }
+
+    #[test]
+    fn ties_leave_by_their_key_not_by_arrival() {
+        let mut r = Replay::new(Duration::zero(), 100);
+        r.push_tied(at(1), 9, "nine");
+        r.push_tied(at(1), 2, "two");
+        let out: Vec<_> = std::iter::from_fn(|| r.pop_any().map(|(_, n)| n)).collect();
+        assert_eq!(out, ["two", "nine"]);
     }
 
     #[test]

@@ -242,6 +242,7 @@ impl<'d> Tally<'d> {
             },
             files_read: scan.files_read,
             alerts: Vec::new(),
+            alerts_out_of_order: 0,
         }
     }
 }
