@@ -544,6 +544,11 @@ pub struct SimArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub drop: f64,
 
+    /// Share of requests answered 200 with a body that is not JSON (0-1): a
+    /// broken or hostile endpoint.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub garbage: f64,
+
     /// CloudTrail delivery delay: events appear between MIN and MAX after
     /// their eventTime.
     #[arg(long, value_name = "MIN..MAX", default_value = "5s..2m", value_parser = parse_delay_range)]

@@ -28,6 +28,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
             throttle: args.throttle,
             server_error: args.server_errors,
             drop: args.drop,
+            garbage: args.garbage,
             ..Faults::default()
         },
         port: args.port,

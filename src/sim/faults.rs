@@ -22,6 +22,9 @@ pub struct Faults {
     pub slow_by: Duration,
     /// Close the connection without answering.
     pub drop: f64,
+    /// Answer 200 with a body that is not the protocol's (a hostile or
+    /// broken endpoint).
+    pub garbage: f64,
     /// Only requests signed for this region get faults (`None`: all).
     pub region: Option<String>,
 }
@@ -34,6 +37,7 @@ impl Default for Faults {
             slow: 0.0,
             slow_by: Duration::from_secs(2),
             drop: 0.0,
+            garbage: 0.0,
             region: None,
         }
     }
@@ -47,13 +51,14 @@ impl Faults {
             ("server_error", self.server_error),
             ("slow", self.slow),
             ("drop", self.drop),
+            ("garbage", self.garbage),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("fault probability {name} = {p} is not within 0..1"));
             }
         }
-        if self.throttle + self.server_error + self.drop > 1.0 + 1e-9 {
-            return Err("throttle + server_error + drop exceed 1".into());
+        if self.throttle + self.server_error + self.drop + self.garbage > 1.0 + 1e-9 {
+            return Err("throttle + server_error + drop + garbage exceed 1".into());
         }
         Ok(())
     }
@@ -72,6 +77,8 @@ pub enum FaultKind {
     Slow,
     /// Connection closed without an answer.
     Drop,
+    /// 200 with a body that is not the protocol's.
+    Garbage,
 }
 
 /// One request's draw.
@@ -132,6 +139,8 @@ impl Injector {
             })
         } else if u < f.drop + f.server_error + f.throttle {
             Some(FaultKind::Throttle)
+        } else if u < f.drop + f.server_error + f.throttle + f.garbage {
+            Some(FaultKind::Garbage)
         } else {
             None
         };

@@ -205,7 +205,7 @@ fn fault_error(fault: FaultKind, service: Option<Service>) -> Option<AwsError> {
             "ServiceUnavailable",
             "Service is unavailable. Please try again later.",
         )),
-        FaultKind::Slow | FaultKind::Drop => None,
+        FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage => None,
     }
 }
 
@@ -301,6 +301,16 @@ async fn handle(
         let never: Infallible = std::future::pending().await;
         match never {}
     }
+    if draw.fault == Some(FaultKind::Garbage) {
+        record.status = 200;
+        state.log(record);
+        return Ok(respond(
+            &routed.protocol,
+            200,
+            GARBAGE.to_string(),
+            &request_id,
+        ));
+    }
     let service = routed.target.as_ref().map(|t| t.service);
     let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {
         Err(e)
@@ -329,6 +339,11 @@ async fn handle(
     state.log(record);
     Ok(response)
 }
+
+/// What a broken or hostile endpoint answers: the start of the right
+/// shape, then bytes that are not JSON (or XML), control characters in it.
+const GARBAGE: &str =
+    "{\"Events\": [{\"EventId\": \"\u{1b}[2J\", \"CloudTrailEvent\": \x00\x01<<not json";
 
 /// Runs a request that no fault intercepted; the answer's body text.
 #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,171 @@
+//! A hostile or broken endpoint: the simulator answers one region's every
+//! request with 200 and a body that is not JSON. kmstop must say so, name
+//! the region, and end — never hang, crash, print the body's control
+//! characters raw, or present the healthy region alone as the whole: the
+//! report fails (no partial report), `tail` goes on with the healthy
+//! region and says the other is failing.
+
+// Deadlines bound the waits on real processes; the code under test still
+// takes its time from a Clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kmstop::sim::{Faults, Scenario, Sim, SimHandle, SimOptions};
+
+/// Generous: a loaded CI machine, a debug build, SDK retries.
+const DEADLINE: Duration = Duration::from_mins(4);
+
+fn sim() -> SimHandle {
+    Sim::start(SimOptions {
+        seed: 3,
+        scenario: Scenario::Default,
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        history: Duration::from_mins(10),
+        delay_min: Duration::from_secs(1),
+        delay_max: Duration::from_secs(2),
+        faults: Faults {
+            garbage: 1.0,
+            region: Some("eu-west-1".into()),
+            ..Faults::default()
+        },
+        ..SimOptions::default()
+    })
+    .expect("start the simulator")
+}
+
+fn kmstop(sim: &SimHandle, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kmstop"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "simulator-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", std::env::temp_dir().join("kmstop-no-home"))
+        .args(args)
+        .args(["--endpoint-url", &sim.endpoint()])
+        .args(["--region", "us-east-1,eu-west-1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs to the end within the deadline: (status, stdout, stderr).
+fn run(mut cmd: Command) -> (Option<i32>, String, String) {
+    let mut child = cmd.spawn().expect("start kmstop");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("still running after {DEADLINE:?}: a hang");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = reader.join().expect("stdout reader");
+    let stderr = err_reader.join().expect("stderr reader");
+    (status.code(), stdout, stderr)
+}
+
+#[test]
+fn a_region_answering_garbage_fails_the_report_by_name() {
+    let sim = sim();
+    let (code, stdout, stderr) = run(kmstop(
+        &sim,
+        &[
+            "report", "--source", "aws", "--since", "5m", "--format", "json",
+        ],
+    ));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "the body's escape reached the terminal: {stderr:?}"
+    );
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("eu-west-1"),
+        "the region is named: {stderr}"
+    );
+    assert!(
+        stdout.is_empty(),
+        "half the regions reported as if whole: {stdout}"
+    );
+    sim.stop();
+}
+
+#[test]
+fn tail_says_a_region_answers_garbage_and_goes_on_with_the_other() {
+    let sim = sim();
+    let mut cmd = kmstop(&sim, &["tail", "--format", "json", "--backfill", "5m"]);
+    let mut child = cmd.spawn().expect("start kmstop tail");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let lines = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let errs = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    // Let it sweep: the healthy region's history is printed, the other
+    // region fails and is retried; then stop it as a user would.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("tail ended by itself: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "tail did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = lines.join().expect("stdout");
+    let stderr = errs.join().expect("stderr");
+    assert!(status.code().is_some(), "ended by a signal: {status}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(
+        stdout.lines().count() > 0,
+        "the healthy region's events are printed; stderr: {stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| v["region"] == "us-east-1")),
+        "only us-east-1 events, each a JSON line: {stdout}"
+    );
+    assert!(
+        stderr.contains("eu-west-1"),
+        "the region is named: {stderr}"
+    );
+    sim.stop();
+}
