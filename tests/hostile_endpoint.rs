@@ -19,6 +19,14 @@ use kmstop::sim::{Faults, Scenario, Sim, SimHandle, SimOptions};
 const DEADLINE: Duration = Duration::from_mins(4);
 
 fn sim() -> SimHandle {
+    sim_with(Faults {
+        garbage: 1.0,
+        region: Some("eu-west-1".into()),
+        ..Faults::default()
+    })
+}
+
+fn sim_with(faults: Faults) -> SimHandle {
     Sim::start(SimOptions {
         seed: 3,
         scenario: Scenario::Default,
@@ -26,11 +34,7 @@ fn sim() -> SimHandle {
         history: Duration::from_mins(10),
         delay_min: Duration::from_secs(1),
         delay_max: Duration::from_secs(2),
-        faults: Faults {
-            garbage: 1.0,
-            region: Some("eu-west-1".into()),
-            ..Faults::default()
-        },
+        faults,
         ..SimOptions::default()
     })
     .expect("start the simulator")
@@ -168,4 +172,50 @@ fn tail_says_a_region_answers_garbage_and_goes_on_with_the_other() {
         "the region is named: {stderr}"
     );
     sim.stop();
+}
+
+/// An endpoint whose `GetCallerIdentity` answers a path as the account id
+/// (an escape sequence would not even be XML: the SDK refuses that
+/// itself): kmstop refuses it before it names a file, says why, and writes
+/// nothing anywhere.
+#[test]
+fn a_forged_account_id_never_names_a_file() {
+    let escape = std::env::temp_dir().join(format!("kmstop-escape-{}", std::process::id()));
+    let forged = format!("../../../..{}", escape.display());
+    let sim = sim_with(Faults {
+        forged_account: Some(forged),
+        ..Faults::default()
+    });
+    let state = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["tail", "--resume", "--format", "json"][..],
+        &[
+            "report", "--source", "aws", "--since", "5m", "--format", "json",
+        ][..],
+    ] {
+        let mut cmd = kmstop(&sim, args);
+        cmd.env("KMSTOP_STATE_DIR", state.path());
+        let (code, stdout, stderr) = run(cmd);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("not 12 digits"), "{args:?}: {stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(!escape.exists(), "{args:?} wrote {}", escape.display());
+    }
+    let written: Vec<_> = walk(state.path());
+    assert!(written.is_empty(), "the state directory holds {written:?}");
+    sim.stop();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -27,6 +27,9 @@ pub struct Faults {
     pub garbage: f64,
     /// Only requests signed for this region get faults (`None`: all).
     pub region: Option<String>,
+    /// What `GetCallerIdentity` answers as the account id instead of the
+    /// account's (a hostile endpoint's forged identity), any text.
+    pub forged_account: Option<String>,
 }
 
 impl Default for Faults {
@@ -39,6 +42,7 @@ impl Default for Faults {
             drop: 0.0,
             garbage: 0.0,
             region: None,
+            forged_account: None,
         }
     }
 }
@@ -102,6 +106,10 @@ impl Injector {
             outage,
             rng: Mutex::new(SynthRng::seed_from_u64(seed ^ 0x5157_fa17)),
         }
+    }
+
+    pub fn forged_account(&self) -> Option<&str> {
+        self.faults.forged_account.as_deref()
     }
 
     pub fn draw(&self, region: &str) -> Draw {

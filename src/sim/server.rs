@@ -371,7 +371,11 @@ fn dispatch(
     let world = &state.events.traffic.world;
     let value = match (target.service, op) {
         (Service::Sts, "GetCallerIdentity") => {
-            return Ok(sts::get_caller_identity(world, request_id));
+            return Ok(sts::get_caller_identity(
+                world,
+                state.faults.forged_account(),
+                request_id,
+            ));
         }
         (Service::Sts, _) => {
             return Err(AwsError::client(
