@@ -34,7 +34,7 @@ MINUTES = int(os.environ.get("MINUTES", "10"))
 SAMPLE = int(os.environ.get("SAMPLE", "20"))
 SOCKET = f"kmstop-bench-rates-{os.getpid()}"
 REGIONS = ["us-east-1", "eu-west-1"]
-NUM = r"(~?[\d.]+k?|–)"
+NUM = r"(~?[\d.]+k?|~?–)"
 
 
 def tmux(*args):
@@ -51,9 +51,9 @@ def free_port():
 
 
 def number(text):
+    text = text.lstrip("~")
     if text == "–":
         return 0.0
-    text = text.lstrip("~")
     scale = 1000.0 if text.endswith("k") else 1.0
     return float(text.rstrip("k")) * scale
 

@@ -107,7 +107,51 @@ pub struct SourceStatus {
     /// seen.
     pub recent_in: Option<f64>,
     pub minute_in: Option<f64>,
+    /// The learned delays (first read − `eventTime`) at the percentiles
+    /// 0…100, so a consumer can work out what share of a span is in at
+    /// its own time, later than the poll's (`expected_in`).
+    #[serde(skip)]
+    pub delay_percentiles: Option<std::sync::Arc<[u16]>>,
     pub last_error: Option<String>,
+}
+
+impl SourceStatus {
+    /// The share (0–1) of the events of the `span_secs` (60 or 300) before
+    /// `now` expected to be in: worked out at `now` from the delays when
+    /// they are known, else the poll's own figure.
+    #[must_use]
+    pub fn share_in_at(&self, span_secs: i64, now: DateTime<Utc>) -> Option<f64> {
+        match (&self.delay_percentiles, self.scanned_to) {
+            (Some(p), Some(read_to)) => {
+                // `scanned_to` is the second before the read.
+                let lag = (now - read_to).num_seconds() - 1;
+                Some(expected_in(p, span_secs, lag))
+            }
+            _ if span_secs <= 60 => self.minute_in,
+            _ => self.recent_in,
+        }
+    }
+}
+
+/// The share (0–1) of the events of the `span_secs` before a moment that
+/// are expected to have been read by then, when the last read was
+/// `lag_secs` before it: an event `a` seconds old then was `a - lag` old at
+/// the read, and was in if its delay was at most that. From the delay
+/// percentiles of `SourceStatus::delay_percentiles`.
+// Counts and seconds are far below 2^52.
+#[allow(clippy::cast_precision_loss)]
+pub fn expected_in(percentiles: &[u16], span_secs: i64, lag_secs: i64) -> f64 {
+    if percentiles.is_empty() || span_secs <= 0 {
+        return 1.0;
+    }
+    let n = percentiles.len() as f64;
+    let total: f64 = (0..span_secs)
+        .map(|age| {
+            let at_read = age - lag_secs.max(0);
+            percentiles.partition_point(|&d| i64::from(d) <= at_read) as f64 / n
+        })
+        .sum();
+    total / span_secs as f64
 }
 
 /// How a share of the recent minutes reads: `~92 %`, never `100 %` for an
@@ -185,4 +229,24 @@ pub enum LiveUpdate {
     Status(SourceStatus),
     /// The source's checkpoint, to save once the events before it are out.
     Commit(Commit),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_in;
+
+    #[test]
+    fn what_is_in_falls_as_time_passes_since_the_read() {
+        // Every event visible at once: all in at the read...
+        let instant = [0u16; 101];
+        assert!((expected_in(&instant, 60, 0) - 1.0).abs() < 1e-9);
+        // ...but ten seconds later the newest ten of sixty are not read yet.
+        assert!((expected_in(&instant, 60, 10) - 50.0 / 60.0).abs() < 1e-9);
+        // Delays spread evenly over 0..100 s: at the read, the mean over
+        // ages 0..59 of (age + 1) / 101 of the percentiles.
+        let spread: Vec<u16> = (0..=100).collect();
+        let want = (1..=60).map(f64::from).sum::<f64>() / 101.0 / 60.0;
+        assert!((expected_in(&spread, 60, 0) - want).abs() < 1e-9);
+        assert!(expected_in(&spread, 60, 15) < want);
+    }
 }

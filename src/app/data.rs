@@ -199,16 +199,18 @@ impl Data {
     /// CloudTrail is expected to show by now (the least of the live
     /// sources'), while under [`FILLING_BELOW`]: a rate over those minutes
     /// is then still filling. `None`: complete, or no estimate yet.
-    pub fn recent_filling(&self) -> [Option<f64>; 2] {
-        let least = |of: fn(&SourceStatus) -> Option<f64>| {
+    pub fn recent_filling(&self, now: DateTime<Utc>) -> [Option<f64>; 2] {
+        // At `now`, not at the last poll: since it, newer events (nearly
+        // none of them visible yet) have entered the last minute.
+        let least = |span: i64| {
             self.sources
                 .values()
                 .filter(|s| !matches!(s.health, crate::live::Health::Unavailable { .. }))
-                .filter_map(of)
+                .filter_map(|s| s.share_in_at(span, now))
                 .reduce(f64::min)
                 .filter(|s| *s < FILLING_BELOW)
         };
-        [least(|s| s.minute_in), least(|s| s.recent_in)]
+        [least(60), least(300)]
     }
 
     /// The time up to which every live source has delivered, if they all

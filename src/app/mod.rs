@@ -345,7 +345,7 @@ impl App {
         if self.mode != Mode::Live || self.cursor.is_some() {
             return [None, None];
         }
-        self.data.recent_filling()
+        self.data.recent_filling(self.now)
     }
 
     pub fn new(data: Data, mode: Mode, now: DateTime<Utc>) -> Self {

@@ -8,12 +8,12 @@ use super::widgets::{count, safe};
 use crate::app::{App, Mode};
 use crate::live::{Health, SourceStatus, share_in};
 
-fn health(status: &SourceStatus) -> (String, Slot) {
+fn health(status: &SourceStatus, now: chrono::DateTime<chrono::Utc>) -> (String, Slot) {
     match &status.health {
         Health::Starting => ("starting".into(), Slot::Muted),
         // Up to date with what CloudTrail shows, which is not yet all that
         // happened: say how much of the last minutes is in while they fill.
-        Health::Ok => match status.recent_in {
+        Health::Ok => match status.share_in_at(300, now) {
             Some(share) if share < 0.995 => {
                 (format!("last 5 min {} in", share_in(share)), Slot::Ok)
             }
@@ -133,7 +133,7 @@ fn live(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme) {
         first.push(Span::raw(" "));
     }
     for (source, status) in &app.data.sources {
-        let (text, slot) = health(status);
+        let (text, slot) = health(status, app.now);
         first.push(Span::styled(
             safe(&source.region, 20),
             theme.style(Slot::Muted),

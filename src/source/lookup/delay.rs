@@ -81,6 +81,21 @@ impl DelayModel {
         learned.clamp(self.min_reach, self.max_reach)
     }
 
+    /// The delays at the percentiles 0, 1, …, 100 (101 values), for a
+    /// consumer that needs the shares at its own time (see
+    /// `live::expected_in`). `None` before enough delays are seen.
+    pub fn percentiles(&self) -> Option<Vec<u16>> {
+        if self.recent.len() < MIN_SAMPLES {
+            return None;
+        }
+        let v = self.sorted();
+        Some(
+            (0..=100)
+                .map(|p| v[rank(v.len(), f64::from(p) / 100.0)])
+                .collect(),
+        )
+    }
+
     /// The share (0–1) of the events of the last `span` that are expected
     /// to be visible already, if they came at an even rate: the mean over
     /// ages 0..span of the share of delays up to that age. `None` before

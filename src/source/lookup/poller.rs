@@ -331,6 +331,7 @@ impl<A: LookupApi> Poller<A> {
         self.plan.recent_reach = self.delays.reach();
         self.stats.recent_in = self.delays.expected_in(Duration::minutes(5));
         self.stats.minute_in = self.delays.expected_in(Duration::minutes(1));
+        self.stats.delay_percentiles = self.delays.percentiles().map(Into::into);
         self.stats.health_after_success(&self.plan, now);
         if let Some(message) = self.stuck.take() {
             self.stats.health = Health::Failing { message };

@@ -22,6 +22,7 @@ pub struct Stats {
     /// From the delivery delays: the share of the last 5 min / 1 min in.
     pub recent_in: Option<f64>,
     pub minute_in: Option<f64>,
+    pub delay_percentiles: Option<std::sync::Arc<[u16]>>,
     pub last_error: Option<String>,
     /// Events per second of event time, from the fresh scans.
     rate: Option<f64>,
@@ -45,6 +46,7 @@ impl Stats {
             late_found: 0,
             recent_in: None,
             minute_in: None,
+            delay_percentiles: None,
             last_error: None,
             rate: None,
             fresh_done: 0,
@@ -125,6 +127,7 @@ impl Stats {
             coverage,
             recent_in: self.recent_in,
             minute_in: self.minute_in,
+            delay_percentiles: self.delay_percentiles.clone(),
             last_error: self.last_error.clone(),
         }
     }

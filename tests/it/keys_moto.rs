@@ -10,7 +10,7 @@
 //! make AWS-managed keys; and `ListAliases` always lists `alias/aws/*`
 //! aliases whose keys do not exist (kmstop must not invent rows for them).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `update(app, action, now)` without a terminal: drill-down paths, the
 //! filter (valid and not), sorting, pause and time travel.
 
-mod support;
+use crate::support;
 
 use chrono::Duration;
 use kmstop::app::{Action, App, DrillTarget, Overlay, Pane, TimeWindow, update};

@@ -3,7 +3,7 @@
 //! account and both regions, fills the panes from the backfill, shows the
 //! key pending deletion, and quits cleanly — with every request a read.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

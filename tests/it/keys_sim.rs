@@ -4,7 +4,7 @@
 //! deletion, keys that cannot rotate and a key whose policy refuses the
 //! reader, in two regions.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Command;

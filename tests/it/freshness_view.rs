@@ -2,7 +2,7 @@
 //! events visible, the header says how much of them is in and the 1m/5m
 //! rates are drawn as filling (`~`, dimmed), never as a slow-down.
 
-mod support;
+use crate::support;
 
 use chrono::Duration;
 use kmstop::app::{App, Data, DataConfig, Mode};
@@ -34,6 +34,7 @@ fn status(recent_in: Option<f64>, minute_in: Option<f64>) -> SourceStatus {
         coverage: None,
         recent_in,
         minute_in,
+        delay_percentiles: None,
         last_error: None,
     }
 }
@@ -111,4 +112,27 @@ fn complete_minutes_read_ok_with_plain_rates() {
     let text = support::text(&show(&mut app, status(None, None)));
     assert!(text.contains("us-east-1 ok"), "{text}");
     assert!(!attacker_line(&text).contains('~'));
+}
+
+/// The share is worked out at the frame's time, not the poll's: events
+/// that all become visible at once are all in at the read, and ten seconds
+/// later the last ten seconds are not.
+#[test]
+fn what_is_in_is_worked_out_at_the_frames_time() {
+    let mut app = live_app();
+    let mut s = status(Some(1.0), Some(1.0));
+    s.delay_percentiles = Some(vec![0u16; 101].into());
+    s.scanned_to = Some(app.now - Duration::seconds(11));
+    let text = support::text(&show(&mut app, s));
+    // 290 of the last 300 seconds read: ~97 %.
+    assert!(text.contains("last 5 min ~97 % in"), "{text}");
+    let [minute, five] = app.filling();
+    assert!(
+        minute.is_some_and(|m| (m - 50.0 / 60.0).abs() < 1e-9),
+        "{minute:?}"
+    );
+    assert!(
+        five.is_some_and(|f| (f - 290.0 / 300.0).abs() < 1e-9),
+        "{five:?}"
+    );
 }

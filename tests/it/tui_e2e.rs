@@ -3,7 +3,7 @@
 //! wait polls `capture-pane` for a sentinel with a deadline; nothing
 //! sleeps blindly. Without tmux this fails, saying so: it is not skipped.
 
-mod support;
+use crate::support;
 
 use support::tmux::Tmux;
 

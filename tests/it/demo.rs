@@ -6,7 +6,7 @@
 //! (a broken `~/.aws`, `AWS_PROFILE` and `AWS_ENDPOINT_URL*` pointing at a
 //! trap are all ignored), and every request it sent is a read.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::time::Duration;

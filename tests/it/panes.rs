@@ -2,7 +2,7 @@
 //! the fixed story, as insta snapshots; the colour of the cells that carry
 //! meaning, mapped back to theme slots; and every pane at tiny sizes.
 
-mod support;
+use crate::support;
 
 use kmstop::app::{Action, App, Pane, update};
 use kmstop::ui::theme::Theme;

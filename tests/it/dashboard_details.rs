@@ -5,7 +5,7 @@
 //! filter prompt hides the footer's hints; a multi-Region key's rows say
 //! their region; rule ids that share a long prefix stay distinct.
 
-mod support;
+use crate::support;
 
 use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

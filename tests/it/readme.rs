@@ -29,7 +29,7 @@
 //! by a free one in every block, so the test does not depend on N being
 //! free on the machine (a simulator someone started from the README).
 
-mod support;
+use crate::support;
 
 #[path = "readme/facts.rs"]
 mod facts;

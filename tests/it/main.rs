@@ -1,0 +1,43 @@
+//! The integration tests, one crate: each module was its own test binary
+//! once, and each linked the AWS SDK (most of the suite's build time). The
+//! hostile-input suite stays apart (`tests/hostile_cases.rs`): it measures
+//! the peak memory of the processes it starts, which only a process of its
+//! own can do.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod alert_engine;
+mod app_update;
+mod bad_input;
+mod copies_props;
+mod credential_hints;
+mod dashboard_cli;
+mod dashboard_details;
+mod demo;
+mod file_totals;
+mod freshness_view;
+mod generated_corpus;
+mod hostile;
+mod hostile_endpoint;
+mod install_cli;
+mod keys_cli;
+mod keys_moto;
+mod keys_sim;
+mod live_dashboard;
+mod live_sim;
+mod matcher;
+mod panes;
+mod parser_props;
+mod readme;
+mod real_fixtures;
+mod report_alerts;
+mod rules_cli;
+mod scenarios;
+mod sim_boto3;
+mod sim_sdk;
+mod sim_wire;
+mod spike_day;
+mod store_props;
+mod synth;
+mod tui_e2e;
