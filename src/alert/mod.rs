@@ -9,6 +9,7 @@ pub mod engine;
 mod kinds;
 mod lifecycle;
 pub mod matcher;
+pub mod ordered;
 pub mod policy;
 pub mod spec;
 pub mod spike;
@@ -21,6 +22,7 @@ use serde::Serialize;
 pub use engine::{Engine, EngineError, Limits};
 pub use lifecycle::{AlertChange, Change};
 pub use matcher::{MatchError, Matcher};
+pub use ordered::Replay;
 pub use spec::{Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span};
 pub(crate) use state::{field_value, push_pair, write_group};
 

@@ -25,11 +25,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::episodes::Episodes;
 use super::log::{EventKey, EventLog};
+use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
 use crate::inventory::{Inventory, KeyFacts};
 use crate::live::{CallerIdentity, LiveUpdate, SourceId, SourceStatus};
-use crate::report::replay::Replay;
 use crate::source::files::ScanStats;
 use crate::store::{Ingested, Store, StoreConfig};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::replay::Replay;
+use crate::alert::Replay;
 use crate::alert::{Alert, AlertChange, Engine, EngineError, Matcher, RuleSpec};
 use crate::event::{KmsEvent, PackedEvent};
 use crate::inventory::Inventory;

@@ -6,7 +6,6 @@
 pub mod alerts;
 mod csv;
 pub mod key_list;
-pub mod replay;
 mod table;
 mod tally;
 

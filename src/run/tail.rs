@@ -11,13 +11,13 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use super::live::{Account, accounts, runtime, shutdown_signal};
+use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine};
 use crate::aws::CloudTrailReader;
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
 use crate::live::{Health, LiveUpdate, SourceId, SourceStatus, share_in, watermark};
-use crate::report::replay::Replay;
 use crate::source::lookup::{
     Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
 };

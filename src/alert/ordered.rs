@@ -1,4 +1,5 @@
-//! Putting events back into event-time order for the alert engine.
+//! Putting events back into event-time order for the alert engine — the
+//! one buffer the dashboard, `tail` and `report` all replay through.
 //!
 //! Log files arrive roughly in delivery order and are read on several
 //! threads, so events reach the report a little out of order: a file holds
