@@ -28,7 +28,9 @@ fn frame(c: &mut Criterion) {
             app.data.generation += 1;
         }
         app.rebuild();
-        terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+        terminal
+            .draw(|f| kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default()))
+            .expect("draws");
         black_box(terminal.backend().buffer().area);
     };
     for label in ["all", "15m", "1h"] {
@@ -48,7 +50,9 @@ fn frame(c: &mut Criterion) {
     }
     g.bench_function("draw only (view model reused)", |b| {
         b.iter(|| {
-            terminal.draw(|f| kmstop::ui::draw(f, &app)).expect("draws");
+            terminal
+                .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+                .expect("draws");
             black_box(terminal.backend().buffer().area);
         });
     });

@@ -41,7 +41,9 @@ fn main() {
         let mut n = 0u32;
         while start.elapsed() < Duration::from_secs(secs) {
             app.rebuild();
-            terminal.draw(|f| kmstop::ui::draw(f, &app)).expect("draws");
+            terminal
+                .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+                .expect("draws");
             std::hint::black_box(terminal.backend().buffer().area);
             n += 1;
         }

@@ -24,7 +24,7 @@
 //! tui (terminal guard, input thread, loop) --Action--> app::update --> App { Data, view state }
 //!   ^  owned batches over one bounded channel                             |
 //!   |  (file reader, live sources, input, signals)                        v
-//!   +------------------------------------------------ ui::draw(&App) <- app::query (snapshot)
+//!   +------------------------------------------------ ui::draw(&App, &Theme) <- app::query
 //! ```
 //!
 //! `app` is pure state (testable without a terminal), `ui` only draws the

@@ -1,6 +1,6 @@
 //! The dashboard's state and everything that changes it, with no terminal
 //! in sight: [`update`] takes an [`Action`] and a `now`, changes the
-//! [`App`] and says what the loop should do about it ([`Effects`]).
+//! [`App`] and says what the loop should do about it ([`Effect`]).
 //! Tests drive it exactly like keys do.
 
 pub mod action;
@@ -31,9 +31,7 @@ pub use action::Action;
 pub use data::{Data, DataConfig, FILE_MAX_BUCKETS, Loading};
 pub use keymap::{InputMode, Keymap};
 pub use query::Snapshot;
-pub use update::{Effects, update};
-
-use crate::ui::theme::Theme;
+pub use update::{Effect, update};
 
 /// The five panes, in Tab order. Their titles are part of the interface:
 /// users and docs name them.
@@ -326,7 +324,6 @@ pub struct App {
     pub paused: Option<DateTime<Utc>>,
     pub status: Option<Status>,
     pub keymap: Keymap,
-    pub theme: Theme,
     /// The last wall-clock time the loop saw.
     pub now: DateTime<Utc>,
     /// Bumped when something the rows depend on changes.
@@ -366,7 +363,6 @@ impl App {
             paused: None,
             status: None,
             keymap: Keymap::default(),
-            theme: Theme::default(),
             now,
             view_version: 0,
             snapshot: Snapshot::default(),

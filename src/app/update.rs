@@ -1,6 +1,6 @@
 //! `update(app, action, now)`: the one place the state changes. Pure: no
 //! terminal, no files, no clock; what needs the outside world comes back
-//! as [`Effects`] for the loop to carry out. Overlays (the JSON view,
+//! as an [`Effect`] for the loop to carry out. Overlays (the JSON view,
 //! help, prompts) are handled in `overlay`, the mouse in `mouse`.
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,15 +12,18 @@ use super::query::{DeniedKind, sort_columns};
 use super::{
     Action, App, Drill, DrillTarget, Filter, Overlay, Pane, Prompt, PromptKind, Section, Status,
 };
-use crate::ui::theme::Theme;
 
 /// What the loop should do after an update.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Effects {
-    pub quit: bool,
+pub enum Effect {
+    /// Redraw: the view may have changed.
+    #[default]
+    Redraw,
+    Quit,
     /// Write the current view to a file (I/O is the loop's job).
-    pub export: bool,
-    pub redraw: bool,
+    Export,
+    /// Show the next built-in theme (the loop owns the theme).
+    CycleTheme,
 }
 
 /// Rows a page key moves.
@@ -28,7 +31,7 @@ pub(super) const PAGE: usize = 10;
 /// Rows a wheel notch moves.
 pub(super) const WHEEL: usize = 3;
 
-pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
+pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effect {
     app.now = now;
     app.refresh();
     let fx = dispatch(app, action);
@@ -39,15 +42,11 @@ pub fn update(app: &mut App, action: Action, now: DateTime<Utc>) -> Effects {
 
 // One match over every action reads better than the same split in ten.
 #[allow(clippy::too_many_lines)]
-fn dispatch(app: &mut App, action: Action) -> Effects {
-    let mut fx = Effects {
-        redraw: true,
-        ..Effects::default()
-    };
+fn dispatch(app: &mut App, action: Action) -> Effect {
+    let mut fx = Effect::Redraw;
     if action == Action::Quit {
         app.quit = true;
-        fx.quit = true;
-        return fx;
+        return Effect::Quit;
     }
     match app.overlay.take() {
         Some(Overlay::Prompt(p)) => {
@@ -140,13 +139,9 @@ fn dispatch(app: &mut App, action: Action) -> Effects {
                 status(app, "select an alert to silence (pane 4)");
             }
         }
-        Action::Export => fx.export = true,
+        Action::Export => fx = Effect::Export,
         Action::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
-        Action::CycleTheme => {
-            app.theme = Theme::next_builtin(&app.theme.name, app.theme.no_color);
-            let name = app.theme.name.clone();
-            status(app, &format!("theme: {name}"));
-        }
+        Action::CycleTheme => fx = Effect::CycleTheme,
         Action::TimeBack => travel(app, false),
         Action::TimeForward => travel(app, true),
         Action::PrevAlert | Action::NextAlert => {

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{Event, KeyEventKind, MouseEventKind};
 
 use crate::alert::RuleSpec;
-use crate::app::{Action, App, Data, DataConfig, Keymap, Loading, Mode, Status, update};
+use crate::app::{Action, App, Data, DataConfig, Effect, Keymap, Loading, Mode, Status, update};
 use crate::clock::Clock;
 use crate::live::LiveUpdate;
 use crate::source::files::Input;
@@ -101,6 +101,8 @@ pub fn run_dashboard(
     input::spawn_reader(tx.clone());
     input::spawn_signals(tx);
     let live = matches!(opts.source, Source::Live);
+    // The loop owns the look; the app state knows nothing of it.
+    let mut theme = opts.theme.clone();
     let mut last_draw: Option<DateTime<Utc>> = None;
     let mut dirty = true;
     let mut shown_second = clock.now().timestamp();
@@ -110,7 +112,7 @@ pub fn run_dashboard(
         if dirty && due {
             app.now = now;
             app.refresh();
-            guard.terminal.draw(|f| crate::ui::draw(f, &app))?;
+            guard.terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
             last_draw = Some(now);
             dirty = false;
         }
@@ -151,7 +153,7 @@ pub fn run_dashboard(
         let mut next = Some(first);
         let started = now;
         while let Some(msg) = next {
-            match handle(&mut app, &opts, msg, clock.now()) {
+            match handle(&mut app, &mut theme, &opts, msg, clock.now()) {
                 Handled::Quit => return Ok(ExitCode::SUCCESS),
                 Handled::Changed => dirty = true,
                 Handled::Data => {
@@ -185,7 +187,6 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
         app.data.plausible = Some(crate::event::Plausible::at(now));
     }
     app.demo = opts.demo;
-    app.theme = opts.theme.clone();
     app.keymap = opts.keymap.clone();
     if !opts.warnings.is_empty() {
         app.status = Some(Status {
@@ -222,7 +223,13 @@ enum Handled {
     Nothing,
 }
 
-fn handle(app: &mut App, opts: &DashboardOptions, msg: Msg, now: DateTime<Utc>) -> Handled {
+fn handle(
+    app: &mut App,
+    theme: &mut Theme,
+    opts: &DashboardOptions,
+    msg: Msg,
+    now: DateTime<Utc>,
+) -> Handled {
     match msg {
         Msg::Quit => Handled::Quit,
         Msg::Live(update) => {
@@ -266,11 +273,18 @@ fn handle(app: &mut App, opts: &DashboardOptions, msg: Msg, now: DateTime<Utc>) 
                 return Handled::Nothing;
             };
             let fx = update(app, action, now);
-            if fx.quit {
+            if fx == Effect::Quit {
                 return Handled::Quit;
             }
-            if fx.export {
+            if fx == Effect::Export {
                 export::write(app, &opts.export_dir, now);
+            }
+            if fx == Effect::CycleTheme {
+                *theme = Theme::next_builtin(&theme.name, theme.no_color);
+                app.status = Some(Status {
+                    text: format!("theme: {}", theme.name),
+                    warning: false,
+                });
             }
             Handled::Changed
         }

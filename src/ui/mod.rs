@@ -24,8 +24,7 @@ use theme::Slot;
 const GRID_WIDTH: u16 = 160;
 const GRID_HEIGHT: u16 = 40;
 
-pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let theme = &app.theme;
+pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) {
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.style(Slot::Background)), area);
     let height = area.height;
@@ -68,7 +67,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         );
     }
     if tabs.height > 0 {
-        draw_tabs(frame, tabs, app, &mut hits);
+        draw_tabs(frame, tabs, app, theme, &mut hits);
     }
     if let Some(d) = app.drills.last() {
         drill::draw(frame, body, app, d, theme, &mut hits);
@@ -90,13 +89,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             (Pane::Keys, k),
             (Pane::Events, rows[2]),
         ] {
-            draw_pane(frame, r, app, pane, &mut hits);
+            draw_pane(frame, r, app, theme, pane, &mut hits);
         }
     } else {
-        draw_pane(frame, body, app, app.focus, &mut hits);
+        draw_pane(frame, body, app, theme, app.focus, &mut hits);
     }
     if footer.height > 0 {
-        draw_footer(frame, footer, app);
+        draw_footer(frame, footer, app, theme);
     }
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, theme, *scroll),
@@ -114,9 +113,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     *app.hits.borrow_mut() = hits;
 }
 
-fn draw_pane(frame: &mut Frame<'_>, area: Rect, app: &App, pane: Pane, hits: &mut Vec<Hit>) {
+fn draw_pane(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &theme::Theme,
+    pane: Pane,
+    hits: &mut Vec<Hit>,
+) {
     let focused = pane == app.focus;
-    if let Some(first_row) = panes::draw(frame, area, app, &app.theme, pane, focused) {
+    if let Some(first_row) = panes::draw(frame, area, app, theme, pane, focused) {
         hits.push(Hit {
             target: HitTarget::Rows {
                 pane: Some(pane),
@@ -128,8 +134,13 @@ fn draw_pane(frame: &mut Frame<'_>, area: Rect, app: &App, pane: Pane, hits: &mu
     }
 }
 
-fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App, hits: &mut Vec<Hit>) {
-    let theme = &app.theme;
+fn draw_tabs(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &theme::Theme,
+    hits: &mut Vec<Hit>,
+) {
     let mut spans = Vec::new();
     let mut x = area.x;
     for (i, pane) in Pane::ALL.iter().enumerate() {
@@ -160,8 +171,7 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App, hits: &mut Vec<Hit>) 
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let theme = &app.theme;
+fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &theme::Theme) {
     let line = if let Some(s) = &app.status {
         let slot = if s.warning { Slot::Warn } else { Slot::Text };
         Line::from(Span::styled(

@@ -61,7 +61,9 @@ fn show(app: &mut App, s: SourceStatus) -> Buffer {
     app.data.apply(LiveUpdate::Status(s), now);
     app.refresh();
     let mut terminal = Terminal::new(TestBackend::new(160, 40)).expect("test terminal");
-    terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+    terminal
+        .draw(|f| kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default()))
+        .expect("draws");
     terminal.backend().buffer().clone()
 }
 
@@ -94,9 +96,11 @@ fn filling_minutes_are_said_and_their_rates_marked() {
     let x = u16::try_from(row[..x].chars().count()).expect("fits");
     let cell = &buffer[(x, u16::try_from(y).expect("fits"))];
     assert!(
-        app.theme.slots_of(cell.fg).contains(&"muted"),
+        kmstop::ui::theme::Theme::default()
+            .slots_of(cell.fg)
+            .contains(&"muted"),
         "filling rate drawn muted, got {:?}",
-        app.theme.slots_of(cell.fg)
+        kmstop::ui::theme::Theme::default().slots_of(cell.fg)
     );
 }
 

@@ -11,8 +11,14 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
 fn render(app: &App, w: u16, h: u16) -> Buffer {
+    render_with(app, &Theme::default(), w, h)
+}
+
+fn render_with(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| kmstop::ui::draw(f, app)).expect("draws");
+    terminal
+        .draw(|f| kmstop::ui::draw(f, app, theme))
+        .expect("draws");
     terminal.backend().buffer().clone()
 }
 
@@ -56,8 +62,8 @@ fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
     None
 }
 
-fn slots_at(app: &App, buffer: &Buffer, at: (u16, u16)) -> Vec<&'static str> {
-    app.theme.slots_of(buffer[at].fg)
+fn slots_at(buffer: &Buffer, at: (u16, u16)) -> Vec<&'static str> {
+    Theme::default().slots_of(buffer[at].fg)
 }
 
 #[test]
@@ -66,29 +72,28 @@ fn meaning_is_in_the_colour() {
     let app = focused(Pane::Keys);
     let b = render(&app, 120, 40);
     let at = find(&b, "6d").expect("deletion countdown shown");
-    assert!(slots_at(&app, &b, at).contains(&"crit"), "{:?}", b[at]);
+    assert!(slots_at(&b, at).contains(&"crit"), "{:?}", b[at]);
     let at = find(&b, "PendingDel").expect("state shown");
-    assert!(slots_at(&app, &b, at).contains(&"crit"));
+    assert!(slots_at(&b, at).contains(&"crit"));
     let at = find(&b, "Enabled").expect("enabled key shown");
-    assert!(slots_at(&app, &b, at).contains(&"ok"));
+    assert!(slots_at(&b, at).contains(&"ok"));
     // Alerts: a firing alert's state is crit, a resolved one ok.
     let app = focused(Pane::Alerts);
     let b = render(&app, 120, 40);
     let at = find(&b, "FIRING").expect("a firing alert");
-    assert!(slots_at(&app, &b, at).contains(&"crit"));
+    assert!(slots_at(&b, at).contains(&"crit"));
     if let Some(at) = find(&b, "resolved") {
-        assert!(slots_at(&app, &b, at).contains(&"ok"));
+        assert!(slots_at(&b, at).contains(&"ok"));
     }
     // The focused pane's border is border_focused; the tabs' others muted.
     let at = find(&b, "┏").expect("focused border");
-    assert!(slots_at(&app, &b, at).contains(&"border_focused"));
+    assert!(slots_at(&b, at).contains(&"border_focused"));
 }
 
 #[test]
 fn no_color_still_marks_danger() {
-    let mut app = focused(Pane::Alerts);
-    app.theme = Theme::default().with_no_color(true);
-    let b = render(&app, 120, 40);
+    let app = focused(Pane::Alerts);
+    let b = render_with(&app, &Theme::default().with_no_color(true), 120, 40);
     let at = find(&b, "FIRING").expect("a firing alert");
     let cell = &b[at];
     assert_eq!(cell.fg, ratatui::style::Color::Reset);
