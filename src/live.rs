@@ -116,7 +116,7 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
-    /// The share (0–1) of the events of the `span_secs` (60 or 300) before
+    /// The share (0–1) of the events of the `span_secs` (60, 300, 900) before
     /// `now` expected to be in: worked out at `now` from the delays when
     /// they are known, else the poll's own figure.
     #[must_use]
@@ -128,7 +128,8 @@ impl SourceStatus {
                 Some(expected_in(p, span_secs, lag))
             }
             _ if span_secs <= 60 => self.minute_in,
-            _ => self.recent_in,
+            _ if span_secs <= 300 => self.recent_in,
+            _ => None,
         }
     }
 }

@@ -199,7 +199,7 @@ impl Data {
     /// CloudTrail is expected to show by now (the least of the live
     /// sources'), while under [`FILLING_BELOW`]: a rate over those minutes
     /// is then still filling. `None`: complete, or no estimate yet.
-    pub fn recent_filling(&self, now: DateTime<Utc>) -> [Option<f64>; 2] {
+    pub fn recent_filling(&self, now: DateTime<Utc>) -> [Option<f64>; 3] {
         // At `now`, not at the last poll: since it, newer events (nearly
         // none of them visible yet) have entered the last minute.
         let least = |span: i64| {
@@ -210,7 +210,7 @@ impl Data {
                 .reduce(f64::min)
                 .filter(|s| *s < FILLING_BELOW)
         };
-        [least(60), least(300)]
+        [least(60), least(300), least(900)]
     }
 
     /// The time up to which every live source has delivered, if they all

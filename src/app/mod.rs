@@ -334,13 +334,13 @@ pub struct App {
 }
 
 impl App {
-    /// For the 1m and 5m rates on screen: the share of their minutes'
-    /// events CloudTrail is expected to show by now, while they are still
-    /// filling. Only live, and only at the present (a cursor in the past
-    /// looks at minutes that are in).
-    pub fn filling(&self) -> [Option<f64>; 2] {
+    /// For the 1m, 5m and 15m rates on screen: the share of their
+    /// minutes' events CloudTrail is expected to show by now, while they
+    /// are still filling. Only live, and only at the present (a cursor in
+    /// the past looks at minutes that are in).
+    pub fn filling(&self) -> [Option<f64>; 3] {
         if self.mode != Mode::Live || self.cursor.is_some() {
-            return [None, None];
+            return [None, None, None];
         }
         self.data.recent_filling(self.now)
     }

@@ -130,7 +130,7 @@ fn what_is_in_is_worked_out_at_the_frames_time() {
     let text = support::text(&show(&mut app, s));
     // 290 of the last 300 seconds read: ~97 %.
     assert!(text.contains("last 5 min ~97 % in"), "{text}");
-    let [minute, five] = app.filling();
+    let [minute, five, fifteen] = app.filling();
     assert!(
         minute.is_some_and(|m| (m - 50.0 / 60.0).abs() < 1e-9),
         "{minute:?}"
@@ -138,5 +138,9 @@ fn what_is_in_is_worked_out_at_the_frames_time() {
     assert!(
         five.is_some_and(|f| (f - 290.0 / 300.0).abs() < 1e-9),
         "{five:?}"
+    );
+    assert!(
+        fifteen.is_some_and(|f| (f - 890.0 / 900.0).abs() < 1e-9),
+        "{fifteen:?}"
     );
 }

@@ -10,8 +10,7 @@ use crate::app::query::PrincipalRow;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, rate, rate_cell, spark, styled, table, text_col,
-    time,
+    CellText, Col, cell, col, count, flex, ident, rate_cell, spark, styled, table, text_col, time,
 };
 
 pub const COLUMNS: [Col; 11] = [
@@ -35,7 +34,7 @@ pub fn cell_of(r: &PrincipalRow, i: usize, w: u16, app: &App) -> CellText {
         1 => cell(count(r.calls)),
         2 => rate_cell(r.rates[0], app.filling()[0]),
         3 => rate_cell(r.rates[1], app.filling()[1]),
-        4 => cell(rate(r.rates[2])),
+        4 => rate_cell(r.rates[2], app.filling()[2]),
         5 => styled(
             r.spark
                 .as_deref()
