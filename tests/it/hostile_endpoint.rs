@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use kmstop::sim::{Faults, Scenario, Sim, SimHandle, SimOptions};
 
-/// Generous: a loaded CI machine, a debug build, SDK retries.
+/// Generous: a loaded CI machine, a debug build, SDK retries and, for a
+/// region that never answers, two 30-second timeouts.
 const DEADLINE: Duration = Duration::from_mins(4);
 
 fn sim() -> SimHandle {
@@ -79,7 +80,9 @@ fn run(mut cmd: Command) -> (Option<i32>, String, String) {
         }
         if started.elapsed() > DEADLINE {
             let _ = child.kill();
-            panic!("still running after {DEADLINE:?}: a hang");
+            let _ = child.wait();
+            let stderr = err_reader.join().unwrap_or_default();
+            panic!("still running after {DEADLINE:?}: a hang; stderr: {stderr}");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -218,4 +221,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// An endpoint that never answers one region in time: its requests time
+/// out (30 s each), two of them in a row fail the region, and the report
+/// fails by name in about a minute, instead of retrying for half an hour
+/// (it did: 60 timeouts in a row, silent).
+#[test]
+fn a_region_that_never_answers_fails_by_name_in_bounded_time() {
+    let sim = sim_with(Faults {
+        slow: 1.0,
+        slow_by: Duration::from_mins(10),
+        region: Some("eu-west-1".into()),
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(kmstop(
+        &sim,
+        &[
+            "report", "--source", "aws", "--since", "5m", "--format", "json",
+        ],
+    ));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("eu-west-1"),
+        "the region is named: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("did not answer"), "{stderr}");
+    // Two timeouts, not the endpoint, decided when it ended.
+    assert!(
+        started.elapsed() < Duration::from_mins(3),
+        "{:?}",
+        started.elapsed()
+    );
+    sim.stop();
 }

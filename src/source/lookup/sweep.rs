@@ -27,6 +27,13 @@ pub struct Swept {
 /// (a quarter of an hour of throttles or 5xx is not a blip).
 const MAX_FAILURES_IN_A_ROW: u32 = 60;
 
+/// A request that failed after this long ran into the SDK's attempt
+/// timeout (30 s; the reader sends each request once, this loop retries):
+/// the endpoint does not answer. Two in a row end the sweep of the region
+/// — a minute of silence — instead of sixty, half an hour.
+const NO_ANSWER_AFTER: StdDuration = StdDuration::from_secs(25);
+const MAX_NO_ANSWERS_IN_A_ROW: u32 = 2;
+
 /// Pages in a row that bring no event not seen before, after which the
 /// pages are taken to go nowhere (a real trail ends its pages instead).
 pub const MAX_PAGES_WITHOUT_PROGRESS: u32 = 50;
@@ -56,10 +63,18 @@ pub async fn sweep<A: LookupApi>(
     let mut tokens: HashSet<String> = HashSet::new();
     let mut idle_pages = 0u32;
     let mut failures = 0u32;
+    let mut no_answers = 0u32;
     loop {
         pacer.acquire().await;
         out.requests += 1;
-        match api.lookup(window, token.clone()).await {
+        let sent = tokio::time::Instant::now();
+        let answer = api.lookup(window, token.clone()).await;
+        if answer.is_err() && sent.elapsed() >= NO_ANSWER_AFTER {
+            no_answers += 1;
+        } else {
+            no_answers = 0;
+        }
+        match answer {
             Ok(page) => {
                 failures = 0;
                 let before = out.records.len();
@@ -100,6 +115,13 @@ pub async fn sweep<A: LookupApi>(
                 out.errors += 1;
                 token = None;
                 tokens.clear();
+            }
+            Err(e) if no_answers >= MAX_NO_ANSWERS_IN_A_ROW => {
+                return Err(stuck(format!(
+                    "LookupEvents did not answer {no_answers} requests in a row (each failed after {} s or more): {}",
+                    NO_ANSWER_AFTER.as_secs(),
+                    e.message
+                )));
             }
             Err(e) if e.kind.is_transient() && failures < MAX_FAILURES_IN_A_ROW => {
                 failures += 1;
@@ -192,5 +214,40 @@ mod tests {
             nowhere.asked.into_inner() <= MAX_PAGES_WITHOUT_PROGRESS as usize + 1,
             "stopped promptly"
         );
+    }
+
+    /// An endpoint that never answers: every request ends in the SDK's
+    /// attempt timeout, 30 s later.
+    struct Silent {
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl LookupApi for Silent {
+        async fn lookup(
+            &self,
+            _window: LookupWindow,
+            _token: Option<String>,
+        ) -> Result<LookupPage, AwsError> {
+            self.asked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(StdDuration::from_secs(30)).await;
+            Err(AwsError::new(
+                crate::aws::ErrorKind::Network,
+                "operation timeout (all attempts including retries) occurred after 30s",
+            ))
+        }
+    }
+
+    /// Issue 12: a region that never answers ends its sweep after two
+    /// timed-out requests (a minute), not sixty (half an hour).
+    #[tokio::test(start_paused = true)]
+    async fn an_endpoint_that_never_answers_fails_the_region() {
+        let pacer = Pacer::new(1000.0, 1000.0);
+        let silent = Silent { asked: 0.into() };
+        let err = sweep(&silent, &pacer, window(), |_, _| {})
+            .await
+            .expect_err("silence is an error");
+        assert!(err.message.contains("did not answer 2"), "{}", err.message);
+        assert_eq!(silent.asked.into_inner(), 2);
     }
 }
