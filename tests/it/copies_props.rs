@@ -36,7 +36,7 @@ fn originals() -> &'static (tempfile::TempDir, Vec<PathBuf>) {
         ] {
             std::fs::copy(fixtures.join(name), dir.path().join(name)).expect("copy");
         }
-        let mut files: Vec<PathBuf> = walk(dir.path())
+        let mut files: Vec<PathBuf> = crate::support::files_under(dir.path())
             .into_iter()
             .filter(|p| {
                 let n = p.to_string_lossy();
@@ -46,19 +46,6 @@ fn originals() -> &'static (tempfile::TempDir, Vec<PathBuf>) {
         files.sort();
         (dir, files)
     })
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// The plain JSON of a log file, whether it was gzipped or not.

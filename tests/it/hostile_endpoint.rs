@@ -10,10 +10,12 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kmstop::sim::{Faults, Scenario, Sim, SimHandle, SimOptions};
+
+use crate::support;
 
 /// Generous: a loaded CI machine, a debug build, SDK retries and, for a
 /// region that never answers, two 30-second timeouts.
@@ -58,21 +60,28 @@ fn kmstop(sim: &SimHandle, args: &[&str]) -> Command {
     cmd
 }
 
+type Output = std::thread::JoinHandle<String>;
+
+/// Reads a child's stdout and stderr whole, each on a thread, so neither
+/// pipe fills up while the test waits for the child.
+fn read_outputs(child: &mut Child) -> (Output, Output) {
+    fn whole(mut from: impl Read + Send + 'static) -> Output {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = from.read_to_string(&mut s);
+            s
+        })
+    }
+    (
+        whole(child.stdout.take().expect("stdout")),
+        whole(child.stderr.take().expect("stderr")),
+    )
+}
+
 /// Runs to the end within the deadline: (status, stdout, stderr).
 fn run(mut cmd: Command) -> (Option<i32>, String, String) {
     let mut child = cmd.spawn().expect("start kmstop");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let (reader, err_reader) = read_outputs(&mut child);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -122,18 +131,7 @@ fn tail_says_a_region_answers_garbage_and_goes_on_with_the_other() {
     let sim = sim();
     let mut cmd = kmstop(&sim, &["tail", "--format", "json", "--backfill", "5m"]);
     let mut child = cmd.spawn().expect("start kmstop tail");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let lines = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let errs = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let (lines, errs) = read_outputs(&mut child);
     // Let it sweep: the healthy region's history is printed, the other
     // region fails and is retried; then stop it as a user would.
     let started = Instant::now();
@@ -205,22 +203,9 @@ fn a_forged_account_id_never_names_a_file() {
         assert!(stdout.is_empty(), "{args:?}: {stdout}");
         assert!(!escape.exists(), "{args:?} wrote {}", escape.display());
     }
-    let written: Vec<_> = walk(state.path());
+    let written = support::files_under(state.path());
     assert!(written.is_empty(), "the state directory holds {written:?}");
     sim.stop();
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// An endpoint that never answers one region in time: its requests time
