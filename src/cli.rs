@@ -549,6 +549,16 @@ pub struct SimArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub garbage: f64,
 
+    /// Share of requests answered 200 with a page that never ends (0-1): a
+    /// hostile endpoint trying to exhaust the client's memory.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub huge: f64,
+
+    /// Give the faults above only to requests signed for this region (the
+    /// others are answered normally).
+    #[arg(long, value_name = "REGION")]
+    pub fault_region: Option<String>,
+
     /// CloudTrail delivery delay: events appear between MIN and MAX after
     /// their eventTime.
     #[arg(long, value_name = "MIN..MAX", default_value = "5s..2m", value_parser = parse_delay_range)]

@@ -6,6 +6,7 @@ use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
+use super::answer_limit::AnswerLimit;
 use super::error::{AwsError, ErrorKind};
 use super::time::{from_smithy, to_smithy};
 
@@ -61,6 +62,7 @@ impl CloudTrailReader {
         let conf = aws_sdk_cloudtrail::config::Builder::from(config)
             .region(aws_config::Region::new(region.to_string()))
             .retry_config(RetryConfig::disabled())
+            .interceptor(AnswerLimit)
             .build();
         Self {
             client: aws_sdk_cloudtrail::Client::from_conf(conf),

@@ -11,6 +11,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::answer_limit::AnswerTooLarge;
+
 /// How kmstop reacts to a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -93,7 +95,9 @@ impl AwsError {
             }
             SdkError::TimeoutError(_) => Self::new(ErrorKind::Network, message),
             SdkError::DispatchFailure(dispatch) => {
-                let kind = if has_credentials_error(err) {
+                let kind = if has_cause::<AnswerTooLarge>(err) {
+                    ErrorKind::Other
+                } else if has_cause::<CredentialsError>(err) {
                     ErrorKind::Credentials
                 } else if dispatch.is_io() || dispatch.is_timeout() || dispatch.is_other() {
                     ErrorKind::Network
@@ -102,8 +106,10 @@ impl AwsError {
                 };
                 Self::new(kind, message)
             }
+            // An answer past the size cap is refused, not asked for again.
+            _ if has_cause::<AnswerTooLarge>(err) => Self::new(ErrorKind::Other, message),
             SdkError::ResponseError(_) => Self::new(ErrorKind::Server, message),
-            _ if has_credentials_error(err) => Self::new(ErrorKind::Credentials, message),
+            _ if has_cause::<CredentialsError>(err) => Self::new(ErrorKind::Credentials, message),
             _ => Self::new(ErrorKind::Other, message),
         }
     }
@@ -157,10 +163,10 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
     }
 }
 
-fn has_credentials_error(err: &(dyn StdError + 'static)) -> bool {
+fn has_cause<T: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
-        if e.downcast_ref::<CredentialsError>().is_some() {
+        if e.downcast_ref::<T>().is_some() {
             return true;
         }
         current = e.source();

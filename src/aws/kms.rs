@@ -11,6 +11,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
+use super::answer_limit::AnswerLimit;
 use super::error::{AwsError, ErrorKind};
 use super::time::from_smithy;
 // The pacer of LookupEvents, one per account × region here too.
@@ -122,6 +123,7 @@ impl KmsReader {
     pub fn new(config: &SdkConfig, region: &str) -> Self {
         let conf = aws_sdk_kms::config::Builder::from(config)
             .region(aws_config::Region::new(region.to_string()))
+            .interceptor(AnswerLimit)
             .build();
         Self {
             client: aws_sdk_kms::Client::from_conf(conf),

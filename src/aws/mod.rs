@@ -4,6 +4,7 @@
 //! other code can reach a mutating API. A test runs the whole live path
 //! against the simulator and checks every request against an allow-list.
 
+mod answer_limit;
 mod cloudtrail;
 mod error;
 mod kms;
@@ -11,6 +12,7 @@ mod sts;
 mod targets;
 mod time;
 
+pub use answer_limit::MAX_ANSWER_BYTES;
 pub use cloudtrail::{
     CloudTrailReader, KMS_EVENT_SOURCE, LookedUp, LookupPage, LookupWindow, PAGE_SIZE, TrailInfo,
 };

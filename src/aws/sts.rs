@@ -4,6 +4,7 @@
 
 use aws_config::SdkConfig;
 
+use super::answer_limit::AnswerLimit;
 use super::error::{AwsError, ErrorKind};
 use super::targets::profile_label;
 use crate::live::CallerIdentity;
@@ -25,7 +26,11 @@ pub async fn identify(
     config: &SdkConfig,
     profile: Option<&str>,
 ) -> Result<CallerIdentity, AwsError> {
-    let client = aws_sdk_sts::Client::new(config);
+    let client = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .interceptor(AnswerLimit)
+            .build(),
+    );
     let out = client
         .get_caller_identity()
         .send()

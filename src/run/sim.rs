@@ -29,6 +29,8 @@ pub fn run(args: &SimArgs) -> ExitCode {
             server_error: args.server_errors,
             drop: args.drop,
             garbage: args.garbage,
+            huge: args.huge,
+            region: args.fault_region.clone(),
             ..Faults::default()
         },
         port: args.port,

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::synth::text::SynthRng;
 
-/// Probabilities per request (each 0–1, `throttle + server_error + drop`
-/// at most 1), optionally only for one region.
+/// Probabilities per request (each 0–1, all but `slow` together at most
+/// 1), optionally only for one region.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Faults {
     /// Answer `ThrottlingException` (HTTP 400).
@@ -25,6 +25,9 @@ pub struct Faults {
     /// Answer 200 with a body that is not the protocol's (a hostile or
     /// broken endpoint).
     pub garbage: f64,
+    /// Answer 200 with a page that never ends (a hostile endpoint trying
+    /// to exhaust the client's memory).
+    pub huge: f64,
     /// Only requests signed for this region get faults (`None`: all).
     pub region: Option<String>,
     /// What `GetCallerIdentity` answers as the account id instead of the
@@ -41,6 +44,7 @@ impl Default for Faults {
             slow_by: Duration::from_secs(2),
             drop: 0.0,
             garbage: 0.0,
+            huge: 0.0,
             region: None,
             forged_account: None,
         }
@@ -56,13 +60,14 @@ impl Faults {
             ("slow", self.slow),
             ("drop", self.drop),
             ("garbage", self.garbage),
+            ("huge", self.huge),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("fault probability {name} = {p} is not within 0..1"));
             }
         }
-        if self.throttle + self.server_error + self.drop + self.garbage > 1.0 + 1e-9 {
-            return Err("throttle + server_error + drop + garbage exceed 1".into());
+        if self.throttle + self.server_error + self.drop + self.garbage + self.huge > 1.0 + 1e-9 {
+            return Err("throttle + server_error + drop + garbage + huge exceed 1".into());
         }
         Ok(())
     }
@@ -83,6 +88,8 @@ pub enum FaultKind {
     Drop,
     /// 200 with a body that is not the protocol's.
     Garbage,
+    /// 200 with a body that never ends.
+    Huge,
 }
 
 /// One request's draw.
@@ -149,6 +156,8 @@ impl Injector {
             Some(FaultKind::Throttle)
         } else if u < f.drop + f.server_error + f.throttle + f.garbage {
             Some(FaultKind::Garbage)
+        } else if u < f.drop + f.server_error + f.throttle + f.garbage + f.huge {
+            Some(FaultKind::Huge)
         } else {
             None
         };

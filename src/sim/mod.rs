@@ -16,6 +16,7 @@
 mod bucket;
 pub mod cast;
 mod cloudtrail;
+mod endless;
 mod events;
 mod faults;
 mod kms;

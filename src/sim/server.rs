@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::{Request, Response, StatusCode};
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 use super::bucket::{Rate, TokenBucket};
+use super::endless::Endless;
 use super::events::Events;
 use super::faults::{FaultKind, Injector};
 use super::render::Served;
@@ -28,6 +29,9 @@ use crate::clock::Clock;
 /// Requests kept in the log; older ones are dropped (and counted).
 const LOG_LIMIT: usize = 100_000;
 const BODY_LIMIT: usize = 1 << 20;
+
+/// An answer's body: whole, or (a hostile endpoint) without end.
+type Answer = Either<Full<Bytes>, Endless>;
 
 pub struct State {
     pub events: Events,
@@ -156,17 +160,12 @@ enum Protocol {
     Query,
 }
 
-fn respond(
-    protocol: &Protocol,
-    status: u16,
-    body: String,
-    request_id: &str,
-) -> Response<Full<Bytes>> {
+fn respond(protocol: &Protocol, status: u16, body: String, request_id: &str) -> Response<Answer> {
     let content_type = match protocol {
         Protocol::Json => "application/x-amz-json-1.1",
         Protocol::Query => "text/xml",
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Answer::Left(Full::new(Bytes::from(body))));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -176,7 +175,7 @@ fn respond(
     response
 }
 
-fn error_response(protocol: &Protocol, e: &AwsError, request_id: &str) -> Response<Full<Bytes>> {
+fn error_response(protocol: &Protocol, e: &AwsError, request_id: &str) -> Response<Answer> {
     let body = match protocol {
         Protocol::Json => e.json_body(),
         Protocol::Query => e.xml_body(request_id),
@@ -205,7 +204,7 @@ fn fault_error(fault: FaultKind, service: Option<Service>) -> Option<AwsError> {
             "ServiceUnavailable",
             "Service is unavailable. Please try again later.",
         )),
-        FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage => None,
+        FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Huge => None,
     }
 }
 
@@ -263,7 +262,7 @@ async fn handle(
     peer: SocketAddr,
     req: Request<Incoming>,
     kill: Arc<Notify>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Answer>, Infallible> {
     let header = |name| {
         req.headers()
             .get(name)
@@ -310,6 +309,13 @@ async fn handle(
             GARBAGE.to_string(),
             &request_id,
         ));
+    }
+    if draw.fault == Some(FaultKind::Huge) {
+        record.status = 200;
+        state.log(record);
+        let mut response = respond(&routed.protocol, 200, String::new(), &request_id);
+        *response.body_mut() = Answer::Right(Endless::new());
+        return Ok(response);
     }
     let service = routed.target.as_ref().map(|t| t.service);
     let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {

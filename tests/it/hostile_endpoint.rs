@@ -79,11 +79,20 @@ fn read_outputs(child: &mut Child) -> (Output, Output) {
 }
 
 /// Runs to the end within the deadline: (status, stdout, stderr).
-fn run(mut cmd: Command) -> (Option<i32>, String, String) {
+fn run(cmd: Command) -> (Option<i32>, String, String) {
+    let (code, stdout, stderr, _) = run_watching_memory(cmd);
+    (code, stdout, stderr)
+}
+
+/// As `run`, and the child's peak resident memory in KiB, as last read
+/// from `/proc` before it ended (the high-water mark only grows).
+fn run_watching_memory(mut cmd: Command) -> (Option<i32>, String, String, u64) {
     let mut child = cmd.spawn().expect("start kmstop");
     let (reader, err_reader) = read_outputs(&mut child);
     let started = Instant::now();
+    let mut peak_kib = 0;
     let status = loop {
+        peak_kib = peak_kib.max(high_water_kib(child.id()));
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
@@ -93,11 +102,24 @@ fn run(mut cmd: Command) -> (Option<i32>, String, String) {
             let stderr = err_reader.join().unwrap_or_default();
             panic!("still running after {DEADLINE:?}: a hang; stderr: {stderr}");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let stdout = reader.join().expect("stdout reader");
     let stderr = err_reader.join().expect("stderr reader");
-    (status.code(), stdout, stderr)
+    (status.code(), stdout, stderr, peak_kib)
+}
+
+/// `VmHWM` of a running process; 0 once it is gone.
+fn high_water_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 #[test]
@@ -241,5 +263,42 @@ fn a_region_that_never_answers_fails_by_name_in_bounded_time() {
         "{:?}",
         started.elapsed()
     );
+    sim.stop();
+}
+
+/// An endpoint that answers one region with a page that never ends: the
+/// SDK would hold it all in memory before parsing it. kmstop stops reading
+/// at its cap on one answer, fails that region by name and does not ask
+/// again; its memory stays far below what the endpoint sent.
+#[test]
+fn a_region_answering_without_end_fails_by_name_in_bounded_memory() {
+    let sim = sim_with(Faults {
+        huge: 1.0,
+        region: Some("eu-west-1".into()),
+        ..Faults::default()
+    });
+    let (code, stdout, stderr, peak_kib) = run_watching_memory(kmstop(
+        &sim,
+        &[
+            "report", "--source", "aws", "--since", "5m", "--format", "json",
+        ],
+    ));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("eu-west-1") && stderr.contains("passed 32 MiB"),
+        "the region and the cap are named: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        peak_kib < 200 * 1024,
+        "peak resident memory {peak_kib} KiB (the cap is 32 MiB an answer)"
+    );
+    let huge = sim
+        .requests()
+        .iter()
+        .filter(|r| r.fault == Some(kmstop::sim::FaultKind::Huge))
+        .count();
+    assert!(huge <= 2, "the endless answer was asked for {huge} times");
     sim.stop();
 }
