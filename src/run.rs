@@ -27,7 +27,7 @@ use crate::report::{
     Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
 };
 use crate::sink::{AlertHook, AlertLog, HookLimits};
-use crate::source::files::{Problem, discover};
+use crate::source::files::{Input, Problem, discover};
 use crate::text::escape_control;
 
 const EXIT_INPUT_PROBLEM: u8 = 1;
@@ -68,21 +68,9 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
     let from_aws = args.sources.len() == 1 && args.sources[0].as_os_str() == "aws";
-    let inputs = if from_aws {
-        let since = range.since.unwrap_or(now - chrono::Duration::hours(1));
-        let until = range.until.unwrap_or(now);
-        match sweep::sweep_inputs(&args.targets.options(), since, until) {
-            Ok(inputs) => inputs,
-            Err(message) => {
-                eprintln!("kmstop: {message}");
-                return ExitCode::from(EXIT_INPUT_PROBLEM);
-            }
-        }
-    } else {
-        match discover(&args.sources) {
-            Ok(found) => found,
-            Err(message) => return usage_error(&message),
-        }
+    let (inputs, regions_failed) = match report_inputs(args, &range, now, from_aws) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     let Some(rules) = load_rules(args.rules.as_deref()) else {
         return ExitCode::from(EXIT_USAGE);
@@ -107,10 +95,11 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         rules,
         ..ReportSettings::new(threads)
     };
-    let (report, changes) = match build_report(&inputs, &settings, &on_problem) {
+    let (mut report, changes) = match build_report(&inputs, &settings, &on_problem) {
         Ok(done) => done,
         Err(e) => return usage_error(&e.to_string()),
     };
+    report.skipped.regions_failed = regions_failed;
     let log_failed = alerts_log
         .as_mut()
         .is_some_and(|log| !write_alerts_log(log, &changes, now));
@@ -147,6 +136,12 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
+    if regions_failed > 0 {
+        eprintln!(
+            "kmstop: {regions_failed} region(s) could not be swept; the report leaves their events out (skipped.regions_failed)"
+        );
+        return ExitCode::from(EXIT_INPUT_PROBLEM);
+    }
     if failed.load(Ordering::Relaxed) {
         eprintln!(
             "kmstop: {} file(s) could not be read; the report leaves them out",
@@ -158,6 +153,35 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
     ExitCode::SUCCESS
+}
+
+/// The report's inputs: the files under `--source`, or one per account ×
+/// region swept (and how many regions failed, each named on stderr).
+fn report_inputs(
+    args: &ReportArgs,
+    range: &TimeRange,
+    now: DateTime<Utc>,
+    from_aws: bool,
+) -> Result<(Vec<Input>, u64), ExitCode> {
+    if !from_aws {
+        return discover(&args.sources)
+            .map(|found| (found, 0))
+            .map_err(|message| usage_error(&message));
+    }
+    let since = range.since.unwrap_or(now - chrono::Duration::hours(1));
+    let until = range.until.unwrap_or(now);
+    match sweep::sweep_inputs(&args.targets.options(), since, until) {
+        Ok(swept) => {
+            for message in &swept.failed {
+                eprintln!("kmstop: {message}");
+            }
+            Ok((swept.inputs, swept.failed.len() as u64))
+        }
+        Err(message) => {
+            eprintln!("kmstop: {message}");
+            Err(ExitCode::from(EXIT_INPUT_PROBLEM))
+        }
+    }
 }
 
 /// What was set aside for a reason a person should know about, on stderr.

@@ -146,6 +146,10 @@ pub struct Skipped {
     /// Files in directories that were neither gzip nor JSON.
     pub not_log_files: u64,
     pub digest_files: u64,
+    /// Account × regions whose LookupEvents sweep failed (`--source aws`;
+    /// each named with its reason on stderr): none of their events are
+    /// in the report.
+    pub regions_failed: u64,
 }
 
 /// What a report covers and which rules it replays.

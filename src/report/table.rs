@@ -176,7 +176,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
     let summary = format!(
         "{} KMS events, {} denied, {} errors, from {} to {}. Read {} files; skipped {} non-KMS \
          records, {} duplicates, {} conflicting copies, {} out of range, {} with an impossible time, {} malformed, {} \
-         failed files, {} non-log files, {} digest files.",
+         failed files, {} non-log files, {} digest files.{}",
         report.events,
         report.denied,
         report.errors,
@@ -191,7 +191,15 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         s.malformed,
         s.files_failed,
         s.not_log_files,
-        s.digest_files
+        s.digest_files,
+        if s.regions_failed > 0 {
+            format!(
+                " INCOMPLETE: {} region(s) failed and are left out (named on stderr).",
+                s.regions_failed
+            )
+        } else {
+            String::new()
+        }
     );
     writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
     let sections = match opts.section {

@@ -15,13 +15,21 @@ use crate::source::files::Input;
 use crate::source::lookup::{Pacer, sweep};
 use crate::text::escape_control;
 
-/// One input per account × region (records oldest first, one per line),
-/// or the message to print when the sweep could not be done.
+/// What a sweep brought: one input per account × region that answered
+/// (records oldest first, one per line), and one message per account ×
+/// region that failed, naming it and why.
+pub struct Swept {
+    pub inputs: Vec<Input>,
+    pub failed: Vec<String>,
+}
+
+/// Sweeps every selected account × region; the message to print when
+/// nothing could be swept at all (no credentials, every region failed).
 pub fn sweep_inputs(
     options: &TargetOptions,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Vec<Input>, String> {
+) -> Result<Swept, String> {
     let rt = runtime().map_err(|e| format!("cannot start: {e}"))?;
     rt.block_on(async {
         let accounts = accounts(options).await?;
@@ -49,19 +57,18 @@ pub fn sweep_inputs(
             }
         }
         let mut inputs = Vec::new();
-        let mut failures = Vec::new();
+        let mut failed = Vec::new();
         for task in tasks {
             match task.await {
                 Ok(Ok(input)) => inputs.push(input),
-                Ok(Err(message)) => failures.push(message),
-                Err(e) => failures.push(format!("sweep stopped: {e}")),
+                Ok(Err(message)) => failed.push(message),
+                Err(e) => failed.push(format!("sweep stopped: {e}")),
             }
         }
-        if failures.is_empty() {
-            Ok(inputs)
-        } else {
-            Err(failures.join("\n"))
+        if inputs.is_empty() && !failed.is_empty() {
+            return Err(failed.join("\n"));
         }
+        Ok(Swept { inputs, failed })
     })
 }
 
