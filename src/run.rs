@@ -14,6 +14,7 @@ mod tail;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::path::Path;
@@ -37,17 +38,19 @@ const EXIT_USAGE: u8 = 2;
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = dashboard::parse_with_paths();
+    // The one clock: every command and source below reads time from it.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
-        Some(Command::Report(args)) => report(&args, &SystemClock),
+        Some(Command::Report(args)) => report(&args, clock.as_ref()),
         Some(Command::Rules(args)) => rules::run(&args),
-        Some(Command::Tail(args)) => tail::run(&args, std::sync::Arc::new(SystemClock)),
-        Some(Command::Doctor(args)) => doctor::run(&args),
-        Some(Command::Sim(args)) => sim::run(&args),
-        Some(Command::Keys(args)) => keys::run(&args, &SystemClock),
-        Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Tail(args)) => tail::run(&args, clock),
+        Some(Command::Doctor(args)) => doctor::run(&args, clock.as_ref()),
+        Some(Command::Sim(args)) => sim::run(&args, &clock),
+        Some(Command::Keys(args)) => keys::run(&args, clock.as_ref()),
+        Some(Command::Demo(args)) => demo::run(&args, &clock),
         Some(Command::Completions(args)) => install::completions(&args),
         Some(Command::Man(args)) => install::man(&args),
-        None => dashboard::run(&cli.dashboard, &SystemClock),
+        None => dashboard::run(&cli.dashboard, &clock),
     }
 }
 

@@ -28,9 +28,8 @@ use super::log::{EventKey, EventLog};
 use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
+use crate::feed::{CallerIdentity, ScanStats, SourceId, SourceMsg, SourceStatus};
 use crate::inventory::{Inventory, KeyFacts};
-use crate::live::{CallerIdentity, LiveUpdate, SourceId, SourceStatus};
-use crate::source::files::ScanStats;
 use crate::store::{Ingested, Store, StoreConfig};
 
 /// Below this share of the expected events in, a recent rate is drawn as
@@ -92,6 +91,9 @@ impl DataConfig {
         }
     }
 }
+
+/// Problems of reading files kept for the screen; older ones are dropped.
+const MAX_PROBLEMS_KEPT: usize = 100;
 
 /// Progress of reading log files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -205,7 +207,7 @@ impl Data {
         let least = |span: i64| {
             self.sources
                 .values()
-                .filter(|s| !matches!(s.health, crate::live::Health::Unavailable { .. }))
+                .filter(|s| !matches!(s.health, crate::feed::Health::Unavailable { .. }))
                 .filter_map(|s| s.share_in_at(span, now))
                 .reduce(f64::min)
                 .filter(|s| *s < FILLING_BELOW)
@@ -216,7 +218,7 @@ impl Data {
     /// The time up to which every live source has delivered, if they all
     /// said so.
     fn watermark(&self) -> Option<DateTime<Utc>> {
-        crate::live::watermark(self.sources.values())
+        crate::feed::watermark(self.sources.values())
     }
 
     /// Moves ready events from the replay buffer to the engine; `all`
@@ -272,31 +274,58 @@ impl Data {
         }
     }
 
-    /// Takes one message from the live sources.
-    pub fn apply(&mut self, update: LiveUpdate, now: DateTime<Utc>) {
+    /// Takes one message from a source.
+    pub fn apply(&mut self, update: SourceMsg, now: DateTime<Utc>) {
         match update {
-            LiveUpdate::Identity(id) => {
+            SourceMsg::FileEvents(events) => {
+                self.ingest(events, None);
+                return;
+            }
+            SourceMsg::FilesRead { done, total } => {
+                let loading = self.loading.get_or_insert_default();
+                loading.files_done = done;
+                loading.files_total = total;
+            }
+            SourceMsg::FileProblem(text) => {
+                let problems = &mut self.loading.get_or_insert_default().problems;
+                problems.push(text);
+                if problems.len() > MAX_PROBLEMS_KEPT {
+                    problems.remove(0);
+                }
+            }
+            SourceMsg::FilesDone(stats) => {
+                self.loading.get_or_insert_default().stats = stats;
+                tracing::info!(
+                    "read {} file(s), {} KMS event(s), {} failed",
+                    stats.files_read,
+                    stats.kms_records,
+                    stats.files_failed
+                );
+                self.finish_files();
+                return;
+            }
+            SourceMsg::Identity(id) => {
                 self.identities
                     .retain(|i| i.profile != id.profile || i.account != id.account);
                 self.identities.push(id);
             }
-            LiveUpdate::Events { events, .. } => {
+            SourceMsg::Events { events, .. } => {
                 self.ingest(events, Some(now));
                 return;
             }
-            LiveUpdate::Keys {
+            SourceMsg::Keys {
                 source,
                 keys,
                 complete,
             } => self.set_keys(&source, keys, complete),
             // Everything before it is in the store: the dashboard's
             // pollers keep no checkpoints, but a save handed over is made.
-            LiveUpdate::Commit(commit) => {
+            SourceMsg::Commit(commit) => {
                 if let Err(e) = commit.run() {
                     tracing::warn!("{e}");
                 }
             }
-            LiveUpdate::Status(status) => {
+            SourceMsg::Status(status) => {
                 self.sources.insert(status.source.clone(), status);
                 // A higher watermark may free held events.
                 self.pump(false);

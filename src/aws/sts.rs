@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use super::answer_limit::AnswerLimit;
 use super::error::{AwsError, ErrorKind};
 use super::targets::profile_label;
-use crate::live::CallerIdentity;
+use crate::feed::CallerIdentity;
 
 /// Who the credentials are; a failure says what to do about it
 /// ([`explain`]).
@@ -39,7 +39,7 @@ pub async fn identify(
     // The account id names files (checkpoints, caches): an endpoint that
     // answers anything but 12 digits is refused here, once for all.
     let account = out.account().unwrap_or_default();
-    if !crate::live::is_account_id(account) {
+    if !crate::feed::is_account_id(account) {
         return Err(AwsError {
             kind: super::ErrorKind::Other,
             code: None,

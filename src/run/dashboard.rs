@@ -3,10 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches};
 
+use super::live::LiveSettings;
 use super::{EXIT_USAGE, load_rules, usage_error};
+use crate::aws::TargetOptions;
 use crate::cli::{Cli, DashboardArgs};
 use crate::clock::Clock;
 use crate::config::{self, Config};
@@ -112,7 +115,7 @@ pub(super) fn init_logging(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("--log: {e}"))
 }
 
-pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
+pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
     if let Some(log) = &args.log
         && let Err(e) = init_logging(log)
     {
@@ -166,9 +169,7 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
     if live {
         return run_live(args, &config, opts, clock);
     }
-    // No live sources in file mode: the feed's sender is dropped at once.
-    let (_, feed) = std::sync::mpsc::sync_channel(1);
-    match run_dashboard(opts, feed, clock) {
+    match run_dashboard(opts, crate::tui::channel(), clock.as_ref()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("kmstop: {}", escape_control(&format!("{e:#}")));
@@ -177,14 +178,12 @@ pub fn run(args: &DashboardArgs, clock: &dyn Clock) -> ExitCode {
     }
 }
 
-/// Live mode: who we are in each account is settled before the screen
-/// opens (a missing login is a message, not an empty dashboard), then the
-/// pollers feed the dashboard until it quits.
+/// Live mode: the flags and the config's profile and regions.
 fn run_live(
     args: &DashboardArgs,
     config: &Config,
     opts: DashboardOptions,
-    clock: &dyn Clock,
+    clock: &Arc<dyn Clock>,
 ) -> ExitCode {
     if args.backfill < chrono::Duration::zero() {
         return usage_error("--backfill must not be negative");
@@ -201,6 +200,27 @@ fn run_live(
     if targets.regions.is_empty() && !targets.all_regions {
         targets.regions.clone_from(&config.regions);
     }
+    let settings = LiveSettings {
+        backfill: args.backfill,
+        plan: super::live::plan_settings(&args.poll),
+        include_own_calls: args.include_own_calls,
+        inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
+    };
+    live_dashboard(&targets, &settings, opts, clock, "")
+}
+
+/// The live dashboard, for `kmstop` and the demo alike: who we are in each
+/// account is settled before the screen opens (a missing login is a
+/// message, not an empty dashboard), then the pollers feed the dashboard's
+/// channel until it quits. `unreachable` starts the message when an
+/// account cannot be read.
+pub(super) fn live_dashboard(
+    targets: &TargetOptions,
+    settings: &LiveSettings,
+    opts: DashboardOptions,
+    clock: &Arc<dyn Clock>,
+    unreachable: &str,
+) -> ExitCode {
     let runtime = match super::live::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -208,22 +228,16 @@ fn run_live(
             return ExitCode::from(1);
         }
     };
-    let accounts = match runtime.block_on(super::live::accounts(&targets)) {
+    let accounts = match runtime.block_on(super::live::accounts(targets)) {
         Ok(found) => found,
         Err(message) => {
-            eprintln!("kmstop: {message}");
+            eprintln!("kmstop: {unreachable}{message}");
             return ExitCode::from(1);
         }
     };
-    let settings = super::live::LiveSettings {
-        backfill: args.backfill,
-        plan: super::live::plan_settings(&args.poll),
-        include_own_calls: args.include_own_calls,
-        inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
-    };
-    let shared_clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(crate::clock::SystemClock);
-    let (session, feed) = super::live::start_live(runtime, &accounts, &settings, &shared_clock);
-    let result = run_dashboard(opts, feed, clock);
+    let channel = crate::tui::channel();
+    let session = super::live::start_live(runtime, &accounts, settings, clock, channel.0.clone());
+    let result = run_dashboard(opts, channel, clock.as_ref());
     drop(session);
     match result {
         Ok(code) => code,

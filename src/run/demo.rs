@@ -10,15 +10,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dashboard::{Look, init_logging};
+use super::dashboard::{Look, init_logging, live_dashboard};
+use super::live::LiveSettings;
 use super::{EXIT_USAGE, usage_error};
 use crate::aws::TargetOptions;
 use crate::cli::DemoArgs;
-use crate::clock::{Clock, ScaledClock, SystemClock};
+use crate::clock::{Clock, ScaledClock};
 use crate::config::{self, Config};
 use crate::sim::{RequestRecord, Sim, SimHandle, SimOptions};
 use crate::text::escape_control;
-use crate::tui::{DashboardOptions, Source, run_dashboard};
+use crate::tui::{DashboardOptions, Source};
 
 /// Events become visible this long after they happen, spread over the
 /// first minute and skewed short (half within 9 s) as CloudTrail's quick
@@ -32,7 +33,7 @@ const REALISTIC_DELAY: (Duration, Duration) = (Duration::from_mins(1), Duration:
 /// The simulator accepts any signature; these only have to look like keys.
 const DEMO_CREDENTIALS: (&str, &str) = ("AKIAKMSTOPDEMO000000", "kmstop-demo-not-a-secret");
 
-pub fn run(args: &DemoArgs) -> ExitCode {
+pub fn run(args: &DemoArgs, system: &Arc<dyn Clock>) -> ExitCode {
     if let Some(log) = &args.log
         && let Err(e) = init_logging(log)
     {
@@ -50,7 +51,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         eprintln!("kmstop: warning: {}", escape_control(w));
         tracing::warn!("{w}");
     }
-    let clock = demo_clock(args.speed);
+    let clock = demo_clock(system, args.speed);
     let sim = match Sim::start(sim_options(args, &clock)) {
         Ok(sim) => sim,
         Err(e) => {
@@ -91,14 +92,14 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     code
 }
 
-/// The wall clock, or one running `speed` times faster from now. The
+/// The clock, or one running `speed` times faster from now. The
 /// simulator, the pollers and the dashboard share it: an event the
 /// simulator stamps "now" is "now" on screen too.
-fn demo_clock(speed: f64) -> Arc<dyn Clock> {
-    let system: Arc<dyn Clock> = Arc::new(SystemClock);
+fn demo_clock(system: &Arc<dyn Clock>, speed: f64) -> Arc<dyn Clock> {
     if (speed - 1.0).abs() < f64::EPSILON {
-        return system;
+        return Arc::clone(system);
     }
+    let system = Arc::clone(system);
     let origin = system.now();
     Arc::new(ScaledClock::new(system, origin, speed))
 }
@@ -130,36 +131,19 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
         endpoint_url: Some(sim.endpoint()),
         static_credentials: Some((DEMO_CREDENTIALS.0.into(), DEMO_CREDENTIALS.1.into())),
     };
-    let runtime = match super::live::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kmstop: cannot start: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let accounts = match runtime.block_on(super::live::accounts(&targets)) {
-        Ok(found) => found,
-        Err(message) => {
-            eprintln!("kmstop: the demo cannot reach its own simulator: {message}");
-            return ExitCode::from(1);
-        }
-    };
-    let settings = super::live::LiveSettings {
+    let settings = LiveSettings {
         backfill: chrono::Duration::hours(1),
         plan: crate::source::lookup::PlanSettings::default(),
         include_own_calls: false,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
     };
-    let (session, feed) = super::live::start_live(runtime, &accounts, &settings, clock);
-    let result = run_dashboard(opts, feed, clock.as_ref());
-    drop(session);
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("kmstop: {}", escape_control(&format!("{e:#}")));
-            ExitCode::from(1)
-        }
-    }
+    live_dashboard(
+        &targets,
+        &settings,
+        opts,
+        clock,
+        "the demo cannot reach its own simulator: ",
+    )
 }
 
 /// Every request the simulator served, one JSON object a line.

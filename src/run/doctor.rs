@@ -13,7 +13,7 @@ use crate::aws::{
     identify, load_account, one_line,
 };
 use crate::cli::DoctorArgs;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::text::escape_control;
 
 #[derive(Default)]
@@ -53,7 +53,7 @@ impl Findings {
     }
 }
 
-pub fn run(args: &DoctorArgs) -> ExitCode {
+pub fn run(args: &DoctorArgs, clock: &dyn Clock) -> ExitCode {
     let rt = match super::live::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -65,7 +65,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
     let mut findings = Findings::default();
     rt.block_on(async {
         for profile in super::live::profiles(&options) {
-            check_profile(profile, &options, &mut findings).await;
+            check_profile(profile, &options, clock, &mut findings).await;
         }
     });
     print!("{}", findings.text);
@@ -94,6 +94,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
 async fn check_profile(
     profile: Option<&str>,
     options: &crate::aws::TargetOptions,
+    clock: &dyn Clock,
     f: &mut Findings,
 ) {
     f.heading(&crate::aws::profile_label(profile));
@@ -129,14 +130,18 @@ async fn check_profile(
         }
     }
     for region in &account.regions {
-        check_region(&account, region, f).await;
+        check_region(&account, region, clock.now(), f).await;
     }
 }
 
-async fn check_region(account: &AccountConfig, region: &str, f: &mut Findings) {
+async fn check_region(
+    account: &AccountConfig,
+    region: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    f: &mut Findings,
+) {
     f.heading(&format!("  region {region}"));
     let cloudtrail = CloudTrailReader::new(&account.config, region);
-    let now = SystemClock.now();
     let window = LookupWindow {
         start: now - Duration::minutes(15),
         end: now,

@@ -12,8 +12,8 @@ use super::{EXIT_INPUT_PROBLEM, output_width};
 use crate::aws::{AwsError, KmsReader, TargetOptions, caller_identity, load_account};
 use crate::cli::KeysArgs;
 use crate::clock::Clock;
+use crate::feed::SourceId;
 use crate::inventory::KeyFacts;
-use crate::live::SourceId;
 use crate::report::key_list::{
     KeyTableOptions, KeysFormat, sorted, write_csv, write_json, write_table,
 };

@@ -2,7 +2,7 @@
 //! (failing fast with what to do), and list the account × region sources.
 
 use crate::aws::{AccountConfig, TargetOptions, caller_identity, load_account};
-use crate::live::{CallerIdentity, SourceId};
+use crate::feed::{CallerIdentity, SourceId};
 use crate::text::escape_control;
 
 /// One account, known and ready.
@@ -85,7 +85,7 @@ pub struct LiveSettings {
 }
 
 /// The running live sources: pollers on their runtime and the thread that
-/// hands their messages to the app. Dropping it stops them.
+/// hands their messages to the consumer. Dropping it stops them.
 pub struct LiveSession {
     runtime: Option<tokio::runtime::Runtime>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -102,31 +102,28 @@ impl Drop for LiveSession {
 }
 
 /// Starts one CloudTrail poller and one key-inventory poller per account
-/// × region; their messages arrive on the returned bounded channel, the
-/// identities first. Events that change a key (`ScheduleKeyDeletion`, …)
-/// make the inventory re-read that key.
-pub fn start_live(
+/// × region; their messages go into the consumer's bounded channel `out`,
+/// the identities first. Events that change a key (`ScheduleKeyDeletion`,
+/// …) make the inventory re-read that key.
+pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     runtime: tokio::runtime::Runtime,
     accounts: &[Account],
     settings: &LiveSettings,
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
-) -> (
-    LiveSession,
-    std::sync::mpsc::Receiver<crate::live::LiveUpdate>,
-) {
+    out: std::sync::mpsc::SyncSender<M>,
+) -> LiveSession {
     use std::collections::HashMap;
     use std::sync::Arc;
 
     use crate::aws::{CloudTrailReader, KmsReader};
-    use crate::live::LiveUpdate;
+    use crate::feed::SourceMsg;
     use crate::source::inventory::{self, changes_key};
     use crate::source::lookup::{Pacer, Poller, PollerSettings};
 
-    let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<LiveUpdate>(256);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<LiveUpdate>(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceMsg>(64);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for account in accounts {
-        let _ = feed_tx.send(LiveUpdate::Identity(account.identity.clone()));
+        let _ = out.send(SourceMsg::Identity(account.identity.clone()).into());
     }
     let mut inventories = HashMap::new();
     {
@@ -165,7 +162,7 @@ pub fn start_live(
         .name("kmstop-live-feed".into())
         .spawn(move || {
             while let Some(update) = rx.blocking_recv() {
-                if let LiveUpdate::Events { source, events } = &update
+                if let SourceMsg::Events { source, events } = &update
                     && let Some(inventory) = inventories.get(source)
                 {
                     for e in events {
@@ -177,17 +174,16 @@ pub fn start_live(
                         }
                     }
                 }
-                if feed_tx.send(update).is_err() {
+                if out.send(update.into()).is_err() {
                     break;
                 }
             }
         })
         .ok();
-    let session = LiveSession {
+    LiveSession {
         runtime: Some(runtime),
         stop: stop_tx,
-    };
-    (session, feed_rx)
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

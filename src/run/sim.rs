@@ -5,17 +5,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::SimArgs;
-use crate::clock::{Clock, ScaledClock, SystemClock};
+use crate::clock::{Clock, ScaledClock};
 use crate::sim::{Faults, Sim, SimOptions};
 use crate::text::escape_control;
 
-pub fn run(args: &SimArgs) -> ExitCode {
-    let system: Arc<dyn Clock> = Arc::new(SystemClock);
+pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
     let clock: Arc<dyn Clock> = if (args.speed - 1.0).abs() < f64::EPSILON {
-        system
+        Arc::clone(system)
     } else {
         let origin = system.now();
-        Arc::new(ScaledClock::new(system, origin, args.speed))
+        Arc::new(ScaledClock::new(Arc::clone(system), origin, args.speed))
     };
     let options = SimOptions {
         seed: args.seed,

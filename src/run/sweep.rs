@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::live::{accounts, runtime};
 use crate::aws::{CloudTrailReader, LookupWindow, TargetOptions};
-use crate::live::SourceId;
+use crate::feed::SourceId;
 use crate::source::files::Input;
 use crate::source::lookup::{Pacer, sweep};
 use crate::text::escape_control;

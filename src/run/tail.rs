@@ -17,7 +17,7 @@ use crate::aws::CloudTrailReader;
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
-use crate::live::{Health, LiveUpdate, SourceId, SourceStatus, share_in, watermark};
+use crate::feed::{Health, SourceId, SourceMsg, SourceStatus, share_in, watermark};
 use crate::source::lookup::{
     Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
 };
@@ -135,9 +135,9 @@ struct Printer<'a> {
 impl Printer<'_> {
     /// Writes what one message asks for and flushes it; a checkpoint is
     /// saved only then, so it never covers an event not yet written.
-    fn take(&mut self, update: LiveUpdate) -> io::Result<()> {
+    fn take(&mut self, update: SourceMsg) -> io::Result<()> {
         match update {
-            LiveUpdate::Events { events, .. } => {
+            SourceMsg::Events { events, .. } => {
                 if let Some(engine) = self.engine.as_mut() {
                     for e in events {
                         self.replay.push(e.time(), e);
@@ -156,11 +156,11 @@ impl Printer<'_> {
                     }
                 }
             }
-            LiveUpdate::Status(status) => {
+            SourceMsg::Status(status) => {
                 report_status(&status, self.statuses.get(&status.source));
                 self.statuses.insert(status.source.clone(), status);
             }
-            LiveUpdate::Keys { keys, .. } => {
+            SourceMsg::Keys { keys, .. } => {
                 // The inventory rules (pending deletion, rotation off)
                 // judge events by these facts.
                 if let Some(engine) = self.engine.as_mut() {
@@ -171,13 +171,18 @@ impl Printer<'_> {
                     engine.set_inventory(inventory);
                 }
             }
-            LiveUpdate::Commit(commit) => {
+            SourceMsg::Commit(commit) => {
                 self.out.flush()?;
                 if let Err(e) = commit.run() {
                     eprintln!("kmstop: warning: {}", escape_control(&e.to_string()));
                 }
             }
-            LiveUpdate::Identity(_) => {}
+            // `tail` reads no log files.
+            SourceMsg::Identity(_)
+            | SourceMsg::FileEvents(_)
+            | SourceMsg::FilesRead { .. }
+            | SourceMsg::FileProblem(_)
+            | SourceMsg::FilesDone(_) => {}
         }
         self.out.flush()
     }
@@ -206,7 +211,7 @@ async fn follow(
     engine: Option<Engine>,
     clock: Arc<dyn Clock>,
 ) -> ExitCode {
-    let (tx, mut rx) = mpsc::channel::<LiveUpdate>(64);
+    let (tx, mut rx) = mpsc::channel::<SourceMsg>(64);
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = match spawn_pollers(args, accounts, &clock, &tx, &stop_rx) {
         Ok(tasks) => tasks,
@@ -293,7 +298,7 @@ fn spawn_pollers(
     args: &TailArgs,
     accounts: &[Account],
     clock: &Arc<dyn Clock>,
-    tx: &mpsc::Sender<LiveUpdate>,
+    tx: &mpsc::Sender<SourceMsg>,
     stop_rx: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();

@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use serde::Serialize;
-
 use super::container::{for_each_log_record, read_container};
 use super::decode::{MAX_INFLATED, Sniffed, gunzip, sniff, strip_bom};
 use crate::event::{KmsEvent, ParseError, Parsed, normalize, parse_record};
@@ -69,33 +67,7 @@ pub enum Problem {
     },
 }
 
-/// What the reading saw, summed over all inputs.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ScanStats {
-    pub files_read: u64,
-    pub files_failed: u64,
-    /// Files in a directory that were neither gzip nor JSON.
-    pub not_log_files: u64,
-    /// CloudTrail digest files (integrity manifests without records).
-    pub digest_files: u64,
-    pub records: u64,
-    pub kms_records: u64,
-    pub non_kms: u64,
-    pub malformed: u64,
-}
-
-impl std::ops::AddAssign for ScanStats {
-    fn add_assign(&mut self, o: Self) {
-        self.files_read += o.files_read;
-        self.files_failed += o.files_failed;
-        self.not_log_files += o.not_log_files;
-        self.digest_files += o.digest_files;
-        self.records += o.records;
-        self.kms_records += o.kms_records;
-        self.non_kms += o.non_kms;
-        self.malformed += o.malformed;
-    }
-}
+pub use crate::feed::ScanStats;
 
 /// Receives the KMS events of each file, one reader thread each.
 pub trait Consumer: Send {

@@ -2,6 +2,7 @@
 
 mod container;
 mod decode;
+pub mod file_feed;
 pub mod files;
 pub mod inventory;
 pub mod lookup;

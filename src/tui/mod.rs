@@ -6,7 +6,6 @@
 //! the clock it shows moves).
 
 pub mod export;
-mod files;
 mod input;
 pub mod terminal;
 
@@ -22,12 +21,11 @@ use crossterm::event::{Event, KeyEventKind, MouseEventKind};
 use crate::alert::RuleSpec;
 use crate::app::{Action, App, Data, DataConfig, Effect, Keymap, Loading, Mode, Status, update};
 use crate::clock::Clock;
-use crate::live::LiveUpdate;
+use crate::feed::SourceMsg;
 use crate::source::files::Input;
 use crate::ui::theme::Theme;
 
 pub use export::default_dir as default_export_dir;
-pub use files::FileMsg;
 
 /// Where the dashboard's data comes from.
 #[derive(Debug, Clone)]
@@ -61,12 +59,20 @@ pub struct DashboardOptions {
 }
 
 /// A message to the loop.
+// Unboxed on purpose: a full channel holds 256 of them (64 KB); boxing
+// would cost an allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Msg {
     Input(Event),
-    Live(LiveUpdate),
-    Files(FileMsg),
+    Source(SourceMsg),
     Quit,
+}
+
+impl From<SourceMsg> for Msg {
+    fn from(msg: SourceMsg) -> Self {
+        Self::Source(msg)
+    }
 }
 
 /// Messages waiting at most: a full channel makes senders wait, which is
@@ -77,15 +83,23 @@ const FRAME_MS: i64 = 100;
 /// The loop stops draining messages to draw after this long.
 const DRAIN_MS: i64 = 50;
 
-/// Runs the dashboard until the user quits (or a signal asks it to).
+/// The loop's one channel. Live sources are given its sender before the
+/// loop starts (see [`run_dashboard`]); files, input and signals are
+/// wired by the loop itself.
+pub fn channel() -> (SyncSender<Msg>, Receiver<Msg>) {
+    mpsc::sync_channel(CHANNEL)
+}
+
+/// Runs the dashboard until the user quits (or a signal asks it to),
+/// reading every message from `channel`.
 // The options are handed over for good (live mode builds them per run).
 #[allow(clippy::needless_pass_by_value)]
 pub fn run_dashboard(
     opts: DashboardOptions,
-    feed: Receiver<LiveUpdate>,
+    channel: (SyncSender<Msg>, Receiver<Msg>),
     clock: &dyn Clock,
 ) -> anyhow::Result<ExitCode> {
-    let (tx, rx) = mpsc::sync_channel::<Msg>(CHANNEL);
+    let (tx, rx) = channel;
     let mut app = build_app(&opts, clock.now())?;
     match &opts.source {
         Source::Files { inputs, .. } => {
@@ -93,9 +107,10 @@ pub fn run_dashboard(
                 files_total: inputs.len(),
                 ..Loading::default()
             });
-            files::spawn_reader(inputs.clone(), opts.threads, tx.clone());
+            crate::source::file_feed::spawn(inputs.clone(), opts.threads, tx.clone());
         }
-        Source::Live => forward(feed, tx.clone()),
+        // The live sources were given a sender already.
+        Source::Live => {}
     }
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     input::spawn_reader(tx.clone());
@@ -197,23 +212,6 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
     Ok(app)
 }
 
-/// Moves the live sources' messages into the loop's channel, so the loop
-/// waits on one receiver.
-fn forward(feed: Receiver<LiveUpdate>, tx: SyncSender<Msg>) {
-    let spawned = std::thread::Builder::new()
-        .name("kmstop-feed".into())
-        .spawn(move || {
-            for update in feed {
-                if tx.send(Msg::Live(update)).is_err() {
-                    break;
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the feed thread: {e}");
-    }
-}
-
 enum Handled {
     Quit,
     /// The view changed: redraw.
@@ -232,12 +230,8 @@ fn handle(
 ) -> Handled {
     match msg {
         Msg::Quit => Handled::Quit,
-        Msg::Live(update) => {
+        Msg::Source(update) => {
             app.data.apply(update, now);
-            Handled::Data
-        }
-        Msg::Files(f) => {
-            files_msg(app, f);
             Handled::Data
         }
         Msg::Input(event) => {
@@ -287,38 +281,6 @@ fn handle(
                 });
             }
             Handled::Changed
-        }
-    }
-}
-
-fn files_msg(app: &mut App, msg: FileMsg) {
-    match msg {
-        FileMsg::Events(events) => app.data.ingest(events, None),
-        FileMsg::Progress { done, total } => {
-            let mut l = app.data.loading.clone().unwrap_or_default();
-            l.files_done = done;
-            l.files_total = total;
-            app.data.set_loading(l);
-        }
-        FileMsg::Problem(text) => {
-            let mut l = app.data.loading.clone().unwrap_or_default();
-            l.problems.push(text);
-            if l.problems.len() > 100 {
-                l.problems.remove(0);
-            }
-            app.data.set_loading(l);
-        }
-        FileMsg::Done(stats) => {
-            let mut l = app.data.loading.clone().unwrap_or_default();
-            l.stats = stats;
-            app.data.set_loading(l);
-            app.data.finish_files();
-            tracing::info!(
-                "read {} file(s), {} KMS event(s), {} failed",
-                stats.files_read,
-                stats.kms_records,
-                stats.files_failed
-            );
         }
     }
 }

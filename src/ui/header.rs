@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use super::theme::{Slot, Theme};
 use super::widgets::{count, safe};
 use crate::app::{App, Mode};
-use crate::live::{Health, SourceStatus, share_in};
+use crate::feed::{Health, SourceStatus, share_in};
 
 fn health(status: &SourceStatus, now: chrono::DateTime<chrono::Utc>) -> (String, Slot) {
     match &status.health {

@@ -11,8 +11,8 @@ use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kmstop::app::{Action, App, DrillTarget, Overlay, Pane, update};
 use kmstop::event::PackedEvent;
+use kmstop::feed::{SourceId, SourceMsg};
 use kmstop::inventory::KeyFacts;
-use kmstop::live::{LiveUpdate, SourceId};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -263,7 +263,7 @@ fn a_multi_region_keys_rows_say_their_region() {
     let now = app.now;
     for region in ["us-east-1", "eu-west-1"] {
         app.data.apply(
-            LiveUpdate::Keys {
+            SourceMsg::Keys {
                 source: SourceId {
                     account: support::ACCOUNT.to_owned(),
                     region: region.to_owned(),

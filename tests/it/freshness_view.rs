@@ -6,7 +6,7 @@ use crate::support;
 
 use chrono::Duration;
 use kmstop::app::{App, Data, DataConfig, Mode};
-use kmstop::live::{Health, LiveUpdate, SourceId, SourceStatus};
+use kmstop::feed::{Health, SourceId, SourceMsg, SourceStatus};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -47,7 +47,7 @@ fn live_app() -> App {
     let mut app = App::new(data, Mode::Live, now);
     let events = support::records().iter().map(support::pack).collect();
     app.data.apply(
-        LiveUpdate::Events {
+        SourceMsg::Events {
             source: source(),
             events,
         },
@@ -58,7 +58,7 @@ fn live_app() -> App {
 
 fn show(app: &mut App, s: SourceStatus) -> Buffer {
     let now = app.now;
-    app.data.apply(LiveUpdate::Status(s), now);
+    app.data.apply(SourceMsg::Status(s), now);
     app.refresh();
     let mut terminal = Terminal::new(TestBackend::new(160, 40)).expect("test terminal");
     terminal

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use kmstop::app::{App, Data, DataConfig, Mode};
 use kmstop::event::{PackedEvent, Parsed, parse_record};
+use kmstop::feed::{SourceId, SourceMsg};
 use kmstop::inventory::KeyFacts;
-use kmstop::live::{LiveUpdate, SourceId};
 use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "111122223333";
@@ -176,7 +176,7 @@ pub fn with_inventory(app: &mut App) {
     };
     let now = app.now;
     app.data.apply(
-        LiveUpdate::Keys {
+        SourceMsg::Keys {
             source,
             keys: vec![doomed, orders],
             complete: true,

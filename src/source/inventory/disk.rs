@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fetch::LastUsageCache;
-use crate::live::SourceId;
+use crate::feed::SourceId;
 
 /// How old a saved answer may be and still be used.
 pub const DISK_TTL: Duration = Duration::minutes(10);

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::aws::{AliasEntry, AwsError, ErrorKind, KeyDescription, KmsReader, ListedKey};
+use crate::feed::SourceId;
 use crate::inventory::KeyFacts;
-use crate::live::SourceId;
 
 /// Keys read at the same time: enough to read a few hundred keys in
 /// seconds, few enough to stay far below KMS's per-account request quotas.

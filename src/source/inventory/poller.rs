@@ -1,6 +1,6 @@
 //! Keeping one account × region's inventory fresh: a full read on an
 //! interval, and single keys re-read as soon as an event says they
-//! changed. Results go out as [`LiveUpdate::Keys`] over the bounded
+//! changed. Results go out as [`SourceMsg::Keys`] over the bounded
 //! channel every live source shares.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::fetch::{LastUsageCache, fetch_key, fetch_region};
 use crate::aws::KmsReader;
 use crate::clock::Clock;
-use crate::live::{LiveUpdate, SourceId};
+use crate::feed::{SourceId, SourceMsg};
 
 /// How often the whole region is read again.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_mins(5);
@@ -68,7 +68,7 @@ pub fn spawn(
     source: SourceId,
     interval: Duration,
     clock: Arc<dyn Clock>,
-    out: mpsc::Sender<LiveUpdate>,
+    out: mpsc::Sender<SourceMsg>,
 ) -> (InventoryHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let task = tokio::spawn(run(reader, source, interval, clock, out, rx));
@@ -80,7 +80,7 @@ async fn run(
     source: SourceId,
     interval: Duration,
     clock: Arc<dyn Clock>,
-    out: mpsc::Sender<LiveUpdate>,
+    out: mpsc::Sender<SourceMsg>,
     mut requests: mpsc::Receiver<String>,
 ) {
     let mut cache = LastUsageCache::default();
@@ -91,7 +91,7 @@ async fn run(
                 for p in &inventory.problems {
                     tracing::warn!(source = %source, "{p}");
                 }
-                let update = LiveUpdate::Keys {
+                let update = SourceMsg::Keys {
                     source: source.clone(),
                     keys: inventory.keys,
                     complete: true,
@@ -149,14 +149,14 @@ async fn refresh_one(
     id: &str,
     cache: &mut LastUsageCache,
     clock: &dyn Clock,
-    out: &mpsc::Sender<LiveUpdate>,
+    out: &mpsc::Sender<SourceMsg>,
 ) -> bool {
     match fetch_key(reader, source, id, cache, clock.now()).await {
         Ok(Some((facts, problems))) => {
             for p in &problems {
                 tracing::warn!(source = %source, "{p}");
             }
-            let update = LiveUpdate::Keys {
+            let update = SourceMsg::Keys {
                 source: source.clone(),
                 keys: vec![facts],
                 complete: false,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::PlanState;
 use super::seen::Delivered;
-use crate::live::SourceId;
+use crate::feed::SourceId;
 
 /// Bumped when the saved shape changes: an old file is then ignored.
 const VERSION: u32 = 1;

@@ -19,7 +19,7 @@ use super::test_clock::TokioClock;
 use super::*;
 use crate::aws::{CloudTrailReader, ErrorKind, LookupWindow};
 use crate::clock::Clock;
-use crate::live::{LiveUpdate, SourceId};
+use crate::feed::{SourceId, SourceMsg};
 
 fn reader(rule: &Rule) -> CloudTrailReader {
     let conf = aws_sdk_cloudtrail::Config::builder()
@@ -153,16 +153,16 @@ async fn a_failed_page_is_asked_again_and_delivered_once() {
             .await
             .expect("a page within ten (paused) minutes");
         match update.expect("poller alive") {
-            LiveUpdate::Events { events: batch, .. } => events.extend(batch),
-            LiveUpdate::Status(s) => last_status = Some(s),
+            SourceMsg::Events { events: batch, .. } => events.extend(batch),
+            SourceMsg::Status(s) => last_status = Some(s),
             _ => {}
         }
     }
     stop_tx.send(true).expect("stop");
     while let Some(update) = rx.recv().await {
         match update {
-            LiveUpdate::Events { events: batch, .. } => events.extend(batch),
-            LiveUpdate::Status(s) => last_status = Some(s),
+            SourceMsg::Events { events: batch, .. } => events.extend(batch),
+            SourceMsg::Status(s) => last_status = Some(s),
             _ => {}
         }
     }

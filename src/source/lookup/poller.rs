@@ -22,7 +22,7 @@ use super::sweep::MAX_PAGES_WITHOUT_PROGRESS;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
-use crate::live::{Commit, Health, LiveUpdate, SourceId};
+use crate::feed::{Commit, Health, SourceId, SourceMsg};
 
 /// One LookupEvents request: what the poller needs from AWS (the SDK
 /// reader in production, an in-memory table in unit tests).
@@ -56,7 +56,7 @@ pub struct PollerSettings {
     pub own_identity: Option<OwnIdentity>,
     /// Resume from and save to this file.
     pub checkpoint: Option<PathBuf>,
-    /// Hand each checkpoint save to the consumer ([`LiveUpdate::Commit`])
+    /// Hand each checkpoint save to the consumer ([`SourceMsg::Commit`])
     /// behind the events it covers, instead of saving it here: the
     /// consumer saves it once those events are written out.
     pub commit_by_consumer: bool,
@@ -89,7 +89,7 @@ pub struct Poller<A> {
     settings: PollerSettings,
     pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
-    to_app: mpsc::Sender<LiveUpdate>,
+    to_app: mpsc::Sender<SourceMsg>,
     plan: Plan,
     delivered: Delivered,
     stats: Stats,
@@ -125,7 +125,7 @@ impl<A: LookupApi> Poller<A> {
         settings: PollerSettings,
         pacer: Arc<Pacer>,
         clock: Arc<dyn Clock>,
-        to_app: mpsc::Sender<LiveUpdate>,
+        to_app: mpsc::Sender<SourceMsg>,
     ) -> Self {
         let now = clock.now();
         let saved =
@@ -308,7 +308,7 @@ impl<A: LookupApi> Poller<A> {
         let delivered = fresh_events.len() as u64;
         if !fresh_events.is_empty() {
             fresh_events.sort_by_key(PackedEvent::time);
-            let update = LiveUpdate::Events {
+            let update = SourceMsg::Events {
                 source: self.source.clone(),
                 events: fresh_events,
             };
@@ -391,7 +391,7 @@ impl<A: LookupApi> Poller<A> {
             return true;
         }
         self.stats.remember(status.clone());
-        self.to_app.send(LiveUpdate::Status(status)).await.is_ok()
+        self.to_app.send(SourceMsg::Status(status)).await.is_ok()
     }
 
     async fn maybe_save(&mut self, now: DateTime<Utc>) {
@@ -427,7 +427,7 @@ impl<A: LookupApi> Poller<A> {
                 })
             });
             // A consumer that is gone has nothing left to commit.
-            let _ = self.to_app.send(LiveUpdate::Commit(commit)).await;
+            let _ = self.to_app.send(SourceMsg::Commit(commit)).await;
             return;
         }
         if let Err(e) = checkpoint.save(&path) {

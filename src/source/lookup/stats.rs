@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::{Plan, Scan};
-use crate::live::{Health, SourceId, SourceStatus};
+use crate::feed::{Health, SourceId, SourceStatus};
 
 pub struct Stats {
     pub source: SourceId,

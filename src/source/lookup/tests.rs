@@ -14,7 +14,7 @@ use super::test_clock::TokioClock;
 use super::*;
 use crate::aws::{AwsError, ErrorKind, LookedUp, LookupPage, LookupWindow};
 use crate::clock::Clock;
-use crate::live::{LiveUpdate, SourceId};
+use crate::feed::{SourceId, SourceMsg};
 
 #[derive(Clone)]
 struct FakeEvent {
@@ -239,7 +239,7 @@ async fn run_timed(
     loop {
         tokio::select! {
             update = rx.recv() => match update {
-                Some(LiveUpdate::Events { events, .. }) => {
+                Some(SourceMsg::Events { events, .. }) => {
                     for e in events {
                         let id = e.view().event_id.to_string();
                         arrived.entry(id.clone()).or_insert_with(|| clock.now());
@@ -254,7 +254,7 @@ async fn run_timed(
     }
     stop_tx.send(true).expect("stop");
     while let Some(update) = rx.recv().await {
-        if let LiveUpdate::Events { events, .. } = update {
+        if let SourceMsg::Events { events, .. } = update {
             for e in events {
                 *ids.entry(e.view().event_id.to_string()).or_default() += 1;
             }
@@ -580,12 +580,12 @@ async fn pages_that_never_end_fail_the_scan_not_the_poller() {
         while why.is_none() || events < 3 {
             tokio::select! {
                 update = rx.recv() => match update {
-                    Some(LiveUpdate::Status(s)) => {
-                        if let crate::live::Health::Failing { message } = s.health {
+                    Some(SourceMsg::Status(s)) => {
+                        if let crate::feed::Health::Failing { message } = s.health {
                             why = Some(message);
                         }
                     }
-                    Some(LiveUpdate::Events { events: e, .. }) => events += e.len(),
+                    Some(SourceMsg::Events { events: e, .. }) => events += e.len(),
                     Some(_) => {}
                     None => break,
                 },

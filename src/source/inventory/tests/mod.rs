@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::aws::KmsReader;
 use crate::clock::FixedClock;
-use crate::live::{LiveUpdate, SourceId};
+use crate::feed::{SourceId, SourceMsg};
 
 const A: &str = "11111111-1111-1111-1111-111111111111";
 const B: &str = "22222222-2222-2222-2222-222222222222";

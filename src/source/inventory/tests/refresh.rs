@@ -195,7 +195,7 @@ async fn the_poller_sends_the_region_then_single_keys_on_request() {
         .await
         .expect("a full read in time")
         .expect("an update");
-    let LiveUpdate::Keys { keys, complete, .. } = first else {
+    let SourceMsg::Keys { keys, complete, .. } = first else {
         panic!("expected keys, got {first:?}");
     };
     assert!(complete);
@@ -205,7 +205,7 @@ async fn the_poller_sends_the_region_then_single_keys_on_request() {
         .await
         .expect("the key in time")
         .expect("an update");
-    let LiveUpdate::Keys {
+    let SourceMsg::Keys {
         keys,
         complete,
         source: from,

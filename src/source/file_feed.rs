@@ -1,33 +1,24 @@
-//! File mode's source: reads the log files on reader threads (the same
-//! `source::files::scan` as `report`) and hands each file's events to the
-//! loop as one owned batch over the bounded channel, with progress.
+//! Log files as a source for the dashboard: reads them on reader threads
+//! (the same [`scan`] as `report`) and sends each file's events as one
+//! owned batch, with progress, into the consumer's bounded channel.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::thread;
 
-use super::Msg;
+use super::files::{Consumer, Input, Problem, scan};
 use crate::event::{KmsEvent, PackedEvent};
-use crate::source::files::{Consumer, Input, Problem, ScanStats, scan};
+use crate::feed::SourceMsg;
 
-/// What the file reader tells the loop.
-#[derive(Debug)]
-pub enum FileMsg {
-    Events(Vec<PackedEvent>),
-    Progress { done: usize, total: usize },
-    Problem(String),
-    Done(ScanStats),
-}
-
-struct Batcher {
-    tx: SyncSender<Msg>,
+struct Batcher<M> {
+    tx: SyncSender<M>,
     events: Vec<PackedEvent>,
     done: Arc<AtomicUsize>,
     total: usize,
 }
 
-impl Consumer for Batcher {
+impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
     fn consume(&mut self, event: KmsEvent<'_>) {
         self.events.push(PackedEvent::pack(&event));
     }
@@ -35,17 +26,26 @@ impl Consumer for Batcher {
     fn end_file(&mut self, _index: usize) {
         let events = std::mem::take(&mut self.events);
         if !events.is_empty() {
-            let _ = self.tx.send(Msg::Files(FileMsg::Events(events)));
+            let _ = self.tx.send(SourceMsg::FileEvents(events).into());
         }
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let _ = self.tx.send(Msg::Files(FileMsg::Progress {
-            done,
-            total: self.total,
-        }));
+        let _ = self.tx.send(
+            SourceMsg::FilesRead {
+                done,
+                total: self.total,
+            }
+            .into(),
+        );
     }
 }
 
-pub fn spawn_reader(inputs: Vec<Input>, threads: usize, tx: SyncSender<Msg>) {
+/// Starts reading `inputs` on `threads` reader threads; the messages end
+/// with [`SourceMsg::FilesDone`]. A full channel makes the readers wait.
+pub fn spawn<M: From<SourceMsg> + Send + 'static>(
+    inputs: Vec<Input>,
+    threads: usize,
+    tx: SyncSender<M>,
+) {
     let spawned = thread::Builder::new()
         .name("kmstop-files".into())
         .spawn(move || {
@@ -67,7 +67,7 @@ pub fn spawn_reader(inputs: Vec<Input>, threads: usize, tx: SyncSender<Msg>) {
                     }
                 };
                 tracing::warn!("{text}");
-                let _ = problem_tx.send(Msg::Files(FileMsg::Problem(text)));
+                let _ = problem_tx.send(SourceMsg::FileProblem(text).into());
             };
             let make = || Batcher {
                 tx: tx.clone(),
@@ -76,7 +76,7 @@ pub fn spawn_reader(inputs: Vec<Input>, threads: usize, tx: SyncSender<Msg>) {
                 total,
             };
             let (_, stats) = scan(&inputs, threads, make, &on_problem);
-            let _ = tx.send(Msg::Files(FileMsg::Done(stats)));
+            let _ = tx.send(SourceMsg::FilesDone(stats).into());
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the file reader: {e}");

@@ -1,7 +1,8 @@
-//! What the live sources tell the rest of kmstop: plain owned data that the
-//! pollers send over bounded channels to whoever consumes them (the
-//! dashboard, `kmstop tail`). No tokio, no terminal: the app loop owns the
-//! store and only ever receives these messages.
+//! What every source tells the rest of kmstop: plain owned data that the
+//! sources (log files, LookupEvents pollers, the key inventory) send over a
+//! bounded channel to whoever consumes them (the dashboard, `kmstop
+//! tail`). No tokio, no terminal: the app loop owns the store and only
+//! ever receives these messages.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -209,9 +210,37 @@ impl std::fmt::Debug for Commit {
     }
 }
 
-/// A message from the live sources.
+/// What reading log files saw, summed over all inputs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScanStats {
+    pub files_read: u64,
+    pub files_failed: u64,
+    /// Files in a directory that were neither gzip nor JSON.
+    pub not_log_files: u64,
+    /// CloudTrail digest files (integrity manifests without records).
+    pub digest_files: u64,
+    pub records: u64,
+    pub kms_records: u64,
+    pub non_kms: u64,
+    pub malformed: u64,
+}
+
+impl std::ops::AddAssign for ScanStats {
+    fn add_assign(&mut self, o: Self) {
+        self.files_read += o.files_read;
+        self.files_failed += o.files_failed;
+        self.not_log_files += o.not_log_files;
+        self.digest_files += o.digest_files;
+        self.records += o.records;
+        self.kms_records += o.kms_records;
+        self.non_kms += o.non_kms;
+        self.malformed += o.malformed;
+    }
+}
+
+/// A message from a source.
 #[derive(Debug)]
-pub enum LiveUpdate {
+pub enum SourceMsg {
     /// A caller identity resolved (one per profile).
     Identity(CallerIdentity),
     /// New events from one source, each delivered once (duplicates and
@@ -230,6 +259,17 @@ pub enum LiveUpdate {
     Status(SourceStatus),
     /// The source's checkpoint, to save once the events before it are out.
     Commit(Commit),
+    /// Log files: the events of one file (in the file's order).
+    FileEvents(Vec<PackedEvent>),
+    /// Log files: this many of the inputs are read.
+    FilesRead {
+        done: usize,
+        total: usize,
+    },
+    /// Log files: a file failed or held bad pieces (file and reason).
+    FileProblem(String),
+    /// Log files: all are read; what the reading saw.
+    FilesDone(ScanStats),
 }
 
 #[cfg(test)]
