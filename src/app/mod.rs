@@ -16,6 +16,7 @@ mod ranks;
 mod rows;
 mod selection;
 mod sort;
+pub mod sort_key;
 mod tables;
 mod update;
 
@@ -164,7 +165,7 @@ impl ListState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SortState {
-    /// Index into the pane's sort columns ([`query::sort_columns`]).
+    /// Index into the pane's sort columns ([`sort_key::sort_keys`]).
     pub column: usize,
     pub reversed: bool,
 }

@@ -64,27 +64,6 @@ pub struct Snapshot {
     pub drill_of: Option<(usize, super::DrillTarget)>,
 }
 
-/// The sort columns of each pane, in `s` order; the first is the default.
-pub fn sort_columns(pane: Pane) -> &'static [&'static str] {
-    match pane {
-        Pane::Principals => &[
-            "calls", "1m", "5m", "15m", "denied", "denied%", "keys", "first", "last", "name",
-        ],
-        Pane::Denied => &["count", "spike", "name"],
-        Pane::Keys => &[
-            "calls",
-            "1m",
-            "denied",
-            "principals",
-            "deletion",
-            "last",
-            "name",
-        ],
-        Pane::Alerts => &["state", "severity", "count", "first", "last", "rule"],
-        Pane::Events => &["time", "principal", "event", "outcome"],
-    }
-}
-
 /// The window's counts: per principal, key and source IP, and per bucket.
 fn tally(store: &Store, from: DateTime<Utc>, to: DateTime<Utc>, whole: bool) -> WindowCounts {
     // A finite window of N minutes spans the N minutes' buckets ending

@@ -6,8 +6,9 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use super::SortState;
 use super::rows::{AlertRow, DeniedKind, DeniedRow, EventRow, KeyRow, PrincipalRow};
+use super::sort_key::SortKey;
+use super::{Pane, SortState};
 
 /// Sorts by number keys: `key` gives a row's (index's) column value (as a number
 /// whose order is the column's, largest-first columns included by
@@ -96,19 +97,20 @@ fn finish(o: Ordering, s: SortState, text_column: bool, name: Ordering) -> Order
 }
 
 pub(super) fn sort_principals(rows: &mut [PrincipalRow], s: SortState) {
+    let key = s.key(Pane::Principals);
     // The name column sorts by the rank, which is the name's order.
-    let desc = descending(s, s.column >= 9);
+    let desc = descending(s, key == SortKey::Name);
     sort_keyed(rows, desc, |_, r| {
-        let v = match s.column {
-            0 => u128::from(r.calls),
-            1 => f64_key(r.rates[0]),
-            2 => f64_key(r.rates[1]),
-            3 => f64_key(r.rates[2]),
-            4 => u128::from(r.denied),
-            5 => f64_key(r.denied_share.unwrap_or(-1.0)),
-            6 => u128::from(r.keys),
-            7 => opt_time_key(r.first),
-            8 => opt_time_key(r.last),
+        let v = match key {
+            SortKey::Calls => u128::from(r.calls),
+            SortKey::Rate1m => f64_key(r.rates[0]),
+            SortKey::Rate5m => f64_key(r.rates[1]),
+            SortKey::Rate15m => f64_key(r.rates[2]),
+            SortKey::Denied => u128::from(r.denied),
+            SortKey::DeniedShare => f64_key(r.denied_share.unwrap_or(-1.0)),
+            SortKey::Keys => u128::from(r.keys),
+            SortKey::First => opt_time_key(r.first),
+            SortKey::Last => opt_time_key(r.last),
             _ => u128::from(r.rank),
         };
         (v, r.rank)
@@ -116,37 +118,39 @@ pub(super) fn sort_principals(rows: &mut [PrincipalRow], s: SortState) {
 }
 
 pub(super) fn sort_keys(rows: &mut [KeyRow], s: SortState) {
+    let key = s.key(Pane::Keys);
     rows.sort_by(|a, b| {
-        let o = match s.column {
-            0 => a.calls.cmp(&b.calls),
-            1 => f(a.rates[0], b.rates[0]),
-            2 => a.denied.cmp(&b.denied),
-            3 => a.principals.cmp(&b.principals),
+        let o = match key {
+            SortKey::Calls => a.calls.cmp(&b.calls),
+            SortKey::Rate1m => f(a.rates[0], b.rates[0]),
+            SortKey::Denied => a.denied.cmp(&b.denied),
+            SortKey::Principals => a.principals.cmp(&b.principals),
             // Soonest deletion first; keys not scheduled last.
-            4 => b
+            SortKey::Deletion => b
                 .deletion_days
                 .unwrap_or(i64::MAX)
                 .cmp(&a.deletion_days.unwrap_or(i64::MAX)),
-            5 => by_time(a.last_seen, b.last_seen),
+            SortKey::Last => by_time(a.last_seen, b.last_seen),
             _ => a.label.cmp(&b.label),
         };
         finish(
             o,
             s,
-            s.column >= 6,
+            key == SortKey::Name,
             a.label.cmp(&b.label).then(a.arn.cmp(&b.arn)),
         )
     });
 }
 
 pub(super) fn sort_denied(rows: &mut [DeniedRow], s: SortState) {
+    let key = s.key(Pane::Denied);
     let label = label_ranks(rows);
-    let desc = descending(s, s.column >= 2);
+    let desc = descending(s, key == SortKey::Name);
     sort_keyed(rows, desc, |i, r| {
         let (tie, same_label) = label[i];
-        let v = match s.column {
-            0 => u128::from(r.count),
-            1 => f64_key(r.factor.unwrap_or(0.0)),
+        let v = match key {
+            SortKey::Count => u128::from(r.count),
+            SortKey::Spike => f64_key(r.factor.unwrap_or(0.0)),
             // Equal labels stay in row order, also reversed.
             _ => u128::from(same_label),
         };
@@ -215,16 +219,19 @@ fn label_ranks(rows: &[DeniedRow]) -> Vec<(u32, u32)> {
 }
 
 pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
-    let desc = descending(s, s.column >= 5);
+    let key = s.key(Pane::Alerts);
+    let desc = descending(s, key == SortKey::Name);
     sort_keyed(rows, desc, |_, a| {
         let e = &a.episode;
-        let v = match s.column {
+        let v = match key {
             // Firing first, then the loudest, then the latest.
-            0 => (u128::from(a.firing) << 99) | ((e.severity as u128) << 96) | time_key(e.last),
-            1 => e.severity as u128,
-            2 => u128::from(e.count),
-            3 => time_key(e.first),
-            4 => time_key(e.last),
+            SortKey::State => {
+                (u128::from(a.firing) << 99) | ((e.severity as u128) << 96) | time_key(e.last)
+            }
+            SortKey::Severity => e.severity as u128,
+            SortKey::Count => u128::from(e.count),
+            SortKey::First => time_key(e.first),
+            SortKey::Last => time_key(e.last),
             _ => u128::from(a.rule_rank),
         };
         (v, a.name_rank)
@@ -232,12 +239,13 @@ pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
 }
 
 pub(super) fn sort_events(rows: &mut [EventRow], s: SortState) {
+    let key = s.key(Pane::Events);
     rows.sort_by(|a, b| {
-        let o = match s.column {
-            0 => a.key.cmp(&b.key),
-            1 => b.principal.cmp(&a.principal),
-            2 => b.name.cmp(&a.name),
-            _ => a.outcome.cmp(&b.outcome),
+        let o = match key {
+            SortKey::Outcome => a.outcome.cmp(&b.outcome),
+            SortKey::Principal => b.principal.cmp(&a.principal),
+            SortKey::Event => b.name.cmp(&a.name),
+            _ => a.key.cmp(&b.key),
         };
         finish(o, s, false, b.key.cmp(&a.key))
     });

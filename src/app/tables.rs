@@ -9,6 +9,7 @@ use super::query::{MAX_EVENT_ROWS, MAX_EVENT_SCAN};
 use super::ranks::NameRanks;
 use super::rows::{DeniedKind, DeniedRow, EventRef, EventRow, KeyRow, PrincipalRow};
 use super::sort::{sort_events, sort_keys, sort_principals};
+use super::sort_key::SortKey;
 use super::{App, Filter, Pane};
 use crate::aggregate::{
     RateSpan, RecentCounts, Window, WindowCounts, denied_ips_in, series_many_both,
@@ -177,7 +178,7 @@ fn spark_ids<R>(rows: &[R], selected: usize, id: impl Fn(&R) -> u32) -> Vec<(usi
 /// The Events pane's rows: filtered and sorted as it asks.
 pub(super) fn event_refs(app: &App, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<EventRef> {
     let pane = &app.panes[Pane::Events.index()];
-    if pane.filter.is_none() && pane.sort.column == 0 {
+    if pane.filter.is_none() && pane.sort.key(Pane::Events) == SortKey::Time {
         // Newest first is the log's order backwards: no texts needed.
         let mut refs: Vec<EventRef> = app
             .data

@@ -8,7 +8,8 @@ use regex::RegexBuilder;
 
 use super::mouse::{click, wheel};
 use super::overlay::{help, json, open_json, prompt};
-use super::query::{DeniedKind, sort_columns};
+use super::query::DeniedKind;
+use super::sort_key::sort_keys;
 use super::{
     Action, App, Drill, DrillTarget, Filter, Overlay, Pane, Prompt, PromptKind, Section, Status,
 };
@@ -103,7 +104,7 @@ fn dispatch(app: &mut App, action: Action) -> Effect {
             );
         }
         Action::CycleSort => {
-            let n = sort_columns(app.focus).len();
+            let n = sort_keys(app.focus).len();
             let sort = &mut app.panes[app.focus.index()].sort;
             sort.column = (sort.column + 1) % n;
             sort.reversed = false;

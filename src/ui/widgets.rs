@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 
 use super::theme::{Slot, Theme};
 use crate::app::ListState;
+use crate::app::sort_key::SortKey;
 use crate::text::for_terminal;
 
 /// A table column: its header, width, and how soon it goes when space
@@ -23,6 +24,19 @@ pub struct Col {
     pub drop: u8,
     pub right: bool,
     pub flex: bool,
+    /// The sort this column shows (its header gets the ▼/▲ marker).
+    pub sort: Option<SortKey>,
+}
+
+impl Col {
+    /// The column shows the pane's sort by `key`.
+    #[must_use]
+    pub const fn sorts(self, key: SortKey) -> Self {
+        Self {
+            sort: Some(key),
+            ..self
+        }
+    }
 }
 
 pub const fn col(header: &'static str, width: u16, drop: u8) -> Col {
@@ -32,6 +46,7 @@ pub const fn col(header: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: true,
         flex: false,
+        sort: None,
     }
 }
 
@@ -42,6 +57,7 @@ pub const fn text_col(header: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: false,
         flex: false,
+        sort: None,
     }
 }
 
@@ -52,6 +68,7 @@ pub const fn flex(header: &'static str, min: u16) -> Col {
         drop: 0,
         right: false,
         flex: true,
+        sort: None,
     }
 }
 
@@ -216,7 +233,7 @@ pub fn table(
     area: Rect,
     theme: &Theme,
     cols: &[Col],
-    sorted: Option<(&str, bool)>,
+    sorted: Option<(SortKey, bool)>,
     len: usize,
     list: &ListState,
     focused: bool,
@@ -231,8 +248,8 @@ pub fn table(
     for &(i, w) in &layout {
         let mut h = cols[i].header.to_owned();
         let mut style = theme.style(Slot::Muted);
-        if let Some((name, reversed)) = sorted
-            && name == cols[i].header
+        if let Some((key, reversed)) = sorted
+            && cols[i].sort == Some(key)
         {
             h.push(if reversed { '▲' } else { '▼' });
             style = theme.style(Slot::Accent);

@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use super::{sorted, title_extra};
 use crate::alert::Severity;
 use crate::app::query::AlertRow;
+use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
@@ -16,13 +17,13 @@ use crate::ui::widgets::{
 };
 
 pub const COLUMNS: [Col; 7] = [
-    text_col("state", 9, 0),
-    text_col("severity", 8, 2),
-    text_col("rule", 28, 1),
+    text_col("state", 9, 0).sorts(SortKey::State),
+    text_col("severity", 8, 2).sorts(SortKey::Severity),
+    text_col("rule", 28, 1).sorts(SortKey::Name),
     flex("group", 12),
-    col("count", 6, 3),
-    text_col("first", 11, 5),
-    text_col("last", 11, 4),
+    col("count", 6, 3).sorts(SortKey::Count),
+    text_col("first", 11, 5).sorts(SortKey::First),
+    text_col("last", 11, 4).sorts(SortKey::Last),
 ];
 
 pub fn severity_slot(s: Severity) -> Slot {

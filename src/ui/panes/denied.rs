@@ -10,15 +10,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{sorted, title_extra};
+use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{Col, cell, col, count, flex, ident, resample, styled, table, text_col};
 
 pub const COLUMNS: [Col; 4] = [
     text_col("kind", 9, 2),
-    flex("name", 16),
-    col("count", 7, 0),
-    col("spike", 7, 1),
+    flex("name", 16).sorts(SortKey::Name),
+    col("count", 7, 0).sorts(SortKey::Count),
+    col("spike", 7, 1).sorts(SortKey::Spike),
 ];
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

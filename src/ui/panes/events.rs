@@ -6,17 +6,18 @@ use ratatui::layout::Rect;
 
 use super::{sorted, title_extra};
 use crate::app::query::EventRow;
+use crate::app::sort_key::SortKey;
 use crate::app::{App, ListState, Pane};
 use crate::event::Outcome;
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{CellText, Col, cell, flex, ident, styled, table, text_col, time};
 
 pub const COLUMNS: [Col; 8] = [
-    text_col("time", 11, 0),
-    text_col("event", 20, 1),
-    flex("principal", 16),
+    text_col("time", 11, 0).sorts(SortKey::Time),
+    text_col("event", 20, 1).sorts(SortKey::Event),
+    flex("principal", 16).sorts(SortKey::Principal),
     text_col("key", 12, 3),
-    text_col("outcome", 14, 2),
+    text_col("outcome", 14, 2).sorts(SortKey::Outcome),
     text_col("source ip", 15, 4),
     text_col("region", 12, 6),
     text_col("user agent", 24, 5),
@@ -51,7 +52,7 @@ pub fn rows(
     row_at: impl Fn(usize) -> Option<EventRow>,
     list: &ListState,
     focused: bool,
-    sort: Option<(&str, bool)>,
+    sort: Option<(SortKey, bool)>,
 ) -> Option<u16> {
     // The table asks for a row's cells one after the other.
     let mut memo: Option<(usize, Option<EventRow>)> = None;

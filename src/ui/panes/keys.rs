@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 
 use super::{sorted, title_extra};
 use crate::app::query::KeyRow;
+use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
@@ -16,16 +17,16 @@ use crate::ui::widgets::{
 /// The region tells apart the rows of a multi-Region key, which share
 /// their key id and often their alias.
 pub const COLUMNS: [Col; 11] = [
-    flex("key", 20),
+    flex("key", 20).sorts(SortKey::Name),
     text_col("region", 14, 4),
     text_col("state", 10, 2),
     text_col("rotation", 12, 5),
-    col("deletion", 8, 1),
-    text_col("last", 11, 7),
-    col("calls", 7, 0),
-    col("1m", 6, 6),
-    col("denied", 6, 3),
-    col("principals", 10, 8),
+    col("deletion", 8, 1).sorts(SortKey::Deletion),
+    text_col("last", 11, 7).sorts(SortKey::Last),
+    col("calls", 7, 0).sorts(SortKey::Calls),
+    col("1m", 6, 6).sorts(SortKey::Rate1m),
+    col("denied", 6, 3).sorts(SortKey::Denied),
+    col("principals", 10, 8).sorts(SortKey::Principals),
     text_col("last hour", 16, 9),
 ];
 

@@ -10,7 +10,7 @@ pub mod principals;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use crate::app::query::sort_columns;
+use crate::app::sort_key::SortKey;
 use crate::app::{App, Filter, Pane};
 use crate::ui::theme::Theme;
 
@@ -49,8 +49,39 @@ pub fn title_extra(shown: usize, total: usize, filter: Option<&Filter>, app: &Ap
     s
 }
 
-/// The sorted column's header and direction, for the header marker.
-pub fn sorted(app: &App, pane: Pane) -> Option<(&'static str, bool)> {
+/// The pane's sort and direction, for the header marker.
+pub fn sorted(app: &App, pane: Pane) -> Option<(SortKey, bool)> {
     let s = app.panes[pane.index()].sort;
-    sort_columns(pane).get(s.column).map(|c| (*c, s.reversed))
+    Some((s.key(pane), s.reversed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::sort_key::sort_keys;
+    use crate::ui::widgets::Col;
+
+    /// Each sort a pane cycles through is shown by exactly one of its
+    /// columns, and no column claims a sort the pane does not have.
+    #[test]
+    fn every_sort_has_its_column() {
+        let panes: [(Pane, &[Col]); 5] = [
+            (Pane::Principals, &principals::COLUMNS),
+            (Pane::Denied, &denied::COLUMNS),
+            (Pane::Keys, &keys::COLUMNS),
+            (Pane::Alerts, &alerts::COLUMNS),
+            (Pane::Events, &events::COLUMNS),
+        ];
+        for (pane, cols) in panes {
+            for key in sort_keys(pane) {
+                let shown = cols.iter().filter(|c| c.sort == Some(*key)).count();
+                assert_eq!(shown, 1, "{pane:?} sorted by {key:?}");
+            }
+            for col in cols {
+                if let Some(key) = col.sort {
+                    assert!(sort_keys(pane).contains(&key), "{pane:?}: {}", col.header);
+                }
+            }
+        }
+    }
 }

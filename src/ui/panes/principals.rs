@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 
 use super::{sorted, title_extra};
 use crate::app::query::PrincipalRow;
+use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
@@ -14,17 +15,17 @@ use crate::ui::widgets::{
 };
 
 pub const COLUMNS: [Col; 11] = [
-    flex("principal", 16),
-    col("calls", 7, 0),
-    col("1m", 6, 3),
-    col("5m", 6, 4),
-    col("15m", 6, 2),
+    flex("principal", 16).sorts(SortKey::Name),
+    col("calls", 7, 0).sorts(SortKey::Calls),
+    col("1m", 6, 3).sorts(SortKey::Rate1m),
+    col("5m", 6, 4).sorts(SortKey::Rate5m),
+    col("15m", 6, 2).sorts(SortKey::Rate15m),
     text_col("last hour", 20, 6),
-    col("denied", 6, 1),
-    col("denied%", 7, 5),
-    col("keys", 5, 7),
-    text_col("first", 11, 9),
-    text_col("last", 11, 8),
+    col("denied", 6, 1).sorts(SortKey::Denied),
+    col("denied%", 7, 5).sorts(SortKey::DeniedShare),
+    col("keys", 5, 7).sorts(SortKey::Keys),
+    text_col("first", 11, 9).sorts(SortKey::First),
+    text_col("last", 11, 8).sorts(SortKey::Last),
 ];
 
 pub fn cell_of(r: &PrincipalRow, i: usize, w: u16, app: &App) -> CellText {

@@ -1,0 +1,96 @@
+//! The columns each pane can be sorted by, as one type: the sort, the
+//! status line and the header marker all name a column the same way, so
+//! they cannot drift apart (sorting Principals by name once showed no
+//! marker, because the sort said "name" and the header "principal").
+
+use super::{Pane, SortState};
+
+/// A column a pane is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Calls,
+    Rate1m,
+    Rate5m,
+    Rate15m,
+    Denied,
+    DeniedShare,
+    Keys,
+    Principals,
+    Deletion,
+    Count,
+    Spike,
+    State,
+    Severity,
+    First,
+    Last,
+    Time,
+    /// The Events pane's caller.
+    Principal,
+    Event,
+    Outcome,
+    /// The row's name: principal, key, rule or the denied row's label.
+    Name,
+}
+
+impl SortKey {
+    /// The word the status line uses ("sort: calls").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Calls => "calls",
+            Self::Rate1m => "1m",
+            Self::Rate5m => "5m",
+            Self::Rate15m => "15m",
+            Self::Denied => "denied",
+            Self::DeniedShare => "denied%",
+            Self::Keys => "keys",
+            Self::Principals => "principals",
+            Self::Deletion => "deletion",
+            Self::Count => "count",
+            Self::Spike => "spike",
+            Self::State => "state",
+            Self::Severity => "severity",
+            Self::First => "first",
+            Self::Last => "last",
+            Self::Time => "time",
+            Self::Principal => "principal",
+            Self::Event => "event",
+            Self::Outcome => "outcome",
+            Self::Name => "name",
+        }
+    }
+}
+
+/// The pane's sort columns in the order `s` cycles through them; the
+/// first is the pane's default.
+pub fn sort_keys(pane: Pane) -> &'static [SortKey] {
+    use SortKey::{
+        Calls, Count, Deletion, Denied, DeniedShare, Event, First, Keys, Last, Name, Outcome,
+        Principal, Principals, Rate1m, Rate5m, Rate15m, Severity, Spike, State, Time,
+    };
+    match pane {
+        Pane::Principals => &[
+            Calls,
+            Rate1m,
+            Rate5m,
+            Rate15m,
+            Denied,
+            DeniedShare,
+            Keys,
+            First,
+            Last,
+            Name,
+        ],
+        Pane::Denied => &[Count, Spike, Name],
+        Pane::Keys => &[Calls, Rate1m, Denied, Principals, Deletion, Last, Name],
+        Pane::Alerts => &[State, Severity, Count, First, Last, Name],
+        Pane::Events => &[Time, Principal, Event, Outcome],
+    }
+}
+
+impl SortState {
+    /// The column this state sorts `pane` by.
+    pub fn key(self, pane: Pane) -> SortKey {
+        let keys = sort_keys(pane);
+        keys.get(self.column).copied().unwrap_or(keys[0])
+    }
+}
