@@ -16,6 +16,7 @@
 //! A bad entry is a warning, never a reason not to start.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::app::keymap::KeySpec;
@@ -29,10 +30,34 @@ pub struct Config {
     pub rules: Option<PathBuf>,
 }
 
+/// The default rules file: `$KMSTOP_CONFIG_DIR/rules.toml`, else
+/// `$XDG_CONFIG_HOME/kmstop/rules.toml`, else `~/.config/kmstop/rules.toml`
+/// — on macOS too, where people keep dotfiles rather than
+/// `~/Library/Application Support`. Pure: `var` reads the environment.
+pub fn rules_path(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
+    config_dir(var, home).map(|d| d.join("rules.toml"))
+}
+
+/// kmstop's config directory: `$KMSTOP_CONFIG_DIR`, else
+/// `$XDG_CONFIG_HOME/kmstop`, else `~/.config/kmstop` (on macOS too).
+/// `var` reads the environment and `home` is the home directory, so the
+/// resolution is a pure function tests can drive.
+pub fn config_dir(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("KMSTOP_CONFIG_DIR") {
+        return Some(dir);
+    }
+    // The XDG spec says to ignore a relative XDG_CONFIG_HOME.
+    if let Some(dir) = set("XDG_CONFIG_HOME").filter(|d| d.is_absolute()) {
+        return Some(dir.join("kmstop"));
+    }
+    home.map(|h| h.join(".config").join("kmstop"))
+}
+
 /// This process's config file path (it may not exist).
 pub fn default_path() -> Option<PathBuf> {
     let dirs = directories::BaseDirs::new();
-    crate::alert::config::config_dir(
+    config_dir(
         |name| std::env::var_os(name),
         dirs.as_ref().map(directories::BaseDirs::home_dir),
     )
@@ -187,7 +212,7 @@ pause = 3
             }
         };
         let home = Some(Path::new("/home/u"));
-        let dir = |pairs| crate::alert::config::config_dir(env(pairs), home);
+        let dir = |pairs| config_dir(env(pairs), home);
         assert_eq!(
             dir(&[("KMSTOP_CONFIG_DIR", "/k")]),
             Some(PathBuf::from("/k"))
@@ -201,5 +226,41 @@ pause = 3
             Some(PathBuf::from("/home/u/.config/kmstop"))
         );
         assert_eq!(dir(&[]), Some(PathBuf::from("/home/u/.config/kmstop")));
+    }
+
+    #[test]
+    fn rules_path_in_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let home = Path::new("/home/u");
+        assert_eq!(
+            rules_path(
+                env(&[("KMSTOP_CONFIG_DIR", "/etc/k"), ("XDG_CONFIG_HOME", "/x")]),
+                Some(home)
+            ),
+            Some(PathBuf::from("/etc/k/rules.toml"))
+        );
+        assert_eq!(
+            rules_path(
+                env(&[("KMSTOP_CONFIG_DIR", ""), ("XDG_CONFIG_HOME", "/x")]),
+                Some(home)
+            ),
+            Some(PathBuf::from("/x/kmstop/rules.toml"))
+        );
+        assert_eq!(
+            rules_path(env(&[("XDG_CONFIG_HOME", "relative")]), Some(home)),
+            Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
+        );
+        assert_eq!(
+            rules_path(env(&[]), Some(home)),
+            Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
+        );
+        assert_eq!(rules_path(env(&[]), None), None);
     }
 }

@@ -43,6 +43,7 @@ pub mod event;
 pub mod feed;
 pub mod inventory;
 pub mod report;
+pub mod rules_file;
 pub mod run;
 pub mod sim;
 pub mod sink;

@@ -21,7 +21,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::alert::{AlertChange, RuleSpec, builtin, config};
+use crate::alert::{AlertChange, RuleSpec, builtin};
 use crate::cli::{Command, Format, ReportArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::report::{
@@ -229,7 +229,7 @@ fn run_alert_hook(command: &str, changes: &[AlertChange]) -> bool {
 /// why, with file, line and column) when the file is bad: kmstop does not
 /// start on a rules file it cannot fully read.
 pub(crate) fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
-    match config::load(explicit, &builtin::rules()) {
+    match crate::rules_file::load(explicit, &builtin::rules()) {
         Ok(set) => Some(set.rules),
         Err(errors) => {
             for e in errors {

@@ -4,13 +4,13 @@
 //! an explicit `now` drive every window.
 
 pub mod builtin;
-pub mod config;
 pub mod engine;
 mod kinds;
 mod lifecycle;
 pub mod matcher;
 pub mod ordered;
 pub mod policy;
+pub mod rules_toml;
 pub mod spec;
 pub mod spike;
 mod state;

@@ -31,7 +31,7 @@ pub fn parse_with_paths() -> Cli {
         "{}\nconfig: {}\nrules:  {}\nthemes: dark, light, high-contrast, colorblind (built in)",
         env!("CARGO_PKG_VERSION"),
         show(config::default_path()),
-        show(crate::alert::config::default_rules_path()),
+        show(crate::rules_file::default_rules_path()),
     );
     // clap wants a 'static string; this runs once per process.
     let text: &'static str = Box::leak(text.into_boxed_str());

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::{EXIT_INPUT_PROBLEM, output_width};
 use crate::alert::RuleSpec;
-use crate::alert::config::{self, ConfigError, RuleSet};
+use crate::alert::rules_toml::{self, ConfigError};
 use crate::cli::{RulesArgs, RulesFormat};
+use crate::rules_file::{self, RuleSet};
 use crate::text::{escape_control, for_terminal};
 
 pub(super) fn run(args: &RulesArgs) -> ExitCode {
@@ -18,7 +19,7 @@ pub(super) fn run(args: &RulesArgs) -> ExitCode {
     if let Some(path) = &args.check {
         return check(path, &builtins);
     }
-    match config::load(args.rules.as_deref(), &builtins) {
+    match rules_file::load(args.rules.as_deref(), &builtins) {
         Ok(set) => list(&set, args.format),
         Err(errors) => fail(&errors),
     }
@@ -36,11 +37,11 @@ fn fail(errors: &[ConfigError]) -> ExitCode {
 }
 
 fn check(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
-    let loaded = match config::load_rules_file(path) {
+    let loaded = match rules_file::load_rules_file(path) {
         Ok(loaded) => loaded,
         Err(errors) => return fail(&errors),
     };
-    let errors = config::validate(&loaded, builtins);
+    let errors = rules_toml::validate(&loaded, builtins);
     if !errors.is_empty() {
         return fail(&errors);
     }

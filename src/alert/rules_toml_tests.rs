@@ -3,42 +3,6 @@ use std::collections::HashMap;
 use super::*;
 use crate::alert::spec::{Kind, Severity};
 
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-    let map: HashMap<String, OsString> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-        .collect();
-    move |name| map.get(name).cloned()
-}
-
-#[test]
-fn rules_path_in_order() {
-    let home = Path::new("/home/u");
-    assert_eq!(
-        rules_path(
-            env(&[("KMSTOP_CONFIG_DIR", "/etc/k"), ("XDG_CONFIG_HOME", "/x")]),
-            Some(home)
-        ),
-        Some(PathBuf::from("/etc/k/rules.toml"))
-    );
-    assert_eq!(
-        rules_path(
-            env(&[("KMSTOP_CONFIG_DIR", ""), ("XDG_CONFIG_HOME", "/x")]),
-            Some(home)
-        ),
-        Some(PathBuf::from("/x/kmstop/rules.toml"))
-    );
-    assert_eq!(
-        rules_path(env(&[("XDG_CONFIG_HOME", "relative")]), Some(home)),
-        Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
-    );
-    assert_eq!(
-        rules_path(env(&[]), Some(home)),
-        Some(PathBuf::from("/home/u/.config/kmstop/rules.toml"))
-    );
-    assert_eq!(rules_path(env(&[]), None), None);
-}
-
 fn builtin(id: &str, kind: Kind) -> RuleSpec {
     let mut rule: RuleSpec = toml::from_str(&format!(
         "id = {id:?}\ntitle = \"t\"\nseverity = \"info\"\nkind = \"every\""

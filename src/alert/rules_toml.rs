@@ -1,8 +1,7 @@
-//! Rule files on disk: where the user's lives, reading one with errors
-//! that name file, line and column, and turning the semantic problems of
-//! [`super::validate`] into the same form.
+//! The rules file's text: parsing it with errors that name file, line and
+//! column, and turning the semantic problems of [`super::validate`] into
+//! the same form. Reading the file and finding it is `crate::rules_file`'s.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -54,21 +53,6 @@ pub struct LoadedRules {
     rule_at: Vec<(usize, usize)>,
     override_at: Vec<(usize, usize)>,
     unreadable: Vec<ConfigError>,
-}
-
-/// Reads and parses a rules file (syntax and types; see [`validate()`] for
-/// the rest).
-pub fn load_rules_file(path: &Path) -> Result<LoadedRules, Vec<ConfigError>> {
-    let text = crate::config::read_settings(path).map_err(|e| {
-        vec![ConfigError {
-            path: path.to_owned(),
-            position: None,
-            rule: None,
-            field: None,
-            message: format!("cannot read the rules file: {e}"),
-        }]
-    })?;
-    parse_rules(&text, path)
 }
 
 /// Parses rules from `text`; `path` only names it in errors. A syntax
@@ -345,112 +329,6 @@ pub fn validate(loaded: &LoadedRules, builtins: &[RuleSpec]) -> Vec<ConfigError>
 
 pub use validate::apply;
 
-/// Where a rule comes from, for `kmstop rules`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleSource {
-    BuiltIn,
-    /// A built-in changed by an `[[override]]` in this file.
-    Overridden(PathBuf),
-    File(PathBuf),
-}
-
-impl fmt::Display for RuleSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BuiltIn => f.write_str("built-in"),
-            Self::Overridden(p) => write!(f, "built-in, overridden in {}", p.display()),
-            Self::File(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
-
-/// The rules in effect and where each comes from (same order).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RuleSet {
-    pub rules: Vec<RuleSpec>,
-    pub sources: Vec<RuleSource>,
-    /// The user file read, if any.
-    pub path: Option<PathBuf>,
-}
-
-/// The built-ins plus the user's rules: from `explicit` (`--rules FILE`,
-/// which must exist) or else the default file, which may be absent. A
-/// file with any error yields every error and no rules: kmstop does not
-/// start on a bad file.
-pub fn load(explicit: Option<&Path>, builtins: &[RuleSpec]) -> Result<RuleSet, Vec<ConfigError>> {
-    let path = match explicit {
-        Some(p) => Some(p.to_owned()),
-        None => default_rules_path().filter(|p| p.exists()),
-    };
-    let Some(path) = path else {
-        return Ok(RuleSet {
-            rules: builtins.to_vec(),
-            sources: vec![RuleSource::BuiltIn; builtins.len()],
-            path: None,
-        });
-    };
-    let loaded = load_rules_file(&path)?;
-    let errors = validate(&loaded, builtins);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let sources = builtins
-        .iter()
-        .map(|b| {
-            if loaded.file.overrides.iter().any(|o| o.id == b.id) {
-                RuleSource::Overridden(path.clone())
-            } else {
-                RuleSource::BuiltIn
-            }
-        })
-        .chain(
-            loaded
-                .file
-                .rules
-                .iter()
-                .map(|_| RuleSource::File(path.clone())),
-        )
-        .collect();
-    Ok(RuleSet {
-        rules: apply(builtins, &loaded.file),
-        sources,
-        path: Some(path),
-    })
-}
-
-/// The default rules file: `$KMSTOP_CONFIG_DIR/rules.toml`, else
-/// `$XDG_CONFIG_HOME/kmstop/rules.toml`, else `~/.config/kmstop/rules.toml`
-/// — on macOS too, where people keep dotfiles rather than
-/// `~/Library/Application Support`. Pure: `var` reads the environment.
-pub fn rules_path(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
-    config_dir(var, home).map(|d| d.join("rules.toml"))
-}
-
-/// kmstop's config directory: `$KMSTOP_CONFIG_DIR`, else
-/// `$XDG_CONFIG_HOME/kmstop`, else `~/.config/kmstop` (on macOS too).
-/// `var` reads the environment and `home` is the home directory, so the
-/// resolution is a pure function tests can drive.
-pub fn config_dir(var: impl Fn(&str) -> Option<OsString>, home: Option<&Path>) -> Option<PathBuf> {
-    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("KMSTOP_CONFIG_DIR") {
-        return Some(dir);
-    }
-    // The XDG spec says to ignore a relative XDG_CONFIG_HOME.
-    if let Some(dir) = set("XDG_CONFIG_HOME").filter(|d| d.is_absolute()) {
-        return Some(dir.join("kmstop"));
-    }
-    home.map(|h| h.join(".config").join("kmstop"))
-}
-
-/// [`rules_path`] for this process.
-pub fn default_rules_path() -> Option<PathBuf> {
-    let dirs = directories::BaseDirs::new();
-    rules_path(
-        |name| std::env::var_os(name),
-        dirs.as_ref().map(directories::BaseDirs::home_dir),
-    )
-}
-
 #[cfg(test)]
-#[path = "config_tests.rs"]
+#[path = "rules_toml_tests.rs"]
 mod tests;
