@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::synth::ops::{self, Op, OpClass};
-use crate::synth::records::{KeyRef, KmsEvent, Outcome, Record, kms_record};
+use crate::synth::records::{KeyRef, Record, SynthEvent, SynthOutcome, kms_record};
 use crate::synth::text::{SynthRng, derived_rng};
 
 use super::traffic::{Call, SimEvent, Traffic};
@@ -73,7 +73,7 @@ pub fn render_call(traffic: &Traffic, region: usize, ev: &SimEvent, call: &Call)
     let w = &traffic.world;
     let p = &w.principals[call.principal];
     let key = call.key.map(|k| &w.keys[k]);
-    let kev = KmsEvent {
+    let kev = SynthEvent {
         time: ev.event_time(),
         event_id: u128::from_str_radix(&ev.id.replace('-', ""), 16).unwrap_or_default(),
         op: call.op,
@@ -87,7 +87,7 @@ pub fn render_call(traffic: &Traffic, region: usize, ev: &SimEvent, call: &Call)
     };
     let mut rng = derived_rng(traffic.seed, PURPOSE_RENDER, call.render_seed);
     let mut rec = kms_record(&kev, &mut rng);
-    if let (Outcome::Error("KMSInvalidStateException"), Some(k)) = (call.outcome, key) {
+    if let (SynthOutcome::Error("KMSInvalidStateException"), Some(k)) = (call.outcome, key) {
         let why = if k.state == "PendingDeletion" {
             "pending deletion"
         } else {
@@ -157,11 +157,11 @@ pub fn render_own(world: &World, served: &Served<'_>, rng: &mut SynthRng) -> Opt
     let op = op_named(served.operation)?;
     let key = served.key.map(|k| &world.keys[k]);
     let outcome = match served.error {
-        None => Outcome::Success,
-        Some(e) if e.code.contains("AccessDenied") => Outcome::Denied(e.code),
-        Some(e) => Outcome::Error(e.code),
+        None => SynthOutcome::Success,
+        Some(e) if e.code.contains("AccessDenied") => SynthOutcome::Denied(e.code),
+        Some(e) => SynthOutcome::Error(e.code),
     };
-    let kev = KmsEvent {
+    let kev = SynthEvent {
         time: served.time,
         event_id: served.event_id,
         op,

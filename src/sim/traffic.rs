@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::RngExt;
 
 use crate::synth::ops::{self, Op, OpClass};
-use crate::synth::records::{KeyRef, Outcome};
+use crate::synth::records::{KeyRef, SynthOutcome};
 use crate::synth::text::{SynthRng, derived_rng, new_uuid};
 
 use super::cast::{ADMIN, COMPROMISED};
@@ -100,7 +100,7 @@ pub struct Call {
     pub op: &'static Op,
     pub key: Option<usize>,
     pub key_ref: KeyRef,
-    pub outcome: Outcome,
+    pub outcome: SynthOutcome,
     /// Seeds the record's cosmetic fields (agent, IP, context).
     pub render_seed: u64,
 }
@@ -269,13 +269,16 @@ impl Traffic {
         );
         let unusable = key.is_some_and(|k| self.world.keys[k].state != "Enabled");
         let (outcome, key_ref) = if data_plane && unusable {
-            (Outcome::Error("KMSInvalidStateException"), KeyRef::Resource)
+            (
+                SynthOutcome::Error("KMSInvalidStateException"),
+                KeyRef::Resource,
+            )
         } else if rng.random_bool(p.denied) {
-            (Outcome::Denied("AccessDenied"), KeyRef::DeniedMessage)
+            (SynthOutcome::Denied("AccessDenied"), KeyRef::DeniedMessage)
         } else if key.is_some() {
-            (Outcome::Success, KeyRef::Resource)
+            (SynthOutcome::Success, KeyRef::Resource)
         } else {
-            (Outcome::Success, KeyRef::None)
+            (SynthOutcome::Success, KeyRef::None)
         };
         Some(Call {
             principal: pi,
@@ -307,7 +310,7 @@ impl Traffic {
                     op,
                     key: w.key_named(region_name, key),
                     key_ref: KeyRef::DeniedMessage,
-                    outcome: Outcome::Denied("AccessDenied"),
+                    outcome: SynthOutcome::Denied("AccessDenied"),
                     render_seed: rng.random(),
                 });
             }
@@ -320,7 +323,7 @@ impl Traffic {
                 op,
                 key: w.key_named(region_name, "partner-share"),
                 key_ref: KeyRef::Resource,
-                outcome: Outcome::Success,
+                outcome: SynthOutcome::Success,
                 render_seed: rng.random(),
             });
         }

@@ -5,7 +5,7 @@ use rand::RngExt;
 
 use super::ops::{DENIED_CODES, ERROR_CODES, OPS, index_of};
 use super::plan::{Force, Planner};
-use super::records::{KeyRef, Outcome};
+use super::records::{KeyRef, SynthOutcome};
 use super::text::{hostile_count, is_long_hostile};
 
 impl Planner<'_> {
@@ -40,14 +40,14 @@ impl Planner<'_> {
         }
         for code in DENIED_CODES {
             out.extend((0..2).map(|_| Force {
-                outcome: Some(Outcome::Denied(code)),
+                outcome: Some(SynthOutcome::Denied(code)),
                 op: by_name("Decrypt"),
                 ..Force::default()
             }));
         }
         for code in ERROR_CODES {
             out.extend((0..2).map(|_| Force {
-                outcome: Some(Outcome::Error(code)),
+                outcome: Some(SynthOutcome::Error(code)),
                 op: by_name("Decrypt"),
                 ..Force::default()
             }));
@@ -60,7 +60,7 @@ impl Planner<'_> {
             out.extend((0..3).map(|_| Force {
                 key_ref: Some(kr),
                 op: by_name("Decrypt"),
-                outcome: Some(Outcome::Success),
+                outcome: Some(SynthOutcome::Success),
                 ..Force::default()
             }));
         }
@@ -73,7 +73,7 @@ impl Planner<'_> {
             out.push(Force {
                 op: by_name(name),
                 key_ref: Some(KeyRef::ResponseOnly),
-                outcome: Some(Outcome::Success),
+                outcome: Some(SynthOutcome::Success),
                 ..Force::default()
             });
         }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identities::Universe;
 use super::plan::Planned;
-use super::records::{KeyRef, Outcome};
+use super::records::{KeyRef, SynthOutcome};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrincipalCounts {
@@ -89,9 +89,9 @@ impl Expected {
                 e.to = time;
             }
             e.events += 1;
-            let denied = matches!(ev.outcome, Outcome::Denied(_));
+            let denied = matches!(ev.outcome, SynthOutcome::Denied(_));
             e.denied += u64::from(denied);
-            e.errors += u64::from(matches!(ev.outcome, Outcome::Error(_)));
+            e.errors += u64::from(matches!(ev.outcome, SynthOutcome::Error(_)));
             e.control_plane += u64::from(!ev.op.read_only());
             e.hostile_events += u64::from(ev.hostile.is_some());
             *e.event_names.entry(ev.op.name.to_string()).or_default() += 1;

@@ -28,7 +28,7 @@ use rand::SeedableRng;
 
 pub use expected::{Expected, KeyCounts, PrincipalCounts};
 pub use identities::{Identity, IdentityKind, KmsKey, Universe, UserIdentity};
-pub use records::{KeyRef, KmsEvent, Outcome, Record, kms_record};
+pub use records::{KeyRef, Record, SynthEvent, SynthOutcome, kms_record};
 pub use spec::CorpusSpec;
 pub use text::SynthRng;
 

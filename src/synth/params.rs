@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::identities::{ContextKind, KmsKey};
 use super::ops::OpClass;
-use super::records::{KeyRef, KmsEvent};
+use super::records::{KeyRef, SynthEvent};
 use super::text::{SynthRng, alnum, hex, random_uuid};
 
 const BUCKETS: &[&str] = &[
@@ -19,7 +19,7 @@ const BUCKETS: &[&str] = &[
 const TABLES: &[&str] = &["orders", "sessions", "payment-methods", "audit-trail"];
 
 /// Only symmetric data-plane calls carry an encryption context.
-pub fn context(ev: &KmsEvent, rng: &mut SynthRng) -> Option<Value> {
+pub fn context(ev: &SynthEvent, rng: &mut SynthRng) -> Option<Value> {
     if ev.op.class != OpClass::Crypto || rng.random_bool(0.08) {
         return None;
     }
@@ -65,7 +65,7 @@ pub fn context(ev: &KmsEvent, rng: &mut SynthRng) -> Option<Value> {
 }
 
 /// Which string `requestParameters.keyId` holds.
-fn key_id_field(ev: &KmsEvent, rng: &mut SynthRng) -> Option<String> {
+fn key_id_field(ev: &SynthEvent, rng: &mut SynthRng) -> Option<String> {
     let k = ev.key;
     match ev.key_ref {
         KeyRef::Resource | KeyRef::ResourceUntyped | KeyRef::ResourceWithAlias => {
@@ -89,13 +89,13 @@ fn key_id_field(ev: &KmsEvent, rng: &mut SynthRng) -> Option<String> {
     }
 }
 
-fn deletion_date(ev: &KmsEvent, days: i64) -> String {
+fn deletion_date(ev: &SynthEvent, days: i64) -> String {
     (ev.time + chrono::Duration::days(days))
         .format("%b %-d, %Y, %-I:%M:%S %p")
         .to_string()
 }
 
-pub fn request_response(ev: &KmsEvent, rng: &mut SynthRng, ctx: Option<Value>) -> (Value, Value) {
+pub fn request_response(ev: &SynthEvent, rng: &mut SynthRng, ctx: Option<Value>) -> (Value, Value) {
     let key_id = key_id_field(ev, rng);
     let mut req = Map::new();
     let resp = op_fields(ev, rng, &mut req);
@@ -123,7 +123,7 @@ pub fn request_response(ev: &KmsEvent, rng: &mut SynthRng, ctx: Option<Value>) -
 
 /// Fills the operation's own request fields into `req` and returns its
 /// `responseElements`.
-fn op_fields(ev: &KmsEvent, rng: &mut SynthRng, req: &mut Map<String, Value>) -> Value {
+fn op_fields(ev: &SynthEvent, rng: &mut SynthRng, req: &mut Map<String, Value>) -> Value {
     let arn = ev.key.map(KmsKey::arn);
     let mut resp = Value::Null;
     let mut put = |k: &str, v: Value| {
@@ -175,7 +175,7 @@ fn op_fields(ev: &KmsEvent, rng: &mut SynthRng, req: &mut Map<String, Value>) ->
     resp
 }
 
-fn create_grant(ev: &KmsEvent, rng: &mut SynthRng, put: &mut impl FnMut(&str, Value)) -> Value {
+fn create_grant(ev: &SynthEvent, rng: &mut SynthRng, put: &mut impl FnMut(&str, Value)) -> Value {
     put(
         "granteePrincipal",
         json!(format!("ec2.{}.amazonaws.com", ev.region)),
@@ -203,7 +203,7 @@ fn create_grant(ev: &KmsEvent, rng: &mut SynthRng, put: &mut impl FnMut(&str, Va
 }
 
 /// The policy document as the JSON string `PutKeyPolicy` carries.
-fn default_policy(ev: &KmsEvent) -> String {
+fn default_policy(ev: &SynthEvent) -> String {
     let policy = json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
         "Sid": "Enable IAM User Permissions", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{}:root", ev.recipient_account)},
@@ -211,7 +211,7 @@ fn default_policy(ev: &KmsEvent) -> String {
     serde_json::to_string_pretty(&policy).unwrap_or_default()
 }
 
-fn create_key(ev: &KmsEvent, put: &mut impl FnMut(&str, Value)) -> Value {
+fn create_key(ev: &SynthEvent, put: &mut impl FnMut(&str, Value)) -> Value {
     put("keyUsage", json!("ENCRYPT_DECRYPT"));
     put("keySpec", json!("SYMMETRIC_DEFAULT"));
     put("origin", json!("AWS_KMS"));
@@ -229,7 +229,7 @@ fn create_key(ev: &KmsEvent, put: &mut impl FnMut(&str, Value)) -> Value {
         "keySpec": "SYMMETRIC_DEFAULT", "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}})
 }
 
-pub fn additional(ev: &KmsEvent, rng: &mut SynthRng) -> Option<Value> {
+pub fn additional(ev: &SynthEvent, rng: &mut SynthRng) -> Option<Value> {
     match ev.op.name {
         "Decrypt" | "GenerateDataKey" | "Encrypt" if rng.random_bool(0.15) => {
             Some(json!({"keyMaterialId": hex(rng, 64)}))

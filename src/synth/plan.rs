@@ -11,7 +11,7 @@ use rand::seq::IndexedRandom;
 use super::identities::{IdentityKind, KeyUsage, Universe};
 use super::noise::NoiseKind;
 use super::ops::{DENIED_CODES, OPS, Op, OpClass, index_of};
-use super::records::{KeyRef, KmsEvent, Outcome};
+use super::records::{KeyRef, SynthEvent, SynthOutcome};
 use super::spec::CorpusSpec;
 use super::text::{SynthRng, hostile_count, new_uuid};
 
@@ -25,7 +25,7 @@ pub struct Planned {
     pub identity: u16,
     pub key: Option<u16>,
     pub key_ref: KeyRef,
-    pub outcome: Outcome,
+    pub outcome: SynthOutcome,
     pub hostile: Option<u8>,
     pub region: u8,
     pub recipient: u8,
@@ -40,8 +40,8 @@ impl Planned {
         DateTime::from_timestamp(self.t, 0).unwrap_or_default()
     }
 
-    pub fn event<'a>(&self, u: &'a Universe) -> KmsEvent<'a> {
-        KmsEvent {
+    pub fn event<'a>(&self, u: &'a Universe) -> SynthEvent<'a> {
+        SynthEvent {
             time: self.time(),
             event_id: self.id,
             op: self.op(),
@@ -71,7 +71,7 @@ pub(super) struct Force {
     pub(super) op: Option<usize>,
     pub(super) identity: Option<usize>,
     pub(super) key: Option<usize>,
-    pub(super) outcome: Option<Outcome>,
+    pub(super) outcome: Option<SynthOutcome>,
     pub(super) key_ref: Option<KeyRef>,
     pub(super) hostile: Option<u8>,
     pub(super) time: Option<i64>,
@@ -184,18 +184,20 @@ impl Planner<'_> {
         });
         let mut outcome = f.outcome.unwrap_or_else(|| self.random_outcome(op_ref));
         if op_ref.class == OpClass::Service {
-            outcome = Outcome::Success;
+            outcome = SynthOutcome::Success;
         }
         let key_ref = match (f.key_ref, outcome) {
-            (_, Outcome::Denied("AccessDenied")) => KeyRef::DeniedMessage,
-            (_, Outcome::Denied("AccessDeniedException") | Outcome::Error("NotFoundException")) => {
-                KeyRef::None
-            }
+            (_, SynthOutcome::Denied("AccessDenied")) => KeyRef::DeniedMessage,
+            (
+                _,
+                SynthOutcome::Denied("AccessDeniedException")
+                | SynthOutcome::Error("NotFoundException"),
+            ) => KeyRef::None,
             (Some(kr), _) => kr,
             _ => self.random_key_ref(op_ref, key.is_some_and(|k| u.keys[k].bare_only)),
         };
         let key_ref = match (key_ref, outcome) {
-            (KeyRef::None, Outcome::Error("NotFoundException")) => KeyRef::AliasOnly,
+            (KeyRef::None, SynthOutcome::Error("NotFoundException")) => KeyRef::AliasOnly,
             (kr, _) if key.is_none() && kr != KeyRef::DeniedMessage => KeyRef::None,
             (kr, _) => kr,
         };
@@ -239,7 +241,7 @@ impl Planner<'_> {
     }
 
     /// ~2 % background denials (the burst adds ~1 %), ~1 % errors.
-    fn random_outcome(&mut self, op: &Op) -> Outcome {
+    fn random_outcome(&mut self, op: &Op) -> SynthOutcome {
         let r: f64 = self.rng.random();
         if r < 0.02 {
             let code = weighted(
@@ -251,7 +253,7 @@ impl Planner<'_> {
                     (DENIED_CODES[3], 0.05),
                 ],
             );
-            return Outcome::Denied(code.unwrap_or("AccessDenied"));
+            return SynthOutcome::Denied(code.unwrap_or("AccessDenied"));
         }
         if r < 0.03 {
             let codes: &[&'static str] = match op.name {
@@ -264,14 +266,14 @@ impl Planner<'_> {
                 "DescribeKey" => &["NotFoundException", "ThrottlingException"],
                 _ => &["ThrottlingException", "KMSInvalidStateException"],
             };
-            return Outcome::Error(
+            return SynthOutcome::Error(
                 codes
                     .choose(self.rng)
                     .copied()
                     .unwrap_or("ThrottlingException"),
             );
         }
-        Outcome::Success
+        SynthOutcome::Success
     }
 
     fn random_key_ref(&mut self, op: &Op, bare_only: bool) -> KeyRef {
@@ -340,7 +342,7 @@ pub fn plan_events(spec: &CorpusSpec, u: &Universe, rng: &mut SynthRng) -> Vec<P
             op: index_of("Decrypt"),
             identity: etl,
             key: burst_key,
-            outcome: Some(Outcome::Denied("AccessDenied")),
+            outcome: Some(SynthOutcome::Denied("AccessDenied")),
             time: Some(t),
             ..Force::default()
         });

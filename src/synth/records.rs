@@ -1,6 +1,6 @@
 //! One CloudTrail KMS record, rendered from what the generator decided about
 //! it. This is the shared vocabulary of the corpus writer and of live
-//! simulators: build a [`KmsEvent`], call [`kms_record`].
+//! simulators: build a [`SynthEvent`], call [`kms_record`].
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
@@ -47,7 +47,7 @@ impl KeyRef {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SynthOutcome {
     Success,
     /// Code satisfying the denied rule (contains `AccessDenied` or ends
     /// with `UnauthorizedOperation`).
@@ -56,11 +56,11 @@ pub enum Outcome {
     Error(&'static str),
 }
 
-impl Outcome {
+impl SynthOutcome {
     pub fn code(self) -> Option<&'static str> {
         match self {
-            Outcome::Success => None,
-            Outcome::Denied(c) | Outcome::Error(c) => Some(c),
+            SynthOutcome::Success => None,
+            SynthOutcome::Denied(c) | SynthOutcome::Error(c) => Some(c),
         }
     }
 }
@@ -68,7 +68,7 @@ impl Outcome {
 /// Everything that determines how the report counts one event; cosmetic
 /// fields (agents, IPs, contexts) are drawn from the rng at render time.
 #[derive(Debug, Clone)]
-pub struct KmsEvent<'a> {
+pub struct SynthEvent<'a> {
     pub time: DateTime<Utc>,
     pub event_id: u128,
     pub op: &'static Op,
@@ -77,12 +77,12 @@ pub struct KmsEvent<'a> {
     pub key_ref: KeyRef,
     pub region: &'a str,
     pub recipient_account: &'a str,
-    pub outcome: Outcome,
+    pub outcome: SynthOutcome,
     /// Injected into agent, session name and/or context values.
     pub hostile: Option<&'a str>,
 }
 
-impl<'a> KmsEvent<'a> {
+impl<'a> SynthEvent<'a> {
     /// A successful call on `key` (region/recipient follow the key), the
     /// common case for simulators.
     pub fn simple(
@@ -110,7 +110,7 @@ impl<'a> KmsEvent<'a> {
             },
             region,
             recipient_account: recipient,
-            outcome: Outcome::Success,
+            outcome: SynthOutcome::Success,
             hostile: None,
         }
     }
@@ -185,13 +185,13 @@ impl Record {
     }
 }
 
-fn caller_for_message(ev: &KmsEvent, session: &str) -> String {
+fn caller_for_message(ev: &SynthEvent, session: &str) -> String {
     ev.identity
         .arn(session)
         .unwrap_or_else(|| ev.identity.principal())
 }
 
-fn error_message(ev: &KmsEvent, session: &str) -> Option<String> {
+fn error_message(ev: &SynthEvent, session: &str) -> Option<String> {
     let op = ev.op.name;
     let who = caller_for_message(ev, session);
     let arn = ev.key.map(KmsKey::arn);
@@ -228,7 +228,7 @@ fn error_message(ev: &KmsEvent, session: &str) -> Option<String> {
     }
 }
 
-fn resources(ev: &KmsEvent, rng: &mut SynthRng) -> Option<Value> {
+fn resources(ev: &SynthEvent, rng: &mut SynthRng) -> Option<Value> {
     let key = ev.key?;
     let entry = |arn: String, typed: bool| {
         if typed {
@@ -261,7 +261,7 @@ struct CallerText {
     user_agent: Option<String>,
 }
 
-fn caller_text(ev: &KmsEvent, rng: &mut SynthRng) -> CallerText {
+fn caller_text(ev: &SynthEvent, rng: &mut SynthRng) -> CallerText {
     let id = ev.identity;
     let hostile = ev.hostile;
     let mut ctx = params::context(ev, rng);
@@ -296,7 +296,7 @@ fn caller_text(ev: &KmsEvent, rng: &mut SynthRng) -> CallerText {
 
 /// Renders `ev` as a CloudTrail record. The rng only chooses cosmetic fields,
 /// so any rng gives a record that the report counts the same way.
-pub fn kms_record(ev: &KmsEvent, rng: &mut SynthRng) -> Record {
+pub fn kms_record(ev: &SynthEvent, rng: &mut SynthRng) -> Record {
     let id = ev.identity;
     let CallerText {
         ctx,
@@ -311,7 +311,7 @@ pub fn kms_record(ev: &KmsEvent, rng: &mut SynthRng) -> Record {
         .unwrap_or_else(|| "AWS Internal".into());
     let bare_request = matches!(
         ev.outcome,
-        Outcome::Denied("AccessDenied" | "AccessDeniedException")
+        SynthOutcome::Denied("AccessDenied" | "AccessDeniedException")
     );
     let (request_parameters, response_elements) = if bare_request {
         (Value::Null, Value::Null)
@@ -337,7 +337,7 @@ pub fn kms_record(ev: &KmsEvent, rng: &mut SynthRng) -> Record {
     });
     let cross_account = !id.account.is_empty() && id.account != ev.recipient_account;
     let shared = cross_account || id.name == "cloudtrail.amazonaws.com";
-    let vpce = ev.outcome == Outcome::Denied("VpceAccessDenied")
+    let vpce = ev.outcome == SynthOutcome::Denied("VpceAccessDenied")
         || (ip_caller && source_ip.starts_with("10.") && rng.random_bool(0.5));
     let recent = rng.random_bool(0.97);
     let version = if recent {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use kmstop::synth::{
-    CorpusSpec, Expected, KmsEvent, SynthRng, kms_record, ops, universe, write_corpus,
+    CorpusSpec, Expected, SynthEvent, SynthRng, kms_record, ops, universe, write_corpus,
 };
 use serde_json::Value;
 
@@ -392,7 +392,7 @@ fn single_record_building_block() {
     let key = &u.keys[0];
     let op = ops::find("Decrypt").expect("op");
     let t = spec.start + chrono::Duration::seconds(90);
-    let ev = KmsEvent::simple(t, 42, op, caller, Some(key), "us-east-1");
+    let ev = SynthEvent::simple(t, 42, op, caller, Some(key), "us-east-1");
     let mut rng = <SynthRng as rand::SeedableRng>::seed_from_u64(1);
     let v = kms_record(&ev, &mut rng).to_value();
     assert_eq!(v["eventSource"], "kms.amazonaws.com");

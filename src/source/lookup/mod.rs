@@ -15,8 +15,8 @@ pub use checkpoint::{Checkpoint, checkpoint_path, state_dir};
 pub use delay::DelayModel;
 pub use pacer::Pacer;
 pub use plan::{
-    Gap, Next, PRIOR_RECENT_REACH, Plan, PlanSettings, PlanState, Scan, ScanKind, Slice, Window,
-    floor_second,
+    Gap, Next, PRIOR_RECENT_REACH, Plan, PlanSettings, PlanState, Scan, ScanKind, SecondsWindow,
+    Slice, floor_second,
 };
 pub use poller::{Ended, LookupApi, Poller, PollerSettings};
 pub use seen::Delivered;

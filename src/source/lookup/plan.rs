@@ -36,12 +36,12 @@ use serde::{Deserialize, Serialize};
 
 /// An inclusive window of whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
+pub struct SecondsWindow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
-impl Window {
+impl SecondsWindow {
     pub fn seconds(&self) -> i64 {
         (self.end - self.start).num_seconds() + 1
     }
@@ -100,7 +100,7 @@ pub enum ScanKind {
 /// A window still to be re-read; `stage` indexes `PlanSettings::rereads`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slice {
-    pub window: Window,
+    pub window: SecondsWindow,
     pub stage: usize,
 }
 
@@ -108,7 +108,7 @@ pub struct Slice {
 /// (a cut can fall inside a second).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
-    pub window: Window,
+    pub window: SecondsWindow,
     pub edge_ids: Vec<String>,
     /// The history asked for at start, rather than a rest cut off a fresh
     /// scan because the account outran LookupEvents.
@@ -120,7 +120,7 @@ pub struct Gap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scan {
     pub kind: ScanKind,
-    pub window: Window,
+    pub window: SecondsWindow,
     pub token: Option<String>,
     pub pages: u32,
     pub events: u64,
@@ -188,7 +188,7 @@ impl Plan {
         let mut gaps = Vec::new();
         if from < tip {
             gaps.push(Gap {
-                window: Window {
+                window: SecondsWindow {
                     start: from,
                     end: tip - Duration::seconds(1),
                 },
@@ -268,7 +268,7 @@ impl Plan {
             let again_from = (now - overlap).max(self.reread_horizon());
             let mut scan = new_scan(
                 ScanKind::Fresh,
-                Window {
+                SecondsWindow {
                     start: tip.min(again_from),
                     end: now - Duration::seconds(1),
                 },
@@ -317,7 +317,7 @@ impl Plan {
 
     /// The stretch a freshness re-read covers at `now`: from `recent_reach`
     /// ago to where the fresh scan's overlap begins, within what was read.
-    fn recent_window(&self, now: DateTime<Utc>) -> Option<Window> {
+    fn recent_window(&self, now: DateTime<Utc>) -> Option<SecondsWindow> {
         // Only time read before, whose ids are still remembered: a re-read
         // of time never read, or read so long ago that its ids are
         // forgotten, would deliver events a second time.
@@ -330,7 +330,7 @@ impl Plan {
             }
         }
         let end = (now - self.settings.fresh_overlap).min(self.state.tip) - Duration::seconds(1);
-        (start <= end && self.settings.recent_max_pages > 0).then_some(Window { start, end })
+        (start <= end && self.settings.recent_max_pages > 0).then_some(SecondsWindow { start, end })
     }
 
     fn recent_due(&self) -> Option<DateTime<Utc>> {
@@ -393,7 +393,7 @@ impl Plan {
     }
 
     /// The request the scan of `kind` sends next.
-    pub fn request(&self, kind: ScanKind) -> Option<(Window, Option<&str>)> {
+    pub fn request(&self, kind: ScanKind) -> Option<(SecondsWindow, Option<&str>)> {
         self.scan(kind).map(|s| (s.window, s.token.as_deref()))
     }
 
@@ -438,14 +438,14 @@ impl Plan {
         if cut {
             let oldest = scan.oldest_seen.unwrap_or(new_from);
             self.add_gap(Gap {
-                window: Window {
+                window: SecondsWindow {
                     start: new_from,
                     end: oldest,
                 },
                 edge_ids: edge_ids(oldest),
                 backfill: false,
             });
-            let read = Window {
+            let read = SecondsWindow {
                 start: oldest,
                 end: scan.window.end,
             };
@@ -456,7 +456,7 @@ impl Plan {
         match kind {
             ScanKind::Fresh => {
                 self.state.tip = scan.window.end + Duration::seconds(1);
-                let read = Window {
+                let read = SecondsWindow {
                     start: new_from.min(scan.window.end),
                     end: scan.window.end,
                 };
@@ -476,7 +476,7 @@ impl Plan {
     /// Queues the re-reads from `stage` on that are still worth doing: a
     /// second read after its re-read's due time already showed all that
     /// re-read would. So only the newest part of a backfill is re-read.
-    fn schedule_rereads(&mut self, window: Window, stage: usize, read_at: DateTime<Utc>) {
+    fn schedule_rereads(&mut self, window: SecondsWindow, stage: usize, read_at: DateTime<Utc>) {
         let mut upper = window.end;
         for i in stage..self.settings.rereads.len() {
             let lower = window
@@ -484,7 +484,7 @@ impl Plan {
                 .max(read_at - self.settings.rereads[i] + Duration::seconds(1));
             if lower <= upper {
                 self.state.rereads.push(Slice {
-                    window: Window {
+                    window: SecondsWindow {
                         start: lower,
                         end: upper,
                     },
@@ -559,7 +559,7 @@ impl Plan {
     }
 }
 
-fn new_scan(kind: ScanKind, window: Window, now: DateTime<Utc>) -> Scan {
+fn new_scan(kind: ScanKind, window: SecondsWindow, now: DateTime<Utc>) -> Scan {
     Scan {
         kind,
         window,
