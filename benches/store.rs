@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use kmstop::aggregate::{Query, dashboard};
+use kmstop::app::{Action, update};
 use kmstop::event::KmsEvent;
 use kmstop::store::{Store, StoreConfig};
 
@@ -70,9 +70,10 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
+/// The dashboard's refresh as the product runs it: every pane's rows
+/// rebuilt from the store (`App::rebuild`, what a frame after new data
+/// costs before drawing), over the 15-minute window.
 fn refresh(c: &mut Criterion) {
-    let texts = common::texts(10_000);
-    let tmpl = common::templates(&texts);
     let mut g = c.benchmark_group("refresh all panes, 1M events, 10k principals");
     g.sample_size(20);
     for (name, span) in [
@@ -82,23 +83,18 @@ fn refresh(c: &mut Criterion) {
         ),
         ("all in the last 15 min", Duration::minutes(15)),
     ] {
-        let mut store = Store::new(StoreConfig::default());
-        let mut last = common::start();
-        // In chunks so the borrowed events never all exist at once.
-        let n = 1_000_000;
-        let chunk = 100_000;
-        let now = common::stamps_slice(n, n - 1, 1, span).times[0].0;
-        for k in 0..n / chunk {
-            let s = common::stamps_slice(n, k * chunk, chunk, span);
-            let ev = common::events(&tmpl, &texts, &s, k * chunk);
-            store.ingest_batch(&ev, now);
-            last = s.times[chunk - 1].0;
+        let mut app = common::loaded_over(span);
+        assert_eq!(app.data.store.total_events(), common::EVENTS as u64);
+        let now = app.now;
+        while app.window.label() != "15m" {
+            update(&mut app, Action::CycleWindow, now);
         }
-        assert_eq!(store.total_events(), n as u64);
-        assert_eq!(last, now);
-        let q = Query::default();
         g.bench_function(name, |b| {
-            b.iter(|| black_box(dashboard(&store, now, &q)).principals.len());
+            b.iter(|| {
+                app.data.generation += 1;
+                app.rebuild();
+                black_box(app.snapshot.principals.len())
+            });
         });
     }
     g.finish();

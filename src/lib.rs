@@ -3,33 +3,37 @@
 //! Data flows one way:
 //!
 //! ```text
-//! source (files, stdin) -> event (parse, normalize) -> dedup -> report (tally)      -> table / csv / json
-//!                                                          \-> alert (rules, engine) -> report.alerts, sink
-//!                                                 store (buckets, ring) -> aggregate (rates, tops)
+//! source (files, stdin, LookupEvents, KMS) -> event (parse, normalize) -> dedup -> report (tally) -> table / csv / json
+//!        |                                                                  \-> alert (rules, engine) -> report.alerts, sink
+//!        \-> feed::SourceMsg (one message type) -> app::Data: store (buckets) -> aggregate (rates, series) -> alert
 //! ```
 //!
-//! The core — `event`, `dedup`, `store`, `aggregate`, `alert`, `inventory`
-//! — does no I/O, uses neither threads nor a terminal, and never reads the
-//! clock (`clock` is the only place that does: time is an input). `source`
-//! reads inputs and `sink` writes alerts out; `report` runs the engine over
+//! The core — `event`, `dedup`, `store`, `aggregate`, `alert`, `inventory`,
+//! `feed` — does no I/O, uses neither threads nor a terminal, and never
+//! reads the clock (`clock` is the only place that does: time is an input,
+//! and `run::main` builds the one clock every command uses). `source`
+//! reads inputs (log files, stdin, and through `aws` the LookupEvents
+//! pollers and the key inventory) and sends what it reads as
+//! [`feed::SourceMsg`]s; `sink` writes alerts out; `config` and
+//! `rules_file` read the user's settings; `report` runs the engine over
 //! files on reader threads; `run` wires a parsed command line to them;
 //! `synth` generates CloudTrail corpora for tests and benchmarks; `sim`
 //! serves a simulated account's CloudTrail, KMS and STS on loopback; `aws`
-//! is the read-only door to AWS that `source::lookup` (CloudTrail) and
-//! `source::inventory` (KMS) poll through.
+//! is the read-only door to AWS.
 //!
 //! The dashboard adds three layers on top of the core:
 //!
 //! ```text
 //! tui (terminal guard, input thread, loop) --Action--> app::update --> App { Data, view state }
-//!   ^  owned batches over one bounded channel                             |
-//!   |  (file reader, live sources, input, signals)                        v
+//!   ^  SourceMsg and input over one bounded channel                       |
+//!   |  (source::file_feed, run::live pollers, input, signals)             v
 //!   +------------------------------------------------ ui::draw(&App, &Theme) <- app::query
 //! ```
 //!
-//! `app` is pure state (testable without a terminal), `ui` only draws the
-//! snapshot with a theme, and `tui` is the only place that touches the
-//! terminal.
+//! `app` is pure state (testable without a terminal; it imports nothing
+//! from `ui`, `tui`, `source` or `report`), `ui` only draws the snapshot
+//! with a theme the loop owns, and `tui` is the only place that touches
+//! the terminal.
 
 pub mod aggregate;
 pub mod alert;

@@ -110,13 +110,18 @@ const BATCH: usize = 20_000;
 /// a day, loaded and settled (the frame benchmark and its profiler).
 #[allow(dead_code)] // used by the render bench and the frame profiler only
 pub fn loaded() -> App {
+    loaded_over(Duration::hours(24))
+}
+
+/// As [`loaded`], the events spread over `span` up to the last one.
+pub fn loaded_over(span: Duration) -> App {
     let texts = texts(10_000);
     let tmpl = templates(&texts);
     let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules())
         .expect("built-in rules compile");
     let mut app = App::new(data, Mode::Files(vec!["bench".into()]), start());
     for from in (0..EVENTS).step_by(BATCH) {
-        let stamps = stamps_slice(EVENTS, from, BATCH, Duration::hours(24));
+        let stamps = stamps_slice(EVENTS, from, BATCH, span);
         let batch: Vec<PackedEvent> = events(&tmpl, &texts, &stamps, from)
             .into_iter()
             .map(|mut e| {

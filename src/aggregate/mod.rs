@@ -1,21 +1,17 @@
-//! Pure functions of `(&Store, now)`: rates, per-minute series, sorted
-//! tops and encryption contexts, for the panes and the headless commands.
+//! Pure functions of `(&Store, now)`: recent counts and rates, per-minute
+//! series, window counts and encryption contexts, for the panes.
 //!
 //! Rates are **events per minute** everywhere; [`per_minute`] is the one
 //! place a count over a window becomes a rate.
 
+mod contexts;
 mod rates;
 mod series;
-mod top;
 mod window;
 
-use chrono::{DateTime, Utc};
-
-use crate::store::{Dim, Store};
-
-pub use rates::{EntityRow, Rates, RecentCounts, recent_counts, rows, rows_both};
-pub use series::{SERIES_MINUTES, Series, series, series_many, series_many_both};
-pub use top::{Column, ContextRow, Sort, TopContexts, sort_rows, top_contexts, top_n};
+pub use contexts::{ContextRow, TopContexts, top_contexts};
+pub use rates::{Rates, RecentCounts, recent_counts};
+pub use series::{SERIES_MINUTES, Series, series_many_both};
 pub use window::{WindowCounts, denied_ips_in, window_counts};
 
 /// The trailing windows rates are computed over.
@@ -73,72 +69,6 @@ impl RateSpan {
 #[allow(clippy::cast_precision_loss)] // counts and seconds stay far below 2^52
 pub fn per_minute(count: u64, seconds: i64) -> f64 {
     count as f64 * 60.0 / seconds.max(1) as f64
-}
-
-/// What one refresh of every pane needs.
-#[derive(Debug, Clone)]
-pub struct Query {
-    pub principal_sort: Sort,
-    pub key_sort: Sort,
-    /// Rows per table (and sparklines per table).
-    pub top: usize,
-    /// The entity whose contexts the detail pane shows.
-    pub selected: Option<(Dim, u32)>,
-    pub contexts: usize,
-}
-
-impl Default for Query {
-    fn default() -> Self {
-        Self {
-            principal_sort: Sort::desc(Column::Calls(Window::M1)),
-            key_sort: Sort::desc(Column::Calls(Window::M1)),
-            top: 50,
-            selected: None,
-            contexts: 20,
-        }
-    }
-}
-
-/// Every pane's data for one frame.
-#[derive(Debug, Clone)]
-pub struct Dashboard<'s> {
-    pub principals: Vec<EntityRow<'s>>,
-    pub keys: Vec<EntityRow<'s>>,
-    /// Sparklines for `principals` and `keys`, row for row.
-    pub principal_series: Vec<Series>,
-    pub key_series: Vec<Series>,
-    pub overall: Series,
-    pub contexts: Option<TopContexts<'s>>,
-    /// Distinct principals and keys in retention (the tables show `top`).
-    pub principal_count: usize,
-    pub key_count: usize,
-    pub events_in_retention: u64,
-}
-
-/// Refreshes every pane: one scan of the last 15 minutes for both tables,
-/// one of the last hour for all sparklines.
-pub fn dashboard<'s>(store: &'s Store, now: DateTime<Utc>, q: &Query) -> Dashboard<'s> {
-    let (principals, keys) = rows_both(store, now);
-    let (principal_count, key_count) = (principals.len(), keys.len());
-    let principals = top_n(principals, q.principal_sort, q.top);
-    let keys = top_n(keys, q.key_sort, q.top);
-    let p_ids: Vec<u32> = principals.iter().map(|r| r.id).collect();
-    let k_ids: Vec<u32> = keys.iter().map(|r| r.id).collect();
-    let principal_series = series_many(store, now, Dim::Principal, &p_ids);
-    let key_series = series_many(store, now, Dim::Key, &k_ids);
-    Dashboard {
-        principals,
-        keys,
-        principal_series,
-        key_series,
-        overall: series(store, now, None),
-        contexts: q
-            .selected
-            .and_then(|(dim, id)| top_contexts(store, dim, id, q.contexts)),
-        principal_count,
-        key_count,
-        events_in_retention: store.total_events(),
-    }
 }
 
 #[cfg(test)]

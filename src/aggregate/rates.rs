@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{RateSpan, Window, per_minute};
-use crate::store::{Counts, Dim, Store};
+use crate::store::{Dim, Store};
 
 /// Events per minute over each window.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -14,14 +14,6 @@ pub struct Rates {
 }
 
 impl Rates {
-    pub fn get(&self, w: Window) -> f64 {
-        match w {
-            Window::M1 => self.m1,
-            Window::M5 => self.m5,
-            Window::M15 => self.m15,
-        }
-    }
-
     fn from_counts(c: &[u64; 3], span: &RateSpan) -> Self {
         Self {
             m1: per_minute(c[0], span.seconds[0]),
@@ -29,24 +21,6 @@ impl Rates {
             m15: per_minute(c[2], span.seconds[2]),
         }
     }
-}
-
-/// One row of the principal or key table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntityRow<'s> {
-    pub id: u32,
-    pub name: &'s str,
-    pub calls: Rates,
-    pub decrypt: Rates,
-    pub denied: Rates,
-    /// Denied calls / all calls over the last 15 minutes; `None` when idle.
-    pub denied_share: Option<f64>,
-    /// Keys used (principal row) or principals seen (key row) in retention.
-    pub linked: u32,
-    pub first_seen: Option<DateTime<Utc>>,
-    pub last_seen: Option<DateTime<Utc>>,
-    /// Counts over the whole retention.
-    pub total: Counts,
 }
 
 /// Calls, Decrypt, denied per window (1, 5, 15 minutes), for one id.
@@ -71,20 +45,8 @@ impl RecentCounts {
     }
 }
 
-/// Rows for every principal and every key in retention (unsorted), from
-/// one scan of the buckets of the last 15 minutes.
-pub fn rows_both(store: &Store, now: DateTime<Utc>) -> (Vec<EntityRow<'_>>, Vec<EntityRow<'_>>) {
-    let (p_acc, k_acc) = recent_counts(store, now);
-    (
-        build(store, Dim::Principal, &p_acc, RateSpan::of(store, now)),
-        build(store, Dim::Key, &k_acc, RateSpan::of(store, now)),
-    )
-}
-
 /// The 1/5/15-minute counts of every principal id and every key id
-/// (vectors indexed by id), from one scan of the last 15 minutes' buckets:
-/// what [`rows_both`] builds its rows from, for callers that only want
-/// the numbers.
+/// (vectors indexed by id), from one scan of the last 15 minutes' buckets.
 pub fn recent_counts(store: &Store, now: DateTime<Utc>) -> (Vec<RecentCounts>, Vec<RecentCounts>) {
     let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
     let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
@@ -118,37 +80,4 @@ impl Acc {
             }
         }
     }
-}
-
-/// Rows for every id of `dim` (principals or keys) in retention.
-pub fn rows(store: &Store, dim: Dim, now: DateTime<Utc>) -> Vec<EntityRow<'_>> {
-    let (p, k) = rows_both(store, now);
-    if dim == Dim::Key { k } else { p }
-}
-
-#[allow(clippy::cast_precision_loss)] // counts stay far below 2^52
-fn build<'s>(store: &'s Store, dim: Dim, acc: &[Acc], span: RateSpan) -> Vec<EntityRow<'s>> {
-    store
-        .live_ids(dim)
-        .filter_map(|id| {
-            let info = store.entity(dim, id)?;
-            // Reserved rows with nothing in retention are noise.
-            if info.totals.calls == 0 {
-                return None;
-            }
-            let a = acc.get(id as usize).copied().unwrap_or_default();
-            Some(EntityRow {
-                id,
-                name: store.name(dim, id),
-                calls: Rates::from_counts(&a.calls, &span),
-                decrypt: Rates::from_counts(&a.decrypt, &span),
-                denied: Rates::from_counts(&a.denied, &span),
-                denied_share: (a.calls[2] > 0).then(|| a.denied[2] as f64 / a.calls[2] as f64),
-                linked: info.linked,
-                first_seen: info.first_seen,
-                last_seen: info.last_seen,
-                total: info.totals,
-            })
-        })
-        .collect()
 }

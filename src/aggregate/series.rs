@@ -40,38 +40,6 @@ fn last_hour(store: &Store, now: DateTime<Utc>) -> impl Iterator<Item = (usize, 
     })
 }
 
-/// The series of everything (`None`) or of one principal or key.
-pub fn series(store: &Store, now: DateTime<Utc>, of: Option<(Dim, u32)>) -> Series {
-    let mut s = Series::default();
-    for (slot, b) in last_hour(store, now) {
-        for (c, n) in b.combos() {
-            let hit = match of {
-                None => true,
-                Some((Dim::Principal, id)) => c.principal == id,
-                Some((Dim::Key, id)) => c.key == id,
-                Some(_) => false,
-            };
-            if hit {
-                s.calls[slot] += u64::from(n);
-                if c.is_denied() {
-                    s.denied[slot] += u64::from(n);
-                }
-            }
-        }
-    }
-    s
-}
-
-/// Series for several principals or keys from one scan; row `i` is `ids[i]`.
-pub fn series_many(store: &Store, now: DateTime<Utc>, dim: Dim, ids: &[u32]) -> Vec<Series> {
-    let (p, k) = if dim == Dim::Key {
-        series_many_both(store, now, &[], ids)
-    } else {
-        series_many_both(store, now, ids, &[])
-    };
-    if dim == Dim::Key { k } else { p }
-}
-
 /// Series for several principals and several keys from one scan of the
 /// last hour.
 pub fn series_many_both(

@@ -1,7 +1,7 @@
 use chrono::Duration;
 
 use super::*;
-use crate::store::tests::{ev, ev_with, t0};
+use crate::store::tests::{ev_with, t0};
 use crate::store::{Counts, Dim, Store, StoreConfig};
 
 const KEY_A: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaa";
@@ -61,78 +61,42 @@ fn scenario() -> Store {
     s
 }
 
-fn row<'a>(rows: &'a [EntityRow<'_>], name: &str) -> &'a EntityRow<'a> {
-    rows.iter().find(|r| r.name == name).expect("row")
-}
-
 #[test]
 fn rates_are_per_minute_over_nested_windows() {
     let s = scenario();
-    let rows = rows(&s, Dim::Principal, t0());
-    let alice = row(&rows, ALICE);
+    let (principals, _) = recent_counts(&s, t0());
+    let alice = principals[s.id(Dim::Principal, ALICE).expect("alice") as usize];
     // t0 opens its 10 s bucket: the windows' buckets hold 51, 291 and 891
     // seconds of events up to it, and the rates are over those seconds.
     let per_min = |n: f64, secs: f64| n * 60.0 / secs;
-    assert_eq!(RateSpan::of(&s, t0()).seconds, [51, 291, 891]);
-    assert!((alice.calls.m1 - per_min(30.0, 51.0)).abs() < 1e-9);
-    assert!((alice.calls.m5 - per_min(36.0, 291.0)).abs() < 1e-9);
-    assert!((alice.calls.m15 - per_min(66.0, 891.0)).abs() < 1e-9);
-    assert!((alice.decrypt.m15 - per_min(66.0, 891.0)).abs() < 1e-9);
-    assert!((alice.denied.m5 - per_min(6.0, 291.0)).abs() < 1e-9);
-    assert!(alice.denied.m1.abs() < 1e-9);
-    assert!((alice.denied_share.expect("share") - 6.0 / 66.0).abs() < 1e-9);
-    assert_eq!(alice.linked, 1);
-    assert_eq!(alice.total.calls, 66);
-    let bob = row(&rows, BOB);
-    assert_eq!(bob.calls, Rates::default());
-    assert_eq!(bob.denied_share, None);
-    assert_eq!(bob.first_seen, Some(t0() - Duration::hours(2)));
-}
-
-#[test]
-fn key_rows_count_principals() {
-    let mut s = scenario();
-    s.ingest(&ev("x", t0(), BOB, Some(KEY_A), "Decrypt"), t0());
-    let rows = rows(&s, Dim::Key, t0());
-    assert_eq!(row(&rows, KEY_A).linked, 2);
-    assert_eq!(row(&rows, KEY_B).linked, 1);
+    let span = RateSpan::of(&s, t0());
+    assert_eq!(span.seconds, [51, 291, 891]);
+    assert_eq!(alice.calls, [30, 36, 66]);
+    assert_eq!(alice.decrypt, [30, 36, 66]);
+    assert_eq!(alice.denied, [0, 6, 6]);
+    let calls = alice.call_rates(&span);
+    assert!((calls.m1 - per_min(30.0, 51.0)).abs() < 1e-9);
+    assert!((calls.m5 - per_min(36.0, 291.0)).abs() < 1e-9);
+    assert!((calls.m15 - per_min(66.0, 891.0)).abs() < 1e-9);
+    let denied = alice.denied_rates(&span);
+    assert!((denied.m5 - per_min(6.0, 291.0)).abs() < 1e-9);
+    assert!(denied.m1.abs() < 1e-9);
+    // Bob's one call, two hours ago, is in no window.
+    let bob = principals[s.id(Dim::Principal, BOB).expect("bob") as usize];
+    assert_eq!(bob, RecentCounts::default());
 }
 
 #[test]
 fn series_puts_each_minute_in_its_slot() {
     let s = scenario();
-    let all = series(&s, t0(), None);
-    // t0 itself is the only event in the current minute.
-    assert_eq!(all.calls[59], 1);
-    assert_eq!(all.calls.iter().sum::<u64>(), 66);
-    assert_eq!(all.denied[56], 6);
     let alice = s.id(Dim::Principal, ALICE).expect("alice");
-    let many = series_many(&s, t0(), Dim::Principal, &[alice]);
-    assert_eq!(many[0], series(&s, t0(), Some((Dim::Principal, alice))));
-}
-
-#[test]
-fn sorting_is_stable_by_name_in_both_directions() {
-    let mut s = Store::new(StoreConfig::default());
-    let now = t0();
-    for (i, p) in ["c", "a", "b"].iter().enumerate() {
-        s.ingest(&ev(&i.to_string(), now, p, Some(KEY_A), "Decrypt"), now);
-    }
-    s.ingest(&ev("9", now, "b", Some(KEY_A), "Decrypt"), now);
-    let names = |sort| -> Vec<String> {
-        top_n(rows(&s, Dim::Principal, now), sort, 10)
-            .iter()
-            .map(|r| r.name.to_string())
-            .collect()
-    };
-    assert_eq!(
-        names(Sort::desc(Column::Calls(Window::M1))),
-        ["b", "a", "c"]
-    );
-    assert_eq!(names(Sort::asc(Column::Calls(Window::M1))), ["a", "c", "b"]);
-    assert_eq!(names(Sort::desc(Column::Name)), ["c", "b", "a"]);
-    let top1 = top_n(rows(&s, Dim::Principal, now), Sort::asc(Column::Name), 1);
-    assert_eq!(top1[0].name, "a");
+    let key_a = s.id(Dim::Key, KEY_A).expect("key a");
+    let (p, k) = series_many_both(&s, t0(), &[alice], &[key_a]);
+    // t0 itself is the only event in the current minute.
+    assert_eq!(p[0].calls[59], 1);
+    assert_eq!(p[0].calls.iter().sum::<u64>(), 66);
+    assert_eq!(p[0].denied[56], 6);
+    assert_eq!(k[0], p[0], "all of Alice's calls are on key A");
 }
 
 #[test]
@@ -163,26 +127,6 @@ fn top_contexts_are_counted_and_the_rest_is_other() {
         ]
     );
     assert_eq!(top.other, 1);
-}
-
-#[test]
-fn dashboard_fills_every_pane() {
-    let s = scenario();
-    let alice = s.id(Dim::Principal, ALICE).expect("alice");
-    let d = dashboard(
-        &s,
-        t0(),
-        &Query {
-            selected: Some((Dim::Principal, alice)),
-            ..Query::default()
-        },
-    );
-    assert_eq!(d.principals[0].name, ALICE);
-    assert_eq!(d.principal_series.len(), d.principals.len());
-    assert_eq!(d.key_series.len(), d.keys.len());
-    assert_eq!(d.principal_count, 2);
-    assert_eq!(d.events_in_retention, 67);
-    assert!(d.contexts.is_some());
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod install_cli;
 mod keys_cli;
 mod keys_moto;
 mod keys_sim;
+mod layers;
 mod live_dashboard;
 mod live_sim;
 mod matcher;
