@@ -103,8 +103,8 @@ impl Drop for LiveSession {
 
 /// Starts one CloudTrail poller and one key-inventory poller per account
 /// × region; their messages go into the consumer's bounded channel `out`,
-/// the identities first. Events that change a key (`ScheduleKeyDeletion`,
-/// …) make the inventory re-read that key.
+/// the identities first. Each poller makes its source's inventory re-read
+/// a key an event changed (`ScheduleKeyDeletion`, …).
 pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     runtime: tokio::runtime::Runtime,
     accounts: &[Account],
@@ -112,12 +112,11 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
     out: std::sync::mpsc::SyncSender<M>,
 ) -> LiveSession {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use crate::aws::{CloudTrailReader, KmsReader};
     use crate::feed::SourceMsg;
-    use crate::source::inventory::{self, changes_key};
+    use crate::source::inventory;
     use crate::source::lookup::{Pacer, Poller, PollerSettings};
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceMsg>(64);
@@ -125,20 +124,26 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     for account in accounts {
         let _ = out.send(SourceMsg::Identity(account.identity.clone()).into());
     }
-    let mut inventories = HashMap::new();
     {
         let _guard = runtime.enter();
         for account in accounts {
             for source in account.sources() {
-                let plan = settings.plan.clone();
+                let (inventory, _task) = inventory::spawn(
+                    KmsReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    settings.inventory_interval,
+                    Arc::clone(clock),
+                    tx.clone(),
+                );
                 let poller = Poller::new(
                     CloudTrailReader::new(&account.config.config, &source.region),
                     source.clone(),
                     PollerSettings {
-                        plan,
+                        plan: settings.plan.clone(),
                         backfill: settings.backfill,
                         include_own_calls: settings.include_own_calls,
                         own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
+                        inventory: Some(inventory),
                         ..PollerSettings::default()
                     },
                     Pacer::lookup_events(),
@@ -146,34 +151,16 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
                     tx.clone(),
                 );
                 tokio::spawn(poller.run(stop_rx.clone()));
-                let (handle, _task) = inventory::spawn(
-                    KmsReader::new(&account.config.config, &source.region),
-                    source.clone(),
-                    settings.inventory_interval,
-                    Arc::clone(clock),
-                    tx.clone(),
-                );
-                inventories.insert(source, handle);
             }
         }
     }
     drop(tx);
+    // The pollers are async and the consumer's channel is not: one thread
+    // carries their messages across, and its full channel holds them back.
     std::thread::Builder::new()
         .name("kmstop-live-feed".into())
         .spawn(move || {
             while let Some(update) = rx.blocking_recv() {
-                if let SourceMsg::Events { source, events } = &update
-                    && let Some(inventory) = inventories.get(source)
-                {
-                    for e in events {
-                        let e = e.view();
-                        if changes_key(&e.event_name)
-                            && let Some(key) = &e.key
-                        {
-                            inventory.refresh_key(&key.arn);
-                        }
-                    }
-                }
                 if out.send(update.into()).is_err() {
                     break;
                 }

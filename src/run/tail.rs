@@ -319,6 +319,18 @@ fn spawn_pollers(
                 // A fresh start: an old checkpoint must not bend it.
                 let _ = std::fs::remove_file(path);
             }
+            // Only the alert rules need key facts: plain tail makes no
+            // KMS calls at all.
+            let inventory = args.alerts.then(|| {
+                crate::source::inventory::spawn(
+                    crate::aws::KmsReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    crate::source::inventory::DEFAULT_INTERVAL,
+                    Arc::clone(clock),
+                    tx.clone(),
+                )
+                .0
+            });
             let settings = PollerSettings {
                 plan: PlanSettings {
                     first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
@@ -329,6 +341,7 @@ fn spawn_pollers(
                 own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
                 checkpoint,
                 commit_by_consumer: true,
+                inventory,
                 ..PollerSettings::default()
             };
             let poller = Poller::new(
@@ -340,17 +353,6 @@ fn spawn_pollers(
                 tx.clone(),
             );
             tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
-            if args.alerts {
-                // Only the alert rules need key facts: plain tail makes no
-                // KMS calls at all.
-                crate::source::inventory::spawn(
-                    crate::aws::KmsReader::new(&account.config.config, &source.region),
-                    source.clone(),
-                    crate::source::inventory::DEFAULT_INTERVAL,
-                    Arc::clone(clock),
-                    tx.clone(),
-                );
-            }
         }
     }
     Ok(tasks)

@@ -53,6 +53,12 @@ pub struct InventoryHandle {
 }
 
 impl InventoryHandle {
+    /// A handle whose requests go to `requests` (tests of its callers).
+    #[cfg(test)]
+    pub(crate) fn over(requests: mpsc::Sender<String>) -> Self {
+        Self { requests }
+    }
+
     /// Re-reads the key `id` (a key id or ARN) soon. False when the queue
     /// is full or the poller has stopped: the next full read still
     /// brings the key up to date.

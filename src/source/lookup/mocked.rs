@@ -176,3 +176,80 @@ async fn a_failed_page_is_asked_again_and_delivered_once() {
     let status = last_status.expect("a status");
     assert_eq!((status.throttles, status.errors), (1, 1));
 }
+
+/// A `ScheduleKeyDeletion` read from CloudTrail makes the same source's
+/// inventory re-read that key at once; a `Decrypt` does not.
+#[tokio::test(start_paused = true)]
+async fn an_event_that_changes_a_key_has_the_inventory_re_read_it() {
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let scheduled = serde_json::json!({
+        "eventVersion": "1.08", "eventSource": "kms.amazonaws.com",
+        "eventName": "ScheduleKeyDeletion", "eventTime": "2026-11-24T11:59:40Z",
+        "eventID": "e-2", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+        "readOnly": false,
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/admin/s"},
+        "resources": [{"ARN": key, "accountId": "111122223333", "type": "AWS::KMS::Key"}]
+    })
+    .to_string();
+    let rule = mock!(Client::lookup_events)
+        .sequence()
+        .output(move || {
+            LookupEventsOutput::builder()
+                .events(
+                    Event::builder()
+                        .event_id("e-1")
+                        .event_time(aws_smithy_types::DateTime::from_secs(t0().timestamp() - 30))
+                        .cloud_trail_event(record("e-1"))
+                        .build(),
+                )
+                .events(
+                    Event::builder()
+                        .event_id("e-2")
+                        .event_time(aws_smithy_types::DateTime::from_secs(t0().timestamp() - 20))
+                        .cloud_trail_event(scheduled.clone())
+                        .build(),
+                )
+                .build()
+        })
+        .output(|| LookupEventsOutput::builder().build())
+        .repeatedly()
+        .build();
+    let (tx, mut rx) = mpsc::channel(16);
+    let (asks, mut asked) = mpsc::channel(16);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let settings = PollerSettings {
+        backfill: chrono::Duration::zero(),
+        inventory: Some(crate::source::inventory::InventoryHandle::over(asks)),
+        ..PollerSettings::default()
+    };
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock {
+        origin: t0(),
+        start: tokio::time::Instant::now(),
+    });
+    let source = SourceId {
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
+    };
+    let poller = Poller::new(
+        reader(&rule),
+        source,
+        settings,
+        Pacer::lookup_events(),
+        clock,
+        tx,
+    );
+    let task = tokio::spawn(poller.run(stop_rx));
+    loop {
+        let update = tokio::time::timeout(std::time::Duration::from_mins(10), rx.recv())
+            .await
+            .expect("a page within ten (paused) minutes");
+        if let Some(SourceMsg::Events { .. }) = update {
+            break;
+        }
+    }
+    assert_eq!(asked.try_recv().ok().as_deref(), Some(key));
+    assert!(asked.try_recv().is_err(), "only the changed key is re-read");
+    stop_tx.send(true).expect("stop");
+    while rx.recv().await.is_some() {}
+    task.await.expect("poller");
+}

@@ -23,6 +23,7 @@ use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
 use crate::feed::{Commit, Health, SourceId, SourceMsg};
+use crate::source::inventory::{InventoryHandle, changes_key};
 
 /// One LookupEvents request: what the poller needs from AWS (the SDK
 /// reader in production, an in-memory table in unit tests).
@@ -65,6 +66,9 @@ pub struct PollerSettings {
     /// Credentials errors on the very first request mean the region is not
     /// enabled for the account (the identity was checked elsewhere): stop.
     pub first_error_means_unavailable: bool,
+    /// The key inventory of the same source: an event that changes a key
+    /// (`ScheduleKeyDeletion`, `DisableKey`, …) makes it re-read that key.
+    pub inventory: Option<InventoryHandle>,
 }
 
 impl Default for PollerSettings {
@@ -78,6 +82,7 @@ impl Default for PollerSettings {
             commit_by_consumer: false,
             max_backoff: StdDuration::from_secs(30),
             first_error_means_unavailable: true,
+            inventory: None,
         }
     }
 }
@@ -245,6 +250,21 @@ impl<A: LookupApi> Poller<A> {
 
     /// Delivers a page's new events and moves the plan on; false when the
     /// consumer is gone.
+    /// Has the inventory re-read every key these events changed.
+    fn ask_inventory(&self, events: &[PackedEvent]) {
+        let Some(inventory) = &self.settings.inventory else {
+            return;
+        };
+        for e in events {
+            let e = e.view();
+            if changes_key(&e.event_name)
+                && let Some(key) = &e.key
+            {
+                inventory.refresh_key(&key.arn);
+            }
+        }
+    }
+
     async fn take_page(&mut self, kind: ScanKind, page: LookupPage) -> bool {
         let now = self.clock.now();
         let edge: Vec<String> = self
@@ -306,6 +326,7 @@ impl<A: LookupApi> Poller<A> {
             fresh_events.push(PackedEvent::pack(&event));
         }
         let delivered = fresh_events.len() as u64;
+        self.ask_inventory(&fresh_events);
         if !fresh_events.is_empty() {
             fresh_events.sort_by_key(PackedEvent::time);
             let update = SourceMsg::Events {
