@@ -6,14 +6,14 @@ use std::fmt::Write;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::{sorted, title_extra};
+use super::{framed_table, title_extra};
 use crate::alert::Severity;
 use crate::app::query::AlertRow;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, name, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, ident, name, styled, text_col, time,
 };
 
 pub const COLUMNS: [Col; 7] = [
@@ -72,18 +72,16 @@ pub fn draw(
     let state = &app.panes[Pane::Alerts.index()];
     let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);
     let _ = write!(extra, " · {} firing", s.firing);
-    let block = crate::ui::widgets::block(Pane::Alerts.title(), &extra, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    table(
+    framed_table(
         frame,
-        inner,
+        area,
+        app,
         theme,
-        &COLUMNS,
-        sorted(app, Pane::Alerts),
-        s.alerts.len(),
-        &state.list,
+        Pane::Alerts,
+        &extra,
         focused,
+        &COLUMNS,
+        s.alerts.len(),
         |row, i, _| cell_of(&s.alerts[row], i, app),
     )
 }

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{sorted, title_extra};
+use super::{framed, sorted, title_extra};
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
@@ -102,9 +102,7 @@ pub fn draw(
         count(denied),
         count(calls)
     );
-    let block = crate::ui::widgets::block(Pane::Denied.title(), &extra, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = framed(frame, area, theme, Pane::Denied, &extra, focused);
     // The chart takes about a third, at least 3 lines when there is room.
     let chart_h = if inner.height >= 8 {
         (inner.height / 3).clamp(3, 12)

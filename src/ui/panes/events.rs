@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::{sorted, title_extra};
+use super::{framed, sorted, title_extra};
 use crate::app::query::EventRow;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, ListState, Pane};
@@ -91,9 +91,7 @@ pub fn draw(
     if shown >= crate::app::query::MAX_EVENT_ROWS {
         extra.push_str(" · newest shown");
     }
-    let block = crate::ui::widgets::block(Pane::Events.title(), &extra, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = framed(frame, area, theme, Pane::Events, &extra, focused);
     rows(
         frame,
         inner,

@@ -5,13 +5,13 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::{sorted, title_extra};
+use super::{framed_table, title_extra};
 use crate::app::query::KeyRow;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, rate_cell, spark, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, rate_cell, spark, styled, text_col, time,
 };
 
 /// The region tells apart the rows of a multi-Region key, which share
@@ -114,18 +114,16 @@ pub fn draw(
     if app.data.inventory.is_empty() {
         extra.push_str(" · seen in events (no inventory)");
     }
-    let block = crate::ui::widgets::block(Pane::Keys.title(), &extra, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    table(
+    framed_table(
         frame,
-        inner,
+        area,
+        app,
         theme,
-        &COLUMNS,
-        sorted(app, Pane::Keys),
-        s.keys.len(),
-        &state.list,
+        Pane::Keys,
+        &extra,
         focused,
+        &COLUMNS,
+        s.keys.len(),
         |row, i, w| cell_of(&s.keys[row], i, w, app),
     )
 }

@@ -13,6 +13,7 @@ use ratatui::layout::Rect;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Filter, Pane};
 use crate::ui::theme::Theme;
+use crate::ui::widgets::{CellText, Col, table};
 
 /// Draws `pane` framed in `area`; returns the first row's line.
 pub fn draw(
@@ -30,6 +31,52 @@ pub fn draw(
         Pane::Alerts => alerts::draw(frame, area, app, theme, focused),
         Pane::Events => events::draw(frame, area, app, theme, focused),
     }
+}
+
+/// Draws `pane`'s frame (its title, then `extra`) and returns the area
+/// inside it.
+pub fn framed(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    theme: &Theme,
+    pane: Pane,
+    extra: &str,
+    focused: bool,
+) -> Rect {
+    let block = crate::ui::widgets::block(pane.title(), extra, focused, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
+}
+
+/// A pane that is one table: its frame, then `len` rows of `cols` in the
+/// pane's sort and scroll state; the first row's line (for the mouse).
+#[allow(clippy::too_many_arguments)]
+pub fn framed_table(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    theme: &Theme,
+    pane: Pane,
+    extra: &str,
+    focused: bool,
+    cols: &[Col],
+    len: usize,
+    cell_of: impl FnMut(usize, usize, u16) -> CellText,
+) -> Option<u16> {
+    let inner = framed(frame, area, theme, pane, extra, focused);
+    let list = &app.panes[pane.index()].list;
+    table(
+        frame,
+        inner,
+        theme,
+        cols,
+        sorted(app, pane),
+        len,
+        list,
+        focused,
+        cell_of,
+    )
 }
 
 /// The title's extra: rows shown of rows held, the filter, the window.

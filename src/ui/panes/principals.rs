@@ -5,13 +5,13 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::{sorted, title_extra};
+use super::{framed_table, title_extra};
 use crate::app::query::PrincipalRow;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, rate_cell, spark, styled, table, text_col, time,
+    CellText, Col, cell, col, count, flex, ident, rate_cell, spark, styled, text_col, time,
 };
 
 pub const COLUMNS: [Col; 11] = [
@@ -71,18 +71,16 @@ pub fn draw(
         state.filter.as_ref(),
         app,
     );
-    let block = crate::ui::widgets::block(Pane::Principals.title(), &extra, focused, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    table(
+    framed_table(
         frame,
-        inner,
+        area,
+        app,
         theme,
-        &COLUMNS,
-        sorted(app, Pane::Principals),
-        s.principals.len(),
-        &state.list,
+        Pane::Principals,
+        &extra,
         focused,
+        &COLUMNS,
+        s.principals.len(),
         |row, i, w| cell_of(&s.principals[row], i, w, app),
     )
 }
