@@ -327,8 +327,6 @@ pub struct App {
     pub keymap: Keymap,
     /// The last wall-clock time the loop saw.
     pub now: DateTime<Utc>,
-    /// Bumped when something the rows depend on changes.
-    pub view_version: u64,
     pub snapshot: Snapshot,
     pub hits: RefCell<Vec<Hit>>,
     pub quit: bool,
@@ -365,7 +363,6 @@ impl App {
             status: None,
             keymap: Keymap::default(),
             now,
-            view_version: 0,
             snapshot: Snapshot::default(),
             hits: RefCell::new(Vec::new()),
             quit: false,
@@ -408,11 +405,11 @@ impl App {
     pub fn refresh(&mut self) {
         let key = query::SnapKey {
             generation: self.data.generation,
-            version: self.view_version,
+            view: query::ViewKey::of(self),
             time: self.view_time(),
             from: self.window_start(),
         };
-        if self.snapshot.key != Some(key) {
+        if self.snapshot.key.as_ref() != Some(&key) {
             let remembered = selection::remember(self);
             self.snapshot = query::build(self, key);
             selection::follow(self, &remembered);

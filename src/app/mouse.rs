@@ -23,7 +23,6 @@ pub(super) fn click(app: &mut App, column: u16, row: u16) {
         HitTarget::Tab(p) => {
             app.drills.clear();
             app.focus = p;
-            app.view_version += 1;
         }
         HitTarget::Rows {
             pane,

@@ -174,7 +174,6 @@ fn submit(app: &mut App, p: &mut Prompt) -> bool {
                 pane.filter = filter;
                 pane.list.reset(0);
             }
-            app.view_version += 1;
             true
         }
         PromptKind::Silence { rule, group } => {

@@ -26,12 +26,52 @@ pub const MAX_EVENT_ROWS: usize = 2_000;
 /// Events looked at at most to find them (a rare filter over a week).
 pub const MAX_EVENT_SCAN: usize = 400_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Everything the rows depend on: the data's generation, the times, and
+/// the view state itself (compared whole each refresh, so no change to
+/// the view can forget to ask for new rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapKey {
     pub generation: u64,
-    pub version: u64,
+    pub view: ViewKey,
     pub time: DateTime<Utc>,
     pub from: DateTime<Utc>,
+}
+
+/// The view state the rows are built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewKey {
+    pub sorts: Vec<super::SortState>,
+    pub filters: Vec<Option<String>>,
+    pub window: super::TimeWindow,
+    /// Each open drill-down: its target, filter and section.
+    pub drills: Vec<(super::DrillTarget, Option<String>, usize)>,
+    /// Where the Principals and Keys selections are, coarsely: sparklines
+    /// are built near the selection, so moving far needs new rows.
+    pub spark_pages: [usize; 2],
+}
+
+impl ViewKey {
+    pub fn of(app: &App) -> Self {
+        let page = |p: Pane| app.panes[p.index()].list.selected / super::tables::SPARK_PAGE;
+        Self {
+            sorts: app.panes.iter().map(|p| p.sort).collect(),
+            filters: app
+                .panes
+                .iter()
+                .map(|p| p.filter.as_ref().map(|f| f.text.clone()))
+                .collect(),
+            window: app.window,
+            drills: app
+                .drills
+                .iter()
+                .map(|d| {
+                    let filter = d.filter.as_ref().map(|f| f.text.clone());
+                    (d.target.clone(), filter, d.section)
+                })
+                .collect(),
+            spark_pages: [page(Pane::Principals), page(Pane::Keys)],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

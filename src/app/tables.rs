@@ -20,6 +20,9 @@ use crate::store::{Dim, NONE, OTHER};
 
 /// Sparklines are computed for rows this close to the top or selection.
 const SPARK_ROWS: usize = 120;
+/// Selections within one such page of rows share their sparklines (each
+/// selection's are built for rows within `SPARK_ROWS / 2` of it).
+pub(super) const SPARK_PAGE: usize = SPARK_ROWS / 4;
 
 /// Calls per minute over 1, 5 and 15 minutes of an id.
 pub(super) fn rates(r: Option<&RecentCounts>, span: &RateSpan) -> [f64; 3] {

@@ -77,7 +77,6 @@ fn dispatch(app: &mut App, action: Action) -> Effect {
         Action::Focus(p) => {
             app.drills.clear();
             app.focus = p;
-            app.view_version += 1;
         }
         Action::Up => move_by(app, -1),
         Action::Down => move_by(app, 1),
@@ -108,16 +107,13 @@ fn dispatch(app: &mut App, action: Action) -> Effect {
             let sort = &mut app.panes[app.focus.index()].sort;
             sort.column = (sort.column + 1) % n;
             sort.reversed = false;
-            app.view_version += 1;
         }
         Action::ReverseSort => {
             let sort = &mut app.panes[app.focus.index()].sort;
             sort.reversed = !sort.reversed;
-            app.view_version += 1;
         }
         Action::CycleWindow => {
             app.window = app.window.next();
-            app.view_version += 1;
         }
         Action::Pause => {
             if app.paused.take().is_none() {
@@ -227,22 +223,6 @@ pub(super) fn move_by(app: &mut App, delta: isize) {
     let max = len.saturating_sub(1);
     let to = list.selected.saturating_add_signed(delta).min(max);
     list.select(to);
-    // Sparklines are computed near the selection: moving far needs more.
-    let spark_missing = app.drills.is_empty()
-        && match app.focus {
-            Pane::Principals => app
-                .snapshot
-                .principals
-                .get(to)
-                .is_some_and(|r| r.spark.is_none()),
-            Pane::Keys => app.snapshot.keys.get(to).is_some_and(|r| {
-                r.spark.is_none() && app.data.store.id(crate::store::Dim::Key, &r.arn).is_some()
-            }),
-            _ => false,
-        };
-    if spark_missing {
-        app.view_version += 1;
-    }
 }
 
 fn step_section(app: &mut App, forward: bool) {
@@ -258,7 +238,6 @@ fn step_section(app: &mut App, forward: bool) {
 
 fn push(app: &mut App, target: DrillTarget) {
     app.drills.push(Drill::new(target));
-    app.view_version += 1;
 }
 
 fn enter(app: &mut App) {
@@ -294,7 +273,6 @@ fn enter(app: &mut App) {
                         d.filter = Some(Filter { text, regex });
                         d.section = events;
                         d.lists[events.min(2)].reset(0);
-                        app.view_version += 1;
                     }
                 }
             }
@@ -351,12 +329,10 @@ fn enter(app: &mut App) {
     }
 }
 
+/// Closes the top drill-down, else clears the pane's filter.
 fn back(app: &mut App) {
-    if app.drills.pop().is_some() {
-        app.view_version += 1;
-    } else if app.panes[app.focus.index()].filter.take().is_some() {
+    if app.drills.pop().is_none() && app.panes[app.focus.index()].filter.take().is_some() {
         app.panes[app.focus.index()].list.reset(0);
-        app.view_version += 1;
     }
 }
 

@@ -374,3 +374,61 @@ fn quit_and_mouse() {
     let fx = update(&mut app, Action::Quit, now);
     assert_eq!(fx, kmstop::app::Effect::Quit);
 }
+
+/// Sparklines are built for the rows near the top and near the selection:
+/// moving the selection far down a long table brings the rows there their
+/// sparklines, and moving back keeps the top's.
+#[test]
+fn the_selected_row_has_its_sparkline_however_far_down() {
+    use kmstop::app::{Data, DataConfig, Mode};
+    let t = support::start();
+    let events: Vec<_> = (0..400)
+        .map(|i| {
+            let principal = format!("arn:aws:iam::111122223333:user/u{i:03}");
+            let calls = 1 + (399 - i) / 50;
+            (0..calls)
+                .map(|n| {
+                    let at = t + Duration::seconds(i64::try_from(n * 60).expect("small"));
+                    support::pack(&support::record(
+                        i * 1000 + n,
+                        at,
+                        "Decrypt",
+                        &principal,
+                        support::KEY_ORDERS,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    let data = Data::new(&DataConfig::files(), Vec::new()).expect("no rules");
+    let mut app = App::new(
+        data,
+        Mode::Files(vec!["./logs".into()]),
+        t + Duration::hours(1),
+    );
+    app.data.ingest(events, None);
+    app.data.finish_files();
+    act(&mut app, &[Action::Focus(Pane::Principals)]);
+    while app.window != TimeWindow::All {
+        act(&mut app, &[Action::CycleWindow]);
+    }
+    assert_eq!(app.snapshot.principals.len(), 400);
+    assert!(
+        app.snapshot.principals[350].spark.is_none(),
+        "not built far down"
+    );
+    for _ in 0..350 {
+        act(&mut app, &[Action::Down]);
+    }
+    let selected = app.panes[Pane::Principals.index()].list.selected;
+    assert_eq!(selected, 350);
+    assert!(
+        app.snapshot.principals[selected].spark.is_some(),
+        "the selected row's sparkline"
+    );
+    for _ in 0..350 {
+        act(&mut app, &[Action::Up]);
+    }
+    assert!(app.snapshot.principals[0].spark.is_some());
+}
