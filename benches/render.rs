@@ -29,7 +29,9 @@ fn frame(c: &mut Criterion) {
         }
         app.rebuild();
         terminal
-            .draw(|f| kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default()))
+            .draw(|f| {
+                let _ = kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default());
+            })
             .expect("draws");
         black_box(terminal.backend().buffer().area);
     };
@@ -51,7 +53,9 @@ fn frame(c: &mut Criterion) {
     g.bench_function("draw only (view model reused)", |b| {
         b.iter(|| {
             terminal
-                .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+                .draw(|f| {
+                    let _ = kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default());
+                })
                 .expect("draws");
             black_box(terminal.backend().buffer().area);
         });

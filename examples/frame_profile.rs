@@ -42,7 +42,9 @@ fn main() {
         while start.elapsed() < Duration::from_secs(secs) {
             app.rebuild();
             terminal
-                .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+                .draw(|f| {
+                    let _ = kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default());
+                })
                 .expect("draws");
             std::hint::black_box(terminal.backend().buffer().area);
             n += 1;

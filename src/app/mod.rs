@@ -23,8 +23,6 @@ mod update;
 #[cfg(test)]
 mod tests;
 
-use std::cell::{Cell, RefCell};
-
 use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 
@@ -137,13 +135,15 @@ pub enum Mode {
     Live,
 }
 
-/// A list's selection; the scroll offset is kept by the renderer, which
-/// alone knows the height. The selection stays on its row when the rows
+/// A list's selection and scroll offset; the offset is the renderer's,
+/// which alone knows the height. The selection stays on its row when the rows
 /// re-sort ([`selection`]).
 #[derive(Debug, Default)]
 pub struct ListState {
     pub selected: usize,
-    pub offset: Cell<usize>,
+    /// The row at the top when last drawn (the renderer's, given back
+    /// through [`App::drawn`]).
+    pub offset: usize,
     /// Set by [`ListState::reset`]: the next rows take the position, not
     /// the row that was there.
     reset: bool,
@@ -295,11 +295,13 @@ pub struct Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HitTarget {
     Tab(Pane),
-    /// A pane's or a drill section's rows: the first row's screen line.
+    /// A pane's or a drill section's rows: the first row's screen line and
+    /// the row shown there.
     Rows {
         pane: Option<Pane>,
         section: Option<usize>,
         first_row: u16,
+        offset: usize,
     },
 }
 
@@ -328,7 +330,8 @@ pub struct App {
     /// The last wall-clock time the loop saw.
     pub now: DateTime<Utc>,
     pub snapshot: Snapshot,
-    pub hits: RefCell<Vec<Hit>>,
+    /// Where the last frame drew tabs and rows (see [`App::drawn`]).
+    pub hits: Vec<Hit>,
     pub quit: bool,
 }
 
@@ -364,7 +367,7 @@ impl App {
             keymap: Keymap::default(),
             now,
             snapshot: Snapshot::default(),
-            hits: RefCell::new(Vec::new()),
+            hits: Vec::new(),
             quit: false,
         }
     }
@@ -399,6 +402,29 @@ impl App {
             Some(Overlay::Help { .. }) => InputMode::Help,
             _ => InputMode::Normal,
         }
+    }
+
+    /// Takes what the renderer reports of the frame it drew: where tabs
+    /// and rows went (for the mouse) and each list's scroll offset.
+    pub fn drawn(&mut self, hits: Vec<Hit>) {
+        for hit in &hits {
+            let HitTarget::Rows {
+                pane,
+                section,
+                offset,
+                ..
+            } = hit.target
+            else {
+                continue;
+            };
+            let list = match (section, self.drills.last_mut(), pane) {
+                (Some(s), Some(d), _) => &mut d.lists[s.min(2)],
+                (None, None, Some(p)) => &mut self.panes[p.index()].list,
+                _ => continue,
+            };
+            list.offset = offset;
+        }
+        self.hits = hits;
     }
 
     /// Rebuilds the rows if anything they depend on changed.

@@ -5,8 +5,8 @@ use super::update::{current_len, current_list, move_by};
 use super::{App, Hit, HitTarget};
 
 fn hit_at(app: &App, column: u16, row: u16) -> Option<Hit> {
-    let hits = app.hits.borrow();
-    hits.iter()
+    app.hits
+        .iter()
         .rev()
         .find(|h| {
             let a = h.area;
@@ -28,6 +28,7 @@ pub(super) fn click(app: &mut App, column: u16, row: u16) {
             pane,
             section,
             first_row,
+            offset,
         } => {
             if let Some(p) = pane {
                 app.focus = p;
@@ -38,7 +39,6 @@ pub(super) fn click(app: &mut App, column: u16, row: u16) {
             if row < first_row {
                 return;
             }
-            let offset = current_list(app).offset.get();
             let to = offset + usize::from(row - first_row);
             if to < current_len(app) {
                 current_list(app).select(to);

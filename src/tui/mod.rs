@@ -127,7 +127,11 @@ pub fn run_dashboard(
         if dirty && due {
             app.now = now;
             app.refresh();
-            guard.terminal.draw(|f| crate::ui::draw(f, &app, &theme))?;
+            let mut hits = Vec::new();
+            guard
+                .terminal
+                .draw(|f| hits = crate::ui::draw(f, &app, &theme))?;
+            app.drawn(hits);
             last_draw = Some(now);
             dirty = false;
         }

@@ -161,12 +161,13 @@ pub fn draw(
                 )
             }
         };
-        if let Some(first_row) = first {
+        if let Some(shown) = first {
             hits.push(Hit {
                 target: HitTarget::Rows {
                     pane: None,
                     section: Some(i),
-                    first_row,
+                    first_row: shown.first_row,
+                    offset: shown.offset,
                 },
                 area: *a,
             });

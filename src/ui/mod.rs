@@ -24,7 +24,10 @@ use theme::Slot;
 const GRID_WIDTH: u16 = 160;
 const GRID_HEIGHT: u16 = 40;
 
-pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) {
+/// Draws the whole screen; returns where tabs and rows went, for
+/// [`App::drawn`] (the mouse, and each list's scroll offset).
+#[must_use]
+pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) -> Vec<Hit> {
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.style(Slot::Background)), area);
     let height = area.height;
@@ -110,7 +113,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) {
         Some(Overlay::Prompt(p)) => overlay::prompt(frame, footer, p, theme),
         None => {}
     }
-    *app.hits.borrow_mut() = hits;
+    hits
 }
 
 fn draw_pane(
@@ -122,12 +125,13 @@ fn draw_pane(
     hits: &mut Vec<Hit>,
 ) {
     let focused = pane == app.focus;
-    if let Some(first_row) = panes::draw(frame, area, app, theme, pane, focused) {
+    if let Some(shown) = panes::draw(frame, area, app, theme, pane, focused) {
         hits.push(Hit {
             target: HitTarget::Rows {
                 pane: Some(pane),
                 section: None,
-                first_row,
+                first_row: shown.first_row,
+                offset: shown.offset,
             },
             area,
         });

@@ -225,8 +225,17 @@ pub fn safe(s: &str, width: u16) -> String {
     for_terminal(s, usize::from(width))
 }
 
-/// Renders `len` rows of which only the visible ones are built; returns
-/// the screen line of the first row (for the mouse), if any row fits.
+/// Where a table's rows went: the screen line of its first row and the
+/// row shown there (the scroll offset), for the mouse and the next frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub first_row: u16,
+    pub offset: usize,
+}
+
+/// Renders `len` rows of which only the visible ones are built, scrolled
+/// from the list's last offset just enough to show its selection; where
+/// they went, if any row fits.
 #[allow(clippy::too_many_arguments)]
 pub fn table(
     frame: &mut Frame<'_>,
@@ -238,7 +247,7 @@ pub fn table(
     list: &ListState,
     focused: bool,
     mut cell_of: impl FnMut(usize, usize, u16) -> CellText,
-) -> Option<u16> {
+) -> Option<Shown> {
     if area.height == 0 || area.width == 0 {
         return None;
     }
@@ -278,16 +287,18 @@ pub fn table(
             )),
             body,
         );
-        return Some(body.y);
+        return Some(Shown {
+            first_row: body.y,
+            offset: 0,
+        });
     }
     let selected = list.selected.min(len - 1);
-    let mut offset = list.offset.get().min(len - 1);
+    let mut offset = list.offset.min(len - 1);
     if selected < offset {
         offset = selected;
     } else if selected >= offset + visible {
         offset = selected + 1 - visible;
     }
-    list.offset.set(offset);
     let mut lines = Vec::with_capacity(visible);
     for row in offset..len.min(offset + visible) {
         let is_sel = row == selected;
@@ -316,7 +327,10 @@ pub fn table(
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), body);
-    Some(body.y)
+    Some(Shown {
+        first_row: body.y,
+        offset,
+    })
 }
 
 /// `s` (already safe) padded or cut to exactly `w` columns.

@@ -356,16 +356,20 @@ fn quit_and_mouse() {
     // Draw once so the mouse knows where things are.
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).expect("terminal");
+    let mut hits = Vec::new();
     terminal
-        .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+        .draw(|f| hits = kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
         .expect("draws");
+    app.drawn(std::mem::take(&mut hits));
     // The tab line is the 7th line (header 2, timeline 3, tabs): click "3 Keys".
     let now = app.now;
     update(&mut app, Action::Click { column: 28, row: 5 }, now);
     assert_eq!(app.focus, Pane::Keys);
+    let mut hits = Vec::new();
     terminal
-        .draw(|f| kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
+        .draw(|f| hits = kmstop::ui::draw(f, &app, &kmstop::ui::theme::Theme::default()))
         .expect("draws");
+    app.drawn(std::mem::take(&mut hits));
     // Click the third key row (header row is line 7 + border).
     update(&mut app, Action::Click { column: 10, row: 9 }, now);
     assert_eq!(app.panes[Pane::Keys.index()].list.selected, 1);

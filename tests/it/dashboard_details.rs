@@ -36,7 +36,9 @@ fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) {
 fn render(app: &App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     terminal
-        .draw(|f| kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default()))
+        .draw(|f| {
+            let _ = kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default());
+        })
         .expect("draws");
     support::text(terminal.backend().buffer())
 }

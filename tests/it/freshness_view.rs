@@ -62,7 +62,9 @@ fn show(app: &mut App, s: SourceStatus) -> Buffer {
     app.refresh();
     let mut terminal = Terminal::new(TestBackend::new(160, 40)).expect("test terminal");
     terminal
-        .draw(|f| kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default()))
+        .draw(|f| {
+            let _ = kmstop::ui::draw(f, app, &kmstop::ui::theme::Theme::default());
+        })
         .expect("draws");
     terminal.backend().buffer().clone()
 }

@@ -17,7 +17,9 @@ fn render(app: &App, w: u16, h: u16) -> Buffer {
 fn render_with(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     terminal
-        .draw(|f| kmstop::ui::draw(f, app, theme))
+        .draw(|f| {
+            let _ = kmstop::ui::draw(f, app, theme);
+        })
         .expect("draws");
     terminal.backend().buffer().clone()
 }

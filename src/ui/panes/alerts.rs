@@ -13,7 +13,7 @@ use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, name, styled, text_col, time,
+    CellText, Col, Shown, cell, col, count, flex, ident, name, styled, text_col, time,
 };
 
 pub const COLUMNS: [Col; 7] = [
@@ -67,7 +67,7 @@ pub fn draw(
     app: &App,
     theme: &Theme,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     let s = &app.snapshot;
     let state = &app.panes[Pane::Alerts.index()];
     let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);

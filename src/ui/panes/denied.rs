@@ -13,7 +13,9 @@ use super::{framed, sorted, title_extra};
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
-use crate::ui::widgets::{Col, cell, col, count, flex, ident, resample, styled, table, text_col};
+use crate::ui::widgets::{
+    Col, Shown, cell, col, count, flex, ident, resample, styled, table, text_col,
+};
 
 pub const COLUMNS: [Col; 4] = [
     text_col("kind", 9, 2),
@@ -79,7 +81,7 @@ pub fn draw(
     app: &App,
     theme: &Theme,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     let s = &app.snapshot;
     let state = &app.panes[Pane::Denied.index()];
     let denied: u64 = s.window_series.denied.iter().sum();

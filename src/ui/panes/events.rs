@@ -10,7 +10,7 @@ use crate::app::sort_key::SortKey;
 use crate::app::{App, ListState, Pane};
 use crate::event::Outcome;
 use crate::ui::theme::{Slot, Theme};
-use crate::ui::widgets::{CellText, Col, cell, flex, ident, styled, table, text_col, time};
+use crate::ui::widgets::{CellText, Col, Shown, cell, flex, ident, styled, table, text_col, time};
 
 pub const COLUMNS: [Col; 8] = [
     text_col("time", 11, 0).sorts(SortKey::Time),
@@ -53,7 +53,7 @@ pub fn rows(
     list: &ListState,
     focused: bool,
     sort: Option<(SortKey, bool)>,
-) -> Option<u16> {
+) -> Option<Shown> {
     // The table asks for a row's cells one after the other.
     let mut memo: Option<(usize, Option<EventRow>)> = None;
     table(
@@ -83,7 +83,7 @@ pub fn draw(
     app: &App,
     theme: &Theme,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     let s = &app.snapshot;
     let state = &app.panes[Pane::Events.index()];
     let shown = s.events.len();

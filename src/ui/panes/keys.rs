@@ -11,7 +11,7 @@ use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, rate_cell, spark, styled, text_col, time,
+    CellText, Col, Shown, cell, col, count, flex, rate_cell, spark, styled, text_col, time,
 };
 
 /// The region tells apart the rows of a multi-Region key, which share
@@ -107,7 +107,7 @@ pub fn draw(
     app: &App,
     theme: &Theme,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     let s = &app.snapshot;
     let state = &app.panes[Pane::Keys.index()];
     let mut extra = title_extra(s.keys.len(), s.key_total, state.filter.as_ref(), app);

@@ -13,9 +13,9 @@ use ratatui::layout::Rect;
 use crate::app::sort_key::SortKey;
 use crate::app::{App, Filter, Pane};
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{CellText, Col, table};
+use crate::ui::widgets::{CellText, Col, Shown, table};
 
-/// Draws `pane` framed in `area`; returns the first row's line.
+/// Draws `pane` framed in `area`; where its rows went.
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -23,7 +23,7 @@ pub fn draw(
     theme: &Theme,
     pane: Pane,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     match pane {
         Pane::Principals => principals::draw(frame, area, app, theme, focused),
         Pane::Denied => denied::draw(frame, area, app, theme, focused),
@@ -50,7 +50,7 @@ pub fn framed(
 }
 
 /// A pane that is one table: its frame, then `len` rows of `cols` in the
-/// pane's sort and scroll state; the first row's line (for the mouse).
+/// pane's sort and scroll state; where its rows went.
 #[allow(clippy::too_many_arguments)]
 pub fn framed_table(
     frame: &mut Frame<'_>,
@@ -63,7 +63,7 @@ pub fn framed_table(
     cols: &[Col],
     len: usize,
     cell_of: impl FnMut(usize, usize, u16) -> CellText,
-) -> Option<u16> {
+) -> Option<Shown> {
     let inner = framed(frame, area, theme, pane, extra, focused);
     let list = &app.panes[pane.index()].list;
     table(

@@ -11,7 +11,7 @@ use crate::app::sort_key::SortKey;
 use crate::app::{App, Pane};
 use crate::ui::theme::{Slot, Theme};
 use crate::ui::widgets::{
-    CellText, Col, cell, col, count, flex, ident, rate_cell, spark, styled, text_col, time,
+    CellText, Col, Shown, cell, col, count, flex, ident, rate_cell, spark, styled, text_col, time,
 };
 
 pub const COLUMNS: [Col; 11] = [
@@ -62,7 +62,7 @@ pub fn draw(
     app: &App,
     theme: &Theme,
     focused: bool,
-) -> Option<u16> {
+) -> Option<Shown> {
     let s = &app.snapshot;
     let state = &app.panes[Pane::Principals.index()];
     let extra = title_extra(
