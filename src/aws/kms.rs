@@ -12,6 +12,7 @@ use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 use super::answer_limit::AnswerLimit;
+use crate::inventory::KeyFacts;
 use super::error::{AwsError, ErrorKind};
 use super::time::from_smithy;
 // The pacer of LookupEvents, one per account × region here too.
@@ -43,21 +44,12 @@ pub struct AliasEntry {
     pub target_key_id: Option<String>,
 }
 
-/// What `DescribeKey` says about a key, enum values as KMS spells them.
+/// What `DescribeKey` says about a key: its facts (arn, key id, account
+/// and the described fields, enum values as KMS spells them; the rest
+/// unset), and whether it lives in a custom key store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyDescription {
-    pub key_id: String,
-    pub arn: Option<String>,
-    pub account: Option<String>,
-    pub description: Option<String>,
-    pub state: Option<String>,
-    pub key_manager: Option<String>,
-    pub key_spec: Option<String>,
-    pub key_usage: Option<String>,
-    pub origin: Option<String>,
-    pub multi_region: Option<bool>,
-    pub created: Option<DateTime<Utc>>,
-    pub deletion_date: Option<DateTime<Utc>>,
+    pub facts: KeyFacts,
     /// The key lives in a custom key store (an HSM cluster or an external one).
     pub custom_key_store: bool,
 }
@@ -68,8 +60,8 @@ impl KeyDescription {
     /// stores. For every other key the rotation calls answer
     /// `UnsupportedOperationException`, so kmstop does not ask.
     pub fn can_rotate(&self) -> bool {
-        self.key_spec.as_deref() == Some("SYMMETRIC_DEFAULT")
-            && self.origin.as_deref().is_none_or(|o| o == "AWS_KMS")
+        self.facts.key_spec.as_deref() == Some("SYMMETRIC_DEFAULT")
+            && self.facts.origin.as_deref().is_none_or(|o| o == "AWS_KMS")
             && !self.custom_key_store
     }
 }
@@ -221,9 +213,9 @@ impl KmsReader {
                 format!("DescribeKey {id}: the answer has no KeyMetadata"),
             ));
         };
-        Ok(KeyDescription {
-            key_id: m.key_id().to_string(),
-            arn: m.arn().map(str::to_string),
+        let facts = KeyFacts {
+            arn: m.arn().unwrap_or_default().to_string(),
+            key_id: Some(m.key_id().to_string()),
             account: m.aws_account_id().map(str::to_string),
             description: m.description().map(str::to_string),
             state: m.key_state().map(|s| s.as_str().to_string()),
@@ -234,6 +226,10 @@ impl KmsReader {
             multi_region: m.multi_region(),
             created: m.creation_date().and_then(from_smithy),
             deletion_date: m.deletion_date().and_then(from_smithy),
+            ..KeyFacts::default()
+        };
+        Ok(KeyDescription {
+            facts,
             custom_key_store: m.custom_key_store_id().is_some_and(|s| !s.is_empty()),
         })
     }
@@ -385,24 +381,20 @@ mod tests {
 
     #[test]
     fn only_plain_symmetric_kms_keys_rotate() {
-        let base = KeyDescription {
-            key_spec: Some("SYMMETRIC_DEFAULT".into()),
-            origin: Some("AWS_KMS".into()),
-            ..KeyDescription::default()
+        let described = |spec: &str, origin: &str| KeyDescription {
+            facts: KeyFacts {
+                key_spec: Some(spec.into()),
+                origin: Some(origin.into()),
+                ..KeyFacts::default()
+            },
+            custom_key_store: false,
         };
+        let base = described("SYMMETRIC_DEFAULT", "AWS_KMS");
         assert!(base.can_rotate());
         for spec in ["RSA_2048", "ECC_NIST_P256", "HMAC_256"] {
-            let k = KeyDescription {
-                key_spec: Some(spec.into()),
-                ..base.clone()
-            };
-            assert!(!k.can_rotate(), "{spec}");
+            assert!(!described(spec, "AWS_KMS").can_rotate(), "{spec}");
         }
-        let imported = KeyDescription {
-            origin: Some("EXTERNAL".into()),
-            ..base.clone()
-        };
-        assert!(!imported.can_rotate());
+        assert!(!described("SYMMETRIC_DEFAULT", "EXTERNAL").can_rotate());
         let hsm = KeyDescription {
             custom_key_store: true,
             ..base

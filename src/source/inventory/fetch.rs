@@ -195,8 +195,8 @@ pub async fn fetch_key(
     let description = reader.describe_key(id).await;
     let listed = match &description {
         Ok(d) => ListedKey {
-            arn: d.arn.clone().unwrap_or_default(),
-            key_id: d.key_id.clone(),
+            arn: d.facts.arn.clone(),
+            key_id: d.facts.key_id.clone().unwrap_or_else(|| id.to_string()),
         },
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
         // A key the reader may not describe keeps its row, as in a full
@@ -325,32 +325,33 @@ async fn read_described(
     let mut problem = |call: &str, e: &AwsError| {
         problems.push(format!("{source}: key {id}: {call}: {e}"));
     };
-    let mut facts = KeyFacts {
-        arn: listed.arn,
-        key_id: Some(listed.key_id.clone()),
-        account: Some(source.account.clone()),
-        region: Some(source.region.clone()),
-        ..KeyFacts::default()
-    };
-    match aliases {
-        Ok(map) => facts.aliases = map.get(&listed.key_id).cloned().unwrap_or_default(),
-        Err(m) => mark(&mut facts.unreadable, &["aliases"], m),
-    }
-    let can_rotate = match description {
+    let (mut facts, can_rotate) = match description {
         Ok(d) => {
             let can = d.can_rotate();
-            apply_description(&mut facts, d);
-            Some(can)
+            (d.facts, Some(can))
         }
         Err(e) => {
             let m = mark_for(&e);
             if m == FAILED {
                 problem("DescribeKey", &e);
             }
+            let mut facts = KeyFacts::default();
             mark(&mut facts.unreadable, DESCRIBE_FIELDS, m);
-            None
+            (facts, None)
         }
     };
+    // The listing and the source name the key; DescribeKey may add its
+    // account.
+    if !listed.arn.is_empty() {
+        facts.arn = listed.arn;
+    }
+    facts.key_id = Some(listed.key_id.clone());
+    facts.account.get_or_insert_with(|| source.account.clone());
+    facts.region = Some(source.region.clone());
+    match aliases {
+        Ok(map) => facts.aliases = map.get(&listed.key_id).cloned().unwrap_or_default(),
+        Err(m) => mark(&mut facts.unreadable, &["aliases"], m),
+    }
     if can_rotate == Some(false) {
         // Asymmetric, HMAC, imported or custom-store keys: rotation does
         // not exist for them, so kmstop does not ask.
@@ -447,24 +448,6 @@ async fn read_last_usage(
             (None, false)
         }
     }
-}
-
-fn apply_description(facts: &mut KeyFacts, d: KeyDescription) {
-    if facts.arn.is_empty() {
-        facts.arn = d.arn.unwrap_or_default();
-    }
-    if d.account.is_some() {
-        facts.account = d.account;
-    }
-    facts.description = d.description;
-    facts.state = d.state;
-    facts.key_manager = d.key_manager;
-    facts.key_spec = d.key_spec;
-    facts.key_usage = d.key_usage;
-    facts.origin = d.origin;
-    facts.multi_region = d.multi_region;
-    facts.created = d.created;
-    facts.deletion_date = d.deletion_date;
 }
 
 /// Runs `f` over `items` with at most `limit` in flight; results in the
