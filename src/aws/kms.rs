@@ -12,9 +12,9 @@ use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
 use super::answer_limit::AnswerLimit;
-use crate::inventory::KeyFacts;
 use super::error::{AwsError, ErrorKind};
 use super::time::from_smithy;
+use crate::inventory::KeyFacts;
 // The pacer of LookupEvents, one per account × region here too.
 use crate::source::lookup::Pacer;
 
