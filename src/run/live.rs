@@ -112,12 +112,8 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
     out: std::sync::mpsc::SyncSender<M>,
 ) -> LiveSession {
-    use std::sync::Arc;
-
-    use crate::aws::{CloudTrailReader, KmsReader};
     use crate::feed::SourceMsg;
-    use crate::source::inventory;
-    use crate::source::lookup::{Pacer, Poller, PollerSettings};
+    use crate::source::lookup::PollerSettings;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceMsg>(64);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -126,33 +122,20 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     }
     {
         let _guard = runtime.enter();
-        for account in accounts {
-            for source in account.sources() {
-                let (inventory, _task) = inventory::spawn(
-                    KmsReader::new(&account.config.config, &source.region),
-                    source.clone(),
-                    settings.inventory_interval,
-                    Arc::clone(clock),
-                    tx.clone(),
-                );
-                let poller = Poller::new(
-                    CloudTrailReader::new(&account.config.config, &source.region),
-                    source.clone(),
-                    PollerSettings {
-                        plan: settings.plan.clone(),
-                        backfill: settings.backfill,
-                        include_own_calls: settings.include_own_calls,
-                        own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
-                        inventory: Some(inventory),
-                        ..PollerSettings::default()
-                    },
-                    Pacer::lookup_events(),
-                    Arc::clone(clock),
-                    tx.clone(),
-                );
-                tokio::spawn(poller.run(stop_rx.clone()));
-            }
-        }
+        let spawned = spawn_sources(accounts, clock, &tx, &stop_rx, |account, _| {
+            Ok::<_, std::convert::Infallible>(SourcePlan {
+                poller: PollerSettings {
+                    plan: settings.plan.clone(),
+                    backfill: settings.backfill,
+                    include_own_calls: settings.include_own_calls,
+                    own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
+                    ..PollerSettings::default()
+                },
+                inventory: Some(settings.inventory_interval),
+            })
+        });
+        // The dashboard's pollers run until the session stops them.
+        let Ok(_tasks) = spawned;
     }
     drop(tx);
     // The pollers are async and the consumer's channel is not: one thread
@@ -171,6 +154,62 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
         runtime: Some(runtime),
         stop: stop_tx,
     }
+}
+
+/// What one account × region's sources do: its LookupEvents poller's
+/// settings, and whether (and how often) its key inventory is read.
+pub struct SourcePlan {
+    pub poller: crate::source::lookup::PollerSettings,
+    pub inventory: Option<std::time::Duration>,
+}
+
+/// Spawns, on the current tokio runtime, one LookupEvents poller per
+/// account × region, and that source's key inventory when its plan asks
+/// (the poller then has it re-read keys that events change); all send
+/// into `tx`. The one live start-up of the dashboard, the demo and `tail`.
+/// `plan` may refuse a source; nothing is spawned after a refusal.
+pub fn spawn_sources<E>(
+    accounts: &[Account],
+    clock: &std::sync::Arc<dyn crate::clock::Clock>,
+    tx: &tokio::sync::mpsc::Sender<crate::feed::SourceMsg>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    mut plan: impl FnMut(&Account, &SourceId) -> Result<SourcePlan, E>,
+) -> Result<Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>, E> {
+    use std::sync::Arc;
+
+    use crate::aws::{CloudTrailReader, KmsReader};
+    use crate::source::inventory;
+    use crate::source::lookup::{Pacer, Poller};
+
+    let mut tasks = Vec::new();
+    for account in accounts {
+        for source in account.sources() {
+            let SourcePlan {
+                poller: mut settings,
+                inventory: interval,
+            } = plan(account, &source)?;
+            settings.inventory = interval.map(|interval| {
+                inventory::spawn(
+                    KmsReader::new(&account.config.config, &source.region),
+                    source.clone(),
+                    interval,
+                    Arc::clone(clock),
+                    tx.clone(),
+                )
+                .0
+            });
+            let poller = Poller::new(
+                CloudTrailReader::new(&account.config.config, &source.region),
+                source.clone(),
+                settings,
+                Pacer::lookup_events(),
+                Arc::clone(clock),
+                tx.clone(),
+            );
+            tasks.push(tokio::spawn(poller.run(stop.clone())));
+        }
+    }
+    Ok(tasks)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -10,17 +10,14 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::live::{Account, accounts, runtime, shutdown_signal};
+use super::live::{Account, SourcePlan, accounts, runtime, shutdown_signal};
 use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine};
-use crate::aws::CloudTrailReader;
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
 use crate::feed::{Health, SourceId, SourceMsg, SourceStatus, share_in, watermark};
-use crate::source::lookup::{
-    Ended, Pacer, PlanSettings, Poller, PollerSettings, checkpoint_path, state_dir,
-};
+use crate::source::lookup::{Ended, PlanSettings, PollerSettings, checkpoint_path, state_dir};
 use crate::text::{escape_control, for_terminal};
 
 const EXIT_FAILED: u8 = 1;
@@ -292,8 +289,9 @@ async fn follow(
     exit
 }
 
-/// One poller per account × region, each with its own pacer (the limit is
-/// per region) and, with a state directory, its checkpoint.
+/// One poller per account × region (each with its own pacer: the limit
+/// is per region) and, with a state directory, its checkpoint; the key
+/// inventory too with `--alerts`.
 fn spawn_pollers(
     args: &TailArgs,
     accounts: &[Account],
@@ -302,36 +300,22 @@ fn spawn_pollers(
     stop_rx: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();
-    let mut tasks = Vec::new();
-    for account in accounts {
-        for source in account.sources() {
-            let reader = CloudTrailReader::new(&account.config.config, &source.region);
-            let checkpoint = state
-                .as_deref()
-                .and_then(|dir| checkpoint_path(dir, "tail", &source));
-            if args.resume && checkpoint.is_none() {
-                eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
-                return Err(ExitCode::from(EXIT_USAGE));
-            }
-            if !args.resume
-                && let Some(path) = &checkpoint
-            {
-                // A fresh start: an old checkpoint must not bend it.
-                let _ = std::fs::remove_file(path);
-            }
-            // Only the alert rules need key facts: plain tail makes no
-            // KMS calls at all.
-            let inventory = args.alerts.then(|| {
-                crate::source::inventory::spawn(
-                    crate::aws::KmsReader::new(&account.config.config, &source.region),
-                    source.clone(),
-                    crate::source::inventory::DEFAULT_INTERVAL,
-                    Arc::clone(clock),
-                    tx.clone(),
-                )
-                .0
-            });
-            let settings = PollerSettings {
+    super::live::spawn_sources(accounts, clock, tx, stop_rx, |account, source| {
+        let checkpoint = state
+            .as_deref()
+            .and_then(|dir| checkpoint_path(dir, "tail", source));
+        if args.resume && checkpoint.is_none() {
+            eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+        if !args.resume
+            && let Some(path) = &checkpoint
+        {
+            // A fresh start: an old checkpoint must not bend it.
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(SourcePlan {
+            poller: PollerSettings {
                 plan: PlanSettings {
                     first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
                     ..super::live::plan_settings(&args.poll)
@@ -341,21 +325,15 @@ fn spawn_pollers(
                 own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
                 checkpoint,
                 commit_by_consumer: true,
-                inventory,
                 ..PollerSettings::default()
-            };
-            let poller = Poller::new(
-                reader,
-                source.clone(),
-                settings,
-                Pacer::lookup_events(),
-                Arc::clone(clock),
-                tx.clone(),
-            );
-            tasks.push(tokio::spawn(poller.run(stop_rx.clone())));
-        }
-    }
-    Ok(tasks)
+            },
+            // Only the alert rules need key facts: plain tail makes no
+            // KMS calls at all.
+            inventory: args
+                .alerts
+                .then_some(crate::source::inventory::DEFAULT_INTERVAL),
+        })
+    })
 }
 
 /// Feeds the engine the events known to be in order (up to the sources'
