@@ -84,8 +84,8 @@ pub struct LiveSettings {
     pub inventory_interval: std::time::Duration,
 }
 
-/// The running live sources: pollers on their runtime and the thread that
-/// hands their messages to the consumer. Dropping it stops them.
+/// The running live sources: pollers on their runtime. Dropping it stops
+/// them.
 pub struct LiveSession {
     runtime: Option<tokio::runtime::Runtime>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -114,15 +114,18 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
 ) -> LiveSession {
     use crate::feed::SourceMsg;
     use crate::source::lookup::PollerSettings;
+    use crate::source::outbox::Outbox;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceMsg>(64);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for account in accounts {
         let _ = out.send(SourceMsg::Identity(account.identity.clone()).into());
     }
+    // The pollers send straight into the consumer's channel; a full one
+    // makes them wait.
+    let outbox = Outbox::blocking(out);
     {
         let _guard = runtime.enter();
-        let spawned = spawn_sources(accounts, clock, &tx, &stop_rx, |account, _| {
+        let spawned = spawn_sources(accounts, clock, &outbox, &stop_rx, |account, _| {
             Ok::<_, std::convert::Infallible>(SourcePlan {
                 poller: PollerSettings {
                     plan: settings.plan.clone(),
@@ -137,19 +140,6 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
         // The dashboard's pollers run until the session stops them.
         let Ok(_tasks) = spawned;
     }
-    drop(tx);
-    // The pollers are async and the consumer's channel is not: one thread
-    // carries their messages across, and its full channel holds them back.
-    std::thread::Builder::new()
-        .name("kmstop-live-feed".into())
-        .spawn(move || {
-            while let Some(update) = rx.blocking_recv() {
-                if out.send(update.into()).is_err() {
-                    break;
-                }
-            }
-        })
-        .ok();
     LiveSession {
         runtime: Some(runtime),
         stop: stop_tx,
@@ -171,7 +161,7 @@ pub struct SourcePlan {
 pub fn spawn_sources<E>(
     accounts: &[Account],
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
-    tx: &tokio::sync::mpsc::Sender<crate::feed::SourceMsg>,
+    tx: &crate::source::outbox::Outbox,
     stop: &tokio::sync::watch::Receiver<bool>,
     mut plan: impl FnMut(&Account, &SourceId) -> Result<SourcePlan, E>,
 ) -> Result<Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>, E> {

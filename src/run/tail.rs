@@ -210,6 +210,7 @@ async fn follow(
 ) -> ExitCode {
     let (tx, mut rx) = mpsc::channel::<SourceMsg>(64);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let tx = crate::source::outbox::Outbox::from(tx);
     let tasks = match spawn_pollers(args, accounts, &clock, &tx, &stop_rx) {
         Ok(tasks) => tasks,
         Err(code) => return code,
@@ -296,7 +297,7 @@ fn spawn_pollers(
     args: &TailArgs,
     accounts: &[Account],
     clock: &Arc<dyn Clock>,
-    tx: &mpsc::Sender<SourceMsg>,
+    tx: &crate::source::outbox::Outbox,
     stop_rx: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();

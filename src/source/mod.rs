@@ -6,6 +6,7 @@ pub mod file_feed;
 pub mod files;
 pub mod inventory;
 pub mod lookup;
+pub mod outbox;
 
 pub use container::{Contents, Item, for_each_log_record, read_container};
 pub use decode::{Sniffed, gunzip, sniff};

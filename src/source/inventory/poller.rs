@@ -13,6 +13,7 @@ use super::fetch::{LastUsageCache, fetch_key, fetch_region};
 use crate::aws::KmsReader;
 use crate::clock::Clock;
 use crate::feed::{SourceId, SourceMsg};
+use crate::source::outbox::Outbox;
 
 /// How often the whole region is read again.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_mins(5);
@@ -74,8 +75,9 @@ pub fn spawn(
     source: SourceId,
     interval: Duration,
     clock: Arc<dyn Clock>,
-    out: mpsc::Sender<SourceMsg>,
+    out: impl Into<Outbox>,
 ) -> (InventoryHandle, JoinHandle<()>) {
+    let out = out.into();
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let task = tokio::spawn(run(reader, source, interval, clock, out, rx));
     (InventoryHandle { requests: tx }, task)
@@ -86,7 +88,7 @@ async fn run(
     source: SourceId,
     interval: Duration,
     clock: Arc<dyn Clock>,
-    out: mpsc::Sender<SourceMsg>,
+    out: Outbox,
     mut requests: mpsc::Receiver<String>,
 ) {
     let mut cache = LastUsageCache::default();
@@ -102,7 +104,7 @@ async fn run(
                     keys: inventory.keys,
                     complete: true,
                 };
-                if out.send(update).await.is_err() {
+                if !out.send(update).await {
                     return;
                 }
                 interval
@@ -155,7 +157,7 @@ async fn refresh_one(
     id: &str,
     cache: &mut LastUsageCache,
     clock: &dyn Clock,
-    out: &mpsc::Sender<SourceMsg>,
+    out: &Outbox,
 ) -> bool {
     match fetch_key(reader, source, id, cache, clock.now()).await {
         Ok(Some((facts, problems))) => {
@@ -167,7 +169,7 @@ async fn refresh_one(
                 keys: vec![facts],
                 complete: false,
             };
-            out.send(update).await.is_ok()
+            out.send(update).await
         }
         // Deleted since: the next full read drops it.
         Ok(None) => true,

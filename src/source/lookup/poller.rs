@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::checkpoint::Checkpoint;
 use super::delay::DelayModel;
@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
 use crate::feed::{Commit, Health, SourceId, SourceMsg};
 use crate::source::inventory::{InventoryHandle, changes_key};
+use crate::source::outbox::Outbox;
 
 /// One LookupEvents request: what the poller needs from AWS (the SDK
 /// reader in production, an in-memory table in unit tests).
@@ -94,7 +95,7 @@ pub struct Poller<A> {
     settings: PollerSettings,
     pacer: Arc<Pacer>,
     clock: Arc<dyn Clock>,
-    to_app: mpsc::Sender<SourceMsg>,
+    to_app: Outbox,
     plan: Plan,
     delivered: Delivered,
     stats: Stats,
@@ -130,7 +131,7 @@ impl<A: LookupApi> Poller<A> {
         settings: PollerSettings,
         pacer: Arc<Pacer>,
         clock: Arc<dyn Clock>,
-        to_app: mpsc::Sender<SourceMsg>,
+        to_app: impl Into<Outbox>,
     ) -> Self {
         let now = clock.now();
         let saved =
@@ -158,7 +159,7 @@ impl<A: LookupApi> Poller<A> {
             settings,
             pacer,
             clock,
-            to_app,
+            to_app: to_app.into(),
             plan,
             delivered,
             last_saved: None,
@@ -333,7 +334,7 @@ impl<A: LookupApi> Poller<A> {
                 source: self.source.clone(),
                 events: fresh_events,
             };
-            if self.to_app.send(update).await.is_err() {
+            if !self.to_app.send(update).await {
                 return false;
             }
         }
@@ -412,7 +413,7 @@ impl<A: LookupApi> Poller<A> {
             return true;
         }
         self.stats.remember(status.clone());
-        self.to_app.send(SourceMsg::Status(status)).await.is_ok()
+        self.to_app.send(SourceMsg::Status(status)).await
     }
 
     async fn maybe_save(&mut self, now: DateTime<Utc>) {
