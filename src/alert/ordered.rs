@@ -137,6 +137,15 @@ impl<T> Replay<T> {
         self.pop_any()
     }
 
+    /// The next item that may go to the engine: up to the sources'
+    /// watermark when they gave one (nothing older can still arrive), else
+    /// (and also) once it is `lateness` behind the newest.
+    pub fn pop_next(&mut self, watermark: Option<DateTime<Utc>>) -> Option<(DateTime<Utc>, T)> {
+        watermark
+            .and_then(|m| self.pop_until(m))
+            .or_else(|| self.pop_ready())
+    }
+
     /// The next item regardless of time: for the end of the input.
     pub fn pop_any(&mut self) -> Option<(DateTime<Utc>, T)> {
         let Reverse(e) = self.heap.pop()?;

@@ -230,8 +230,7 @@ impl Data {
             let next = if all {
                 self.replay.pop_any()
             } else {
-                mark.and_then(|m| self.replay.pop_until(m))
-                    .or_else(|| self.replay.pop_ready())
+                self.replay.pop_next(mark)
             };
             let Some((_, key)) = next else { break };
             // An event the log already let go of is no longer shown, and

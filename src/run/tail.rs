@@ -348,10 +348,7 @@ fn write_ready(
     now: DateTime<Utc>,
 ) -> io::Result<()> {
     let mut changes: Vec<AlertChange> = Vec::new();
-    while let Some((_, event)) = mark
-        .and_then(|m| replay.pop_until(m))
-        .or_else(|| replay.pop_ready())
-    {
+    while let Some((_, event)) = replay.pop_next(mark) {
         changes.extend(engine.observe(&event.view()));
     }
     write_changes(&changes, out, now)
