@@ -201,16 +201,18 @@ pause = 3
         assert_eq!(warnings.len(), 2);
     }
 
+    /// An environment of `pairs` only.
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
     #[test]
     fn resolves_like_the_rules_file() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| std::ffi::OsString::from(v))
-            }
-        };
         let home = Some(Path::new("/home/u"));
         let dir = |pairs| config_dir(env(pairs), home);
         assert_eq!(
@@ -230,14 +232,6 @@ pause = 3
 
     #[test]
     fn rules_path_in_order() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
         let home = Path::new("/home/u");
         assert_eq!(
             rules_path(
