@@ -1,7 +1,7 @@
-//! The columns each pane can be sorted by, as one type: the sort, the
-//! status line and the header marker all name a column the same way, so
-//! they cannot drift apart (sorting Principals by name once showed no
-//! marker, because the sort said "name" and the header "principal").
+//! The columns each pane can be sorted by, as one type: the sort and the
+//! header marker name a column the same way, so they cannot drift apart
+//! (sorting Principals by name once showed no marker, because the sort
+//! said "name" and the header "principal").
 
 use super::{Pane, SortState};
 
@@ -30,34 +30,6 @@ pub enum SortKey {
     Outcome,
     /// The row's name: principal, key, rule or the denied row's label.
     Name,
-}
-
-impl SortKey {
-    /// The word the status line uses ("sort: calls").
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Calls => "calls",
-            Self::Rate1m => "1m",
-            Self::Rate5m => "5m",
-            Self::Rate15m => "15m",
-            Self::Denied => "denied",
-            Self::DeniedShare => "denied%",
-            Self::Keys => "keys",
-            Self::Principals => "principals",
-            Self::Deletion => "deletion",
-            Self::Count => "count",
-            Self::Spike => "spike",
-            Self::State => "state",
-            Self::Severity => "severity",
-            Self::First => "first",
-            Self::Last => "last",
-            Self::Time => "time",
-            Self::Principal => "principal",
-            Self::Event => "event",
-            Self::Outcome => "outcome",
-            Self::Name => "name",
-        }
-    }
 }
 
 /// The pane's sort columns in the order `s` cycles through them; the

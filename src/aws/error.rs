@@ -78,6 +78,11 @@ impl AwsError {
         E: ProvideErrorMetadata + StdError + 'static,
     {
         let message = chain_text(err);
+        // An answer past the size cap is refused, not asked for again,
+        // whichever stage of the call it ended.
+        if has_cause::<AnswerTooLarge>(err) {
+            return Self::new(ErrorKind::Other, message);
+        }
         match err {
             SdkError::ServiceError(service) => {
                 let code = service.err().code().map(str::to_string);
@@ -95,9 +100,7 @@ impl AwsError {
             }
             SdkError::TimeoutError(_) => Self::new(ErrorKind::Network, message),
             SdkError::DispatchFailure(dispatch) => {
-                let kind = if has_cause::<AnswerTooLarge>(err) {
-                    ErrorKind::Other
-                } else if has_cause::<CredentialsError>(err) {
+                let kind = if has_cause::<CredentialsError>(err) {
                     ErrorKind::Credentials
                 } else if dispatch.is_io() || dispatch.is_timeout() || dispatch.is_other() {
                     ErrorKind::Network
@@ -106,8 +109,6 @@ impl AwsError {
                 };
                 Self::new(kind, message)
             }
-            // An answer past the size cap is refused, not asked for again.
-            _ if has_cause::<AnswerTooLarge>(err) => Self::new(ErrorKind::Other, message),
             SdkError::ResponseError(_) => Self::new(ErrorKind::Server, message),
             _ if has_cause::<CredentialsError>(err) => Self::new(ErrorKind::Credentials, message),
             _ => Self::new(ErrorKind::Other, message),

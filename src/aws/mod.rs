@@ -12,7 +12,6 @@ mod sts;
 mod targets;
 mod time;
 
-pub use answer_limit::MAX_ANSWER_BYTES;
 pub use cloudtrail::{
     CloudTrailReader, KMS_EVENT_SOURCE, LookedUp, LookupPage, LookupWindow, PAGE_SIZE, TrailInfo,
 };

@@ -83,7 +83,7 @@ impl DelayModel {
 
     /// The delays at the percentiles 0, 1, …, 100 (101 values), for a
     /// consumer that needs the shares at its own time (see
-    /// `live::expected_in`). `None` before enough delays are seen.
+    /// `feed::expected_in`). `None` before enough delays are seen.
     pub fn percentiles(&self) -> Option<Vec<u16>> {
         if self.recent.len() < MIN_SAMPLES {
             return None;

@@ -249,8 +249,6 @@ impl<A: LookupApi> Poller<A> {
         }
     }
 
-    /// Delivers a page's new events and moves the plan on; false when the
-    /// consumer is gone.
     /// Has the inventory re-read every key these events changed.
     fn ask_inventory(&self, events: &[PackedEvent]) {
         let Some(inventory) = &self.settings.inventory else {
@@ -266,6 +264,8 @@ impl<A: LookupApi> Poller<A> {
         }
     }
 
+    /// Delivers a page's new events and moves the plan on; false when the
+    /// consumer is gone.
     async fn take_page(&mut self, kind: ScanKind, page: LookupPage) -> bool {
         let now = self.clock.now();
         let edge: Vec<String> = self
