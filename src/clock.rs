@@ -93,6 +93,17 @@ impl ScaledClock {
     }
 }
 
+/// `base` itself at speed 1, else a [`ScaledClock`] from `base`'s now:
+/// the demo's and the simulator's `--speed`.
+#[must_use]
+pub fn at_speed(base: &std::sync::Arc<dyn Clock>, speed: f64) -> std::sync::Arc<dyn Clock> {
+    if (speed - 1.0).abs() < f64::EPSILON {
+        return std::sync::Arc::clone(base);
+    }
+    let origin = base.now();
+    std::sync::Arc::new(ScaledClock::new(std::sync::Arc::clone(base), origin, speed))
+}
+
 impl std::fmt::Debug for ScaledClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScaledClock")

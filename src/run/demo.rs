@@ -15,7 +15,7 @@ use super::live::LiveSettings;
 use super::{EXIT_USAGE, usage_error};
 use crate::aws::TargetOptions;
 use crate::cli::DemoArgs;
-use crate::clock::{Clock, ScaledClock};
+use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::sim::{RequestRecord, Sim, SimHandle, SimOptions};
 use crate::text::escape_control;
@@ -51,7 +51,9 @@ pub fn run(args: &DemoArgs, system: &Arc<dyn Clock>) -> ExitCode {
         eprintln!("kmstop: warning: {}", escape_control(w));
         tracing::warn!("{w}");
     }
-    let clock = demo_clock(system, args.speed);
+    // The simulator, the pollers and the dashboard share one clock: an
+    // event the simulator stamps "now" is "now" on screen too.
+    let clock = crate::clock::at_speed(system, args.speed);
     let sim = match Sim::start(sim_options(args, &clock)) {
         Ok(sim) => sim,
         Err(e) => {
@@ -90,18 +92,6 @@ pub fn run(args: &DemoArgs, system: &Arc<dyn Clock>) -> ExitCode {
     }
     sim.stop();
     code
-}
-
-/// The clock, or one running `speed` times faster from now. The
-/// simulator, the pollers and the dashboard share it: an event the
-/// simulator stamps "now" is "now" on screen too.
-fn demo_clock(system: &Arc<dyn Clock>, speed: f64) -> Arc<dyn Clock> {
-    if (speed - 1.0).abs() < f64::EPSILON {
-        return Arc::clone(system);
-    }
-    let system = Arc::clone(system);
-    let origin = system.now();
-    Arc::new(ScaledClock::new(system, origin, speed))
 }
 
 fn sim_options(args: &DemoArgs, clock: &Arc<dyn Clock>) -> SimOptions {

@@ -5,17 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::SimArgs;
-use crate::clock::{Clock, ScaledClock};
+use crate::clock::Clock;
 use crate::sim::{Faults, Sim, SimOptions};
 use crate::text::escape_control;
 
 pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
-    let clock: Arc<dyn Clock> = if (args.speed - 1.0).abs() < f64::EPSILON {
-        Arc::clone(system)
-    } else {
-        let origin = system.now();
-        Arc::new(ScaledClock::new(Arc::clone(system), origin, args.speed))
-    };
+    let clock = crate::clock::at_speed(system, args.speed);
     let options = SimOptions {
         seed: args.seed,
         scenario: args.scenario,
