@@ -273,29 +273,13 @@ fn print_report(args: &ReportArgs, report: &Report) -> io::Result<()> {
 }
 
 fn print_problem(problem: &Problem, failed: &AtomicBool) {
-    // Paths and reasons may carry bytes from the data: escape them too.
-    match problem {
-        Problem::FileFailed { input, reason } => {
-            failed.store(true, Ordering::Relaxed);
-            eprintln!(
-                "kmstop: {}: {}",
-                escape_control(input),
-                escape_control(reason)
-            );
-        }
-        Problem::NotUtf8 { input, first_at } => eprintln!(
-            "kmstop: warning: {}: bytes that are not UTF-8 (the first at byte {first_at}) read as U+FFFD",
-            escape_control(input)
-        ),
-        Problem::Malformed {
-            input,
-            count,
-            first,
-        } => eprintln!(
-            "kmstop: warning: {}: {count} malformed record(s) skipped (first: {})",
-            escape_control(input),
-            escape_control(first)
-        ),
+    // Paths and reasons may carry bytes from the data: escaped.
+    let text = escape_control(&problem.to_string()).into_owned();
+    if problem.is_warning() {
+        eprintln!("kmstop: warning: {text}");
+    } else {
+        failed.store(true, Ordering::Relaxed);
+        eprintln!("kmstop: {text}");
     }
 }
 

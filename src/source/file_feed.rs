@@ -53,19 +53,7 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
             let total = inputs.len();
             let problem_tx = tx.clone();
             let on_problem = move |p: Problem| {
-                let text = match p {
-                    Problem::FileFailed { input, reason } => format!("{input}: {reason}"),
-                    Problem::NotUtf8 { input, first_at } => format!(
-                        "{input}: bytes that are not UTF-8 (the first at byte {first_at}) read as U+FFFD"
-                    ),
-                    Problem::Malformed {
-                        input,
-                        count,
-                        first,
-                    } => {
-                        format!("{input}: {count} malformed record(s) skipped (first: {first})")
-                    }
-                };
+                let text = p.to_string();
                 tracing::warn!("{text}");
                 let _ = problem_tx.send(SourceMsg::FileProblem(text).into());
             };

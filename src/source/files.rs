@@ -67,6 +67,35 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// A warning: the file was read, with every good record counted.
+    pub fn is_warning(&self) -> bool {
+        !matches!(self, Self::FileFailed { .. })
+    }
+}
+
+/// `file: what`, unescaped: paths and reasons carry bytes from the data,
+/// so whoever shows it escapes it.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FileFailed { input, reason } => write!(f, "{input}: {reason}"),
+            Self::NotUtf8 { input, first_at } => write!(
+                f,
+                "{input}: bytes that are not UTF-8 (the first at byte {first_at}) read as U+FFFD"
+            ),
+            Self::Malformed {
+                input,
+                count,
+                first,
+            } => write!(
+                f,
+                "{input}: {count} malformed record(s) skipped (first: {first})"
+            ),
+        }
+    }
+}
+
 pub use crate::feed::ScanStats;
 
 /// Receives the KMS events of each file, one reader thread each.
