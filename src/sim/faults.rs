@@ -144,23 +144,28 @@ impl Injector {
         let u: f64 = rng.random();
         let split: bool = rng.random();
         let slow = rng.random::<f64>() < f.slow;
-        let fault = if u < f.drop {
-            Some(FaultKind::Drop)
-        } else if u < f.drop + f.server_error {
-            Some(if split {
-                FaultKind::ServerError
-            } else {
-                FaultKind::Unavailable
+        let outcomes = [
+            (f.drop, FaultKind::Drop),
+            (
+                f.server_error,
+                if split {
+                    FaultKind::ServerError
+                } else {
+                    FaultKind::Unavailable
+                },
+            ),
+            (f.throttle, FaultKind::Throttle),
+            (f.garbage, FaultKind::Garbage),
+            (f.huge, FaultKind::Huge),
+        ];
+        let mut edge = 0.0;
+        let fault = outcomes
+            .into_iter()
+            .find(|&(p, _)| {
+                edge += p;
+                u < edge
             })
-        } else if u < f.drop + f.server_error + f.throttle {
-            Some(FaultKind::Throttle)
-        } else if u < f.drop + f.server_error + f.throttle + f.garbage {
-            Some(FaultKind::Garbage)
-        } else if u < f.drop + f.server_error + f.throttle + f.garbage + f.huge {
-            Some(FaultKind::Huge)
-        } else {
-            None
-        };
+            .map(|(_, kind)| kind);
         Draw {
             delay: slow.then_some(f.slow_by),
             fault: fault.or(slow.then_some(FaultKind::Slow)),
