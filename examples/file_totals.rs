@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use kmstop::app::{App, Data, DataConfig, Mode};
 use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::{Consumer, discover, scan};
+use kmstop::source::files::{Consumer, Listed, discover, scan};
 
 #[derive(Default)]
 struct Packer(Vec<PackedEvent>);
@@ -38,11 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = build_report(&inputs, &ReportSettings::new(2), &|_| {})
+    let report = build_report(&Listed::new(&inputs), &ReportSettings::new(2), &|_| {})
         .expect("built-in rules")
         .0;
 
-    let (packers, _) = scan(&inputs, 2, Packer::default, &|_| {});
+    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
     let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
     let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
     let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);

@@ -349,6 +349,8 @@ Examples:
     | jq '.alerts[] | select(.state == \"firing\")'
   kmstop report --source ./logs --rules my-rules.toml --alerts-log alerts.jsonl
   aws cloudtrail lookup-events ... | kmstop report --source -
+  kmstop report --source s3://org-trail-bucket --since 1h \\
+    --account 111122223333 --region eu-west-1
   kmstop report --source aws --profile prod --region us-east-1,eu-west-1 \\
     --since 6h";
 
@@ -365,14 +367,21 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// CloudTrail log files or directories (searched recursively, e.g. an
-    /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin; `aws`
-    /// reads the window from CloudTrail's LookupEvents (`./aws` for a
-    /// directory of that name).
+    /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin;
+    /// `s3://BUCKET[/PREFIX]` reads a trail's bucket (account and
+    /// organization trails) where it lies; `aws` reads the window from
+    /// CloudTrail's LookupEvents (`./aws` for a directory of that name).
     #[arg(long = "source", short = 's', value_name = "PATH", required = true, num_args = 1..)]
     pub sources: Vec<PathBuf>,
 
     #[command(flatten)]
     pub targets: TargetArgs,
+
+    /// Accounts to read of an s3:// source (repeat, or comma-separate);
+    /// by default every account the trail holds. With --region and
+    /// --since/--until it chooses the folders listed.
+    #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
+    pub accounts: Vec<String>,
 
     /// Only events at or after this time: RFC 3339, a date (UTC), or an
     /// age such as 2h or 7d.

@@ -8,6 +8,7 @@ mod install;
 mod keys;
 mod live;
 mod rules;
+mod s3;
 mod sim;
 mod sweep;
 mod tail;
@@ -28,7 +29,8 @@ use crate::report::{
     Report, ReportSettings, TableOptions, TimeRange, build_report, write_csv, write_table,
 };
 use crate::sink::{AlertHook, AlertLog, HookLimits};
-use crate::source::files::{Input, Problem, discover};
+use crate::source::files::{Input, Listed, Problem, discover};
+use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 
 const EXIT_INPUT_PROBLEM: u8 = 1;
@@ -71,7 +73,14 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
     let from_aws = args.sources.len() == 1 && args.sources[0].as_os_str() == "aws";
-    let (inputs, regions_failed) = match report_inputs(args, &range, now, from_aws) {
+    let (urls, paths) = match s3::split_sources(&args.sources) {
+        Ok(split) => split,
+        Err(message) => return usage_error(&message),
+    };
+    if let Err(message) = check_accounts(&args.accounts, !urls.is_empty()) {
+        return usage_error(&message);
+    }
+    let (inputs, regions_failed) = match report_inputs(args, &paths, &range, now, from_aws) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -98,9 +107,9 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         rules,
         ..ReportSettings::new(threads)
     };
-    let (mut report, changes) = match build_report(&inputs, &settings, &on_problem) {
+    let (mut report, changes) = match read_all(args, inputs, urls, &settings, now, &on_problem) {
         Ok(done) => done,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(code) => return code,
     };
     report.skipped.regions_failed = regions_failed;
     let log_failed = alerts_log
@@ -127,7 +136,73 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         }
         Ok(()) => {}
     }
-    if !from_aws && report.files_read == 0 && report.skipped.files_failed == 0 {
+    let files_failed = failed.load(Ordering::Relaxed);
+    exit_status(
+        args,
+        &report,
+        from_aws,
+        files_failed,
+        log_failed || hook_failed,
+    )
+}
+
+/// Builds the report from the local inputs, then the `s3://` sources';
+/// `Err` with the exit status when it cannot be built at all.
+fn read_all(
+    args: &ReportArgs,
+    inputs: Vec<Input>,
+    urls: Vec<crate::source::trail_layout::S3Url>,
+    settings: &ReportSettings,
+    now: DateTime<Utc>,
+    on_problem: &(dyn Fn(Problem) + Sync),
+) -> Result<(Report, Vec<AlertChange>), ExitCode> {
+    if urls.is_empty() {
+        return build_report(&Listed::new(&inputs), settings, on_problem)
+            .map_err(|e| usage_error(&e.to_string()));
+    }
+    let had_local = !inputs.is_empty();
+    let selection = Selection {
+        since: settings.range.since,
+        until: settings.range.until,
+        accounts: args.accounts.clone(),
+        regions: args.targets.regions.clone(),
+    };
+    let options = args.targets.options();
+    let fetching = s3::start(urls, inputs, &options, selection, now, settings.threads)
+        .map_err(|message| usage_error(&message))?;
+    let built = build_report(&fetching.queue, settings, on_problem);
+    let summary = fetching.finish();
+    let (mut report, changes) = built.map_err(|e| usage_error(&e.to_string()))?;
+    for failure in &summary.failures {
+        eprintln!("kmstop: {failure}");
+    }
+    report.skipped.prefixes_failed = summary.failures.len() as u64;
+    report.skipped.digest_files += summary.digest_files;
+    report.skipped.not_log_files += summary.not_log_files;
+    if !summary.failures.is_empty()
+        && !had_local
+        && report.files_read + report.skipped.files_failed == 0
+    {
+        eprintln!("kmstop: nothing could be listed; no report");
+        return Err(ExitCode::from(EXIT_INPUT_PROBLEM));
+    }
+    Ok((report, changes))
+}
+
+/// 1 when anything was left out or failed, each said on stderr; else 0.
+fn exit_status(
+    args: &ReportArgs,
+    report: &Report,
+    from_aws: bool,
+    files_failed: bool,
+    outputs_failed: bool,
+) -> ExitCode {
+    let skipped = &report.skipped;
+    if !from_aws
+        && report.files_read == 0
+        && skipped.files_failed == 0
+        && skipped.prefixes_failed == 0
+    {
         let paths: Vec<String> = args
             .sources
             .iter()
@@ -139,20 +214,25 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         );
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
-    if regions_failed > 0 {
+    if skipped.regions_failed > 0 {
         eprintln!(
-            "kmstop: {regions_failed} region(s) could not be swept; the report leaves their events out (skipped.regions_failed)"
+            "kmstop: {} region(s) could not be swept; the report leaves their events out (skipped.regions_failed)",
+            skipped.regions_failed
         );
-        return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
-    if failed.load(Ordering::Relaxed) {
+    if skipped.prefixes_failed > 0 {
+        eprintln!(
+            "kmstop: {} S3 bucket(s) or folder(s) could not be listed; the report leaves their files out (skipped.prefixes_failed)",
+            skipped.prefixes_failed
+        );
+    }
+    if files_failed {
         eprintln!(
             "kmstop: {} file(s) could not be read; the report leaves them out",
-            report.skipped.files_failed
+            skipped.files_failed
         );
-        return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
-    if log_failed || hook_failed {
+    if skipped.regions_failed + skipped.prefixes_failed > 0 || files_failed || outputs_failed {
         return ExitCode::from(EXIT_INPUT_PROBLEM);
     }
     ExitCode::SUCCESS
@@ -162,12 +242,13 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
 /// region swept (and how many regions failed, each named on stderr).
 fn report_inputs(
     args: &ReportArgs,
+    paths: &[std::path::PathBuf],
     range: &TimeRange,
     now: DateTime<Utc>,
     from_aws: bool,
 ) -> Result<(Vec<Input>, u64), ExitCode> {
     if !from_aws {
-        return discover(&args.sources)
+        return discover(paths)
             .map(|found| (found, 0))
             .map_err(|message| usage_error(&message));
     }
@@ -185,6 +266,21 @@ fn report_inputs(
             Err(ExitCode::from(EXIT_INPUT_PROBLEM))
         }
     }
+}
+
+/// `--account` chooses an S3 trail's folders: it must name accounts, and
+/// there must be a trail to choose in.
+fn check_accounts(accounts: &[String], has_s3: bool) -> Result<(), String> {
+    if let Some(bad) = accounts
+        .iter()
+        .find(|a| !crate::source::trail_layout::is_account_id(a))
+    {
+        return Err(format!("--account {bad}: not a 12-digit account id"));
+    }
+    if !accounts.is_empty() && !has_s3 {
+        return Err("--account chooses the accounts of an s3:// source; there is none".into());
+    }
+    Ok(())
 }
 
 /// What was set aside for a reason a person should know about, on stderr.

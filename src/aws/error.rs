@@ -145,14 +145,17 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "ServiceUnavailable"
         | "ServiceUnavailableException"
         | "KMSInternalException"
-        | "DependencyTimeoutException" => ErrorKind::Server,
+        | "DependencyTimeoutException"
+        | "InternalError" => ErrorKind::Server,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             ErrorKind::AccessDenied
         }
         "UnsupportedOperationException"
         | "UnknownOperationException"
         | "OperationNotPermittedException" => ErrorKind::Unsupported,
-        "NotFoundException" | "TrailNotFoundException" => ErrorKind::NotFound,
+        "NotFoundException" | "TrailNotFoundException" | "NoSuchBucket" | "NoSuchKey" => {
+            ErrorKind::NotFound
+        }
         "ExpiredToken"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"

@@ -8,6 +8,7 @@ mod answer_limit;
 mod cloudtrail;
 mod error;
 mod kms;
+mod s3;
 mod sts;
 mod targets;
 mod time;
@@ -17,7 +18,8 @@ pub use cloudtrail::{
 };
 pub use error::{AwsError, ErrorKind, kind_of_code};
 pub use kms::{AliasEntry, KeyDescription, KmsReader, LastUsage, ListedKey, RotationStatus};
+pub use s3::{ListPage, ListRequest, ListedObject, S3Reader};
 pub use sts::{CredentialHint, caller_identity, credential_hint, explain, identify, one_line};
 pub use targets::{
-    ALL_REGIONS, APP_NAME, AccountConfig, TargetOptions, load_account, profile_label,
+    ALL_REGIONS, APP_NAME, AccountConfig, TargetOptions, load_account, load_config, profile_label,
 };

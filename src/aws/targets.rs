@@ -89,21 +89,7 @@ pub async fn load_account(
     if let Some((key, secret)) = &options.static_credentials {
         return hermetic_account(key, secret, options);
     }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .app_name(app_name()?)
-        .timeout_config(timeouts())
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(name) = profile {
-        refuse_mfa_profile(name).await?;
-        loader = loader.profile_name(name);
-    }
-    if let Some(url) = &options.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some(first) = options.regions.first() {
-        loader = loader.region(Region::new(first.clone()));
-    }
-    let config = loader.load().await;
+    let config = load_profile(profile, options).await?;
     let regions = if options.all_regions {
         ALL_REGIONS.iter().map(ToString::to_string).collect()
     } else if options.regions.is_empty() {
@@ -127,6 +113,48 @@ pub async fn load_account(
         config,
         regions,
     })
+}
+
+/// The SDK configuration of one profile, regions aside: for calls whose
+/// region comes from elsewhere (a bucket answers with its own). Its
+/// region is the first `--region`, else the profile's, else us-east-1.
+pub async fn load_config(
+    profile: Option<&str>,
+    options: &TargetOptions,
+) -> Result<SdkConfig, AwsError> {
+    if let Some((key, secret)) = &options.static_credentials {
+        return hermetic_account(key, secret, options).map(|a| a.config);
+    }
+    let config = load_profile(profile, options).await?;
+    if config.region().is_some() {
+        return Ok(config);
+    }
+    Ok(config
+        .into_builder()
+        .region(Region::new("us-east-1"))
+        .build())
+}
+
+/// The profile's configuration as `aws-config` loads it.
+async fn load_profile(
+    profile: Option<&str>,
+    options: &TargetOptions,
+) -> Result<SdkConfig, AwsError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .app_name(app_name()?)
+        .timeout_config(timeouts())
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(name) = profile {
+        refuse_mfa_profile(name).await?;
+        loader = loader.profile_name(name);
+    }
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(first) = options.regions.first() {
+        loader = loader.region(Region::new(first.clone()));
+    }
+    Ok(loader.load().await)
 }
 
 fn app_name() -> Result<AppName, AwsError> {

@@ -23,7 +23,7 @@ use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};
 use crate::dedup::SeenSet;
 use crate::event::{KmsEvent, Outcome};
 use crate::inventory::Inventory;
-use crate::source::files::{Input, Problem, scan};
+use crate::source::files::{InputQueue, Problem, scan};
 
 /// The report, exactly as `--format json` prints it. Later versions add
 /// fields; they never rename or remove one.
@@ -150,6 +150,10 @@ pub struct Skipped {
     /// each named with its reason on stderr): none of their events are
     /// in the report.
     pub regions_failed: u64,
+    /// Buckets and S3 folders that could not be listed (`--source
+    /// s3://…`; each named with its reason on stderr): their files are
+    /// not in the report.
+    pub prefixes_failed: u64,
 }
 
 /// What a report covers and which rules it replays.
@@ -188,7 +192,7 @@ impl ReportSettings {
 /// A rule that does not compile (rules from files are validated before
 /// this, so only a broken built-in could).
 pub fn build_report(
-    inputs: &[Input],
+    inputs: &dyn InputQueue,
     settings: &ReportSettings,
     on_problem: &(dyn Fn(Problem) + Sync),
 ) -> Result<(Report, Vec<AlertChange>), EngineError> {

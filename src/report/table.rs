@@ -192,14 +192,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         s.files_failed,
         s.not_log_files,
         s.digest_files,
-        if s.regions_failed > 0 {
-            format!(
-                " INCOMPLETE: {} region(s) failed and are left out (named on stderr).",
-                s.regions_failed
-            )
-        } else {
-            String::new()
-        }
+        incomplete(s),
     );
     writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
     let sections = match opts.section {
@@ -398,4 +391,21 @@ fn write_alerts(report: &Report, opts: TableOptions, out: &mut impl Write) -> io
         })
         .collect();
     render(out, opts.width, &COLUMNS, &cells)
+}
+
+/// What the report leaves out for a failure: never silent.
+fn incomplete(s: &crate::report::Skipped) -> String {
+    let regions = (s.regions_failed > 0).then(|| {
+        format!(
+            " INCOMPLETE: {} region(s) failed and are left out (named on stderr).",
+            s.regions_failed
+        )
+    });
+    let prefixes = (s.prefixes_failed > 0).then(|| {
+        format!(
+            " INCOMPLETE: {} S3 bucket(s) or folder(s) could not be listed and are left out (named on stderr).",
+            s.prefixes_failed
+        )
+    });
+    regions.into_iter().chain(prefixes).collect()
 }

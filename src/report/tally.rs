@@ -239,8 +239,9 @@ impl<'d> Tally<'d> {
                 implausible_time: self.implausible_time,
                 not_log_files: scan.not_log_files,
                 digest_files: scan.digest_files,
-                // Known to the caller, which swept the regions.
+                // Known to the caller, which swept the regions and listed the buckets.
                 regions_failed: 0,
+                prefixes_failed: 0,
             },
             files_read: scan.files_read,
             alerts: Vec::new(),

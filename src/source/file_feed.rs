@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::thread;
 
-use super::files::{Consumer, Input, Problem, scan};
+use super::files::{Consumer, Input, Listed, Problem, scan};
 use crate::event::{KmsEvent, PackedEvent};
 use crate::feed::SourceMsg;
 
@@ -63,7 +63,7 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
                 done: Arc::clone(&done),
                 total,
             };
-            let (_, stats) = scan(&inputs, threads, make, &on_problem);
+            let (_, stats) = scan(&Listed::new(&inputs), threads, make, &on_problem);
             let _ = tx.send(SourceMsg::FilesDone(stats).into());
         });
     if let Err(e) = spawned {

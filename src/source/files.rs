@@ -19,10 +19,12 @@ use crate::event::{KmsEvent, ParseError, Parsed, normalize, parse_record};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Stdin,
-    /// A directory entry that could not even be listed (a dangling link, a
-    /// loop, no permission): it fails when read, like any unreadable file.
-    Unlisted {
-        path: PathBuf,
+    /// An input that failed before it could be read: a directory entry
+    /// that could not be listed (a dangling link, a loop, no permission),
+    /// an object S3 would not give. It fails when read, like any
+    /// unreadable file.
+    Failed {
+        name: String,
         reason: String,
     },
     File {
@@ -45,8 +47,8 @@ impl Input {
     pub fn display(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".to_owned(),
-            Input::Memory { name, .. } => name.clone(),
-            Input::File { path, .. } | Input::Unlisted { path, .. } => path.display().to_string(),
+            Input::Memory { name, .. } | Input::Failed { name, .. } => name.clone(),
+            Input::File { path, .. } => path.display().to_string(),
         }
     }
 }
@@ -144,8 +146,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
                     named: false,
                 }),
                 Ok(_) => {}
-                Err(e) => inputs.push(Input::Unlisted {
-                    path: e.path().unwrap_or(path).to_path_buf(),
+                Err(e) => inputs.push(Input::Failed {
+                    name: e.path().unwrap_or(path).display().to_string(),
                     reason: e.io_error().map_or_else(|| e.to_string(), io_reason),
                 }),
             }
@@ -158,13 +160,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
 /// CloudTrail names files `<acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>`:
 /// sorting by that stamp reads the whole tree roughly in delivery order.
 fn delivery_order(input: &Input) -> (String, String) {
-    let (Input::File { path, .. } | Input::Unlisted { path, .. }) = input else {
-        return (String::new(), String::new());
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let name = input.display();
+    let name = name.rsplit('/').next().unwrap_or_default();
     let stamp = name
         .split('_')
         .find(|part| {
@@ -174,13 +171,55 @@ fn delivery_order(input: &Input) -> (String, String) {
                 && part[..8].bytes().all(|b| b.is_ascii_digit())
         })
         .unwrap_or_default();
-    (stamp.to_owned(), path.display().to_string())
+    (stamp.to_owned(), input.display())
+}
+
+/// Hands inputs to the reader threads, each with its place in the whole.
+pub trait InputQueue: Sync {
+    /// The next input, or `None` when every input has been handed out;
+    /// it may wait for one to arrive.
+    fn next(&self) -> Option<(usize, Input)>;
+
+    /// How many inputs there are at most, when known up front: no more
+    /// threads than that are started.
+    fn bound(&self) -> Option<usize> {
+        None
+    }
+
+    /// One input has been read, with this many KMS events.
+    fn done(&self, _kms_events: u64) {}
+}
+
+/// Inputs all known up front, handed out in their order.
+pub struct Listed<'a> {
+    inputs: &'a [Input],
+    next: AtomicUsize,
+}
+
+impl<'a> Listed<'a> {
+    pub fn new(inputs: &'a [Input]) -> Self {
+        Self {
+            inputs,
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl InputQueue for Listed<'_> {
+    fn next(&self) -> Option<(usize, Input)> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        self.inputs.get(index).map(|input| (index, input.clone()))
+    }
+
+    fn bound(&self) -> Option<usize> {
+        Some(self.inputs.len())
+    }
 }
 
 /// Reads every input on `threads` threads; each thread feeds its own
 /// consumer from `make`, and the consumers come back for merging.
 pub fn scan<C, F>(
-    inputs: &[Input],
+    inputs: &dyn InputQueue,
     threads: usize,
     make: F,
     on_problem: &(dyn Fn(Problem) + Sync),
@@ -189,8 +228,7 @@ where
     C: Consumer,
     F: Fn() -> C + Sync,
 {
-    let next = AtomicUsize::new(0);
-    let threads = threads.clamp(1, inputs.len().max(1));
+    let threads = threads.clamp(1, inputs.bound().unwrap_or(threads).max(1));
     let results: Vec<(C, ScanStats)> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -198,13 +236,11 @@ where
                     let mut consumer = make();
                     let mut stats = ScanStats::default();
                     let mut reader = Reader::default();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = inputs.get(index) else {
-                            break;
-                        };
-                        reader.read(input, &mut consumer, &mut stats, on_problem);
+                    while let Some((index, input)) = inputs.next() {
+                        let before = stats.kms_records;
+                        reader.read(&input, &mut consumer, &mut stats, on_problem);
                         consumer.end_file(index);
+                        inputs.done(stats.kms_records - before);
                     }
                     (consumer, stats)
                 })
@@ -285,7 +321,7 @@ impl Reader {
         match input {
             Input::Stdin => read_capped(io::stdin().lock(), &mut self.raw),
             Input::File { path, .. } => read_into(path, &mut self.raw),
-            Input::Unlisted { reason, .. } => return Err(reason.clone()),
+            Input::Failed { reason, .. } => return Err(reason.clone()),
             Input::Memory { bytes, .. } => {
                 self.raw.extend_from_slice(bytes);
                 Ok(())

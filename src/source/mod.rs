@@ -7,6 +7,9 @@ pub mod files;
 pub mod inventory;
 pub mod lookup;
 pub mod outbox;
+pub mod s3_fetch;
+pub mod s3_walk;
+pub mod trail_layout;
 
 pub use container::{Contents, Item, for_each_log_record, read_container};
 pub use decode::{Sniffed, gunzip, sniff};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::discover;
+use kmstop::source::files::{Listed, discover};
 use kmstop::synth::{CorpusSpec, write_corpus};
 use proptest::prelude::*;
 
@@ -64,7 +64,7 @@ fn plain(path: &Path) -> Vec<u8> {
 /// The report's JSON without what copies change by design.
 fn report_of(dir: &Path) -> serde_json::Value {
     let inputs = discover(&[dir.to_path_buf()]).expect("discover");
-    let report = build_report(&inputs, &ReportSettings::new(2), &|_| {})
+    let report = build_report(&Listed::new(&inputs), &ReportSettings::new(2), &|_| {})
         .expect("rules")
         .0;
     let mut json = serde_json::to_value(&report).expect("json");

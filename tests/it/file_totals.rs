@@ -8,7 +8,7 @@ use std::path::Path;
 use kmstop::app::{App, Data, DataConfig, Mode};
 use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::{Consumer, discover, scan};
+use kmstop::source::files::{Consumer, Listed, discover, scan};
 use kmstop::synth::{CorpusSpec, write_corpus};
 
 #[derive(Default)]
@@ -24,7 +24,7 @@ impl Consumer for Packer {
 /// last, as its reader threads do, at a wall clock long after the data.
 fn dashboard(dir: &Path) -> App {
     let inputs = discover(&[dir.to_path_buf()]).expect("discover");
-    let (packers, _) = scan(&inputs, 2, Packer::default, &|_| {});
+    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
     let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
     let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
     let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
@@ -40,7 +40,7 @@ fn dashboard(dir: &Path) -> App {
 
 fn assert_same_as_report(dir: &Path) -> App {
     let inputs = discover(&[dir.to_path_buf()]).expect("discover");
-    let report = build_report(&inputs, &ReportSettings::new(2), &|_| {})
+    let report = build_report(&Listed::new(&inputs), &ReportSettings::new(2), &|_| {})
         .expect("rules")
         .0;
     let app = dashboard(dir);

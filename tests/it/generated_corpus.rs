@@ -4,7 +4,7 @@
 //! wrote — computed from its own decisions, not by parsing.
 
 use kmstop::report::{Report, ReportSettings, build_report};
-use kmstop::source::files::{Problem, discover};
+use kmstop::source::files::{Listed, Problem, discover};
 use kmstop::synth::{CorpusSpec, Expected, write_corpus};
 
 fn report_of(spec: &CorpusSpec, threads: usize) -> (Report, Expected) {
@@ -13,9 +13,13 @@ fn report_of(spec: &CorpusSpec, threads: usize) -> (Report, Expected) {
     let inputs = discover(&[dir.path().to_path_buf()]).expect("discover");
     let problems = std::sync::Mutex::new(Vec::new());
     let on_problem = |p: Problem| problems.lock().expect("lock").push(p);
-    let report = build_report(&inputs, &ReportSettings::new(threads), &on_problem)
-        .expect("built-in rules compile")
-        .0;
+    let report = build_report(
+        &Listed::new(&inputs),
+        &ReportSettings::new(threads),
+        &on_problem,
+    )
+    .expect("built-in rules compile")
+    .0;
     assert_eq!(*problems.lock().expect("lock"), Vec::new());
     (report, expected)
 }

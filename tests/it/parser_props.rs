@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use kmstop::event::{Parsed, parse_event_time, parse_record};
 use kmstop::report::{Report, ReportSettings, build_report};
-use kmstop::source::files::{Input, Problem};
+use kmstop::source::files::{Input, Listed, Problem};
 use kmstop::source::read_container;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -67,9 +67,13 @@ fn report_of(path: &Path) -> Report {
         path: path.to_owned(),
         named: true,
     }];
-    build_report(&inputs, &ReportSettings::new(1), &|_: Problem| {})
-        .expect("built-in rules compile")
-        .0
+    build_report(
+        &Listed::new(&inputs),
+        &ReportSettings::new(1),
+        &|_: Problem| {},
+    )
+    .expect("built-in rules compile")
+    .0
 }
 
 // ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use kmstop::event::{KmsEvent, Outcome, Parsed, parse_record};
 use kmstop::report::{Report, ReportSettings, build_report};
-use kmstop::source::files::{Input, Problem};
+use kmstop::source::files::{Input, Listed, Problem};
 use kmstop::source::{gunzip, read_container};
 
 fn fixture(name: &str) -> PathBuf {
@@ -53,7 +53,7 @@ fn report(names: &[&str]) -> Report {
         .collect();
     let problems = std::sync::Mutex::new(Vec::new());
     let on_problem = |p: Problem| problems.lock().expect("lock").push(p);
-    let report = build_report(&inputs, &ReportSettings::new(2), &on_problem)
+    let report = build_report(&Listed::new(&inputs), &ReportSettings::new(2), &on_problem)
         .expect("built-in rules compile")
         .0;
     assert!(problems.lock().expect("lock").is_empty());
