@@ -208,3 +208,14 @@ where
         _ => AwsError::from_sdk(err),
     }
 }
+
+#[cfg(test)]
+impl S3Reader {
+    /// A reader over a client built elsewhere (tests with mocked answers).
+    pub(crate) fn from_client(client: aws_sdk_s3::Client, bucket: &str) -> Self {
+        Self {
+            client,
+            bucket: bucket.to_string(),
+        }
+    }
+}

@@ -177,6 +177,7 @@ impl Walker<'_> {
         let mut objects = Vec::new();
         let mut prefixes = Vec::new();
         let mut continuation: Option<String> = None;
+        let mut tokens = std::collections::HashSet::new();
         loop {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let page = self
@@ -191,10 +192,8 @@ impl Walker<'_> {
             objects.extend(page.objects);
             prefixes.extend(page.common_prefixes);
             match page.next {
-                // A token that does not move would page forever.
-                Some(next) if continuation.as_deref() != Some(next.as_str()) => {
-                    continuation = Some(next);
-                }
+                // A token given before would page forever.
+                Some(next) if tokens.insert(next.clone()) => continuation = Some(next),
                 _ => return Ok((objects, prefixes)),
             }
         }
@@ -242,3 +241,7 @@ fn delivery_key(key: &str) -> (Option<DateTime<Utc>>, String) {
         key.to_string(),
     )
 }
+
+#[cfg(test)]
+#[path = "s3_walk_tests.rs"]
+mod tests;

@@ -34,6 +34,7 @@ mod readme;
 mod real_fixtures;
 mod report_alerts;
 mod rules_cli;
+mod s3_source;
 mod scenarios;
 mod sim_boto3;
 mod sim_sdk;
