@@ -46,9 +46,15 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
     /// Open the dashboard on CloudTrail log files or directories (searched
-    /// recursively, gzip or JSON) instead of live AWS.
+    /// recursively, gzip or JSON), or a trail's bucket
+    /// (`s3://BUCKET[/PREFIX]`, its last --backfill), instead of live AWS.
     #[arg(long = "source", short = 's', value_name = "PATH", num_args = 1..)]
     pub sources: Vec<PathBuf>,
+
+    /// Accounts to read of an s3:// source (repeat, or comma-separate);
+    /// by default every account the trail holds.
+    #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
+    pub accounts: Vec<String>,
 
     /// Colour theme: dark, light, high-contrast, colorblind, or a theme
     /// file. `NO_COLOR=1` turns colour off.
@@ -77,7 +83,7 @@ pub struct DashboardArgs {
     pub targets: TargetArgs,
 
     /// Live mode: read this much history at start (newest first, while
-    /// new events keep coming).
+    /// new events keep coming); with an s3:// source, the window read.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub backfill: chrono::Duration,
 

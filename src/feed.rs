@@ -264,7 +264,8 @@ pub enum SourceMsg {
     /// Log files: this many of the inputs are read.
     FilesRead {
         done: usize,
-        total: usize,
+        /// Unknown while a bucket is still being listed.
+        total: Option<usize>,
     },
     /// Log files: a file failed or held bad pieces (file and reason).
     FileProblem(String),

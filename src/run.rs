@@ -30,6 +30,7 @@ use crate::report::{
 };
 use crate::sink::{AlertHook, AlertLog, HookLimits};
 use crate::source::files::{Input, Listed, Problem, discover};
+use crate::source::s3_fetch;
 use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 
@@ -168,8 +169,16 @@ fn read_all(
         regions: args.targets.regions.clone(),
     };
     let options = args.targets.options();
-    let fetching = s3::start(urls, inputs, &options, selection, now, settings.threads)
-        .map_err(|message| usage_error(&message))?;
+    let fetching = s3_fetch::start(
+        urls,
+        inputs,
+        &options,
+        selection,
+        now,
+        settings.threads,
+        s3::progress_bar(),
+    )
+    .map_err(|message| usage_error(&message))?;
     let built = build_report(&fetching.queue, settings, on_problem);
     let summary = fetching.finish();
     let (mut report, changes) = built.map_err(|e| usage_error(&e.to_string()))?;

@@ -98,7 +98,8 @@ const MAX_PROBLEMS_KEPT: usize = 100;
 /// Progress of reading log files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Loading {
-    pub files_total: usize,
+    /// Unknown while a bucket is still being listed.
+    pub files_total: Option<usize>,
     pub files_done: usize,
     pub done: bool,
     pub stats: ScanStats,

@@ -14,6 +14,8 @@ use crate::cli::{Cli, DashboardArgs};
 use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::source::files::discover;
+use crate::source::s3_fetch::S3Plan;
+use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 use crate::tui::{DashboardOptions, Source, run_dashboard};
 use crate::ui::theme::Theme;
@@ -124,10 +126,10 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
     let (config, mut warnings) = config::default_path()
         .map_or_else(|| (Config::default(), Vec::new()), |p| config::load(&p));
     let live = args.sources.is_empty();
-    let inputs = if live {
-        Vec::new()
+    let (inputs, s3) = if live {
+        (Vec::new(), None)
     } else {
-        match discover(&args.sources) {
+        match file_sources(args, clock.now()) {
             Ok(found) => found,
             Err(message) => return usage_error(&message),
         }
@@ -152,6 +154,7 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
             Source::Files {
                 paths: args.sources.clone(),
                 inputs,
+                s3,
             }
         },
         demo: false,
@@ -176,6 +179,34 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// File mode's inputs: the local files found, and the buckets to read
+/// (the last `--backfill` of each).
+fn file_sources(
+    args: &DashboardArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<crate::source::files::Input>, Option<Box<S3Plan>>), String> {
+    let (urls, paths) = super::s3::split_sources(&args.sources)?;
+    super::check_accounts(&args.accounts, !urls.is_empty())?;
+    if args.backfill < chrono::Duration::zero() {
+        return Err("--backfill must not be negative".into());
+    }
+    let inputs = discover(&paths)?;
+    let s3 = (!urls.is_empty()).then(|| {
+        Box::new(S3Plan {
+            urls,
+            options: args.targets.options(),
+            selection: Selection {
+                since: Some(now - args.backfill),
+                until: None,
+                accounts: args.accounts.clone(),
+                regions: args.targets.regions.clone(),
+            },
+            now,
+        })
+    });
+    Ok((inputs, s3))
 }
 
 /// Live mode: the flags and the config's profile and regions.

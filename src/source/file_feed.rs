@@ -8,14 +8,17 @@ use std::sync::mpsc::SyncSender;
 use std::thread;
 
 use super::files::{Consumer, Input, Listed, Problem, scan};
+use super::s3_fetch::{S3Plan, start};
 use crate::event::{KmsEvent, PackedEvent};
+use crate::feed::ScanStats;
 use crate::feed::SourceMsg;
 
 struct Batcher<M> {
     tx: SyncSender<M>,
     events: Vec<PackedEvent>,
     done: Arc<AtomicUsize>,
-    total: usize,
+    /// Unknown while a bucket is still being listed.
+    total: Option<usize>,
 }
 
 impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
@@ -39,10 +42,12 @@ impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
     }
 }
 
-/// Starts reading `inputs` on `threads` reader threads; the messages end
-/// with [`SourceMsg::FilesDone`]. A full channel makes the readers wait.
+/// Starts reading `inputs`, then the buckets of `s3` (if any), on
+/// `threads` reader threads; the messages end with
+/// [`SourceMsg::FilesDone`]. A full channel makes the readers wait.
 pub fn spawn<M: From<SourceMsg> + Send + 'static>(
     inputs: Vec<Input>,
+    s3: Option<S3Plan>,
     threads: usize,
     tx: SyncSender<M>,
 ) {
@@ -50,7 +55,7 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
         .name("kmstop-files".into())
         .spawn(move || {
             let done = Arc::new(AtomicUsize::new(0));
-            let total = inputs.len();
+            let total = s3.is_none().then_some(inputs.len());
             let problem_tx = tx.clone();
             let on_problem = move |p: Problem| {
                 let text = p.to_string();
@@ -63,10 +68,57 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
                 done: Arc::clone(&done),
                 total,
             };
-            let (_, stats) = scan(&Listed::new(&inputs), threads, make, &on_problem);
+            let stats = match s3 {
+                None => scan(&Listed::new(&inputs), threads, make, &on_problem).1,
+                Some(plan) => read_buckets(inputs, plan, threads, make, &on_problem),
+            };
             let _ = tx.send(SourceMsg::FilesDone(stats).into());
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the file reader: {e}");
     }
+}
+
+/// The local inputs, then the buckets' objects as they are fetched; the
+/// folders that could not be listed become problems like failed files.
+fn read_buckets<C: super::files::Consumer, F: Fn() -> C + Sync>(
+    inputs: Vec<Input>,
+    plan: S3Plan,
+    threads: usize,
+    make: F,
+    on_problem: &(dyn Fn(Problem) + Sync),
+) -> ScanStats {
+    let progress = indicatif::ProgressBar::hidden();
+    let fetching = match start(
+        plan.urls,
+        inputs,
+        &plan.options,
+        plan.selection,
+        plan.now,
+        threads,
+        progress,
+    ) {
+        Ok(fetching) => fetching,
+        Err(reason) => {
+            on_problem(Problem::FileFailed {
+                input: "s3".to_owned(),
+                reason,
+            });
+            return ScanStats::default();
+        }
+    };
+    let (_, mut stats) = scan(&fetching.queue, threads, make, on_problem);
+    let summary = fetching.finish();
+    for failure in summary.failures {
+        let (input, reason) = failure
+            .split_once(": ")
+            .map_or((failure.clone(), String::new()), |(a, b)| {
+                (a.to_owned(), b.to_owned())
+            });
+        stats.files_failed += 1;
+        on_problem(Problem::FileFailed { input, reason });
+    }
+    stats.digest_files += summary.digest_files;
+    stats.not_log_files += summary.not_log_files;
+    stats
 }

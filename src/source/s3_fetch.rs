@@ -17,6 +17,8 @@ use super::files::{Input, InputQueue};
 use super::s3_walk::{WalkStats, Walker, batches};
 use super::trail_layout::{S3Url, Selection};
 use crate::aws::{AwsError, S3Reader};
+use crate::aws::{TargetOptions, load_config};
+use crate::text::escape_control;
 
 /// Objects fetched ahead of the readers: enough to hide S3's latency,
 /// few enough that memory holds only a handful of files.
@@ -87,7 +89,7 @@ pub async fn fetch_all(
             fetched.fail(failure.to_string());
         }
         for batch in batches(&leaves, &selection, now) {
-            let (objects, failures) = walker.batch(&leaves, batch).await;
+            let (objects, failures) = walker.batch(&leaves, &batch).await;
             for failure in failures {
                 fetched.fail(failure.to_string());
             }
@@ -173,5 +175,113 @@ impl InputQueue for Arriving {
             self.fetched.objects.load(Ordering::Relaxed),
             indicatif::HumanBytes(self.fetched.bytes.load(Ordering::Relaxed))
         ));
+    }
+}
+
+/// The buckets to read and the question: all a reader thread needs to
+/// start the fetching itself.
+#[derive(Debug, Clone)]
+pub struct S3Plan {
+    pub urls: Vec<S3Url>,
+    pub options: TargetOptions,
+    pub selection: Selection,
+    pub now: DateTime<Utc>,
+}
+
+/// Fetching under way; the queue is the report's input.
+pub struct Fetching {
+    runtime: tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<()>,
+    fetched: Arc<Fetched>,
+    pub queue: Arriving,
+    progress: ProgressBar,
+}
+
+/// What the fetching came to, for the report's `skipped` and stderr.
+pub struct FetchSummary {
+    /// Buckets and folders that could not be listed, each named.
+    pub failures: Vec<String>,
+    pub digest_files: u64,
+    pub not_log_files: u64,
+}
+
+/// Starts walking and fetching `urls` after the `local` inputs.
+///
+/// # Errors
+/// The runtime cannot start.
+pub fn start(
+    urls: Vec<S3Url>,
+    local: Vec<Input>,
+    options: &TargetOptions,
+    selection: Selection,
+    now: DateTime<Utc>,
+    threads: usize,
+    progress: ProgressBar,
+) -> Result<Fetching, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("kmstop-s3")
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let fetched = Arc::new(Fetched::default());
+    // A couple of objects per reader wait, fetched; more would only hold
+    // memory while the readers catch up.
+    let (tx, rx) = mpsc::channel(threads.max(1) * 2);
+    let first_index = local.len();
+    let profile = options.profiles.first().cloned();
+    let options = options.clone();
+    let task = runtime.spawn({
+        let fetched = Arc::clone(&fetched);
+        async move {
+            let config = load_config(profile.as_deref(), &options).await;
+            let mut buckets = Vec::new();
+            for url in urls {
+                let reader = match &config {
+                    Ok(config) => S3Reader::open(config, &url.bucket).await,
+                    Err(e) => Err(e.clone()),
+                };
+                buckets.push(Bucket { url, reader });
+            }
+            fetch_all(buckets, selection, now, first_index, tx, fetched).await;
+        }
+    });
+    let queue = Arriving::new(local, rx, Arc::clone(&fetched), progress.clone());
+    Ok(Fetching {
+        runtime,
+        task,
+        fetched,
+        queue,
+        progress,
+    })
+}
+
+impl Fetching {
+    /// Waits for the fetching to end (the report has read every object).
+    pub fn finish(self) -> FetchSummary {
+        let Self {
+            runtime,
+            task,
+            fetched,
+            queue,
+            progress,
+        } = self;
+        drop(queue);
+        let mut failures = fetched.failures();
+        if let Err(e) = runtime.block_on(task) {
+            failures.push(format!("the S3 reader stopped: {e}"));
+        }
+        progress.finish_and_clear();
+        let walk = &fetched.walk;
+        FetchSummary {
+            failures: failures
+                .iter()
+                .map(|f| escape_control(f).into_owned())
+                .collect(),
+            digest_files: walk.digest_files.load(std::sync::atomic::Ordering::Relaxed),
+            not_log_files: walk
+                .not_log_files
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 }

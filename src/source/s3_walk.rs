@@ -114,20 +114,33 @@ impl Walker<'_> {
     pub async fn batch(
         &self,
         leaves: &[Leaf],
-        batch: Batch,
+        batch: &Batch,
     ) -> (Vec<ListedObject>, Vec<ListFailure>) {
         let mut listings = FuturesUnordered::new();
         let mut objects = Vec::new();
         let mut failures = Vec::new();
-        let mut queue = leaves.iter().filter_map(|leaf| match (leaf, batch) {
-            (Leaf::Region(region), Batch::Day(day)) => Some((
-                day_prefix(region, day),
-                start_after(region, day, self.selection),
-            )),
-            (Leaf::Region(p), Batch::All) | (Leaf::Everything(p), Batch::All | Batch::Others) => {
-                Some((p.clone(), None))
-            }
-            (Leaf::Everything(_), Batch::Day(_)) | (Leaf::Region(_), Batch::Others) => None,
+        let days: &[NaiveDate] = match batch {
+            Batch::Days(days) => days,
+            Batch::Others | Batch::All => &[],
+        };
+        let mut queue = leaves.iter().flat_map(|leaf| {
+            let listings: Vec<(String, Option<String>)> = match (leaf, batch) {
+                (Leaf::Region(region), Batch::Days(_)) => days
+                    .iter()
+                    .map(|day| {
+                        (
+                            day_prefix(region, *day),
+                            start_after(region, *day, self.selection),
+                        )
+                    })
+                    .collect(),
+                (Leaf::Region(p), Batch::All)
+                | (Leaf::Everything(p), Batch::All | Batch::Others) => vec![(p.clone(), None)],
+                (Leaf::Everything(_), Batch::Days(_)) | (Leaf::Region(_), Batch::Others) => {
+                    Vec::new()
+                }
+            };
+            listings
         });
         loop {
             while listings.len() < LISTINGS_IN_FLIGHT
@@ -201,10 +214,12 @@ impl Walker<'_> {
 }
 
 /// A part of a walk, listed and read before the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Batch {
-    /// One delivery day of every region folder.
-    Day(NaiveDate),
+    /// A few delivery days of every region folder: enough listings to
+    /// keep [`LISTINGS_IN_FLIGHT`] busy, so a long window over few
+    /// folders is not listed one request at a time.
+    Days(Vec<NaiveDate>),
     /// The folders outside the layout, whole.
     Others,
     /// Every folder, whole (no `--since`: the question is everything).
@@ -218,8 +233,13 @@ pub fn batches(leaves: &[Leaf], selection: &Selection, now: DateTime<Utc>) -> Ve
         return vec![Batch::All];
     };
     let mut batches = Vec::new();
-    if leaves.iter().any(|l| matches!(l, Leaf::Region(_))) {
-        batches.extend(days.into_iter().map(Batch::Day));
+    let regions = leaves
+        .iter()
+        .filter(|l| matches!(l, Leaf::Region(_)))
+        .count();
+    if regions > 0 {
+        let per_batch = LISTINGS_IN_FLIGHT.div_ceil(regions);
+        batches.extend(days.chunks(per_batch).map(|d| Batch::Days(d.to_vec())));
     }
     if leaves.iter().any(|l| matches!(l, Leaf::Everything(_))) {
         batches.push(Batch::Others);

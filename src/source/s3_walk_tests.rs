@@ -133,7 +133,7 @@ async fn a_refused_account_folder_is_named_and_the_rest_walked() {
         failures[0]
     );
 
-    let (objects, failures) = walker.batch(&leaves, Batch::All).await;
+    let (objects, failures) = walker.batch(&leaves, &Batch::All).await;
     assert!(failures.is_empty());
     let keys: Vec<&str> = objects
         .iter()
@@ -174,7 +174,7 @@ async fn a_continuation_token_that_does_not_move_ends_the_listing() {
         stats: &stats,
     };
     let leaves = [Leaf::Everything("logs/".into())];
-    let (objects, _) = walker.batch(&leaves, Batch::All).await;
+    let (objects, _) = walker.batch(&leaves, &Batch::All).await;
     // The first page, then the same token once more: not a third time.
     assert_eq!(stats.requests.load(Ordering::Relaxed), 2);
     assert_eq!(objects.len(), 2);

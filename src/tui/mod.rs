@@ -23,6 +23,7 @@ use crate::app::{Action, App, Data, DataConfig, Effect, Keymap, Loading, Mode, S
 use crate::clock::Clock;
 use crate::feed::SourceMsg;
 use crate::source::files::Input;
+use crate::source::s3_fetch::S3Plan;
 use crate::ui::theme::Theme;
 
 pub use export::default_dir as default_export_dir;
@@ -34,6 +35,8 @@ pub enum Source {
     Files {
         paths: Vec<PathBuf>,
         inputs: Vec<Input>,
+        /// The `s3://` sources, read after `inputs`.
+        s3: Option<Box<S3Plan>>,
     },
     /// The live sources, through the feed channel.
     Live,
@@ -102,12 +105,17 @@ pub fn run_dashboard(
     let (tx, rx) = channel;
     let mut app = build_app(&opts, clock.now())?;
     match &opts.source {
-        Source::Files { inputs, .. } => {
+        Source::Files { inputs, s3, .. } => {
             app.data.set_loading(Loading {
-                files_total: inputs.len(),
+                files_total: s3.is_none().then_some(inputs.len()),
                 ..Loading::default()
             });
-            crate::source::file_feed::spawn(inputs.clone(), opts.threads, tx.clone());
+            crate::source::file_feed::spawn(
+                inputs.clone(),
+                s3.as_deref().cloned(),
+                opts.threads,
+                tx.clone(),
+            );
         }
         // The live sources were given a sender already.
         Source::Live => {}

@@ -93,10 +93,11 @@ fn files(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, paths: &[Stri
         let (text, slot) = if l.done {
             (format!("  {} file(s) read", l.files_done), Slot::Muted)
         } else {
-            (
-                format!("  reading {}/{} files…", l.files_done, l.files_total),
-                Slot::Warn,
-            )
+            let text = match l.files_total {
+                Some(total) => format!("  reading {}/{total} files…", l.files_done),
+                None => format!("  reading {} files…", l.files_done),
+            };
+            (text, Slot::Warn)
         };
         first.push(Span::styled(text, theme.style(slot)));
         // The whole range is held, in buckets this wide: say so,

@@ -407,3 +407,58 @@ fn bad_s3_flags_are_usage_errors_naming_the_flag() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// The dashboard on a bucket, in tmux: it counts what `report` counts over
+/// the same files, and a missing bucket shows as a failure, not silence.
+#[test]
+fn the_dashboard_reads_a_bucket_and_says_what_failed() {
+    let moto = Moto::start();
+    let corpus = corpus(14);
+    let client = s3(&moto.endpoint);
+    upload(&client, "trail", &trail_files(&corpus.root, None));
+    let home = tempfile::tempdir().expect("home");
+    let local_dir = corpus
+        .root
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1");
+    let local = json_of(&kmstop_report(
+        home.path(),
+        &[
+            "--source",
+            local_dir.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    ));
+    let events = local["events"].as_u64().expect("events");
+    let tmux = support::tmux::Tmux::new("s3-dashboard");
+    let dir = home.path();
+    let exit = dir.join("exit");
+    // The corpus is from 2025-05-20: a backfill reaching back past it.
+    let cmd = format!(
+        "cd {dir} && env -i HOME={dir} PATH=/usr/bin:/bin TERM=xterm-256color AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_EC2_METADATA_DISABLED=true KMSTOP_CONFIG_DIR={dir}/config {bin} --source s3://trail s3://no-such-bucket --account 111122223333 --region us-east-1 --backfill 1000d --endpoint-url {endpoint}; echo $? > {exit}",
+        dir = dir.display(),
+        bin = env!("CARGO_BIN_EXE_kmstop"),
+        endpoint = moto.endpoint,
+        exit = exit.display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "s",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    let screen = tmux.wait("every object read", |s| s.contains("file(s) read"));
+    assert!(
+        screen.contains(&format!("events {events} ")),
+        "report counts {events}: {screen}"
+    );
+    assert!(screen.contains("1 failed"), "{screen}");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_file(&exit), "0");
+}
