@@ -582,6 +582,21 @@ pub struct SimArgs {
     /// Run simulated time this many times faster than the wall clock.
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
+
+    /// Also serve directory DIR as S3 bucket NAME (repeatable), e.g. a
+    /// copy of a trail for `report --source s3://NAME`.
+    #[arg(long = "bucket", value_name = "NAME=DIR", value_parser = parse_bucket_dir)]
+    pub buckets: Vec<(String, PathBuf)>,
+}
+
+/// `NAME=DIR` for `sim --bucket`.
+pub fn parse_bucket_dir(text: &str) -> Result<(String, PathBuf), String> {
+    let (name, dir) = text
+        .split_once('=')
+        .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+        .ok_or_else(|| format!("{text:?} is not NAME=DIR"))?;
+    crate::source::trail_layout::S3Url::parse(&format!("s3://{name}"))?;
+    Ok((name.to_string(), PathBuf::from(dir)))
 }
 
 /// `5s..2m`: a delivery delay range in the units of `--since` ages.

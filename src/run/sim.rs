@@ -27,6 +27,7 @@ pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
             region: args.fault_region.clone(),
             ..Faults::default()
         },
+        dir_buckets: args.buckets.clone(),
         port: args.port,
         clock,
         ..SimOptions::default()
@@ -56,6 +57,10 @@ pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
     );
     println!(
         "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} --region {region} kms list-aliases"
+    );
+    println!(
+        "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x kmstop report --endpoint-url {endpoint} --source s3://{} --since 1h",
+        crate::sim::trail_bucket(&args.account)
     );
     println!("\nCtrl-C stops it.");
     let waited = wait_for_signal();

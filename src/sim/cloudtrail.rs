@@ -298,7 +298,7 @@ fn trail(world: &World) -> Value {
     let custom = world.trail.excludes_kms || world.trail.advanced_selectors;
     let mut t = json!({
         "Name": TRAIL_NAME,
-        "S3BucketName": format!("aws-cloudtrail-logs-{}-5c1e9a3b", world.account),
+        "S3BucketName": super::trail_files::TrailFiles::bucket(&world.account),
         "IncludeGlobalServiceEvents": true,
         "IsMultiRegionTrail": true,
         "HomeRegion": home(world),

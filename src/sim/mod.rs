@@ -21,10 +21,13 @@ mod events;
 mod faults;
 mod kms;
 mod render;
+mod s3;
+mod s3_dir;
 mod server;
 mod sts;
 mod token;
 mod traffic;
+mod trail_files;
 mod wire;
 pub mod world;
 
@@ -49,6 +52,11 @@ pub use wire::{DEFAULT_REGION, credential_scope, region_of};
 pub use world::{Rotation, SimAlias, SimKey, TrailSetup, World};
 
 use crate::clock::{Clock, SystemClock};
+
+/// The bucket the simulated account's trail is delivered to.
+pub fn trail_bucket(account: &str) -> String {
+    trail_files::TrailFiles::bucket(account)
+}
 
 /// Every target the simulator answers (canonical `X-Amz-Target` names;
 /// STS under its JSON-protocol name). All are reads: a test can assert
@@ -102,6 +110,8 @@ pub struct SimOptions {
     /// Some keys refuse the reader policy, rotation, tag and usage reads.
     pub denied_keys: bool,
     pub trail: TrailSetup,
+    /// Directories served as buckets besides the trail's: (name, dir).
+    pub dir_buckets: Vec<(String, std::path::PathBuf)>,
     /// 0: any free port.
     pub port: u16,
     pub clock: Arc<dyn Clock>,
@@ -124,6 +134,7 @@ impl Default for SimOptions {
             record_own_calls: true,
             denied_keys: true,
             trail: TrailSetup::default(),
+            dir_buckets: Vec::new(),
             port: 0,
             clock: Arc::new(SystemClock),
         }
@@ -210,8 +221,20 @@ impl Sim {
         let outage = (options.scenario == Scenario::Outage)
             .then(|| options.regions.last().cloned())
             .flatten();
+        let events = Arc::new(events::Events::new(traffic));
+        let mut buckets = s3::Buckets::new(&options.regions[0]);
+        buckets.add(
+            &trail_files::TrailFiles::bucket(&options.account),
+            Box::new(trail_files::TrailFiles::new(events.clone())),
+        );
+        for (name, dir) in &options.dir_buckets {
+            let store = s3_dir::DirStore::open(dir, now)
+                .map_err(|e| invalid(format!("bucket {name}: {}: {e}", dir.display())))?;
+            buckets.add(name, Box::new(store));
+        }
         let state = Arc::new(server::State::new(
-            events::Events::new(traffic),
+            events,
+            buckets,
             options.clock,
             faults::Injector::new(options.faults, outage, options.seed),
             options.lookup_rate,
@@ -282,6 +305,13 @@ impl SimHandle {
     ) -> Vec<TruthEvent> {
         let now = self.state.clock.now();
         self.state.events.truth(region, start, end, now)
+    }
+
+    /// The event times the trail's delivered objects cover now: from the
+    /// first object's start to the last delivered one's end (inclusive
+    /// bounds, for [`Self::ground_truth`]).
+    pub fn trail_coverage(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        trail_files::coverage(&self.state.events.traffic, self.state.clock.now())
     }
 
     /// The simulated account: keys, aliases, principals.

@@ -22,6 +22,7 @@ use super::endless::Endless;
 use super::events::Events;
 use super::faults::{FaultKind, Injector};
 use super::render::Served;
+use super::s3::{self, Buckets, S3Answer};
 use super::wire::{AwsError, Service, Target, form_pairs, json_object, parse_target, region_of};
 use super::{RequestRecord, cloudtrail, kms, sts};
 use crate::clock::Clock;
@@ -34,7 +35,8 @@ const BODY_LIMIT: usize = 1 << 20;
 type Answer = Either<Full<Bytes>, Endless>;
 
 pub struct State {
-    pub events: Events,
+    pub events: Arc<Events>,
+    pub s3_buckets: Buckets,
     pub clock: Arc<dyn Clock>,
     pub faults: Injector,
     pub lookup_rate: Option<Rate>,
@@ -55,7 +57,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl State {
     pub fn new(
-        events: Events,
+        events: Arc<Events>,
+        s3_buckets: Buckets,
         clock: Arc<dyn Clock>,
         faults: Injector,
         lookup_rate: Option<Rate>,
@@ -64,6 +67,7 @@ impl State {
     ) -> Self {
         Self {
             events,
+            s3_buckets,
             clock,
             faults,
             lookup_rate,
@@ -271,6 +275,7 @@ async fn handle(
     };
     let target_header = header("x-amz-target");
     let region = region_of(header(AUTHORIZATION.as_str()).as_deref());
+    let s3_request = s3_request_of(&req, target_header.is_some());
     let user_agent = header(USER_AGENT.as_str());
     let body = Limited::new(req.into_body(), BODY_LIMIT).collect().await;
     let body = body
@@ -279,9 +284,13 @@ async fn handle(
     let routed = route(target_header.as_deref(), &body);
     let request_id = state.request_id();
     let now = state.clock.now();
+    let logged = match &s3_request {
+        Some((method, path, query)) => format!("S3.{}", s3::operation(method, path, query)),
+        None => routed.logged.clone(),
+    };
     let mut record = RequestRecord {
         at: now,
-        target: routed.logged.clone(),
+        target: logged,
         region: region.clone(),
         status: 0,
         error: None,
@@ -318,6 +327,15 @@ async fn handle(
         return Ok(response);
     }
     let service = routed.target.as_ref().map(|t| t.service);
+    if let Some(request) = &s3_request {
+        let answer = match draw.fault.and_then(|f| fault_error(f, None)) {
+            Some(e) => Err(e),
+            None => s3::handle(&state.s3_buckets, &request.0, &request.1, &request.2, now),
+        };
+        let response = s3_response(answer, &request_id, &mut record);
+        state.log(record);
+        return Ok(response);
+    }
     let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {
         Err(e)
     } else {
@@ -344,6 +362,61 @@ async fn handle(
     };
     state.log(record);
     Ok(response)
+}
+
+/// S3 reads are the only GET and HEAD requests: the other services POST.
+/// Their method, path and query.
+fn s3_request_of(
+    req: &Request<Incoming>,
+    has_target: bool,
+) -> Option<(hyper::Method, String, String)> {
+    (!has_target && matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD)).then(|| {
+        (
+            req.method().clone(),
+            req.uri().path().to_string(),
+            req.uri().query().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+/// An S3 answer on the wire: XML or the object's bytes, errors as S3's
+/// XML (a `HEAD` answers with the status alone).
+fn s3_response(
+    answer: Result<S3Answer, AwsError>,
+    request_id: &str,
+    record: &mut RequestRecord,
+) -> Response<Answer> {
+    let (status, content_type, body, region) = match answer {
+        Ok(S3Answer::Head { region }) => (200, "application/xml", Bytes::new(), Some(region)),
+        Ok(S3Answer::Xml(xml)) => (200, "application/xml", Bytes::from(xml), None),
+        Ok(S3Answer::Object(bytes)) => (
+            200,
+            "application/octet-stream",
+            Bytes::from(bytes.as_ref().clone()),
+            None,
+        ),
+        Err(e) => {
+            record.error = Some(e.code.to_string());
+            (
+                e.status,
+                "application/xml",
+                Bytes::from(s3::error_xml(&e, request_id)),
+                None,
+            )
+        }
+    };
+    record.status = status;
+    let mut response = Response::new(Answer::Left(Full::new(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amz-request-id", id);
+    }
+    if let Some(region) = region.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        headers.insert("x-amz-bucket-region", region);
+    }
+    response
 }
 
 /// What a broken or hostile endpoint answers: the start of the right
@@ -439,4 +512,7 @@ pub const SERVED: &[&str] = &[
     "TrentService.GetKeyLastUsage",
     "TrentService.ListResourceTags",
     "AWSSecurityTokenServiceV20110615.GetCallerIdentity",
+    "S3.HeadBucket",
+    "S3.ListObjectsV2",
+    "S3.GetObject",
 ];

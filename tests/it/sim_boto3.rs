@@ -1,6 +1,7 @@
 //! boto3, a client nobody on the project wrote, against the simulator:
-//! `tests/sim/boto3_conformance.py` pages LookupEvents and reads KMS and
-//! STS, and must see exactly what the simulator says it holds.
+//! `tests/sim/boto3_conformance.py` pages LookupEvents, reads KMS and STS
+//! and the trail's S3 bucket, and must see exactly what the simulator says
+//! it holds.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -67,6 +68,9 @@ fn boto3_reads_exactly_what_the_simulator_holds() {
         })
         .collect();
     let aliases: Vec<&str> = world.aliases_in(region).map(|a| a.name.as_str()).collect();
+    let (trail_from, trail_through) = sim.trail_coverage();
+    let trail = sim.ground_truth(region, trail_from, trail_through);
+    assert!(trail.len() > truth.len(), "{} {}", trail.len(), truth.len());
     let expected = json!({
         "region": region,
         "start": start.timestamp(),
@@ -76,6 +80,8 @@ fn boto3_reads_exactly_what_the_simulator_holds() {
         "reader_arn": format!("arn:aws:sts::{}:assumed-role/kmstop-reader/kmstop", world.account),
         "keys": keys,
         "aliases": aliases,
+        "trail_bucket": kmstop::sim::trail_bucket(&world.account),
+        "trail_event_ids": trail.iter().map(|t| t.event_id.as_str()).collect::<Vec<_>>(),
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("truth.json");
@@ -109,6 +115,10 @@ fn boto3_reads_exactly_what_the_simulator_holds() {
     assert!(status.success(), "boto3 disagrees:\n{stdout}\n{stderr}");
     assert!(
         stdout.contains(&format!("{} events", truth.len())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("with {} events", trail.len())),
         "{stdout}"
     );
     // boto3 asked only for reads.

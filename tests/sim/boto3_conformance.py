@@ -7,10 +7,12 @@ Usage: boto3_conformance.py ENDPOINT TRUTH.json
 TRUTH.json (written by tests/sim_boto3.rs from the simulator's ground
 truth and world) holds the region, a LookupEvents window and its event ids
 newest first, the account, the reader's ARN, the region's keys (with their
-expected rotation answer) and alias names. Exit 0 when boto3 agrees, 1 with
+expected rotation answer) and alias names, and the trail's bucket with the
+ids of every event its delivered objects hold for the region. Exit 0 when boto3 agrees, 1 with
 one line per disagreement otherwise.
 """
 
+import gzip
 import json
 import sys
 from datetime import datetime, timezone
@@ -89,6 +91,44 @@ def kms_checks(endpoint, truth, problems):
     return len(arns), len(names)
 
 
+def trail_checks(endpoint, truth, problems):
+    """The trail's bucket: folders by delimiter, every object of the region
+    by small pages, each gzip JSON, holding every event exactly once."""
+    s3 = client("s3", endpoint, truth["region"])
+    bucket = truth["trail_bucket"]
+    s3.head_bucket(Bucket=bucket)
+    top = s3.list_objects_v2(Bucket=bucket, Prefix="AWSLogs/", Delimiter="/")
+    folders = [p["Prefix"] for p in top.get("CommonPrefixes", [])]
+    if folders != [f"AWSLogs/{truth['account']}/"]:
+        problems.append(f"AWSLogs/ folders: {folders}")
+    prefix = f"AWSLogs/{truth['account']}/CloudTrail/{truth['region']}/"
+    ids = []
+    objects = 0
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 2}
+    )
+    for page in pages:
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            if len(body) != obj["Size"]:
+                problems.append(f"{obj['Key']}: listed {obj['Size']} bytes, got {len(body)}")
+            records = json.loads(gzip.decompress(body))["Records"]
+            ids.extend(r["eventID"] for r in records)
+            objects += 1
+    if len(ids) != len(set(ids)) or set(ids) != set(truth["trail_event_ids"]):
+        problems.append(
+            f"the trail holds {len(ids)} events ({len(set(ids))} distinct), "
+            f"the simulator {len(truth['trail_event_ids'])}"
+        )
+    try:
+        s3.get_object(Bucket=bucket, Key=prefix + "missing.json.gz")
+        problems.append("get_object of a missing key succeeded")
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchKey":
+            problems.append(f"missing key: {e.response['Error']['Code']}")
+    return objects, len(ids)
+
+
 def sts_checks(endpoint, truth, problems):
     me = client("sts", endpoint, truth["region"]).get_caller_identity()
     if me["Account"] != truth["account"] or me["Arn"] != truth["reader_arn"]:
@@ -106,9 +146,13 @@ def main():
     events = lookup(endpoint, truth, problems)
     keys, aliases = kms_checks(endpoint, truth, problems)
     sts_checks(endpoint, truth, problems)
+    objects, trail_events = trail_checks(endpoint, truth, problems)
     for p in problems:
         print(f"boto3 disagrees: {p}")
-    print(f"boto3 {boto3.__version__}: {events} events, {keys} keys, {aliases} aliases; {len(problems)} problem(s)")
+    print(
+        f"boto3 {boto3.__version__}: {events} events, {keys} keys, {aliases} aliases, "
+        f"{objects} trail objects with {trail_events} events; {len(problems)} problem(s)"
+    )
     return 1 if problems else 0
 
 

@@ -1,0 +1,186 @@
+//! The simulated account's trail as CloudTrail delivers it to S3: one
+//! gzip object per region per five minutes, holding every event of those
+//! minutes (the trail is complete, unlike LookupEvents' view of it), each
+//! appearing [`DELIVERY_LAG`] after its minutes end, in the `AWSLogs/`
+//! layout and under the bucket `DescribeTrails` names.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::events::Events;
+use super::s3::{ObjectMeta, ObjectStore};
+
+/// The minutes one object covers.
+pub const FILE_SECONDS: i64 = 300;
+/// How long after its minutes end an object appears: CloudTrail delivers
+/// "typically within … about 5 minutes" of a call.
+pub const DELIVERY_LAG: Duration = Duration::minutes(2);
+/// Rendered objects kept; older ones are rendered again when asked for.
+const CACHED_BYTES: usize = 64 << 20;
+
+pub struct TrailFiles {
+    events: Arc<Events>,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    objects: HashMap<(usize, i64), Arc<Vec<u8>>>,
+    order: VecDeque<(usize, i64)>,
+    bytes: usize,
+}
+
+impl TrailFiles {
+    pub fn new(events: Arc<Events>) -> Self {
+        Self {
+            events,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// The bucket `DescribeTrails` names.
+    pub fn bucket(account: &str) -> String {
+        format!("aws-cloudtrail-logs-{account}-5c1e9a3b")
+    }
+
+    /// The object of `region`'s minutes starting at `start`.
+    fn key(&self, region: usize, start: i64) -> String {
+        let w = &self.events.traffic.world;
+        let (account, name) = (&w.account, &w.regions[region]);
+        let delivered = delivered_at(start);
+        // A stable suffix per object, as CloudTrail's random one.
+        let mut x = self.events.traffic.seed ^ start.cast_unsigned() ^ ((region as u64) << 56);
+        // splitmix64: a stable, random-looking suffix.
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let suffix = format!("{:016X}", x ^ (x >> 31));
+        format!(
+            "AWSLogs/{account}/CloudTrail/{name}/{}/{account}_CloudTrail_{name}_{}_{suffix}.json.gz",
+            delivered.format("%Y/%m/%d"),
+            delivered.format("%Y%m%dT%H%MZ"),
+        )
+    }
+
+    /// Every object delivered by `now`: (region, start of its minutes).
+    fn delivered(&self, now: DateTime<Utc>) -> Vec<(usize, i64)> {
+        let traffic = &self.events.traffic;
+        let first = traffic.first.div_euclid(FILE_SECONDS) * FILE_SECONDS;
+        let mut out = Vec::new();
+        for region in 0..traffic.world.regions.len() {
+            let mut start = first;
+            while delivered_at(start) <= now {
+                if traffic.last.is_some_and(|l| start > l) {
+                    break;
+                }
+                out.push((region, start));
+                start += FILE_SECONDS;
+            }
+        }
+        out
+    }
+
+    fn object(&self, region: usize, start: i64) -> Arc<Vec<u8>> {
+        let lock = |m: &Mutex<Cache>| {
+            m.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .objects
+                .get(&(region, start))
+                .cloned()
+        };
+        if let Some(hit) = lock(&self.cache) {
+            return hit;
+        }
+        let bytes = Arc::new(self.render(region, start));
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache
+            .objects
+            .insert((region, start), bytes.clone())
+            .is_none()
+        {
+            cache.order.push_back((region, start));
+            cache.bytes += bytes.len();
+        }
+        while cache.bytes > CACHED_BYTES && cache.order.len() > 1 {
+            if let Some(old) = cache.order.pop_front()
+                && let Some(gone) = cache.objects.remove(&old)
+            {
+                cache.bytes -= gone.len();
+            }
+        }
+        bytes
+    }
+
+    /// `{"Records":[…]}` of every event of the minutes, gzip.
+    fn render(&self, region: usize, start: i64) -> Vec<u8> {
+        let excluded = self.events.traffic.world.trail.excludes_kms;
+        let mut json = String::from("{\"Records\":[");
+        let mut first = true;
+        for second in start..start + FILE_SECONDS {
+            if excluded {
+                break;
+            }
+            for event in self.events.slot(region, second).iter().rev() {
+                if !first {
+                    json.push(',');
+                }
+                first = false;
+                json.push_str(&self.events.render(region, event).json);
+            }
+        }
+        json.push_str("]}");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // Writing to memory cannot fail.
+        let _ = gz.write_all(json.as_bytes());
+        gz.finish().unwrap_or_default()
+    }
+}
+
+/// The event times the objects delivered by `now` cover, both ends
+/// inclusive (the end before the start when none is delivered yet).
+pub fn coverage(
+    traffic: &super::traffic::Traffic,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let first = traffic.first.div_euclid(FILE_SECONDS) * FILE_SECONDS;
+    // The newest period whose object is out by now.
+    let newest_end = (now - DELIVERY_LAG).timestamp().div_euclid(FILE_SECONDS) * FILE_SECONDS;
+    let at = |s: i64| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
+    (at(first), at(newest_end - 1))
+}
+
+fn delivered_at(start: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(start + FILE_SECONDS, 0)
+        .single()
+        .unwrap_or_default()
+        + DELIVERY_LAG
+}
+
+impl ObjectStore for TrailFiles {
+    fn list(&self, prefix: &str, now: DateTime<Utc>) -> Vec<ObjectMeta> {
+        let mut out: Vec<ObjectMeta> = self
+            .delivered(now)
+            .into_iter()
+            .filter_map(|(region, start)| {
+                let key = self.key(region, start);
+                key.starts_with(prefix).then(|| ObjectMeta {
+                    size: self.object(region, start).len() as u64,
+                    modified: delivered_at(start),
+                    key,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Arc<Vec<u8>>> {
+        let (region, start) = self
+            .delivered(now)
+            .into_iter()
+            .find(|(region, start)| self.key(*region, *start) == key)?;
+        Some(self.object(region, start))
+    }
+}
