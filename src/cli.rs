@@ -310,9 +310,30 @@ pub struct PollArgs {
     /// back as the delivery delays seen call for.
     #[arg(long, value_name = "DURATIONS", default_value = "5m,20m", value_delimiter = ',', value_parser = parse_duration)]
     pub reread_after: Vec<chrono::Duration>,
+
+    /// Live: also read the account's trail where it lands in S3 — every
+    /// event, minutes late — beside LookupEvents (fresh, but at most ~100
+    /// events/s per region); each event is shown once. `auto` finds a
+    /// trail that logs KMS events and whose bucket you may list; `off`
+    /// reads LookupEvents alone; or a trail's name, or `s3://BUCKET[/PREFIX]`.
+    #[arg(long, value_name = "auto|off|NAME|s3://…", default_value = "auto", value_parser = parse_trail)]
+    pub trail: crate::source::trail_find::TrailChoice,
+}
+
+fn parse_trail(text: &str) -> Result<crate::source::trail_find::TrailChoice, String> {
+    text.parse()
 }
 
 impl PollArgs {
+    /// How often the trail is listed for new objects: a few polls, since
+    /// CloudTrail delivers a region's file every five minutes or so.
+    pub fn trail_interval(&self) -> std::time::Duration {
+        (self.poll_interval * 4)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(20))
+            .max(std::time::Duration::from_secs(2))
+    }
+
     /// What is wrong with the values, in the words of the flags.
     pub fn check(&self) -> Result<(), String> {
         if self.poll_interval < chrono::Duration::seconds(1) {

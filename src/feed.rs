@@ -238,6 +238,21 @@ impl std::ops::AddAssign for ScanStats {
     }
 }
 
+/// How reading one account × region's trail (its S3 objects) is going.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrailStatus {
+    pub source: SourceId,
+    /// Where the trail is read: `s3://bucket/prefix/`.
+    pub location: String,
+    pub health: Health,
+    /// The newest event time of the objects read: the trail is complete
+    /// up to about here (CloudTrail delivers a region's minutes in order).
+    pub read_to: Option<DateTime<Utc>>,
+    pub objects: u64,
+    /// Events the trail delivered first (LookupEvents had not).
+    pub events: u64,
+}
+
 /// A message from a source.
 #[derive(Debug)]
 pub enum SourceMsg {
@@ -257,6 +272,8 @@ pub enum SourceMsg {
         complete: bool,
     },
     Status(SourceStatus),
+    /// How the trail of one source is read.
+    Trail(TrailStatus),
     /// The source's checkpoint, to save once the events before it are out.
     Commit(Commit),
     /// Log files: the events of one file (in the file's order).

@@ -28,7 +28,7 @@ use super::log::{EventKey, EventLog};
 use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
-use crate::feed::{CallerIdentity, ScanStats, SourceId, SourceMsg, SourceStatus};
+use crate::feed::{CallerIdentity, ScanStats, SourceId, SourceMsg, SourceStatus, TrailStatus};
 use crate::inventory::{Inventory, KeyFacts};
 use crate::store::{Ingested, Store, StoreConfig};
 
@@ -115,6 +115,8 @@ pub struct Data {
     pub inventory: Inventory,
     pub episodes: Episodes,
     pub sources: BTreeMap<SourceId, SourceStatus>,
+    /// How each source's trail is read, where there is one.
+    pub trails: BTreeMap<SourceId, TrailStatus>,
     pub identities: Vec<CallerIdentity>,
     pub loading: Option<Loading>,
     rules: Vec<RuleSpec>,
@@ -142,6 +144,7 @@ impl Data {
             inventory: Inventory::default(),
             episodes: Episodes::default(),
             sources: BTreeMap::new(),
+            trails: BTreeMap::new(),
             identities: Vec::new(),
             loading: None,
             rules: rules.into_iter().filter(|r| r.enabled).collect(),
@@ -324,6 +327,9 @@ impl Data {
                 if let Err(e) = commit.run() {
                     tracing::warn!("{e}");
                 }
+            }
+            SourceMsg::Trail(trail) => {
+                self.trails.insert(trail.source.clone(), trail);
             }
             SourceMsg::Status(status) => {
                 self.sources.insert(status.source.clone(), status);

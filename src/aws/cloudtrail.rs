@@ -47,6 +47,9 @@ pub struct TrailInfo {
     pub home_region: Option<String>,
     pub multi_region: bool,
     pub organization: bool,
+    /// Where it delivers its files.
+    pub s3_bucket: Option<String>,
+    pub s3_prefix: Option<String>,
 }
 
 /// CloudTrail for one account × region. Its SDK retries are off: the
@@ -134,6 +137,8 @@ impl CloudTrailReader {
                 home_region: t.home_region().map(str::to_string),
                 multi_region: t.is_multi_region_trail().unwrap_or(false),
                 organization: t.is_organization_trail().unwrap_or(false),
+                s3_bucket: t.s3_bucket_name().map(str::to_string),
+                s3_prefix: t.s3_key_prefix().map(str::to_string),
             })
             .collect())
     }

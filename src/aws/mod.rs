@@ -1,7 +1,7 @@
 //! The only door to AWS, and it opens for reading only: every call kmstop
-//! makes is a method here, and every method is a read (`Lookup*`, `List*`,
-//! `Describe*`, `Get*`). The SDK clients are private to this module, so no
-//! other code can reach a mutating API. A test runs the whole live path
+//! makes is a method here, and every method is a read (`Lookup*`,
+//! `List*`, `Describe*`, `Get*`, S3's `HeadBucket`). The SDK clients are
+//! private to this module, so no other code can reach a mutating API. A test runs the whole live path
 //! against the simulator and checks every request against an allow-list.
 
 mod answer_limit;

@@ -126,6 +126,9 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
         plan: crate::source::lookup::PlanSettings::default(),
         include_own_calls: false,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
+        // The simulated account's trail, found as a real one is.
+        trail: crate::source::trail_find::TrailChoice::Auto,
+        trail_interval: std::time::Duration::from_secs(10),
     };
     live_dashboard(
         &targets,

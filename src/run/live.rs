@@ -82,6 +82,9 @@ pub struct LiveSettings {
     pub include_own_calls: bool,
     /// How often the key inventory is read in full.
     pub inventory_interval: std::time::Duration,
+    /// Which trail to follow beside LookupEvents, and how often.
+    pub trail: crate::source::trail_find::TrailChoice,
+    pub trail_interval: std::time::Duration,
 }
 
 /// The running live sources: pollers on their runtime. Dropping it stops
@@ -125,18 +128,26 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     let outbox = Outbox::blocking(out);
     {
         let _guard = runtime.enter();
-        let spawned = spawn_sources(accounts, clock, &outbox, &stop_rx, |account, _| {
-            Ok::<_, std::convert::Infallible>(SourcePlan {
-                poller: PollerSettings {
-                    plan: settings.plan.clone(),
-                    backfill: settings.backfill,
-                    include_own_calls: settings.include_own_calls,
-                    own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
-                    ..PollerSettings::default()
-                },
-                inventory: Some(settings.inventory_interval),
-            })
-        });
+        let spawned = spawn_sources(
+            accounts,
+            clock,
+            &outbox,
+            &stop_rx,
+            &settings.trail,
+            |account: &Account, _| {
+                Ok::<_, std::convert::Infallible>(SourcePlan {
+                    poller: PollerSettings {
+                        plan: settings.plan.clone(),
+                        backfill: settings.backfill,
+                        include_own_calls: settings.include_own_calls,
+                        own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
+                        ..PollerSettings::default()
+                    },
+                    inventory: Some(settings.inventory_interval),
+                    trail_interval: settings.trail_interval,
+                })
+            },
+        );
         // The dashboard's pollers run until the session stops them.
         let Ok(_tasks) = spawned;
     }
@@ -151,6 +162,8 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
 pub struct SourcePlan {
     pub poller: crate::source::lookup::PollerSettings,
     pub inventory: Option<std::time::Duration>,
+    /// How often the account's trail is listed for new objects.
+    pub trail_interval: std::time::Duration,
 }
 
 /// Spawns, on the current tokio runtime, one LookupEvents poller per
@@ -163,20 +176,26 @@ pub fn spawn_sources<E>(
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
     tx: &crate::source::outbox::Outbox,
     stop: &tokio::sync::watch::Receiver<bool>,
+    trail: &crate::source::trail_find::TrailChoice,
     mut plan: impl FnMut(&Account, &SourceId) -> Result<SourcePlan, E>,
 ) -> Result<Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>, E> {
     use std::sync::Arc;
 
     use crate::aws::{CloudTrailReader, KmsReader};
     use crate::source::inventory;
-    use crate::source::lookup::{Pacer, Poller};
+    use crate::source::lookup::{Pacer, Poller, SharedDelivered};
+    use crate::source::trail_find::TrailChoice;
+    use crate::source::trail_follow::{FollowSetup, follow};
 
     let mut tasks = Vec::new();
     for account in accounts {
+        let mut regions = Vec::new();
+        let mut follow_from = None;
         for source in account.sources() {
             let SourcePlan {
                 poller: mut settings,
                 inventory: interval,
+                trail_interval,
             } = plan(account, &source)?;
             settings.inventory = interval.map(|interval| {
                 inventory::spawn(
@@ -188,6 +207,15 @@ pub fn spawn_sources<E>(
                 )
                 .0
             });
+            let ids = SharedDelivered::default();
+            settings.delivered = ids.clone();
+            regions.push((source.clone(), ids));
+            follow_from.get_or_insert((
+                clock.now() - settings.backfill,
+                trail_interval,
+                settings.own_identity.clone(),
+                settings.include_own_calls,
+            ));
             let poller = Poller::new(
                 CloudTrailReader::new(&account.config.config, &source.region),
                 source.clone(),
@@ -197,6 +225,23 @@ pub fn spawn_sources<E>(
                 tx.clone(),
             );
             tasks.push(tokio::spawn(poller.run(stop.clone())));
+        }
+        if let (false, Some((from, interval, own_identity, include_own_calls))) =
+            (*trail == TrailChoice::Off, follow_from)
+        {
+            let setup = FollowSetup {
+                config: account.config.config.clone(),
+                account: account.identity.account.clone(),
+                regions,
+                choice: trail.clone(),
+                from,
+                interval,
+                own_identity,
+                include_own_calls,
+                clock: Arc::clone(clock),
+                tx: tx.clone(),
+            };
+            tokio::spawn(follow(setup, stop.clone()));
         }
     }
     Ok(tasks)

@@ -16,7 +16,7 @@ use crate::alert::{AlertChange, Engine};
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
-use crate::feed::{Health, SourceId, SourceMsg, SourceStatus, share_in, watermark};
+use crate::feed::{Health, SourceId, SourceMsg, SourceStatus, TrailStatus, share_in, watermark};
 use crate::source::lookup::{Ended, PlanSettings, PollerSettings, checkpoint_path, state_dir};
 use crate::text::{escape_control, for_terminal};
 
@@ -126,6 +126,7 @@ struct Printer<'a> {
     replay: Replay<PackedEvent>,
     out: io::BufWriter<io::Stdout>,
     statuses: BTreeMap<SourceId, SourceStatus>,
+    trails: BTreeMap<SourceId, TrailStatus>,
     clock: Arc<dyn Clock>,
 }
 
@@ -156,6 +157,10 @@ impl Printer<'_> {
             SourceMsg::Status(status) => {
                 report_status(&status, self.statuses.get(&status.source));
                 self.statuses.insert(status.source.clone(), status);
+            }
+            SourceMsg::Trail(trail) => {
+                report_trail(&trail, self.trails.get(&trail.source));
+                self.trails.insert(trail.source.clone(), trail);
             }
             SourceMsg::Keys { keys, .. } => {
                 // The inventory rules (pending deletion, rotation off)
@@ -222,6 +227,7 @@ async fn follow(
         replay: Replay::new(Duration::minutes(5), 200_000),
         out: io::BufWriter::new(io::stdout()),
         statuses: BTreeMap::new(),
+        trails: BTreeMap::new(),
         clock,
     };
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -301,40 +307,49 @@ fn spawn_pollers(
     stop_rx: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();
-    super::live::spawn_sources(accounts, clock, tx, stop_rx, |account, source| {
-        let checkpoint = state
-            .as_deref()
-            .and_then(|dir| checkpoint_path(dir, "tail", source));
-        if args.resume && checkpoint.is_none() {
-            eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-        if !args.resume
-            && let Some(path) = &checkpoint
-        {
-            // A fresh start: an old checkpoint must not bend it.
-            let _ = std::fs::remove_file(path);
-        }
-        Ok(SourcePlan {
-            poller: PollerSettings {
-                plan: PlanSettings {
-                    first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
-                    ..super::live::plan_settings(&args.poll)
+    let trail = &args.poll.trail;
+    super::live::spawn_sources(
+        accounts,
+        clock,
+        tx,
+        stop_rx,
+        trail,
+        |account: &Account, source| {
+            let checkpoint = state
+                .as_deref()
+                .and_then(|dir| checkpoint_path(dir, "tail", source));
+            if args.resume && checkpoint.is_none() {
+                eprintln!("kmstop: --resume: no state directory (set KMSTOP_STATE_DIR)");
+                return Err(ExitCode::from(EXIT_USAGE));
+            }
+            if !args.resume
+                && let Some(path) = &checkpoint
+            {
+                // A fresh start: an old checkpoint must not bend it.
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(SourcePlan {
+                poller: PollerSettings {
+                    plan: PlanSettings {
+                        first_fresh: args.backfill.min(PlanSettings::default().first_fresh),
+                        ..super::live::plan_settings(&args.poll)
+                    },
+                    backfill: args.backfill,
+                    include_own_calls: args.include_own_calls,
+                    own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
+                    checkpoint,
+                    commit_by_consumer: true,
+                    ..PollerSettings::default()
                 },
-                backfill: args.backfill,
-                include_own_calls: args.include_own_calls,
-                own_identity: crate::event::OwnIdentity::from_arn(&account.identity.arn),
-                checkpoint,
-                commit_by_consumer: true,
-                ..PollerSettings::default()
-            },
-            // Only the alert rules need key facts: plain tail makes no
-            // KMS calls at all.
-            inventory: args
-                .alerts
-                .then_some(crate::source::inventory::DEFAULT_INTERVAL),
-        })
-    })
+                // Only the alert rules need key facts: plain tail makes no
+                // KMS calls at all.
+                inventory: args
+                    .alerts
+                    .then_some(crate::source::inventory::DEFAULT_INTERVAL),
+                trail_interval: args.poll.trail_interval(),
+            })
+        },
+    )
 }
 
 /// Feeds the engine the events known to be in order (up to the sources'
@@ -416,6 +431,25 @@ fn write_event(args: &TailArgs, event: &PackedEvent, out: &mut impl Write) -> io
 
 /// Tells stderr when a source's health changes: the stream on stdout stays
 /// clean for pipes.
+/// The trail's health on stderr, when it changes.
+fn report_trail(trail: &TrailStatus, before: Option<&TrailStatus>) {
+    if before.is_some_and(|b| b.health == trail.health) {
+        return;
+    }
+    let what = match &trail.health {
+        Health::Starting => return,
+        Health::Ok | Health::Lagging { .. } => {
+            format!("reading the trail at {} as it lands", trail.location)
+        }
+        Health::Throttled => format!("{}: throttled (retrying)", trail.location),
+        Health::Failing { message } => format!("{}: failing, retrying: {message}", trail.location),
+        Health::Unavailable { message } => {
+            format!("{}: {message}; LookupEvents alone", trail.location)
+        }
+    };
+    eprintln!("kmstop: {} trail: {}", trail.source, escape_control(&what));
+}
+
 fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {
     // Said again when the health changes, and once when the first
     // estimate of how complete the recent minutes are arrives.

@@ -48,6 +48,7 @@ pub use bucket::Rate;
 pub use events::TruthEvent;
 pub use faults::{FaultKind, Faults};
 pub use traffic::{INCIDENT_LEN_S, INCIDENT_START_S, POLICY_CHANGE_S, Scenario};
+pub use trail_files::Delivery as TrailDelivery;
 pub use wire::{DEFAULT_REGION, credential_scope, region_of};
 pub use world::{Rotation, SimAlias, SimKey, TrailSetup, World};
 
@@ -110,6 +111,8 @@ pub struct SimOptions {
     /// Some keys refuse the reader policy, rotation, tag and usage reads.
     pub denied_keys: bool,
     pub trail: TrailSetup,
+    /// How the trail's objects land in its bucket.
+    pub trail_delivery: TrailDelivery,
     /// Directories served as buckets besides the trail's: (name, dir).
     pub dir_buckets: Vec<(String, std::path::PathBuf)>,
     /// 0: any free port.
@@ -134,6 +137,7 @@ impl Default for SimOptions {
             record_own_calls: true,
             denied_keys: true,
             trail: TrailSetup::default(),
+            trail_delivery: TrailDelivery::default(),
             dir_buckets: Vec::new(),
             port: 0,
             clock: Arc::new(SystemClock),
@@ -225,7 +229,10 @@ impl Sim {
         let mut buckets = s3::Buckets::new(&options.regions[0]);
         buckets.add(
             &trail_files::TrailFiles::bucket(&options.account),
-            Box::new(trail_files::TrailFiles::new(events.clone())),
+            Box::new(trail_files::TrailFiles::new(
+                events.clone(),
+                options.trail_delivery,
+            )),
         );
         for (name, dir) in &options.dir_buckets {
             let store = s3_dir::DirStore::open(dir, now)
@@ -265,6 +272,7 @@ impl Sim {
             })?;
         Ok(SimHandle {
             addr,
+            trail_delivery: options.trail_delivery,
             state,
             stop: Some(stop),
             thread: Some(thread),
@@ -275,6 +283,7 @@ impl Sim {
 /// A running simulator; dropping it stops the server.
 pub struct SimHandle {
     addr: SocketAddr,
+    trail_delivery: TrailDelivery,
     state: Arc<server::State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -311,7 +320,8 @@ impl SimHandle {
     /// first object's start to the last delivered one's end (inclusive
     /// bounds, for [`Self::ground_truth`]).
     pub fn trail_coverage(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        trail_files::coverage(&self.state.events.traffic, self.state.clock.now())
+        self.trail_delivery
+            .coverage(self.state.events.traffic.first, self.state.clock.now())
     }
 
     /// The simulated account: keys, aliases, principals.

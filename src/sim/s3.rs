@@ -23,9 +23,9 @@ pub struct ObjectMeta {
 
 /// What one bucket holds at a moment.
 pub trait ObjectStore: Send + Sync {
-    /// Every object whose key starts with `prefix` that exists at `now`,
-    /// sorted by key.
-    fn list(&self, prefix: &str, now: DateTime<Utc>) -> Vec<ObjectMeta>;
+    /// Every object whose key starts with `prefix` and sorts after
+    /// `after` that exists at `now`, sorted by key.
+    fn list(&self, prefix: &str, after: Option<&str>, now: DateTime<Utc>) -> Vec<ObjectMeta>;
     /// An object's bytes, if it exists at `now`.
     fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Arc<Vec<u8>>>;
 }
@@ -189,7 +189,7 @@ fn list_objects_v2(
     };
 
     let page = select(
-        store.list(prefix, now),
+        store.list(prefix, after.as_deref(), now),
         prefix,
         delimiter,
         after.as_deref(),
@@ -336,7 +336,7 @@ mod tests {
     struct Fixed(Vec<ObjectMeta>);
 
     impl ObjectStore for Fixed {
-        fn list(&self, prefix: &str, _now: DateTime<Utc>) -> Vec<ObjectMeta> {
+        fn list(&self, prefix: &str, _: Option<&str>, _now: DateTime<Utc>) -> Vec<ObjectMeta> {
             self.0
                 .iter()
                 .filter(|o| o.key.starts_with(prefix))

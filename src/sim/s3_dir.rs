@@ -54,7 +54,7 @@ impl DirStore {
 }
 
 impl ObjectStore for DirStore {
-    fn list(&self, prefix: &str, _now: DateTime<Utc>) -> Vec<ObjectMeta> {
+    fn list(&self, prefix: &str, _after: Option<&str>, _now: DateTime<Utc>) -> Vec<ObjectMeta> {
         self.files
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))

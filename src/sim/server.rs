@@ -327,12 +327,13 @@ async fn handle(
         return Ok(response);
     }
     let service = routed.target.as_ref().map(|t| t.service);
-    if let Some(request) = &s3_request {
-        let answer = match draw.fault.and_then(|f| fault_error(f, None)) {
-            Some(e) => Err(e),
-            None => s3::handle(&state.s3_buckets, &request.0, &request.1, &request.2, now),
-        };
-        let response = s3_response(answer, &request_id, &mut record);
+    if let Some(request) = s3_request {
+        let fault = draw.fault.and_then(|f| fault_error(f, None));
+        let response = s3_response(
+            answer_s3(&state, request, fault, now).await,
+            &request_id,
+            &mut record,
+        );
         state.log(record);
         return Ok(response);
     }
@@ -362,6 +363,26 @@ async fn handle(
     };
     state.log(record);
     Ok(response)
+}
+
+/// An S3 request's answer: the fault's, or the bucket's. Rendering a busy
+/// region's trail object takes a while: off the threads that answer the
+/// other calls.
+async fn answer_s3(
+    state: &Arc<State>,
+    request: (hyper::Method, String, String),
+    fault: Option<AwsError>,
+    now: chrono::DateTime<Utc>,
+) -> Result<S3Answer, AwsError> {
+    if let Some(e) = fault {
+        return Err(e);
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        s3::handle(&state.s3_buckets, &request.0, &request.1, &request.2, now)
+    })
+    .await
+    .unwrap_or_else(|_| Err(AwsError::new(500, "InternalError", "internal error")))
 }
 
 /// S3 reads are the only GET and HEAD requests: the other services POST.

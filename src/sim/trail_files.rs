@@ -1,8 +1,8 @@
 //! The simulated account's trail as CloudTrail delivers it to S3: one
 //! gzip object per region per five minutes, holding every event of those
 //! minutes (the trail is complete, unlike LookupEvents' view of it), each
-//! appearing [`DELIVERY_LAG`] after its minutes end, in the `AWSLogs/`
-//! layout and under the bucket `DescribeTrails` names.
+//! appearing two minutes after its minutes end ([`Delivery`]), in the
+//! `AWSLogs/` layout and under the bucket `DescribeTrails` names.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
@@ -13,30 +13,70 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::events::Events;
 use super::s3::{ObjectMeta, ObjectStore};
 
-/// The minutes one object covers.
-pub const FILE_SECONDS: i64 = 300;
-/// How long after its minutes end an object appears: CloudTrail delivers
-/// "typically within … about 5 minutes" of a call.
-pub const DELIVERY_LAG: Duration = Duration::minutes(2);
-/// Rendered objects kept; older ones are rendered again when asked for.
-const CACHED_BYTES: usize = 64 << 20;
+/// How CloudTrail delivers: an object per region every `every`, out `lag`
+/// after its minutes end ("typically within … about 5 minutes" of a call).
+/// Tests shorten both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub every: Duration,
+    pub lag: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            every: Duration::minutes(5),
+            lag: Duration::minutes(2),
+        }
+    }
+}
+
+impl Delivery {
+    fn seconds(self) -> i64 {
+        self.every.num_seconds().max(1)
+    }
+
+    /// When the object of the minutes starting at `start` appears.
+    fn delivered_at(self, start: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(start + self.seconds(), 0)
+            .single()
+            .unwrap_or_default()
+            + self.lag
+    }
+
+    /// The event times the objects delivered by `now` cover, both ends
+    /// inclusive (the end before the start when none is out yet).
+    pub fn coverage(self, first: i64, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let every = self.seconds();
+        let first = first.div_euclid(every) * every;
+        let newest_end = (now - self.lag).timestamp().div_euclid(every) * every;
+        let at = |s: i64| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
+        (at(first), at(newest_end - 1))
+    }
+}
+/// Rendered objects kept; older ones are rendered again when asked for
+/// (their sizes are kept, so a listing does not render them again).
+const CACHED_BYTES: usize = 32 << 20;
 
 pub struct TrailFiles {
     events: Arc<Events>,
+    delivery: Delivery,
     cache: Mutex<Cache>,
 }
 
 #[derive(Default)]
 struct Cache {
     objects: HashMap<(usize, i64), Arc<Vec<u8>>>,
+    sizes: HashMap<(usize, i64), u64>,
     order: VecDeque<(usize, i64)>,
     bytes: usize,
 }
 
 impl TrailFiles {
-    pub fn new(events: Arc<Events>) -> Self {
+    pub fn new(events: Arc<Events>, delivery: Delivery) -> Self {
         Self {
             events,
+            delivery,
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -50,7 +90,7 @@ impl TrailFiles {
     fn key(&self, region: usize, start: i64) -> String {
         let w = &self.events.traffic.world;
         let (account, name) = (&w.account, &w.regions[region]);
-        let delivered = delivered_at(start);
+        let delivered = self.delivery.delivered_at(start);
         // A stable suffix per object, as CloudTrail's random one.
         let mut x = self.events.traffic.seed ^ start.cast_unsigned() ^ ((region as u64) << 56);
         // splitmix64: a stable, random-looking suffix.
@@ -67,16 +107,17 @@ impl TrailFiles {
     /// Every object delivered by `now`: (region, start of its minutes).
     fn delivered(&self, now: DateTime<Utc>) -> Vec<(usize, i64)> {
         let traffic = &self.events.traffic;
-        let first = traffic.first.div_euclid(FILE_SECONDS) * FILE_SECONDS;
+        let every = self.delivery.seconds();
+        let first = traffic.first.div_euclid(every) * every;
         let mut out = Vec::new();
         for region in 0..traffic.world.regions.len() {
             let mut start = first;
-            while delivered_at(start) <= now {
+            while self.delivery.delivered_at(start) <= now {
                 if traffic.last.is_some_and(|l| start > l) {
                     break;
                 }
                 out.push((region, start));
-                start += FILE_SECONDS;
+                start += every;
             }
         }
         out
@@ -113,12 +154,24 @@ impl TrailFiles {
         bytes
     }
 
+    /// An object's size: rendered once to know it.
+    fn size(&self, region: usize, start: i64) -> u64 {
+        let known = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sizes
+            .get(&(region, start))
+            .copied();
+        known.unwrap_or_else(|| self.object(region, start).len() as u64)
+    }
+
     /// `{"Records":[…]}` of every event of the minutes, gzip.
     fn render(&self, region: usize, start: i64) -> Vec<u8> {
         let excluded = self.events.traffic.world.trail.excludes_kms;
         let mut json = String::from("{\"Records\":[");
         let mut first = true;
-        for second in start..start + FILE_SECONDS {
+        for second in start..start + self.delivery.seconds() {
             if excluded {
                 break;
             }
@@ -138,36 +191,17 @@ impl TrailFiles {
     }
 }
 
-/// The event times the objects delivered by `now` cover, both ends
-/// inclusive (the end before the start when none is delivered yet).
-pub fn coverage(
-    traffic: &super::traffic::Traffic,
-    now: DateTime<Utc>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let first = traffic.first.div_euclid(FILE_SECONDS) * FILE_SECONDS;
-    // The newest period whose object is out by now.
-    let newest_end = (now - DELIVERY_LAG).timestamp().div_euclid(FILE_SECONDS) * FILE_SECONDS;
-    let at = |s: i64| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
-    (at(first), at(newest_end - 1))
-}
-
-fn delivered_at(start: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(start + FILE_SECONDS, 0)
-        .single()
-        .unwrap_or_default()
-        + DELIVERY_LAG
-}
-
 impl ObjectStore for TrailFiles {
-    fn list(&self, prefix: &str, now: DateTime<Utc>) -> Vec<ObjectMeta> {
+    fn list(&self, prefix: &str, after: Option<&str>, now: DateTime<Utc>) -> Vec<ObjectMeta> {
         let mut out: Vec<ObjectMeta> = self
             .delivered(now)
             .into_iter()
             .filter_map(|(region, start)| {
                 let key = self.key(region, start);
-                key.starts_with(prefix).then(|| ObjectMeta {
-                    size: self.object(region, start).len() as u64,
-                    modified: delivered_at(start),
+                let wanted = key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a);
+                wanted.then(|| ObjectMeta {
+                    size: self.size(region, start),
+                    modified: self.delivery.delivered_at(start),
                     key,
                 })
             })

@@ -9,6 +9,8 @@ pub mod lookup;
 pub mod outbox;
 pub mod s3_fetch;
 pub mod s3_walk;
+pub mod trail_find;
+pub mod trail_follow;
 pub mod trail_layout;
 
 pub use container::{Contents, Item, for_each_log_record, read_container};

@@ -423,8 +423,9 @@ fn every_request_of_the_live_commands_is_a_read() {
             "{target} is not on the read-only allow-list"
         );
         let op = target.rsplit('.').next().unwrap_or(target);
+        // `S3.HeadBucket` finds the trail bucket's region (s3:ListBucket).
         assert!(
-            ["Lookup", "List", "Describe", "Get"]
+            ["Lookup", "List", "Describe", "Get", "Head"]
                 .iter()
                 .any(|p| op.starts_with(p)),
             "{target} is not a read"
@@ -432,6 +433,8 @@ fn every_request_of_the_live_commands_is_a_read() {
     }
     assert!(targets.iter().any(|t| t.ends_with("LookupEvents")));
     assert!(targets.iter().any(|t| t.ends_with("ListKeys")));
+    // tail follows the trail too, by default.
+    assert!(targets.contains("S3.ListObjectsV2"), "{targets:?}");
     assert!(requests.iter().all(|r| {
         r.user_agent
             .as_deref()

@@ -42,4 +42,5 @@ mod sim_wire;
 mod spike_day;
 mod store_props;
 mod synth;
+mod trail_union;
 mod tui_e2e;

@@ -19,7 +19,7 @@ pub use plan::{
     Slice, floor_second,
 };
 pub use poller::{Ended, LookupApi, Poller, PollerSettings};
-pub use seen::Delivered;
+pub use seen::{Delivered, SharedDelivered};
 pub use sweep::{Swept, sweep};
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::checkpoint::Checkpoint;
 use super::delay::DelayModel;
 use super::pacer::Pacer;
 use super::plan::{Next, PRIOR_RECENT_REACH, Plan, PlanSettings, ScanKind};
-use super::seen::Delivered;
+use super::seen::SharedDelivered;
 use super::stats::Stats;
 use super::sweep::MAX_PAGES_WITHOUT_PROGRESS;
 use crate::aws::{AwsError, CloudTrailReader, ErrorKind, LookupPage, LookupWindow};
@@ -70,6 +70,9 @@ pub struct PollerSettings {
     /// The key inventory of the same source: an event that changes a key
     /// (`ScheduleKeyDeletion`, `DisableKey`, …) makes it re-read that key.
     pub inventory: Option<InventoryHandle>,
+    /// The ids delivered, shared with the source's trail follower so
+    /// each event is delivered once by whichever path is first.
+    pub delivered: SharedDelivered,
 }
 
 impl Default for PollerSettings {
@@ -84,6 +87,7 @@ impl Default for PollerSettings {
             max_backoff: StdDuration::from_secs(30),
             first_error_means_unavailable: true,
             inventory: None,
+            delivered: SharedDelivered::default(),
         }
     }
 }
@@ -97,7 +101,7 @@ pub struct Poller<A> {
     clock: Arc<dyn Clock>,
     to_app: Outbox,
     plan: Plan,
-    delivered: Delivered,
+    delivered: SharedDelivered,
     stats: Stats,
     last_saved: Option<DateTime<Utc>>,
     delays: DelayModel,
@@ -145,12 +149,13 @@ impl<A: LookupApi> Poller<A> {
                         None
                     }
                 });
-        let (plan, delivered) = match saved {
-            Some(c) => (Plan::resume(settings.plan.clone(), c.plan), c.delivered),
-            None => (
-                Plan::start(settings.plan.clone(), now, settings.backfill),
-                Delivered::default(),
-            ),
+        let delivered = settings.delivered.clone();
+        let plan = match saved {
+            Some(c) => {
+                delivered.restore(c.delivered);
+                Plan::resume(settings.plan.clone(), c.plan)
+            }
+            None => Plan::start(settings.plan.clone(), now, settings.backfill),
         };
         Self {
             api,
@@ -436,7 +441,7 @@ impl<A: LookupApi> Poller<A> {
         let checkpoint = Checkpoint {
             source: self.source.clone(),
             plan: self.plan.state.clone(),
-            delivered: self.delivered.clone(),
+            delivered: self.delivered.snapshot(),
         };
         if self.settings.commit_by_consumer {
             let source = self.source.clone();

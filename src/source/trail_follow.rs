@@ -1,0 +1,383 @@
+//! Following one account's trail in S3 as it lands, beside LookupEvents:
+//! each region's folder is listed again every interval from a few minutes
+//! before the newest object read (CloudTrail can deliver several files in
+//! one minute, and names them with a random suffix, so "after the last
+//! key" alone would miss one), new objects are fetched and parsed by the
+//! file reader's parser, and their events go through the source's one
+//! set of delivered ids: each event is delivered once, by whichever path
+//! brought it first.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use tokio::sync::watch;
+
+use super::container::read_container;
+use super::decode::{MAX_INFLATED, Sniffed, gunzip, sniff};
+use super::lookup::SharedDelivered;
+use super::outbox::Outbox;
+use super::s3_walk::{Leaf, WalkStats, Walker};
+use super::trail_layout::{S3Url, Selection, TrailFileName, Verdict, day_prefix, verdict};
+use crate::aws::{AwsError, ErrorKind, ListRequest, S3Reader};
+use crate::clock::Clock;
+use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
+use crate::feed::{Health, SourceId, SourceMsg, TrailStatus};
+
+/// How far before the newest object read each listing starts: later
+/// files of the same minutes are still found.
+const RELIST: Duration = Duration::minutes(15);
+
+/// One account's trail and the regions to follow in it.
+pub struct TrailFollower {
+    pub reader: S3Reader,
+    pub url: S3Url,
+    pub account: String,
+    /// Each region's source and its delivered ids (shared with its
+    /// LookupEvents poller).
+    pub regions: Vec<(SourceId, SharedDelivered)>,
+    /// Events before this are left out, as the pollers' backfill does.
+    pub from: DateTime<Utc>,
+    pub interval: StdDuration,
+    pub own_identity: Option<OwnIdentity>,
+    pub include_own_calls: bool,
+    pub clock: Arc<dyn Clock>,
+    pub tx: Outbox,
+}
+
+/// One region's folder being followed.
+struct Leg {
+    source: SourceId,
+    ids: SharedDelivered,
+    prefix: String,
+    /// Keys read within [`RELIST`] of the newest: not fetched again.
+    seen: BTreeSet<String>,
+    /// The delivery stamp of the newest object read.
+    newest: Option<DateTime<Utc>>,
+    status: TrailStatus,
+}
+
+impl TrailFollower {
+    /// Follows until `stop` or the consumer goes away.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut legs = match self.legs().await {
+            Ok(legs) => legs,
+            Err(message) => {
+                for (source, ids) in &self.regions {
+                    ids.set_trail_floor(None);
+                    let status = self.status(
+                        source,
+                        Health::Unavailable {
+                            message: message.clone(),
+                        },
+                    );
+                    if !self.tx.send(SourceMsg::Trail(status)).await {
+                        return;
+                    }
+                }
+                return;
+            }
+        };
+        loop {
+            for leg in &mut legs {
+                if !self.poll(leg).await {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.interval) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    fn status(&self, source: &SourceId, health: Health) -> TrailStatus {
+        TrailStatus {
+            source: source.clone(),
+            location: self.url.to_string(),
+            health,
+            read_to: None,
+            objects: 0,
+            events: 0,
+        }
+    }
+
+    /// Each region's folder in the trail (organization trails included).
+    async fn legs(&self) -> Result<Vec<Leg>, String> {
+        let selection = Selection {
+            accounts: vec![self.account.clone()],
+            regions: self.regions.iter().map(|(s, _)| s.region.clone()).collect(),
+            ..Selection::default()
+        };
+        let stats = WalkStats::default();
+        let walker = Walker {
+            reader: &self.reader,
+            url: &self.url,
+            selection: &selection,
+            stats: &stats,
+        };
+        let (leaves, failures) = walker.leaves().await;
+        if let Some(failure) = failures.first() {
+            return Err(failure.to_string());
+        }
+        let mut legs = Vec::new();
+        for leaf in leaves {
+            let Leaf::Region(prefix) = leaf else {
+                continue;
+            };
+            let region = prefix
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let Some((source, ids)) = self.regions.iter().find(|(s, _)| s.region == region) else {
+                continue;
+            };
+            // Until the trail has read them, the ids from here are kept.
+            ids.set_trail_floor(Some(self.from));
+            legs.push(Leg {
+                source: source.clone(),
+                ids: ids.clone(),
+                prefix,
+                seen: BTreeSet::new(),
+                newest: None,
+                status: self.status(source, Health::Starting),
+            });
+        }
+        if legs.is_empty() {
+            return Err(format!(
+                "no folder of account {} for these regions in the trail",
+                self.account
+            ));
+        }
+        Ok(legs)
+    }
+
+    /// Lists one region's new objects and delivers their new events;
+    /// false when the consumer is gone.
+    async fn poll(&self, leg: &mut Leg) -> bool {
+        let now = self.clock.now();
+        let since = leg.newest.map_or(self.from, |n| n) - RELIST;
+        let mut fresh = Vec::new();
+        let mut failure = None;
+        for day in days(since, now) {
+            let prefix = day_prefix(&leg.prefix, day);
+            let after = start_after(&prefix, &self.account, &leg.source.region, since);
+            match self.list(&prefix, &after).await {
+                Ok(keys) => fresh.extend(keys.into_iter().filter(|k| !leg.seen.contains(k))),
+                Err(e) => failure = Some(e),
+            }
+        }
+        fresh.sort_by_cached_key(|k| (stamp_of(k), k.clone()));
+        for key in fresh {
+            match self.read(leg, &key).await {
+                Ok(events) => {
+                    leg.seen.insert(key.clone());
+                    leg.status.objects += 1;
+                    if let Some(stamp) = stamp_of(&key) {
+                        leg.newest = leg.newest.max(Some(stamp));
+                    }
+                    if !events.is_empty() {
+                        leg.status.events += events.len() as u64;
+                        let msg = SourceMsg::Events {
+                            source: leg.source.clone(),
+                            events,
+                        };
+                        if !self.tx.send(msg).await {
+                            return false;
+                        }
+                    }
+                }
+                Err(e) if e.kind == ErrorKind::AccessDenied || e.kind == ErrorKind::NotFound => {
+                    failure = Some(e);
+                }
+                Err(e) => {
+                    // Asked again at the next listing.
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(newest) = leg.newest {
+            let forget = newest - RELIST - Duration::minutes(5);
+            leg.seen = leg
+                .seen
+                .split_off(&day_prefix(&leg.prefix, forget.date_naive()));
+        }
+        leg.ids
+            .set_trail_floor(Some(leg.status.read_to.map_or(self.from, |t| t - RELIST)));
+        let health = match failure {
+            Some(e) if e.kind == ErrorKind::AccessDenied => Health::Unavailable {
+                message: e.to_string(),
+            },
+            Some(e) => Health::Failing {
+                message: e.to_string(),
+            },
+            None => match leg.status.read_to {
+                Some(t) if now - t > Duration::minutes(20) => Health::Lagging {
+                    seconds: (now - t).num_seconds(),
+                },
+                _ => Health::Ok,
+            },
+        };
+        leg.status.health = health;
+        self.tx.send(SourceMsg::Trail(leg.status.clone())).await
+    }
+
+    async fn list(&self, prefix: &str, after: &str) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        let mut tokens = BTreeSet::new();
+        loop {
+            let page = self
+                .reader
+                .list_page(ListRequest {
+                    prefix,
+                    delimited: false,
+                    start_after: Some(after),
+                    continuation: token.as_deref(),
+                })
+                .await?;
+            let selection = Selection::default();
+            keys.extend(
+                page.objects
+                    .into_iter()
+                    .map(|o| o.key)
+                    .filter(|k| verdict(k, &selection) == Verdict::Read),
+            );
+            match page.next {
+                Some(next) if tokens.insert(next.clone()) => token = Some(next),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// One object's events that no path delivered before.
+    async fn read(&self, leg: &mut Leg, key: &str) -> Result<Vec<PackedEvent>, AwsError> {
+        let bytes = self.reader.get(key, MAX_INFLATED).await?;
+        let mut inflated = Vec::new();
+        let text = match sniff(&bytes) {
+            Sniffed::Gzip => {
+                gunzip(&bytes, &mut inflated)
+                    .map_err(|e| AwsError::new(ErrorKind::Other, format!("{key}: {e}")))?;
+                String::from_utf8_lossy(&inflated).into_owned()
+            }
+            _ => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        let contents = read_container(&text)
+            .map_err(|e| AwsError::new(ErrorKind::Other, format!("{key}: {e}")))?;
+        let mut events = Vec::new();
+        for item in &contents.items {
+            let Ok(Parsed::Kms(event)) = parse_record(item.raw()) else {
+                continue;
+            };
+            leg.status.read_to = leg.status.read_to.max(Some(event.time));
+            if event.time < self.from || !leg.ids.insert(&event.event_id, event.time) {
+                continue;
+            }
+            let own = self.own_identity.as_ref().is_some_and(|me| me.made(&event));
+            if own && !self.include_own_calls {
+                continue;
+            }
+            events.push(PackedEvent::pack(&event));
+        }
+        events.sort_by_key(PackedEvent::time);
+        Ok(events)
+    }
+}
+
+/// The delivery days from `since` to `now`.
+fn days(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<NaiveDate> {
+    since
+        .date_naive()
+        .iter_days()
+        .take_while(|d| *d <= now.date_naive())
+        .collect()
+}
+
+/// The key before the first file delivered at `since` in a day folder.
+fn start_after(day_prefix: &str, account: &str, region: &str, since: DateTime<Utc>) -> String {
+    format!(
+        "{day_prefix}{account}_CloudTrail_{region}_{}",
+        since.format("%Y%m%dT%H%M")
+    )
+}
+
+fn stamp_of(key: &str) -> Option<DateTime<Utc>> {
+    TrailFileName::parse(key.rsplit('/').next().unwrap_or_default()).map(|f| f.stamp)
+}
+
+/// What following one account's trail starts from.
+pub struct FollowSetup {
+    pub config: aws_config::SdkConfig,
+    pub account: String,
+    pub regions: Vec<(SourceId, SharedDelivered)>,
+    pub choice: super::trail_find::TrailChoice,
+    /// The pollers' backfill start.
+    pub from: DateTime<Utc>,
+    pub interval: StdDuration,
+    pub own_identity: Option<OwnIdentity>,
+    pub include_own_calls: bool,
+    pub clock: Arc<dyn Clock>,
+    pub tx: Outbox,
+}
+
+/// Finds the account's trail and follows it; when there is none, says why
+/// once for each region and ends (LookupEvents goes on alone).
+pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
+    let names: Vec<String> = setup
+        .regions
+        .iter()
+        .map(|(s, _)| s.region.clone())
+        .collect();
+    let found = super::trail_find::find_trail(&setup.config, &names, &setup.choice).await;
+    let (url, reader) = match found {
+        Ok(found) => found,
+        Err(why) => {
+            let location = match &setup.choice {
+                super::trail_find::TrailChoice::Named(name) => format!("trail {name}"),
+                _ => "--trail auto".to_string(),
+            };
+            for (source, _) in &setup.regions {
+                let status = TrailStatus {
+                    source: source.clone(),
+                    location: location.clone(),
+                    health: Health::Unavailable {
+                        message: format!("no trail to read: {why}"),
+                    },
+                    read_to: None,
+                    objects: 0,
+                    events: 0,
+                };
+                if !setup.tx.send(SourceMsg::Trail(status)).await {
+                    return;
+                }
+            }
+            return;
+        }
+    };
+    // A resumed poller knows what it delivered only back to its oldest
+    // kept id: the trail starts there, or it would deliver again what
+    // was delivered before the restart.
+    let known_from = setup
+        .regions
+        .iter()
+        .filter_map(|(_, ids)| ids.oldest())
+        .min();
+    let from = known_from.map_or(setup.from, |t| t.max(setup.from));
+    TrailFollower {
+        reader,
+        url,
+        account: setup.account,
+        regions: setup.regions,
+        from,
+        interval: setup.interval,
+        own_identity: setup.own_identity,
+        include_own_calls: setup.include_own_calls,
+        clock: setup.clock,
+        tx: setup.tx,
+    }
+    .run(stop)
+    .await;
+}

@@ -1,0 +1,193 @@
+//! LookupEvents and the trail together (`tail --trail auto`, the default)
+//! against the simulator, with LookupEvents held far below the account's
+//! rate: after the trail catches up, `tail` has printed every event of the
+//! window exactly once — none lost to LookupEvents' ceiling, none doubled
+//! by the two paths — and every request it sent was a read.
+
+// Deadlines bound the waits on real processes; the code under test still
+// takes its time from a Clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use kmstop::clock::{Clock, SystemClock};
+use kmstop::sim::{READ_ONLY_TARGETS, Rate, Scenario, Sim, SimOptions, TrailDelivery};
+
+fn now() -> DateTime<Utc> {
+    SystemClock.now()
+}
+
+#[test]
+fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
+    let start = now();
+    let events_for = chrono::Duration::seconds(30);
+    let until = start + events_for;
+    let sim = union_sim(until);
+    let backfill = chrono::Duration::minutes(3);
+    let mut child = start_tail(&sim.endpoint());
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let out = child.stdout.take().expect("stdout");
+    let sink = Arc::clone(&lines);
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().expect("lock").push(line);
+        }
+    });
+
+    // The truth: every event from a little after tail's backfill start
+    // (tail starts after `start`) to the end of the traffic, once the
+    // traffic has ended.
+    let from = start - backfill + chrono::Duration::seconds(10);
+    while now() <= until {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mut want: Vec<String> = sim
+        .ground_truth("us-east-1", from, until)
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    want.sort();
+    let printed = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                let time: DateTime<Utc> = v["time"].as_str()?.parse().ok()?;
+                (time >= from).then(|| v["event_id"].as_str().map(str::to_string))?
+            })
+            .collect()
+    };
+    // Waits for the state, not a time: every event of the window printed
+    // (the trail's last object lands `every + lag` after the traffic ends).
+    let deadline = Instant::now() + Duration::from_mins(4);
+    loop {
+        let got = printed(&lines.lock().expect("lock"));
+        let distinct: std::collections::HashSet<&String> = got.iter().collect();
+        if distinct.len() >= want.len() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // A little longer: a doubled event would show now.
+    std::thread::sleep(Duration::from_secs(6));
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait();
+    reader.join().expect("reader");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+
+    let got = printed(&lines.lock().expect("lock"));
+    assert_each_once(&got, &want, &err);
+
+    // LookupEvents alone could not have brought them: at most 50 a page.
+    let requests = sim.requests();
+    let lookups = requests
+        .iter()
+        .filter(|r| r.target.ends_with("LookupEvents") && r.status == 200)
+        .count();
+    assert!(
+        lookups * 50 < want.len(),
+        "{lookups} LookupEvents pages could hold every one of {} events: the trail proved nothing",
+        want.len()
+    );
+    assert!(err.contains("reading the trail at s3://"), "{err}");
+    let gets = requests
+        .iter()
+        .filter(|r| r.target == "S3.GetObject")
+        .count();
+    assert!(gets > 0, "no trail object was read");
+    for r in &requests {
+        assert!(
+            READ_ONLY_TARGETS.contains(&r.target.as_str()),
+            "{} is not on the read-only allow-list",
+            r.target
+        );
+    }
+}
+
+/// One region, its traffic ending at `until`, LookupEvents held to one
+/// page every 10 s, the trail delivered every 10 s, 3 s late.
+fn union_sim(until: DateTime<Utc>) -> kmstop::sim::SimHandle {
+    let delivery = TrailDelivery {
+        every: chrono::Duration::seconds(10),
+        lag: chrono::Duration::seconds(3),
+    };
+    Sim::start(SimOptions {
+        seed: 5,
+        scenario: Scenario::Default,
+        regions: vec!["us-east-1".into()],
+        history: Duration::from_mins(2),
+        events_until: Some(until),
+        delay_min: Duration::from_secs(1),
+        delay_max: Duration::from_secs(5),
+        // One page every 10 s: 5 events a second at most.
+        lookup_rate: Some(Rate {
+            per_second: 0.1,
+            burst: 1.0,
+        }),
+        record_own_calls: false,
+        trail_delivery: delivery,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator")
+}
+
+fn start_tail(endpoint: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_kmstop"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "simulator-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", std::env::temp_dir().join("kmstop-no-home"))
+        .args([
+            "tail",
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            "us-east-1",
+            "--backfill",
+            "3m",
+            "--poll-interval",
+            "1s",
+            "--reread-after",
+            "6s,14s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kmstop tail")
+}
+
+fn assert_each_once(got: &[String], want: &[String], err: &str) {
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for id in got {
+        *counts.entry(id).or_default() += 1;
+    }
+    let doubled: Vec<_> = counts.iter().filter(|&(_, n)| *n > 1).collect();
+    assert!(doubled.is_empty(), "printed twice: {doubled:?}\n{err}");
+    let missing: Vec<&String> = want
+        .iter()
+        .filter(|id| !counts.contains_key(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events missing, e.g. {:?}\n{err}",
+        missing.len(),
+        want.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let extra = got.len() - want.len();
+    assert_eq!(
+        extra, 0,
+        "events printed that the simulator does not hold\n{err}"
+    );
+}
