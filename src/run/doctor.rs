@@ -162,7 +162,7 @@ async fn check_region(
     }
     let kms = KmsReader::new(&account.config, region);
     check_kms(&kms, f).await;
-    check_trails(&cloudtrail, region, f).await;
+    check_trails(&account.config, &cloudtrail, region, f).await;
 }
 
 async fn check_kms(kms: &KmsReader, f: &mut Findings) {
@@ -192,7 +192,12 @@ async fn check_kms(kms: &KmsReader, f: &mut Findings) {
     }
 }
 
-async fn check_trails(cloudtrail: &CloudTrailReader, region: &str, f: &mut Findings) {
+async fn check_trails(
+    config: &aws_config::SdkConfig,
+    cloudtrail: &CloudTrailReader,
+    region: &str,
+    f: &mut Findings,
+) {
     let trails = match cloudtrail.describe_trails().await {
         Ok(trails) => trails,
         Err(e) => {
@@ -222,9 +227,35 @@ async fn check_trails(cloudtrail: &CloudTrailReader, region: &str, f: &mut Findi
                 &format!("trail {} leaves KMS events out of its log files", trail.name),
                 "live mode is unaffected (LookupEvents sees them); for `report` over S3 logs, remove kms.amazonaws.com from ExcludeManagementEventSources",
             ),
-            Ok(false) => f.ok(&format!("trail {} logs KMS events", trail.name)),
+            Ok(false) => {
+                f.ok(&format!("trail {} logs KMS events", trail.name));
+                check_trail_bucket(config, trail, f).await;
+            }
             Err(e) => permission(f, "cloudtrail:GetEventSelectors (optional)", &e, false),
         }
+    }
+}
+
+/// Whether the live view may read the trail beside LookupEvents.
+async fn check_trail_bucket(
+    config: &aws_config::SdkConfig,
+    trail: &crate::aws::TrailInfo,
+    f: &mut Findings,
+) {
+    let Some(bucket) = trail.s3_bucket.as_deref() else {
+        return;
+    };
+    match crate::aws::S3Reader::open(config, bucket).await {
+        Ok(_) => f.ok(&format!(
+            "s3:ListBucket on {bucket}: the live view reads trail {} beside LookupEvents",
+            trail.name
+        )),
+        Err(e) => f.warn(
+            &format!("trail {}'s bucket {bucket}: {e}", trail.name),
+            &format!(
+                "allow s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on arn:aws:s3:::{bucket}/* so the live view counts every event, past LookupEvents' ~100 events/s (README: The IAM policy)"
+            ),
+        ),
     }
 }
 

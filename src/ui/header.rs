@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use super::theme::{Slot, Theme};
 use super::widgets::{count, safe};
 use crate::app::{App, Mode};
-use crate::feed::{Health, SourceStatus, share_in};
+use crate::feed::{Health, SourceStatus, TrailStatus, share_in};
 
 fn health(status: &SourceStatus, now: chrono::DateTime<chrono::Utc>) -> (String, Slot) {
     match &status.health {
@@ -23,6 +23,26 @@ fn health(status: &SourceStatus, now: chrono::DateTime<chrono::Utc>) -> (String,
         Health::Throttled => ("throttled".into(), Slot::Warn),
         Health::Failing { .. } => ("failing".into(), Slot::Crit),
         Health::Unavailable { .. } => ("unavailable".into(), Slot::Muted),
+    }
+}
+
+/// The trail beside LookupEvents: complete up to when, or why not read.
+fn trail_health(trail: &TrailStatus, now: chrono::DateTime<chrono::Utc>) -> (String, Slot) {
+    match (&trail.health, trail.read_to) {
+        (Health::Unavailable { .. }, _) => (" · no trail".into(), Slot::Muted),
+        (Health::Failing { .. } | Health::Throttled, _) => (" · trail failing".into(), Slot::Crit),
+        (Health::Starting, _) | (_, None) => (" · trail starting".into(), Slot::Muted),
+        (_, Some(to)) => {
+            let behind = (now - to).num_minutes().max(0);
+            let slot = if behind > 20 { Slot::Warn } else { Slot::Ok };
+            (
+                format!(
+                    " · trail complete to {} ({behind} min behind)",
+                    to.format("%H:%M")
+                ),
+                slot,
+            )
+        }
     }
 }
 
@@ -152,6 +172,10 @@ fn live(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme) {
                 format!(" {:.0}% coverage", c * 100.0),
                 theme.style(Slot::Warn),
             ));
+        }
+        if let Some(trail) = app.data.trails.get(source) {
+            let (text, slot) = trail_health(trail, app.now);
+            first.push(Span::styled(text, theme.style(slot)));
         }
         first.push(Span::raw("  "));
     }

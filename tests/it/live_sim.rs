@@ -497,6 +497,25 @@ fn doctor_says_when_a_trail_leaves_kms_events_out_and_how_to_fix_it() {
         text.contains("FAIL  credentials") && text.contains("aws configure"),
         "{text}"
     );
+
+    // A trail that logs KMS events, in a bucket kmstop may list: the live
+    // view will read it.
+    let sim = Sim::start(SimOptions::default()).expect("start the simulator");
+    let output = kmstop()
+        .args([
+            "doctor",
+            "--endpoint-url",
+            &sim.endpoint(),
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("run kmstop doctor");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("ok    s3:ListBucket on aws-cloudtrail-logs-111122223333-5c1e9a3b"),
+        "{text}"
+    );
 }
 
 #[test]
