@@ -77,18 +77,7 @@ fn the_demo_tells_its_story_and_only_reads() {
         exit = exit.display(),
     );
     let tmux = Tmux::new("demo");
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 45, &cmd);
 
     // The header says DEMO; the backfill puts principals on screen.
     tmux.wait("DEMO and principals", |s| {

@@ -32,18 +32,7 @@ fn live_mode_shows_the_account_and_quits_cleanly() {
         endpoint = sim.endpoint(),
         exit = exit.display(),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 45, &cmd);
 
     // The header names the account and both regions, healthy.
     tmux.wait("the account and healthy regions", |s| {

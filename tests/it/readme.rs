@@ -374,18 +374,7 @@ fn tui_block(shell: &Shell, block: &Block, tag: &str) {
         exit.display()
     );
     let tmux = Tmux::new(tag);
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        &script,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 45, &script);
     let what = format!("{:?} from README.md:{}", block.expects, block.line);
     tmux.wait(&what, |s| {
         block.expects.iter().all(|e| s.contains(e.as_str()))

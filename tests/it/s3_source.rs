@@ -441,18 +441,7 @@ fn the_dashboard_reads_a_bucket_and_says_what_failed() {
         endpoint = moto.endpoint,
         exit = exit.display(),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 40, &cmd);
     let screen = tmux.wait("every object read", |s| s.contains("file(s) read"));
     assert!(
         screen.contains(&format!("events {events} ")),

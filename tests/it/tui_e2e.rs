@@ -35,18 +35,7 @@ fn start(tmux: &Tmux, dir: &Path, env: &str) -> PathBuf {
         logs = logs(dir).display(),
         exit = exit.display(),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(120, 40, &cmd);
     exit
 }
 
@@ -196,18 +185,7 @@ fn file_mode_shows_the_whole_range() {
         logs = fixtures.display(),
         exit = exit.display(),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 40, &cmd);
     let screen = tmux.wait("every file read", |s| s.contains("file(s) read"));
     assert!(
         screen.contains(&format!("events {events} ")),
@@ -246,18 +224,7 @@ fn forged_event_times_never_become_now() {
         input = input.display(),
         exit = exit.display(),
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "s",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    tmux.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    tmux.start(160, 40, &cmd);
     let screen = tmux.wait("the file read", |s| s.contains("file(s) read"));
     assert!(screen.contains("events 3 "), "{screen}");
     assert!(

@@ -41,6 +41,14 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts session `s` at `width` × `height` running `cmd` (through
+    /// `sh -c`), kept on screen after it exits.
+    pub fn start(&self, width: u16, height: u16, cmd: &str) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.run(&["new-session", "-d", "-s", "s", "-x", &w, "-y", &h, cmd]);
+        self.run(&["set-option", "-t", "s", "remain-on-exit", "on"]);
+    }
+
     pub fn capture(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "s"])
     }
