@@ -9,7 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,27 +22,95 @@ fn now() -> DateTime<Utc> {
     SystemClock.now()
 }
 
+/// A running `kmstop tail`, its stdout lines and stderr read as they come.
+struct Run {
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    err: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Run {
+    fn start(endpoint: &str, state: &std::path::Path, resume: bool) -> Self {
+        let mut child = start_tail(endpoint, state, resume);
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(String::new()));
+        let out = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (sink, err_sink) = (Arc::clone(&lines), Arc::clone(&err));
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    sink.lock().expect("lock").push(line);
+                }
+            }),
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut err = err_sink.lock().expect("lock");
+                    err.push_str(&line);
+                    err.push('\n');
+                }
+            }),
+        ];
+        Self {
+            child,
+            lines,
+            err,
+            readers,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.err.lock().expect("lock").clone()
+    }
+
+    /// SIGTERM, as a service manager would (the checkpoint is saved);
+    /// every line printed, and stderr.
+    fn stop(mut self) -> (Vec<String>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("wait");
+        for r in std::mem::take(&mut self.readers) {
+            r.join().expect("reader");
+        }
+        let err = self.stderr();
+        assert!(status.success(), "kmstop tail exited with {status}: {err}");
+        let lines = self.lines.lock().expect("lock").clone();
+        (lines, err)
+    }
+}
+
+/// The ids of the printed events at or after `from`.
+fn printed(lines: &[String], from: DateTime<Utc>) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            let time: DateTime<Utc> = v["time"].as_str()?.parse().ok()?;
+            (time >= from).then(|| v["event_id"].as_str().map(str::to_string))?
+        })
+        .collect()
+}
+
+fn successful_lookups(sim: &kmstop::sim::SimHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.target.ends_with("LookupEvents") && r.status == 200)
+        .count()
+}
+
 #[test]
 fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
     let start = now();
-    let events_for = chrono::Duration::seconds(30);
-    let until = start + events_for;
+    let until = start + chrono::Duration::seconds(30);
     let sim = union_sim(until);
-    let backfill = chrono::Duration::minutes(3);
-    let mut child = start_tail(&sim.endpoint());
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let out = child.stdout.take().expect("stdout");
-    let sink = Arc::clone(&lines);
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            sink.lock().expect("lock").push(line);
-        }
-    });
+    let state = tempfile::tempdir().expect("state dir");
+    let run = Run::start(&sim.endpoint(), state.path(), false);
 
     // The truth: every event from a little after tail's backfill start
     // (tail starts after `start`) to the end of the traffic, once the
     // traffic has ended.
-    let from = start - backfill + chrono::Duration::seconds(10);
+    let from = start - chrono::Duration::minutes(3) + chrono::Duration::seconds(10);
     while now() <= until {
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -52,53 +120,54 @@ fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
         .map(|e| e.event_id)
         .collect();
     want.sort();
-    let printed = |lines: &[String]| -> Vec<String> {
-        lines
-            .iter()
-            .filter_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-                let time: DateTime<Utc> = v["time"].as_str()?.parse().ok()?;
-                (time >= from).then(|| v["event_id"].as_str().map(str::to_string))?
-            })
-            .collect()
-    };
     // Waits for the state, not a time: every event of the window printed
     // (the trail's last object lands `every + lag` after the traffic ends).
     let deadline = Instant::now() + Duration::from_mins(4);
     loop {
-        let got = printed(&lines.lock().expect("lock"));
+        let got = printed(&run.lines.lock().expect("lock"), from);
         let distinct: std::collections::HashSet<&String> = got.iter().collect();
         if distinct.len() >= want.len() || Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    // A little longer: a doubled event would show now.
-    std::thread::sleep(Duration::from_secs(6));
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let _ = child.wait();
-    reader.join().expect("reader");
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
+    // Two more LookupEvents pages: a copy the two paths both deliver
+    // would show by then.
+    let lookups = successful_lookups(&sim);
+    let deadline = Instant::now() + Duration::from_mins(2);
+    while successful_lookups(&sim) < lookups + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
     }
-
-    let got = printed(&lines.lock().expect("lock"));
-    assert_each_once(&got, &want, &err);
+    let (lines, err) = run.stop();
+    let first = printed(&lines, from);
+    assert_each_once(&first, &want, &err);
 
     // LookupEvents alone could not have brought them: at most 50 a page.
-    let requests = sim.requests();
-    let lookups = requests
-        .iter()
-        .filter(|r| r.target.ends_with("LookupEvents") && r.status == 200)
-        .count();
+    let lookups = successful_lookups(&sim);
     assert!(
         lookups * 50 < want.len(),
         "{lookups} LookupEvents pages could hold every one of {} events: the trail proved nothing",
         want.len()
     );
     assert!(err.contains("reading the trail at s3://"), "{err}");
+
+    // Across a restart: the resumed tail reads the trail again and pages
+    // LookupEvents again, and prints nothing it printed before.
+    let run = Run::start(&sim.endpoint(), state.path(), true);
+    let lookups = successful_lookups(&sim);
+    let deadline = Instant::now() + Duration::from_mins(3);
+    while (!run.stderr().contains("reading the trail at") || successful_lookups(&sim) < lookups + 2)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (lines, err) = run.stop();
+    assert!(err.contains("reading the trail at s3://"), "{err}");
+    let mut all = first;
+    all.extend(printed(&lines, from));
+    assert_each_once(&all, &want, &err);
+
+    let requests = sim.requests();
     let gets = requests
         .iter()
         .filter(|r| r.target == "S3.GetObject")
@@ -140,7 +209,7 @@ fn union_sim(until: DateTime<Utc>) -> kmstop::sim::SimHandle {
     .expect("start the simulator")
 }
 
-fn start_tail(endpoint: &str) -> std::process::Child {
+fn start_tail(endpoint: &str, state: &std::path::Path, resume: bool) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_kmstop"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -148,6 +217,7 @@ fn start_tail(endpoint: &str) -> std::process::Child {
         .env("AWS_SECRET_ACCESS_KEY", "simulator-secret")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", std::env::temp_dir().join("kmstop-no-home"))
+        .env("KMSTOP_STATE_DIR", state)
         .args([
             "tail",
             "--endpoint-url",
@@ -161,6 +231,7 @@ fn start_tail(endpoint: &str) -> std::process::Child {
             "--reread-after",
             "6s,14s",
         ])
+        .args(resume.then_some("--resume"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
