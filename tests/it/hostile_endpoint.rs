@@ -319,3 +319,52 @@ fn a_region_answering_without_end_fails_by_name_in_bounded_memory() {
     assert!(huge <= 2, "the endless answer was asked for {huge} times");
     sim.stop();
 }
+
+/// The trail's bucket behind a hostile endpoint: listings that are not
+/// XML, then listings that never end. `report --source s3://` names the
+/// bucket and why, stops reading at the cap on one answer, keeps its
+/// memory far below what was sent, and prints nothing raw from the answer.
+#[test]
+fn a_trail_bucket_answering_garbage_or_without_end_fails_by_name() {
+    let bucket = kmstop::sim::trail_bucket("111122223333");
+    let source = format!("s3://{bucket}");
+    for (faults, says) in [
+        (
+            Faults {
+                garbage: 1.0,
+                region: Some("us-east-1".into()),
+                ..Faults::default()
+            },
+            "",
+        ),
+        (
+            Faults {
+                huge: 1.0,
+                region: Some("us-east-1".into()),
+                ..Faults::default()
+            },
+            "passed 32 MiB",
+        ),
+    ] {
+        let sim = sim_with(faults);
+        let (code, stdout, stderr, peak_kib) = run_watching_memory(kmstop(
+            &sim,
+            &[
+                "report", "--source", &source, "--since", "10m", "--format", "json",
+            ],
+        ));
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(code, Some(1), "stderr: {stderr}");
+        assert!(stdout.is_empty(), "nothing listed, no report: {stdout}");
+        assert!(
+            stderr.contains(&format!("s3://{bucket}/")) && stderr.contains(says),
+            "the bucket and the reason are named: {stderr}"
+        );
+        assert!(!stderr.contains('\u{1b}'), "escaped: {stderr:?}");
+        assert!(
+            peak_kib < 200 * 1024,
+            "peak resident memory {peak_kib} KiB (the cap is 32 MiB an answer)"
+        );
+        sim.stop();
+    }
+}
