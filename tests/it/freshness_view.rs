@@ -146,3 +146,53 @@ fn what_is_in_is_worked_out_at_the_frames_time() {
         "{fifteen:?}"
     );
 }
+
+/// LookupEvents lagging, the trail beside it: the header says how far
+/// the trail has made the counts complete, and says so when there is no
+/// trail to read.
+#[test]
+fn the_header_says_how_far_the_trail_is_complete() {
+    let mut app = live_app();
+    let now = app.now;
+    let trail = |health: Health, read_to| kmstop::feed::TrailStatus {
+        source: source(),
+        location: "s3://trail/".to_owned(),
+        health,
+        read_to,
+        objects: 12,
+        events: 900,
+    };
+    app.data.apply(
+        SourceMsg::Trail(trail(Health::Ok, Some(now - Duration::minutes(6)))),
+        now,
+    );
+    let lagging = SourceStatus {
+        health: Health::Lagging { seconds: 240 },
+        coverage: Some(0.37),
+        ..status(None, None)
+    };
+    let text = support::text(&show(&mut app, lagging.clone()));
+    let header = text.lines().next().expect("a header");
+    let at = (now - Duration::minutes(6)).format("%H:%M").to_string();
+    assert!(header.contains("lagging 4 min"), "{header}");
+    assert!(
+        header.contains(&format!("trail complete to {at} (6 min behind)")),
+        "{header}"
+    );
+    app.data.apply(
+        SourceMsg::Trail(trail(
+            Health::Unavailable {
+                message: "no trail to read".into(),
+            },
+            None,
+        )),
+        now,
+    );
+    let text = support::text(&show(&mut app, lagging));
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|h| h.contains("· no trail")),
+        "{text}"
+    );
+}
