@@ -191,6 +191,7 @@ pub fn spawn_sources<E>(
     for account in accounts {
         let mut regions = Vec::new();
         let mut follow_from = None;
+        let mut resumed_from: Option<chrono::DateTime<chrono::Utc>> = None;
         for source in account.sources() {
             let SourcePlan {
                 poller: mut settings,
@@ -224,6 +225,13 @@ pub fn spawn_sources<E>(
                 Arc::clone(clock),
                 tx.clone(),
             );
+            // Before the poller runs, its ids are only those its
+            // checkpoint restored (it delivers newest first once running).
+            if let Some((_, ids)) = regions.last()
+                && let Some(oldest) = ids.oldest()
+            {
+                resumed_from = Some(resumed_from.map_or(oldest, |r| r.min(oldest)));
+            }
             tasks.push(tokio::spawn(poller.run(stop.clone())));
         }
         if let (false, Some((from, interval, own_identity, include_own_calls))) =
@@ -235,6 +243,7 @@ pub fn spawn_sources<E>(
                 regions,
                 choice: trail.clone(),
                 from,
+                resumed_from,
                 interval,
                 own_identity,
                 include_own_calls,

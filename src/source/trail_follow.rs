@@ -316,6 +316,10 @@ pub struct FollowSetup {
     pub choice: super::trail_find::TrailChoice,
     /// The pollers' backfill start.
     pub from: DateTime<Utc>,
+    /// When the pollers resumed from checkpoints: the oldest event time
+    /// whose id they restored. Before it, nothing is known of what was
+    /// delivered before the restart, so the trail starts there.
+    pub resumed_from: Option<DateTime<Utc>>,
     pub interval: StdDuration,
     pub own_identity: Option<OwnIdentity>,
     pub include_own_calls: bool,
@@ -357,15 +361,9 @@ pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
             return;
         }
     };
-    // A resumed poller knows what it delivered only back to its oldest
-    // kept id: the trail starts there, or it would deliver again what
-    // was delivered before the restart.
-    let known_from = setup
-        .regions
-        .iter()
-        .filter_map(|(_, ids)| ids.oldest())
-        .min();
-    let from = known_from.map_or(setup.from, |t| t.max(setup.from));
+    let from = setup
+        .resumed_from
+        .map_or(setup.from, |t| t.max(setup.from));
     TrailFollower {
         reader,
         url,
