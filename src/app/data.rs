@@ -212,7 +212,13 @@ impl Data {
             self.sources
                 .values()
                 .filter(|s| !matches!(s.health, crate::feed::Health::Unavailable { .. }))
-                .filter_map(|s| s.share_in_at(span, now))
+                .filter_map(|s| {
+                    let share = s.share_in_at(span, now)?;
+                    // The seconds the trail has read are whole, whatever
+                    // LookupEvents has shown of them.
+                    let trail_to = self.trails.get(&s.source).and_then(|t| t.read_to);
+                    Some(with_trail(share, span, now, trail_to))
+                })
                 .reduce(f64::min)
                 .filter(|s| *s < FILLING_BELOW)
         };
@@ -377,5 +383,42 @@ impl Data {
     pub fn set_loading(&mut self, loading: Loading) {
         self.loading = Some(loading);
         self.generation += 1;
+    }
+}
+
+/// The share of the `span` seconds before `now` that is in, when the
+/// trail has read every event up to `trail_to` and LookupEvents `share`
+/// of the rest.
+// Seconds are far below 2^52.
+#[allow(clippy::cast_precision_loss)]
+fn with_trail(share: f64, span: i64, now: DateTime<Utc>, trail_to: Option<DateTime<Utc>>) -> f64 {
+    let Some(to) = trail_to else {
+        return share;
+    };
+    let covered = (to - (now - chrono::Duration::seconds(span)))
+        .num_seconds()
+        .clamp(0, span);
+    (covered as f64 + (span - covered) as f64 * share) / span.max(1) as f64
+}
+
+#[cfg(test)]
+mod trail_share_tests {
+    use super::with_trail;
+    use chrono::{DateTime, Duration, Utc};
+
+    #[test]
+    fn seconds_the_trail_has_read_count_as_whole() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        // No trail: LookupEvents' share as it is.
+        assert!((with_trail(0.2, 300, now, None) - 0.2).abs() < 1e-9);
+        // The trail 6 minutes behind reads none of the last 5 minutes.
+        let behind = Some(now - Duration::minutes(6));
+        assert!((with_trail(0.2, 300, now, behind) - 0.2).abs() < 1e-9);
+        // It has read the first 4 of the last 15 minutes: those are whole.
+        let want = (240.0 + 660.0 * 0.2) / 900.0;
+        let to = Some(now - Duration::minutes(11));
+        assert!((with_trail(0.2, 900, now, to) - want).abs() < 1e-9);
+        // Read to now: everything is in.
+        assert!((with_trail(0.2, 60, now, Some(now)) - 1.0).abs() < 1e-9);
     }
 }

@@ -361,9 +361,7 @@ pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
             return;
         }
     };
-    let from = setup
-        .resumed_from
-        .map_or(setup.from, |t| t.max(setup.from));
+    let from = setup.resumed_from.map_or(setup.from, |t| t.max(setup.from));
     TrailFollower {
         reader,
         url,
