@@ -225,6 +225,39 @@ impl Data {
         [least(60), least(300), least(900)]
     }
 
+    /// The share of all sources' events of the last minute that is in:
+    /// each source's share weighted by how many events it produces, so a
+    /// lagging busy region and a quiet complete one add up to the share of
+    /// their sum (the least share would inflate the sum's estimate). `None`
+    /// when complete or unknown.
+    // Rates and shares are small floats.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn recent_filling_total(&self, now: DateTime<Utc>) -> Option<f64> {
+        let mut weight = 0.0;
+        let mut weighted = 0.0;
+        for s in self.sources.values() {
+            if matches!(s.health, crate::feed::Health::Unavailable { .. }) {
+                continue;
+            }
+            let Some(share) = s.share_in_at(60, now) else {
+                continue;
+            };
+            let trail_to = self.trails.get(&s.source).and_then(|t| t.read_to);
+            let share = with_trail(share, 60, now, trail_to);
+            // A source not yet measured counts as one event a second.
+            let rate = if s.arrival_rate > 0.0 {
+                s.arrival_rate
+            } else {
+                1.0
+            };
+            weight += rate;
+            weighted += rate * share;
+        }
+        (weight > 0.0)
+            .then(|| weighted / weight)
+            .filter(|s| *s < FILLING_BELOW)
+    }
+
     /// The time up to which every live source has delivered, if they all
     /// said so.
     fn watermark(&self) -> Option<DateTime<Utc>> {

@@ -347,6 +347,15 @@ impl App {
         self.data.recent_filling(self.now)
     }
 
+    /// For the header's events/s over every source: the share of the
+    /// last minute's events that is in, while it is filling.
+    pub fn filling_total(&self) -> Option<f64> {
+        if self.mode != Mode::Live || self.cursor.is_some() {
+            return None;
+        }
+        self.data.recent_filling_total(self.now)
+    }
+
     pub fn new(data: Data, mode: Mode, now: DateTime<Utc>) -> Self {
         let window = match mode {
             Mode::Files(_) => TimeWindow::All,

@@ -72,7 +72,7 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
         Span::styled(" events ", theme.style(Slot::Muted)),
         Span::styled(count(app.data.events_seen), theme.style(Slot::Text)),
         Span::styled("  ev/s ", theme.style(Slot::Muted)),
-        if let Some(share) = app.filling()[0] {
+        if let Some(share) = app.filling_total() {
             Span::styled(
                 format!("~{:.1}", s.events_per_sec / share.max(0.05)),
                 theme.style(Slot::Muted),

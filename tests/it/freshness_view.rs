@@ -196,3 +196,32 @@ fn the_header_says_how_far_the_trail_is_complete() {
         "{text}"
     );
 }
+
+/// A busy region lagging and a quiet one complete: the header's events/s
+/// estimate is the sum's, each region's share weighted by its events,
+/// not the sum over the least share (which overstated it fourfold).
+#[test]
+fn the_total_rate_weighs_each_regions_share_by_its_events() {
+    let mut app = live_app();
+    let now = app.now;
+    let busy = SourceStatus {
+        arrival_rate: 200.0,
+        ..status(Some(0.1), Some(0.1))
+    };
+    let quiet = SourceStatus {
+        source: SourceId {
+            account: support::ACCOUNT.to_owned(),
+            region: "eu-west-1".to_owned(),
+        },
+        arrival_rate: 10.0,
+        ..status(Some(0.9), Some(0.9))
+    };
+    app.data.apply(SourceMsg::Status(busy), now);
+    app.data.apply(SourceMsg::Status(quiet), now);
+    let want = (200.0 * 0.1 + 10.0 * 0.9) / 210.0;
+    let got = app.filling_total().expect("filling");
+    assert!((got - want).abs() < 1e-9, "{got} != {want}");
+    // The rows keep the least share: a principal may be all in the busy
+    // region.
+    assert_eq!(app.filling()[0], Some(0.1));
+}
