@@ -258,6 +258,30 @@ impl Data {
             .filter(|s| *s < FILLING_BELOW)
     }
 
+    /// Where live counts stop being whole: `None` while every source
+    /// keeps up; else the time after which some source's events are only
+    /// partly in — where its trail has read to, or the start of time when
+    /// LookupEvents lags and no trail completes it.
+    pub fn partial_after(&self) -> Option<DateTime<Utc>> {
+        self.sources
+            .values()
+            .filter(|s| s.coverage.is_some_and(|c| c < 1.0))
+            .map(|s| {
+                self.trails
+                    .get(&s.source)
+                    .filter(|t| {
+                        !matches!(
+                            t.health,
+                            crate::feed::Health::Unavailable { .. }
+                                | crate::feed::Health::Failing { .. }
+                        )
+                    })
+                    .and_then(|t| t.read_to)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            })
+            .min()
+    }
+
     /// The time up to which every live source has delivered, if they all
     /// said so.
     fn watermark(&self) -> Option<DateTime<Utc>> {

@@ -179,6 +179,15 @@ fn the_header_says_how_far_the_trail_is_complete() {
         header.contains(&format!("trail complete to {at} (6 min behind)")),
         "{header}"
     );
+    // The panes say from when their counts are partial.
+    let principals = text
+        .lines()
+        .find(|l| l.contains("Principals") && l.contains(" · "))
+        .expect("the principals pane");
+    assert!(
+        principals.contains(&format!("15m · partial after {at}")),
+        "{principals}"
+    );
     app.data.apply(
         SourceMsg::Trail(trail(
             Health::Unavailable {
@@ -195,6 +204,10 @@ fn the_header_says_how_far_the_trail_is_complete() {
             .is_some_and(|h| h.contains("· no trail")),
         "{text}"
     );
+    assert!(text.contains("· partial (LookupEvents lags)"), "{text}");
+    // Keeping up again: no mark.
+    let text = support::text(&show(&mut app, status(None, None)));
+    assert!(!text.contains("partial"), "{text}");
 }
 
 /// A busy region lagging and a quiet one complete: the header's events/s

@@ -7,6 +7,7 @@ pub mod events;
 pub mod keys;
 pub mod principals;
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
@@ -93,7 +94,31 @@ pub fn title_extra(shown: usize, total: usize, filter: Option<&Filter>, app: &Ap
     }
     s.push_str(" · ");
     s.push_str(app.window.label());
+    s.push_str(&partial(app));
     s
+}
+
+/// Said in every live pane's title while LookupEvents cannot keep up:
+/// from when its counts are only partly in (where the trail has read to),
+/// so a sampled count never passes for a whole one.
+fn partial(app: &App) -> String {
+    if app.mode != crate::app::Mode::Live || app.cursor.is_some() {
+        return String::new();
+    }
+    let Some(after) = app.data.partial_after() else {
+        return String::new();
+    };
+    let start = app
+        .window
+        .duration()
+        .map_or(DateTime::<Utc>::MIN_UTC, |d| app.now - d);
+    if after <= start {
+        " · partial (LookupEvents lags)".to_owned()
+    } else if after < app.now {
+        format!(" · partial after {}", after.format("%H:%M"))
+    } else {
+        String::new()
+    }
 }
 
 /// The pane's sort and direction, for the header marker.
