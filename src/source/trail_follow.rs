@@ -28,6 +28,8 @@ use crate::feed::{Health, SourceId, SourceMsg, TrailStatus};
 /// How far before the newest object read each listing starts: later
 /// files of the same minutes are still found.
 const RELIST: Duration = Duration::minutes(15);
+/// The minutes before its delivery a CloudTrail file covers.
+const FILE_SPAN: Duration = Duration::minutes(5);
 
 /// One account's trail and the regions to follow in it.
 pub struct TrailFollower {
@@ -175,8 +177,13 @@ impl TrailFollower {
                 Ok(events) => {
                     leg.seen.insert(key.clone());
                     leg.status.objects += 1;
-                    if let Some(stamp) = stamp_of(&key) {
+                    // Names come from the bucket: a stamp in the future
+                    // must not move the listing (or "complete to") past now.
+                    if let Some(stamp) = stamp_of(&key).map(|s| s.min(now)) {
                         leg.newest = leg.newest.max(Some(stamp));
+                        // A quiet region's files hold no KMS event, yet
+                        // say the minutes before their delivery are read.
+                        leg.status.read_to = leg.status.read_to.max(Some(stamp - FILE_SPAN));
                     }
                     if !events.is_empty() {
                         leg.status.events += events.len() as u64;
@@ -255,6 +262,7 @@ impl TrailFollower {
 
     /// One object's events that no path delivered before.
     async fn read(&self, leg: &mut Leg, key: &str) -> Result<Vec<PackedEvent>, AwsError> {
+        let now = self.clock.now();
         let bytes = self.reader.get(key, MAX_INFLATED).await?;
         let mut inflated = Vec::new();
         let text = match sniff(&bytes) {
@@ -272,7 +280,7 @@ impl TrailFollower {
             let Ok(Parsed::Kms(event)) = parse_record(item.raw()) else {
                 continue;
             };
-            leg.status.read_to = leg.status.read_to.max(Some(event.time));
+            leg.status.read_to = leg.status.read_to.max(Some(event.time.min(now)));
             if event.time < self.from || !leg.ids.insert(&event.event_id, event.time) {
                 continue;
             }
