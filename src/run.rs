@@ -30,7 +30,7 @@ use crate::report::{
 };
 use crate::sink::{AlertHook, AlertLog, HookLimits};
 use crate::source::files::{Input, Listed, Problem, discover};
-use crate::source::s3_fetch;
+use crate::source::s3_fetch::{self, S3Plan};
 use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 
@@ -162,28 +162,24 @@ fn read_all(
             .map_err(|e| usage_error(&e.to_string()));
     }
     let had_local = !inputs.is_empty();
-    let selection = Selection {
-        since: settings.range.since,
-        until: settings.range.until,
-        accounts: args.accounts.clone(),
-        regions: args.targets.regions.clone(),
-    };
-    let options = args.targets.options();
-    let fetching = s3_fetch::start(
+    let plan = S3Plan {
         urls,
-        inputs,
-        &options,
-        selection,
+        options: args.targets.options(),
+        selection: Selection {
+            since: settings.range.since,
+            until: settings.range.until,
+            accounts: args.accounts.clone(),
+            regions: args.targets.regions.clone(),
+        },
         now,
-        settings.threads,
-        s3::progress_bar(),
-    )
-    .map_err(|message| usage_error(&message))?;
+    };
+    let fetching = s3_fetch::start(plan, inputs, settings.threads, s3::progress_bar())
+        .map_err(|message| usage_error(&message))?;
     let built = build_report(&fetching.queue, settings, on_problem);
     let summary = fetching.finish();
     let (mut report, changes) = built.map_err(|e| usage_error(&e.to_string()))?;
     for failure in &summary.failures {
-        eprintln!("kmstop: {failure}");
+        eprintln!("kmstop: {}", escape_control(&failure.to_string()));
     }
     report.skipped.prefixes_failed = summary.failures.len() as u64;
     report.skipped.digest_files += summary.digest_files;

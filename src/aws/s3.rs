@@ -131,6 +131,34 @@ impl S3Reader {
         })
     }
 
+    /// Every page of one listing, merged; `on_request` is told of each
+    /// request. A continuation token given before ends it: a listing that
+    /// loops would page forever.
+    pub async fn list_all(
+        &self,
+        request: ListRequest<'_>,
+        mut on_request: impl FnMut(),
+    ) -> Result<ListPage, AwsError> {
+        let mut all = ListPage::default();
+        let mut continuation: Option<String> = None;
+        let mut tokens = std::collections::HashSet::new();
+        loop {
+            on_request();
+            let page = self
+                .list_page(ListRequest {
+                    continuation: continuation.as_deref(),
+                    ..request
+                })
+                .await?;
+            all.objects.extend(page.objects);
+            all.common_prefixes.extend(page.common_prefixes);
+            match page.next {
+                Some(next) if tokens.insert(next.clone()) => continuation = Some(next),
+                _ => return Ok(all),
+            }
+        }
+    }
+
     /// An object's bytes, refused once they pass `cap`: no CloudTrail log
     /// file comes near it, and a hostile bucket must not fill memory.
     pub async fn get(&self, key: &str, cap: u64) -> Result<Vec<u8>, AwsError> {

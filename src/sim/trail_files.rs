@@ -123,19 +123,18 @@ impl TrailFiles {
         out
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn object(&self, region: usize, start: i64) -> Arc<Vec<u8>> {
-        let lock = |m: &Mutex<Cache>| {
-            m.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .objects
-                .get(&(region, start))
-                .cloned()
-        };
-        if let Some(hit) = lock(&self.cache) {
+        let hit = self.cache().objects.get(&(region, start)).cloned();
+        if let Some(hit) = hit {
             return hit;
         }
+        // Rendered outside the lock: a race only renders it twice.
         let bytes = Arc::new(self.render(region, start));
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self.cache();
         if cache
             .objects
             .insert((region, start), bytes.clone())
@@ -156,13 +155,7 @@ impl TrailFiles {
 
     /// An object's size: rendered once to know it.
     fn size(&self, region: usize, start: i64) -> u64 {
-        let known = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .sizes
-            .get(&(region, start))
-            .copied();
+        let known = self.cache().sizes.get(&(region, start)).copied();
         known.unwrap_or_else(|| self.object(region, start).len() as u64)
     }
 

@@ -89,15 +89,7 @@ fn read_buckets<C: super::files::Consumer, F: Fn() -> C + Sync>(
     on_problem: &(dyn Fn(Problem) + Sync),
 ) -> ScanStats {
     let progress = indicatif::ProgressBar::hidden();
-    let fetching = match start(
-        plan.urls,
-        inputs,
-        &plan.options,
-        plan.selection,
-        plan.now,
-        threads,
-        progress,
-    ) {
+    let fetching = match start(plan, inputs, threads, progress) {
         Ok(fetching) => fetching,
         Err(reason) => {
             on_problem(Problem::FileFailed {
@@ -110,13 +102,11 @@ fn read_buckets<C: super::files::Consumer, F: Fn() -> C + Sync>(
     let (_, mut stats) = scan(&fetching.queue, threads, make, on_problem);
     let summary = fetching.finish();
     for failure in summary.failures {
-        let (input, reason) = failure
-            .split_once(": ")
-            .map_or((failure.clone(), String::new()), |(a, b)| {
-                (a.to_owned(), b.to_owned())
-            });
         stats.files_failed += 1;
-        on_problem(Problem::FileFailed { input, reason });
+        on_problem(Problem::FileFailed {
+            input: failure.address,
+            reason: failure.error.to_string(),
+        });
     }
     stats.digest_files += summary.digest_files;
     stats.not_log_files += summary.not_log_files;

@@ -14,11 +14,10 @@ use tokio::sync::mpsc;
 
 use super::decode::MAX_INFLATED;
 use super::files::{Input, InputQueue};
-use super::s3_walk::{WalkStats, Walker, batches};
+use super::s3_walk::{ListFailure, WalkStats, Walker, batches};
 use super::trail_layout::{S3Url, Selection};
-use crate::aws::{AwsError, S3Reader};
+use crate::aws::{AwsError, ErrorKind, S3Reader};
 use crate::aws::{TargetOptions, load_config};
-use crate::text::escape_control;
 
 /// Objects fetched ahead of the readers: enough to hide S3's latency,
 /// few enough that memory holds only a handful of files.
@@ -35,22 +34,22 @@ pub struct Bucket {
 pub struct Fetched {
     pub walk: WalkStats,
     /// Buckets and folders that could not be listed, each named.
-    pub failures: Mutex<Vec<String>>,
+    pub failures: Mutex<Vec<ListFailure>>,
     pub objects: AtomicU64,
     pub bytes: AtomicU64,
     pub events: AtomicU64,
 }
 
 impl Fetched {
-    fn fail(&self, message: String) {
+    fn fail(&self, failure: ListFailure) {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(message);
+            .push(failure);
     }
 
     /// The failures, for the report and stderr.
-    pub fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<ListFailure> {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -73,8 +72,11 @@ pub async fn fetch_all(
     for bucket in buckets {
         let reader = match bucket.reader {
             Ok(reader) => reader,
-            Err(e) => {
-                fetched.fail(format!("{}: {e}", bucket.url));
+            Err(error) => {
+                fetched.fail(ListFailure {
+                    address: bucket.url.to_string(),
+                    error,
+                });
                 continue;
             }
         };
@@ -86,12 +88,12 @@ pub async fn fetch_all(
         };
         let (leaves, failures) = walker.leaves().await;
         for failure in failures {
-            fetched.fail(failure.to_string());
+            fetched.fail(failure);
         }
         for batch in batches(&leaves, &selection, now) {
             let (objects, failures) = walker.batch(&leaves, &batch).await;
             for failure in failures {
-                fetched.fail(failure.to_string());
+                fetched.fail(failure);
             }
             let mut arriving = stream::iter(objects)
                 .map(|object| {
@@ -200,24 +202,28 @@ pub struct Fetching {
 /// What the fetching came to, for the report's `skipped` and stderr.
 pub struct FetchSummary {
     /// Buckets and folders that could not be listed, each named.
-    pub failures: Vec<String>,
+    pub failures: Vec<ListFailure>,
     pub digest_files: u64,
     pub not_log_files: u64,
 }
 
-/// Starts walking and fetching `urls` after the `local` inputs.
+/// Starts walking and fetching the plan's buckets after the `local`
+/// inputs.
 ///
 /// # Errors
 /// The runtime cannot start.
 pub fn start(
-    urls: Vec<S3Url>,
+    plan: S3Plan,
     local: Vec<Input>,
-    options: &TargetOptions,
-    selection: Selection,
-    now: DateTime<Utc>,
     threads: usize,
     progress: ProgressBar,
 ) -> Result<Fetching, String> {
+    let S3Plan {
+        urls,
+        options,
+        selection,
+        now,
+    } = plan;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -230,7 +236,6 @@ pub fn start(
     let (tx, rx) = mpsc::channel(threads.max(1) * 2);
     let first_index = local.len();
     let profile = options.profiles.first().cloned();
-    let options = options.clone();
     let task = runtime.spawn({
         let fetched = Arc::clone(&fetched);
         async move {
@@ -269,15 +274,15 @@ impl Fetching {
         drop(queue);
         let mut failures = fetched.failures();
         if let Err(e) = runtime.block_on(task) {
-            failures.push(format!("the S3 reader stopped: {e}"));
+            failures.push(ListFailure {
+                address: "s3".to_owned(),
+                error: AwsError::new(ErrorKind::Other, format!("the S3 reader stopped: {e}")),
+            });
         }
         progress.finish_and_clear();
         let walk = &fetched.walk;
         FetchSummary {
-            failures: failures
-                .iter()
-                .map(|f| escape_control(f).into_owned())
-                .collect(),
+            failures,
             digest_files: walk.digest_files.load(std::sync::atomic::Ordering::Relaxed),
             not_log_files: walk
                 .not_log_files

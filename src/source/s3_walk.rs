@@ -180,36 +180,26 @@ impl Walker<'_> {
         false
     }
 
-    /// Every page of one listing.
+    /// Every page of one listing, each request counted.
     async fn list(
         &self,
         prefix: &str,
         delimited: bool,
         after: Option<&str>,
     ) -> Result<(Vec<ListedObject>, Vec<String>), AwsError> {
-        let mut objects = Vec::new();
-        let mut prefixes = Vec::new();
-        let mut continuation: Option<String> = None;
-        let mut tokens = std::collections::HashSet::new();
-        loop {
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let page = self
-                .reader
-                .list_page(ListRequest {
-                    prefix,
-                    delimited,
-                    start_after: after,
-                    continuation: continuation.as_deref(),
-                })
-                .await?;
-            objects.extend(page.objects);
-            prefixes.extend(page.common_prefixes);
-            match page.next {
-                // A token given before would page forever.
-                Some(next) if tokens.insert(next.clone()) => continuation = Some(next),
-                _ => return Ok((objects, prefixes)),
-            }
-        }
+        let request = ListRequest {
+            prefix,
+            delimited,
+            start_after: after,
+            continuation: None,
+        };
+        let page = self
+            .reader
+            .list_all(request, || {
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            })
+            .await?;
+        Ok((page.objects, page.common_prefixes))
     }
 }
 

@@ -19,7 +19,9 @@ use super::decode::{MAX_INFLATED, Sniffed, gunzip, sniff};
 use super::lookup::SharedDelivered;
 use super::outbox::Outbox;
 use super::s3_walk::{Leaf, WalkStats, Walker};
-use super::trail_layout::{S3Url, Selection, TrailFileName, Verdict, day_prefix, verdict};
+use super::trail_layout::{
+    S3Url, Selection, TrailFileName, Verdict, day_prefix, start_after_time, verdict,
+};
 use crate::aws::{AwsError, ErrorKind, ListRequest, S3Reader};
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
@@ -66,18 +68,11 @@ impl TrailFollower {
         let mut legs = match self.legs().await {
             Ok(legs) => legs,
             Err(message) => {
-                for (source, ids) in &self.regions {
+                for (_, ids) in &self.regions {
                     ids.set_trail_floor(None);
-                    let status = self.status(
-                        source,
-                        Health::Unavailable {
-                            message: message.clone(),
-                        },
-                    );
-                    if !self.tx.send(SourceMsg::Trail(status)).await {
-                        return;
-                    }
                 }
+                let location = self.url.to_string();
+                say_unavailable(&self.regions, &location, &message, &self.tx).await;
                 return;
             }
         };
@@ -95,14 +90,7 @@ impl TrailFollower {
     }
 
     fn status(&self, source: &SourceId, health: Health) -> TrailStatus {
-        TrailStatus {
-            source: source.clone(),
-            location: self.url.to_string(),
-            health,
-            read_to: None,
-            objects: 0,
-            events: 0,
-        }
+        new_status(source, &self.url.to_string(), health)
     }
 
     /// Each region's folder in the trail (organization trails included).
@@ -165,8 +153,8 @@ impl TrailFollower {
         let mut failure = None;
         for day in days(since, now) {
             let prefix = day_prefix(&leg.prefix, day);
-            let after = start_after(&prefix, &self.account, &leg.source.region, since);
-            match self.list(&prefix, &after).await {
+            let after = start_after_time(&leg.prefix, day, since);
+            match self.list(&prefix, after.as_deref()).await {
                 Ok(keys) => fresh.extend(keys.into_iter().filter(|k| !leg.seen.contains(k))),
                 Err(e) => failure = Some(e),
             }
@@ -232,32 +220,21 @@ impl TrailFollower {
         self.tx.send(SourceMsg::Trail(leg.status.clone())).await
     }
 
-    async fn list(&self, prefix: &str, after: &str) -> Result<Vec<String>, AwsError> {
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        let mut tokens = BTreeSet::new();
-        loop {
-            let page = self
-                .reader
-                .list_page(ListRequest {
-                    prefix,
-                    delimited: false,
-                    start_after: Some(after),
-                    continuation: token.as_deref(),
-                })
-                .await?;
-            let selection = Selection::default();
-            keys.extend(
-                page.objects
-                    .into_iter()
-                    .map(|o| o.key)
-                    .filter(|k| verdict(k, &selection) == Verdict::Read),
-            );
-            match page.next {
-                Some(next) if tokens.insert(next.clone()) => token = Some(next),
-                _ => return Ok(keys),
-            }
-        }
+    async fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>, AwsError> {
+        let request = ListRequest {
+            prefix,
+            delimited: false,
+            start_after: after,
+            continuation: None,
+        };
+        let page = self.reader.list_all(request, || {}).await?;
+        let selection = Selection::default();
+        Ok(page
+            .objects
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| verdict(k, &selection) == Verdict::Read)
+            .collect())
     }
 
     /// One object's events that no path delivered before.
@@ -295,6 +272,37 @@ impl TrailFollower {
     }
 }
 
+fn new_status(source: &SourceId, location: &str, health: Health) -> TrailStatus {
+    TrailStatus {
+        source: source.clone(),
+        location: location.to_owned(),
+        health,
+        read_to: None,
+        objects: 0,
+        events: 0,
+    }
+}
+
+/// Says once for each region why its trail is not read.
+async fn say_unavailable(
+    regions: &[(SourceId, SharedDelivered)],
+    location: &str,
+    message: &str,
+    tx: &Outbox,
+) {
+    for (source, _) in regions {
+        let health = Health::Unavailable {
+            message: message.to_owned(),
+        };
+        if !tx
+            .send(SourceMsg::Trail(new_status(source, location, health)))
+            .await
+        {
+            return;
+        }
+    }
+}
+
 /// The delivery days from `since` to `now`.
 fn days(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<NaiveDate> {
     since
@@ -302,14 +310,6 @@ fn days(since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<NaiveDate> {
         .iter_days()
         .take_while(|d| *d <= now.date_naive())
         .collect()
-}
-
-/// The key before the first file delivered at `since` in a day folder.
-fn start_after(day_prefix: &str, account: &str, region: &str, since: DateTime<Utc>) -> String {
-    format!(
-        "{day_prefix}{account}_CloudTrail_{region}_{}",
-        since.format("%Y%m%dT%H%M")
-    )
 }
 
 fn stamp_of(key: &str) -> Option<DateTime<Utc>> {
@@ -351,21 +351,8 @@ pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
                 super::trail_find::TrailChoice::Named(name) => format!("trail {name}"),
                 _ => "--trail auto".to_string(),
             };
-            for (source, _) in &setup.regions {
-                let status = TrailStatus {
-                    source: source.clone(),
-                    location: location.clone(),
-                    health: Health::Unavailable {
-                        message: format!("no trail to read: {why}"),
-                    },
-                    read_to: None,
-                    objects: 0,
-                    events: 0,
-                };
-                if !setup.tx.send(SourceMsg::Trail(status)).await {
-                    return;
-                }
-            }
+            let message = format!("no trail to read: {why}");
+            say_unavailable(&setup.regions, &location, &message, &setup.tx).await;
             return;
         }
     };

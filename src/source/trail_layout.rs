@@ -199,8 +199,13 @@ pub fn day_prefix(region: &str, day: NaiveDate) -> String {
 /// The key to start a day's listing after, so the files of the day before
 /// `--since` are not listed: names sort by their stamp.
 pub fn start_after(region_prefix: &str, day: NaiveDate, selection: &Selection) -> Option<String> {
-    let since = selection.since? - STAMP_SLACK;
-    if since.date_naive() != day {
+    start_after_time(region_prefix, day, selection.since? - STAMP_SLACK)
+}
+
+/// The key before the first file of `day` delivered at or after `t`;
+/// `None` when `t` is another day (the whole day is listed).
+pub fn start_after_time(region_prefix: &str, day: NaiveDate, t: DateTime<Utc>) -> Option<String> {
+    if t.date_naive() != day {
         return None;
     }
     let name = TrailFileName::parse_region_prefix(region_prefix)?;
@@ -209,7 +214,7 @@ pub fn start_after(region_prefix: &str, day: NaiveDate, selection: &Selection) -
         day_prefix(region_prefix, day),
         name.0,
         name.1,
-        since.format("%Y%m%dT%H%M")
+        t.format("%Y%m%dT%H%M")
     ))
 }
 
