@@ -168,7 +168,20 @@ fn assert_partial(stdout: &str) {
 #[test]
 fn tail_says_a_region_answers_garbage_and_goes_on_with_the_other() {
     let sim = sim();
-    let mut cmd = kmstop(&sim, &["tail", "--format", "json", "--backfill", "5m"]);
+    // LookupEvents alone: the trail (its bucket answers in us-east-1)
+    // would rightly bring eu-west-1's events too.
+    let mut cmd = kmstop(
+        &sim,
+        &[
+            "tail",
+            "--format",
+            "json",
+            "--backfill",
+            "5m",
+            "--trail",
+            "off",
+        ],
+    );
     let mut child = cmd.spawn().expect("start kmstop tail");
     let (lines, errs) = read_outputs(&mut child);
     // Let it sweep: the healthy region's history is printed, the other
