@@ -49,13 +49,14 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct DashboardArgs {
     /// Open the dashboard on CloudTrail log files or directories (searched
-    /// recursively, gzip or JSON), or a trail's bucket
-    /// (`s3://BUCKET[/PREFIX]`, its last --backfill), instead of live AWS.
+    /// recursively, gzip or JSON), a trail's bucket (`s3://BUCKET[/PREFIX]`)
+    /// or log group (`logs://LOG_GROUP`, a name or an ARN) — their last
+    /// --backfill — instead of live AWS.
     #[arg(long = "source", short = 's', value_name = "PATH", num_args = 1..)]
     pub sources: Vec<PathBuf>,
 
-    /// Accounts to read of an s3:// source (repeat, or comma-separate);
-    /// by default every account the trail holds.
+    /// Accounts to read of an s3:// or logs:// source (repeat, or
+    /// comma-separate); by default every account the trail holds.
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
 
@@ -381,6 +382,8 @@ Examples:
   aws cloudtrail lookup-events ... | kmstop report --source -
   kmstop report --source s3://org-trail-bucket --since 1h \\
     --account 111122223333 --region eu-west-1
+  kmstop report --source logs://aws-cloudtrail-logs-org --since 1d \\
+    --region eu-west-1
   kmstop report --source aws --profile prod --region us-east-1,eu-west-1 \\
     --since 6h";
 
@@ -399,17 +402,20 @@ pub struct ReportArgs {
     /// CloudTrail log files or directories (searched recursively, e.g. an
     /// `aws s3 sync` of AWSLogs/), gzip or JSON; `-` reads stdin;
     /// `s3://BUCKET[/PREFIX]` reads a trail's bucket (account and
-    /// organization trails) where it lies; `aws` reads the window from
-    /// CloudTrail's LookupEvents (`./aws` for a directory of that name).
+    /// organization trails) where it lies; `logs://LOG_GROUP` (a name, or
+    /// an ARN for a group in another region) searches a trail's CloudWatch
+    /// Logs log group; `aws` reads the window from CloudTrail's
+    /// LookupEvents (`./aws` for a directory of that name).
     #[arg(long = "source", short = 's', value_name = "PATH", required = true, num_args = 1..)]
     pub sources: Vec<PathBuf>,
 
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// Accounts to read of an s3:// source (repeat, or comma-separate);
-    /// by default every account the trail holds. With --region and
-    /// --since/--until it chooses the folders listed.
+    /// Accounts to read of an s3:// or logs:// source (repeat, or
+    /// comma-separate); by default every account the trail holds. With
+    /// --region and --since/--until it chooses the folders listed, or the
+    /// log events searched.
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
 

@@ -30,7 +30,7 @@ use crate::report::{
 };
 use crate::sink::{AlertHook, AlertLog, HookLimits};
 use crate::source::files::{Input, Listed, Problem, discover};
-use crate::source::s3_fetch::{self, S3Plan};
+use crate::source::trail_fetch::{self, TrailPlan};
 use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 
@@ -74,14 +74,16 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
     let from_aws = args.sources.len() == 1 && args.sources[0].as_os_str() == "aws";
-    let (urls, paths) = match s3::split_sources(&args.sources) {
+    let sources = match s3::split_sources(&args.sources) {
         Ok(split) => split,
         Err(message) => return usage_error(&message),
     };
-    if let Err(message) = check_accounts(&args.accounts, !urls.is_empty()) {
+    let has_remote = sources.has_remote();
+    if let Err(message) = check_selection(&args.accounts, &args.targets.regions, has_remote) {
         return usage_error(&message);
     }
-    let (inputs, regions_failed) = match report_inputs(args, &paths, &range, now, from_aws) {
+    let (inputs, regions_failed) = match report_inputs(args, &sources.paths, &range, now, from_aws)
+    {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -108,10 +110,11 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         rules,
         ..ReportSettings::new(threads)
     };
-    let (mut report, changes) = match read_all(args, inputs, urls, &settings, now, &on_problem) {
-        Ok(done) => done,
-        Err(code) => return code,
-    };
+    let (mut report, changes, searched) =
+        match read_all(args, inputs, sources, &settings, now, &on_problem) {
+            Ok(done) => done,
+            Err(code) => return code,
+        };
     report.skipped.regions_failed = regions_failed;
     let log_failed = alerts_log
         .as_mut()
@@ -141,29 +144,33 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     exit_status(
         args,
         &report,
-        from_aws,
+        from_aws || searched,
         files_failed,
         log_failed || hook_failed,
     )
 }
 
-/// Builds the report from the local inputs, then the `s3://` sources';
-/// `Err` with the exit status when it cannot be built at all.
+/// Builds the report from the local inputs, then the `s3://` and
+/// `logs://` sources' (and whether a log group was searched: its empty
+/// answer is an answer); `Err` with the exit status when it cannot be
+/// built at all.
 fn read_all(
     args: &ReportArgs,
     inputs: Vec<Input>,
-    urls: Vec<crate::source::trail_layout::S3Url>,
+    sources: s3::Sources,
     settings: &ReportSettings,
     now: DateTime<Utc>,
     on_problem: &(dyn Fn(Problem) + Sync),
-) -> Result<(Report, Vec<AlertChange>), ExitCode> {
-    if urls.is_empty() {
+) -> Result<(Report, Vec<AlertChange>, bool), ExitCode> {
+    if !sources.has_remote() {
         return build_report(&Listed::new(&inputs), settings, on_problem)
+            .map(|(report, changes)| (report, changes, false))
             .map_err(|e| usage_error(&e.to_string()));
     }
     let had_local = !inputs.is_empty();
-    let plan = S3Plan {
-        urls,
+    let plan = TrailPlan {
+        buckets: sources.buckets,
+        log_groups: sources.log_groups,
         options: args.targets.options(),
         selection: Selection {
             since: settings.range.since,
@@ -173,7 +180,7 @@ fn read_all(
         },
         now,
     };
-    let fetching = s3_fetch::start(plan, inputs, settings.threads, s3::progress_bar())
+    let fetching = trail_fetch::start(plan, inputs, settings.threads, s3::progress_bar())
         .map_err(|message| usage_error(&message))?;
     let built = build_report(&fetching.queue, settings, on_problem);
     let summary = fetching.finish();
@@ -186,12 +193,13 @@ fn read_all(
     report.skipped.not_log_files += summary.not_log_files;
     if !summary.failures.is_empty()
         && !had_local
+        && summary.groups_searched == 0
         && report.files_read + report.skipped.files_failed == 0
     {
         eprintln!("kmstop: nothing could be listed; no report");
         return Err(ExitCode::from(EXIT_INPUT_PROBLEM));
     }
-    Ok((report, changes))
+    Ok((report, changes, summary.groups_searched > 0))
 }
 
 /// 1 when anything was left out or failed, each said on stderr; else 0.
@@ -227,7 +235,7 @@ fn exit_status(
     }
     if skipped.prefixes_failed > 0 {
         eprintln!(
-            "kmstop: {} S3 bucket(s) or folder(s) could not be listed; the report leaves their files out (skipped.prefixes_failed)",
+            "kmstop: {} S3 bucket(s), folder(s) or log group(s) could not be read; the report leaves their events out (skipped.prefixes_failed)",
             skipped.prefixes_failed
         );
     }
@@ -273,19 +281,34 @@ fn report_inputs(
     }
 }
 
-/// `--account` chooses an S3 trail's folders: it must name accounts, and
-/// there must be a trail to choose in.
-fn check_accounts(accounts: &[String], has_s3: bool) -> Result<(), String> {
+/// `--account` chooses a trail's accounts (S3 folders, log events): it
+/// must name accounts, and there must be a trail to choose in. `--region`
+/// names regions: its values go into S3 prefixes and filter patterns.
+fn check_selection(accounts: &[String], regions: &[String], has_trail: bool) -> Result<(), String> {
     if let Some(bad) = accounts
         .iter()
         .find(|a| !crate::source::trail_layout::is_account_id(a))
     {
         return Err(format!("--account {bad}: not a 12-digit account id"));
     }
-    if !accounts.is_empty() && !has_s3 {
-        return Err("--account chooses the accounts of an s3:// source; there is none".into());
+    if !accounts.is_empty() && !has_trail {
+        return Err(
+            "--account chooses the accounts of an s3:// or logs:// source; there is none".into(),
+        );
+    }
+    if let Some(bad) = regions.iter().find(|r| !is_region_name(r)) {
+        return Err(format!(
+            "--region {bad}: not a region name (like eu-west-1: lower-case letters, digits, '-')"
+        ));
     }
     Ok(())
+}
+
+fn is_region_name(region: &str) -> bool {
+    (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// What was set aside for a reason a person should know about, on stderr.

@@ -153,9 +153,11 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         "UnsupportedOperationException"
         | "UnknownOperationException"
         | "OperationNotPermittedException" => ErrorKind::Unsupported,
-        "NotFoundException" | "TrailNotFoundException" | "NoSuchBucket" | "NoSuchKey" => {
-            ErrorKind::NotFound
-        }
+        "NotFoundException"
+        | "TrailNotFoundException"
+        | "ResourceNotFoundException"
+        | "NoSuchBucket"
+        | "NoSuchKey" => ErrorKind::NotFound,
         "ExpiredToken"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"

@@ -1,6 +1,6 @@
 //! The only door to AWS, and it opens for reading only: every call kmstop
 //! makes is a method here, and every method is a read (`Lookup*`,
-//! `List*`, `Describe*`, `Get*`, S3's `HeadBucket`). The SDK clients are
+//! `List*`, `Describe*`, `Get*`, `FilterLogEvents`, S3's `HeadBucket`). The SDK clients are
 //! private to this module, so no other code can reach a mutating API. A test runs the whole live path
 //! against the simulator and checks every request against an allow-list.
 
@@ -8,6 +8,7 @@ mod answer_limit;
 mod cloudtrail;
 mod error;
 mod kms;
+mod logs;
 mod s3;
 mod sts;
 mod targets;
@@ -18,6 +19,7 @@ pub use cloudtrail::{
 };
 pub use error::{AwsError, ErrorKind, kind_of_code};
 pub use kms::{AliasEntry, KeyDescription, KmsReader, LastUsage, ListedKey, RotationStatus};
+pub use logs::{FilterRequest, LogMessage, LogPage, LogsReader};
 pub use s3::{ListPage, ListRequest, ListedObject, S3Reader};
 pub use sts::{CredentialHint, caller_identity, credential_hint, explain, identify, one_line};
 pub use targets::{

@@ -150,9 +150,9 @@ pub struct Skipped {
     /// each named with its reason on stderr): none of their events are
     /// in the report.
     pub regions_failed: u64,
-    /// Buckets and S3 folders that could not be listed (`--source
-    /// s3://…`; each named with its reason on stderr): their files are
-    /// not in the report.
+    /// Buckets, S3 folders and log groups that could not be read
+    /// (`--source s3://…`, `logs://…`; each named with its reason on
+    /// stderr): their events are not in the report.
     pub prefixes_failed: u64,
 }
 

@@ -403,7 +403,7 @@ fn incomplete(s: &crate::report::Skipped) -> String {
     });
     let prefixes = (s.prefixes_failed > 0).then(|| {
         format!(
-            " INCOMPLETE: {} S3 bucket(s) or folder(s) could not be listed and are left out (named on stderr).",
+            " INCOMPLETE: {} S3 bucket(s), folder(s) or log group(s) could not be read and are left out (named on stderr).",
             s.prefixes_failed
         )
     });

@@ -14,7 +14,7 @@ use crate::cli::{Cli, DashboardArgs};
 use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::source::files::discover;
-use crate::source::s3_fetch::S3Plan;
+use crate::source::trail_fetch::TrailPlan;
 use crate::source::trail_layout::Selection;
 use crate::text::escape_control;
 use crate::tui::{DashboardOptions, Source, run_dashboard};
@@ -186,16 +186,17 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
 fn file_sources(
     args: &DashboardArgs,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Vec<crate::source::files::Input>, Option<Box<S3Plan>>), String> {
-    let (urls, paths) = super::s3::split_sources(&args.sources)?;
-    super::check_accounts(&args.accounts, !urls.is_empty())?;
+) -> Result<(Vec<crate::source::files::Input>, Option<Box<TrailPlan>>), String> {
+    let sources = super::s3::split_sources(&args.sources)?;
+    super::check_selection(&args.accounts, &args.targets.regions, sources.has_remote())?;
     if args.backfill < chrono::Duration::zero() {
         return Err("--backfill must not be negative".into());
     }
-    let inputs = discover(&paths)?;
-    let s3 = (!urls.is_empty()).then(|| {
-        Box::new(S3Plan {
-            urls,
+    let inputs = discover(&sources.paths)?;
+    let s3 = sources.has_remote().then(|| {
+        Box::new(TrailPlan {
+            buckets: sources.buckets,
+            log_groups: sources.log_groups,
             options: args.targets.options(),
             selection: Selection {
                 since: Some(now - args.backfill),

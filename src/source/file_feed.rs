@@ -8,7 +8,7 @@ use std::sync::mpsc::SyncSender;
 use std::thread;
 
 use super::files::{Consumer, Input, Listed, Problem, scan};
-use super::s3_fetch::{S3Plan, start};
+use super::trail_fetch::{TrailPlan, start};
 use crate::event::{KmsEvent, PackedEvent};
 use crate::feed::ScanStats;
 use crate::feed::SourceMsg;
@@ -47,7 +47,7 @@ impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
 /// [`SourceMsg::FilesDone`]. A full channel makes the readers wait.
 pub fn spawn<M: From<SourceMsg> + Send + 'static>(
     inputs: Vec<Input>,
-    s3: Option<S3Plan>,
+    s3: Option<TrailPlan>,
     threads: usize,
     tx: SyncSender<M>,
 ) {
@@ -83,7 +83,7 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
 /// folders that could not be listed become problems like failed files.
 fn read_buckets<C: super::files::Consumer, F: Fn() -> C + Sync>(
     inputs: Vec<Input>,
-    plan: S3Plan,
+    plan: TrailPlan,
     threads: usize,
     make: F,
     on_problem: &(dyn Fn(Problem) + Sync),

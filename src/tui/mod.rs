@@ -23,7 +23,7 @@ use crate::app::{Action, App, Data, DataConfig, Effect, Keymap, Loading, Mode, S
 use crate::clock::Clock;
 use crate::feed::SourceMsg;
 use crate::source::files::Input;
-use crate::source::s3_fetch::S3Plan;
+use crate::source::trail_fetch::TrailPlan;
 use crate::ui::theme::Theme;
 
 pub use export::default_dir as default_export_dir;
@@ -36,7 +36,7 @@ pub enum Source {
         paths: Vec<PathBuf>,
         inputs: Vec<Input>,
         /// The `s3://` sources, read after `inputs`.
-        s3: Option<Box<S3Plan>>,
+        s3: Option<Box<TrailPlan>>,
     },
     /// The live sources, through the feed channel.
     Live,

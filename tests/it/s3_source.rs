@@ -368,7 +368,7 @@ fn broken_objects_and_a_missing_bucket_are_named_counted_and_the_rest_reported()
     );
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("INCOMPLETE: 1 S3 bucket(s) or folder(s)"),
+        text.contains("INCOMPLETE: 1 S3 bucket(s), folder(s) or log group(s)"),
         "{text}"
     );
 

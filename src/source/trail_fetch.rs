@@ -1,7 +1,8 @@
-//! A trail's objects as inputs of the one file scanner: walked, fetched a
-//! few at a time in delivery order, and handed to the reader threads
-//! through a short queue — so memory holds a few objects, whatever the
-//! bucket holds, and a slow reader holds the fetching back.
+//! A trail where it lands, as inputs of the one file scanner: a bucket's
+//! objects walked and fetched a few at a time in delivery order, a log
+//! group's pages searched ([`super::logs_fetch`]), all handed to the reader
+//! threads through a short queue — so memory holds a few objects, whatever
+//! the bucket holds, and a slow reader holds the fetching back.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -14,9 +15,11 @@ use tokio::sync::mpsc;
 
 use super::decode::MAX_INFLATED;
 use super::files::{Input, InputQueue};
+use super::log_group::LogGroupUrl;
+use super::logs_fetch::{Group, fetch_groups};
 use super::s3_walk::{ListFailure, WalkStats, Walker, batches};
 use super::trail_layout::{S3Url, Selection};
-use crate::aws::{AwsError, ErrorKind, S3Reader};
+use crate::aws::{AwsError, ErrorKind, LogsReader, S3Reader};
 use crate::aws::{TargetOptions, load_config};
 
 /// Objects fetched ahead of the readers: enough to hide S3's latency,
@@ -36,12 +39,16 @@ pub struct Fetched {
     /// Buckets and folders that could not be listed, each named.
     pub failures: Mutex<Vec<ListFailure>>,
     pub objects: AtomicU64,
+    /// `FilterLogEvents` pages read.
+    pub log_pages: AtomicU64,
+    /// Log groups searched to the end of the question.
+    pub groups_searched: AtomicU64,
     pub bytes: AtomicU64,
     pub events: AtomicU64,
 }
 
 impl Fetched {
-    fn fail(&self, failure: ListFailure) {
+    pub fn fail(&self, failure: ListFailure) {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -62,12 +69,12 @@ impl Fetched {
 /// are gone.
 pub async fn fetch_all(
     buckets: Vec<Bucket>,
-    selection: Selection,
+    selection: &Selection,
     now: DateTime<Utc>,
     first_index: usize,
-    tx: mpsc::Sender<(usize, Input)>,
-    fetched: Arc<Fetched>,
-) {
+    tx: &mpsc::Sender<(usize, Input)>,
+    fetched: &Arc<Fetched>,
+) -> usize {
     let mut index = first_index;
     for bucket in buckets {
         let reader = match bucket.reader {
@@ -83,14 +90,14 @@ pub async fn fetch_all(
         let walker = Walker {
             reader: &reader,
             url: &bucket.url,
-            selection: &selection,
+            selection,
             stats: &fetched.walk,
         };
         let (leaves, failures) = walker.leaves().await;
         for failure in failures {
             fetched.fail(failure);
         }
-        for batch in batches(&leaves, &selection, now) {
+        for batch in batches(&leaves, selection, now) {
             let (objects, failures) = walker.batch(&leaves, &batch).await;
             for failure in failures {
                 fetched.fail(failure);
@@ -121,12 +128,13 @@ pub async fn fetch_all(
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
                 if tx.send((index, input)).await.is_err() {
-                    return;
+                    return index;
                 }
                 index += 1;
             }
         }
     }
+    index
 }
 
 /// Local inputs first, then the objects as they arrive.
@@ -172,19 +180,26 @@ impl InputQueue for Arriving {
     fn done(&self, kms_events: u64) {
         let events = self.fetched.events.fetch_add(kms_events, Ordering::Relaxed) + kms_events;
         self.progress.set_position(events);
+        let objects = self.fetched.objects.load(Ordering::Relaxed);
+        let pages = self.fetched.log_pages.load(Ordering::Relaxed);
+        let read = match (objects, pages) {
+            (_, 0) => format!("{objects} objects"),
+            (0, _) => format!("{pages} log pages"),
+            _ => format!("{objects} objects, {pages} log pages"),
+        };
         self.progress.set_message(format!(
-            "{} objects, {}",
-            self.fetched.objects.load(Ordering::Relaxed),
+            "{read}, {}",
             indicatif::HumanBytes(self.fetched.bytes.load(Ordering::Relaxed))
         ));
     }
 }
 
-/// The buckets to read and the question: all a reader thread needs to
-/// start the fetching itself.
+/// The buckets and log groups to read and the question: all a reader
+/// thread needs to start the fetching itself.
 #[derive(Debug, Clone)]
-pub struct S3Plan {
-    pub urls: Vec<S3Url>,
+pub struct TrailPlan {
+    pub buckets: Vec<S3Url>,
+    pub log_groups: Vec<LogGroupUrl>,
     pub options: TargetOptions,
     pub selection: Selection,
     pub now: DateTime<Utc>,
@@ -201,25 +216,29 @@ pub struct Fetching {
 
 /// What the fetching came to, for the report's `skipped` and stderr.
 pub struct FetchSummary {
-    /// Buckets and folders that could not be listed, each named.
+    /// Buckets, folders and log groups that could not be read, each named.
     pub failures: Vec<ListFailure>,
+    /// Log groups searched to the end: an empty answer from one is an
+    /// answer, not a source with nothing in it.
+    pub groups_searched: u64,
     pub digest_files: u64,
     pub not_log_files: u64,
 }
 
-/// Starts walking and fetching the plan's buckets after the `local`
-/// inputs.
+/// Starts walking and fetching the plan's buckets, then searching its log
+/// groups, after the `local` inputs.
 ///
 /// # Errors
 /// The runtime cannot start.
 pub fn start(
-    plan: S3Plan,
+    plan: TrailPlan,
     local: Vec<Input>,
     threads: usize,
     progress: ProgressBar,
 ) -> Result<Fetching, String> {
-    let S3Plan {
-        urls,
+    let TrailPlan {
+        buckets: urls,
+        log_groups,
         options,
         selection,
         now,
@@ -248,7 +267,31 @@ pub fn start(
                 };
                 buckets.push(Bucket { url, reader });
             }
-            fetch_all(buckets, selection, now, first_index, tx, fetched).await;
+            let next = fetch_all(buckets, &selection, now, first_index, &tx, &fetched).await;
+            match config {
+                Ok(config) => {
+                    let groups = log_groups
+                        .into_iter()
+                        .map(|url| Group {
+                            reader: LogsReader::new(
+                                &config,
+                                url.identifier(),
+                                url.region.as_deref(),
+                            ),
+                            url,
+                        })
+                        .collect();
+                    fetch_groups(groups, &selection, next, &tx, &fetched).await;
+                }
+                Err(error) => {
+                    for url in log_groups {
+                        fetched.fail(ListFailure {
+                            address: url.to_string(),
+                            error: error.clone(),
+                        });
+                    }
+                }
+            }
         }
     });
     let queue = Arriving::new(local, rx, Arc::clone(&fetched), progress.clone());
@@ -283,6 +326,7 @@ impl Fetching {
         let walk = &fetched.walk;
         FetchSummary {
             failures,
+            groups_searched: fetched.groups_searched.load(Ordering::Relaxed),
             digest_files: walk.digest_files.load(std::sync::atomic::Ordering::Relaxed),
             not_log_files: walk
                 .not_log_files
