@@ -322,13 +322,34 @@ pub struct PollArgs {
     /// reads LookupEvents alone; or a trail's name, or `s3://BUCKET[/PREFIX]`.
     #[arg(long, value_name = "auto|off|NAME|s3://…", default_value = "auto", value_parser = parse_trail)]
     pub trail: crate::source::trail_find::TrailChoice,
+
+    /// Live: also follow the trail's CloudWatch Logs log group with Live
+    /// Tail — events within seconds, but sampled above 500 a second (the
+    /// header says so; counts still come from the trail and LookupEvents).
+    /// Live Tail is billed per session-minute, so it is off unless asked:
+    /// `auto` uses the log group the trail sends to; or a group's name,
+    /// ARN or `logs://…`.
+    #[arg(long, value_name = "auto|off|LOG_GROUP", default_value = "off", value_parser = parse_trail_logs)]
+    pub trail_logs: crate::source::live_tail::LogsChoice,
 }
 
 fn parse_trail(text: &str) -> Result<crate::source::trail_find::TrailChoice, String> {
     text.parse()
 }
 
+fn parse_trail_logs(text: &str) -> Result<crate::source::live_tail::LogsChoice, String> {
+    text.parse()
+}
+
 impl PollArgs {
+    /// Where the trail is read beside LookupEvents.
+    pub fn trail_paths(&self) -> crate::source::trail_find::TrailPaths {
+        crate::source::trail_find::TrailPaths {
+            s3: self.trail.clone(),
+            logs: self.trail_logs.clone(),
+        }
+    }
+
     /// How often the trail is listed for new objects: a few polls, since
     /// CloudTrail delivers a region's file every five minutes or so.
     pub fn trail_interval(&self) -> std::time::Duration {

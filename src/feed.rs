@@ -253,6 +253,23 @@ pub struct TrailStatus {
     pub events: u64,
 }
 
+/// How CloudWatch Logs Live Tail of one account × region's trail is
+/// going: seconds-fresh events, but a sample when the group passes 500
+/// events a second, so it never makes a minute complete.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveTailStatus {
+    pub source: SourceId,
+    /// The log group: `logs://NAME`.
+    pub location: String,
+    pub health: Health,
+    /// The last update was a sample (more than 500 events in its second).
+    pub sampled: bool,
+    /// Updates that were samples, since the start.
+    pub sampled_updates: u64,
+    /// Events Live Tail delivered first (no other path had).
+    pub events: u64,
+}
+
 /// A message from a source.
 #[derive(Debug)]
 pub enum SourceMsg {
@@ -274,6 +291,8 @@ pub enum SourceMsg {
     Status(SourceStatus),
     /// How the trail of one source is read.
     Trail(TrailStatus),
+    /// How Live Tail of one source's trail log group is going.
+    LiveTail(LiveTailStatus),
     /// The source's checkpoint, to save once the events before it are out.
     Commit(Commit),
     /// Log files: the events of one file (in the file's order).

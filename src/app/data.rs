@@ -28,7 +28,9 @@ use super::log::{EventKey, EventLog};
 use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
-use crate::feed::{CallerIdentity, ScanStats, SourceId, SourceMsg, SourceStatus, TrailStatus};
+use crate::feed::{
+    CallerIdentity, LiveTailStatus, ScanStats, SourceId, SourceMsg, SourceStatus, TrailStatus,
+};
 use crate::inventory::{Inventory, KeyFacts};
 use crate::store::{Ingested, Store, StoreConfig};
 
@@ -117,6 +119,8 @@ pub struct Data {
     pub sources: BTreeMap<SourceId, SourceStatus>,
     /// How each source's trail is read, where there is one.
     pub trails: BTreeMap<SourceId, TrailStatus>,
+    /// How Live Tail of each source's trail log group goes, where it runs.
+    pub live_tails: BTreeMap<SourceId, LiveTailStatus>,
     pub identities: Vec<CallerIdentity>,
     pub loading: Option<Loading>,
     rules: Vec<RuleSpec>,
@@ -145,6 +149,7 @@ impl Data {
             episodes: Episodes::default(),
             sources: BTreeMap::new(),
             trails: BTreeMap::new(),
+            live_tails: BTreeMap::new(),
             identities: Vec::new(),
             loading: None,
             rules: rules.into_iter().filter(|r| r.enabled).collect(),
@@ -393,6 +398,9 @@ impl Data {
             }
             SourceMsg::Trail(trail) => {
                 self.trails.insert(trail.source.clone(), trail);
+            }
+            SourceMsg::LiveTail(tail) => {
+                self.live_tails.insert(tail.source.clone(), tail);
             }
             SourceMsg::Status(status) => {
                 self.sources.insert(status.source.clone(), status);

@@ -50,6 +50,9 @@ pub struct TrailInfo {
     /// Where it delivers its files.
     pub s3_bucket: Option<String>,
     pub s3_prefix: Option<String>,
+    /// The CloudWatch Logs log group it also sends to, if any (its ARN,
+    /// without the `:*` CloudTrail adds).
+    pub log_group_arn: Option<String>,
 }
 
 /// CloudTrail for one account × region. Its SDK retries are off: the
@@ -139,6 +142,9 @@ impl CloudTrailReader {
                 organization: t.is_organization_trail().unwrap_or(false),
                 s3_bucket: t.s3_bucket_name().map(str::to_string),
                 s3_prefix: t.s3_key_prefix().map(str::to_string),
+                log_group_arn: t
+                    .cloud_watch_logs_log_group_arn()
+                    .map(|arn| arn.strip_suffix(":*").unwrap_or(arn).to_string()),
             })
             .collect())
     }

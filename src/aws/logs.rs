@@ -36,6 +36,8 @@ pub struct LogPage {
 pub struct LogsReader {
     client: aws_sdk_cloudwatchlogs::Client,
     group: String,
+    /// `--endpoint-url` was given: used as it is, without host prefixes.
+    given_endpoint: bool,
 }
 
 impl LogsReader {
@@ -49,6 +51,7 @@ impl LogsReader {
         Self {
             client: aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()),
             group: identifier.to_string(),
+            given_endpoint: config.endpoint_url().is_some(),
         }
     }
 
@@ -102,5 +105,111 @@ impl LogsReader {
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         Ok(LogPage { messages, next })
+    }
+}
+
+/// What one second of a Live Tail session brought.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TailUpdate {
+    pub messages: Vec<LogMessage>,
+    /// More than 500 events matched in the second: these are a sample,
+    /// and the rest will never come by this path.
+    pub sampled: bool,
+}
+
+/// A running `StartLiveTail` session: an event stream, one update a
+/// second, for at most three hours.
+pub struct LiveTail {
+    stream: aws_sdk_cloudwatchlogs::primitives::event_stream::EventReceiver<
+        aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream,
+        aws_sdk_cloudwatchlogs::types::error::StartLiveTailResponseStreamError,
+    >,
+}
+
+impl LiveTail {
+    /// The next update; `None` when the session ended.
+    pub async fn next(&mut self) -> Result<Option<TailUpdate>, AwsError> {
+        use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
+        use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream as Answer;
+        loop {
+            let answer = self.stream.recv().await.map_err(|e| {
+                let code = e.code().map(str::to_string);
+                let kind = code
+                    .as_deref()
+                    .map_or(ErrorKind::Network, super::kind_of_code);
+                let message = e.message().map_or_else(|| e.to_string(), str::to_string);
+                AwsError::new(
+                    kind,
+                    match code {
+                        Some(code) => format!("{code}: {message}"),
+                        None => format!("the Live Tail stream broke: {message}"),
+                    },
+                )
+            })?;
+            match answer {
+                None => return Ok(None),
+                Some(Answer::SessionUpdate(update)) => {
+                    let messages = update
+                        .session_results()
+                        .iter()
+                        .filter_map(|e| {
+                            Some(LogMessage {
+                                stream: e.log_stream_name().unwrap_or_default().to_string(),
+                                message: e.message()?.to_string(),
+                            })
+                        })
+                        .collect();
+                    let sampled = update.session_metadata().is_some_and(
+                        aws_sdk_cloudwatchlogs::types::LiveTailSessionMetadata::sampled,
+                    );
+                    return Ok(Some(TailUpdate { messages, sampled }));
+                }
+                // The session's start, and whatever a newer service sends.
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+impl LogsReader {
+    /// Starts a Live Tail session on this group (named by its ARN, which
+    /// `StartLiveTail` requires), with `pattern` applied server-side.
+    pub async fn live_tail(&self, pattern: &str) -> Result<LiveTail, AwsError> {
+        let call = self
+            .client
+            .start_live_tail()
+            .log_group_identifiers(&self.group)
+            .log_event_filter_pattern(pattern);
+        let call = if self.given_endpoint {
+            call.customize().interceptor(NoHostPrefix)
+        } else {
+            call.customize()
+        };
+        let out = call.send().await.map_err(|e| AwsError::from_sdk(&e))?;
+        Ok(LiveTail {
+            stream: out.response_stream,
+        })
+    }
+}
+
+/// `StartLiveTail` goes to `stream-` + the endpoint's host; an endpoint
+/// given by `--endpoint-url` (the simulator, a proxy) is used as given.
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "kmstop::NoHostPrefix"
+    }
+
+    fn modify_before_retry_loop(
+        &self,
+        _context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        cfg.interceptor_state()
+            .unset::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>();
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ pub use cloudtrail::{
 };
 pub use error::{AwsError, ErrorKind, kind_of_code};
 pub use kms::{AliasEntry, KeyDescription, KmsReader, LastUsage, ListedKey, RotationStatus};
-pub use logs::{FilterRequest, LogMessage, LogPage, LogsReader};
+pub use logs::{FilterRequest, LiveTail, LogMessage, LogPage, LogsReader, TailUpdate};
 pub use s3::{ListPage, ListRequest, ListedObject, S3Reader};
 pub use sts::{CredentialHint, caller_identity, credential_hint, explain, identify, one_line};
 pub use targets::{

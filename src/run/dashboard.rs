@@ -237,7 +237,7 @@ fn run_live(
         plan: super::live::plan_settings(&args.poll),
         include_own_calls: args.include_own_calls,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
-        trail: args.poll.trail.clone(),
+        trail: args.poll.trail_paths(),
         trail_interval: args.poll.trail_interval(),
     };
     live_dashboard(&targets, &settings, opts, clock, "")

@@ -127,7 +127,10 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
         include_own_calls: false,
         inventory_interval: crate::source::inventory::DEFAULT_INTERVAL,
         // The simulated account's trail, found as a real one is.
-        trail: crate::source::trail_find::TrailChoice::Auto,
+        trail: crate::source::trail_find::TrailPaths {
+            s3: crate::source::trail_find::TrailChoice::Auto,
+            logs: crate::source::live_tail::LogsChoice::Auto,
+        },
         trail_interval: std::time::Duration::from_secs(10),
     };
     live_dashboard(

@@ -83,7 +83,7 @@ pub struct LiveSettings {
     /// How often the key inventory is read in full.
     pub inventory_interval: std::time::Duration,
     /// Which trail to follow beside LookupEvents, and how often.
-    pub trail: crate::source::trail_find::TrailChoice,
+    pub trail: crate::source::trail_find::TrailPaths,
     pub trail_interval: std::time::Duration,
 }
 
@@ -176,7 +176,7 @@ pub fn spawn_sources<E>(
     clock: &std::sync::Arc<dyn crate::clock::Clock>,
     tx: &crate::source::outbox::Outbox,
     stop: &tokio::sync::watch::Receiver<bool>,
-    trail: &crate::source::trail_find::TrailChoice,
+    trail: &crate::source::trail_find::TrailPaths,
     mut plan: impl FnMut(&Account, &SourceId) -> Result<SourcePlan, E>,
 ) -> Result<Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>, E> {
     use std::sync::Arc;
@@ -184,8 +184,6 @@ pub fn spawn_sources<E>(
     use crate::aws::{CloudTrailReader, KmsReader};
     use crate::source::inventory;
     use crate::source::lookup::{Pacer, Poller, SharedDelivered};
-    use crate::source::trail_find::TrailChoice;
-    use crate::source::trail_follow::{FollowSetup, follow};
 
     let mut tasks = Vec::new();
     for account in accounts {
@@ -234,26 +232,75 @@ pub fn spawn_sources<E>(
             }
             tasks.push(tokio::spawn(poller.run(stop.clone())));
         }
-        if let (false, Some((from, interval, own_identity, include_own_calls))) =
-            (*trail == TrailChoice::Off, follow_from)
-        {
-            let setup = FollowSetup {
-                config: account.config.config.clone(),
-                account: account.identity.account.clone(),
-                regions,
-                choice: trail.clone(),
+        if let Some((from, interval, own_identity, include_own_calls)) = follow_from {
+            let start = FollowStart {
                 from,
                 resumed_from,
                 interval,
                 own_identity,
                 include_own_calls,
-                clock: Arc::clone(clock),
-                tx: tx.clone(),
             };
-            tokio::spawn(follow(setup, stop.clone()));
+            spawn_followers(account, regions, start, trail, clock, tx, stop);
         }
     }
     Ok(tasks)
+}
+
+/// Where an account's trail followers start, from its pollers' settings.
+struct FollowStart {
+    from: chrono::DateTime<chrono::Utc>,
+    resumed_from: Option<chrono::DateTime<chrono::Utc>>,
+    interval: std::time::Duration,
+    own_identity: Option<crate::event::OwnIdentity>,
+    include_own_calls: bool,
+}
+
+/// Starts following the account's trail in S3 and, when asked, its log
+/// group with Live Tail, beside the pollers and through their ids.
+fn spawn_followers(
+    account: &Account,
+    regions: Vec<(SourceId, crate::source::lookup::SharedDelivered)>,
+    start: FollowStart,
+    trail: &crate::source::trail_find::TrailPaths,
+    clock: &std::sync::Arc<dyn crate::clock::Clock>,
+    tx: &crate::source::outbox::Outbox,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) {
+    use crate::source::live_tail::{LiveTailSetup, LogsChoice, follow_live_tail};
+    use crate::source::trail_find::TrailChoice;
+    use crate::source::trail_follow::{FollowSetup, follow};
+
+    if trail.logs != LogsChoice::Off {
+        let setup = LiveTailSetup {
+            config: account.config.config.clone(),
+            account: account.identity.account.clone(),
+            regions: regions.clone(),
+            choice: trail.logs.clone(),
+            // Live Tail brings only what happens from now on.
+            from: start.from,
+            own_identity: start.own_identity.clone(),
+            include_own_calls: start.include_own_calls,
+            clock: std::sync::Arc::clone(clock),
+            tx: tx.clone(),
+        };
+        tokio::spawn(follow_live_tail(setup, stop.clone()));
+    }
+    if trail.s3 != TrailChoice::Off {
+        let setup = FollowSetup {
+            config: account.config.config.clone(),
+            account: account.identity.account.clone(),
+            regions,
+            choice: trail.s3.clone(),
+            from: start.from,
+            resumed_from: start.resumed_from,
+            interval: start.interval,
+            own_identity: start.own_identity,
+            include_own_calls: start.include_own_calls,
+            clock: std::sync::Arc::clone(clock),
+            tx: tx.clone(),
+        };
+        tokio::spawn(follow(setup, stop.clone()));
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

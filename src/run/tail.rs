@@ -16,7 +16,9 @@ use crate::alert::{AlertChange, Engine};
 use crate::cli::{TailArgs, TailFormat};
 use crate::clock::Clock;
 use crate::event::{KmsEvent, PackedEvent};
-use crate::feed::{Health, SourceId, SourceMsg, SourceStatus, TrailStatus, share_in, watermark};
+use crate::feed::{
+    Health, LiveTailStatus, SourceId, SourceMsg, SourceStatus, TrailStatus, share_in, watermark,
+};
 use crate::source::lookup::{Ended, PlanSettings, PollerSettings, checkpoint_path, state_dir};
 use crate::text::{escape_control, for_terminal};
 
@@ -127,6 +129,7 @@ struct Printer<'a> {
     out: io::BufWriter<io::Stdout>,
     statuses: BTreeMap<SourceId, SourceStatus>,
     trails: BTreeMap<SourceId, TrailStatus>,
+    live_tails: BTreeMap<SourceId, LiveTailStatus>,
     clock: Arc<dyn Clock>,
 }
 
@@ -161,6 +164,10 @@ impl Printer<'_> {
             SourceMsg::Trail(trail) => {
                 report_trail(&trail, self.trails.get(&trail.source));
                 self.trails.insert(trail.source.clone(), trail);
+            }
+            SourceMsg::LiveTail(tail) => {
+                report_live_tail(&tail, self.live_tails.get(&tail.source));
+                self.live_tails.insert(tail.source.clone(), tail);
             }
             SourceMsg::Keys { keys, .. } => {
                 // The inventory rules (pending deletion, rotation off)
@@ -228,6 +235,7 @@ async fn follow(
         out: io::BufWriter::new(io::stdout()),
         statuses: BTreeMap::new(),
         trails: BTreeMap::new(),
+        live_tails: BTreeMap::new(),
         clock,
     };
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -307,7 +315,7 @@ fn spawn_pollers(
     stop_rx: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();
-    let trail = &args.poll.trail;
+    let trail = &args.poll.trail_paths();
     super::live::spawn_sources(
         accounts,
         clock,
@@ -448,6 +456,34 @@ fn report_trail(trail: &TrailStatus, before: Option<&TrailStatus>) {
         }
     };
     eprintln!("kmstop: {} trail: {}", trail.source, escape_control(&what));
+}
+
+/// Said when Live Tail's health changes, and when it starts or stops
+/// being a sample.
+fn report_live_tail(tail: &LiveTailStatus, before: Option<&LiveTailStatus>) {
+    if before.is_some_and(|b| b.health == tail.health && b.sampled == tail.sampled) {
+        return;
+    }
+    let what = match &tail.health {
+        Health::Starting => return,
+        Health::Ok | Health::Lagging { .. } if tail.sampled => format!(
+            "{}: Live Tail is sampling (more than 500 events a second); counts come from the trail and LookupEvents",
+            tail.location
+        ),
+        Health::Ok | Health::Lagging { .. } => {
+            format!("following {} with Live Tail", tail.location)
+        }
+        Health::Throttled => format!("{}: Live Tail throttled (retrying)", tail.location),
+        Health::Failing { message } => {
+            format!("{}: Live Tail failing, retrying: {message}", tail.location)
+        }
+        Health::Unavailable { message } => format!("{}: no Live Tail: {message}", tail.location),
+    };
+    eprintln!(
+        "kmstop: {} live tail: {}",
+        tail.source,
+        escape_control(&what)
+    );
 }
 
 fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {

@@ -5,6 +5,7 @@ mod decode;
 pub mod file_feed;
 pub mod files;
 pub mod inventory;
+pub mod live_tail;
 pub mod log_group;
 pub mod logs_fetch;
 pub mod lookup;

@@ -36,6 +36,14 @@ impl std::str::FromStr for TrailChoice {
     }
 }
 
+/// Where the live view reads the trail beside LookupEvents: its bucket
+/// (`--trail`) and its log group with Live Tail (`--trail-logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrailPaths {
+    pub s3: TrailChoice,
+    pub logs: super::live_tail::LogsChoice,
+}
+
 /// The trail to follow and a reader of its bucket, or why there is none.
 ///
 /// # Errors

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use super::theme::{Slot, Theme};
 use super::widgets::{count, safe};
 use crate::app::{App, Mode};
-use crate::feed::{Health, SourceStatus, TrailStatus, share_in};
+use crate::feed::{Health, LiveTailStatus, SourceStatus, TrailStatus, share_in};
 
 fn health(status: &SourceStatus, now: chrono::DateTime<chrono::Utc>) -> (String, Slot) {
     match &status.health {
@@ -43,6 +43,18 @@ fn trail_health(trail: &TrailStatus, now: chrono::DateTime<chrono::Utc>) -> (Str
                 slot,
             )
         }
+    }
+}
+
+/// Live Tail brings events within seconds, but a sample above 500 a
+/// second: the header says when it is one.
+fn live_tail_health(tail: &LiveTailStatus) -> (String, Slot) {
+    match &tail.health {
+        Health::Unavailable { .. } => (" · no live tail".into(), Slot::Muted),
+        Health::Failing { .. } | Health::Throttled => (" · live tail failing".into(), Slot::Crit),
+        Health::Starting => (" · live tail starting".into(), Slot::Muted),
+        _ if tail.sampled => (" · live tail sampled".into(), Slot::Warn),
+        _ => (" · live tail".into(), Slot::Ok),
     }
 }
 
@@ -175,6 +187,10 @@ fn live(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme) {
         }
         if let Some(trail) = app.data.trails.get(source) {
             let (text, slot) = trail_health(trail, app.now);
+            first.push(Span::styled(text, theme.style(slot)));
+        }
+        if let Some(tail) = app.data.live_tails.get(source) {
+            let (text, slot) = live_tail_health(tail);
             first.push(Span::styled(text, theme.style(slot)));
         }
         first.push(Span::raw("  "));
