@@ -331,6 +331,14 @@ pub struct PollArgs {
     /// ARN or `logs://…`.
     #[arg(long, value_name = "auto|off|LOG_GROUP", default_value = "off", value_parser = parse_trail_logs)]
     pub trail_logs: crate::source::live_tail::LogsChoice,
+
+    /// Live: learn of the trail's new objects from this SQS queue of the
+    /// bucket's "object created" notifications (S3 events, through SNS,
+    /// or CloudTrail's own SNS notices) instead of listing the bucket —
+    /// for very large organizations. kmstop DELETES the messages it has
+    /// handled: give it a queue made for it alone. One --profile only.
+    #[arg(long, value_name = "URL")]
+    pub sqs_queue: Option<String>,
 }
 
 fn parse_trail(text: &str) -> Result<crate::source::trail_find::TrailChoice, String> {
@@ -347,6 +355,7 @@ impl PollArgs {
         crate::source::trail_find::TrailPaths {
             s3: self.trail.clone(),
             logs: self.trail_logs.clone(),
+            queue: self.sqs_queue.clone(),
         }
     }
 
@@ -360,7 +369,25 @@ impl PollArgs {
     }
 
     /// What is wrong with the values, in the words of the flags.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self, profiles: usize) -> Result<(), String> {
+        if let Some(url) = &self.sqs_queue {
+            let shaped = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+            if !shaped {
+                return Err(format!(
+                    "--sqs-queue {url}: not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+                ));
+            }
+            if self.trail == crate::source::trail_find::TrailChoice::Off {
+                return Err(
+                    "--sqs-queue tells of the trail's new objects; --trail off reads no trail"
+                        .into(),
+                );
+            }
+            if profiles > 1 {
+                return Err("--sqs-queue: one --profile only (each message is handled, then deleted, by one reader)".into());
+            }
+        }
         if self.poll_interval < chrono::Duration::seconds(1) {
             return Err("--poll-interval must be at least 1s".into());
         }

@@ -220,7 +220,7 @@ fn run_live(
     if args.backfill < chrono::Duration::zero() {
         return usage_error("--backfill must not be negative");
     }
-    if let Err(message) = args.poll.check() {
+    if let Err(message) = args.poll.check(args.targets.profiles.len()) {
         return usage_error(&message);
     }
     let mut targets = args.targets.options();

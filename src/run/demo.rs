@@ -130,6 +130,7 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
         trail: crate::source::trail_find::TrailPaths {
             s3: crate::source::trail_find::TrailChoice::Auto,
             logs: crate::source::live_tail::LogsChoice::Auto,
+            queue: None,
         },
         trail_interval: std::time::Duration::from_secs(10),
     };

@@ -291,6 +291,7 @@ fn spawn_followers(
             account: account.identity.account.clone(),
             regions,
             choice: trail.s3.clone(),
+            queue_url: trail.queue.clone(),
             from: start.from,
             resumed_from: start.resumed_from,
             interval: start.interval,

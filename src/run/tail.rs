@@ -80,7 +80,7 @@ pub fn run(args: &TailArgs, clock: Arc<dyn Clock>) -> ExitCode {
         eprintln!("kmstop: --backfill must not be negative");
         return ExitCode::from(EXIT_USAGE);
     }
-    if let Err(message) = args.poll.check() {
+    if let Err(message) = args.poll.check(args.targets.profiles.len()) {
         eprintln!("kmstop: {message}");
         return ExitCode::from(EXIT_USAGE);
     }

@@ -10,6 +10,7 @@ pub mod log_group;
 pub mod logs_fetch;
 pub mod lookup;
 pub mod outbox;
+pub mod s3_notice;
 pub mod s3_walk;
 pub mod trail_fetch;
 pub mod trail_find;

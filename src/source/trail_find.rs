@@ -42,6 +42,8 @@ impl std::str::FromStr for TrailChoice {
 pub struct TrailPaths {
     pub s3: TrailChoice,
     pub logs: super::live_tail::LogsChoice,
+    /// `--sqs-queue`: new objects of the bucket from its notifications.
+    pub queue: Option<String>,
 }
 
 /// The trail to follow and a reader of its bucket, or why there is none.

@@ -18,11 +18,12 @@ use super::container::read_container;
 use super::decode::{MAX_INFLATED, Sniffed, gunzip, sniff};
 use super::lookup::SharedDelivered;
 use super::outbox::Outbox;
+use super::s3_notice::created_objects;
 use super::s3_walk::{Leaf, WalkStats, Walker};
 use super::trail_layout::{
     S3Url, Selection, TrailFileName, Verdict, day_prefix, start_after_time, verdict,
 };
-use crate::aws::{AwsError, ErrorKind, ListRequest, S3Reader};
+use crate::aws::{AwsError, ErrorKind, ListRequest, S3Reader, SqsReader};
 use crate::clock::Clock;
 use crate::event::{OwnIdentity, PackedEvent, Parsed, parse_record};
 use crate::feed::{Health, SourceId, SourceMsg, TrailStatus};
@@ -48,6 +49,9 @@ pub struct TrailFollower {
     pub include_own_calls: bool,
     pub clock: Arc<dyn Clock>,
     pub tx: Outbox,
+    /// New objects come as notifications on this queue (`--sqs-queue`)
+    /// instead of by listing, after one listing for what came before.
+    pub queue: Option<SqsReader>,
 }
 
 /// One region's folder being followed.
@@ -82,11 +86,87 @@ impl TrailFollower {
                     return;
                 }
             }
+            if let Some(queue) = &self.queue {
+                self.follow_queue(queue, &mut legs, &mut stop).await;
+                return;
+            }
             tokio::select! {
                 () = tokio::time::sleep(self.interval) => {}
                 _ = stop.changed() => return,
             }
         }
+    }
+
+    /// Reads the objects the queue's notifications name, as they come,
+    /// and deletes each message once every object of the followed folders
+    /// it names is read; a message whose object could not be read comes
+    /// back after the queue's visibility timeout and is tried again.
+    async fn follow_queue(
+        &self,
+        queue: &SqsReader,
+        legs: &mut [Leg],
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        loop {
+            let received = tokio::select! {
+                received = queue.receive() => received,
+                _ = stop.changed() => return,
+            };
+            let messages = match received {
+                Ok(messages) => messages,
+                Err(e) => {
+                    for leg in legs.iter_mut() {
+                        leg.status.health = Health::Failing {
+                            message: format!("--sqs-queue: {e}"),
+                        };
+                        if !self.tx.send(SourceMsg::Trail(leg.status.clone())).await {
+                            return;
+                        }
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(self.interval) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            let named: Vec<Vec<(usize, String)>> = messages
+                .iter()
+                .map(|m| self.followed(legs, &m.body))
+                .collect();
+            for (index, leg) in legs.iter_mut().enumerate() {
+                let keys: Vec<String> = named
+                    .iter()
+                    .flatten()
+                    .filter(|(i, k)| *i == index && !leg.seen.contains(k))
+                    .map(|(_, k)| k.clone())
+                    .collect();
+                if !self.take(leg, keys, None).await {
+                    return;
+                }
+            }
+            for (message, keys) in messages.iter().zip(&named) {
+                if keys.iter().all(|(i, k)| legs[*i].seen.contains(k))
+                    && let Err(e) = queue.delete(&message.receipt).await
+                {
+                    tracing::warn!("--sqs-queue: cannot delete a handled message: {e}");
+                }
+            }
+        }
+    }
+
+    /// The objects a notification names in the followed folders, each
+    /// with its leg: the bucket must be the trail's and the key a log
+    /// file under a followed region's folder.
+    fn followed(&self, legs: &[Leg], body: &str) -> Vec<(usize, String)> {
+        created_objects(body)
+            .into_iter()
+            .filter(|c| c.bucket == self.url.bucket)
+            .filter(|c| verdict(&c.key, &Selection::default()) == Verdict::Read)
+            .filter_map(|c| {
+                let leg = legs.iter().position(|l| c.key.starts_with(&l.prefix))?;
+                Some((leg, c.key))
+            })
+            .collect()
     }
 
     fn status(&self, source: &SourceId, health: Health) -> TrailStatus {
@@ -159,7 +239,16 @@ impl TrailFollower {
                 Err(e) => failure = Some(e),
             }
         }
+        self.take(leg, fresh, failure).await
+    }
+
+    /// Reads the new objects `fresh` in delivery order, delivers their new
+    /// events, and says how the leg is; false when the consumer is gone.
+    async fn take(&self, leg: &mut Leg, mut fresh: Vec<String>, failure: Option<AwsError>) -> bool {
+        let now = self.clock.now();
+        let mut failure = failure;
         fresh.sort_by_cached_key(|k| (stamp_of(k), k.clone()));
+        fresh.dedup();
         for key in fresh {
             match self.read(leg, &key).await {
                 Ok(events) => {
@@ -322,6 +411,8 @@ pub struct FollowSetup {
     pub account: String,
     pub regions: Vec<(SourceId, SharedDelivered)>,
     pub choice: super::trail_find::TrailChoice,
+    /// `--sqs-queue`: the queue of the bucket's notifications.
+    pub queue_url: Option<String>,
     /// The pollers' backfill start.
     pub from: DateTime<Utc>,
     /// When the pollers resumed from checkpoints: the oldest event time
@@ -368,6 +459,9 @@ pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
         include_own_calls: setup.include_own_calls,
         clock: setup.clock,
         tx: setup.tx,
+        queue: setup
+            .queue_url
+            .map(|url| SqsReader::new(&setup.config, &url)),
     }
     .run(stop)
     .await;

@@ -43,5 +43,6 @@ mod sim_wire;
 mod spike_day;
 mod store_props;
 mod synth;
+mod trail_queue;
 mod trail_union;
 mod tui_e2e;

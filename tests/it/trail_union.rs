@@ -23,16 +23,28 @@ fn now() -> DateTime<Utc> {
 }
 
 /// A running `kmstop tail`, its stdout lines and stderr read as they come.
-struct Run {
+pub(crate) struct Run {
     child: std::process::Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    pub(crate) lines: Arc<Mutex<Vec<String>>>,
     err: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Run {
     fn start(endpoint: &str, state: &std::path::Path, resume: bool) -> Self {
-        let mut child = start_tail(endpoint, state, resume);
+        let mut command = tail_command(state);
+        command.args(["--endpoint-url", endpoint]);
+        command.args(resume.then_some("--resume"));
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a [`tail_command`] with its endpoint and flags).
+    pub(crate) fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kmstop tail");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(String::new()));
         let out = child.stdout.take().expect("stdout");
@@ -60,13 +72,28 @@ impl Run {
         }
     }
 
-    fn stderr(&self) -> String {
+    /// Waits for the state, not a time: `count` distinct events from
+    /// `from` printed (the trail's last object lands `every + lag` after
+    /// the traffic ends), or a generous deadline.
+    pub(crate) fn wait_for(&self, from: DateTime<Utc>, count: usize) {
+        let deadline = Instant::now() + Duration::from_mins(4);
+        loop {
+            let got = printed(&self.lines.lock().expect("lock"), from);
+            let distinct: std::collections::HashSet<&String> = got.iter().collect();
+            if distinct.len() >= count || Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pub(crate) fn stderr(&self) -> String {
         self.err.lock().expect("lock").clone()
     }
 
     /// SIGTERM, as a service manager would (the checkpoint is saved);
     /// every line printed, and stderr.
-    fn stop(mut self) -> (Vec<String>, String) {
+    pub(crate) fn stop(mut self) -> (Vec<String>, String) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let status = self.child.wait().expect("wait");
@@ -81,7 +108,7 @@ impl Run {
 }
 
 /// The ids of the printed events at or after `from`.
-fn printed(lines: &[String], from: DateTime<Utc>) -> Vec<String> {
+pub(crate) fn printed(lines: &[String], from: DateTime<Utc>) -> Vec<String> {
     lines
         .iter()
         .filter_map(|l| {
@@ -120,17 +147,7 @@ fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
         .map(|e| e.event_id)
         .collect();
     want.sort();
-    // Waits for the state, not a time: every event of the window printed
-    // (the trail's last object lands `every + lag` after the traffic ends).
-    let deadline = Instant::now() + Duration::from_mins(4);
-    loop {
-        let got = printed(&run.lines.lock().expect("lock"), from);
-        let distinct: std::collections::HashSet<&String> = got.iter().collect();
-        if distinct.len() >= want.len() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    run.wait_for(from, want.len());
     // Two more LookupEvents pages: a copy the two paths both deliver
     // would show by then.
     let lookups = successful_lookups(&sim);
@@ -184,7 +201,7 @@ fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
 
 /// One region, its traffic ending at `until`, LookupEvents held to one
 /// page every 10 s, the trail delivered every 10 s, 3 s late.
-fn union_sim(until: DateTime<Utc>) -> kmstop::sim::SimHandle {
+pub(crate) fn union_sim(until: DateTime<Utc>) -> kmstop::sim::SimHandle {
     let delivery = TrailDelivery {
         every: chrono::Duration::seconds(10),
         lag: chrono::Duration::seconds(3),
@@ -209,8 +226,10 @@ fn union_sim(until: DateTime<Utc>) -> kmstop::sim::SimHandle {
     .expect("start the simulator")
 }
 
-fn start_tail(endpoint: &str, state: &std::path::Path, resume: bool) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_kmstop"))
+/// `kmstop tail` of the union's region, without its endpoint.
+pub(crate) fn tail_command(state: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kmstop"));
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR")
@@ -220,8 +239,6 @@ fn start_tail(endpoint: &str, state: &std::path::Path, resume: bool) -> std::pro
         .env("KMSTOP_STATE_DIR", state)
         .args([
             "tail",
-            "--endpoint-url",
-            endpoint,
             "--region",
             "us-east-1",
             "--backfill",
@@ -230,15 +247,11 @@ fn start_tail(endpoint: &str, state: &std::path::Path, resume: bool) -> std::pro
             "1s",
             "--reread-after",
             "6s,14s",
-        ])
-        .args(resume.then_some("--resume"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kmstop tail")
+        ]);
+    command
 }
 
-fn assert_each_once(got: &[String], want: &[String], err: &str) {
+pub(crate) fn assert_each_once(got: &[String], want: &[String], err: &str) {
     let mut counts: HashMap<&str, u32> = HashMap::new();
     for id in got {
         *counts.entry(id).or_default() += 1;
