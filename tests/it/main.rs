@@ -46,3 +46,4 @@ mod synth;
 mod trail_queue;
 mod trail_union;
 mod tui_e2e;
+mod union_dashboard;
