@@ -162,7 +162,7 @@ async fn check_region(
     }
     let kms = KmsReader::new(&account.config, region);
     check_kms(&kms, f).await;
-    check_trails(&account.config, &cloudtrail, region, f).await;
+    check_trails(&account.config, &cloudtrail, region, now, f).await;
 }
 
 async fn check_kms(kms: &KmsReader, f: &mut Findings) {
@@ -196,6 +196,7 @@ async fn check_trails(
     config: &aws_config::SdkConfig,
     cloudtrail: &CloudTrailReader,
     region: &str,
+    now: chrono::DateTime<chrono::Utc>,
     f: &mut Findings,
 ) {
     let trails = match cloudtrail.describe_trails().await {
@@ -230,6 +231,7 @@ async fn check_trails(
             Ok(false) => {
                 f.ok(&format!("trail {} logs KMS events", trail.name));
                 check_trail_bucket(config, trail, f).await;
+                check_trail_log_group(config, trail, now, f).await;
             }
             Err(e) => permission(f, "cloudtrail:GetEventSelectors (optional)", &e, false),
         }
@@ -254,6 +256,49 @@ async fn check_trail_bucket(
             &format!("trail {}'s bucket {bucket}: {e}", trail.name),
             &format!(
                 "allow s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on arn:aws:s3:::{bucket}/* so the live view counts every event, past LookupEvents' ~100 events/s (README: The IAM policy)"
+            ),
+        ),
+    }
+}
+
+/// Whether `report --source logs://…` and `--trail-logs` may read the
+/// log group the trail also sends to (one small `FilterLogEvents`; Live
+/// Tail itself is billed, so it is not tried).
+async fn check_trail_log_group(
+    config: &aws_config::SdkConfig,
+    trail: &crate::aws::TrailInfo,
+    now: chrono::DateTime<chrono::Utc>,
+    f: &mut Findings,
+) {
+    use crate::source::log_group::LogGroupUrl;
+
+    let Some(arn) = trail.log_group_arn.as_deref() else {
+        return;
+    };
+    let Ok(group) = LogGroupUrl::parse(&format!("logs://{arn}")) else {
+        f.warn(
+            &format!("trail {} names a log group kmstop cannot read: {arn}", trail.name),
+            "see the trail's CloudWatch Logs settings",
+        );
+        return;
+    };
+    let reader = crate::aws::LogsReader::new(config, group.identifier(), group.region.as_deref());
+    let now = now.timestamp_millis();
+    let probe = crate::aws::FilterRequest {
+        pattern: "",
+        start_ms: Some(now - 60_000),
+        end_ms: Some(now),
+        next: None,
+    };
+    match reader.filter_page(probe).await {
+        Ok(_) => f.ok(&format!(
+            "logs:FilterLogEvents on {group}: `report --source {group}` and `--trail-logs auto` can read trail {}",
+            trail.name
+        )),
+        Err(e) => f.warn(
+            &format!("trail {}'s log group {group}: {e}", trail.name),
+            &format!(
+                "allow logs:FilterLogEvents (and logs:StartLiveTail for --trail-logs) on {arn}:* (README: The IAM policy)"
             ),
         ),
     }
