@@ -466,3 +466,7 @@ pub async fn follow(setup: FollowSetup, stop: watch::Receiver<bool>) {
     .run(stop)
     .await;
 }
+
+#[cfg(test)]
+#[path = "trail_follow_tests.rs"]
+mod tests;
