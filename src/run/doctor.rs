@@ -277,7 +277,10 @@ async fn check_trail_log_group(
     };
     let Ok(group) = LogGroupUrl::parse(&format!("logs://{arn}")) else {
         f.warn(
-            &format!("trail {} names a log group kmstop cannot read: {arn}", trail.name),
+            &format!(
+                "trail {} names a log group kmstop cannot read: {arn}",
+                trail.name
+            ),
             "see the trail's CloudWatch Logs settings",
         );
         return;
