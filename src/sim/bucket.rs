@@ -17,6 +17,12 @@ impl Rate {
         per_second: 2.0,
         burst: 2.0,
     };
+    /// CloudWatch Logs `FilterLogEvents`: 5 requests/s per account and
+    /// region.
+    pub const FILTER_LOG_EVENTS: Rate = Rate {
+        per_second: 5.0,
+        burst: 5.0,
+    };
     /// KMS read calls: a shared, generous quota (AWS's are 100s/s).
     pub const KMS: Rate = Rate {
         per_second: 100.0,

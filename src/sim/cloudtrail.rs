@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::events::{Events, ceil_secs};
+use super::log_group::LogGroup;
 use super::token::{Cursor, fingerprint};
 use super::traffic::{EventKind, SimEvent};
 use super::wire::{Answer, AwsError, epoch_to_time, time_to_epoch};
@@ -294,7 +295,7 @@ fn is_our_trail(world: &World, name: &str) -> bool {
     name == TRAIL_NAME || name == trail_arn(world)
 }
 
-fn trail(world: &World) -> Value {
+fn trail(world: &World, logs: &LogGroup) -> Value {
     let custom = world.trail.excludes_kms || world.trail.advanced_selectors;
     let mut t = json!({
         "Name": TRAIL_NAME,
@@ -307,6 +308,11 @@ fn trail(world: &World) -> Value {
         "HasCustomEventSelectors": custom,
         "HasInsightSelectors": false,
         "IsOrganizationTrail": false,
+        "CloudWatchLogsLogGroupArn": logs.trail_arn(),
+        "CloudWatchLogsRoleArn": format!(
+            "arn:aws:iam::{}:role/CloudTrailRoleForCloudWatchLogs_{TRAIL_NAME}",
+            world.account
+        ),
     });
     if let Some(k) = world.key_named(home(world), "cloudtrail-logs") {
         t["KmsKeyId"] = json!(world.keys[k].arn());
@@ -314,7 +320,12 @@ fn trail(world: &World) -> Value {
     t
 }
 
-pub fn describe_trails(world: &World, region: &str, body: &Map<String, Value>) -> Answer {
+pub fn describe_trails(
+    world: &World,
+    logs: &LogGroup,
+    region: &str,
+    body: &Map<String, Value>,
+) -> Answer {
     let names: Vec<&str> = match body.get("trailNameList") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
@@ -327,7 +338,7 @@ pub fn describe_trails(world: &World, region: &str, body: &Map<String, Value>) -
     let wanted = names.is_empty() || names.iter().any(|n| is_our_trail(world, n));
     let visible = shadows || region == home(world);
     let list = if wanted && visible {
-        vec![trail(world)]
+        vec![trail(world, logs)]
     } else {
         Vec::new()
     };
@@ -381,7 +392,12 @@ pub fn get_event_selectors(world: &World, body: &Map<String, Value>) -> Answer {
     }))
 }
 
-pub fn get_trail_status(world: &World, now: DateTime<Utc>, body: &Map<String, Value>) -> Answer {
+pub fn get_trail_status(
+    world: &World,
+    logs: &LogGroup,
+    now: DateTime<Utc>,
+    body: &Map<String, Value>,
+) -> Answer {
     named_trail(world, body, "Name")?;
     let started = world.origin - Duration::days(400);
     let delivered = now - Duration::minutes(3);
@@ -396,5 +412,6 @@ pub fn get_trail_status(world: &World, now: DateTime<Utc>, body: &Map<String, Va
         "TimeLoggingStopped": "",
         "LatestNotificationAttemptTime": "",
         "LatestNotificationAttemptSucceeded": "",
+        "LatestCloudWatchLogsDeliveryTime": time_to_epoch(now - logs.lag),
     }))
 }

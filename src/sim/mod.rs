@@ -1,4 +1,5 @@
-//! A loopback AWS: CloudTrail, KMS and STS read APIs on 127.0.0.1, close
+//! A loopback AWS: CloudTrail, KMS, STS, S3 and CloudWatch Logs read APIs
+//! on 127.0.0.1, close
 //! enough to the real wire protocols that the AWS SDKs, boto3 and the AWS
 //! CLI accept it with `--endpoint-url` and any credentials. The demo, the
 //! live pollers' tests and `kmstop sim` run against it.
@@ -7,6 +8,7 @@
 //! world (keys, aliases, cast) ─┐
 //! traffic (seed, scenario, region, second) -> events (slot cache + own calls)
 //!                               └─ server (hyper): faults -> rate limits -> cloudtrail | kms | sts
+//!                                   | s3 (trail_files) | logs, live_tail (log_group)
 //! ```
 //!
 //! It only reads: no operation that would change anything exists here
@@ -19,7 +21,11 @@ mod cloudtrail;
 mod endless;
 mod events;
 mod faults;
+mod filter_pattern;
 mod kms;
+mod live_tail;
+mod log_group;
+mod logs;
 mod render;
 mod s3;
 mod s3_dir;
@@ -31,6 +37,8 @@ mod trail_files;
 mod wire;
 pub mod world;
 
+#[cfg(test)]
+mod logs_tests;
 #[cfg(test)]
 mod lookup_tests;
 #[cfg(test)]
@@ -57,6 +65,13 @@ use crate::clock::{Clock, SystemClock};
 /// The bucket the simulated account's trail is delivered to.
 pub fn trail_bucket(account: &str) -> String {
     trail_files::TrailFiles::bucket(account)
+}
+
+/// The CloudWatch Logs log group the simulated account's trail delivers
+/// to (in the home region, the first of the simulator's regions; one
+/// stream per region, `<account>_CloudTrail_<region>`).
+pub fn trail_log_group(account: &str) -> String {
+    log_group::LogGroup::name_for(account)
 }
 
 /// Every target the simulator answers (canonical `X-Amz-Target` names;
@@ -113,6 +128,12 @@ pub struct SimOptions {
     pub trail: TrailSetup,
     /// How the trail's objects land in its bucket.
     pub trail_delivery: TrailDelivery,
+    /// How long after its `eventTime` a record is ingested into the trail's
+    /// log group (`ingestionTime`); invisible to `FilterLogEvents` and Live
+    /// Tail before.
+    pub logs_lag: chrono::Duration,
+    /// `FilterLogEvents` limit per region (`None`: unlimited).
+    pub logs_rate: Option<Rate>,
     /// Directories served as buckets besides the trail's: (name, dir).
     pub dir_buckets: Vec<(String, std::path::PathBuf)>,
     /// 0: any free port.
@@ -138,6 +159,8 @@ impl Default for SimOptions {
             denied_keys: true,
             trail: TrailSetup::default(),
             trail_delivery: TrailDelivery::default(),
+            logs_lag: chrono::Duration::seconds(20),
+            logs_rate: Some(Rate::FILTER_LOG_EVENTS),
             dir_buckets: Vec::new(),
             port: 0,
             clock: Arc::new(SystemClock),
@@ -157,6 +180,8 @@ impl std::fmt::Debug for SimOptions {
             .field("delay", &(self.delay_min..self.delay_max))
             .field("faults", &self.faults)
             .field("lookup_rate", &self.lookup_rate)
+            .field("logs_lag", &self.logs_lag)
+            .field("logs_rate", &self.logs_rate)
             .field("record_own_calls", &self.record_own_calls)
             .field("port", &self.port)
             .finish_non_exhaustive()
@@ -183,6 +208,9 @@ fn validate(o: &SimOptions) -> io::Result<()> {
         .len();
     if o.regions.is_empty() || !o.regions.iter().all(plausible) || distinct != o.regions.len() {
         return Err(invalid(format!("bad region list {:?}", o.regions)));
+    }
+    if o.logs_lag < chrono::Duration::zero() || o.logs_lag > chrono::Duration::days(1) {
+        return Err(invalid("logs_lag must be between 0 and a day".into()));
     }
     if o.delay_min > o.delay_max {
         return Err(invalid("delay_min is above delay_max".into()));
@@ -226,6 +254,7 @@ impl Sim {
             .then(|| options.regions.last().cloned())
             .flatten();
         let events = Arc::new(events::Events::new(traffic));
+        let logs = Arc::new(log_group::LogGroup::new(events.clone(), options.logs_lag));
         let mut buckets = s3::Buckets::new(&options.regions[0]);
         buckets.add(
             &trail_files::TrailFiles::bucket(&options.account),
@@ -247,6 +276,8 @@ impl Sim {
             options.lookup_rate,
             options.kms_rate,
             options.record_own_calls,
+            logs,
+            options.logs_rate,
         ));
 
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;
@@ -322,6 +353,31 @@ impl SimHandle {
     pub fn trail_coverage(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         self.trail_delivery
             .coverage(self.state.events.traffic.first, self.state.clock.now())
+    }
+
+    /// The event times whose records the trail's log group holds now
+    /// (ingested: `eventTime + logs_lag <= now`), inclusive bounds for
+    /// [`Self::ground_truth`]; `FilterLogEvents` over the whole group returns
+    /// exactly those events of every region.
+    pub fn log_coverage(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        self.state.logs.coverage(self.state.clock.now())
+    }
+
+    /// The trail's log group: its name (see [`trail_log_group`]) and ARN
+    /// (`arn:aws:logs:<home region>:<account>:log-group:<name>`).
+    pub fn log_group(&self) -> (String, String) {
+        (self.state.logs.name.clone(), self.state.logs.arn.clone())
+    }
+
+    /// The log stream of `region` in the trail's log group.
+    pub fn log_stream(&self, region: &str) -> Option<String> {
+        let index = self.world().region_index(region)?;
+        Some(self.state.logs.stream_name(index))
+    }
+
+    /// Live Tail sessions streaming now.
+    pub fn live_tail_sessions(&self) -> usize {
+        self.state.live.active()
     }
 
     /// The simulated account: keys, aliases, principals.

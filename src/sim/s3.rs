@@ -11,6 +11,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use super::RequestRecord;
+use super::server::Answer;
 use super::wire::{AwsError, xml_escape};
 
 /// One object as a listing shows it.
@@ -113,6 +120,61 @@ pub fn handle(
             "The specified method is not allowed against this resource.",
         )),
     }
+}
+
+/// S3 reads are the only GET and HEAD requests: the other services POST.
+/// Their method, path and query.
+pub fn s3_request_of(
+    req: &Request<Incoming>,
+    has_target: bool,
+) -> Option<(hyper::Method, String, String)> {
+    (!has_target && matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD)).then(|| {
+        (
+            req.method().clone(),
+            req.uri().path().to_string(),
+            req.uri().query().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+/// An S3 answer on the wire: XML or the object's bytes, errors as S3's
+/// XML (a `HEAD` answers with the status alone).
+pub fn s3_response(
+    answer: Result<S3Answer, AwsError>,
+    request_id: &str,
+    record: &mut RequestRecord,
+) -> Response<Answer> {
+    let (status, content_type, body, region) = match answer {
+        Ok(S3Answer::Head { region }) => (200, "application/xml", Bytes::new(), Some(region)),
+        Ok(S3Answer::Xml(xml)) => (200, "application/xml", Bytes::from(xml), None),
+        Ok(S3Answer::Object(bytes)) => (
+            200,
+            "application/octet-stream",
+            Bytes::from(bytes.as_ref().clone()),
+            None,
+        ),
+        Err(e) => {
+            record.error = Some(e.code.to_string());
+            (
+                e.status,
+                "application/xml",
+                Bytes::from(error_xml(&e, request_id)),
+                None,
+            )
+        }
+    };
+    record.status = status;
+    let mut response = Response::new(Answer::Left(Full::new(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amz-request-id", id);
+    }
+    if let Some(region) = region.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        headers.insert("x-amz-bucket-region", region);
+    }
+    response
 }
 
 fn no_such_bucket() -> AwsError {

@@ -21,18 +21,21 @@ use super::bucket::{Rate, TokenBucket};
 use super::endless::Endless;
 use super::events::Events;
 use super::faults::{FaultKind, Injector};
+use super::live_tail::{self, LiveTailBody, Sessions};
+use super::log_group::LogGroup;
 use super::render::Served;
-use super::s3::{self, Buckets, S3Answer};
+use super::s3::{self, Buckets, S3Answer, s3_request_of, s3_response};
 use super::wire::{AwsError, Service, Target, form_pairs, json_object, parse_target, region_of};
-use super::{RequestRecord, cloudtrail, kms, sts};
+use super::{RequestRecord, cloudtrail, kms, logs, sts};
 use crate::clock::Clock;
 
 /// Requests kept in the log; older ones are dropped (and counted).
 const LOG_LIMIT: usize = 100_000;
 const BODY_LIMIT: usize = 1 << 20;
 
-/// An answer's body: whole, or (a hostile endpoint) without end.
-type Answer = Either<Full<Bytes>, Endless>;
+/// An answer's body: whole, or (a hostile endpoint) without end, or a
+/// Live Tail event stream.
+pub(super) type Answer = Either<Full<Bytes>, Either<Endless, LiveTailBody>>;
 
 pub struct State {
     pub events: Arc<Events>,
@@ -42,6 +45,12 @@ pub struct State {
     pub lookup_rate: Option<Rate>,
     pub kms_rate: Option<Rate>,
     pub record_own_calls: bool,
+    /// The trail's CloudWatch Logs log group.
+    pub logs: Arc<LogGroup>,
+    /// `FilterLogEvents` limit per region.
+    pub logs_rate: Option<Rate>,
+    /// Live Tail sessions, ended all at once when the server stops.
+    pub live: Sessions,
     buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
     log: Mutex<VecDeque<RequestRecord>>,
     request_counter: AtomicU64,
@@ -56,6 +65,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         events: Arc<Events>,
         s3_buckets: Buckets,
@@ -64,6 +74,8 @@ impl State {
         lookup_rate: Option<Rate>,
         kms_rate: Option<Rate>,
         record_own_calls: bool,
+        logs: Arc<LogGroup>,
+        logs_rate: Option<Rate>,
     ) -> Self {
         Self {
             events,
@@ -73,6 +85,9 @@ impl State {
             lookup_rate,
             kms_rate,
             record_own_calls,
+            logs,
+            logs_rate,
+            live: Sessions::default(),
             buckets: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::new()),
             request_counter: AtomicU64::new(0),
@@ -106,6 +121,7 @@ impl State {
         let rate = match service {
             Service::CloudTrail if operation == "LookupEvents" => self.lookup_rate,
             Service::Kms => self.kms_rate,
+            Service::Logs if operation == "FilterLogEvents" => self.logs_rate,
             _ => None,
         };
         let Some(rate) = rate else {
@@ -134,7 +150,11 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: onesh
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                // Streams end cleanly rather than being cut off.
+                state.live.close();
+                return;
+            }
         };
         let Ok((stream, peer)) = accepted else {
             // Out of file descriptors and the like: try again shortly.
@@ -159,12 +179,13 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: onesh
     }
 }
 
+#[derive(Clone, Copy)]
 enum Protocol {
     Json,
     Query,
 }
 
-fn respond(protocol: &Protocol, status: u16, body: String, request_id: &str) -> Response<Answer> {
+fn respond(protocol: Protocol, status: u16, body: String, request_id: &str) -> Response<Answer> {
     let content_type = match protocol {
         Protocol::Json => "application/x-amz-json-1.1",
         Protocol::Query => "text/xml",
@@ -179,7 +200,7 @@ fn respond(protocol: &Protocol, status: u16, body: String, request_id: &str) -> 
     response
 }
 
-fn error_response(protocol: &Protocol, e: &AwsError, request_id: &str) -> Response<Answer> {
+fn error_response(protocol: Protocol, e: &AwsError, request_id: &str) -> Response<Answer> {
     let body = match protocol {
         Protocol::Json => e.json_body(),
         Protocol::Query => e.xml_body(request_id),
@@ -313,7 +334,7 @@ async fn handle(
         record.status = 200;
         state.log(record);
         return Ok(respond(
-            &routed.protocol,
+            routed.protocol,
             200,
             GARBAGE.to_string(),
             &request_id,
@@ -322,8 +343,8 @@ async fn handle(
     if draw.fault == Some(FaultKind::Huge) {
         record.status = 200;
         state.log(record);
-        let mut response = respond(&routed.protocol, 200, String::new(), &request_id);
-        *response.body_mut() = Answer::Right(Endless::new());
+        let mut response = respond(routed.protocol, 200, String::new(), &request_id);
+        *response.body_mut() = Answer::Right(Either::Left(Endless::new()));
         return Ok(response);
     }
     let service = routed.target.as_ref().map(|t| t.service);
@@ -337,9 +358,64 @@ async fn handle(
         state.log(record);
         return Ok(response);
     }
-    let outcome = if let Some(e) = draw.fault.and_then(|f| fault_error(f, service)) {
-        Err(e)
-    } else {
+    let fault = draw.fault.and_then(|f| fault_error(f, service));
+    let live_tail = routed
+        .target
+        .as_ref()
+        .is_some_and(|t| t.service == Service::Logs && t.operation == "StartLiveTail");
+    if fault.is_none() && live_tail {
+        let response = start_live_tail(&state, &routed, &region, &request_id, &mut record);
+        state.log(record);
+        return Ok(response);
+    }
+    let protocol = routed.protocol;
+    let outcome = match fault {
+        Some(e) => Err(e),
+        None => run(&state, routed, &region, now, user_agent, peer, &request_id).await,
+    };
+    let response = match outcome {
+        Ok(body) => {
+            record.status = 200;
+            respond(protocol, 200, body, &request_id)
+        }
+        Err(e) => {
+            record.status = e.status;
+            record.error = Some(e.code.to_string());
+            error_response(protocol, &e, &request_id)
+        }
+    };
+    state.log(record);
+    Ok(response)
+}
+
+/// Dispatches a request no fault intercepted. A `FilterLogEvents` page
+/// renders up to 10 000 records: off the threads that answer the others.
+async fn run(
+    state: &Arc<State>,
+    routed: Routed,
+    region: &str,
+    now: chrono::DateTime<Utc>,
+    user_agent: Option<String>,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Result<String, AwsError> {
+    let logs = routed
+        .target
+        .as_ref()
+        .is_some_and(|t| t.service == Service::Logs);
+    if !logs {
+        return dispatch(
+            state,
+            &routed,
+            region,
+            now,
+            user_agent.as_deref(),
+            peer,
+            request_id,
+        );
+    }
+    let (state, region, id) = (state.clone(), region.to_string(), request_id.to_string());
+    tokio::task::spawn_blocking(move || {
         dispatch(
             &state,
             &routed,
@@ -347,22 +423,55 @@ async fn handle(
             now,
             user_agent.as_deref(),
             peer,
-            &request_id,
+            &id,
         )
-    };
-    let response = match outcome {
+    })
+    .await
+    .unwrap_or_else(|_| Err(AwsError::new(500, "InternalFailure", "internal error")))
+}
+
+/// `StartLiveTail`: an event stream on success, else the usual error.
+fn start_live_tail(
+    state: &State,
+    routed: &Routed,
+    region: &str,
+    request_id: &str,
+    record: &mut RequestRecord,
+) -> Response<Answer> {
+    let started = routed
+        .params
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|params| {
+            live_tail::start(
+                &state.logs,
+                &state.live,
+                state.clock.clone(),
+                region,
+                params,
+                request_id,
+            )
+        });
+    match started {
         Ok(body) => {
             record.status = 200;
-            respond(&routed.protocol, 200, body, &request_id)
+            let mut response = Response::new(Answer::Right(Either::Right(body)));
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.amazon.eventstream"),
+            );
+            if let Ok(id) = HeaderValue::from_str(request_id) {
+                headers.insert("x-amzn-requestid", id);
+            }
+            response
         }
         Err(e) => {
             record.status = e.status;
             record.error = Some(e.code.to_string());
-            error_response(&routed.protocol, &e, &request_id)
+            error_response(routed.protocol, &e, request_id)
         }
-    };
-    state.log(record);
-    Ok(response)
+    }
 }
 
 /// An S3 request's answer: the fault's, or the bucket's. Rendering a busy
@@ -383,61 +492,6 @@ async fn answer_s3(
     })
     .await
     .unwrap_or_else(|_| Err(AwsError::new(500, "InternalError", "internal error")))
-}
-
-/// S3 reads are the only GET and HEAD requests: the other services POST.
-/// Their method, path and query.
-fn s3_request_of(
-    req: &Request<Incoming>,
-    has_target: bool,
-) -> Option<(hyper::Method, String, String)> {
-    (!has_target && matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD)).then(|| {
-        (
-            req.method().clone(),
-            req.uri().path().to_string(),
-            req.uri().query().unwrap_or_default().to_string(),
-        )
-    })
-}
-
-/// An S3 answer on the wire: XML or the object's bytes, errors as S3's
-/// XML (a `HEAD` answers with the status alone).
-fn s3_response(
-    answer: Result<S3Answer, AwsError>,
-    request_id: &str,
-    record: &mut RequestRecord,
-) -> Response<Answer> {
-    let (status, content_type, body, region) = match answer {
-        Ok(S3Answer::Head { region }) => (200, "application/xml", Bytes::new(), Some(region)),
-        Ok(S3Answer::Xml(xml)) => (200, "application/xml", Bytes::from(xml), None),
-        Ok(S3Answer::Object(bytes)) => (
-            200,
-            "application/octet-stream",
-            Bytes::from(bytes.as_ref().clone()),
-            None,
-        ),
-        Err(e) => {
-            record.error = Some(e.code.to_string());
-            (
-                e.status,
-                "application/xml",
-                Bytes::from(s3::error_xml(&e, request_id)),
-                None,
-            )
-        }
-    };
-    record.status = status;
-    let mut response = Response::new(Answer::Left(Full::new(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amz-request-id", id);
-    }
-    if let Some(region) = region.and_then(|r| HeaderValue::from_str(&r).ok()) {
-        headers.insert("x-amz-bucket-region", region);
-    }
-    response
 }
 
 /// What a broken or hostile endpoint answers: the start of the right
@@ -487,13 +541,19 @@ fn dispatch(
             cloudtrail::lookup_events(&state.events, region, now, params)
         }
         (Service::CloudTrail, "DescribeTrails") => {
-            cloudtrail::describe_trails(world, region, params)
+            cloudtrail::describe_trails(world, &state.logs, region, params)
         }
         (Service::CloudTrail, "GetEventSelectors") => {
             cloudtrail::get_event_selectors(world, params)
         }
-        (Service::CloudTrail, "GetTrailStatus") => cloudtrail::get_trail_status(world, now, params),
-        (Service::CloudTrail, _) => Err(AwsError::unknown_operation()),
+        (Service::CloudTrail, "GetTrailStatus") => {
+            cloudtrail::get_trail_status(world, &state.logs, now, params)
+        }
+        (Service::Logs, "FilterLogEvents") => {
+            logs::filter_log_events(&state.logs, region, now, params)
+        }
+        // StartLiveTail streams: `handle` answers it before dispatching.
+        (Service::CloudTrail | Service::Logs, _) => Err(AwsError::unknown_operation()),
         (Service::Kms, _) => {
             let Some(answer) = kms::handle(&state.events, region, now, op, params) else {
                 return Err(AwsError::unknown_operation());
@@ -533,6 +593,8 @@ pub const SERVED: &[&str] = &[
     "TrentService.GetKeyLastUsage",
     "TrentService.ListResourceTags",
     "AWSSecurityTokenServiceV20110615.GetCallerIdentity",
+    "Logs_20140328.FilterLogEvents",
+    "Logs_20140328.StartLiveTail",
     "S3.HeadBucket",
     "S3.ListObjectsV2",
     "S3.GetObject",

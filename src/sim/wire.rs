@@ -15,6 +15,7 @@ const CLOUDTRAIL_PREFIXES: &[&str] = &[
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
 ];
 const KMS_PREFIX: &str = "TrentService.";
+const LOGS_PREFIX: &str = "Logs_20140328.";
 /// STS speaks awsQuery; its operations are logged under the name its JSON
 /// protocol would use, so one allow-list covers every service.
 pub const STS_PREFIX: &str = "AWSSecurityTokenServiceV20110615.";
@@ -25,6 +26,8 @@ pub enum Service {
     CloudTrail,
     Kms,
     Sts,
+    /// CloudWatch Logs: the trail's log group.
+    Logs,
 }
 
 /// An operation as routed: the service and the bare operation name.
@@ -42,6 +45,7 @@ impl Target {
             Service::CloudTrail => CLOUDTRAIL_PREFIXES[0],
             Service::Kms => KMS_PREFIX,
             Service::Sts => STS_PREFIX,
+            Service::Logs => LOGS_PREFIX,
         };
         format!("{prefix}{}", self.operation)
     }
@@ -54,7 +58,12 @@ pub fn parse_target(header: &str) -> Option<Target> {
         .iter()
         .find_map(|p| header.strip_prefix(p).map(|op| (Service::CloudTrail, op)))
         .or_else(|| header.strip_prefix(KMS_PREFIX).map(|op| (Service::Kms, op)))
-        .or_else(|| header.strip_prefix(STS_PREFIX).map(|op| (Service::Sts, op)))?;
+        .or_else(|| header.strip_prefix(STS_PREFIX).map(|op| (Service::Sts, op)))
+        .or_else(|| {
+            header
+                .strip_prefix(LOGS_PREFIX)
+                .map(|op| (Service::Logs, op))
+        })?;
     Some(Target {
         service,
         operation: operation.to_string(),
@@ -240,6 +249,9 @@ mod tests {
         let kms = parse_target("TrentService.ListKeys").expect("kms");
         assert_eq!(kms.service, Service::Kms);
         assert_eq!(parse_target("DynamoDB_20120810.GetItem"), None);
+        let logs = parse_target("Logs_20140328.FilterLogEvents").expect("logs");
+        assert_eq!(logs.service, Service::Logs);
+        assert_eq!(logs.canonical(), "Logs_20140328.FilterLogEvents");
     }
 
     #[test]

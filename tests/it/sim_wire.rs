@@ -277,3 +277,70 @@ fn kmstop_sim_prints_a_ready_example_and_stops_on_sigterm() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("minimum is above the maximum"));
 }
+
+/// Opens a Live Tail stream by hand; the socket once `sessionStart` and the
+/// response head arrived, with what was read.
+fn open_live_tail(sim: &SimHandle) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", sim.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let (_, arn) = sim.log_group();
+    let body = format!("{{\"logGroupIdentifiers\":[\"{arn}\"]}}");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Logs_20140328.StartLiveTail\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("sessionStart") {
+        let n = stream.read(&mut buf).expect("read sessionStart");
+        assert!(n > 0, "closed before sessionStart");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    (stream, String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // deadlines for a real server
+fn live_tail_streams_end_when_the_client_leaves_or_the_sim_stops() {
+    let sim = Sim::start(SimOptions::default()).expect("sim");
+    let (status, body) = post(&sim, &[JSON, target("Logs_20140328.PutLogEvents")], "{}");
+    assert_eq!(
+        (status, json_error(&body)),
+        (400, "UnknownOperationException".into())
+    );
+    let (first, head) = open_live_tail(&sim);
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: application/vnd.amazon.eventstream"),
+        "{head}"
+    );
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert_eq!(sim.live_tail_sessions(), 1);
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sim.live_tail_sessions() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session outlived its client by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Stopping the simulator ends a live stream at once.
+    let (mut second, _) = open_live_tail(&sim);
+    let stopping = std::time::Instant::now();
+    sim.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
+    let mut rest = Vec::new();
+    match second.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}
