@@ -10,14 +10,20 @@ measured in the same run:
    (target: poll interval + 1 s);
 3. idle cost: CPU share and peak RSS of `kmstop tail` and of the live
    dashboard (in tmux) on a quiet account over a minute (targets: < 1 %
-   CPU, < 50 MB).
+   CPU, < 50 MB);
+4. the trail path: `kmstop tail` on an account making RATE KMS events a
+   second in one region, with the trail beside LookupEvents and, as the
+   peer, LookupEvents alone: events/s printed and CPU per 1 000 events/s
+   (targets: >= 20x LookupEvents' ceiling, < 1 % of a core per 1 000/s).
 
 Writes a markdown summary to bench/results/live.md.
 
 env: KMSTOP  the kmstop binary (default target/release/kmstop)
      WINDOW  minutes of history to sweep (default 20)
      IDLE    seconds of idle measurement (default 60)
-     PARTS   which parts to run (default "sweep,latency,idle,dashboard")
+     PARTS   which parts to run (default "sweep,latency,idle,dashboard,trail")
+     RATE    events/s of the trail part's account (default 2500)
+     STEADY  seconds the trail part measures (default 120)
 """
 
 import json
@@ -36,7 +42,10 @@ REPO = os.path.dirname(HERE)
 KMSTOP = os.environ.get("KMSTOP", os.path.join(REPO, "target", "release", "kmstop"))
 WINDOW = int(os.environ.get("WINDOW", "20"))
 IDLE = int(os.environ.get("IDLE", "60"))
-PARTS = os.environ.get("PARTS", "sweep,latency,idle,dashboard").split(",")
+PARTS = os.environ.get("PARTS", "sweep,latency,idle,dashboard,trail").split(",")
+RATE = int(os.environ.get("RATE", "2500"))
+STEADY = int(os.environ.get("STEADY", "120"))
+ALL_PARTS = 5
 ENV = dict(
     os.environ,
     AWS_ACCESS_KEY_ID="bench",
@@ -183,8 +192,10 @@ def main():
         run_idle(lines)
     if "dashboard" in PARTS:
         run_dashboard_idle(lines)
+    if "trail" in PARTS:
+        run_trail(lines)
     text = "\n".join(lines) + "\n"
-    name = "live.md" if len(PARTS) == 4 else f"live-{'-'.join(PARTS)}.md"
+    name = "live.md" if len(PARTS) == ALL_PARTS else f"live-{'-'.join(PARTS)}.md"
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", name), "w") as f:
         f.write(text)
@@ -286,6 +297,52 @@ def run_dashboard_idle(lines):
                   f"- CPU {cpu * 100:.2f} % of one core (target < 1 %), peak RSS {rss:.1f} MB (target < 50 MB)"]
     finally:
         stop(sim)
+
+
+def busy_tail(endpoint, trail):
+    """`kmstop tail` over a busy region for STEADY seconds after a start-up
+    minute: events printed per second, and its CPU share."""
+    tail = subprocess.Popen(
+        [KMSTOP, "tail", "--endpoint-url", endpoint, "--region", "us-east-1",
+         "--backfill", "0s", "--trail", trail],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV,
+    )
+    count = [0]
+
+    def read():
+        for _ in tail.stdout:
+            count[0] += 1
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    # Start-up, and the first trail objects (delivered every 20 s, 5 s late).
+    time.sleep(60)
+    cpu0, _ = proc_stats(tail.pid)
+    n0, t0 = count[0], time.monotonic()
+    time.sleep(STEADY)
+    cpu1, hwm = proc_stats(tail.pid)
+    n1, wall = count[0], time.monotonic() - t0
+    stop(tail)
+    return (n1 - n0) / wall, (cpu1 - cpu0) / wall, hwm / 1024
+
+
+def run_trail(lines):
+    sim, endpoint = start_sim("--scenario", "busy", "--busy-rate", str(RATE), "--regions", "us-east-1",
+                              "--delay", "1s..3s", "--trail-every", "20s", "--trail-lag", "5s")
+    try:
+        union, union_cpu, union_rss = busy_tail(endpoint, "auto")
+        alone, alone_cpu, _ = busy_tail(endpoint, "off")
+    finally:
+        stop(sim)
+    ceiling = 100.0
+    per_k = union_cpu * 100 / (union / 1000) if union else float("nan")
+    lines += ["", f"## The trail path: `kmstop tail` on an account making {RATE} KMS events/s in one region", "",
+              f"- with the trail (`--trail auto`, objects every 20 s, 5 s late): **{union:.0f} events/s** printed "
+              f"= {union / ceiling:.1f}x LookupEvents' ceiling of {ceiling:.0f}/s (target >= 20x), "
+              f"CPU {union_cpu * 100:.1f} % of one core = **{per_k:.2f} % per 1 000 events/s** (target < 1 %), "
+              f"peak RSS {union_rss:.0f} MB; printing every event as JSON included",
+              f"- peer, LookupEvents alone (`--trail off`): {alone:.0f} events/s, CPU {alone_cpu * 100:.1f} %",
+              f"- over {STEADY} s after a minute of start-up"]
 
 
 if __name__ == "__main__":

@@ -239,11 +239,30 @@ where
 
 #[cfg(test)]
 impl S3Reader {
-    /// A reader over a client built elsewhere (tests with mocked answers).
-    pub(crate) fn from_client(client: aws_sdk_s3::Client, bucket: &str) -> Self {
+    /// A reader of bucket `trail` whose HTTP answers are `rules`' (the
+    /// SDK's mocks), no retries: tests of what the code does with S3's
+    /// answers, through the real client.
+    pub(crate) fn mocked(rules: &[&aws_smithy_mocks::Rule]) -> Self {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode};
+
+        let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            mocks = mocks.with_rule(rule);
+        }
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "x", "x", None, None, "test",
+            ))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(mocks)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build();
         Self {
-            client,
-            bucket: bucket.to_string(),
+            client: aws_sdk_s3::Client::from_conf(conf),
+            bucket: "trail".to_string(),
         }
     }
 }

@@ -2,16 +2,13 @@
 //! organization trail whose one account's folder is refused is walked
 //! whole but for that folder, which is named with S3's reason.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::types::{CommonPrefix, Object};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::retry::RetryConfig;
 
 use super::*;
 use crate::aws::ErrorKind;
@@ -19,19 +16,7 @@ use crate::aws::ErrorKind;
 const ORG: &str = "AWSLogs/o-abcdef12345/";
 
 fn reader(rules: &[&Rule]) -> S3Reader {
-    let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        mocks = mocks.with_rule(rule);
-    }
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("x", "x", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(mocks)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    S3Reader::from_client(Client::from_conf(conf), "trail")
+    S3Reader::mocked(rules)
 }
 
 fn folders(prefix: &'static str, children: &'static [&'static str]) -> Rule {

@@ -6,15 +6,12 @@
 
 use std::io::Write as _;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::Object;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{Rule, mock};
 
 use super::*;
 use crate::clock::ManualClock;
@@ -30,19 +27,7 @@ fn gzip(text: &str) -> Vec<u8> {
 }
 
 fn reader(rules: &[&Rule]) -> S3Reader {
-    let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        mocks = mocks.with_rule(rule);
-    }
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("x", "x", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(mocks)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    S3Reader::from_client(Client::from_conf(conf), "trail")
+    S3Reader::mocked(rules)
 }
 
 fn object(key: &'static str, body: String) -> Rule {
