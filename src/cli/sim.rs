@@ -82,6 +82,32 @@ pub struct SimArgs {
     /// copy of a trail for `report --source s3://NAME`.
     #[arg(long = "bucket", value_name = "NAME=DIR", value_parser = parse_bucket_dir)]
     pub buckets: Vec<(String, PathBuf)>,
+
+    /// Events per second of the busy scenario's first region (past
+    /// LookupEvents' ~100 and Live Tail's 500, for the trail paths).
+    #[arg(long, value_name = "N", default_value_t = crate::sim::BUSY_RATE, value_parser = parse_busy_rate)]
+    pub busy_rate: f64,
+
+    /// The trail's objects land in its bucket this often…
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive)]
+    pub trail_every: chrono::Duration,
+
+    /// …this long after their minutes end.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_positive)]
+    pub trail_lag: chrono::Duration,
+}
+
+fn parse_busy_rate(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| (1.0..=100_000.0).contains(r))
+        .ok_or_else(|| format!("{text:?} is not an event rate from 1 to 100000"))
+}
+
+fn parse_positive(text: &str) -> Result<chrono::Duration, String> {
+    crate::timespec::parse_age(text)
+        .filter(|d| *d > chrono::Duration::zero())
+        .ok_or_else(|| format!("`{text}` is not a duration like 10s, 5m or 1h"))
 }
 
 /// `NAME=DIR` for `sim --bucket`.

@@ -28,6 +28,11 @@ pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
             ..Faults::default()
         },
         dir_buckets: args.buckets.clone(),
+        busy_rate: args.busy_rate,
+        trail_delivery: crate::sim::TrailDelivery {
+            every: args.trail_every,
+            lag: args.trail_lag,
+        },
         port: args.port,
         clock,
         ..SimOptions::default()

@@ -28,6 +28,7 @@ fn group(scenario: Scenario) -> Arc<LogGroup> {
         true,
     );
     let events = Events::new(Traffic {
+        busy_rate: crate::sim::BUSY_RATE,
         world: Arc::new(world),
         seed: 9,
         scenario,

@@ -25,6 +25,7 @@ fn group(scenario: Scenario, history_s: i64) -> LogGroup {
     let regions = vec![HOME.to_string(), "eu-west-1".to_string()];
     let world = World::build(5, ACCOUNT, &regions, origin(), TrailSetup::default(), true);
     let events = Events::new(Traffic {
+        busy_rate: crate::sim::BUSY_RATE,
         world: Arc::new(world),
         seed: 5,
         scenario,

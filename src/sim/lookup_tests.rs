@@ -27,6 +27,7 @@ fn events() -> Events {
         true,
     );
     Events::new(Traffic {
+        busy_rate: crate::sim::BUSY_RATE,
         world: Arc::new(world),
         seed: 4,
         scenario: Scenario::Default,

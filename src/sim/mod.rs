@@ -55,7 +55,7 @@ use serde::Serialize;
 pub use bucket::Rate;
 pub use events::TruthEvent;
 pub use faults::{FaultKind, Faults};
-pub use traffic::{INCIDENT_LEN_S, INCIDENT_START_S, POLICY_CHANGE_S, Scenario};
+pub use traffic::{BUSY_RATE, INCIDENT_LEN_S, INCIDENT_START_S, POLICY_CHANGE_S, Scenario};
 pub use trail_files::Delivery as TrailDelivery;
 pub use wire::{DEFAULT_REGION, credential_scope, region_of};
 pub use world::{Rotation, SimAlias, SimKey, TrailSetup, World};
@@ -126,6 +126,8 @@ pub struct SimOptions {
     /// Some keys refuse the reader policy, rotation, tag and usage reads.
     pub denied_keys: bool,
     pub trail: TrailSetup,
+    /// Events per second of the busy scenario's first region.
+    pub busy_rate: f64,
     /// How the trail's objects land in its bucket.
     pub trail_delivery: TrailDelivery,
     /// How long after its `eventTime` a record is ingested into the trail's
@@ -158,6 +160,7 @@ impl Default for SimOptions {
             record_own_calls: true,
             denied_keys: true,
             trail: TrailSetup::default(),
+            busy_rate: traffic::BUSY_RATE,
             trail_delivery: TrailDelivery::default(),
             logs_lag: chrono::Duration::seconds(20),
             logs_rate: Some(Rate::FILTER_LOG_EVENTS),
@@ -249,6 +252,7 @@ impl Sim {
             },
             first: (origin - history).timestamp(),
             last: options.events_until.map(|t| t.timestamp()),
+            busy_rate: options.busy_rate,
         };
         let outage = (options.scenario == Scenario::Outage)
             .then(|| options.regions.last().cloned())

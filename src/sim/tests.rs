@@ -31,6 +31,7 @@ fn events(seed: u64, scenario: Scenario, history_s: i64) -> Events {
         true,
     );
     Events::new(Traffic {
+        busy_rate: crate::sim::BUSY_RATE,
         world: Arc::new(world),
         seed,
         scenario,

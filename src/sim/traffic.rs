@@ -90,8 +90,8 @@ pub const INCIDENT_LEN_S: i64 = 60;
 const INCIDENT_RATE: f64 = 5.0;
 /// When the admin opens the `partner-share` key policy.
 pub const POLICY_CHANGE_S: i64 = 180;
-/// Events per second of the busy region.
-const BUSY_RATE: f64 = 200.0;
+/// Events per second of the busy region, unless told otherwise.
+pub const BUSY_RATE: f64 = 200.0;
 
 /// A call made by one of the world's principals.
 #[derive(Debug, Clone)]
@@ -202,6 +202,8 @@ pub struct Traffic {
     pub first: i64,
     /// The last second with generated events, if generation stops.
     pub last: Option<i64>,
+    /// Events per second of the busy scenario's first region.
+    pub busy_rate: f64,
 }
 
 impl Traffic {
@@ -212,7 +214,11 @@ impl Traffic {
             Scenario::Quiet => home * 0.03,
             Scenario::Busy if region == 0 => {
                 let total: f64 = self.world.principals.iter().map(|p| p.rate_at(t)).sum();
-                if total > 0.0 { BUSY_RATE / total } else { 0.0 }
+                if total > 0.0 {
+                    self.busy_rate / total
+                } else {
+                    0.0
+                }
             }
             Scenario::Default | Scenario::Outage | Scenario::Busy => home,
         }

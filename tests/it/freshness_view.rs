@@ -238,3 +238,37 @@ fn the_total_rate_weighs_each_regions_share_by_its_events() {
     // region.
     assert_eq!(app.filling()[0], Some(0.1));
 }
+
+/// Live Tail beside LookupEvents: the header says when its updates are a
+/// sample, and the panes stay partial while LookupEvents lags — a
+/// sampled second never passes for a complete one.
+#[test]
+fn the_header_says_when_live_tail_samples() {
+    let mut app = live_app();
+    let now = app.now;
+    let tail = |sampled: bool| kmstop::feed::LiveTailStatus {
+        source: source(),
+        location: "logs://trail-logs".to_owned(),
+        health: Health::Ok,
+        sampled,
+        sampled_updates: u64::from(sampled),
+        events: 5_000,
+    };
+    let lagging = SourceStatus {
+        health: Health::Lagging { seconds: 240 },
+        coverage: Some(0.37),
+        ..status(None, None)
+    };
+    app.data.apply(SourceMsg::LiveTail(tail(true)), now);
+    let text = support::text(&show(&mut app, lagging.clone()));
+    let header = text.lines().next().expect("a header");
+    assert!(header.contains("· live tail sampled"), "{header}");
+    assert!(text.contains("· partial (LookupEvents lags)"), "{text}");
+    app.data.apply(SourceMsg::LiveTail(tail(false)), now);
+    let text = support::text(&show(&mut app, lagging));
+    let header = text.lines().next().expect("a header");
+    assert!(
+        header.contains("· live tail") && !header.contains("sampled"),
+        "{header}"
+    );
+}

@@ -27,6 +27,7 @@ mod keys_sim;
 mod layers;
 mod live_dashboard;
 mod live_sim;
+mod live_tail;
 mod logs_source;
 mod matcher;
 mod panes;
