@@ -423,16 +423,23 @@ fn every_request_of_the_live_commands_is_a_read() {
             "{target} is not on the read-only allow-list"
         );
         let op = target.rsplit('.').next().unwrap_or(target);
-        // `S3.HeadBucket` finds the trail bucket's region (s3:ListBucket).
+        // `S3.HeadBucket` finds the trail bucket's region (s3:ListBucket);
+        // CloudWatch Logs' two reads are named for what they do.
         assert!(
             ["Lookup", "List", "Describe", "Get", "Head"]
                 .iter()
-                .any(|p| op.starts_with(p)),
+                .any(|p| op.starts_with(p))
+                || ["FilterLogEvents", "StartLiveTail"].contains(&op),
             "{target} is not a read"
         );
     }
     assert!(targets.iter().any(|t| t.ends_with("LookupEvents")));
     assert!(targets.iter().any(|t| t.ends_with("ListKeys")));
+    // doctor checks the trail's log group can be searched.
+    assert!(
+        targets.contains("Logs_20140328.FilterLogEvents"),
+        "{targets:?}"
+    );
     // tail follows the trail too, by default.
     assert!(targets.contains("S3.ListObjectsV2"), "{targets:?}");
     assert!(requests.iter().all(|r| {
@@ -514,6 +521,10 @@ fn doctor_says_when_a_trail_leaves_kms_events_out_and_how_to_fix_it() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.contains("ok    s3:ListBucket on aws-cloudtrail-logs-111122223333-5c1e9a3b"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    logs:FilterLogEvents on logs://aws-cloudtrail-logs-111122223333"),
         "{text}"
     );
 }
