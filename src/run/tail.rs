@@ -486,11 +486,21 @@ fn report_live_tail(tail: &LiveTailStatus, before: Option<&LiveTailStatus>) {
     );
 }
 
+/// Whether two healths read the same on stderr: a lag is said in whole
+/// minutes, so its seconds changing is no news.
+fn same_news(a: &Health, b: &Health) -> bool {
+    match (a, b) {
+        (Health::Lagging { seconds: x }, Health::Lagging { seconds: y }) => x / 60 == y / 60,
+        _ => a == b,
+    }
+}
+
 fn report_status(status: &SourceStatus, before: Option<&SourceStatus>) {
     // Said again when the health changes, and once when the first
     // estimate of how complete the recent minutes are arrives.
     let news = before.is_none_or(|b| {
-        b.health != status.health || (b.recent_in.is_none() && status.recent_in.is_some())
+        !same_news(&b.health, &status.health)
+            || (b.recent_in.is_none() && status.recent_in.is_some())
     });
     if !news {
         return;

@@ -35,6 +35,12 @@ pub trait ObjectStore: Send + Sync {
     fn list(&self, prefix: &str, after: Option<&str>, now: DateTime<Utc>) -> Vec<ObjectMeta>;
     /// An object's bytes, if it exists at `now`.
     fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Arc<Vec<u8>>>;
+    /// The size of an object `list` gave: a store whose objects are made
+    /// on demand knows it only then, so it is asked only for the objects a
+    /// page shows, not for every one a folder's listing passes over.
+    fn size_of(&self, meta: &ObjectMeta) -> u64 {
+        meta.size
+    }
 }
 
 /// The buckets served, by name.
@@ -296,8 +302,8 @@ fn list_objects_v2(
             "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>\"{:016x}\"</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
             show(&o.key),
             o.modified.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-            o.size,
-            o.size
+            store.size_of(o),
+            store.size_of(o)
         );
     }
     for p in &prefixes {

@@ -153,10 +153,14 @@ impl TrailFiles {
         bytes
     }
 
-    /// An object's size: rendered once to know it.
+    /// An object's size: rendered once to know it, then remembered.
     fn size(&self, region: usize, start: i64) -> u64 {
         let known = self.cache().sizes.get(&(region, start)).copied();
-        known.unwrap_or_else(|| self.object(region, start).len() as u64)
+        known.unwrap_or_else(|| {
+            let size = self.object(region, start).len() as u64;
+            self.cache().sizes.insert((region, start), size);
+            size
+        })
     }
 
     /// `{"Records":[…]}` of every event of the minutes, gzip.
@@ -192,8 +196,10 @@ impl ObjectStore for TrailFiles {
             .filter_map(|(region, start)| {
                 let key = self.key(region, start);
                 let wanted = key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a);
+                // Sized when a page shows it (`size_of`): a delimited
+                // listing of the root must not render the whole trail.
                 wanted.then(|| ObjectMeta {
-                    size: self.size(region, start),
+                    size: 0,
                     modified: self.delivery.delivered_at(start),
                     key,
                 })
@@ -204,10 +210,21 @@ impl ObjectStore for TrailFiles {
     }
 
     fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Arc<Vec<u8>>> {
-        let (region, start) = self
-            .delivered(now)
-            .into_iter()
-            .find(|(region, start)| self.key(*region, *start) == key)?;
+        let (region, start) = self.find(key, now)?;
         Some(self.object(region, start))
+    }
+
+    fn size_of(&self, meta: &ObjectMeta) -> u64 {
+        self.find(&meta.key, meta.modified)
+            .map_or(0, |(region, start)| self.size(region, start))
+    }
+}
+
+impl TrailFiles {
+    /// The object named `key`, if it is delivered by `now`.
+    fn find(&self, key: &str, now: DateTime<Utc>) -> Option<(usize, i64)> {
+        self.delivered(now)
+            .into_iter()
+            .find(|(region, start)| self.key(*region, *start) == key)
     }
 }

@@ -228,7 +228,12 @@ impl TrailFollower {
     /// false when the consumer is gone.
     async fn poll(&self, leg: &mut Leg) -> bool {
         let now = self.clock.now();
-        let since = leg.newest.map_or(self.from, |n| n) - RELIST;
+        // A file holds events from before its delivery stamp only, so
+        // none stamped before `from` (a minute early, for clocks) is
+        // needed; later listings start a while before the newest file,
+        // for files of the same minutes delivered late.
+        let floor = self.from - Duration::minutes(1);
+        let since = leg.newest.map_or(floor, |n| (n - RELIST).max(floor));
         let mut fresh = Vec::new();
         let mut failure = None;
         for day in days(since, now) {
