@@ -336,14 +336,18 @@ impl TrailFollower {
         let now = self.clock.now();
         let bytes = self.reader.get(key, MAX_INFLATED).await?;
         let mut inflated = Vec::new();
-        let text = match sniff(&bytes) {
+        let raw = match sniff(&bytes) {
             Sniffed::Gzip => {
                 gunzip(&bytes, &mut inflated)
                     .map_err(|e| AwsError::new(ErrorKind::Other, format!("{key}: {e}")))?;
-                String::from_utf8_lossy(&inflated).into_owned()
+                drop(bytes);
+                &inflated
             }
-            _ => String::from_utf8_lossy(&bytes).into_owned(),
+            _ => &bytes,
         };
+        // Read in place; only a file with bytes that are not UTF-8 is
+        // copied (a busy account's file inflates to tens of MB).
+        let text = String::from_utf8_lossy(raw);
         let contents = read_container(&text)
             .map_err(|e| AwsError::new(ErrorKind::Other, format!("{key}: {e}")))?;
         let mut events = Vec::new();
