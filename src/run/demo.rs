@@ -129,7 +129,7 @@ fn dashboard_on(sim: &SimHandle, opts: DashboardOptions, clock: &Arc<dyn Clock>)
         // The simulated account's trail, found as a real one is.
         trail: crate::source::trail_find::TrailPaths {
             s3: crate::source::trail_find::TrailChoice::Auto,
-            logs: crate::source::live_tail::LogsChoice::Auto,
+            logs: crate::source::live_tail::LogsChoice::Off,
             queue: None,
         },
         trail_interval: std::time::Duration::from_secs(10),
