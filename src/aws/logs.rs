@@ -22,6 +22,16 @@ pub struct LogMessage {
     pub message: String,
 }
 
+impl LogMessage {
+    /// A log event as either call gives it; none without a message.
+    fn of(stream: Option<&str>, message: Option<&str>) -> Option<Self> {
+        Some(Self {
+            stream: stream.unwrap_or_default().to_string(),
+            message: message?.to_string(),
+        })
+    }
+}
+
 /// One page of `FilterLogEvents`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogPage {
@@ -93,12 +103,7 @@ impl LogsReader {
         let messages = out
             .events()
             .iter()
-            .filter_map(|e| {
-                Some(LogMessage {
-                    stream: e.log_stream_name().unwrap_or_default().to_string(),
-                    message: e.message()?.to_string(),
-                })
-            })
+            .filter_map(|e| LogMessage::of(e.log_stream_name(), e.message()))
             .collect();
         let next = out
             .next_token()
@@ -152,12 +157,7 @@ impl LiveTail {
                     let messages = update
                         .session_results()
                         .iter()
-                        .filter_map(|e| {
-                            Some(LogMessage {
-                                stream: e.log_stream_name().unwrap_or_default().to_string(),
-                                message: e.message()?.to_string(),
-                            })
-                        })
+                        .filter_map(|e| LogMessage::of(e.log_stream_name(), e.message()))
                         .collect();
                     let sampled = update.session_metadata().is_some_and(
                         aws_sdk_cloudwatchlogs::types::LiveTailSessionMetadata::sampled,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use kmstop::clock::{Clock, SystemClock};
 use kmstop::sim::{READ_ONLY_TARGETS, Scenario, Sim, SimOptions};
 
-use super::trail_union::{Run, assert_each_once, printed, tail_command, union_sim};
+use super::trail_union::{Run, assert_each_once, printed, tail_command, truth_after, union_sim};
 
 fn wait_stderr(run: &Run, what: &str) {
     let deadline = Instant::now() + Duration::from_mins(3);
@@ -26,13 +26,9 @@ fn wait_stderr(run: &Run, what: &str) {
     }
 }
 
-#[test]
-fn live_tail_and_lookup_events_print_every_event_once() {
-    let start = SystemClock.now();
-    let until = start + chrono::Duration::seconds(30);
-    let sim = union_sim(until);
-    let state = tempfile::tempdir().expect("state dir");
-    let mut command = tail_command(state.path());
+/// `tail` with Live Tail beside LookupEvents and no S3 trail.
+fn tail_live_tail_only(sim: &kmstop::sim::SimHandle, state: &std::path::Path) -> Run {
+    let mut command = tail_command(state);
     command.args([
         "--endpoint-url",
         &sim.endpoint(),
@@ -41,19 +37,21 @@ fn live_tail_and_lookup_events_print_every_event_once() {
         "--trail-logs",
         "auto",
     ]);
-    let run = Run::spawn(command);
+    Run::spawn(command)
+}
+
+#[test]
+fn live_tail_and_lookup_events_print_every_event_once() {
+    let start = SystemClock.now();
+    let until = start + chrono::Duration::seconds(30);
+    let sim = union_sim(until);
+    let state = tempfile::tempdir().expect("state dir");
+    let run = tail_live_tail_only(&sim, state.path());
     wait_stderr(&run, "with Live Tail");
     // Every event after the session started reaches it (ingested after).
     let from = SystemClock.now() + chrono::Duration::seconds(1);
     assert!(from < until, "the session started after the traffic ended");
-    while SystemClock.now() <= until {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let want: Vec<String> = sim
-        .ground_truth("us-east-1", from, until)
-        .into_iter()
-        .map(|e| e.event_id)
-        .collect();
+    let want = truth_after(&sim, from, until);
     assert!(!want.is_empty());
     run.wait_for(from, want.len());
     let (lines, err) = run.stop();
@@ -89,16 +87,7 @@ fn a_sampling_live_tail_is_said_and_doubles_nothing() {
     })
     .expect("start the simulator");
     let state = tempfile::tempdir().expect("state dir");
-    let mut command = tail_command(state.path());
-    command.args([
-        "--endpoint-url",
-        &sim.endpoint(),
-        "--trail",
-        "off",
-        "--trail-logs",
-        "auto",
-    ]);
-    let run = Run::spawn(command);
+    let run = tail_live_tail_only(&sim, state.path());
     wait_stderr(
         &run,
         "Live Tail is sampling (more than 500 events a second)",

@@ -9,9 +9,7 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_cloudwatchlogs::Client;
@@ -21,6 +19,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use support::moto::Moto;
+use support::{json_of, kmstop_report};
 
 const GROUP: &str = "aws-cloudtrail-logs-111122223333-trail";
 
@@ -131,30 +130,6 @@ fn upload(client: &Client, streams: BTreeMap<String, Vec<(i64, String)>>) {
             }
         }
     });
-}
-
-/// `kmstop report ARGS` with only fake credentials: no real `~/.aws`.
-fn kmstop_report(home: &Path, args: &[&str]) -> Output {
-    cargo_bin_cmd!("kmstop")
-        .arg("report")
-        .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .timeout(std::time::Duration::from_mins(5))
-        .output()
-        .expect("kmstop runs")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// What differs by nature between files and a log group: what the inputs

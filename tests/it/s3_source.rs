@@ -8,9 +8,7 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::Client;
@@ -19,6 +17,7 @@ use kmstop::synth::{CorpusSpec, write_corpus};
 use serde_json::Value;
 
 use support::moto::Moto;
+use support::{json_of, kmstop_report};
 
 const ORG: &str = "o-exampleorg1";
 
@@ -80,30 +79,6 @@ fn trail_files(root: &Path, org: Option<&str>) -> Vec<(String, Vec<u8>)> {
             (key, std::fs::read(&path).expect("read corpus file"))
         })
         .collect()
-}
-
-/// `kmstop report ARGS` with only fake credentials: no real `~/.aws`.
-fn kmstop_report(home: &Path, args: &[&str]) -> Output {
-    cargo_bin_cmd!("kmstop")
-        .arg("report")
-        .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .timeout(std::time::Duration::from_mins(5))
-        .output()
-        .expect("kmstop runs")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// The local report as S3 should give it: digest files are not listed

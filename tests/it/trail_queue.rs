@@ -20,7 +20,7 @@ use kmstop::clock::{Clock, SystemClock};
 use kmstop::sim::READ_ONLY_TARGETS;
 
 use super::support::moto::Moto;
-use super::trail_union::{Run, assert_each_once, printed, tail_command, union_sim};
+use super::trail_union::{Run, assert_each_once, printed, tail_command, truth_after, union_sim};
 
 fn credentials() -> Credentials {
     Credentials::new("AKIDSIMULATOR", "simulator-secret", None, None, "test")
@@ -218,15 +218,7 @@ fn tail_reads_the_trail_from_queue_notices_without_listing_and_empties_the_queue
     let listed_at_start = kmstop_lists(&sim, &notifier);
 
     let from = start - chrono::Duration::minutes(3) + chrono::Duration::seconds(10);
-    while SystemClock.now() <= until {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let mut want: Vec<String> = sim
-        .ground_truth("us-east-1", from, until)
-        .into_iter()
-        .map(|e| e.event_id)
-        .collect();
-    want.sort();
+    let want = truth_after(&sim, from, until);
     run.wait_for(from, want.len());
     let deadline = Instant::now() + Duration::from_mins(2);
     while queue_depth(&rt, &client, &url) > 0 && Instant::now() < deadline {

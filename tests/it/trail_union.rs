@@ -138,15 +138,7 @@ fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
     // (tail starts after `start`) to the end of the traffic, once the
     // traffic has ended.
     let from = start - chrono::Duration::minutes(3) + chrono::Duration::seconds(10);
-    while now() <= until {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let mut want: Vec<String> = sim
-        .ground_truth("us-east-1", from, until)
-        .into_iter()
-        .map(|e| e.event_id)
-        .collect();
-    want.sort();
+    let want = truth_after(&sim, from, until);
     run.wait_for(from, want.len());
     // Two more LookupEvents pages: a copy the two paths both deliver
     // would show by then.
@@ -197,6 +189,25 @@ fn tail_with_the_trail_prints_every_event_once_beyond_lookup_events_ceiling() {
             r.target
         );
     }
+}
+
+/// Waits for the traffic to end at `until`, then the ids of its events
+/// from `from` on, sorted.
+pub(crate) fn truth_after(
+    sim: &kmstop::sim::SimHandle,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<String> {
+    while now() <= until {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mut want: Vec<String> = sim
+        .ground_truth("us-east-1", from, until)
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    want.sort();
+    want
 }
 
 /// One region, its traffic ending at `until`, LookupEvents held to one

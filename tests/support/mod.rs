@@ -24,3 +24,28 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `kmstop report ARGS` with only fake credentials: no real `~/.aws`.
+pub fn kmstop_report(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    assert_cmd::cargo::cargo_bin_cmd!("kmstop")
+        .arg("report")
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .timeout(std::time::Duration::from_mins(5))
+        .output()
+        .expect("kmstop runs")
+}
+
+/// A command's stdout as JSON, or a failure showing its stderr.
+pub fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
