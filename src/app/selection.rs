@@ -3,9 +3,11 @@
 //! another row under the cursor, and Enter would open that one. Before the
 //! rows are rebuilt each list remembers which row it is on; after, it is
 //! on that row again, wherever the row went. A list reset to a position
-//! (a new filter) takes the position instead. An event list on its first
-//! row stays on the first row: it follows the stream, as `tail -f` does,
-//! instead of holding on to the event that was newest when it was opened.
+//! (a new filter) takes the position instead. A list on its first row stays
+//! on the first row, as `top` does: it shows whatever is on top now (the
+//! busiest principal, the loudest firing alert, the newest event) instead of
+//! holding on to the row that was on top when it was opened — an untouched
+//! pane scrolled away from its own top would hide a new incident.
 
 use chrono::{DateTime, Utc};
 
@@ -108,7 +110,7 @@ pub(super) fn remember(app: &App) -> Remembered {
     let s = &app.snapshot;
     let panes = Pane::ALL.map(|p| {
         let list = &app.panes[p.index()].list;
-        if list.reset || (p == Pane::Events && list.selected == 0) {
+        if list.reset || list.selected == 0 {
             None
         } else {
             pane_row(s, p, list.selected)
@@ -118,8 +120,7 @@ pub(super) fn remember(app: &App) -> Remembered {
     if let (Some((_, sections)), Some(d)) = (top_drill(app), app.drills.last()) {
         for (i, section) in sections.iter().enumerate().take(3) {
             let list = &d.lists[i];
-            let following = *section == Section::Events && list.selected == 0;
-            if !list.reset && !following {
+            if !list.reset && list.selected != 0 {
                 drill[i] = drill_row(s, *section, list.selected);
             }
         }

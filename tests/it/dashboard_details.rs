@@ -150,6 +150,32 @@ fn the_selection_follows_its_row_when_new_data_resorts_the_rows() {
     );
 }
 
+/// A list on its first row shows the top as it changes, in every pane: the
+/// demo's untouched Alerts pane once held on to a resolved alert while 22
+/// firing ones sorted in above it, off screen.
+#[test]
+fn a_list_on_its_first_row_shows_the_new_top_row() {
+    let mut app = support::app();
+    act(&mut app, &[Action::Focus(Pane::Events)]);
+    assert_eq!(app.snapshot.principals[0].name.as_str(), support::ORDERS);
+    app.data.ingest(
+        calls(400, 110, "Decrypt", support::ATTACKER, support::KEY_DOOMED),
+        None,
+    );
+    app.refresh();
+    assert_eq!(app.snapshot.principals[0].name.as_str(), support::ATTACKER);
+    assert_eq!(
+        app.panes[Pane::Principals.index()].list.selected,
+        0,
+        "the untouched Principals pane moved off its top row"
+    );
+    let screen = render(&app, 160, 45);
+    assert!(
+        screen.contains("444455556666:role/intruder"),
+        "the new top principal is not on screen:\n{screen}"
+    );
+}
+
 #[test]
 fn a_new_filter_selects_its_first_row() {
     let mut app = support::app();
