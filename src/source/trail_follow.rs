@@ -31,6 +31,8 @@ use crate::feed::{Health, SourceId, SourceMsg, TrailStatus};
 /// How far before the newest object read each listing starts: later
 /// files of the same minutes are still found.
 const RELIST: Duration = Duration::minutes(15);
+/// Events a message carries at most (see [`TrailFollower::read`]).
+const CHUNK: usize = 1_000;
 /// The minutes before its delivery a CloudTrail file covers.
 const FILE_SPAN: Duration = Duration::minutes(5);
 
@@ -256,7 +258,10 @@ impl TrailFollower {
         fresh.dedup();
         for key in fresh {
             match self.read(leg, &key).await {
-                Ok(events) => {
+                Ok(consumer_alive) => {
+                    if !consumer_alive {
+                        return false;
+                    }
                     leg.seen.insert(key.clone());
                     leg.status.objects += 1;
                     // Names come from the bucket: a stamp in the future
@@ -266,16 +271,6 @@ impl TrailFollower {
                         // A quiet region's files hold no KMS event, yet
                         // say the minutes before their delivery are read.
                         leg.status.read_to = leg.status.read_to.max(Some(stamp - FILE_SPAN));
-                    }
-                    if !events.is_empty() {
-                        leg.status.events += events.len() as u64;
-                        let msg = SourceMsg::Events {
-                            source: leg.source.clone(),
-                            events,
-                        };
-                        if !self.tx.send(msg).await {
-                            return false;
-                        }
                     }
                 }
                 Err(e) if e.kind == ErrorKind::AccessDenied || e.kind == ErrorKind::NotFound => {
@@ -331,8 +326,12 @@ impl TrailFollower {
             .collect())
     }
 
-    /// One object's events that no path delivered before.
-    async fn read(&self, leg: &mut Leg, key: &str) -> Result<Vec<PackedEvent>, AwsError> {
+    /// Delivers one object's events that no path delivered before, in
+    /// time order and in chunks of [`CHUNK`], packing each chunk only when
+    /// it is sent: a busy account's object holds tens of thousands of
+    /// events, and the bounded channel then holds packed copies of a few
+    /// chunks, not of the whole object. False when the consumer is gone.
+    async fn read(&self, leg: &mut Leg, key: &str) -> Result<bool, AwsError> {
         let now = self.clock.now();
         let bytes = self.reader.get(key, MAX_INFLATED).await?;
         let mut inflated = Vec::new();
@@ -363,10 +362,20 @@ impl TrailFollower {
             if own && !self.include_own_calls {
                 continue;
             }
-            events.push(PackedEvent::pack(&event));
+            events.push(event);
         }
-        events.sort_by_key(PackedEvent::time);
-        Ok(events)
+        events.sort_by_key(|e| e.time);
+        leg.status.events += events.len() as u64;
+        for chunk in events.chunks(CHUNK) {
+            let msg = SourceMsg::Events {
+                source: leg.source.clone(),
+                events: chunk.iter().map(|e| PackedEvent::pack(e)).collect(),
+            };
+            if !self.tx.send(msg).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -2,7 +2,8 @@
 //! file names and event times come from the bucket, so a stamp in the
 //! future must not move the listing or "complete to" past now; a quiet
 //! region's file still says its minutes are read; an object read once is
-//! not fetched again.
+//! not fetched again; a busy object's events come in time order, in
+//! bounded chunks.
 
 use std::io::Write as _;
 
@@ -40,18 +41,13 @@ fn object(key: &'static str, body: String) -> Rule {
         })
 }
 
-#[tokio::test]
-async fn bucket_times_never_pass_now_and_objects_are_read_once() {
-    let now = DateTime::parse_from_rfc3339("2026-12-04T10:10:00Z")
-        .expect("time")
-        .with_timezone(&Utc);
-    let list = mock!(Client::list_objects_v2)
+fn listing(keys: &'static [&'static str]) -> Rule {
+    mock!(Client::list_objects_v2)
         .match_requests(|r| r.prefix().is_some_and(|p| p.starts_with(PREFIX)))
-        .then_output(|| {
+        .then_output(move || {
             ListObjectsV2Output::builder()
                 .set_contents(Some(
-                    [FUTURE, QUIET]
-                        .iter()
+                    keys.iter()
                         .map(|k| {
                             Object::builder()
                                 .key(format!("{PREFIX}{k}"))
@@ -61,23 +57,21 @@ async fn bucket_times_never_pass_now_and_objects_are_read_once() {
                         .collect(),
                 ))
                 .build()
-        });
-    let future = object(
-        FUTURE,
-        r#"{"Records":[{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2099-12-31T23:55:00Z","eventID":"f1","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}]}"#.to_string(),
-    );
-    let quiet = object(
-        QUIET,
-        r#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2026-12-04T10:03:00Z","eventID":"q1"}]}"#.to_string(),
-    );
+        })
+}
+
+fn follower(
+    reader: S3Reader,
+    now: DateTime<Utc>,
+    tx: tokio::sync::mpsc::Sender<SourceMsg>,
+) -> (TrailFollower, Leg) {
     let source = SourceId {
         account: "111122223333".into(),
         region: "us-east-1".into(),
     };
     let ids = SharedDelivered::default();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let follower = TrailFollower {
-        reader: reader(&[&list, &future, &quiet]),
+        reader,
         url: S3Url::parse("s3://trail").expect("url"),
         account: "111122223333".into(),
         regions: vec![(source.clone(), ids.clone())],
@@ -89,7 +83,7 @@ async fn bucket_times_never_pass_now_and_objects_are_read_once() {
         tx: Outbox::from(tx),
         queue: None,
     };
-    let mut leg = Leg {
+    let leg = Leg {
         source: source.clone(),
         ids,
         prefix: PREFIX.into(),
@@ -97,6 +91,72 @@ async fn bucket_times_never_pass_now_and_objects_are_read_once() {
         newest: None,
         status: new_status(&source, "s3://trail/", Health::Starting),
     };
+    (follower, leg)
+}
+
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn a_busy_objects_events_come_in_time_order_in_bounded_chunks() {
+    const BUSY: &str = "2026/12/04/111122223333_CloudTrail_us-east-1_20261204T1005Z_b.json.gz";
+    let now = time("2026-12-04T10:10:00Z");
+    let n = 2 * CHUNK + 345;
+    // Out of order in the file, as CloudTrail's files are.
+    let records: Vec<String> = (0..n)
+        .map(|i| {
+            let second = (i * 7919) % 300;
+            format!(
+                r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-12-04T10:{:02}:{:02}Z","eventID":"e{i}","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}}}"#,
+                second / 60,
+                second % 60
+            )
+        })
+        .collect();
+    let list = listing(&[BUSY]);
+    let busy = object(BUSY, format!(r#"{{"Records":[{}]}}"#, records.join(",")));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let (follower, mut leg) = follower(reader(&[&list, &busy]), now, tx);
+    // A channel of two messages: the follower waits for the consumer.
+    let consumer = tokio::spawn(async move {
+        let mut chunks = Vec::new();
+        while let Some(msg) = rx.recv().await {
+            if let SourceMsg::Events { events, .. } = msg {
+                chunks.push(events.iter().map(PackedEvent::time).collect::<Vec<_>>());
+            }
+        }
+        chunks
+    });
+    assert!(follower.poll(&mut leg).await);
+    drop(follower);
+    let chunks = consumer.await.expect("consumer");
+    assert!(
+        chunks.iter().all(|c| c.len() <= CHUNK),
+        "a chunk over {CHUNK}"
+    );
+    let times: Vec<_> = chunks.concat();
+    assert_eq!(times.len(), n, "every event, once");
+    assert!(times.is_sorted(), "not in time order across the chunks");
+    assert_eq!(leg.status.events, n as u64);
+}
+
+#[tokio::test]
+async fn bucket_times_never_pass_now_and_objects_are_read_once() {
+    let now = time("2026-12-04T10:10:00Z");
+    let list = listing(&[FUTURE, QUIET]);
+    let future = object(
+        FUTURE,
+        r#"{"Records":[{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2099-12-31T23:55:00Z","eventID":"f1","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}]}"#.to_string(),
+    );
+    let quiet = object(
+        QUIET,
+        r#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2026-12-04T10:03:00Z","eventID":"q1"}]}"#.to_string(),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (follower, mut leg) = follower(reader(&[&list, &future, &quiet]), now, tx);
     assert!(follower.poll(&mut leg).await);
     assert!(leg.newest.is_some_and(|t| t <= now), "{:?}", leg.newest);
     assert!(

@@ -149,8 +149,10 @@ impl CacheFile {
             .prefix(".last-used-")
             .suffix(".tmp")
             .tempfile_in(dir)?;
-        serde_json::to_writer(&mut tmp, &on_disk)?;
-        tmp.write_all(b"\n")?;
+        // One write, not one per JSON token.
+        let mut text = serde_json::to_vec(&on_disk)?;
+        text.push(b'\n');
+        tmp.write_all(&text)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())

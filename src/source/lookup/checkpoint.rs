@@ -78,9 +78,11 @@ impl Checkpoint {
             version: VERSION,
             checkpoint: self.clone(),
         };
+        // One write, not one per JSON token (thousands of syscalls a save).
+        let mut text = serde_json::to_vec(&on_disk)?;
+        text.push(b'\n');
         let mut file = fs::File::create(&tmp)?;
-        serde_json::to_writer(&mut file, &on_disk)?;
-        file.write_all(b"\n")?;
+        file.write_all(&text)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     }
