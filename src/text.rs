@@ -29,11 +29,16 @@ pub fn is_unsafe_char(c: char) -> bool {
         | '\u{e0000}'..='\u{e007f}')
 }
 
+/// Only printable ASCII (space to `~`): nothing in it is unsafe.
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 /// The string with every unsafe character shown as an escape (`\x1b`,
 /// `\r`, `\u{202e}`), so that it is seen rather than obeyed.
 #[must_use]
 pub fn escape_control(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe_char) {
+    if printable_ascii(s) || !s.chars().any(is_unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

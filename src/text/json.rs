@@ -14,6 +14,11 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 struct Safe<F>(F);
 
 fn escaped(writer: &mut (impl Write + ?Sized), fragment: &str) -> io::Result<()> {
+    // Nearly every string is printable ASCII: one pass over the bytes
+    // instead of decoding each character.
+    if super::printable_ascii(fragment) {
+        return writer.write_all(fragment.as_bytes());
+    }
     let mut start = 0;
     for (i, c) in fragment.char_indices() {
         if super::is_unsafe_char(c) {
