@@ -301,17 +301,26 @@ def run_dashboard_idle(lines):
 
 def busy_tail(endpoint, trail):
     """`kmstop tail` over a busy region for STEADY seconds after a start-up
-    minute: events printed per second, and its CPU share."""
+    minute: events printed per second, its CPU share and peak RSS, and how
+    long after its event time each event was printed (the union's
+    staleness: with the trail, at most one delivery interval plus its lag
+    and the read)."""
     tail = subprocess.Popen(
         [KMSTOP, "tail", "--endpoint-url", endpoint, "--region", "us-east-1",
          "--backfill", "0s", "--trail", trail],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV,
     )
     count = [0]
+    measuring = [False]
+    ages = []
 
     def read():
-        for _ in tail.stdout:
+        for line in tail.stdout:
             count[0] += 1
+            if measuring[0]:
+                event_time = json.loads(line)["time"]
+                at = datetime.strptime(event_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                ages.append(time.time() - at.timestamp())
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -319,19 +328,28 @@ def busy_tail(endpoint, trail):
     time.sleep(60)
     cpu0, _ = proc_stats(tail.pid)
     n0, t0 = count[0], time.monotonic()
+    measuring[0] = True
     time.sleep(STEADY)
+    measuring[0] = False
     cpu1, hwm = proc_stats(tail.pid)
     n1, wall = count[0], time.monotonic() - t0
     stop(tail)
-    return (n1 - n0) / wall, (cpu1 - cpu0) / wall, hwm / 1024
+    ages.sort()
+    return (n1 - n0) / wall, (cpu1 - cpu0) / wall, hwm / 1024, ages
+
+
+def quantile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 def run_trail(lines):
     sim, endpoint = start_sim("--scenario", "busy", "--busy-rate", str(RATE), "--regions", "us-east-1",
                               "--delay", "1s..3s", "--trail-every", "20s", "--trail-lag", "5s")
     try:
-        union, union_cpu, union_rss = busy_tail(endpoint, "auto")
-        alone, alone_cpu, _ = busy_tail(endpoint, "off")
+        union, union_cpu, union_rss, ages = busy_tail(endpoint, "auto")
+        alone, alone_cpu, _, _ = busy_tail(endpoint, "off")
     finally:
         stop(sim)
     ceiling = 100.0
@@ -341,6 +359,9 @@ def run_trail(lines):
               f"= {union / ceiling:.1f}x LookupEvents' ceiling of {ceiling:.0f}/s (target >= 20x), "
               f"CPU {union_cpu * 100:.1f} % of one core = **{per_k:.2f} % per 1 000 events/s** (target < 1 %), "
               f"peak RSS {union_rss:.0f} MB; printing every event as JSON included",
+              f"- printed how long after its event time (the union's staleness; one delivery interval plus "
+              f"its lag is 25 s): median {quantile(ages, 0.5):.1f} s, p99 {quantile(ages, 0.99):.1f} s, "
+              f"max {quantile(ages, 1.0):.1f} s over {len(ages)} events",
               f"- peer, LookupEvents alone (`--trail off`): {alone:.0f} events/s, CPU {alone_cpu * 100:.1f} %",
               f"- over {STEADY} s after a minute of start-up"]
 
