@@ -297,13 +297,13 @@ fn list_objects_v2(
         let _ = write!(xml, "<StartAfter>{}</StartAfter>", show(start));
     }
     for o in &contents {
+        // Sized once: a generated trail looks its object up to size it.
+        let size = store.size_of(o);
         let _ = write!(
             xml,
-            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>\"{:016x}\"</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>\"{size:016x}\"</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>",
             show(&o.key),
             o.modified.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-            store.size_of(o),
-            store.size_of(o)
         );
     }
     for p in &prefixes {
