@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_kms::Client;
@@ -54,17 +53,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// `kmstop keys ARGS` with only the test's fake credentials: no real
-/// `~/.aws`, no instance metadata, no AWS_* of the person running tests.
+/// `kmstop keys ARGS` with only fake credentials, on a wide terminal.
 fn kmstop_keys(home: &Path, args: &[&str]) -> Output {
-    cargo_bin_cmd!("kmstop")
+    support::kmstop_offline(home)
         .arg("keys")
         .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("COLUMNS", "250")
         .output()
         .expect("kmstop runs")

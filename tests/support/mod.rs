@@ -25,16 +25,23 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// `kmstop report ARGS` with only fake credentials: no real `~/.aws`.
-pub fn kmstop_report(home: &std::path::Path, args: &[&str]) -> std::process::Output {
-    assert_cmd::cargo::cargo_bin_cmd!("kmstop")
-        .arg("report")
-        .args(args)
-        .env_clear()
+/// `kmstop` with only fake credentials: no real `~/.aws`, no instance
+/// metadata, no `AWS_*` of the person running the tests.
+pub fn kmstop_offline(home: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("kmstop");
+    cmd.env_clear()
         .env("HOME", home)
         .env("AWS_ACCESS_KEY_ID", "x")
         .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+/// `kmstop report ARGS` with only fake credentials.
+pub fn kmstop_report(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    kmstop_offline(home)
+        .arg("report")
+        .args(args)
         .timeout(std::time::Duration::from_mins(5))
         .output()
         .expect("kmstop runs")
