@@ -24,22 +24,9 @@ mkdir -p "$results"
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (bench/report.sh installs it)" >&2; exit 1; }
 command -v aws >/dev/null || python3 -m pip install -q awscli >&2
 
-scratch=$(mktemp -d)
-sim_out=$scratch/sim.out
-cleanup() { [[ -n ${sim:-} ]] && kill "$sim" 2>/dev/null; rm -rf "$scratch"; }
-trap cleanup EXIT
-
-"$KMSTOP" sim --port 0 --regions us-east-1 --delay 1s..5s >"$sim_out" 2>&1 &
-sim=$!
-for _ in $(seq 200); do
-  endpoint=$(grep -o 'http://127.0.0.1:[0-9]*' "$sim_out" | head -1 || true)
-  [[ -n $endpoint ]] && break
-  sleep 0.1
-done
-[[ -n ${endpoint:-} ]] || { echo "the simulator did not start:"; cat "$sim_out"; exit 1; } >&2
-
-export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+# shellcheck source=bench/sim.sh
+source "$here/sim.sh"
+start_sim --regions us-east-1 --delay 1s..5s
 
 group=aws-cloudtrail-logs-111122223333
 since=$(date -u -d "-$((WINDOW + 5)) min" +%Y-%m-%dT%H:%M:00Z)

@@ -27,23 +27,10 @@ if [[ ! -d $CORPUS/AWSLogs ]]; then
   (cd "$repo" && cargo run -q --release --example gen_corpus -- --out "$CORPUS" --seed 42)
 fi
 
-scratch=$(mktemp -d)
-sim_out=$scratch/sim.out
-cleanup() { [[ -n ${sim:-} ]] && kill "$sim" 2>/dev/null; rm -rf "$scratch"; }
-trap cleanup EXIT
-
+# shellcheck source=bench/sim.sh
+source "$here/sim.sh"
 # The trail's files only: what a trail bucket holds.
-"$KMSTOP" sim --port 0 --bucket "trail=$CORPUS" >"$sim_out" 2>&1 &
-sim=$!
-for _ in $(seq 200); do
-  endpoint=$(grep -o 'http://127.0.0.1:[0-9]*' "$sim_out" | head -1 || true)
-  [[ -n $endpoint ]] && break
-  sleep 0.1
-done
-[[ -n ${endpoint:-} ]] || { echo "the simulator did not start:"; cat "$sim_out"; exit 1; } >&2
-
-export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+start_sim --bucket "trail=$CORPUS"
 
 local_cmd="$KMSTOP report --source $CORPUS/AWSLogs --format json"
 s3_cmd="$KMSTOP report --source s3://trail --endpoint-url $endpoint --format json"
