@@ -12,6 +12,7 @@ mod own;
 pub use time::Plausible;
 mod packed;
 pub mod record;
+mod shared;
 mod time;
 
 use std::borrow::Cow;

@@ -3,9 +3,10 @@
 //! Keeping events past the buffer they were parsed from (the alert replay,
 //! the recent-event ring) with [`KmsEvent::into_owned`] costs an
 //! allocation per text field, a score per event. A [`PackedEvent`] copies
-//! every text into one buffer and remembers where each lies; [`view`]
-//! lends a borrowed [`KmsEvent`] over it, allocating only for an
-//! encryption context.
+//! its own texts into one buffer, refers to the texts events repeat by
+//! their number in the process's [`shared`] table, and remembers where
+//! each lies; [`view`] lends a borrowed [`KmsEvent`] over it, allocating
+//! only for an encryption context.
 //!
 //! [`view`]: PackedEvent::view
 
@@ -13,45 +14,48 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::{KeyRef, KmsEvent, Outcome};
-
-/// Where a text lies in the buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    start: u32,
-    len: u32,
-}
+use super::{KeyRef, KmsEvent, Outcome, shared};
 
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.
 const TEXTS: usize = 20;
 /// Where the original record text sits in that list.
 const RAW: usize = TEXTS - 1;
+/// The fields whose values repeat across events (names, principals, keys,
+/// regions, accounts, addresses, user agents): held once in the process's
+/// [`shared`] table. The rest (time, id, session, messages, policies,
+/// the record) are the event's own.
+const SHAREABLE: [bool; TEXTS] = [
+    false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
+    true, true, false, false, false,
+];
+/// A field's code with this bit set is a [`shared`] text's number.
+const SHARED: u32 = 1 << 31;
 
 /// A [`KmsEvent`] owning its texts in a single buffer.
+///
+/// Each text field has a code: 0 for none, a [`shared`] number with the
+/// [`SHARED`] bit, or else one more than where the field's text ends in
+/// `block` (it starts where the text before it ends). The block holds the
+/// fields in order, then the encryption context's keys and values (their
+/// ends in `context`), then the record, last, so dropping it only cuts
+/// the block short.
 #[derive(Debug, Clone)]
 pub struct PackedEvent {
     time: DateTime<Utc>,
     outcome: Outcome,
     read_only: Option<bool>,
-    text: Box<str>,
-    spans: [Option<Span>; TEXTS],
-    context: Box<[(Span, Span)]>,
+    codes: [u32; TEXTS],
+    block: Box<str>,
+    context: Box<[u32]>,
 }
 
-struct Packer {
-    text: String,
-}
-
-impl Packer {
-    fn put(&mut self, s: &str) -> Span {
-        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
-        self.text.push_str(s);
-        Span {
-            start,
-            len: u32::try_from(s.len()).unwrap_or(u32::MAX),
-        }
-    }
+/// Ends are u32: a record is far below 2 GiB (records are bounded in size
+/// long before this), so the saturation never happens on real data.
+fn end_of(text: &str) -> u32 {
+    u32::try_from(text.len())
+        .unwrap_or(SHARED - 2)
+        .min(SHARED - 2)
 }
 
 impl PackedEvent {
@@ -77,35 +81,52 @@ impl PackedEvent {
             e.error_code.as_deref(),
             e.error_message.as_deref(),
             e.key_policy.as_deref(),
-            // Last, at `RAW`; also last in the buffer (see below).
+            // Last, at `RAW`; also last in the block.
             e.raw.as_deref(),
         ];
-        let size = texts.iter().flatten().map(|t| t.len()).sum::<usize>()
+        let mut codes = [0u32; TEXTS];
+        for (i, t) in texts.iter().enumerate() {
+            if SHAREABLE[i]
+                && let Some(id) = t.and_then(shared::share)
+            {
+                codes[i] = SHARED | id;
+            }
+        }
+        let mut own = texts;
+        for (t, &code) in own.iter_mut().zip(&codes) {
+            if code != 0 {
+                *t = None;
+            }
+        }
+        let size = own.iter().flatten().map(|t| t.len()).sum::<usize>()
             + e.encryption_context
                 .iter()
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
-        let mut packer = Packer {
-            text: String::with_capacity(size),
+        let mut block = String::with_capacity(size);
+        let mut put = |text: &str| {
+            block.push_str(text);
+            end_of(&block)
         };
-        let mut spans = [None; TEXTS];
-        for (span, t) in spans.iter_mut().zip(&texts[..RAW]) {
-            *span = t.map(|t| packer.put(t));
+        for (code, t) in codes.iter_mut().zip(&own).take(RAW) {
+            if let Some(t) = t {
+                *code = put(t) + 1;
+            }
         }
         let context = e
             .encryption_context
             .iter()
-            .map(|(k, v)| (packer.put(k), packer.put(v)))
+            .flat_map(|(k, v)| [put(k), put(v)])
             .collect();
-        // The record goes at the very end of the buffer, so `strip_raw`
-        // only has to cut the buffer short.
-        spans[RAW] = texts[RAW].map(|t| packer.put(t));
+        if let Some(raw) = own[RAW] {
+            codes[RAW] = put(raw) + 1;
+        }
         Self {
             time: e.time,
             outcome: e.outcome,
             read_only: e.read_only,
-            text: packer.text.into_boxed_str(),
-            spans,
+            codes,
+            block: block.into_boxed_str(),
             context,
         }
     }
@@ -115,30 +136,34 @@ impl PackedEvent {
     /// is most of an event's bytes, so a store keeps it only for the
     /// newest events and strips the rest.
     pub fn strip_raw(&mut self) {
-        let Some(raw) = self.spans[RAW].take() else {
+        if self.codes[RAW] == 0 {
             return;
-        };
-        // `pack` put the record last, so every other span stays valid over
+        }
+        self.codes[RAW] = 0;
+        // `pack` put the record last, so every other text stays valid over
         // the prefix. Copied to a fresh block rather than shrunk in place:
         // in-place shrinking leaves record-sized holes between small
         // blocks, which cost more resident memory than the copy saves.
-        let keep = self.text.get(..raw.start as usize).unwrap_or_default();
-        self.text = Box::from(keep);
+        let keep = self.block.get(..self.end_before_raw()).unwrap_or_default();
+        self.block = Box::from(keep);
     }
 
-    fn get(&self, span: Span) -> &str {
-        let start = span.start as usize;
-        self.text
-            .get(start..start + span.len as usize)
-            .unwrap_or_default()
+    /// Where the texts before the record end.
+    fn end_before_raw(&self) -> usize {
+        self.context.last().copied().map_or_else(
+            || {
+                self.codes[..RAW]
+                    .iter()
+                    .rev()
+                    .find(|&&c| c != 0 && c & SHARED == 0)
+                    .map_or(0, |&c| c as usize - 1)
+            },
+            |end| end as usize,
+        )
     }
 
-    fn field(&self, index: usize) -> Option<Cow<'_, str>> {
-        self.spans[index].map(|s| Cow::Borrowed(self.get(s)))
-    }
-
-    fn required(&self, index: usize) -> Cow<'_, str> {
-        self.field(index).unwrap_or_default()
+    fn slice(&self, start: usize, end: usize) -> &str {
+        self.block.get(start..end).unwrap_or_default()
     }
 
     #[must_use]
@@ -156,41 +181,72 @@ impl PackedEvent {
     /// Whether the original record text is still held.
     #[must_use]
     pub fn has_raw(&self) -> bool {
-        self.spans[RAW].is_some()
+        self.codes[RAW] != 0
     }
 
-    /// The event, borrowed from this one's buffer.
+    /// Every text field, in [`TEXTS`] order, and the context's pairs.
+    fn texts(&self) -> ([Option<&str>; TEXTS], Vec<(&str, &str)>) {
+        let mut out = [None; TEXTS];
+        let mut at = 0usize;
+        let mut own = |code: u32| {
+            let end = code as usize - 1;
+            let text = self.slice(at, end);
+            at = end;
+            text
+        };
+        for (text, &code) in out.iter_mut().zip(&self.codes).take(RAW) {
+            *text = match code {
+                0 => None,
+                c if c & SHARED != 0 => shared::text_of(c & !SHARED),
+                c => Some(own(c)),
+            };
+        }
+        let mut context = Vec::with_capacity(self.context.len() / 2);
+        for pair in self.context.chunks_exact(2) {
+            let key = own(pair[0] + 1);
+            let value = own(pair[1] + 1);
+            context.push((key, value));
+        }
+        if self.codes[RAW] != 0 {
+            out[RAW] = Some(own(self.codes[RAW]));
+        }
+        (out, context)
+    }
+
+    /// The event, borrowed from this one's block (and the shared texts).
     #[must_use]
     pub fn view(&self) -> KmsEvent<'_> {
+        let (t, context) = self.texts();
+        let field = |i: usize| t[i].map(Cow::Borrowed);
+        let required = |i: usize| Cow::Borrowed(t[i].unwrap_or_default());
         KmsEvent {
             time: self.time,
-            time_text: self.required(0),
-            event_id: self.required(1),
-            event_name: self.required(2),
-            event_type: self.field(3),
-            event_category: self.field(4),
-            region: self.field(5),
-            recipient_account: self.field(6),
-            principal: self.required(7),
-            principal_type: self.field(8),
-            principal_account: self.field(9),
-            session_name: self.field(10),
-            source_ip: self.field(11),
-            user_agent: self.field(12),
-            invoked_by: self.field(13),
-            key: self.field(14).map(|arn| KeyRef { arn }),
-            alias: self.field(15),
+            time_text: required(0),
+            event_id: required(1),
+            event_name: required(2),
+            event_type: field(3),
+            event_category: field(4),
+            region: field(5),
+            recipient_account: field(6),
+            principal: required(7),
+            principal_type: field(8),
+            principal_account: field(9),
+            session_name: field(10),
+            source_ip: field(11),
+            user_agent: field(12),
+            invoked_by: field(13),
+            key: field(14).map(|arn| KeyRef { arn }),
+            alias: field(15),
             outcome: self.outcome,
-            error_code: self.field(16),
-            error_message: self.field(17),
+            error_code: field(16),
+            error_message: field(17),
             read_only: self.read_only,
-            encryption_context: self
-                .context
-                .iter()
-                .map(|&(k, v)| (Cow::Borrowed(self.get(k)), Cow::Borrowed(self.get(v))))
+            encryption_context: context
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
-            key_policy: self.field(18),
-            raw: self.field(19),
+            key_policy: field(18),
+            raw: field(19),
         }
     }
 }
@@ -227,9 +283,9 @@ mod tests {
         let mut packed = PackedEvent::pack(&event);
         let raw_len = event.raw_json().map_or(0, str::len);
         assert!(raw_len > 0);
-        let before = packed.text.len();
+        let before = packed.block.len();
         packed.strip_raw();
-        assert_eq!(packed.text.len(), before - raw_len);
+        assert_eq!(packed.block.len(), before - raw_len);
         assert_eq!(packed.view().raw_json(), None);
         event.raw = None;
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));

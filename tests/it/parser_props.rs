@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use kmstop::event::{Parsed, parse_event_time, parse_record};
+use kmstop::event::{KmsEvent, PackedEvent, Parsed, parse_event_time, parse_record};
 use kmstop::report::{Report, ReportSettings, build_report};
 use kmstop::source::files::{Input, Listed, Problem};
 use kmstop::source::read_container;
@@ -391,6 +391,16 @@ fn check_parse(text: &str) -> Result<Option<Expected>, TestCaseError> {
         Ok(Parsed::Kms(event)) => {
             prop_assert!(!event.principal.is_empty(), "empty principal from {text}");
             prop_assert!(!event.event_name.is_empty());
+            // Held events (packed, their repeated texts shared) read back
+            // as parsed, with and without their record.
+            let mut packed = PackedEvent::pack(&event);
+            prop_assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
+            packed.strip_raw();
+            let stripped = KmsEvent {
+                raw: None,
+                ..(*event).clone()
+            };
+            prop_assert_eq!(format!("{:?}", packed.view()), format!("{stripped:?}"));
             Some(Expected::Kms {
                 event_name: event.event_name.into_owned(),
             })
