@@ -79,8 +79,10 @@ impl From<SourceMsg> for Msg {
 }
 
 /// Messages waiting at most: a full channel makes senders wait, which is
-/// the backpressure that keeps memory bounded.
-const CHANNEL: usize = 256;
+/// the backpressure that keeps memory bounded. A message can be a log
+/// file's events with their records (hundreds, ~2 kB each): 256 of them
+/// held 300 MB while the loop caught up with the readers.
+const CHANNEL: usize = 32;
 /// Redraws at most this often while data keeps arriving.
 const FRAME_MS: i64 = 100;
 /// The loop stops draining messages to draw after this long.
