@@ -270,6 +270,22 @@ pub struct LiveTailStatus {
     pub events: u64,
 }
 
+/// Where an event's record lies in a local log file: the dashboard drops
+/// the record's text and reads it again when asked (the JSON drill-down,
+/// an export), so holding every event costs its fields, not its record.
+/// `start` and `len` are byte offsets into the file's text as read
+/// (inflated, BOM stripped, bytes that are not UTF-8 read as U+FFFD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAt {
+    pub file: std::sync::Arc<std::path::Path>,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// Reads a record again from where it lies; the error says why not. Given
+/// to the dashboard by whoever reads files, so the app itself reads none.
+pub type RecordReader = fn(&RecordAt) -> Result<String, String>;
+
 /// A message from a source.
 #[derive(Debug)]
 pub enum SourceMsg {
@@ -295,8 +311,9 @@ pub enum SourceMsg {
     LiveTail(LiveTailStatus),
     /// The source's checkpoint, to save once the events before it are out.
     Commit(Commit),
-    /// Log files: the events of one file (in the file's order).
-    FileEvents(Vec<PackedEvent>),
+    /// Log files: the events of one file (in the file's order), each with
+    /// where its record lies when it can be read again.
+    FileEvents(Vec<(PackedEvent, Option<RecordAt>)>),
     /// Log files: this many of the inputs are read.
     FilesRead {
         done: usize,

@@ -29,7 +29,8 @@ use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
 use crate::feed::{
-    CallerIdentity, LiveTailStatus, ScanStats, SourceId, SourceMsg, SourceStatus, TrailStatus,
+    CallerIdentity, LiveTailStatus, RecordAt, RecordReader, ScanStats, SourceId, SourceMsg,
+    SourceStatus, TrailStatus,
 };
 use crate::inventory::{Inventory, KeyFacts};
 use crate::store::{Ingested, Store, StoreConfig};
@@ -135,6 +136,8 @@ pub struct Data {
     /// here (they would otherwise become "now"). Set from the clock.
     pub plausible: Option<crate::event::Plausible>,
     pub implausible: u64,
+    /// Reads a record again from its file (set by whoever reads files).
+    pub record_reader: Option<RecordReader>,
 }
 
 impl Data {
@@ -160,6 +163,7 @@ impl Data {
             refused: 0,
             plausible: None,
             implausible: 0,
+            record_reader: None,
         })
     }
 
@@ -173,18 +177,28 @@ impl Data {
 
     /// Counts a batch. `now` is the wall clock live; `None` for files,
     /// where the newest event time stands in for it.
-    pub fn ingest(&mut self, mut events: Vec<PackedEvent>, now: Option<DateTime<Utc>>) {
+    pub fn ingest(&mut self, events: Vec<PackedEvent>, now: Option<DateTime<Utc>>) {
+        self.ingest_located(events.into_iter().map(|e| (e, None)).collect(), now);
+    }
+
+    /// Counts a batch whose records may lie in files, to be read again
+    /// from there when asked for.
+    pub fn ingest_located(
+        &mut self,
+        mut events: Vec<(PackedEvent, Option<RecordAt>)>,
+        now: Option<DateTime<Utc>>,
+    ) {
         if let Some(p) = self.plausible {
             let before = events.len();
-            events.retain(|e| p.contains(e.time()));
+            events.retain(|(e, _)| p.contains(e.time()));
             self.implausible += (before - events.len()) as u64;
         }
         if events.is_empty() {
             return;
         }
-        let newest = events.iter().map(PackedEvent::time).max();
+        let newest = events.iter().map(|(e, _)| e.time()).max();
         let store_now = now.or(self.last.max(newest)).unwrap_or_default();
-        for event in events {
+        for (event, at) in events {
             let view = event.view();
             if self.store.ingest(&view, store_now) != Ingested::Added {
                 self.refused += 1;
@@ -195,7 +209,7 @@ impl Data {
             self.first = Some(self.first.map_or(time, |f| f.min(time)));
             self.last = Some(self.last.map_or(time, |l| l.max(time)));
             self.events_seen += 1;
-            let key = self.log.push(event);
+            let key = self.log.push(event, at);
             self.replay.push(time, key);
         }
         if now.is_some() {
@@ -349,7 +363,7 @@ impl Data {
     pub fn apply(&mut self, update: SourceMsg, now: DateTime<Utc>) {
         match update {
             SourceMsg::FileEvents(events) => {
-                self.ingest(events, None);
+                self.ingest_located(events, None);
                 return;
             }
             SourceMsg::FilesRead { done, total } => {

@@ -14,7 +14,8 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::PackedEvent;
+use crate::event::{PackedEvent, Parsed};
+use crate::feed::{RecordAt, RecordReader};
 
 /// An event's place in the log: its time and arrival number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,9 +28,34 @@ pub struct EventKey {
 pub struct Entry {
     pub seq: u64,
     pub event: PackedEvent,
+    /// Where its record lies, when the record is not held but can be read
+    /// again.
+    pub at: Option<RecordAt>,
 }
 
 impl Entry {
+    /// The event's original record: held, or read again from its file
+    /// with `reader` and checked to be the same event (same id and time).
+    ///
+    /// # Errors
+    /// Why the record cannot be shown: not held and nowhere to read it
+    /// from, the file unreadable, or changed since it was read.
+    pub fn record(&self, reader: Option<RecordReader>) -> Result<String, String> {
+        let v = self.event.view();
+        if let Some(raw) = v.raw_json() {
+            return Ok(raw.to_owned());
+        }
+        let (Some(at), Some(read)) = (&self.at, reader) else {
+            return Err("raw record no longer in memory".to_owned());
+        };
+        let file = at.file.display();
+        let text = read(at).map_err(|e| format!("{file}: {e}"))?;
+        match crate::event::parse_record(&text) {
+            Ok(Parsed::Kms(e)) if e.event_id == v.event_id && e.time == v.time => Ok(text),
+            _ => Err(format!("{file} changed since it was read")),
+        }
+    }
+
     pub fn key(&self) -> EventKey {
         EventKey {
             time: self.event.time(),
@@ -61,7 +87,7 @@ impl EventLog {
     }
 
     /// Inserts in time order (after events of the same time); returns its key.
-    pub fn push(&mut self, mut event: PackedEvent) -> EventKey {
+    pub fn push(&mut self, mut event: PackedEvent, at: Option<RecordAt>) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
         let time = event.time();
@@ -69,8 +95,8 @@ impl EventLog {
         if self.raw_capacity == 0 {
             event.strip_raw();
         }
-        let at = self.events.partition_point(|e| e.event.time() <= time);
-        self.events.insert(at, Entry { seq, event });
+        let place = self.events.partition_point(|e| e.event.time() <= time);
+        self.events.insert(place, Entry { seq, event, at });
         if self.raw_capacity > 0 {
             self.with_raw.push_back(key);
             while self.with_raw.len() > self.raw_capacity {
@@ -155,7 +181,7 @@ mod tests {
     fn keeps_time_order_whatever_the_arrival() {
         let mut log = EventLog::new(10, 10);
         for (id, s) in [("c", 30), ("a", 10), ("b", 20), ("b2", 20)] {
-            log.push(event(id, s));
+            log.push(event(id, s), None);
         }
         assert_eq!(ids(&log), ["c", "b2", "b", "a"]);
     }
@@ -163,9 +189,9 @@ mod tests {
     #[test]
     fn capacity_drops_the_oldest_and_raw_follows_arrival() {
         let mut log = EventLog::new(3, 2);
-        let k_old = log.push(event("x", 50));
+        let k_old = log.push(event("x", 50), None);
         for (id, s) in [("a", 10), ("b", 20), ("c", 30)] {
-            log.push(event(id, s));
+            log.push(event(id, s), None);
         }
         // "a" (oldest time) left; "x" arrived first so lost its record.
         assert_eq!(ids(&log), ["x", "c", "b"]);

@@ -14,24 +14,25 @@ use crate::text::escape_control;
 /// person; this only stops pathological patterns).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// The full JSON of an event: its original record when still held, else
-/// the parsed fields (with a note saying so). Every line is escaped.
+/// The full JSON of an event: its original record, held or read again
+/// from its file, else the parsed fields (with a note saying why). Every
+/// line is escaped.
 pub(super) fn open_json(app: &mut App, key: EventKey) {
     let Some(entry) = app.data.log.get(key) else {
         warn(app, "that event is no longer in memory");
         return;
     };
     let v = entry.event.view();
-    let (text, note) = match v.raw_json() {
-        Some(raw) => (
-            serde_json::from_str::<serde_json::Value>(raw)
+    let (text, note) = match entry.record(app.data.record_reader) {
+        Ok(raw) => (
+            serde_json::from_str::<serde_json::Value>(&raw)
                 .and_then(|val| serde_json::to_string_pretty(&val))
-                .unwrap_or_else(|_| raw.to_owned()),
+                .unwrap_or(raw),
             None,
         ),
-        None => (
+        Err(why) => (
             serde_json::to_string_pretty(&fields_json(&v)).unwrap_or_default(),
-            Some("raw record no longer in memory: showing the parsed fields".to_owned()),
+            Some(format!("{why}: showing the parsed fields")),
         ),
     };
     let lines = text

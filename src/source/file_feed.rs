@@ -2,6 +2,7 @@
 //! (the same [`scan`] as `report`) and sends each file's events as one
 //! owned batch, with progress, into the consumer's bounded channel.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -11,22 +12,63 @@ use super::files::{Consumer, Input, Listed, Problem, scan};
 use super::trail_fetch::{TrailPlan, start};
 use crate::event::{KmsEvent, PackedEvent};
 use crate::feed::ScanStats;
-use crate::feed::SourceMsg;
+use crate::feed::{RecordAt, SourceMsg};
 
 struct Batcher<M> {
     tx: SyncSender<M>,
-    events: Vec<PackedEvent>,
+    events: Vec<(PackedEvent, Option<RecordAt>)>,
     done: Arc<AtomicUsize>,
     /// Unknown while a bucket is still being listed.
     total: Option<usize>,
+    /// The local file being read (its records can be read again), and
+    /// where its text lies in memory (address, length).
+    file: Option<Arc<Path>>,
+    text: (usize, usize),
+}
+
+impl<M> Batcher<M> {
+    /// Where the event's record lies in the local file being read, when
+    /// it is a slice of the file's text.
+    fn record_at(&self, event: &KmsEvent<'_>) -> Option<RecordAt> {
+        let file = self.file.as_ref()?;
+        let raw = event.raw.as_deref()?;
+        let start = raw.as_ptr().addr().checked_sub(self.text.0)?;
+        if start + raw.len() > self.text.1 {
+            return None;
+        }
+        Some(RecordAt {
+            file: Arc::clone(file),
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(raw.len()).ok()?,
+        })
+    }
 }
 
 impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.events.push(PackedEvent::pack(&event));
+    fn consume(&mut self, mut event: KmsEvent<'_>) {
+        // A record that can be read again is not copied: the dashboard
+        // holds every event of the files, and records are most of it.
+        let at = self.record_at(&event);
+        if at.is_some() {
+            event.raw = None;
+        }
+        self.events.push((PackedEvent::pack(&event), at));
+    }
+
+    fn begin_file(&mut self, _index: usize, input: &Input) {
+        self.file = match input {
+            Input::File { path, .. } => Some(Arc::from(path.as_path())),
+            _ => None,
+        };
+        self.text = (0, 0);
+    }
+
+    fn file_text(&mut self, text: &str) {
+        self.text = (text.as_ptr().addr(), text.len());
     }
 
     fn end_file(&mut self, _index: usize) {
+        self.file = None;
         let events = std::mem::take(&mut self.events);
         if !events.is_empty() {
             let _ = self.tx.send(SourceMsg::FileEvents(events).into());
@@ -67,6 +109,8 @@ pub fn spawn<M: From<SourceMsg> + Send + 'static>(
                 events: Vec::new(),
                 done: Arc::clone(&done),
                 total,
+                file: None,
+                text: (0, 0),
             };
             let stats = match s3 {
                 None => scan(&Listed::new(&inputs), threads, make, &on_problem).1,

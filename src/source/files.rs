@@ -114,6 +114,37 @@ pub trait Consumer: Send {
     /// after that input's events (none if it failed): `index` is its place
     /// in the input list, so a consumer can put files back in order.
     fn end_file(&mut self, _index: usize) {}
+
+    /// Called before an input's events, with its place in the input list.
+    fn begin_file(&mut self, _index: usize, _input: &Input) {}
+
+    /// The text an input's events were parsed from, before they are
+    /// consumed: their records are slices of it.
+    fn file_text(&mut self, _text: &str) {}
+}
+
+/// A record of a local log file, read again from where it was found (the
+/// file read and decoded as [`scan`] reads it, then the record's bytes).
+///
+/// # Errors
+/// The file cannot be read any more, or is shorter than when it was read.
+pub fn read_record(at: &crate::feed::RecordAt) -> Result<String, String> {
+    let mut reader = Reader::default();
+    let input = Input::File {
+        path: at.file.to_path_buf(),
+        named: true,
+    };
+    let bytes = match reader.load(&input, true)? {
+        Loaded::Bytes(true) => &reader.inflated,
+        Loaded::Bytes(false) => &reader.raw,
+        Loaded::NotALog => return Err("no longer a log file".to_owned()),
+    };
+    // As `parse_file` decodes it, so the offsets mean the same bytes.
+    let text = String::from_utf8_lossy(strip_bom(bytes));
+    let start = at.start as usize;
+    text.get(start..start + at.len as usize)
+        .map(str::to_owned)
+        .ok_or_else(|| "the file is shorter than when it was read".to_owned())
 }
 
 /// Expands paths into inputs: directories recursively, `-` as stdin.
@@ -238,6 +269,7 @@ where
                     let mut reader = Reader::default();
                     while let Some((index, input)) = inputs.next() {
                         let before = stats.kms_records;
+                        consumer.begin_file(index, &input);
                         reader.read(&input, &mut consumer, &mut stats, on_problem);
                         consumer.end_file(index);
                         inputs.done(stats.kms_records - before);
@@ -417,6 +449,7 @@ fn parse_file<C: Consumer>(
     }
     file.stats.kms_records = file.events.len() as u64;
     file.stats.malformed = file.malformed.len() as u64;
+    consumer.file_text(text);
     for event in file.events {
         consumer.consume(event);
     }

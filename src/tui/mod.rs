@@ -214,6 +214,7 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
     if matches!(opts.source, Source::Files { .. }) {
         // A forged eventTime must not become file mode's "now".
         app.data.plausible = Some(crate::event::Plausible::at(now));
+        app.data.record_reader = Some(crate::source::files::read_record);
     }
     app.demo = opts.demo;
     app.keymap = opts.keymap.clone();

@@ -184,9 +184,10 @@ fn jsonl(app: &App, events: impl Iterator<Item = EventKey>) -> String {
             continue;
         };
         let v = entry.event.view();
-        let line = v
-            .raw_json()
-            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+        let line = entry
+            .record(app.data.record_reader)
+            .ok()
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok())
             .map_or_else(
                 || {
                     serde_json::json!({

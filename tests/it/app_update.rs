@@ -111,6 +111,71 @@ fn the_json_view_escapes_and_says_when_the_record_is_gone() {
     assert!(j.lines.iter().any(|l| l.contains("\"eventName\"")));
 }
 
+/// Reads `dir` as the file dashboard does, into a fresh file-mode app.
+fn files_app(dir: &std::path::Path, now: chrono::DateTime<chrono::Utc>) -> App {
+    let rules = kmstop::alert::builtin::rules();
+    let config = kmstop::app::DataConfig::files();
+    let mut data = kmstop::app::Data::new(&config, rules).expect("rules");
+    data.record_reader = Some(kmstop::source::files::read_record);
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let inputs = kmstop::source::files::discover(&[dir.to_path_buf()]).expect("inputs");
+    kmstop::source::file_feed::spawn(inputs, None, 1, tx);
+    loop {
+        let msg = rx
+            .recv_timeout(std::time::Duration::from_mins(2))
+            .expect("the files are read within two minutes");
+        let done = matches!(msg, kmstop::feed::SourceMsg::FilesDone(_));
+        data.apply(msg, now);
+        if done {
+            break;
+        }
+    }
+    App::new(data, kmstop::app::Mode::Files(vec![]), now)
+}
+
+#[test]
+fn a_file_events_json_is_read_again_from_its_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let records = support::records();
+    let log = serde_json::json!({ "Records": records }).to_string();
+    let path = dir.path().join("log.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, log.as_bytes()).expect("gzip");
+    std::fs::write(&path, gz.finish().expect("gzip")).expect("write the log");
+    let now = support::app().now;
+    let mut app = files_app(dir.path(), now);
+    let held: Vec<_> = app
+        .data
+        .log
+        .newest_first(chrono::DateTime::<chrono::Utc>::MIN_UTC, now)
+        .collect();
+    // Nothing of the records is held: each is known by where it lies.
+    assert!(held.len() > 5);
+    assert!(held.iter().all(|e| !e.event.has_raw() && e.at.is_some()));
+    act(&mut app, &[Action::Focus(Pane::Events), Action::Enter]);
+    let Some(Overlay::Json(j)) = &app.overlay else {
+        panic!("no JSON view")
+    };
+    assert!(j.note.is_none(), "{:?}", j.note);
+    // The original record, not the parsed fields (which have no eventSource).
+    assert!(
+        j.lines
+            .iter()
+            .any(|l| l.contains("\"eventSource\": \"kms.amazonaws.com\""))
+    );
+    act(&mut app, &[Action::Back]);
+    // The file rewritten since: the fields, and why.
+    std::fs::write(&path, "{\"Records\":[]}").expect("rewrite");
+    act(&mut app, &[Action::Enter]);
+    let Some(Overlay::Json(j)) = &app.overlay else {
+        panic!("no JSON view")
+    };
+    let note = j.note.as_deref().unwrap_or_default();
+    assert!(note.contains("log.json.gz"), "{note}");
+    assert!(note.ends_with("showing the parsed fields"), "{note}");
+    assert!(j.lines.iter().any(|l| l.contains("\"eventName\"")));
+}
+
 #[test]
 fn alert_and_denied_drill_downs() {
     let mut app = support::app();
