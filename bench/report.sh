@@ -3,8 +3,15 @@
 # decompression floor on a synthetic CloudTrail corpus, then measures
 # kmstop's peak RSS. Writes a markdown summary to bench/results/latest.md.
 #
+# Two floors: `floor` inflates every file with libdeflate on every core in
+# one process (examples/inflate_floor.rs, nothing parsed: the floor issue
+# 15 measures against); `floor-procs` runs one `libdeflate-gunzip` per 64
+# files, mostly process start-up. `kmstop-count` is the report with every
+# rule disabled (counting only).
+#
 # env: KMSTOP   kmstop binary (default: <repo>/target/release/kmstop;
 #               KMSTOP=true gives a dry run of everything else)
+#      PREVIOUS another kmstop binary timed beside it (optional)
 #      CORPUS   corpus dir (default /tmp/kmstop-bench/corpus; generated
 #               with seed $SEED if it has no expected.json)
 #      SEED     default 42;  SCALE  default 1 (only used when generating)
@@ -77,10 +84,20 @@ if [[ $KMSTOP != true ]]; then
 fi
 
 echo "== timing" >&2
-floor="find '$CORPUS' -name '*.json.gz' -print0 | xargs -0 -P $(nproc) -n 64 libdeflate-gunzip -c > /dev/null"
+floor_procs="find '$CORPUS' -name '*.json.gz' -print0 | xargs -0 -P $(nproc) -n 64 libdeflate-gunzip -c > /dev/null"
+(cd "$crate" && cargo build --release --quiet --example inflate_floor)
+floor="'$crate/target/release/examples/inflate_floor' '$CORPUS' > /dev/null"
+no_rules=$results/no-rules.toml
+if [[ $KMSTOP != true ]]; then
+  "$KMSTOP" rules --format json |
+    jq -r '.[] | "[[override]]\nid = \"\(.id)\"\nenabled = false\n"' >"$no_rules"
+fi
 cmds=(-n kmstop "$KMSTOP report --source '$CORPUS' --format json > /dev/null"
+      -n kmstop-count "$KMSTOP report --source '$CORPUS' --rules '$no_rules' --format json > /dev/null"
       -n duckdb "python3 '$here/duckdb_report.py' '$CORPUS'"
-      -n floor "$floor")
+      -n floor "$floor"
+      -n floor-procs "$floor_procs")
+[[ -z ${PREVIOUS:-} ]] || cmds+=(-n previous "$PREVIOUS report --source '$CORPUS' --format json > /dev/null")
 [[ ${SKIP_JQ:-0} == 1 ]] || cmds+=(-n jq "'$here/jq_report.sh' '$CORPUS' > /dev/null")
 json=$results/hyperfine-$(date -u +%Y%m%dT%H%M%SZ).json
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" "${cmds[@]}" >&2
@@ -103,7 +120,7 @@ duckdb_rss=$(rss_kb python3 "$here/duckdb_report.py" "$CORPUS")
     "|---|---:|---:|---:|---:|---:|",
     (.results[] | "| \(.command) | \(.mean * 1000 | round / 1000) | \(.stddev // 0 | . * 1000 | round / 1000) | \(.min * 1000 | round / 1000) | \(if $m.kmstop > 0 then (.mean / $m.kmstop * 100 | round / 100 | tostring) + "×" else "n/a" end) | \(if .command == "kmstop" then ($krss | tonumber / 1024 | round | tostring) + " MB" elif .command == "duckdb" then ($drss | tonumber / 1024 | round | tostring) + " MB" else "" end) |"),
     "",
-    "kmstop vs duckdb: \(if $m.kmstop > 0 then ($m.duckdb / $m.kmstop * 10 | round / 10 | tostring) + "× faster" else "n/a" end); kmstop vs floor (decompression only): \(if $m.floor > 0 then ($m.kmstop / $m.floor * 10 | round / 10 | tostring) + "× the floor" else "n/a" end)\(if $m.jq then "; jq pipeline: " + ($m.jq / ($m.kmstop | if . > 0 then . else 1 end) * 10 | round / 10 | tostring) + "× kmstop" else "" end)."
+    "kmstop vs duckdb: \(if $m.kmstop > 0 then ($m.duckdb / $m.kmstop * 10 | round / 10 | tostring) + "× faster" else "n/a" end); kmstop vs floor (libdeflate on every core, one process): \(if $m.floor > 0 then ($m.kmstop / $m.floor * 10 | round / 10 | tostring) + "× the floor with alerts, " + ($m["kmstop-count"] / $m.floor * 10 | round / 10 | tostring) + "× counting only" else "n/a" end)\(if $m.jq then "; jq pipeline: " + ($m.jq / ($m.kmstop | if . > 0 then . else 1 end) * 10 | round / 10 | tostring) + "× kmstop" else "" end)."
   ' "$json"
   echo
   echo "Checks:"
