@@ -59,6 +59,9 @@ pub fn report(
     }
     let (mut report, changes) = built.map_err(|e| usage_error(&e.to_string()))?;
     report.skipped.regions_failed = summary.failed.len() as u64;
+    // A sweep's inputs are its regions: the chunks they came in are how
+    // they were read, and their number says nothing about the window.
+    report.files_read = summary.regions_read;
     Ok((report, changes))
 }
 
@@ -72,6 +75,8 @@ struct Sweeping {
 /// What the sweeps came to.
 struct Summary {
     regions: usize,
+    /// Regions that handed the report events.
+    regions_read: u64,
     /// Events handed to the report, of every region.
     events: u64,
     /// One message per account × region that failed, naming it, why, and
@@ -156,20 +161,26 @@ impl Sweeping {
         drop(queue);
         let mut summary = Summary {
             regions: tasks.len(),
+            regions_read: 0,
             events: 0,
             failed: Vec::new(),
         };
         for (source, task) in tasks {
-            match runtime.block_on(task) {
-                Ok(Ok(swept)) => summary.events += swept.events,
+            let events = match runtime.block_on(task) {
+                Ok(Ok(swept)) => swept.events,
                 Ok(Err(stopped)) => {
-                    summary.events += stopped.swept.events;
                     summary.failed.push(failure(&source, &stopped));
+                    stopped.swept.events
                 }
-                Err(e) => summary
-                    .failed
-                    .push(format!("{source}: the sweep stopped: {e}")),
-            }
+                Err(e) => {
+                    summary
+                        .failed
+                        .push(format!("{source}: the sweep stopped: {e}"));
+                    0
+                }
+            };
+            summary.events += events;
+            summary.regions_read += u64::from(events > 0);
         }
         summary
     }

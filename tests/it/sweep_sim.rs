@@ -109,6 +109,9 @@ fn a_window_of_many_slices_gives_the_ground_truth_and_the_trails_report() {
         "a window with alerts: {files:#}"
     );
     assert_eq!(swept["alerts_out_of_order"].as_u64(), Some(0));
+    // As before the sweep streamed: one input per region, however many
+    // chunks it came in.
+    assert_eq!(swept["files_read"].as_u64(), Some(regions.len() as u64));
     assert_eq!(without_inputs(swept), without_inputs(files));
 
     // A page holds 50 events; each slice may end on a part page.
@@ -125,5 +128,41 @@ fn a_window_of_many_slices_gives_the_ground_truth_and_the_trails_report() {
             "{region}: {sent} requests for {events} events (minimum {minimum})"
         );
     }
+    sim.stop();
+}
+
+/// A region with no event in the window is an answer, not a failure (the
+/// sweep once handed the report an empty input, which failed as "not a
+/// CloudTrail log").
+#[test]
+fn a_window_without_events_is_an_empty_report() {
+    let sim = Sim::start(SimOptions {
+        history: Duration::from_mins(10),
+        record_own_calls: false,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let home = tempfile::tempdir().expect("home");
+    let out = kmstop_report(
+        home.path(),
+        &[
+            "--source",
+            "aws",
+            "--region",
+            "us-east-1,eu-west-1",
+            "--since",
+            "5h",
+            "--until",
+            "4h",
+            "--format",
+            "json",
+            "--endpoint-url",
+            &sim.endpoint(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report = json_of(&out);
+    assert_eq!(report["events"].as_u64(), Some(0));
+    assert_eq!(report["skipped"]["files_failed"].as_u64(), Some(0));
     sim.stop();
 }
