@@ -82,8 +82,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     if let Err(message) = check_selection(&args.accounts, &args.targets.regions, has_remote) {
         return usage_error(&message);
     }
-    let (inputs, regions_failed) = match report_inputs(args, &sources.paths, &range, now, from_aws)
-    {
+    let inputs = match report_inputs(&sources.paths, from_aws) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -110,12 +109,16 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         rules,
         ..ReportSettings::new(threads)
     };
-    let (mut report, changes, searched) =
-        match read_all(args, inputs, sources, &settings, now, &on_problem) {
-            Ok(done) => done,
-            Err(code) => return code,
-        };
-    report.skipped.regions_failed = regions_failed;
+    let built = if from_aws {
+        sweep::report(&args.targets.options(), &settings, now, &on_problem)
+            .map(|(report, changes)| (report, changes, false))
+    } else {
+        read_all(args, inputs, sources, &settings, now, &on_problem)
+    };
+    let (report, changes, searched) = match built {
+        Ok(done) => done,
+        Err(code) => return code,
+    };
     let log_failed = alerts_log
         .as_mut()
         .is_some_and(|log| !write_alerts_log(log, &changes, now));
@@ -229,7 +232,7 @@ fn exit_status(
     }
     if skipped.regions_failed > 0 {
         eprintln!(
-            "kmstop: {} region(s) could not be swept; the report leaves their events out (skipped.regions_failed)",
+            "kmstop: {} region(s) could not be swept to the end of the window; the report leaves out their events from the time named for each above (skipped.regions_failed)",
             skipped.regions_failed
         );
     }
@@ -251,34 +254,14 @@ fn exit_status(
     ExitCode::SUCCESS
 }
 
-/// The report's inputs: the files under `--source`, or one per account ×
-/// region swept (and how many regions failed, each named on stderr).
-fn report_inputs(
-    args: &ReportArgs,
-    paths: &[std::path::PathBuf],
-    range: &TimeRange,
-    now: DateTime<Utc>,
-    from_aws: bool,
-) -> Result<(Vec<Input>, u64), ExitCode> {
-    if !from_aws {
-        return discover(paths)
-            .map(|found| (found, 0))
-            .map_err(|message| usage_error(&message));
+/// The report's local inputs: the files under `--source` (none for
+/// `aws`, whose sweeps start once the rest of the command line is known
+/// to be good).
+fn report_inputs(paths: &[std::path::PathBuf], from_aws: bool) -> Result<Vec<Input>, ExitCode> {
+    if from_aws {
+        return Ok(Vec::new());
     }
-    let since = range.since.unwrap_or(now - chrono::Duration::hours(1));
-    let until = range.until.unwrap_or(now);
-    match sweep::sweep_inputs(&args.targets.options(), since, until) {
-        Ok(swept) => {
-            for message in &swept.failed {
-                eprintln!("kmstop: {message}");
-            }
-            Ok((swept.inputs, swept.failed.len() as u64))
-        }
-        Err(message) => {
-            eprintln!("kmstop: {message}");
-            Err(ExitCode::from(EXIT_INPUT_PROBLEM))
-        }
-    }
+    discover(paths).map_err(|message| usage_error(&message))
 }
 
 /// `--account` chooses a trail's accounts (S3 folders, log events): it

@@ -147,8 +147,8 @@ pub struct Skipped {
     pub not_log_files: u64,
     pub digest_files: u64,
     /// Account × regions whose LookupEvents sweep failed (`--source aws`;
-    /// each named with its reason on stderr): none of their events are
-    /// in the report.
+    /// each named on stderr with its reason and the time it had read up
+    /// to): their events before that time are in the report, none after.
     pub regions_failed: u64,
     /// Buckets, S3 folders and log groups that could not be read
     /// (`--source s3://…`, `logs://…`; each named with its reason on

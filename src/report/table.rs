@@ -397,7 +397,7 @@ fn write_alerts(report: &Report, opts: TableOptions, out: &mut impl Write) -> io
 fn incomplete(s: &crate::report::Skipped) -> String {
     let regions = (s.regions_failed > 0).then(|| {
         format!(
-            " INCOMPLETE: {} region(s) failed and are left out (named on stderr).",
+            " INCOMPLETE: {} region(s) failed: their events from the time named on stderr on are left out.",
             s.regions_failed
         )
     });

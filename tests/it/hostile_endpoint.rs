@@ -142,6 +142,10 @@ fn a_region_answering_garbage_fails_the_report_by_name() {
         stderr.contains("eu-west-1"),
         "the region is named: {stderr}"
     );
+    assert!(
+        stderr.contains("none of its events are in the report"),
+        "what is left out is said: {stderr}"
+    );
     assert_partial(&stdout);
     let (code, table, _) = run(kmstop(
         &sim,
@@ -284,6 +288,10 @@ fn a_region_that_never_answers_fails_by_name_in_bounded_time() {
     assert!(
         stderr.contains("eu-west-1"),
         "the region is named: {stderr}"
+    );
+    assert!(
+        stderr.contains("none of its events are in the report"),
+        "what is left out is said: {stderr}"
     );
     assert_partial(&stdout);
     assert!(stderr.contains("did not answer"), "{stderr}");

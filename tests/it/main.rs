@@ -43,6 +43,7 @@ mod sim_sdk;
 mod sim_wire;
 mod spike_day;
 mod store_props;
+mod sweep_sim;
 mod synth;
 mod trail_queue;
 mod trail_union;

@@ -20,7 +20,7 @@ pub use plan::{
 };
 pub use poller::{Ended, LookupApi, Poller, PollerSettings};
 pub use seen::{Delivered, SharedDelivered};
-pub use sweep::{Swept, sweep};
+pub use sweep::{AHEAD, CHUNK, Lockstep, Outlet, Record, Stopped, Swept, sweep};
 
 #[cfg(test)]
 mod mocked;
