@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| {
-                let mut inflater = libdeflater::Decompressor::new();
+                let mut decompressor = libdeflater::Decompressor::new();
                 let mut out = Vec::new();
                 loop {
                     let next = queue.lock().map(|mut q| q.next().cloned());
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                         .and_then(|b| b.try_into().ok())
                         .map_or(0, |b: [u8; 4]| u32::from_le_bytes(b) as usize);
                     out.resize(size, 0);
-                    match inflater.gzip_decompress(&gz, &mut out) {
+                    match decompressor.gzip_decompress(&gz, &mut out) {
                         Ok(n) => {
                             inflated.fetch_add(n as u64, Ordering::Relaxed);
                         }
