@@ -73,6 +73,9 @@ pub struct EventLog {
     capacity: usize,
     raw_capacity: usize,
     next_seq: u64,
+    /// The newest event time let go for room (not by retention): the log
+    /// no longer holds every event up to it.
+    dropped_through: Option<DateTime<Utc>>,
 }
 
 impl EventLog {
@@ -83,6 +86,7 @@ impl EventLog {
             capacity: capacity.max(1),
             raw_capacity,
             next_seq: 0,
+            dropped_through: None,
         }
     }
 
@@ -108,9 +112,17 @@ impl EventLog {
             }
         }
         while self.events.len() > self.capacity {
-            self.events.pop_front();
+            if let Some(gone) = self.events.pop_front() {
+                self.dropped_through = self.dropped_through.max(Some(gone.event.time()));
+            }
         }
         key
+    }
+
+    /// Up to when events were let go to stay within the capacity: the
+    /// Events pane cannot list them, and says so.
+    pub fn dropped_through(&self) -> Option<DateTime<Utc>> {
+        self.dropped_through
     }
 
     /// Drops events older than `cutoff` (retention).

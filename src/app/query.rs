@@ -92,6 +92,9 @@ pub struct Snapshot {
     pub alert_total: usize,
     pub firing: usize,
     pub events: Vec<EventRef>,
+    /// The window reaches back before events the log let go for room: the
+    /// Events pane lists none up to this time.
+    pub events_dropped_through: Option<DateTime<Utc>>,
     pub drill: Option<DrillView>,
     /// The whole range (timeline strip): reused while the data is unchanged.
     pub timeline: Arc<Series>,
@@ -226,6 +229,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         alert_total,
         firing,
         events,
+        events_dropped_through: app.data.log.dropped_through().filter(|d| *d >= from),
         drill: None,
         timeline,
         timeline_generation: Some(app.data.generation),

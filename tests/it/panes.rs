@@ -149,3 +149,44 @@ fn drill_and_json_frames() {
     update(&mut app, Action::Help, now);
     insta::assert_snapshot!("help_80x24", support::text(&render(&app, 80, 24)));
 }
+
+/// A file range with more events than the dashboard holds: the Events pane
+/// lists the newest and says up to when it holds none, instead of showing
+/// an older window as if it had no events.
+#[test]
+fn the_events_pane_says_when_older_events_are_not_held() {
+    let rules = kmstop::alert::builtin::rules();
+    let config = kmstop::app::DataConfig {
+        log_capacity: 50,
+        ..kmstop::app::DataConfig::files()
+    };
+    let data = kmstop::app::Data::new(&config, rules).expect("rules");
+    let mut app = App::new(
+        data,
+        kmstop::app::Mode::Files(vec!["./logs".to_owned()]),
+        support::start() + chrono::Duration::hours(3),
+    );
+    let events: Vec<_> = support::records().iter().map(support::pack).collect();
+    app.data.ingest(events, None);
+    app.data.finish_files();
+    let now = app.now;
+    update(&mut app, Action::Focus(Pane::Events), now);
+    app.refresh();
+    let through = app
+        .data
+        .log
+        .dropped_through()
+        .expect("the log let events go");
+    assert_eq!(app.snapshot.events_dropped_through, Some(through));
+    let buffer = render(&app, 200, 60);
+    let text: String = buffer
+        .content()
+        .iter()
+        .map(ratatui::buffer::Cell::symbol)
+        .collect();
+    let note = format!("none held to {}", through.format("%m-%d %H:%M"));
+    assert!(text.contains(&note), "no {note:?} in the frame");
+    // The full story holds every event: no such note.
+    let full = support::app();
+    assert_eq!(full.snapshot.events_dropped_through, None);
+}

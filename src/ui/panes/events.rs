@@ -91,6 +91,11 @@ pub fn draw(
     if shown >= crate::app::query::MAX_EVENT_ROWS {
         extra.push_str(" · newest shown");
     }
+    if let Some(t) = s.events_dropped_through {
+        // Held events are capped: an older window has counts, not events.
+        extra.push_str(" · none held to ");
+        extra.push_str(&t.format("%m-%d %H:%M").to_string());
+    }
     let inner = framed(frame, area, theme, Pane::Events, &extra, focused);
     rows(
         frame,
