@@ -198,6 +198,7 @@ impl Data {
         }
         let newest = events.iter().map(|(e, _)| e.time()).max();
         let store_now = now.or(self.last.max(newest)).unwrap_or_default();
+        let mut added = Vec::with_capacity(events.len());
         for (event, at) in events {
             let view = event.view();
             if self.store.ingest(&view, store_now) != Ingested::Added {
@@ -209,8 +210,10 @@ impl Data {
             self.first = Some(self.first.map_or(time, |f| f.min(time)));
             self.last = Some(self.last.map_or(time, |l| l.max(time)));
             self.events_seen += 1;
-            let key = self.log.push(event, at);
-            self.replay.push(time, key);
+            added.push((event, at));
+        }
+        for key in self.log.push_all(added) {
+            self.replay.push(key.time, key);
         }
         if now.is_some() {
             let cutoff = self.store.bucket_start(self.store.cutoff_index(store_now));

@@ -91,24 +91,65 @@ impl EventLog {
     }
 
     /// Inserts in time order (after events of the same time); returns its key.
-    pub fn push(&mut self, mut event: PackedEvent, at: Option<RecordAt>) -> EventKey {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let time = event.time();
-        let key = EventKey { time, seq };
-        if self.raw_capacity == 0 {
-            event.strip_raw();
-        }
-        let place = self.events.partition_point(|e| e.event.time() <= time);
-        self.events.insert(place, Entry { seq, event, at });
-        if self.raw_capacity > 0 {
-            self.with_raw.push_back(key);
-            while self.with_raw.len() > self.raw_capacity {
-                if let Some(old) = self.with_raw.pop_front()
-                    && let Some(i) = self.position(old)
-                {
-                    self.events[i].event.strip_raw();
+    pub fn push(&mut self, event: PackedEvent, at: Option<RecordAt>) -> EventKey {
+        let keys = self.push_all(vec![(event, at)]);
+        keys[0]
+    }
+
+    /// Inserts a batch in time order, each after the events of its time
+    /// already held, as one `push` after another would; returns the keys
+    /// in the batch's order.
+    ///
+    /// A file's events land among the last minutes' events of the files
+    /// read beside it: inserting them one by one moved those minutes'
+    /// entries once per event (a fifth of the file dashboard's loading).
+    /// The batch is sorted and merged with the held events from its
+    /// oldest one on, moving each once.
+    pub fn push_all(&mut self, batch: Vec<(PackedEvent, Option<RecordAt>)>) -> Vec<EventKey> {
+        let mut entries: Vec<Entry> = batch
+            .into_iter()
+            .map(|(mut event, at)| {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                if self.raw_capacity == 0 {
+                    event.strip_raw();
                 }
+                Entry { seq, event, at }
+            })
+            .collect();
+        let keys: Vec<EventKey> = entries.iter().map(Entry::key).collect();
+        let with_raw: Vec<EventKey> = entries
+            .iter()
+            .filter(|e| e.event.has_raw())
+            .map(Entry::key)
+            .collect();
+        entries.sort_unstable_by_key(Entry::key);
+        if let Some(oldest) = entries.first().map(Entry::key) {
+            let from = self.events.partition_point(|e| e.key() < oldest);
+            let mut held = self
+                .events
+                .drain(from..)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .peekable();
+            let mut new = entries.into_iter().peekable();
+            while let (Some(a), Some(b)) = (held.peek(), new.peek()) {
+                let next = if a.key() < b.key() {
+                    held.next()
+                } else {
+                    new.next()
+                };
+                self.events.extend(next);
+            }
+            self.events.extend(held);
+            self.events.extend(new);
+        }
+        self.with_raw.extend(with_raw);
+        while self.with_raw.len() > self.raw_capacity {
+            if let Some(old) = self.with_raw.pop_front()
+                && let Some(i) = self.position(old)
+            {
+                self.events[i].event.strip_raw();
             }
         }
         while self.events.len() > self.capacity {
@@ -116,7 +157,7 @@ impl EventLog {
                 self.dropped_through = self.dropped_through.max(Some(gone.event.time()));
             }
         }
-        key
+        keys
     }
 
     /// Up to when events were let go to stay within the capacity: the
@@ -187,6 +228,35 @@ mod tests {
         log.newest_first(from, until)
             .map(|e| e.event.view().event_id.into_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_batch_lands_as_its_events_pushed_one_by_one_would() {
+        // Batches overlapping the held events, with ties and out of order.
+        let batches: [&[(&str, u32)]; 4] = [
+            &[("a", 10), ("b", 30), ("c", 20)],
+            &[("d", 20), ("e", 5), ("f", 30), ("g", 40)],
+            &[],
+            &[("h", 40), ("i", 1), ("j", 20), ("k", 59)],
+        ];
+        let mut one_by_one = EventLog::new(9, 2);
+        let mut merged = EventLog::new(9, 2);
+        for batch in batches {
+            let keys: Vec<EventKey> = batch
+                .iter()
+                .map(|&(id, s)| one_by_one.push(event(id, s), None))
+                .collect();
+            let all = batch.iter().map(|&(id, s)| (event(id, s), None)).collect();
+            assert_eq!(merged.push_all(all), keys);
+        }
+        assert_eq!(ids(&merged), ids(&one_by_one));
+        assert_eq!(merged.dropped_through(), one_by_one.dropped_through());
+        let raw = |log: &EventLog| {
+            let all = log.events.iter();
+            all.map(|e| e.event.has_raw()).collect::<Vec<_>>()
+        };
+        assert_eq!(raw(&merged), raw(&one_by_one));
+        assert_eq!(raw(&merged).iter().filter(|r| **r).count(), 2);
     }
 
     #[test]
