@@ -387,12 +387,16 @@ enum Loaded {
 /// would block forever and a device never end.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     // Before opening: opening a FIFO waits for a writer.
-    if !std::fs::metadata(path)?.is_file() {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, socket or device): not read",
         ));
     }
+    // Sized once: doubling copies the buffer on every growth.
+    let size = usize::try_from(meta.len().min(MAX_INFLATED) + 1).unwrap_or(0);
+    buf.reserve_exact(size.saturating_sub(buf.len()));
     read_capped(std::fs::File::open(path)?, buf)
 }
 
