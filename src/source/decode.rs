@@ -68,12 +68,6 @@ pub fn gunzip(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         }
         out.clear();
     }
-    // Room for the cap at once: growing by doubling would reallocate a
-    // 128 MB buffer into a 256 MB one, and jemalloc copies where glibc
-    // remapped, so a gzip bomb held both (293 MB). Pages never written
-    // cost no memory.
-    let cap = usize::try_from(MAX_INFLATED + 1).unwrap_or(usize::MAX);
-    out.reserve_exact(cap.saturating_sub(out.len()));
     flate2::read::MultiGzDecoder::new(data)
         .take(MAX_INFLATED + 1)
         .read_to_end(out)
