@@ -87,7 +87,8 @@ echo "== timing" >&2
 floor_procs="find '$CORPUS' -name '*.json.gz' -print0 | xargs -0 -P $(nproc) -n 64 libdeflate-gunzip -c > /dev/null"
 (cd "$crate" && cargo build --release --quiet --example inflate_floor)
 floor="'$crate/target/release/examples/inflate_floor' '$CORPUS' > /dev/null"
-no_rules=$results/no-rules.toml
+no_rules=$(mktemp --suffix .toml)
+trap 'rm -f "$no_rules"' EXIT
 if [[ $KMSTOP != true ]]; then
   "$KMSTOP" rules --format json |
     jq -r '.[] | "[[override]]\nid = \"\(.id)\"\nenabled = false\n"' >"$no_rules"
