@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod athena;
 mod keys;
 mod sim;
 
@@ -134,6 +135,10 @@ pub enum Command {
     /// elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
+    /// Amazon Athena over a trail's bucket: print (or create) the
+    /// CloudTrail table that `report --source athena://…` queries.
+    #[command(after_help = athena::ATHENA_HELP)]
+    Athena(athena::AthenaArgs),
     /// Print kmstop's manual page (roff), or write one page per command
     /// into a directory.
     #[command(after_help = MAN_HELP)]
@@ -432,6 +437,8 @@ Examples:
     --account 111122223333 --region eu-west-1
   kmstop report --source logs://aws-cloudtrail-logs-org --since 1d \\
     --region eu-west-1
+  kmstop report --source athena://security/cloudtrail_org --workgroup ir \\
+      --since 90d --max-scanned 500GB
   kmstop report --source aws --profile prod --region us-east-1,eu-west-1 \\
     --since 6h";
 
@@ -453,7 +460,9 @@ pub struct ReportArgs {
     /// organization trails) where it lies; `logs://LOG_GROUP` (a name, or
     /// an ARN for a group in another region) searches a trail's CloudWatch
     /// Logs log group; `aws` reads the window from CloudTrail's
-    /// LookupEvents (`./aws` for a directory of that name).
+    /// LookupEvents (`./aws` for a directory of that name);
+    /// `athena://[CATALOG/]DATABASE/TABLE` pushes the report down to Athena
+    /// over a trail's table (see `kmstop athena ddl`).
     #[arg(long = "source", short = 's', value_name = "PATH", required = true, num_args = 1..)]
     pub sources: Vec<PathBuf>,
 
@@ -505,6 +514,9 @@ pub struct ReportArgs {
     /// its stdin: at most 10 runs a minute, each killed after 10 s.
     #[arg(long, value_name = "CMD")]
     pub on_alert: Option<String>,
+
+    #[command(flatten)]
+    pub athena: athena::ReportAthenaArgs,
 }
 
 const RULES_HELP: &str = "\

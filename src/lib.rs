@@ -38,6 +38,7 @@
 pub mod aggregate;
 pub mod alert;
 pub mod app;
+pub mod athena;
 pub mod aws;
 pub mod cli;
 pub mod clock;

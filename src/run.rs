@@ -1,6 +1,7 @@
 //! Running a parsed command line: wiring sources, engine and renderers,
 //! printing problems on stderr and choosing the exit status.
 
+mod athena;
 mod dashboard;
 mod demo;
 mod doctor;
@@ -53,6 +54,7 @@ pub fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo::run(&args, &clock),
         Some(Command::Completions(args)) => install::completions(&args),
         Some(Command::Man(args)) => install::man(&args),
+        Some(Command::Athena(args)) => athena::run(&args),
         None => dashboard::run(&cli.dashboard, &clock),
     }
 }
@@ -74,15 +76,23 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         return usage_error(&format!("--since ({since}) is after --until ({until})"));
     }
     let from_aws = args.sources.len() == 1 && args.sources[0].as_os_str() == "aws";
+    let athena = match athena_source(args) {
+        Ok(table) => table,
+        Err(message) => return usage_error(&message),
+    };
     let sources = match s3::split_sources(&args.sources) {
         Ok(split) => split,
         Err(message) => return usage_error(&message),
     };
     let has_remote = sources.has_remote();
-    if let Err(message) = check_selection(&args.accounts, &args.targets.regions, has_remote) {
+    if let Err(message) = check_selection(
+        &args.accounts,
+        &args.targets.regions,
+        has_remote || athena.is_some(),
+    ) {
         return usage_error(&message);
     }
-    let inputs = match report_inputs(&sources.paths, from_aws) {
+    let inputs = match report_inputs(&sources.paths, from_aws || athena.is_some()) {
         Ok(found) => found,
         Err(code) => return code,
     };
@@ -109,7 +119,18 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         rules,
         ..ReportSettings::new(threads)
     };
-    let built = if from_aws {
+    if let Some(table) = &athena
+        && args.athena.dry_run
+    {
+        println!(
+            "{};",
+            athena::sql(table, &settings, &args.accounts, &args.targets.regions)
+        );
+        return ExitCode::SUCCESS;
+    }
+    let built = if let Some(table) = &athena {
+        athena::report(table, args, &settings).map(|(report, changes)| (report, changes, true))
+    } else if from_aws {
         sweep::report(&args.targets.options(), &settings, now, &on_problem)
             .map(|(report, changes)| (report, changes, false))
     } else {
@@ -147,10 +168,26 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     exit_status(
         args,
         &report,
-        from_aws || searched,
+        from_aws || searched || athena.is_some(),
         files_failed,
         log_failed || hook_failed,
     )
+}
+
+/// The `athena://` table of `--source`, when it is the only source.
+fn athena_source(args: &ReportArgs) -> Result<Option<crate::athena::TableAddress>, String> {
+    let named = |p: &std::path::PathBuf| p.to_str().is_some_and(|s| s.starts_with("athena://"));
+    match args.sources.as_slice() {
+        [only] if named(only) => {
+            let text = only.to_str().unwrap_or_default();
+            text.parse().map(Some).map_err(|e| format!("--source {e}"))
+        }
+        many if many.iter().any(named) => {
+            Err("--source athena://… cannot be mixed with other sources: Athena reads the trail where it lies".into())
+        }
+        _ if args.athena.dry_run => Err("--dry-run needs an athena:// source".into()),
+        _ => Ok(None),
+    }
 }
 
 /// Builds the report from the local inputs, then the `s3://` and

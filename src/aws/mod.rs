@@ -8,6 +8,7 @@
 //! against the simulator and checks every request against an allow-list.
 
 mod answer_limit;
+pub mod athena;
 mod cloudtrail;
 mod error;
 mod kms;

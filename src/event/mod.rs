@@ -13,6 +13,7 @@ pub use time::Plausible;
 mod packed;
 pub mod record;
 mod shared;
+pub mod sql;
 mod time;
 
 use std::borrow::Cow;
@@ -51,11 +52,12 @@ impl Outcome {
         let Some(code) = code.filter(|c| !c.is_empty()) else {
             return Self::Success;
         };
+        let marker = sql::DENIED_CONTAINS.as_bytes();
         let denied = code
             .as_bytes()
-            .windows(b"accessdenied".len())
-            .any(|w| w.eq_ignore_ascii_case(b"accessdenied"))
-            || code.ends_with("UnauthorizedOperation");
+            .windows(marker.len())
+            .any(|w| w.eq_ignore_ascii_case(marker))
+            || code.ends_with(sql::DENIED_ENDS_WITH);
         if denied { Self::Denied } else { Self::Error }
     }
 

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use thiserror::Error;
 
 use super::record::{Record, Resource, Text, UserIdentity};
+use super::sql::{PRINCIPAL_RULE, PrincipalStep, UNKNOWN_PRINCIPAL};
 use super::{KMS_EVENT_SOURCE, KeyRef, KmsEvent, Outcome, parse_event_time};
 
 /// What one record turned out to be.
@@ -136,29 +137,39 @@ type PrincipalParts<'a> = (
     Option<Cow<'a, str>>,
 );
 
-/// The principal rule: every session of a role is one principal; services
-/// are named by `invokedBy`; a caller from another account by its account.
+/// The principal rule ([`PRINCIPAL_RULE`], shared with its SQL
+/// rendering): every session of a role is one principal; services are
+/// named by `invokedBy`; a caller from another account by its account.
 fn principal_of(identity: UserIdentity<'_>) -> PrincipalParts<'_> {
     let kind = identity.kind.take();
-    let issuer = if kind.as_deref() == Some("AssumedRole") {
-        identity.session_context.0.session_issuer.0.arn.take()
-    } else {
-        None
-    };
+    let mut issuer = identity.session_context.0.session_issuer.0.arn.take();
+    let mut arn = identity.arn.take();
+    let mut principal_id = identity.principal_id.take();
     let invoked_by = identity.invoked_by.take();
-    let service = if kind.as_deref() == Some("AWSService") {
-        invoked_by.clone()
-    } else {
-        None
-    };
     let account = identity.account_id.take();
-    let principal = issuer
-        .or(service)
-        .or_else(|| identity.arn.take())
-        .or_else(|| invoked_by.clone())
-        .or_else(|| account.as_ref().map(|a| Cow::Owned(format!("account:{a}"))))
-        .or_else(|| identity.principal_id.take())
-        .unwrap_or(Cow::Borrowed("unknown"));
+    let principal = PRINCIPAL_RULE
+        .iter()
+        .find_map(|step| match step {
+            PrincipalStep::IssuerOfAssumedRole => {
+                if kind.as_deref() == Some("AssumedRole") {
+                    issuer.take()
+                } else {
+                    None
+                }
+            }
+            PrincipalStep::ServiceOfAwsService => {
+                if kind.as_deref() == Some("AWSService") {
+                    invoked_by.clone()
+                } else {
+                    None
+                }
+            }
+            PrincipalStep::Arn => arn.take(),
+            PrincipalStep::InvokedBy => invoked_by.clone(),
+            PrincipalStep::Account => account.as_ref().map(|a| Cow::Owned(format!("account:{a}"))),
+            PrincipalStep::PrincipalId => principal_id.take(),
+        })
+        .unwrap_or(Cow::Borrowed(UNKNOWN_PRINCIPAL));
     (principal, kind, account, invoked_by)
 }
 

@@ -76,7 +76,7 @@ pub struct KeyRow {
 }
 
 impl KeyRow {
-    fn new(arn: String, events: u64, denied: u64, principals: u64) -> Self {
+    pub(crate) fn new(arn: String, events: u64, denied: u64, principals: u64) -> Self {
         let key = crate::event::KeyRef {
             arn: arn.as_str().into(),
         }
@@ -108,7 +108,7 @@ pub struct ControlPlaneRow {
 }
 
 impl ControlPlaneRow {
-    fn from_event(e: &KmsEvent<'_>) -> Self {
+    pub(crate) fn from_event(e: &KmsEvent<'_>) -> Self {
         Self {
             time: e.time,
             event_name: e.event_name.clone().into_owned(),
@@ -154,6 +154,12 @@ pub struct Skipped {
     /// (`--source s3://…`, `logs://…`; each named with its reason on
     /// stderr): their events are not in the report.
     pub prefixes_failed: u64,
+    /// The counts above that the source cannot know, so its zero means
+    /// "not known", not "none" (a report pushed down to Athena cannot see
+    /// the records its `SerDe` could not read, nor the files). Only printed
+    /// when the source has such gaps.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub not_known: &'static [&'static str],
 }
 
 /// What a report covers and which rules it replays.

@@ -242,6 +242,7 @@ impl<'d> Tally<'d> {
                 // Known to the caller, which swept the regions and listed the buckets.
                 regions_failed: 0,
                 prefixes_failed: 0,
+                not_known: &[],
             },
             files_read: scan.files_read,
             alerts: Vec::new(),

@@ -1,0 +1,304 @@
+//! From the rows of the report's query ([`super::query`]) to the report:
+//! count rows are summed into the same rows a local report counts, and
+//! each whole event is rebuilt as a CloudTrail record and read by the
+//! local parser, so control-plane rows and alerts come from the one
+//! parser and the one rule engine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::query::DETAIL_COLUMNS;
+use crate::alert::{AlertChange, Engine, EngineError};
+use crate::event::{Outcome, PackedEvent, Parsed, parse_record};
+use crate::report::alerts::{AlertFeed, Interest};
+use crate::report::{ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped};
+
+/// What a report pushed down to Athena cannot know: the `SerDe` drops what
+/// it cannot read and Athena names no files.
+pub const NOT_KNOWN: &[&str] = &[
+    "non_kms",
+    "malformed_records_the_serde_dropped",
+    "files_failed",
+    "not_log_files",
+    "digest_files",
+    "conflicting_copies",
+];
+
+/// A result row: its values by column name.
+pub struct Row<'r> {
+    pub columns: &'r HashMap<String, usize>,
+    pub values: &'r [Option<String>],
+}
+
+impl Row<'_> {
+    fn get(&self, column: &str) -> Option<&str> {
+        let index = *self.columns.get(column)?;
+        self.values.get(index)?.as_deref()
+    }
+
+    fn count(&self) -> u64 {
+        self.get("n").and_then(|n| n.parse().ok()).unwrap_or(0)
+    }
+
+    fn time(&self, column: &str) -> Option<DateTime<Utc>> {
+        let seconds: f64 = self.get(column)?.parse().ok()?;
+        // Whole milliseconds: the double carries them exactly for any
+        // CloudTrail time.
+        #[allow(clippy::cast_possible_truncation)]
+        DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
+    }
+}
+
+#[derive(Default)]
+struct PrincipalSum {
+    events: u64,
+    decrypt: u64,
+    denied: u64,
+    keys: HashSet<String>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct KeySum {
+    events: u64,
+    denied: u64,
+    principals: HashSet<String>,
+}
+
+/// Sums the rows as they are paged in.
+pub struct Answer {
+    report: Report,
+    principals: HashMap<String, PrincipalSum>,
+    keys: HashMap<String, KeySum>,
+    whole: Vec<PackedEvent>,
+    interest: Interest,
+    /// Rows that were not what the query returns (an engine bug).
+    pub unreadable_rows: u64,
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).min()
+}
+
+fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).max()
+}
+
+impl Answer {
+    /// # Errors
+    /// A rule that does not compile.
+    pub fn new(settings: &ReportSettings) -> Result<Self, EngineError> {
+        Ok(Self {
+            report: Report {
+                events: 0,
+                denied: 0,
+                errors: 0,
+                from: None,
+                to: None,
+                principals: Vec::new(),
+                keys: Vec::new(),
+                event_names: BTreeMap::new(),
+                control_plane: Vec::new(),
+                skipped: Skipped {
+                    not_known: NOT_KNOWN,
+                    ..Skipped::default()
+                },
+                files_read: 0,
+                alerts: Vec::new(),
+                alerts_out_of_order: 0,
+            },
+            principals: HashMap::new(),
+            keys: HashMap::new(),
+            whole: Vec::new(),
+            interest: Interest::new(&settings.rules, &settings.inventory)?,
+            unreadable_rows: 0,
+        })
+    }
+
+    pub fn add(&mut self, row: &Row<'_>) {
+        let n = row.count();
+        let skipped = &mut self.report.skipped;
+        match row.get("kind") {
+            Some("event") => self.add_events(row, n),
+            Some("duplicate") => skipped.duplicates += n,
+            Some("out_of_range") => skipped.out_of_range += n,
+            Some("implausible") => skipped.implausible_time += n,
+            Some("malformed") => skipped.malformed += n,
+            _ => self.unreadable_rows += 1,
+        }
+    }
+
+    fn add_events(&mut self, row: &Row<'_>, n: u64) {
+        let (Some(name), Some(principal), Some(outcome)) = (
+            row.get("eventname"),
+            row.get("principal"),
+            row.get("outcome"),
+        ) else {
+            self.unreadable_rows += 1;
+            return;
+        };
+        let denied = if outcome == Outcome::Denied.as_str() {
+            n
+        } else {
+            0
+        };
+        let (first, last) = (row.time("first_time"), row.time("last_time"));
+        let r = &mut self.report;
+        r.events += n;
+        r.denied += denied;
+        r.errors += if outcome == Outcome::Error.as_str() {
+            n
+        } else {
+            0
+        };
+        r.from = earliest(r.from, first);
+        r.to = latest(r.to, last);
+        *r.event_names.entry(name.to_owned()).or_default() += n;
+        let key = row.get("key_arn");
+        let p = self.principals.entry(principal.to_owned()).or_default();
+        p.events += n;
+        p.decrypt += if name == "Decrypt" { n } else { 0 };
+        p.denied += denied;
+        p.first = earliest(p.first, first);
+        p.last = latest(p.last, last);
+        if let Some(key) = key {
+            p.keys.insert(key.to_owned());
+            let k = self.keys.entry(key.to_owned()).or_default();
+            k.events += n;
+            k.denied += denied;
+            k.principals.insert(principal.to_owned());
+        }
+        if row.get("d_time").is_some() {
+            self.add_whole(row);
+        }
+    }
+
+    /// Rebuilds the record from its columns and reads it as a log file's.
+    fn add_whole(&mut self, row: &Row<'_>) {
+        let text = record_of(row).to_string();
+        let Ok(Parsed::Kms(event)) = parse_record(&text) else {
+            self.unreadable_rows += 1;
+            return;
+        };
+        if event.is_control_plane() {
+            self.report
+                .control_plane
+                .push(ControlPlaneRow::from_event(&event));
+        }
+        if self.interest.wants(&event) {
+            self.whole.push(PackedEvent::pack(&event));
+        }
+    }
+
+    /// The report, its alerts replayed in event-time order (ties by event
+    /// id, as a local report orders them).
+    ///
+    /// # Errors
+    /// A rule that does not compile.
+    pub fn finish(
+        mut self,
+        settings: &ReportSettings,
+    ) -> Result<(Report, Vec<AlertChange>), EngineError> {
+        let mut principals: Vec<PrincipalRow> = self
+            .principals
+            .into_iter()
+            .map(|(principal, p)| PrincipalRow {
+                principal,
+                events: p.events,
+                decrypt: p.decrypt,
+                denied: p.denied,
+                keys: p.keys.len() as u64,
+                first_seen: p.first,
+                last_seen: p.last,
+            })
+            .collect();
+        principals.sort_by(|a, b| {
+            b.events
+                .cmp(&a.events)
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+        let mut keys: Vec<KeyRow> = self
+            .keys
+            .into_iter()
+            .map(|(arn, k)| KeyRow::new(arn, k.events, k.denied, k.principals.len() as u64))
+            .collect();
+        keys.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.arn.cmp(&b.arn)));
+        let mut report = self.report;
+        report.principals = principals;
+        report.keys = keys;
+        report.control_plane.sort_by(|a, b| {
+            (a.time, &a.event_id, &a.event_name).cmp(&(b.time, &b.event_id, &b.event_name))
+        });
+        self.whole.sort_by_key(PackedEvent::time);
+        let mut feed = AlertFeed::new(Engine::new(
+            settings.rules.clone(),
+            settings.inventory.clone(),
+        )?);
+        feed.push(0, self.whole);
+        let (alerts, changes) = feed.finish(report.to);
+        report.alerts = alerts;
+        Ok((report, changes))
+    }
+}
+
+/// The CloudTrail record a row describes, as far as the parser reads it.
+fn record_of(row: &Row<'_>) -> Value {
+    let text = |column: &str| row.get(column).map_or(Value::Null, |v| json!(v));
+    let mut identity = Map::new();
+    for (field, column) in [
+        ("type", "d_uid_type"),
+        ("arn", "d_uid_arn"),
+        ("accountId", "d_uid_account"),
+        ("principalId", "d_uid_principalid"),
+        ("invokedBy", "d_uid_invokedby"),
+    ] {
+        identity.insert(field.to_owned(), text(column));
+    }
+    identity.insert(
+        "sessionContext".to_owned(),
+        json!({ "sessionIssuer": { "arn": text("d_uid_issuer") } }),
+    );
+    let mut resources = Vec::new();
+    if let Some(arn) = row.get("d_res_key") {
+        resources.push(json!({ "ARN": arn, "type": "AWS::KMS::Key" }));
+    }
+    if let Some(arn) = row.get("d_res_alias") {
+        resources.push(json!({ "ARN": arn, "type": "AWS::KMS::Alias" }));
+    }
+    // The SerDe keeps requestParameters as the JSON text it was.
+    let request = row
+        .get("d_request")
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .unwrap_or(Value::Null);
+    json!({
+        "eventSource": crate::event::KMS_EVENT_SOURCE,
+        "eventID": text("d_id"),
+        "eventTime": text("d_time"),
+        "eventName": text("eventname"),
+        "eventType": text("d_type"),
+        "eventCategory": text("d_category"),
+        "awsRegion": text("d_region"),
+        "recipientAccountId": text("d_recipient"),
+        "userIdentity": identity,
+        "sourceIPAddress": text("d_ip"),
+        "userAgent": text("d_agent"),
+        "errorCode": text("d_error_code"),
+        "errorMessage": text("d_error_message"),
+        "readOnly": text("d_readonly"),
+        "requestParameters": request,
+        "responseElements": { "keyId": text("d_response_key") },
+        "resources": resources,
+    })
+}
+
+/// Every column the query returns, in order.
+#[must_use]
+pub fn columns() -> Vec<&'static str> {
+    let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
+    all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
+    all.extend(["n", "first_time", "last_time"]);
+    all
+}

@@ -1,0 +1,377 @@
+//! The one query a report pushes down to Athena. One scan of the table:
+//! CloudTrail's JSON is not columnar, so every extra scan of the same
+//! partitions would bill the same bytes again. It returns
+//!
+//! - counts per (event name, principal, key, outcome): totals, principals,
+//!   keys and event names are sums over these rows;
+//! - one row per event the report must see whole: control-plane calls,
+//!   events some alert rule could match (the rule's exact matcher runs
+//!   here, on the rebuilt event), and for a first-seen rule only each
+//!   group's first sighting;
+//! - one row per kind of event set aside (duplicates, out of range, …).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::alert::{Field, Kind, MatchSpec, RuleSpec};
+use crate::event::Plausible;
+use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
+use crate::report::TimeRange;
+
+use super::TableAddress;
+
+/// What to ask for.
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub table: TableAddress,
+    pub range: TimeRange,
+    pub plausible: Plausible,
+    /// `account` partition values (organization trail tables).
+    pub accounts: Vec<String>,
+    /// `region` partition values.
+    pub regions: Vec<String>,
+    pub rules: Vec<RuleSpec>,
+}
+
+/// The columns of a row describing one event (null on count rows), in
+/// the order the query returns them after the count columns.
+pub const DETAIL_COLUMNS: [(&str, &str); 21] = [
+    ("d_id", "eventid"),
+    ("d_time", "eventtime"),
+    ("d_type", "eventtype"),
+    ("d_category", "eventcategory"),
+    ("d_region", "awsregion"),
+    ("d_recipient", "recipientaccountid"),
+    ("d_uid_type", "useridentity.type"),
+    ("d_uid_arn", "useridentity.arn"),
+    ("d_uid_account", "useridentity.accountid"),
+    ("d_uid_principalid", "useridentity.principalid"),
+    ("d_uid_invokedby", "useridentity.invokedby"),
+    (
+        "d_uid_issuer",
+        "useridentity.sessioncontext.sessionissuer.arn",
+    ),
+    ("d_ip", "sourceipaddress"),
+    ("d_agent", "useragent"),
+    ("d_error_code", "errorcode"),
+    ("d_error_message", "errormessage"),
+    ("d_readonly", "readonly"),
+    ("d_request", "requestparameters"),
+    (
+        "d_response_key",
+        "json_extract_scalar(responseelements, '$.keyId')",
+    ),
+    ("d_res_key", "__resource_key"),
+    ("d_res_alias", "__resource_alias"),
+];
+
+fn time_literal(t: DateTime<Utc>) -> String {
+    format!(
+        "from_iso8601_timestamp({})",
+        literal(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    )
+}
+
+/// The `yyyy/MM/dd` partition a time's log files are filed under.
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y/%m/%d").to_string()
+}
+
+fn in_list(column: &str, values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|v| literal(v)).collect();
+    format!("{column} IN ({})", items.join(", "))
+}
+
+/// Partition predicates: they decide the bytes scanned, so the bill.
+fn partition_filter(q: &ReportQuery) -> Vec<String> {
+    let mut filter = Vec::new();
+    // A log file is filed under the day it was delivered, at or after its
+    // events, up to a day later.
+    if let Some(since) = q.range.since {
+        filter.push(format!("\"timestamp\" >= {}", literal(&day(since))));
+    }
+    if let Some(until) = q.range.until {
+        let last = until + crate::source::trail_layout::LATE_DELIVERY;
+        filter.push(format!("\"timestamp\" <= {}", literal(&day(last))));
+    }
+    if !q.accounts.is_empty() {
+        filter.push(in_list("account", &q.accounts));
+    }
+    if !q.regions.is_empty() {
+        filter.push(in_list("region", &q.regions));
+    }
+    filter
+}
+
+/// A glob (`*` any run, all else literal) as a `LIKE` pattern.
+fn like(glob: &str) -> String {
+    let mut out = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '!' => {
+                out.push('!');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    format!("{} ESCAPE '!'", literal(&out))
+}
+
+/// The SQL of a rule's conditions this rendering knows, and whether they
+/// are all its conditions (then the SQL is exact, else a wider net the
+/// rule's own matcher narrows).
+fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
+    let mut sql = Vec::new();
+    let list = |sql: &mut Vec<String>, column: &str, values: &[String]| {
+        if !values.is_empty() {
+            sql.push(in_list(column, values));
+        }
+    };
+    list(&mut sql, "eventname", &m.event_names);
+    let outcomes: Vec<String> = m.outcomes.iter().map(|o| o.as_str().to_owned()).collect();
+    list(&mut sql, "outcome", &outcomes);
+    list(&mut sql, "NULLIF(awsregion, '')", &m.regions);
+    list(&mut sql, "NULLIF(eventtype, '')", &m.event_types);
+    list(&mut sql, "NULLIF(eventcategory, '')", &m.event_categories);
+    list(
+        &mut sql,
+        "NULLIF(useridentity.type, '')",
+        &m.principal_types,
+    );
+    if !m.not_principal_types.is_empty() {
+        sql.push(format!(
+            "NOT COALESCE({}, false)",
+            in_list("NULLIF(useridentity.type, '')", &m.not_principal_types)
+        ));
+    }
+    if let Some(read_only) = m.read_only {
+        sql.push(format!("lower(readonly) = '{read_only}'"));
+    }
+    if !m.error_codes.is_empty() {
+        let globs: Vec<String> = m
+            .error_codes
+            .iter()
+            .map(|g| format!("NULLIF(errorcode, '') LIKE {}", like(g)))
+            .collect();
+        sql.push(format!("({})", globs.join(" OR ")));
+    }
+    let rendered = MatchSpec {
+        event_names: m.event_names.clone(),
+        outcomes: m.outcomes.clone(),
+        regions: m.regions.clone(),
+        event_types: m.event_types.clone(),
+        event_categories: m.event_categories.clone(),
+        principal_types: m.principal_types.clone(),
+        not_principal_types: m.not_principal_types.clone(),
+        read_only: m.read_only,
+        error_codes: m.error_codes.clone(),
+        ..MatchSpec::default()
+    };
+    (sql, rendered == *m)
+}
+
+/// A field a first-seen rule groups by, as a column of the query.
+fn field_sql(field: Field) -> Option<&'static str> {
+    Some(match field {
+        Field::Principal => "principal",
+        Field::Key => "key_arn",
+        Field::Region => "NULLIF(awsregion, '')",
+        Field::EventName => "eventname",
+        Field::SourceIp => "NULLIF(sourceipaddress, '')",
+        Field::UserAgent => "NULLIF(useragent, '')",
+        Field::ErrorCode => "NULLIF(errorcode, '')",
+        Field::PrincipalAccount => "NULLIF(useridentity.accountid, '')",
+        Field::Alias | Field::SessionName | Field::KeyAccount => return None,
+    })
+}
+
+/// Which events the report needs whole, as a condition over `ranked`,
+/// and the window columns that condition reads.
+fn wanted(rules: &[RuleSpec]) -> (String, Vec<String>) {
+    let mut wanted = vec!["lower(readonly) = 'false'".to_owned()];
+    let mut windows = Vec::new();
+    for rule in rules.iter().filter(|r| r.enabled) {
+        let (sql, exact) = conditions(&rule.matcher);
+        let condition = if sql.is_empty() {
+            "true".to_owned()
+        } else {
+            sql.join(" AND ")
+        };
+        let fields: Option<Vec<&str>> = rule
+            .group_by
+            .iter()
+            .chain(&rule.field)
+            .map(|f| field_sql(*f))
+            .collect();
+        match fields {
+            // Only a group's first sighting can make a first-seen alert
+            // (ties included): the rest need not leave Athena.
+            Some(fields) if rule.kind == Kind::FirstSeen && exact && rule.exclude.is_none() => {
+                let column = format!("first_{}", windows.len());
+                windows.push(format!(
+                    "rank() OVER (PARTITION BY kind, ({condition}), {} ORDER BY t) AS {column}",
+                    fields.join(", ")
+                ));
+                wanted.push(format!("(({condition}) AND {column} = 1)"));
+            }
+            _ => wanted.push(format!("({condition})")),
+        }
+    }
+    (wanted.join(" OR "), windows)
+}
+
+/// The SQL of the report's one query.
+#[must_use]
+pub fn report_sql(q: &ReportQuery) -> String {
+    let table = q.table.sql();
+    let mut filter = vec!["eventsource = 'kms.amazonaws.com'".to_owned()];
+    filter.extend(partition_filter(q));
+    let since = q
+        .range
+        .since
+        .map_or_else(|| "false".into(), |s| format!("t < {}", time_literal(s)));
+    let until = q
+        .range
+        .until
+        .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
+    let (wanted, windows) = wanted(&q.rules);
+    let windows: String = windows.iter().fold(String::new(), |mut all, w| {
+        all.push_str(",\n    ");
+        all.push_str(w);
+        all
+    });
+    let identity_without_id = [
+        "principal",
+        "sourceipaddress",
+        "key_arn",
+        "errorcode",
+        "useragent",
+    ]
+    .iter()
+    .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let resource_alias = "element_at(filter(resources, r -> NULLIF(r.arn, '') IS NOT NULL \
+        AND strpos(r.arn, 'alias/') > 0 AND NOT COALESCE((NULLIF(r.type, '') IS NULL \
+        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
+        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0, false)), 1).arn";
+    let resource_key = "element_at(filter(resources, r -> (NULLIF(r.type, '') IS NULL \
+        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
+        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0), 1).arn";
+    let details = DETAIL_COLUMNS
+        .iter()
+        .fold(String::new(), |mut all, (name, column)| {
+            let column = match *column {
+                "__resource_key" => resource_key,
+                "__resource_alias" => resource_alias,
+                c => c,
+            };
+            let _ = write!(all, ",\n  CASE WHEN whole THEN {column} END AS {name}");
+            all
+        });
+    let groups: String = (1..=5 + DETAIL_COLUMNS.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH scan AS (
+  SELECT *,
+    try(from_iso8601_timestamp(eventtime)) AS t,
+    {principal} AS principal,
+    {key} AS key_arn,
+    {outcome} AS outcome
+  FROM {table}
+  WHERE {filter}
+), classed AS (
+  SELECT *,
+    CASE WHEN NULLIF(eventname, '') IS NULL OR t IS NULL THEN 'malformed'
+      WHEN t < {earliest} OR t > {latest} THEN 'implausible'
+      WHEN {since} OR {until} THEN 'out_of_range'
+      WHEN row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id}) > 1 THEN 'duplicate'
+      ELSE 'event' END AS kind
+  FROM scan
+), ranked AS (
+  SELECT *{windows}
+  FROM classed
+), marked AS (
+  SELECT *, kind = 'event' AND ({wanted}) AS whole
+  FROM ranked
+)
+SELECT kind,
+  CASE WHEN kind = 'event' THEN eventname END AS eventname,
+  CASE WHEN kind = 'event' THEN principal END AS principal,
+  CASE WHEN kind = 'event' THEN key_arn END AS key_arn,
+  CASE WHEN kind = 'event' THEN outcome END AS outcome{details},
+  count(*) AS n,
+  to_unixtime(min(t)) AS first_time,
+  to_unixtime(max(t)) AS last_time
+FROM marked
+GROUP BY {groups}",
+        principal = principal_sql(),
+        key = key_arn_sql(),
+        outcome = outcome_sql(),
+        filter = filter.join("\n    AND "),
+        earliest = time_literal(q.plausible.earliest),
+        latest = time_literal(q.plausible.latest),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_become_like_patterns_with_their_wildcards_escaped() {
+        assert_eq!(like("AccessDenied*"), "'AccessDenied%' ESCAPE '!'");
+        assert_eq!(like("a_b%c!*"), "'a!_b!%c!!%' ESCAPE '!'");
+        assert_eq!(like("it's"), "'it''s' ESCAPE '!'");
+    }
+
+    #[test]
+    fn a_rule_with_a_regex_is_widened_not_rendered() {
+        let exact = MatchSpec {
+            event_names: vec!["Decrypt".into()],
+            ..MatchSpec::default()
+        };
+        assert!(conditions(&exact).1);
+        let regex = MatchSpec {
+            principal: Some("role/".into()),
+            ..exact
+        };
+        let (sql, is_exact) = conditions(&regex);
+        assert!(!is_exact);
+        assert_eq!(sql, ["eventname IN ('Decrypt')"]);
+    }
+
+    #[test]
+    fn partitions_cover_the_window_and_a_day_of_late_delivery() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+        };
+        let q = ReportQuery {
+            table: "athena://db/t".parse().expect("address"),
+            range: TimeRange {
+                since: at("2025-05-20T23:00:00Z"),
+                until: at("2025-05-21T01:00:00Z"),
+            },
+            plausible: Plausible::at(at("2026-01-01T00:00:00Z").expect("time")),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into(), "it's".into()],
+            rules: Vec::new(),
+        };
+        assert_eq!(
+            partition_filter(&q),
+            [
+                "\"timestamp\" >= '2025/05/20'",
+                "\"timestamp\" <= '2025/05/22'",
+                "account IN ('111122223333')",
+                "region IN ('eu-west-1', 'it''s')",
+            ]
+        );
+    }
+}
