@@ -111,13 +111,17 @@ async fn run_query(
     max_scanned: Option<u64>,
     on_row: &mut OnRow<'_>,
 ) -> Result<Finished, String> {
+    // Listening before the query starts: a Ctrl-C at any moment after
+    // Athena has it stops it.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot listen for Ctrl-C: {e}"))?;
     let id = client
         .start(sql, place)
         .await
         .map_err(|e| explain_call(&e, place, "StartQueryExecution"))?;
     let waited = tokio::select! {
         waited = client.wait(&id, max_scanned, &|_| {}) => waited,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupt.recv() => {
             client.stop(&id).await;
             Err(QueryError::Cancelled { id: id.clone() })
         }
