@@ -108,17 +108,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     };
     let failed = AtomicBool::new(false);
     let on_problem = |problem: Problem| print_problem(&problem, &failed);
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        usize::from,
-    );
-    let settings = ReportSettings {
-        range,
-        plausible: crate::event::Plausible::at(now),
-        threads,
-        rules,
-        ..ReportSettings::new(threads)
-    };
+    let settings = report_settings(args, range, now, rules);
     if let Some(table) = &athena
         && args.athena.dry_run
     {
@@ -172,6 +162,25 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         files_failed,
         log_failed || hook_failed,
     )
+}
+
+fn report_settings(
+    args: &ReportArgs,
+    range: TimeRange,
+    now: DateTime<Utc>,
+    rules: Vec<RuleSpec>,
+) -> ReportSettings {
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    ReportSettings {
+        range,
+        plausible: crate::event::Plausible::at(now),
+        threads,
+        rules,
+        ..ReportSettings::new(threads)
+    }
 }
 
 /// The `athena://` table of `--source`, when it is the only source.

@@ -319,7 +319,7 @@ fn ctrl_c_stops_the_running_query() {
         &json!({ "model_name": "athena::execution", "transition": { "progression": "manual", "times": 1_000_000 } }),
     );
     let home = tempfile::tempdir().expect("home");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("kmstop"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin!("kmstop"))
         .args([
             "report",
             "--source",
@@ -352,11 +352,11 @@ fn ctrl_c_stops_the_running_query() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = Command::new("kill")
+    let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .expect("kill runs");
-    assert!(status.success());
+    assert!(killed.success());
     let out = child.wait_with_output().expect("kmstop ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
