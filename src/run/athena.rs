@@ -151,10 +151,13 @@ async fn run_query(
         bytes(finished.scanned_bytes),
         finished.id
     );
-    client
+    let rows = client
         .rows(&finished.id, on_row)
         .await
         .map_err(|e| explain_call(&e, place, "GetQueryResults"))?;
+    if rows > 0 {
+        eprintln!("kmstop: Athena answered with {rows} row(s)");
+    }
     Ok(finished)
 }
 
