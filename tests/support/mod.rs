@@ -1,8 +1,10 @@
-//! Shared by the integration tests: servers that speak AWS (moto), the
-//! expected `kmstop keys` output, and the dashboard's fixed story. Each test
-//! binary uses only some of it, hence the `dead_code` allowance.
+//! Shared by the integration tests: servers that speak AWS (moto, the
+//! Athena stand-in), the expected `kmstop keys` output, and the dashboard's
+//! fixed story. Each test binary uses only some of it, hence the
+//! `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod athena;
 pub mod key_list;
 pub mod moto;
 pub mod story;
