@@ -150,6 +150,14 @@ fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
     if let Some(read_only) = m.read_only {
         sql.push(format!("lower(readonly) = '{read_only}'"));
     }
+    if let Some(cross) = m.cross_account {
+        // The caller's account against the key ARN's fifth field; false
+        // when either is unknown, as the matcher has it.
+        let op = if cross { "<>" } else { "=" };
+        sql.push(format!(
+            "COALESCE(NULLIF(useridentity.accountid, '') {op} NULLIF(split_part(key_arn, ':', 5), ''), false)"
+        ));
+    }
     if !m.error_codes.is_empty() {
         let globs: Vec<String> = m
             .error_codes
@@ -168,6 +176,7 @@ fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
         not_principal_types: m.not_principal_types.clone(),
         read_only: m.read_only,
         error_codes: m.error_codes.clone(),
+        cross_account: m.cross_account,
         ..MatchSpec::default()
     };
     (sql, rendered == *m)

@@ -11,6 +11,7 @@ mod alert_engine;
 mod app_update;
 mod athena_emulator;
 mod athena_moto;
+mod athena_report;
 mod bad_input;
 mod copies_props;
 mod credential_hints;

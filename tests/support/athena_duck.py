@@ -397,7 +397,10 @@ class Athena:
                 "Status": status,
                 "Statistics": {
                     "EngineExecutionTimeInMillis": elapsed,
-                    "DataScannedInBytes": q.scanned if done else 0,
+                    # Athena counts bytes as a query reads them; DuckDB
+                    # holds every file already, so a running query has
+                    # read all it will.
+                    "DataScannedInBytes": q.scanned if done or q.state == "RUNNING" else 0,
                     "TotalExecutionTimeInMillis": elapsed,
                     "QueryQueueTimeInMillis": 0,
                     "ServicePreProcessingTimeInMillis": 0,
