@@ -1,7 +1,7 @@
 //! `kmstop report --source athena://…` through the binary and the real
 //! SDK path, against the Athena stand-in: kmstop's SQL is parsed by
 //! sqlglot's Athena dialect, transpiled to DuckDB's and run by DuckDB over
-//! the generated corpus loaded with the CloudTrail SerDe's columns. The
+//! the generated corpus loaded with the CloudTrail `SerDe`'s columns. The
 //! report must equal `kmstop report` over the same files, field for field,
 //! alerts included, on the account and organization trail layouts, with
 //! hostile strings in the data; what Athena cannot know is listed, and
