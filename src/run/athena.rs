@@ -119,13 +119,19 @@ async fn run_query(
         .start(sql, place)
         .await
         .map_err(|e| explain_call(&e, place, "StartQueryExecution"))?;
+    let progress = progress_line();
+    progress.set_message(format!("query {id} running"));
+    let on_scanned = |scanned: u64| {
+        progress.set_message(format!("query {id} running, {} scanned", bytes(scanned)));
+    };
     let waited = tokio::select! {
-        waited = client.wait(&id, max_scanned, &|_| {}) => waited,
+        waited = client.wait(&id, max_scanned, &on_scanned) => waited,
         _ = interrupt.recv() => {
             client.stop(&id).await;
             Err(QueryError::Cancelled { id: id.clone() })
         }
     };
+    progress.finish_and_clear();
     let finished = match waited {
         Ok(finished) => finished,
         Err(QueryError::Call(e)) => return Err(explain_call(&e, place, "GetQueryExecution")),
@@ -151,14 +157,40 @@ async fn run_query(
         bytes(finished.scanned_bytes),
         finished.id
     );
+    let progress = progress_line();
+    progress.set_message(format!("reading the answer of query {}", finished.id));
+    let mut counted = |columns: &[String], values: Vec<Option<String>>| {
+        progress.inc(1);
+        on_row(columns, values);
+    };
     let rows = client
-        .rows(&finished.id, on_row)
+        .rows(&finished.id, &mut counted)
         .await
-        .map_err(|e| explain_call(&e, place, "GetQueryResults"))?;
+        .map_err(|e| explain_call(&e, place, "GetQueryResults"));
+    progress.finish_and_clear();
+    let rows = rows?;
     if rows > 0 {
         eprintln!("kmstop: Athena answered with {rows} row(s)");
     }
     Ok(finished)
+}
+
+/// A progress line on stderr when it is a terminal: the query's state,
+/// then the rows read.
+fn progress_line() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} athena: {msg}, {human_pos} rows {elapsed}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let bar = indicatif::ProgressBar::with_draw_target(None, target).with_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn bytes(n: u64) -> String {
