@@ -173,7 +173,56 @@ fn heading(out: &mut impl Write, title: &str, shown: usize, total: usize) -> io:
 /// Only errors of the underlying writer.
 pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> io::Result<()> {
     let s = &report.skipped;
-    let summary = format!(
+    let summary = if s.not_known.is_empty() {
+        local_summary(report)
+    } else {
+        pushed_down_summary(report)
+    };
+    writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
+    let sections = match opts.section {
+        Some(only) => vec![only],
+        None => vec![
+            Section::Alerts,
+            Section::Principals,
+            Section::Keys,
+            Section::Denied,
+            Section::ControlPlane,
+        ],
+    };
+    sections.into_iter().try_for_each(|section| match section {
+        Section::Principals | Section::Denied => write_principals(report, section, opts, &mut out),
+        Section::Keys => write_keys(report, opts, &mut out),
+        Section::ControlPlane => write_control_plane(report, opts, &mut out),
+        Section::EventNames => write_event_names(report, opts, &mut out),
+        Section::Alerts => write_alerts(report, opts, &mut out),
+    })
+}
+
+/// A report pushed down to a query engine counts no files and cannot see
+/// what its reader dropped: say so rather than print zeros.
+fn pushed_down_summary(report: &Report) -> String {
+    let s = &report.skipped;
+    format!(
+        "{} KMS events, {} denied, {} errors, from {} to {}, counted by the query engine. Skipped {} \
+         duplicates, {} out of range, {} with an impossible time, {} malformed. Not known to this \
+         source: files, non-KMS records, records its reader could not read, and which of two \
+         disagreeing copies came first (skipped.not_known).{}",
+        report.events,
+        report.denied,
+        report.errors,
+        short_time(report.from),
+        short_time(report.to),
+        s.duplicates,
+        s.out_of_range,
+        s.implausible_time,
+        s.malformed,
+        incomplete(s),
+    )
+}
+
+fn local_summary(report: &Report) -> String {
+    let s = &report.skipped;
+    format!(
         "{} KMS events, {} denied, {} errors, from {} to {}. Read {} files; skipped {} non-KMS \
          records, {} duplicates, {} conflicting copies, {} out of range, {} with an impossible time, {} malformed, {} \
          failed files, {} non-log files, {} digest files.{}",
@@ -193,25 +242,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         s.not_log_files,
         s.digest_files,
         incomplete(s),
-    );
-    writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
-    let sections = match opts.section {
-        Some(only) => vec![only],
-        None => vec![
-            Section::Alerts,
-            Section::Principals,
-            Section::Keys,
-            Section::Denied,
-            Section::ControlPlane,
-        ],
-    };
-    sections.into_iter().try_for_each(|section| match section {
-        Section::Principals | Section::Denied => write_principals(report, section, opts, &mut out),
-        Section::Keys => write_keys(report, opts, &mut out),
-        Section::ControlPlane => write_control_plane(report, opts, &mut out),
-        Section::EventNames => write_event_names(report, opts, &mut out),
-        Section::Alerts => write_alerts(report, opts, &mut out),
-    })
+    )
 }
 
 fn write_principals(

@@ -192,6 +192,29 @@ fn a_window_an_account_and_a_region_are_partition_predicates() {
         "{sql}"
     );
     assert!(sql.contains("\"timestamp\" >= '"), "{sql}");
+
+    // The table says what this source cannot count instead of zeros.
+    let home = tempfile::tempdir().expect("home");
+    let out = kmstop_offline(home.path())
+        .args([
+            "report",
+            "--source",
+            "athena://security/org",
+            "--format",
+            "table",
+        ])
+        .args([
+            "--athena-region",
+            "us-east-1",
+            "--endpoint-url",
+            &athena.endpoint,
+        ])
+        .timeout(Duration::from_mins(10))
+        .output()
+        .expect("kmstop runs");
+    let table = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    assert!(table.contains("Not known to this source"), "{table}");
+    assert!(!table.contains("Read 0 files"), "{table}");
 }
 
 #[test]
