@@ -268,11 +268,17 @@ fn record_of(row: &Row<'_>) -> Value {
     if let Some(arn) = row.get("d_res_alias") {
         resources.push(json!({ "ARN": arn, "type": "AWS::KMS::Alias" }));
     }
-    // The SerDe keeps requestParameters as the JSON text it was.
-    let request = row
-        .get("d_request")
+    let context = row
+        .get("d_req_context")
         .and_then(|t| serde_json::from_str::<Value>(t).ok())
         .unwrap_or(Value::Null);
+    let request = json!({
+        "keyId": text("d_req_key"),
+        "targetKeyId": text("d_req_target"),
+        "aliasName": text("d_req_alias"),
+        "policy": text("d_req_policy"),
+        "encryptionContext": context,
+    });
     json!({
         "eventSource": crate::event::KMS_EVENT_SOURCE,
         "eventID": text("d_id"),

@@ -17,6 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::alert::{Field, Kind, MatchSpec, RuleSpec};
 use crate::event::Plausible;
 use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
+use crate::inventory::Inventory;
 use crate::report::TimeRange;
 
 use super::TableAddress;
@@ -32,11 +33,13 @@ pub struct ReportQuery {
     /// `region` partition values.
     pub regions: Vec<String>,
     pub rules: Vec<RuleSpec>,
+    /// Key facts (state, rotation) the rules' inventory conditions read.
+    pub inventory: Inventory,
 }
 
 /// The columns of a row describing one event (null on count rows), in
 /// the order the query returns them after the count columns.
-pub const DETAIL_COLUMNS: [(&str, &str); 21] = [
+pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
     ("d_id", "eventid"),
     ("d_time", "eventtime"),
     ("d_type", "eventtype"),
@@ -57,7 +60,25 @@ pub const DETAIL_COLUMNS: [(&str, &str); 21] = [
     ("d_error_code", "errorcode"),
     ("d_error_message", "errormessage"),
     ("d_readonly", "readonly"),
-    ("d_request", "requestparameters"),
+    // Only what the parser reads of `requestParameters`: a Decrypt's
+    // whole request would be most of the answer's bytes.
+    (
+        "d_req_key",
+        "json_extract_scalar(requestparameters, '$.keyId')",
+    ),
+    (
+        "d_req_target",
+        "json_extract_scalar(requestparameters, '$.targetKeyId')",
+    ),
+    (
+        "d_req_alias",
+        "json_extract_scalar(requestparameters, '$.aliasName')",
+    ),
+    (
+        "d_req_policy",
+        "json_extract_scalar(requestparameters, '$.policy')",
+    ),
+    ("d_req_context", "__context"),
     (
         "d_response_key",
         "json_extract_scalar(responseelements, '$.keyId')",
@@ -123,7 +144,7 @@ fn like(glob: &str) -> String {
 /// The SQL of a rule's conditions this rendering knows, and whether they
 /// are all its conditions (then the SQL is exact, else a wider net the
 /// rule's own matcher narrows).
-fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
+fn conditions(m: &MatchSpec, inventory: &Inventory) -> (Vec<String>, bool) {
     let mut sql = Vec::new();
     let list = |sql: &mut Vec<String>, column: &str, values: &[String]| {
         if !values.is_empty() {
@@ -158,6 +179,28 @@ fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
             "COALESCE(NULLIF(useridentity.accountid, '') {op} NULLIF(split_part(key_arn, ':', 5), ''), false)"
         ));
     }
+    if !m.key_states.is_empty() || m.key_rotation_enabled.is_some() {
+        // The inventory is known before the query: its keys with the
+        // wanted facts are the condition (none: nothing can match).
+        let mut keys: Vec<String> = inventory
+            .iter()
+            .filter(|f| {
+                (m.key_states.is_empty()
+                    || f.state
+                        .as_deref()
+                        .is_some_and(|s| m.key_states.iter().any(|w| w == s)))
+                    && m.key_rotation_enabled
+                        .is_none_or(|want| f.rotation_enabled == Some(want))
+            })
+            .map(|f| f.arn.clone())
+            .collect();
+        keys.sort();
+        if keys.is_empty() {
+            sql.push("false".to_owned());
+        } else {
+            sql.push(in_list("key_arn", &keys));
+        }
+    }
     if !m.error_codes.is_empty() {
         let globs: Vec<String> = m
             .error_codes
@@ -177,6 +220,8 @@ fn conditions(m: &MatchSpec) -> (Vec<String>, bool) {
         read_only: m.read_only,
         error_codes: m.error_codes.clone(),
         cross_account: m.cross_account,
+        key_states: m.key_states.clone(),
+        key_rotation_enabled: m.key_rotation_enabled,
         ..MatchSpec::default()
     };
     (sql, rendered == *m)
@@ -199,16 +244,29 @@ fn field_sql(field: Field) -> Option<&'static str> {
 
 /// Which events the report needs whole, as a condition over `ranked`,
 /// and the window columns that condition reads.
-fn wanted(rules: &[RuleSpec]) -> (String, Vec<String>) {
+fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
     let mut wanted = vec!["lower(readonly) = 'false'".to_owned()];
     let mut windows = Vec::new();
     for rule in rules.iter().filter(|r| r.enabled) {
-        let (sql, exact) = conditions(&rule.matcher);
-        let condition = if sql.is_empty() {
-            "true".to_owned()
-        } else {
-            sql.join(" AND ")
+        let joined = |sql: Vec<String>| {
+            if sql.is_empty() {
+                "true".to_owned()
+            } else {
+                sql.join(" AND ")
+            }
         };
+        let (sql, mut exact) = conditions(&rule.matcher, inventory);
+        let mut condition = joined(sql);
+        if let Some(exclude) = &rule.exclude {
+            // An exclusion rendered exactly narrows exactly; one that is
+            // not cannot be subtracted, and the net stays wide.
+            let (sql, exclude_exact) = conditions(exclude, inventory);
+            if exclude_exact {
+                condition = format!("({condition}) AND NOT COALESCE(({}), false)", joined(sql));
+            } else {
+                exact = false;
+            }
+        }
         let fields: Option<Vec<&str>> = rule
             .group_by
             .iter()
@@ -218,7 +276,7 @@ fn wanted(rules: &[RuleSpec]) -> (String, Vec<String>) {
         match fields {
             // Only a group's first sighting can make a first-seen alert
             // (ties included): the rest need not leave Athena.
-            Some(fields) if rule.kind == Kind::FirstSeen && exact && rule.exclude.is_none() => {
+            Some(fields) if rule.kind == Kind::FirstSeen && exact => {
                 let column = format!("first_{}", windows.len());
                 windows.push(format!(
                     "rank() OVER (PARTITION BY kind, ({condition}), {} ORDER BY t) AS {column}",
@@ -230,6 +288,29 @@ fn wanted(rules: &[RuleSpec]) -> (String, Vec<String>) {
         }
     }
     (wanted.join(" OR "), windows)
+}
+
+/// The columns of a row describing one event, null on count rows.
+fn detail_columns(context: &str) -> String {
+    let resource_alias = "element_at(filter(resources, r -> NULLIF(r.arn, '') IS NOT NULL \
+        AND strpos(r.arn, 'alias/') > 0 AND NOT COALESCE((NULLIF(r.type, '') IS NULL \
+        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
+        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0, false)), 1).arn";
+    let resource_key = "element_at(filter(resources, r -> (NULLIF(r.type, '') IS NULL \
+        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
+        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0), 1).arn";
+    DETAIL_COLUMNS
+        .iter()
+        .fold(String::new(), |mut all, (name, column)| {
+            let column = match *column {
+                "__resource_key" => resource_key,
+                "__resource_alias" => resource_alias,
+                "__context" => context,
+                c => c,
+            };
+            let _ = write!(all, ",\n  CASE WHEN whole THEN {column} END AS {name}");
+            all
+        })
 }
 
 /// The SQL of the report's one query.
@@ -246,7 +327,17 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .range
         .until
         .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
-    let (wanted, windows) = wanted(&q.rules);
+    let (wanted, windows) = wanted(&q.rules, &q.inventory);
+    // The encryption context only where a rule matches on it.
+    let context = if q
+        .rules
+        .iter()
+        .any(|r| r.enabled && r.matcher.encryption_context.is_some())
+    {
+        "json_format(json_extract(requestparameters, '$.encryptionContext'))"
+    } else {
+        "CAST(NULL AS varchar)"
+    };
     let windows: String = windows.iter().fold(String::new(), |mut all, w| {
         all.push_str(",\n    ");
         all.push_str(w);
@@ -263,24 +354,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
     .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
     .collect::<Vec<_>>()
     .join(", ");
-    let resource_alias = "element_at(filter(resources, r -> NULLIF(r.arn, '') IS NOT NULL \
-        AND strpos(r.arn, 'alias/') > 0 AND NOT COALESCE((NULLIF(r.type, '') IS NULL \
-        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
-        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0, false)), 1).arn";
-    let resource_key = "element_at(filter(resources, r -> (NULLIF(r.type, '') IS NULL \
-        OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
-        AND strpos(r.arn, ':kms:') > 0 AND strpos(r.arn, ':key/') > 0), 1).arn";
-    let details = DETAIL_COLUMNS
-        .iter()
-        .fold(String::new(), |mut all, (name, column)| {
-            let column = match *column {
-                "__resource_key" => resource_key,
-                "__resource_alias" => resource_alias,
-                c => c,
-            };
-            let _ = write!(all, ",\n  CASE WHEN whole THEN {column} END AS {name}");
-            all
-        });
+    let details = detail_columns(context);
     let groups: String = (1..=5 + DETAIL_COLUMNS.len())
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
@@ -347,12 +421,12 @@ mod tests {
             event_names: vec!["Decrypt".into()],
             ..MatchSpec::default()
         };
-        assert!(conditions(&exact).1);
+        assert!(conditions(&exact, &Inventory::default()).1);
         let regex = MatchSpec {
             principal: Some("role/".into()),
             ..exact
         };
-        let (sql, is_exact) = conditions(&regex);
+        let (sql, is_exact) = conditions(&regex, &Inventory::default());
         assert!(!is_exact);
         assert_eq!(sql, ["eventname IN ('Decrypt')"]);
     }
@@ -374,6 +448,7 @@ mod tests {
             accounts: vec!["111122223333".into()],
             regions: vec!["eu-west-1".into(), "it's".into()],
             rules: Vec::new(),
+            inventory: Inventory::default(),
         };
         assert_eq!(
             partition_filter(&q),

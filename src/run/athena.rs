@@ -38,6 +38,7 @@ pub fn sql(
         accounts: accounts.to_vec(),
         regions: regions.to_vec(),
         rules: settings.rules.clone(),
+        inventory: settings.inventory.clone(),
     })
 }
 

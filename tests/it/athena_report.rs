@@ -135,6 +135,43 @@ fn the_report_from_athena_equals_the_local_report_on_both_trail_layouts() {
     assert_same(&json_of(&out), &local(&logs.join(&account), &[]), &[]);
     // One query per report: one scan of the table.
     assert_eq!(athena.queries().len(), 2, "{:?}", athena.queries());
+
+    // First-seen alerts come from each group's first sighting only: with
+    // a learning period short enough to fire on this corpus, they must
+    // be the local replay's, to the sample event ids.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[override]]\nid = \"first-seen-principal-on-key\"\nlearning = \"5m\"\n",
+    )
+    .expect("rules file");
+    let rules = rules.to_str().expect("utf-8 path");
+    let out = athena_report(&athena, "athena://security/org", &["--rules", rules]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let with_first_seen = json_of(&out);
+    assert_same(&with_first_seen, &local(&logs, &["--rules", rules]), &[]);
+    let first_seen = with_first_seen["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["rule"] == "first-seen-principal-on-key")
+        .count();
+    assert!(
+        first_seen > 0,
+        "the first-seen rule fires: {with_first_seen}"
+    );
+    assert!(
+        athena
+            .queries()
+            .last()
+            .is_some_and(|q| q.contains("first_0 = 1")),
+        "the first-seen rule is pushed down as first sightings"
+    );
 }
 
 #[test]
