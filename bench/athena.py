@@ -113,7 +113,7 @@ def main():
             before = len(kmstop_queries(log))
             out, err, athena_s = run([args.kmstop, "report", "--source", "athena://db/org",
                                       "--athena-region", "us-east-1", "--endpoint-url", endpoint,
-                                      "--format", "json", *flags], env)
+                                      "--format", "json", "--max-scanned", "1TB", *flags], env)
             queries = kmstop_queries(log)[before:]
             ours = sum(q.get("data_scanned_bytes", 0) for q in queries)
             hand = scanned(client, "SELECT eventname, count(*) FROM db.org "

@@ -189,12 +189,23 @@ fn athena_source(args: &ReportArgs) -> Result<Option<crate::athena::TableAddress
     match args.sources.as_slice() {
         [only] if named(only) => {
             let text = only.to_str().unwrap_or_default();
-            text.parse().map(Some).map_err(|e| format!("--source {e}"))
+            let table = text.parse().map_err(|e| format!("--source {e}"))?;
+            // Athena bills what it scans: every day the trail holds is
+            // never a default, only a choice.
+            if args.since.is_none() && args.athena.max_scanned.is_none() && !args.athena.dry_run {
+                return Err(format!(
+                    "--source {text} needs --since (the days to scan), or --max-scanned to bound a scan of every day the table holds"
+                ));
+            }
+            Ok(Some(table))
         }
         many if many.iter().any(named) => {
             Err("--source athena://… cannot be mixed with other sources: Athena reads the trail where it lies".into())
         }
         _ if args.athena.dry_run => Err("--dry-run needs an athena:// source".into()),
+        _ if args.athena.max_scanned.is_some() => {
+            Err("--max-scanned needs an athena:// source".into())
+        }
         _ => Ok(None),
     }
 }

@@ -269,6 +269,7 @@ fn a_report_from_athena_polls_reads_the_rows_and_writes_only_results() {
             "--workgroup",
             "ir",
         ])
+        .args(["--since", "1d"])
         .args(["--format", "json", "--athena-region", "us-east-1"])
         .args(["--endpoint-url", &moto.endpoint])
         .timeout(Duration::from_mins(3))
@@ -327,6 +328,7 @@ fn ctrl_c_stops_the_running_query() {
             "--workgroup",
             "ir",
         ])
+        .args(["--since", "1d"])
         .args([
             "--athena-region",
             "us-east-1",
