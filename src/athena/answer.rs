@@ -77,6 +77,8 @@ pub struct Answer {
     interest: Interest,
     /// Rows that were not what the query returns (an engine bug).
     pub unreadable_rows: u64,
+    /// Events that came back whole, by the rule that wanted them.
+    wanted_by: HashMap<String, u64>,
 }
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -115,6 +117,7 @@ impl Answer {
             whole: Vec::new(),
             interest: Interest::new(&settings.rules, &settings.inventory)?,
             unreadable_rows: 0,
+            wanted_by: HashMap::new(),
         })
     }
 
@@ -188,9 +191,27 @@ impl Answer {
                 .control_plane
                 .push(ControlPlaneRow::from_event(&event));
         }
-        if self.interest.wants(&event) {
+        let mut wanted = false;
+        for rule in self.interest.wanting(&event) {
+            *self.wanted_by.entry(rule.to_owned()).or_default() += 1;
+            wanted = true;
+        }
+        if wanted {
             self.whole.push(PackedEvent::pack(&event));
         }
+    }
+
+    /// Events that came back whole for the alert rules, and the rules
+    /// that wanted most of them, most first.
+    #[must_use]
+    pub fn whole_events(&self) -> (usize, Vec<(String, u64)>) {
+        let mut rules: Vec<(String, u64)> = self
+            .wanted_by
+            .iter()
+            .map(|(id, n)| (id.clone(), *n))
+            .collect();
+        rules.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        (self.whole.len(), rules)
     }
 
     /// The report, its alerts replayed in event-time order (ties by event

@@ -28,6 +28,8 @@ const HELD_WHOLE: usize = 50_000;
 /// once per file, for just those events.
 pub struct Interest {
     matchers: Vec<Matcher>,
+    /// The enabled rules' ids, in the order of `matchers`.
+    ids: Vec<String>,
     inventory: Inventory,
 }
 
@@ -45,10 +47,25 @@ impl Interest {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let ids = rules
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| r.id.clone())
+            .collect();
         Ok(Self {
             matchers,
+            ids,
             inventory: inventory.clone(),
         })
+    }
+
+    /// The ids of the rules whose matcher takes `event`.
+    pub fn wanting<'i>(&'i self, event: &'i KmsEvent<'_>) -> impl Iterator<Item = &'i str> {
+        self.matchers
+            .iter()
+            .zip(&self.ids)
+            .filter(|(m, _)| m.matches(event, &self.inventory))
+            .map(|(_, id)| id.as_str())
     }
 
     #[must_use]

@@ -22,6 +22,8 @@ use crate::text::escape_control;
 /// query): what the estimate on stderr uses.
 const DOLLARS_PER_TB: f64 = 5.0;
 const MIN_BILLED_BYTES: u64 = 10_000_000;
+/// Past this many events paged whole, the answer's size is worth a word.
+const WHOLE_EVENTS_WORTH_SAYING: usize = 10_000;
 
 /// The report's query, for `--dry-run` and for running.
 #[must_use]
@@ -261,6 +263,19 @@ pub fn report(
             .await
         })
         .map_err(fail)?;
+    let (whole, rules) = answer.whole_events();
+    if whole >= WHOLE_EVENTS_WORTH_SAYING {
+        let heaviest: Vec<String> = rules
+            .iter()
+            .take(3)
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        eprintln!(
+            "kmstop: {whole} events came back whole for the alert rules, most for {}: their alerts need each event. \
+             To make the answer smaller, disable them for this report (an [[override]] with enabled = false in a --rules file)",
+            escape_control(&heaviest.join(", "))
+        );
+    }
     if answer.unreadable_rows > 0 {
         return Err(fail(format!(
             "{} row(s) of Athena's answer were not what kmstop asked for; no report",

@@ -394,3 +394,26 @@ fn a_query_past_max_scanned_is_stopped() {
         .count();
     assert_eq!(stopped, 1, "{:?}", athena.log());
 }
+
+#[test]
+fn a_large_answer_names_the_rules_that_need_each_event() {
+    let dir = tempfile::tempdir().expect("corpus dir");
+    let spec = CorpusSpec {
+        kms_events: 25_000,
+        ..CorpusSpec::small(20)
+    };
+    write_corpus(dir.path(), &spec).expect("corpus written");
+    let logs = dir.path().join("AWSLogs");
+    let athena = AthenaDuck::start(
+        &[("security.org", &logs, Layout::Org)],
+        &AthenaOptions::default(),
+    );
+    let out = athena_report(&athena, "athena://security/org", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("came back whole for the alert rules, most for decrypt-volume-spike"),
+        "{stderr}"
+    );
+    assert_same(&json_of(&out), &local(&logs, &[]), &[]);
+}
