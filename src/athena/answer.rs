@@ -13,7 +13,10 @@ use super::query::DETAIL_COLUMNS;
 use crate::alert::{AlertChange, Engine, EngineError};
 use crate::event::{Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{AlertFeed, Interest};
-use crate::report::{ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped};
+use crate::report::{
+    ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, earliest, latest,
+    sort_rows,
+};
 
 /// What a report pushed down to Athena cannot know: the `SerDe` drops what
 /// it cannot read and Athena names no files.
@@ -79,14 +82,6 @@ pub struct Answer {
     pub unreadable_rows: u64,
     /// Events that came back whole, by the rule that wanted them.
     wanted_by: HashMap<String, u64>,
-}
-
-fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    a.into_iter().chain(b).min()
-}
-
-fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    a.into_iter().chain(b).max()
 }
 
 impl Answer {
@@ -223,7 +218,7 @@ impl Answer {
         mut self,
         settings: &ReportSettings,
     ) -> Result<(Report, Vec<AlertChange>), EngineError> {
-        let mut principals: Vec<PrincipalRow> = self
+        let principals: Vec<PrincipalRow> = self
             .principals
             .into_iter()
             .map(|(principal, p)| PrincipalRow {
@@ -236,23 +231,15 @@ impl Answer {
                 last_seen: p.last,
             })
             .collect();
-        principals.sort_by(|a, b| {
-            b.events
-                .cmp(&a.events)
-                .then_with(|| a.principal.cmp(&b.principal))
-        });
-        let mut keys: Vec<KeyRow> = self
+        let keys: Vec<KeyRow> = self
             .keys
             .into_iter()
             .map(|(arn, k)| KeyRow::new(arn, k.events, k.denied, k.principals.len() as u64))
             .collect();
-        keys.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.arn.cmp(&b.arn)));
         let mut report = self.report;
         report.principals = principals;
         report.keys = keys;
-        report.control_plane.sort_by(|a, b| {
-            (a.time, &a.event_id, &a.event_name).cmp(&(b.time, &b.event_id, &b.event_name))
-        });
+        sort_rows(&mut report);
         self.whole.sort_by_key(PackedEvent::time);
         let mut feed = AlertFeed::new(Engine::new(
             settings.rules.clone(),

@@ -123,6 +123,35 @@ impl ControlPlaneRow {
     }
 }
 
+/// Puts the rows in the contract's order: principals and keys busiest
+/// first (ties by name), key changes in time order.
+pub(crate) fn sort_rows(report: &mut Report) {
+    report.principals.sort_by(|a, b| {
+        b.events
+            .cmp(&a.events)
+            .then_with(|| a.principal.cmp(&b.principal))
+    });
+    report
+        .keys
+        .sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.arn.cmp(&b.arn)));
+    report.control_plane.sort_by(|a, b| {
+        (a.time, &a.event_id, &a.event_name).cmp(&(b.time, &b.event_id, &b.event_name))
+    });
+}
+
+/// The earlier of two optional times.
+pub(crate) fn earliest(
+    a: Option<DateTime<Utc>>,
+    b: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).min()
+}
+
+/// The later of two optional times.
+pub(crate) fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).max()
+}
+
 /// What was read but not counted, and why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Skipped {

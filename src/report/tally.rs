@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::alerts::Interest;
-use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped};
+use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped, earliest, latest, sort_rows};
 use crate::dedup::{SeenSet, Sighting};
 use crate::event::{KmsEvent, Outcome, PackedEvent};
 use crate::source::files::{Consumer, ScanStats};
@@ -79,14 +79,6 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mu
     }
     map.get_mut(key)
         .unwrap_or_else(|| unreachable!("inserted above"))
-}
-
-fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    a.into_iter().chain(b).min()
-}
-
-fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    a.into_iter().chain(b).max()
 }
 
 impl<'d> Tally<'d> {
@@ -187,7 +179,7 @@ impl<'d> Tally<'d> {
     /// The finished report, rows in the contract's order.
     #[must_use]
     pub fn finish(self, scan: &ScanStats) -> Report {
-        let mut principals: Vec<PrincipalRow> = self
+        let principals: Vec<PrincipalRow> = self
             .principals
             .into_iter()
             .map(|(name, p)| PrincipalRow {
@@ -200,22 +192,13 @@ impl<'d> Tally<'d> {
                 last_seen: p.last,
             })
             .collect();
-        principals.sort_by(|a, b| {
-            b.events
-                .cmp(&a.events)
-                .then_with(|| a.principal.cmp(&b.principal))
-        });
-        let mut keys: Vec<KeyRow> = self
+        let keys: Vec<KeyRow> = self
             .keys
             .into_iter()
             .map(|(arn, k)| KeyRow::new(arn.into(), k.events, k.denied, k.principals.len() as u64))
             .collect();
-        keys.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.arn.cmp(&b.arn)));
-        let mut control_plane = self.control_plane;
-        control_plane.sort_by(|a, b| {
-            (a.time, &a.event_id, &a.event_name).cmp(&(b.time, &b.event_id, &b.event_name))
-        });
-        Report {
+        let control_plane = self.control_plane;
+        let mut report = Report {
             events: self.events,
             denied: self.denied,
             errors: self.errors,
@@ -247,7 +230,9 @@ impl<'d> Tally<'d> {
             files_read: scan.files_read,
             alerts: Vec::new(),
             alerts_out_of_order: 0,
-        }
+        };
+        sort_rows(&mut report);
+        report
     }
 }
 
