@@ -112,11 +112,8 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     if let Some(table) = &athena
         && args.athena.dry_run
     {
-        println!(
-            "{};",
-            athena::sql(table, &settings, &args.accounts, &args.targets.regions)
-        );
-        return ExitCode::SUCCESS;
+        let sql = athena::sql(table, &settings, &args.accounts, &args.targets.regions);
+        return athena::print_sql(&sql);
     }
     let built = if let Some(table) = &athena {
         athena::report(table, args, &settings).map(|(report, changes)| (report, changes, true))

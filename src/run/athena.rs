@@ -287,6 +287,19 @@ pub fn report(
         .map_err(|e| usage_error(&e.to_string()))
 }
 
+/// Prints SQL for a person or a pipe; a reader that goes away (`| head`)
+/// is not an error.
+pub fn print_sql(sql: &str) -> ExitCode {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{sql};") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("kmstop: cannot write the SQL: {e}");
+            ExitCode::from(EXIT_INPUT_PROBLEM)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
 /// `kmstop athena …`.
 pub fn run(args: &AthenaArgs) -> ExitCode {
     match &args.command {
@@ -309,8 +322,7 @@ fn run_ddl(args: &DdlArgs) -> ExitCode {
     }
     let statements = statements(&spec);
     if !args.execute {
-        println!("{};", statements.join(";\n\n"));
-        return ExitCode::SUCCESS;
+        return print_sql(&statements.join(";\n\n"));
     }
     let place = QueryPlace {
         workgroup: args.query.workgroup.clone(),

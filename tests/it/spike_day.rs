@@ -290,3 +290,29 @@ fn noise_and_slow_growth_alone_never_fire() {
         assert!(fired.is_empty(), "seed {seed}: {fired:?}");
     }
 }
+
+/// The detections no public rule set ships (issue 17) must not fire on a
+/// day of ordinary traffic: a rule that cries wolf is switched off.
+#[test]
+fn the_new_change_detections_stay_quiet_on_an_ordinary_day() {
+    let ids = [
+        "kms-alias-retargeted",
+        "kms-custom-key-store-change",
+        "kms-key-replicated",
+        "kms-disabled-key-use",
+    ];
+    let rules: Vec<_> = builtin::rules()
+        .into_iter()
+        .filter(|r| ids.contains(&r.id.as_str()))
+        .collect();
+    assert_eq!(rules.len(), ids.len());
+    let mut engine = Engine::new(rules, Inventory::default()).expect("engine");
+    let events = day(1, false);
+    let fired: Vec<String> = events
+        .iter()
+        .flat_map(|g| engine.observe(&event(g)))
+        .filter(|c| c.change == Change::Fired)
+        .map(|c| format!("{} {}", c.alert.rule, c.alert.group))
+        .collect();
+    assert!(fired.is_empty(), "{fired:?}");
+}
