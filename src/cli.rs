@@ -416,7 +416,7 @@ pub struct DoctorArgs {
     pub targets: TargetArgs,
 }
 
-fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     crate::timespec::parse_age(text).ok_or_else(|| {
         format!("`{text}` is not a duration like 30s, 5m, 2h or 7d (at most 36500d)")
     })

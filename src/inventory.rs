@@ -41,6 +41,9 @@ pub struct KeyFacts {
     /// When the key was last used for a cryptographic operation, as KMS
     /// tracks it (`GetKeyLastUsage`).
     pub last_used: Option<DateTime<Utc>>,
+    /// Since when KMS tracks the key's use (`TrackingStartDate`): no
+    /// `last_used` means unused since then, not unused ever.
+    pub last_used_tracked_since: Option<DateTime<Utc>>,
     /// The key policy document (JSON text).
     pub policy: Option<String>,
     /// Fields that could not be read, by field name, with why: `"no access"`
@@ -54,6 +57,18 @@ impl KeyFacts {
     /// 0 on the last day.
     pub fn days_until_deletion(&self, now: DateTime<Utc>) -> Option<i64> {
         self.deletion_date.map(|d| (d - now).num_days().max(0))
+    }
+
+    /// Whether the key is known to have had no cryptographic use since
+    /// `cutoff`: `Some(true)` when its last use (or, never used, the start
+    /// of KMS's tracking) is at or before `cutoff`; `None` when KMS's
+    /// answer is missing, refused, or its tracking started after `cutoff`.
+    pub fn unused_since(&self, cutoff: DateTime<Utc>) -> Option<bool> {
+        match (self.last_used, self.last_used_tracked_since) {
+            (Some(used), _) => Some(used <= cutoff),
+            (None, Some(tracked)) if tracked <= cutoff => Some(true),
+            _ => None,
+        }
     }
 
     /// The first alias, else the key id, else the ARN: how a person names it.

@@ -23,6 +23,7 @@ Examples:
   kmstop keys --profile prod --all-regions --format json \\
     | jq '.[] | select(.state == \"PendingDeletion\")'
   kmstop keys --region eu-west-1 --format csv --sort deletion > keys.csv
+  kmstop keys --profile prod --all-regions --unused 30d --sort last-used
   kmstop keys --endpoint-url http://127.0.0.1:5000 --region us-east-1";
 
 #[derive(Debug, Args)]
@@ -41,4 +42,11 @@ pub struct KeysArgs {
     /// Order of the rows.
     #[arg(long, value_enum, default_value_t = KeySort::Name)]
     pub sort: KeySort,
+
+    /// Only the deletion candidates: customer-managed keys with no
+    /// cryptographic use for at least this long (e.g. 30d), as KMS tracks
+    /// it (`GetKeyLastUsage`). Keys whose use cannot be known are named on
+    /// stderr, not listed.
+    #[arg(long, value_name = "AGE", value_parser = super::parse_duration)]
+    pub unused: Option<chrono::Duration>,
 }

@@ -60,7 +60,11 @@ pub(super) fn run(args: &KeysArgs, clock: &dyn Clock) -> ExitCode {
             escape_control(&e.to_string())
         );
     }
-    match print(args, &gathered.keys, now) {
+    let keys = match args.unused {
+        Some(age) => unused_keys(gathered.keys, now - age),
+        None => gathered.keys,
+    };
+    match print(args, &keys, now) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kmstop: cannot write the key list: {e}");
@@ -136,6 +140,34 @@ async fn gather(options: &TargetOptions, now: DateTime<Utc>) -> Result<Gathered,
     gathered.failed.sort_by(|a, b| a.0.cmp(&b.0));
     gathered.warnings.sort();
     Ok(gathered)
+}
+
+/// The customer-managed keys KMS saw no use of since `cutoff`; the keys
+/// it cannot say that of are named on stderr, so an empty list never
+/// hides them.
+fn unused_keys(keys: Vec<KeyFacts>, cutoff: DateTime<Utc>) -> Vec<KeyFacts> {
+    let (customer, _aws_managed): (Vec<KeyFacts>, Vec<KeyFacts>) = keys
+        .into_iter()
+        .partition(|k| k.key_manager.as_deref() != Some("AWS"));
+    let mut unused = Vec::new();
+    let mut unknown = Vec::new();
+    for key in customer {
+        match key.unused_since(cutoff) {
+            Some(true) => unused.push(key),
+            Some(false) => {}
+            None => unknown.push(key),
+        }
+    }
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(KeyFacts::display_name).collect();
+        eprintln!(
+            "kmstop: {} key(s) left out: KMS cannot say whether they were used since {} (kms:GetKeyLastUsage refused or unavailable, or its tracking started later): {}",
+            unknown.len(),
+            cutoff.format("%Y-%m-%d %H:%M UTC"),
+            escape_control(&names.join(", "))
+        );
+    }
+    unused
 }
 
 fn print(args: &KeysArgs, keys: &[KeyFacts], now: DateTime<Utc>) -> io::Result<()> {

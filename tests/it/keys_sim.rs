@@ -261,3 +261,91 @@ fn keys_twice_in_a_row_is_not_throttled_and_reuses_last_use() {
         );
     }
 }
+
+/// `kmstop keys --unused AGE`: exactly the customer-managed keys the
+/// simulator's `GetKeyLastUsage` says were not used in AGE (tracked since
+/// before it), and every key whose use cannot be known named on stderr.
+#[test]
+fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
+    let start = SystemClock.now();
+    let sim = Sim::start(SimOptions {
+        seed: 5,
+        history: Duration::from_mins(3),
+        events_until: Some(start),
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let state = tempfile::tempdir().expect("state dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", state.path().join("home"))
+        .env("KMSTOP_STATE_DIR", state.path())
+        .args(["keys", "--endpoint-url", &sim.endpoint()])
+        .args(["--region", "us-east-1,eu-west-1", "--format", "json"])
+        .args(["--unused", "1h"])
+        .output()
+        .expect("run kmstop keys");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let listed: std::collections::BTreeSet<String> = printed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|k| k["arn"].as_str().expect("arn").to_owned())
+        .collect();
+
+    let world = sim.world();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cutoff = start - chrono::Duration::hours(1);
+    let mut want = std::collections::BTreeSet::new();
+    let mut unknown = Vec::new();
+    for key in world.keys.iter().filter(|k| !k.aws_managed) {
+        // Named as a person names it: its first alias, else its id.
+        let index = world
+            .keys
+            .iter()
+            .position(|k| k.arn() == key.arn())
+            .unwrap_or(0);
+        let mut aliases: Vec<String> = world
+            .aliases_of(index)
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        aliases.sort();
+        let name = aliases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| key.id().to_string());
+        if key.denies_reader {
+            unknown.push(name);
+            continue;
+        }
+        // The simulator tracks from the key's creation, or 120 days back.
+        let tracked_since = key.created.max(world.origin - chrono::Duration::days(120));
+        match rt.block_on(last_usage(&sim, key.region(), key.id())) {
+            Some(used) if used <= cutoff => {
+                want.insert(key.arn());
+            }
+            Some(_) => {}
+            None if tracked_since <= cutoff => {
+                want.insert(key.arn());
+            }
+            None => unknown.push(name),
+        }
+    }
+    assert!(!want.is_empty(), "the world has unused keys");
+    assert!(
+        !unknown.is_empty(),
+        "the world has a key that refuses the reader"
+    );
+    assert_eq!(listed, want, "{stderr}");
+    assert!(stderr.contains("left out"), "{stderr}");
+    for name in &unknown {
+        assert!(stderr.contains(name.as_str()), "{name} named: {stderr}");
+    }
+}

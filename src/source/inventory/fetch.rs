@@ -63,7 +63,10 @@ pub struct LastUsageCache {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum LastUsed {
+    /// Kept for caches written before tracking starts were kept.
     Known(Option<DateTime<Utc>>),
+    /// The last use, and since when KMS tracks it.
+    Tracked(Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     NoAccess,
 }
 
@@ -410,6 +413,10 @@ async fn read_described(
     let shown = last_used.or(cached);
     match shown {
         Some(LastUsed::Known(t)) => facts.last_used = t,
+        Some(LastUsed::Tracked(t, since)) => {
+            facts.last_used = t;
+            facts.last_used_tracked_since = since;
+        }
         Some(LastUsed::NoAccess) => mark(&mut facts.unreadable, &["last_used"], NO_ACCESS),
         None => {}
     }
@@ -434,7 +441,10 @@ async fn read_last_usage(
         return (None, false);
     }
     match reader.last_usage(id).await {
-        Ok(Some(usage)) => (Some(LastUsed::Known(usage.last_used)), false),
+        Ok(Some(usage)) => (
+            Some(LastUsed::Tracked(usage.last_used, usage.tracking_start)),
+            false,
+        ),
         Ok(None) => {
             plan.stop.store(true, Ordering::Relaxed);
             (None, true)
