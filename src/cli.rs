@@ -450,6 +450,10 @@ pub enum Format {
     Json,
     /// One section as CSV (choose it with --section).
     Csv,
+    /// The whole report as Markdown, to paste into a ticket: alerts with
+    /// their evidence event ids, denied callers, principals, keys, key
+    /// changes (--top rows each).
+    Md,
 }
 
 #[derive(Debug, Args)]

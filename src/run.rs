@@ -142,7 +142,7 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
             report.alerts_out_of_order
         );
     }
-    match print_report(args, &report) {
+    match print_report(args, &report, settings.range) {
         // The reader went away (`| head`): nothing more to say.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Err(e) => {
@@ -413,7 +413,7 @@ fn write_alerts_log(log: &mut AlertLog, changes: &[AlertChange], now: DateTime<U
     written.is_ok()
 }
 
-fn print_report(args: &ReportArgs, report: &Report) -> io::Result<()> {
+fn print_report(args: &ReportArgs, report: &Report, range: TimeRange) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
@@ -421,6 +421,7 @@ fn print_report(args: &ReportArgs, report: &Report) -> io::Result<()> {
             crate::text::json::to_writer_pretty(&mut out, report).and_then(|()| writeln!(out))
         }
         Format::Csv => write_csv(report, args.section.unwrap_or_default(), &mut out),
+        Format::Md => crate::report::write_markdown(report, range, args.top, &mut out),
         Format::Table => {
             let opts = TableOptions {
                 width: output_width(),

@@ -6,6 +6,7 @@
 pub mod alerts;
 mod csv;
 pub mod key_list;
+mod markdown;
 mod table;
 mod tally;
 
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use self::csv::{Section, write_csv};
+pub use markdown::{escape_markdown, write_markdown};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 
