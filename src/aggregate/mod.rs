@@ -7,6 +7,7 @@
 mod contexts;
 mod rates;
 mod series;
+mod spans;
 mod window;
 
 pub use contexts::{ContextRow, TopContexts, top_contexts};

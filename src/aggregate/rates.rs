@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::spans::{Effect, accumulate};
 use super::{RateSpan, Window, per_minute};
-use crate::store::{Dim, Store};
+use crate::store::{Counts, Dim, Store};
 
 /// Events per minute over each window.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -46,38 +47,55 @@ impl RecentCounts {
 }
 
 /// The 1/5/15-minute counts of every principal id and every key id
-/// (vectors indexed by id), from one scan of the last 15 minutes' buckets.
+/// (vectors indexed by id), from the last 15 minutes' minute summaries
+/// and buckets.
 pub fn recent_counts(store: &Store, now: DateTime<Utc>) -> (Vec<RecentCounts>, Vec<RecentCounts>) {
     let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
     let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
     let secs = store.bucket_seconds();
     let current = store.bucket_index(now);
     let starts = Window::ALL.map(|w| current - w.buckets(secs) + 1);
-    let decrypt_id = store.decrypt_name_id();
-    for (index, bucket) in store.buckets_in(starts[2], current) {
-        // Windows are nested: a bucket in the 1-minute window is in all
-        // three, so it counts in the windows from the first that holds it.
-        let from = starts.iter().filter(|&&s| index < s).count();
-        for (c, n) in bucket.combos() {
-            let (n, decrypt, denied) = (u64::from(n), c.event_name == decrypt_id, c.is_denied());
-            p_acc[c.principal as usize].add_from(from, n, decrypt, denied);
-            k_acc[c.key as usize].add_from(from, n, decrypt, denied);
+    // When the 15 minutes hold most of the store (a burst), they are
+    // cheaper read as the whole retention less what lies outside them.
+    let inside: usize = store
+        .buckets_in(starts[2], current)
+        .map(|(_, b)| b.combo_count())
+        .sum();
+    let all: usize = store.buckets().map(|(_, b)| b.combo_count()).sum();
+    let from_totals = inside > all - inside;
+    if from_totals {
+        for (acc, (_, c)) in p_acc.iter_mut().zip(store.totals(Dim::Principal)) {
+            acc.set_outer(c);
+        }
+        for (acc, (_, c)) in k_acc.iter_mut().zip(store.totals(Dim::Key)) {
+            acc.set_outer(c);
         }
     }
+    let effect = |i: i64| -> Effect {
+        if i < starts[2] || i > current {
+            return [0, 0, -i8::from(from_totals)];
+        }
+        // Windows are nested: a bucket in the 1-minute window is in all three.
+        [
+            i8::from(i >= starts[0]),
+            i8::from(i >= starts[1]),
+            i8::from(!from_totals),
+        ]
+    };
+    let span = if from_totals {
+        (i64::MIN, i64::MAX)
+    } else {
+        (starts[2], current)
+    };
+    accumulate(store, span, effect, &mut p_acc, &mut k_acc);
     (p_acc, k_acc)
 }
 
 impl Acc {
-    /// Adds to windows `from..3` (index 0 is the shortest window).
-    fn add_from(&mut self, from: usize, n: u64, decrypt: bool, denied: bool) {
-        for w in from..3 {
-            self.calls[w] += n;
-            if decrypt {
-                self.decrypt[w] += n;
-            }
-            if denied {
-                self.denied[w] += n;
-            }
-        }
+    /// The 15-minute window starts from the whole retention's counts.
+    fn set_outer(&mut self, c: Counts) {
+        self.calls[2] = c.calls;
+        self.decrypt[2] = c.decrypt;
+        self.denied[2] = c.denied;
     }
 }

@@ -2,12 +2,14 @@
 //! per source IP, and calls and denied calls per bucket.
 //!
 //! A scan costs one step per (principal, key, event name, outcome)
-//! combination of each bucket it reads. The store keeps every count over
+//! combination of each bucket it reads, or per principal and key of a
+//! minute's summary where that is less. The store keeps every count over
 //! the whole retention, so a span is read directly or as the whole minus
 //! the buckets outside it, whichever reads fewer combinations: a window
 //! of `all` at the end of the data reads nothing, a short window reads
 //! its own buckets, and no window reads more than half of the store.
 
+use super::spans::accumulate;
 use crate::store::{Counts, Dim, Store};
 
 /// Counts over the buckets `first_index..=last index`.
@@ -46,11 +48,8 @@ pub fn window_counts(store: &Store, from: i64, to: i64) -> WindowCounts {
         inside += b.combo_count();
     }
     let all: usize = store.buckets().map(|(_, b)| b.combo_count()).sum();
-    if inside <= all - inside {
-        for (_, b) in store.buckets_in(from, to) {
-            w.add_bucket(store, b, true);
-        }
-    } else {
+    let whole = inside > all - inside;
+    if whole {
         for (slot, (_, c)) in w.principals.iter_mut().zip(store.totals(Dim::Principal)) {
             *slot = c;
         }
@@ -62,9 +61,28 @@ pub fn window_counts(store: &Store, from: i64, to: i64) -> WindowCounts {
         }
         for (index, b) in store.buckets() {
             if index < from || index > to {
-                w.add_bucket(store, b, false);
+                w.add_denied_ips(b, false);
             }
         }
+        let effect = |i: i64| [-i8::from(i < from || i > to), 0, 0];
+        accumulate(
+            store,
+            (i64::MIN, i64::MAX),
+            effect,
+            &mut w.principals,
+            &mut w.keys,
+        );
+    } else {
+        for (_, b) in store.buckets_in(from, to) {
+            w.add_denied_ips(b, true);
+        }
+        accumulate(
+            store,
+            (from, to),
+            |_| [1, 0, 0],
+            &mut w.principals,
+            &mut w.keys,
+        );
     }
     w
 }
@@ -84,22 +102,8 @@ pub fn denied_ips_in(store: &Store, from: i64, to: i64) -> Vec<u64> {
 }
 
 impl WindowCounts {
-    /// Adds (or takes away) one bucket's counts.
-    fn add_bucket(&mut self, store: &Store, b: &crate::store::Bucket, add: bool) {
-        let decrypt_id = store.decrypt_name_id();
-        for (c, n) in b.combos() {
-            let n = u64::from(n);
-            let (decrypt, denied) = (c.event_name == decrypt_id, c.is_denied());
-            for acc in [
-                self.principals.get_mut(c.principal as usize),
-                self.keys.get_mut(c.key as usize),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                change(acc, n, decrypt, denied, add);
-            }
-        }
+    /// Adds (or takes away) one bucket's denied calls per source IP.
+    fn add_denied_ips(&mut self, b: &crate::store::Bucket, add: bool) {
         for (ip, n) in b.denied_ips() {
             if let Some(slot) = self.denied_ips.get_mut(ip as usize) {
                 let n = u64::from(n);
@@ -110,19 +114,5 @@ impl WindowCounts {
                 };
             }
         }
-    }
-}
-
-fn change(acc: &mut Counts, n: u64, decrypt: bool, denied: bool, add: bool) {
-    let (d, x) = (if decrypt { n } else { 0 }, if denied { n } else { 0 });
-    if add {
-        acc.calls += n;
-        acc.decrypt += d;
-        acc.denied += x;
-    } else {
-        // The whole always holds the part: never below zero.
-        acc.calls = acc.calls.saturating_sub(n);
-        acc.decrypt = acc.decrypt.saturating_sub(d);
-        acc.denied = acc.denied.saturating_sub(x);
     }
 }

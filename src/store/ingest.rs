@@ -97,6 +97,11 @@ impl Store {
             outcome: event.outcome,
         };
         let new = self.slot(index).add(combo, region, source_ip);
+        let (decrypt, denied) = (
+            event_name == self.decrypt_name,
+            event.outcome == Outcome::Denied,
+        );
+        self.summaries.add(index, principal, key, decrypt, denied);
         if new.combo {
             self.principals.retain(principal);
             self.keys.retain(key);
@@ -120,10 +125,6 @@ impl Store {
                 self.key_info[key as usize].linked += 1;
             }
         }
-        let (decrypt, denied) = (
-            event_name == self.decrypt_name,
-            event.outcome == Outcome::Denied,
-        );
         if denied {
             let i = source_ip as usize;
             if self.denied_ip_totals.len() <= i {

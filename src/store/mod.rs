@@ -16,6 +16,7 @@ mod intern;
 mod query;
 mod ring;
 mod seen;
+mod summary;
 mod widen;
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ pub use config::StoreConfig;
 pub use context::ContextTable;
 pub use heavy::named_limit;
 pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};
+pub use summary::{Summary, Tally};
 
 use config::Spans;
 use context::PairAdded;
@@ -34,6 +36,7 @@ use hash::{FastMap, FastState};
 use intern::Interner;
 use ring::Ring;
 use seen::Identities;
+use summary::Summaries;
 
 /// What [`Store::ingest`] did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,6 +138,8 @@ pub struct Store {
     buckets: VecDeque<Bucket>,
     /// Bucket index of `buckets[0]`.
     base: i64,
+    /// The newest hour's buckets summed per minute, by principal and key.
+    summaries: Summaries,
     /// Identity hashes of the events counted, by hour of event time.
     seen: Identities,
     principals: Interner,
@@ -172,6 +177,7 @@ impl Store {
             hasher,
             buckets: VecDeque::new(),
             base: 0,
+            summaries: Summaries::new(spans.bucket_secs, hasher),
             seen: Identities::new(hasher),
             principals: Interner::new(config.max_principals, hasher),
             keys: Interner::new(config.max_keys, hasher),
@@ -224,9 +230,11 @@ impl Store {
             let Some(bucket) = self.buckets.pop_front() else {
                 break;
             };
+            self.summaries.remove(self.base, &bucket, self.decrypt_name);
             self.base += 1;
             self.drop_bucket(bucket);
         }
+        self.summaries.forget_before(self.base);
         self.seen.expire(cutoff * self.spans.bucket_secs);
         if cutoff >= self.next_fold_sweep {
             for i in [
@@ -249,13 +257,17 @@ impl Store {
     fn slot(&mut self, index: i64) -> &mut Bucket {
         if self.buckets.is_empty() {
             self.base = index;
+            self.summaries.reset(index);
         }
         while index < self.base {
             self.buckets.push_front(Bucket::new(self.hasher));
             self.base -= 1;
         }
-        while index >= self.base + to_i64(self.buckets.len()) {
-            self.buckets.push_back(Bucket::new(self.hasher));
+        if index >= self.base + to_i64(self.buckets.len()) {
+            while index >= self.base + to_i64(self.buckets.len()) {
+                self.buckets.push_back(Bucket::new(self.hasher));
+            }
+            self.summaries.extend_to(index);
         }
         &mut self.buckets[to_usize(index - self.base)]
     }

@@ -126,6 +126,19 @@ impl Store {
         self.interner(dim).folded()
     }
 
+    /// Buckets per minute summary ([`Store::summary`]); 0 when the
+    /// buckets are not grouped in minutes (a minute or wider).
+    pub fn summary_span(&self) -> i64 {
+        self.summaries.per()
+    }
+
+    /// The counts of minute `minute` (bucket index / [`Store::summary_span`])
+    /// by principal and by key: the exact sum of the minute's buckets held,
+    /// kept for the newest hour only.
+    pub fn summary(&self, minute: i64) -> Option<&super::Summary> {
+        self.summaries.get(minute)
+    }
+
     pub fn decrypt_name_id(&self) -> u32 {
         self.decrypt_name
     }

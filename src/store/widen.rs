@@ -82,6 +82,15 @@ impl Store {
         }
         self.config.bucket = chrono::Duration::seconds(width);
         self.spans = Spans::of(&self.config);
+        // Minutes regroup differently at the new width: summed again.
+        self.summaries = super::Summaries::new(width, self.hasher);
+        if !self.buckets.is_empty() {
+            let base = self.base;
+            let newest = base + to_i64(self.buckets.len()) - 1;
+            let buckets = (self.buckets.iter().enumerate()).map(|(i, b)| (base + to_i64(i), b));
+            self.summaries
+                .rebuild((base, newest), buckets, self.decrypt_name);
+        }
         self.next_fold_sweep = i64::MIN;
         self.widened = true;
     }

@@ -47,6 +47,7 @@ mod sim_sdk;
 mod sim_wire;
 mod spike_day;
 mod store_props;
+mod summary_props;
 mod sweep_sim;
 mod synth;
 mod trail_queue;
