@@ -59,6 +59,12 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes a line to stdout. A reader that went away (`| head`) can be
+/// told nothing more, and is no reason to panic.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stdout().lock(), "{line}");
+}
+
 pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("kmstop: {}", escape_control(message));
     ExitCode::from(EXIT_USAGE)

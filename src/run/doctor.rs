@@ -68,25 +68,28 @@ pub fn run(args: &DoctorArgs, clock: &dyn Clock) -> ExitCode {
             check_profile(profile, &options, clock, &mut findings).await;
         }
     });
-    print!("{}", findings.text);
+    // A reader that went away (`| head`) can be told nothing more.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), findings.text.as_bytes());
     let warnings = match findings.warnings {
         0 => String::new(),
         1 => " (and 1 warning)".to_string(),
         n => format!(" (and {n} warnings)"),
     };
     if findings.failed {
-        println!("\nSome checks failed{warnings}: kmstop would miss data until they are fixed.");
+        super::say(format_args!(
+            "\nSome checks failed{warnings}: kmstop would miss data until they are fixed."
+        ));
         ExitCode::FAILURE
     } else if findings.warnings > 0 {
         // A warning is something to fix, not a pass: scripts see it too.
         let n = findings.warnings;
-        println!(
+        super::say(format_args!(
             "\n{n} warning{}: kmstop works, but see the fixes above.",
             if n == 1 { "" } else { "s" }
-        );
+        ));
         ExitCode::FAILURE
     } else {
-        println!("\nAll checks passed.");
+        super::say(format_args!("\nAll checks passed."));
         ExitCode::SUCCESS
     }
 }

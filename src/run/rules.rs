@@ -45,12 +45,12 @@ fn check(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
     if !errors.is_empty() {
         return fail(&errors);
     }
-    println!(
+    super::say(format_args!(
         "{}: {} rules, {} overrides, OK",
         escape_control(&path.display().to_string()),
         loaded.file.rules.len(),
         loaded.file.overrides.len()
-    );
+    ));
     ExitCode::SUCCESS
 }
 

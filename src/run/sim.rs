@@ -49,25 +49,25 @@ pub fn run(args: &SimArgs, system: &Arc<dyn Clock>) -> ExitCode {
     };
     let endpoint = sim.endpoint();
     let region = &args.regions[0];
-    println!(
+    super::say(format_args!(
         "kmstop sim: account {} in {} (scenario {}, seed {}) at {endpoint}",
         args.account,
         args.regions.join(", "),
         args.scenario,
         args.seed
-    );
-    println!("Any credentials work. Try:\n");
-    println!(
+    ));
+    super::say(format_args!("Any credentials work. Try:\n"));
+    super::say(format_args!(
         "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} --region {region} cloudtrail lookup-events --lookup-attributes AttributeKey=EventSource,AttributeValue=kms.amazonaws.com"
-    );
-    println!(
+    ));
+    super::say(format_args!(
         "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} --region {region} kms list-aliases"
-    );
-    println!(
+    ));
+    super::say(format_args!(
         "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x kmstop report --endpoint-url {endpoint} --source s3://{} --since 1h",
         crate::sim::trail_bucket(&args.account)
-    );
-    println!("\nCtrl-C stops it.");
+    ));
+    super::say(format_args!("\nCtrl-C stops it."));
     let waited = wait_for_signal();
     let requests = sim.requests().len();
     sim.stop();

@@ -230,3 +230,47 @@ fn check_prints_every_error() {
         "{stderr}"
     );
 }
+
+/// A reader that went away before kmstop writes (`| head`, `| true`) is
+/// not a crash: the commands that print end as they would have.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let home = tempfile::tempdir().expect("home");
+    let rules = home.path().join("rules.toml");
+    std::fs::write(&rules, "").expect("an empty rules file");
+    let rules = rules.to_str().expect("utf-8 path");
+    let cases: [&[&str]; 4] = [
+        &["rules"],
+        &["rules", "--check", rules],
+        &[
+            "report",
+            "--source",
+            "athena://db/t",
+            "--since",
+            "1d",
+            "--dry-run",
+        ],
+        &[
+            "athena",
+            "ddl",
+            "--bucket",
+            "trail-bucket",
+            "--account",
+            "111122223333",
+        ],
+    ];
+    for args in cases {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin!("kmstop"))
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .stdout(writer)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
