@@ -162,7 +162,11 @@ fn keys_json_is_what_the_simulator_holds() {
 }
 
 /// `kmstop keys` against the simulator with a state directory; its JSON.
-fn keys_json(sim: &SimHandle, state: &std::path::Path) -> (serde_json::Value, String) {
+fn keys_json(
+    sim: &SimHandle,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> (serde_json::Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -180,6 +184,7 @@ fn keys_json(sim: &SimHandle, state: &std::path::Path) -> (serde_json::Value, St
             "--format",
             "json",
         ])
+        .args(extra)
         .output()
         .expect("run kmstop keys");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -228,7 +233,7 @@ fn keys_twice_in_a_row_is_not_throttled_and_reuses_last_use() {
     })
     .expect("start the simulator");
     let state = tempfile::tempdir().expect("state dir");
-    let (first, stderr) = keys_json(&sim, state.path());
+    let (first, stderr) = keys_json(&sim, state.path(), &[]);
     assert!(stderr.is_empty(), "the first run warned: {stderr}");
     let used = last_used(&first);
     let known = used.values().filter(|v| !v.is_null()).count();
@@ -240,7 +245,7 @@ fn keys_twice_in_a_row_is_not_throttled_and_reuses_last_use() {
     let asked = last_usage_calls(&sim);
     assert!(asked > 0);
 
-    let (second, stderr) = keys_json(&sim, state.path());
+    let (second, stderr) = keys_json(&sim, state.path(), &[]);
     assert!(stderr.is_empty(), "the second run warned: {stderr}");
     assert_eq!(last_used(&second), used);
     assert_eq!(
@@ -276,22 +281,7 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
     })
     .expect("start the simulator");
     let state = tempfile::tempdir().expect("state dir");
-    let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", state.path().join("home"))
-        .env("KMSTOP_STATE_DIR", state.path())
-        .args(["keys", "--endpoint-url", &sim.endpoint()])
-        .args(["--region", "us-east-1,eu-west-1", "--format", "json"])
-        .args(["--unused", "1h"])
-        .output()
-        .expect("run kmstop keys");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let (printed, stderr) = keys_json(&sim, state.path(), &["--unused", "1h"]);
     let listed: std::collections::BTreeSet<String> = printed
         .as_array()
         .expect("an array")
