@@ -428,6 +428,7 @@ fn print_report(args: &ReportArgs, report: &Report, range: TimeRange) -> io::Res
         }
         Format::Csv => write_csv(report, args.section.unwrap_or_default(), &mut out),
         Format::Md => crate::report::write_markdown(report, range, args.top, &mut out),
+        Format::Html => crate::report::write_html(report, range, args.top, &mut out),
         Format::Table => {
             let opts = TableOptions {
                 width: output_width(),

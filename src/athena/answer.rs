@@ -16,8 +16,8 @@ use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{Interest, tie};
 use crate::report::{
-    ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, earliest, latest,
-    sort_rows,
+    ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, Timeline, earliest,
+    latest, sort_rows,
 };
 
 /// What a report pushed down to Athena cannot know: the `SerDe` drops what
@@ -116,6 +116,7 @@ impl Answer {
                 keys: Vec::new(),
                 event_names: BTreeMap::new(),
                 control_plane: Vec::new(),
+                timeline: Timeline::default(),
                 skipped: Skipped {
                     not_known: NOT_KNOWN,
                     ..Skipped::default()

@@ -41,6 +41,10 @@ pub enum Format {
     /// their evidence event ids, denied callers, principals, keys, key
     /// changes (--top rows each).
     Md,
+    /// The same as one self-contained web page to hand over (inline CSS
+    /// and SVG, no fetches), with a timeline of calls, denied calls and
+    /// alerts.
+    Html,
 }
 
 #[derive(Debug, Args)]

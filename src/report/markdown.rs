@@ -7,10 +7,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use chrono::{DateTime, Utc};
-
+use super::blocks::{Block, CellKind, blocks, time};
 use super::{Report, TimeRange};
-use crate::alert::AlertState;
 use crate::text::escape_control;
 
 /// A text from an event, safe in a Markdown paragraph or table cell.
@@ -30,22 +28,23 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(
-        || "–".to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
-}
-
-fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", headers.join(" | "));
+fn table(out: &mut String, block: &Block) {
+    let _ = writeln!(out, "| {} |", block.headers.join(" | "));
     let _ = writeln!(
         out,
         "|{}",
-        headers.iter().map(|_| "---|").collect::<String>()
+        block.headers.iter().map(|_| "---|").collect::<String>()
     );
-    for row in rows {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+    for row in &block.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c.kind {
+                CellKind::Data => escape_markdown(&c.text),
+                CellKind::Own => c.text.clone(),
+                CellKind::Loud => format!("**{}**", c.text),
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
 }
@@ -102,174 +101,16 @@ pub fn write_markdown(
         );
     }
     md.push('\n');
-    alerts(&mut md, report, top);
-    principals(&mut md, report, top, true);
-    principals(&mut md, report, top, false);
-    keys(&mut md, report, top);
-    control_plane(&mut md, report, top);
+    for block in blocks(report, top) {
+        let _ = writeln!(md, "## {}\n", block.heading());
+        match block.empty {
+            Some(empty) if block.rows.is_empty() => {
+                let _ = writeln!(md, "{empty}\n");
+            }
+            _ => table(&mut md, &block),
+        }
+    }
     out.write_all(md.as_bytes())
-}
-
-fn heading(md: &mut String, title: &str, shown: usize, total: usize) {
-    if shown < total {
-        let _ = writeln!(md, "## {title} (top {shown} of {total})\n");
-    } else {
-        let _ = writeln!(md, "## {title}\n");
-    }
-}
-
-fn alerts(md: &mut String, report: &Report, top: usize) {
-    heading(
-        md,
-        "Alerts",
-        report.alerts.len().min(top),
-        report.alerts.len(),
-    );
-    if report.alerts.is_empty() {
-        md.push_str("No alert.\n\n");
-        return;
-    }
-    let rows: Vec<Vec<String>> = report
-        .alerts
-        .iter()
-        .take(top)
-        .map(|a| {
-            vec![
-                a.severity.as_str().to_owned(),
-                escape_markdown(&a.rule),
-                escape_markdown(&a.group),
-                match a.state {
-                    AlertState::Firing => "**firing**".to_owned(),
-                    AlertState::Resolved => "resolved".to_owned(),
-                },
-                a.count.to_string(),
-                time(Some(a.first)),
-                time(Some(a.last)),
-                a.sample_event_ids
-                    .iter()
-                    .map(|id| escape_markdown(id))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ]
-        })
-        .collect();
-    table(
-        md,
-        &[
-            "severity",
-            "rule",
-            "group",
-            "state",
-            "events",
-            "first",
-            "last",
-            "evidence (event ids)",
-        ],
-        &rows,
-    );
-}
-
-fn principals(md: &mut String, report: &Report, top: usize, denied_only: bool) {
-    let rows: Vec<_> = report
-        .principals
-        .iter()
-        .filter(|p| !denied_only || p.denied > 0)
-        .collect();
-    let title = if denied_only {
-        "Denied callers"
-    } else {
-        "Principals"
-    };
-    heading(md, title, rows.len().min(top), rows.len());
-    let mut ordered = rows;
-    if denied_only {
-        ordered.sort_by(|a, b| {
-            b.denied
-                .cmp(&a.denied)
-                .then_with(|| a.principal.cmp(&b.principal))
-        });
-    }
-    let cells: Vec<Vec<String>> = ordered
-        .iter()
-        .take(top)
-        .map(|p| {
-            vec![
-                escape_markdown(&p.principal),
-                p.events.to_string(),
-                p.decrypt.to_string(),
-                p.denied.to_string(),
-                p.keys.to_string(),
-                time(p.first_seen),
-                time(p.last_seen),
-            ]
-        })
-        .collect();
-    table(
-        md,
-        &[
-            "principal",
-            "events",
-            "decrypt",
-            "denied",
-            "keys",
-            "first seen",
-            "last seen",
-        ],
-        &cells,
-    );
-}
-
-fn keys(md: &mut String, report: &Report, top: usize) {
-    heading(md, "Keys", report.keys.len().min(top), report.keys.len());
-    let cells: Vec<Vec<String>> = report
-        .keys
-        .iter()
-        .take(top)
-        .map(|k| {
-            vec![
-                escape_markdown(&k.arn),
-                k.events.to_string(),
-                k.denied.to_string(),
-                k.principals.to_string(),
-            ]
-        })
-        .collect();
-    table(md, &["key", "events", "denied", "principals"], &cells);
-}
-
-fn control_plane(md: &mut String, report: &Report, top: usize) {
-    let rows = &report.control_plane;
-    heading(md, "Key changes", rows.len().min(top), rows.len());
-    // The newest changes matter most when the list is cut.
-    let skip = rows.len().saturating_sub(top);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .skip(skip)
-        .map(|c| {
-            vec![
-                time(Some(c.time)),
-                escape_markdown(&c.event_name),
-                escape_markdown(&c.principal),
-                escape_markdown(c.key_arn.as_deref().or(c.alias.as_deref()).unwrap_or("–")),
-                c.outcome.as_str().to_owned(),
-                escape_markdown(c.error_code.as_deref().unwrap_or("")),
-                escape_markdown(&c.event_id),
-            ]
-        })
-        .collect();
-    table(
-        md,
-        &[
-            "time",
-            "call",
-            "principal",
-            "key",
-            "outcome",
-            "error",
-            "event id",
-        ],
-        &cells,
-    );
 }
 
 #[cfg(test)]

@@ -4,11 +4,14 @@
 //! render the same struct for people and spreadsheets.
 
 pub mod alerts;
+mod blocks;
 mod csv;
+mod html;
 pub mod key_list;
 mod markdown;
 mod table;
 mod tally;
+mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -16,9 +19,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use self::csv::{Section, write_csv};
+pub use html::{escape_html, write_html};
 pub use markdown::{escape_markdown, write_markdown};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
+pub use timeline::{Bar, Timeline};
 
 use self::alerts::{AlertFeed, Interest};
 use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};
@@ -42,6 +47,10 @@ pub struct Report {
     pub keys: Vec<KeyRow>,
     pub event_names: BTreeMap<String, u64>,
     pub control_plane: Vec<ControlPlaneRow>,
+    /// Calls and denied calls per minute, for the handed-over formats
+    /// (empty where the source cannot say: Athena returns counts).
+    #[serde(skip)]
+    pub timeline: Timeline,
     pub skipped: Skipped,
     pub files_read: u64,
     /// The alert rules replayed over the events in event-time order:

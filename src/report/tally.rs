@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::alerts::Interest;
+use super::timeline::Timeline;
 use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped, earliest, latest, sort_rows};
 use crate::dedup::{SeenSet, Sighting};
 use crate::event::{KmsEvent, Outcome, PackedEvent};
@@ -70,6 +71,7 @@ pub struct Tally<'d> {
     keys: HashMap<Box<str>, KeyTally>,
     event_names: HashMap<Box<str>, u64>,
     control_plane: Vec<ControlPlaneRow>,
+    timeline: Timeline,
 }
 
 fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
@@ -110,6 +112,7 @@ impl<'d> Tally<'d> {
             keys: HashMap::new(),
             event_names: HashMap::new(),
             control_plane: Vec::new(),
+            timeline: Timeline::default(),
         }
     }
 
@@ -120,6 +123,7 @@ impl<'d> Tally<'d> {
         self.errors += u64::from(e.outcome == Outcome::Error);
         self.from = earliest(self.from, time);
         self.to = latest(self.to, time);
+        self.timeline.add(e.time, e.outcome == Outcome::Denied);
         *entry(&mut self.event_names, &e.event_name) += 1;
 
         let p = entry(&mut self.principals, &e.principal);
@@ -155,6 +159,7 @@ impl<'d> Tally<'d> {
         self.implausible_time += other.implausible_time;
         self.from = earliest(self.from, other.from);
         self.to = latest(self.to, other.to);
+        self.timeline.merge(other.timeline);
         for (name, n) in other.event_names {
             *self.event_names.entry(name).or_default() += n;
         }
@@ -212,6 +217,7 @@ impl<'d> Tally<'d> {
                 .map(|(k, v)| (k.into(), v))
                 .collect(),
             control_plane,
+            timeline: self.timeline,
             skipped: Skipped {
                 non_kms: scan.non_kms,
                 malformed: scan.malformed,

@@ -38,6 +38,7 @@ mod parser_props;
 mod readme;
 mod real_fixtures;
 mod report_alerts;
+mod report_html;
 mod report_markdown;
 mod rules_cli;
 mod s3_source;

@@ -1,0 +1,239 @@
+//! The sections of a report handed over to people (`--format md`,
+//! `--format html`): which rows, in which order, cut where — decided once
+//! here; each format only escapes and lays them out.
+
+use chrono::{DateTime, Utc};
+
+use super::Report;
+use crate::alert::AlertState;
+
+/// How a cell is to be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// Text from an event or a rule file: escape it for the format.
+    Data,
+    /// kmstop's own words, numbers and times.
+    Own,
+    /// kmstop's own word, to stand out (a firing alert).
+    Loud,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub text: String,
+    pub kind: CellKind,
+}
+
+fn data(text: &str) -> Cell {
+    Cell {
+        text: text.to_owned(),
+        kind: CellKind::Data,
+    }
+}
+
+fn own(text: &dyn std::fmt::Display) -> Cell {
+    Cell {
+        text: text.to_string(),
+        kind: CellKind::Own,
+    }
+}
+
+/// A time as the handed-over formats write it.
+#[must_use]
+pub fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "–".to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// One section: a title, its table (cut to `shown` of `total` rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub title: &'static str,
+    pub shown: usize,
+    pub total: usize,
+    pub headers: &'static [&'static str],
+    pub rows: Vec<Vec<Cell>>,
+    /// What to say instead of an empty table, if anything.
+    pub empty: Option<&'static str>,
+}
+
+impl Block {
+    /// "Alerts", or "Alerts (top 20 of 31)" when cut.
+    #[must_use]
+    pub fn heading(&self) -> String {
+        if self.shown < self.total {
+            format!("{} (top {} of {})", self.title, self.shown, self.total)
+        } else {
+            self.title.to_owned()
+        }
+    }
+}
+
+/// Alerts (with their evidence), denied callers, principals, keys and key
+/// changes, each cut to `top` rows.
+#[must_use]
+pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
+    vec![
+        alerts(report, top),
+        principals(report, top, true),
+        principals(report, top, false),
+        keys(report, top),
+        control_plane(report, top),
+    ]
+}
+
+fn alerts(report: &Report, top: usize) -> Block {
+    let rows = report
+        .alerts
+        .iter()
+        .take(top)
+        .map(|a| {
+            vec![
+                own(&a.severity.as_str()),
+                data(&a.rule),
+                data(&a.group),
+                match a.state {
+                    AlertState::Firing => Cell {
+                        text: "firing".into(),
+                        kind: CellKind::Loud,
+                    },
+                    AlertState::Resolved => own(&"resolved"),
+                },
+                own(&a.count),
+                own(&time(Some(a.first))),
+                own(&time(Some(a.last))),
+                data(&a.sample_event_ids.join(", ")),
+            ]
+        })
+        .collect::<Vec<_>>();
+    Block {
+        title: "Alerts",
+        shown: rows.len(),
+        total: report.alerts.len(),
+        headers: &[
+            "severity",
+            "rule",
+            "group",
+            "state",
+            "events",
+            "first",
+            "last",
+            "evidence (event ids)",
+        ],
+        rows,
+        empty: Some("No alert."),
+    }
+}
+
+fn principals(report: &Report, top: usize, denied_only: bool) -> Block {
+    let mut chosen: Vec<_> = report
+        .principals
+        .iter()
+        .filter(|p| !denied_only || p.denied > 0)
+        .collect();
+    if denied_only {
+        chosen.sort_by(|a, b| {
+            b.denied
+                .cmp(&a.denied)
+                .then_with(|| a.principal.cmp(&b.principal))
+        });
+    }
+    let rows: Vec<Vec<Cell>> = chosen
+        .iter()
+        .take(top)
+        .map(|p| {
+            vec![
+                data(&p.principal),
+                own(&p.events),
+                own(&p.decrypt),
+                own(&p.denied),
+                own(&p.keys),
+                own(&time(p.first_seen)),
+                own(&time(p.last_seen)),
+            ]
+        })
+        .collect();
+    Block {
+        title: if denied_only {
+            "Denied callers"
+        } else {
+            "Principals"
+        },
+        shown: rows.len(),
+        total: chosen.len(),
+        headers: &[
+            "principal",
+            "events",
+            "decrypt",
+            "denied",
+            "keys",
+            "first seen",
+            "last seen",
+        ],
+        rows,
+        empty: None,
+    }
+}
+
+fn keys(report: &Report, top: usize) -> Block {
+    let rows: Vec<Vec<Cell>> = report
+        .keys
+        .iter()
+        .take(top)
+        .map(|k| {
+            vec![
+                data(&k.arn),
+                own(&k.events),
+                own(&k.denied),
+                own(&k.principals),
+            ]
+        })
+        .collect();
+    Block {
+        title: "Keys",
+        shown: rows.len(),
+        total: report.keys.len(),
+        headers: &["key", "events", "denied", "principals"],
+        rows,
+        empty: None,
+    }
+}
+
+fn control_plane(report: &Report, top: usize) -> Block {
+    let all = &report.control_plane;
+    // The newest changes matter most when the list is cut.
+    let skip = all.len().saturating_sub(top);
+    let rows: Vec<Vec<Cell>> = all
+        .iter()
+        .skip(skip)
+        .map(|c| {
+            vec![
+                own(&time(Some(c.time))),
+                data(&c.event_name),
+                data(&c.principal),
+                data(c.key_arn.as_deref().or(c.alias.as_deref()).unwrap_or("–")),
+                own(&c.outcome.as_str()),
+                data(c.error_code.as_deref().unwrap_or("")),
+                data(&c.event_id),
+            ]
+        })
+        .collect();
+    Block {
+        title: "Key changes",
+        shown: rows.len(),
+        total: all.len(),
+        headers: &[
+            "time",
+            "call",
+            "principal",
+            "key",
+            "outcome",
+            "error",
+            "event id",
+        ],
+        rows,
+        empty: None,
+    }
+}
