@@ -46,6 +46,7 @@ mod sim_boto3;
 mod sim_sdk;
 mod sim_wire;
 mod spike_day;
+mod store_counted;
 mod store_props;
 mod summary_props;
 mod sweep_sim;
