@@ -18,10 +18,7 @@ use crate::cli::athena::{AthenaArgs, AthenaCommand, DdlArgs, QueryArgs};
 use crate::report::{Report, ReportSettings};
 use crate::text::escape_control;
 
-/// Athena's price per terabyte scanned (us-east-1; 10 MB minimum per
-/// query): what the estimate on stderr uses.
-const DOLLARS_PER_TB: f64 = 5.0;
-const MIN_BILLED_BYTES: u64 = 10_000_000;
+use crate::athena::{DOLLARS_PER_TB, billed, dollars};
 /// Past this many events paged whole, the answer's size is worth a word.
 const WHOLE_EVENTS_WORTH_SAYING: usize = 10_000;
 
@@ -152,9 +149,7 @@ async fn run_query(
             return Err(format!("query {id} was cancelled; no report"));
         }
     };
-    let billed = finished.scanned_bytes.max(MIN_BILLED_BYTES);
-    #[allow(clippy::cast_precision_loss)]
-    let dollars = billed as f64 / 1e12 * DOLLARS_PER_TB;
+    let dollars = dollars(billed(finished.scanned_bytes));
     eprintln!(
         "kmstop: Athena scanned {} (about ${dollars:.4} at ${DOLLARS_PER_TB} per TB) in query {}",
         bytes(finished.scanned_bytes),
@@ -197,14 +192,7 @@ fn progress_line() -> indicatif::ProgressBar {
 }
 
 fn bytes(n: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let n = n as f64;
-    match n {
-        n if n >= 1e12 => format!("{:.2} TB", n / 1e12),
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n => format!("{n:.0} bytes"),
-    }
+    crate::athena::bytes_text(n)
 }
 
 /// The report from Athena; `Err` with the exit status after saying why.
