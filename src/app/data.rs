@@ -95,6 +95,22 @@ impl DataConfig {
     }
 }
 
+impl DataConfig {
+    /// Athena: buckets as wide as the aggregate's (`bucket_secs`), the
+    /// whole window held; the event log holds what drill-downs bring.
+    pub fn athena(bucket_secs: i64) -> Self {
+        let files = Self::files();
+        Self {
+            store: StoreConfig {
+                bucket: Duration::seconds(bucket_secs.max(1)),
+                ..files.store
+            },
+            log_capacity: 100_000,
+            ..files
+        }
+    }
+}
+
 /// Problems of reading files kept for the screen; older ones are dropped.
 const MAX_PROBLEMS_KEPT: usize = 100;
 

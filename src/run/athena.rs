@@ -41,7 +41,11 @@ pub fn sql(
     })
 }
 
-fn options(query: &QueryArgs, profile: Option<&str>, endpoint: Option<&str>) -> TargetOptions {
+pub(super) fn options(
+    query: &QueryArgs,
+    profile: Option<&str>,
+    endpoint: Option<&str>,
+) -> TargetOptions {
     TargetOptions {
         profiles: profile.into_iter().map(str::to_owned).collect(),
         regions: query.athena_region.iter().cloned().collect(),
@@ -51,7 +55,7 @@ fn options(query: &QueryArgs, profile: Option<&str>, endpoint: Option<&str>) -> 
     }
 }
 
-async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
+pub(super) async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
     let profile = options.profiles.first().map(String::as_str);
     let mut config = load_config(profile, options).await?;
     if let Some(region) = options.regions.first() {
@@ -64,7 +68,7 @@ async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
 }
 
 /// A failed call, said so a person can act on it.
-fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
+pub(super) fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
     let text = e.to_string();
     if e.kind == ErrorKind::AccessDenied || text.contains("AccessDenied") {
         return format!(
@@ -87,7 +91,7 @@ fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
     format!("Athena {action} failed: {text}")
 }
 
-fn explain_failure(reason: &str, table: &str) -> String {
+pub(super) fn explain_failure(reason: &str, table: &str) -> String {
     if reason.contains("TABLE_NOT_FOUND") || reason.contains("does not exist") {
         return format!(
             "the table {table} does not exist: create it with `kmstop athena ddl --bucket … --execute` (Athena: {reason})"

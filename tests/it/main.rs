@@ -9,6 +9,7 @@ mod support;
 
 mod alert_engine;
 mod app_update;
+mod athena_dashboard;
 mod athena_emulator;
 mod athena_moto;
 mod athena_report;
