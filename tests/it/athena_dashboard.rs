@@ -35,8 +35,10 @@ fn window(local: &Value) -> (DateTime<Utc>, DateTime<Utc>) {
         local[field]
             .as_str()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| panic!("the report's {field}: {}", local[field]))
+            .map_or_else(
+                || panic!("the report's {field}: {}", local[field]),
+                |t| t.with_timezone(&Utc),
+            )
     };
     (
         at("from") - chrono::Duration::minutes(1),

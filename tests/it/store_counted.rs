@@ -76,6 +76,20 @@ fn config(max_buckets: Option<usize>) -> StoreConfig {
 }
 
 type Named = (String, String, String, Outcome);
+/// A bucket: its total, its denied calls, its combinations and its denied
+/// calls per source IP.
+type BucketSeen = (u32, u32, BTreeMap<Named, u32>, BTreeMap<String, u32>);
+/// An entity: calls, decrypt, denied, linked, first and last seen.
+type EntitySeen = (
+    u64,
+    u64,
+    u64,
+    u32,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+/// What a counted row is alike in.
+type RowKey = (DateTime<Utc>, String, Option<String>, String, Outcome);
 
 /// Everything the store counts, by name rather than by id (ids depend on
 /// the order values arrived in).
@@ -83,18 +97,8 @@ type Named = (String, String, String, Outcome);
 struct Seen {
     width: i64,
     total: u64,
-    buckets: BTreeMap<i64, (u32, u32, BTreeMap<Named, u32>, BTreeMap<String, u32>)>,
-    entities: BTreeMap<
-        (String, String),
-        (
-            u64,
-            u64,
-            u64,
-            u32,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        ),
-    >,
+    buckets: BTreeMap<i64, BucketSeen>,
+    entities: BTreeMap<(String, String), EntitySeen>,
     summaries: BTreeMap<(i64, String, String), (u32, u32, u32)>,
     by_dim: BTreeMap<String, BTreeMap<String, u64>>,
     denied_ips: BTreeMap<String, u64>,
@@ -198,8 +202,7 @@ fn seen(store: &Store) -> Seen {
 
 /// The events grouped as a counting engine returns them.
 fn rows(events: &[KmsEvent<'_>]) -> Vec<CountedEvent> {
-    let mut grouped: BTreeMap<(DateTime<Utc>, String, Option<String>, String, Outcome), u32> =
-        BTreeMap::new();
+    let mut grouped: BTreeMap<RowKey, u32> = BTreeMap::new();
     for e in events {
         let k = (
             e.time,
