@@ -303,3 +303,69 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         assert!(e["duckdb_sql"].is_string(), "{e}");
     }
 }
+
+/// The built binary in a real terminal: the panes are up while the
+/// aggregate runs (the header says so), fill when it ends; Enter on a
+/// principal brings its events; quitting while a drill-down's query runs
+/// stops it (`StopQueryExecution`).
+#[test]
+fn the_binary_opens_at_once_fills_and_stops_its_queries_on_quit() {
+    let dir = tempfile::tempdir().expect("corpus dir");
+    write_corpus(dir.path(), &CorpusSpec::small(29)).expect("corpus written");
+    let logs = dir.path().join("AWSLogs");
+    let home = tempfile::tempdir().expect("home");
+    let path = logs.to_str().expect("utf-8 path");
+    let whole = json_of(&kmstop_report(
+        home.path(),
+        &["--source", path, "--format", "json"],
+    ));
+    let (since, until) = window(&whole);
+    let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    // Every query stays running a while: long enough to see it run, and
+    // to quit while one does.
+    let athena = AthenaDuck::start(
+        &[("security.org", &logs, Layout::Org)],
+        &AthenaOptions {
+            delay: Some(Duration::from_secs(3)),
+            ..AthenaOptions::default()
+        },
+    );
+    let tmux = support::tmux::Tmux::new("athena");
+    let exit = dir.path().join("exit");
+    let cmd = format!(
+        "cd {dir} && env -i HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_EC2_METADATA_DISABLED=true \
+         KMSTOP_CONFIG_DIR={dir}/config {bin} --source athena://security/org --since {since} --until {until} \
+         --athena-region us-east-1 --endpoint-url {endpoint}; echo $? > {exit}",
+        dir = dir.path().display(),
+        home = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_kmstop"),
+        since = text(since),
+        until = text(until),
+        endpoint = athena.endpoint,
+        exit = exit.display(),
+    );
+    tmux.start(200, 50, &cmd);
+    tmux.wait_for("counts: query");
+    tmux.wait_for("┏ Principals");
+    tmux.wait_for("counts only — press Enter");
+    tmux.wait_for("row(s), counts only");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("from Athena");
+    // The key pane, a drill-down, and quit while its query runs.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("┏ Principals");
+    tmux.keys(&["3", "Enter"]);
+    tmux.wait_for("events: query");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_file(&exit), "0");
+    let log = athena.log();
+    let started = log
+        .iter()
+        .filter(|e| e["operation"] == "StartQueryExecution")
+        .count();
+    assert_eq!(started, 3, "{log:#?}");
+    assert!(
+        log.iter().any(|e| e["operation"] == "StopQueryExecution"),
+        "the running query was stopped on quit: {log:#?}"
+    );
+}
