@@ -112,7 +112,10 @@ impl DashboardQuery {
     }
 
     /// The aggregate that fills the panes: one row per bucket × event name
-    /// × principal × key × outcome, with its count.
+    /// × principal × key × outcome × region, with its count; a denied
+    /// call's source IP too (the Denied pane's addresses: denied calls are
+    /// few, so this adds few rows, where every call's address would
+    /// multiply them).
     #[must_use]
     pub fn counts_sql(&self) -> String {
         let width = self.bucket_seconds();
@@ -120,10 +123,12 @@ impl DashboardQuery {
             "{events}
 SELECT CAST(floor(to_unixtime(t) / {width}) AS bigint) * {width} AS bucket,
   eventname, principal, key_arn, outcome,
+  NULLIF(awsregion, '') AS region,
+  CASE WHEN outcome = 'denied' THEN NULLIF(sourceipaddress, '') END AS denied_ip,
   count(*) AS n
 FROM events
 WHERE copy = 1
-GROUP BY 1, 2, 3, 4, 5",
+GROUP BY 1, 2, 3, 4, 5, 6, 7",
             events = self.events_cte(),
         )
     }
@@ -197,6 +202,8 @@ pub fn counted(row: &Row<'_>) -> Option<Vec<CountedEvent>> {
         key: value(row, "key_arn").map(str::to_owned),
         event_name: value(row, "eventname")?.to_owned(),
         outcome,
+        region: value(row, "region").map(str::to_owned),
+        source_ip: value(row, "denied_ip").map(str::to_owned),
         n: 0,
     };
     let mut all = Vec::new();
@@ -291,6 +298,8 @@ mod tests {
             "principal",
             "key_arn",
             "outcome",
+            "region",
+            "denied_ip",
             "n",
         ];
         let columns: HashMap<String, usize> = names
@@ -307,6 +316,8 @@ mod tests {
             Some("arn:aws:iam::1:role/r"),
             None,
             Some("denied"),
+            Some("eu-west-1"),
+            Some("203.0.113.9"),
             Some("5000000000"),
         ]);
         let rows = counted(&Row {
@@ -324,12 +335,16 @@ mod tests {
             (rows[0].key.as_deref(), rows[0].outcome),
             (None, Outcome::Denied)
         );
+        assert_eq!(rows[1].source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(rows[1].region.as_deref(), Some("eu-west-1"));
         let bad = row(&[
             Some("x"),
             Some("Decrypt"),
             Some("p"),
             None,
             Some("success"),
+            None,
+            None,
             Some("1"),
         ]);
         assert!(

@@ -21,7 +21,8 @@ struct Tallied<'e> {
     outcome: Outcome,
 }
 
-/// `n` events alike in time, principal, key, event name and outcome, as
+/// `n` events alike in time, principal, key, event name, outcome, region
+/// and source IP, as
 /// an engine that counted them elsewhere returns them (see
 /// [`Store::ingest_counted`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,10 @@ pub struct CountedEvent {
     pub key: Option<String>,
     pub event_name: String,
     pub outcome: Outcome,
+    pub region: Option<String>,
+    /// The caller's address, where the counting engine kept it (Athena's
+    /// aggregate keeps it for denied calls only).
+    pub source_ip: Option<String>,
     pub n: u32,
 }
 
@@ -86,8 +91,8 @@ impl Store {
     /// Counts `counted.n` events that share a time, principal, key, event
     /// name and outcome (rows of a query that counted them elsewhere, as
     /// Athena does): the buckets, summaries and per-principal and per-key
-    /// facts change exactly as for `n` such events without a region, a
-    /// source IP or an encryption context. Nothing enters the ring of
+    /// facts change exactly as for `n` such events (with that region and
+    /// source IP, and no encryption context). Nothing enters the ring of
     /// recent events, and no identity is remembered: whoever counted them
     /// left out the duplicates. Expires old buckets first.
     pub fn ingest_counted(&mut self, counted: &CountedEvent, now: DateTime<Utc>) -> Ingested {
@@ -104,8 +109,8 @@ impl Store {
                 principal: &counted.principal,
                 key: counted.key.as_deref(),
                 event_name: &counted.event_name,
-                region: None,
-                source_ip: None,
+                region: counted.region.as_deref(),
+                source_ip: counted.source_ip.as_deref(),
                 outcome: counted.outcome,
             },
             counted.n,

@@ -248,6 +248,21 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
     let want: BTreeMap<String, u64> =
         serde_json::from_value(local["event_names"].clone()).expect("event names");
     assert_eq!(names, want);
+    // Denied calls keep their source address (the Denied pane's); every
+    // call keeps its region.
+    let with_address: u64 = store
+        .denied_ip_totals()
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| *id != kmstop::store::NONE as usize)
+        .map(|(_, n)| *n)
+        .sum();
+    assert!(with_address > 0 && with_address <= denied, "{with_address}");
+    assert_eq!(
+        store.counts_by(Dim::Region)[kmstop::store::NONE as usize],
+        0,
+        "every corpus event names its region"
+    );
 
     // The header says where the counts come from, and what they cost.
     app.refresh();

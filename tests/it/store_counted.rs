@@ -26,10 +26,12 @@ struct Spec {
     key: Option<u8>,
     name: usize,
     error: usize,
+    /// `None`: no region, or no source IP, in the record.
+    region: Option<u8>,
+    ip: Option<u8>,
 }
 
-/// An event without region, source IP or encryption context: what a
-/// counted row knows of one.
+/// An event without encryption context: what a counted row knows of one.
 fn event(id: usize, s: Spec) -> KmsEvent<'static> {
     let at = (t0() - Duration::minutes(s.minutes_before)).format("%Y-%m-%dT%H:%M:%SZ");
     let key = s.key.map_or(String::new(), |k| {
@@ -39,8 +41,17 @@ fn event(id: usize, s: Spec) -> KmsEvent<'static> {
         "" => String::new(),
         code => format!(r#","errorCode":"{code}""#),
     };
+    let region = s.region.map_or(String::new(), |r| {
+        format!(
+            r#","awsRegion":"{}""#,
+            ["us-east-1", "eu-west-1"][usize::from(r)]
+        )
+    });
+    let ip = s.ip.map_or(String::new(), |i| {
+        format!(r#","sourceIPAddress":"203.0.113.{i}""#)
+    });
     let raw = format!(
-        r#"{{"eventSource":"kms.amazonaws.com","eventName":"{}","eventTime":"{at}","eventID":"e{id}","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/p{}"}}{key}{error}}}"#,
+        r#"{{"eventSource":"kms.amazonaws.com","eventName":"{}","eventTime":"{at}","eventID":"e{id}","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/p{}"}}{key}{error}{region}{ip}}}"#,
         NAMES[s.name], s.principal
     );
     match parse_record(&raw) {
@@ -51,16 +62,25 @@ fn event(id: usize, s: Spec) -> KmsEvent<'static> {
 
 fn specs() -> impl Strategy<Value = Vec<Spec>> {
     let key = prop::option::of(0u8..4);
-    prop::collection::vec((0i64..400, 0u8..6, key, 0usize..3, 0usize..3), 0..150).prop_map(|v| {
+    let place = (prop::option::of(0u8..2), prop::option::of(0u8..3));
+    prop::collection::vec(
+        (0i64..400, 0u8..6, key, 0usize..3, 0usize..3, place),
+        0..150,
+    )
+    .prop_map(|v| {
         v.into_iter()
-            .map(|(minutes_before, principal, key, name, error)| Spec {
-                // Bunched, so that rows count more than one event.
-                minutes_before: minutes_before / 7 * 7,
-                principal,
-                key,
-                name,
-                error,
-            })
+            .map(
+                |(minutes_before, principal, key, name, error, (region, ip))| Spec {
+                    // Bunched, so that rows count more than one event.
+                    minutes_before: minutes_before / 7 * 7,
+                    principal,
+                    key,
+                    name,
+                    error,
+                    region,
+                    ip,
+                },
+            )
             .collect()
     })
 }
@@ -89,7 +109,15 @@ type EntitySeen = (
     Option<DateTime<Utc>>,
 );
 /// What a counted row is alike in.
-type RowKey = (DateTime<Utc>, String, Option<String>, String, Outcome);
+type RowKey = (
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    String,
+    Outcome,
+    Option<String>,
+    Option<String>,
+);
 
 /// Everything the store counts, by name rather than by id (ids depend on
 /// the order values arrived in).
@@ -210,18 +238,22 @@ fn rows(events: &[KmsEvent<'_>]) -> Vec<CountedEvent> {
             e.key.as_ref().map(|k| k.arn.to_string()),
             e.event_name.to_string(),
             e.outcome,
+            e.region.as_deref().map(str::to_owned),
+            e.source_ip.as_deref().map(str::to_owned),
         );
         *grouped.entry(k).or_default() += 1;
     }
     grouped
         .into_iter()
         .map(
-            |((time, principal, key, event_name, outcome), n)| CountedEvent {
+            |((time, principal, key, event_name, outcome, region, source_ip), n)| CountedEvent {
                 time,
                 principal,
                 key,
                 event_name,
                 outcome,
+                region,
+                source_ip,
                 n,
             },
         )
@@ -267,6 +299,8 @@ fn counted_events_out_of_retention_are_refused_by_their_count() {
         key: None,
         event_name: "Decrypt".into(),
         outcome: Outcome::Success,
+        region: None,
+        source_ip: None,
         n,
     };
     assert_eq!(store.ingest_counted(&row(10, 5), t0()), Ingested::Added);
