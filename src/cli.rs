@@ -70,8 +70,9 @@ pub struct DashboardArgs {
     #[command(flatten)]
     pub athena: athena::ReportAthenaArgs,
 
-    /// Accounts to read of an s3:// or logs:// source (repeat, or
-    /// comma-separate); by default every account the trail holds.
+    /// Accounts to read of an s3:// or logs:// source, or to query of an
+    /// athena:// organization trail's table (repeat, or comma-separate); by
+    /// default every account the trail holds.
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
 

@@ -52,9 +52,10 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The text the event stream shows while it holds no event.
+/// The text the event stream shows while it holds no event. (Alerts are
+/// not evaluated from counts, so there is no alert to drill into.)
 pub const COUNTS_ONLY: &str =
-    "Athena source: counts only — press Enter on a principal/key/alert to query its events";
+    "Athena source: counts only — press Enter on a principal or a key to query its events";
 
 /// The name of a drill-down's query (`principal:…`, `key:…`), for the
 /// drill-downs Athena can answer.
