@@ -33,7 +33,7 @@
 use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 
-use super::kinds::{compile, judge};
+use super::kinds::{compile, count_only, judge};
 use super::lifecycle::{AlertChange, Book, Change, Hit, Silence, silenced_until};
 use super::matcher::{MatchError, Matcher};
 use super::spec::RuleSpec;
@@ -227,6 +227,40 @@ impl Engine {
             self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));
         }
         out
+    }
+
+    /// Takes `n` events that rule `rule` matched, of `event`'s group, in one
+    /// of the rule's buckets from `event.time` to `last`, known only by
+    /// their number (a report pushed down to Athena): they are the group's
+    /// past, never judged. The caller guarantees none of them could have
+    /// fired (see `athena::counted`); `event` needs only the group's fields
+    /// and the first time. Returns the alerts that resolved as time moved.
+    pub fn observe_counted(
+        &mut self,
+        rule: &str,
+        event: &KmsEvent<'_>,
+        last: DateTime<Utc>,
+        n: u64,
+    ) -> Vec<AlertChange> {
+        let mut out = Vec::new();
+        self.advance(event.time, &mut out);
+        let first_ms = event.time.timestamp_millis();
+        let last_ms = last.timestamp_millis().max(first_ms);
+        if let Some(r) = self.rules.iter_mut().find(|r| r.spec.id == rule) {
+            r.started_ms.get_or_insert(first_ms);
+            write_group(&mut self.group, &r.spec.group_by, event);
+            count_only(&mut r.state, &self.group, first_ms, last_ms, n);
+        }
+        out
+    }
+
+    /// Rule `rule` matched an event at `time` that is known only as part of
+    /// a count, in a group whose state no verdict reads: only the rule's
+    /// start (of its learning period) may move.
+    pub fn note_match(&mut self, rule: &str, time: DateTime<Utc>) {
+        if let Some(r) = self.rules.iter_mut().find(|r| r.spec.id == rule) {
+            r.started_ms.get_or_insert(time.timestamp_millis());
+        }
     }
 
     /// Moves time to `now` (if later): resolves alerts quiet for their

@@ -105,6 +105,33 @@ pub(super) fn judge(
     result
 }
 
+/// Takes `n` matching events of `group` known only by their number, in
+/// one bucket from `first_ms` to `last_ms`, as the group's past: none of
+/// them can make the rule's condition hold (the caller made sure), but a
+/// spike's baseline is made of them and an idle group is judged from the
+/// last of them.
+pub(super) fn count_only(state: &mut KindState, group: &str, first_ms: i64, last_ms: i64, n: u64) {
+    match state {
+        KindState::Every | KindState::FirstSeen { .. } => {}
+        KindState::Threshold { groups, .. } => {
+            groups.with(group, first_ms, Recent::default, |_, _| ());
+            groups.with(group, last_ms, Recent::default, |_, _| ());
+        }
+        KindState::Distinct { groups, .. } => {
+            groups.with(group, first_ms, Distinct::default, |_, _| ());
+            groups.with(group, last_ms, Distinct::default, |_, _| ());
+        }
+        KindState::Spike { config, groups, .. } => {
+            let cfg = *config;
+            let fresh = || SpikeState::new(&cfg, first_ms);
+            groups.with(group, first_ms, fresh, |s, _| {
+                s.observe_many(&cfg, first_ms, n);
+            });
+            groups.with(group, last_ms, fresh, |_, _| ());
+        }
+    }
+}
+
 pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineError> {
     let matcher = Matcher::compile(&spec.matcher).map_err(|source| EngineError::Match {
         rule: spec.id.clone(),

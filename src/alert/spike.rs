@@ -148,12 +148,19 @@ impl SpikeState {
 
     /// Counts an event at `time_ms` and judges the window.
     pub fn observe(&mut self, cfg: &SpikeConfig, time_ms: i64) -> Verdict {
+        self.observe_many(cfg, time_ms, 1)
+    }
+
+    /// Counts `n` events of one bucket at once, judged as the last of
+    /// them would be: the state depends on bucket counts only, so this is
+    /// the state `n` calls of [`SpikeState::observe`] leave.
+    pub fn observe_many(&mut self, cfg: &SpikeConfig, time_ms: i64, n: u64) -> Verdict {
         let bucket = time_ms.div_euclid(cfg.bucket_ms);
         self.advance(cfg, bucket);
         let late = self.head - bucket >= SPAN;
         if !late {
             let c = &mut self.counts[slot(bucket)];
-            *c = c.saturating_add(1);
+            *c = c.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         }
         let count = self.window_count();
         let baseline = self.baseline();
@@ -279,6 +286,22 @@ mod tests {
         let v = s.observe(&c, 2 * MIN);
         assert_eq!(v.count, 2);
         assert!(!v.spike);
+    }
+
+    #[test]
+    fn many_at_once_leave_the_state_one_by_one_leaves() {
+        let c = cfg();
+        let (mut one, mut many) = (SpikeState::new(&c, 0), SpikeState::new(&c, 0));
+        for (bucket, n) in [(0, 3), (1, 0), (4, 7), (30, 2), (200, 25)] {
+            let at = bucket * c.bucket_ms() + 5;
+            for _ in 0..n {
+                one.observe(&c, at);
+            }
+            if n > 0 {
+                many.observe_many(&c, at, n);
+            }
+            assert_eq!(one, many);
+        }
     }
 
     #[test]

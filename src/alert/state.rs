@@ -145,7 +145,16 @@ impl<T> GroupMap<T> {
         make: impl FnOnce() -> T,
         f: impl FnOnce(&mut T, bool) -> R,
     ) -> R {
+        let idle = self.idle_ms;
+        let stale = |slot: &Slot<T>| idle.is_some_and(|i| now_ms - slot.last_ms > i);
         if let Some(slot) = self.map.get_mut(key) {
+            // An idle group starts afresh whether or not a sweep dropped
+            // it yet: a rule's verdicts must not depend on when sweeps ran
+            // (every so many events, on ticks), or a replay of fewer
+            // events (Athena's) would judge differently.
+            if stale(slot) {
+                slot.value = make();
+            }
             slot.last_ms = slot.last_ms.max(now_ms);
             return f(&mut slot.value, false);
         }
@@ -154,12 +163,17 @@ impl<T> GroupMap<T> {
         }
         if self.map.len() >= self.cap {
             self.folded_events += 1;
-            let slot = self.other.get_or_insert_with(|| Slot {
-                last_ms: now_ms,
-                value: make(),
-            });
-            slot.last_ms = slot.last_ms.max(now_ms);
-            return f(&mut slot.value, true);
+            let slot = match self.other.take() {
+                Some(mut slot) if !stale(&slot) => {
+                    slot.last_ms = slot.last_ms.max(now_ms);
+                    slot
+                }
+                _ => Slot {
+                    last_ms: now_ms,
+                    value: make(),
+                },
+            };
+            return f(&mut self.other.insert(slot).value, true);
         }
         let slot = self.map.entry(key.into()).or_insert(Slot {
             last_ms: now_ms,
@@ -311,6 +325,29 @@ mod tests {
         // b idle since 0: swept when e needs room.
         assert_eq!(bump(&mut m, "e", 150), (1, false));
         assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn an_idle_group_starts_afresh_whether_or_not_it_was_swept() {
+        let bump = |m: &mut GroupMap<u32>, t: i64| {
+            m.with(
+                "a",
+                t,
+                || 0,
+                |v, _| {
+                    *v += 1;
+                    *v
+                },
+            )
+        };
+        let mut swept: GroupMap<u32> = GroupMap::new(10, Some(100));
+        let mut unswept = swept.clone();
+        assert_eq!(bump(&mut swept, 0), 1);
+        assert_eq!(bump(&mut unswept, 0), 1);
+        swept.sweep(150);
+        assert_eq!(bump(&mut swept, 150), 1);
+        assert_eq!(bump(&mut unswept, 150), 1, "idle past 100: fresh");
+        assert_eq!(bump(&mut unswept, 200), 2, "not idle: kept");
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //! local parser, so control-plane rows and alerts come from the one
 //! parser and the one rule engine.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_rules};
 use super::query::DETAIL_COLUMNS;
-use crate::alert::{AlertChange, Engine, EngineError};
-use crate::event::{Outcome, PackedEvent, Parsed, parse_record};
-use crate::report::alerts::{AlertFeed, Interest};
+use crate::alert::{Alert, AlertChange, Engine, EngineError};
+use crate::event::{KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
+use crate::report::alerts::{Interest, tie};
 use crate::report::{
     ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, earliest, latest,
     sort_rows,
@@ -82,6 +84,21 @@ pub struct Answer {
     pub unreadable_rows: u64,
     /// Events that came back whole, by the rule that wanted them.
     wanted_by: HashMap<String, u64>,
+    /// The rules whose quiet buckets came back as counts, and those counts.
+    counted_rules: Vec<CountedRule>,
+    counted: Vec<Counted>,
+}
+
+/// Events of one counted rule's group and bucket, known by their number.
+struct Counted {
+    rule: usize,
+    /// The group's fields; the time is the bucket's first event's.
+    event: PackedEvent,
+    last: DateTime<Utc>,
+    n: u64,
+    /// Whether the group ever came near the rule's condition: else only
+    /// the first time is known (and needed).
+    hot: bool,
 }
 
 impl Answer {
@@ -113,6 +130,8 @@ impl Answer {
             interest: Interest::new(&settings.rules, &settings.inventory)?,
             unreadable_rows: 0,
             wanted_by: HashMap::new(),
+            counted_rules: counted_rules(&settings.rules, &settings.inventory),
+            counted: Vec::new(),
         })
     }
 
@@ -125,6 +144,7 @@ impl Answer {
             Some("out_of_range") => skipped.out_of_range += n,
             Some("implausible") => skipped.implausible_time += n,
             Some("malformed") => skipped.malformed += n,
+            Some("counted") => self.add_counted(row, n),
             _ => self.unreadable_rows += 1,
         }
     }
@@ -196,6 +216,61 @@ impl Answer {
         }
     }
 
+    /// A counted rule's quiet bucket: its group, times and count.
+    fn add_counted(&mut self, row: &Row<'_>, n: u64) {
+        let rule = row
+            .get("counted_rule")
+            .and_then(|t| t.parse::<usize>().ok())
+            .and_then(|t| t.checked_sub(1))
+            .filter(|&t| t < self.counted_rules.len());
+        let (Some(rule), Some(first), Some(last)) =
+            (rule, row.time("first_time"), row.time("last_time"))
+        else {
+            self.unreadable_rows += 1;
+            return;
+        };
+        let value = |name: &str| {
+            GROUP_FIELDS
+                .iter()
+                .find(|(_, column)| *column == name)
+                .and_then(|(_, column)| row.get(column))
+                .map(|v| Cow::Owned(v.to_owned()))
+        };
+        let event = KmsEvent {
+            time: first,
+            time_text: Cow::Borrowed(""),
+            event_id: Cow::Borrowed(""),
+            event_name: value("g_event_name").unwrap_or_default(),
+            event_type: None,
+            event_category: None,
+            region: value("g_region"),
+            recipient_account: None,
+            principal: value("g_principal").unwrap_or_default(),
+            principal_type: None,
+            principal_account: value("g_principal_account"),
+            session_name: None,
+            source_ip: value("g_source_ip"),
+            user_agent: value("g_user_agent"),
+            invoked_by: None,
+            key: value("g_key").map(|arn| KeyRef { arn }),
+            alias: None,
+            outcome: Outcome::Success,
+            error_code: value("g_error_code"),
+            error_message: None,
+            read_only: None,
+            encryption_context: Vec::new(),
+            key_policy: None,
+            raw: None,
+        };
+        self.counted.push(Counted {
+            rule,
+            event: PackedEvent::pack(&event),
+            last,
+            n,
+            hot: row.get("counted_bucket").is_some(),
+        });
+    }
+
     /// Events that came back whole for the alert rules, and the rules
     /// that wanted most of them, most first.
     #[must_use]
@@ -215,7 +290,7 @@ impl Answer {
     /// # Errors
     /// A rule that does not compile.
     pub fn finish(
-        mut self,
+        self,
         settings: &ReportSettings,
     ) -> Result<(Report, Vec<AlertChange>), EngineError> {
         let principals: Vec<PrincipalRow> = self
@@ -240,16 +315,66 @@ impl Answer {
         report.principals = principals;
         report.keys = keys;
         sort_rows(&mut report);
-        self.whole.sort_by_key(PackedEvent::time);
-        let mut feed = AlertFeed::new(Engine::new(
-            settings.rules.clone(),
-            settings.inventory.clone(),
-        )?);
-        feed.push(0, self.whole);
-        let (alerts, changes) = feed.finish(report.to);
+        let (alerts, changes) = replay(
+            self.whole,
+            self.counted,
+            &self.counted_rules,
+            settings,
+            report.to,
+        )?;
         report.alerts = alerts;
         Ok((report, changes))
     }
+}
+
+/// Runs the engine over the whole events and the counted buckets in
+/// event-time order; equal times in the order of the events' ids, as a
+/// local report has them (a counted bucket shares no group and bucket
+/// with a whole event of its rule, so where it falls among equals does
+/// not matter).
+fn replay(
+    whole: Vec<PackedEvent>,
+    counted: Vec<Counted>,
+    rules: &[CountedRule],
+    settings: &ReportSettings,
+    end: Option<DateTime<Utc>>,
+) -> Result<(Vec<Alert>, Vec<AlertChange>), EngineError> {
+    enum Item {
+        Whole(PackedEvent),
+        Counted(Counted),
+    }
+    let mut items: Vec<(DateTime<Utc>, u64, Item)> = whole
+        .into_iter()
+        .map(|e| (e.time(), tie(&e.view()), Item::Whole(e)))
+        .chain(
+            counted
+                .into_iter()
+                .map(|c| (c.event.time(), 0, Item::Counted(c))),
+        )
+        .collect();
+    items.sort_by_key(|(time, tie, _)| (*time, *tie));
+    let mut engine = Engine::new(settings.rules.clone(), settings.inventory.clone())?;
+    let mut changes = Vec::new();
+    for (_, _, item) in items {
+        match item {
+            Item::Whole(e) => changes.extend(engine.observe(&e.view())),
+            Item::Counted(c) => {
+                let Some(rule) = rules.get(c.rule) else {
+                    continue;
+                };
+                if c.hot {
+                    changes.extend(engine.observe_counted(&rule.id, &c.event.view(), c.last, c.n));
+                } else {
+                    engine.note_match(&rule.id, c.event.time());
+                }
+            }
+        }
+    }
+    if let Some(end) = end {
+        changes.extend(engine.tick(end));
+    }
+    let alerts = engine.alerts().into_iter().cloned().collect();
+    Ok((alerts, changes))
 }
 
 /// The CloudTrail record a row describes, as far as the parser reads it.
@@ -313,6 +438,7 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
 pub fn columns() -> Vec<&'static str> {
     let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
     all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
+    all.extend(counted_column_names());
     all.extend(["n", "first_time", "last_time"]);
     all
 }

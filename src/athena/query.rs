@@ -7,7 +7,10 @@
 //! - one row per event the report must see whole: control-plane calls,
 //!   events some alert rule could match (the rule's exact matcher runs
 //!   here, on the rebuilt event), and for a first-seen rule only each
-//!   group's first sighting;
+//!   group's first sighting, and for a threshold or spike rule only the
+//!   events whose buckets hold enough for it to fire ([`super::counted`]);
+//! - one row per counted rule, group and bucket of the events it does not
+//!   need whole (the group's past);
 //! - one row per kind of event set aside (duplicates, out of range, …).
 
 use std::fmt::Write as _;
@@ -21,6 +24,7 @@ use crate::inventory::Inventory;
 use crate::report::TimeRange;
 
 use super::TableAddress;
+use super::counted::{counted_column_names, counted_columns, counted_rules, hot_group_column};
 
 /// What to ask for.
 #[derive(Debug, Clone)]
@@ -227,8 +231,8 @@ fn conditions(m: &MatchSpec, inventory: &Inventory) -> (Vec<String>, bool) {
     (sql, rendered == *m)
 }
 
-/// A field a first-seen rule groups by, as a column of the query.
-fn field_sql(field: Field) -> Option<&'static str> {
+/// A field a rule groups by, as a column of the query.
+pub(super) fn field_sql(field: Field) -> Option<&'static str> {
     Some(match field {
         Field::Principal => "principal",
         Field::Key => "key_arn",
@@ -242,31 +246,46 @@ fn field_sql(field: Field) -> Option<&'static str> {
     })
 }
 
+/// A rule's conditions with its exclusion, in SQL, and whether that is
+/// exact (else a wider net the rule's matcher narrows).
+pub(super) fn rule_condition(rule: &RuleSpec, inventory: &Inventory) -> (String, bool) {
+    let joined = |sql: Vec<String>| {
+        if sql.is_empty() {
+            "true".to_owned()
+        } else {
+            sql.join(" AND ")
+        }
+    };
+    let (sql, mut exact) = conditions(&rule.matcher, inventory);
+    let mut condition = joined(sql);
+    if let Some(exclude) = &rule.exclude {
+        // An exclusion rendered exactly narrows exactly; one that is
+        // not cannot be subtracted, and the net stays wide.
+        let (sql, exclude_exact) = conditions(exclude, inventory);
+        if exclude_exact {
+            condition = format!("({condition}) AND NOT COALESCE(({}), false)", joined(sql));
+        } else {
+            exact = false;
+        }
+    }
+    (condition, exact)
+}
+
 /// Which events the report needs whole, as a condition over `ranked`,
 /// and the window columns that condition reads.
 fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
     let mut wanted = vec!["lower(readonly) = 'false'".to_owned()];
     let mut windows = Vec::new();
+    let counted = counted_rules(rules, inventory);
+    for (i, rule) in counted.iter().enumerate() {
+        windows.extend(rule.windows(i));
+        wanted.push(rule.wanted(i));
+    }
     for rule in rules.iter().filter(|r| r.enabled) {
-        let joined = |sql: Vec<String>| {
-            if sql.is_empty() {
-                "true".to_owned()
-            } else {
-                sql.join(" AND ")
-            }
-        };
-        let (sql, mut exact) = conditions(&rule.matcher, inventory);
-        let mut condition = joined(sql);
-        if let Some(exclude) = &rule.exclude {
-            // An exclusion rendered exactly narrows exactly; one that is
-            // not cannot be subtracted, and the net stays wide.
-            let (sql, exclude_exact) = conditions(exclude, inventory);
-            if exclude_exact {
-                condition = format!("({condition}) AND NOT COALESCE(({}), false)", joined(sql));
-            } else {
-                exact = false;
-            }
+        if counted.iter().any(|c| c.id == rule.id) {
+            continue;
         }
+        let (condition, exact) = rule_condition(rule, inventory);
         let fields: Option<Vec<&str>> = rule
             .group_by
             .iter()
@@ -288,6 +307,38 @@ fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
         }
     }
     (wanted.join(" OR "), windows)
+}
+
+/// The `UNNEST` that gives each event its rows: tag 0 (its count and
+/// maybe its whole self), and one tag per counted rule that counts it.
+fn tags(rules: &[RuleSpec], inventory: &Inventory) -> String {
+    let counted = counted_rules(rules, inventory);
+    let hot = hot_group_column(&counted);
+    if counted.is_empty() {
+        return format!("SELECT *, 0 AS tag, {hot} FROM marked");
+    }
+    let tags = counted
+        .iter()
+        .enumerate()
+        .fold(String::new(), |mut all, (i, r)| {
+            let _ = write!(all, ",\n      {}", r.tag(i));
+            all
+        });
+    format!(
+        "SELECT marked.*, tag, {hot} FROM marked
+  CROSS JOIN UNNEST(filter(ARRAY[0{tags}], x -> x IS NOT NULL)) AS u (tag)"
+    )
+}
+
+/// The peaks of the counted rules' groups, as columns over `ranked`.
+fn peaks(rules: &[RuleSpec], inventory: &Inventory) -> String {
+    counted_rules(rules, inventory)
+        .iter()
+        .enumerate()
+        .fold(String::new(), |mut all, (i, r)| {
+            let _ = write!(all, ",\n    {}", r.peak(i));
+            all
+        })
 }
 
 /// The columns of a row describing one event, null on count rows.
@@ -355,7 +406,15 @@ pub fn report_sql(q: &ReportQuery) -> String {
     .collect::<Vec<_>>()
     .join(", ");
     let details = detail_columns(context);
-    let groups: String = (1..=5 + DETAIL_COLUMNS.len())
+    let counted_columns: String = counted_columns(&counted_rules(&q.rules, &q.inventory))
+        .iter()
+        .fold(String::new(), |mut all, c| {
+            let _ = write!(all, ",\n  {c}");
+            all
+        });
+    let tags = tags(&q.rules, &q.inventory);
+    let peaks = peaks(&q.rules, &q.inventory);
+    let groups: String = (1..=5 + DETAIL_COLUMNS.len() + counted_column_names().len())
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
@@ -374,24 +433,30 @@ pub fn report_sql(q: &ReportQuery) -> String {
       WHEN t < {earliest} OR t > {latest} THEN 'implausible'
       WHEN {since} OR {until} THEN 'out_of_range'
       WHEN row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id}) > 1 THEN 'duplicate'
-      ELSE 'event' END AS kind
+      ELSE 'event' END AS kind,
+    CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms
   FROM scan
 ), ranked AS (
   SELECT *{windows}
   FROM classed
-), marked AS (
-  SELECT *, kind = 'event' AND ({wanted}) AS whole
+), peaked AS (
+  SELECT *{peaks}
   FROM ranked
+), marked AS (
+  SELECT *, COALESCE(kind = 'event' AND ({wanted}), false) AS whole
+  FROM peaked
+), tagged AS (
+  {tags}
 )
-SELECT kind,
-  CASE WHEN kind = 'event' THEN eventname END AS eventname,
-  CASE WHEN kind = 'event' THEN principal END AS principal,
-  CASE WHEN kind = 'event' THEN key_arn END AS key_arn,
-  CASE WHEN kind = 'event' THEN outcome END AS outcome{details},
+SELECT CASE WHEN tag = 0 THEN kind ELSE 'counted' END AS kind,
+  CASE WHEN tag = 0 AND kind = 'event' THEN eventname END AS eventname,
+  CASE WHEN tag = 0 AND kind = 'event' THEN principal END AS principal,
+  CASE WHEN tag = 0 AND kind = 'event' THEN key_arn END AS key_arn,
+  CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{details}{counted_columns},
   count(*) AS n,
   to_unixtime(min(t)) AS first_time,
   to_unixtime(max(t)) AS last_time
-FROM marked
+FROM tagged
 GROUP BY {groups}",
         principal = principal_sql(),
         key = key_arn_sql(),

@@ -76,6 +76,16 @@ impl Interest {
     }
 }
 
+/// Where an event goes among events of the same time: the order of their
+/// ids, the same whichever file a copy was read from first.
+#[must_use]
+pub fn tie(event: &KmsEvent<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    event.event_id.hash(&mut h);
+    h.finish()
+}
+
 /// The engine behind its replay buffer. It runs on its own thread, fed
 /// one file's events at a time, so readers never wait for it.
 pub struct AlertFeed {
@@ -110,14 +120,7 @@ impl AlertFeed {
         while let Some(events) = self.waiting.remove(&self.next_file) {
             self.next_file += 1;
             for event in events {
-                // Equal times in the order of the events' ids: the same
-                // whichever file a copy was read from first.
-                let tie = {
-                    use std::hash::{Hash, Hasher};
-                    let mut h = std::hash::DefaultHasher::new();
-                    event.view().event_id.hash(&mut h);
-                    h.finish()
-                };
+                let tie = tie(&event.view());
                 self.replay.push_tied(event.time(), tie, Box::new(event));
             }
         }

@@ -161,6 +161,12 @@ fn cell(value: Option<&str>) -> Value {
 fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Value {
     let mut data: Vec<Value> = fields.iter().map(|f| cell(*f)).collect();
     data.extend((0..kmstop::athena::query::DETAIL_COLUMNS.len()).map(|_| cell(None)));
+    // Not a counted rule's row: `counted_rule` 0, the rest null.
+    data.extend(
+        kmstop::athena::counted::counted_column_names()
+            .iter()
+            .map(|c| cell((*c == "counted_rule").then_some("0"))),
+    );
     data.extend([cell(Some(n)), cell(Some(first)), cell(Some(last))]);
     json!({ "Data": data })
 }
