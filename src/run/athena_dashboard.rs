@@ -44,8 +44,17 @@ pub struct AthenaFeed {
     max_scanned: Option<u64>,
     out: Outbox,
     /// Queries running now: stopped when the dashboard quits.
-    running: Mutex<HashSet<String>>,
+    running: Mutex<Running>,
     status: Mutex<AthenaStatus>,
+}
+
+/// The queries started and starting, and whether the dashboard quit.
+#[derive(Default)]
+struct Running {
+    ids: HashSet<String>,
+    /// `StartQueryExecution` calls not answered yet.
+    starting: usize,
+    stopping: bool,
 }
 
 /// A query's answer, one row at a time: the column names and the values.
@@ -73,7 +82,7 @@ impl AthenaFeed {
             query,
             max_scanned,
             out,
-            running: Mutex::new(HashSet::new()),
+            running: Mutex::new(Running::default()),
             status: Mutex::new(status),
         }
     }
@@ -100,12 +109,7 @@ impl AthenaFeed {
     /// `on_row`. `what` names it in the header.
     async fn run(&self, sql: &str, what: &str, on_row: &mut OnRow<'_>) -> Result<(), String> {
         let table = self.query.table.to_string();
-        let id = self
-            .client
-            .start(sql, &self.place)
-            .await
-            .map_err(|e| explain_call(&e, &self.place, "StartQueryExecution"))?;
-        self.lock_running().insert(id.clone());
+        let id = self.start(sql).await?;
         let scanned = AtomicU64::new(0);
         let on_progress = |bytes: u64| scanned.store(bytes, Ordering::Relaxed);
         let wait = self.client.wait(&id, self.max_scanned, &on_progress);
@@ -121,7 +125,7 @@ impl AthenaFeed {
                 }
             }
         };
-        self.lock_running().remove(&id);
+        self.lock_running().ids.remove(&id);
         let finished = match waited {
             Ok(finished) => finished,
             Err(QueryError::Call(e)) => {
@@ -165,8 +169,37 @@ impl AthenaFeed {
         Ok(())
     }
 
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, Running> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `sql` and records it as running; a query whose start is
+    /// answered after the dashboard quit is stopped at once.
+    async fn start(&self, sql: &str) -> Result<String, String> {
+        {
+            let mut running = self.lock_running();
+            if running.stopping {
+                return Err("the dashboard quit".into());
+            }
+            running.starting += 1;
+        }
+        let started = self.client.start(sql, &self.place).await;
+        let late = {
+            let mut running = self.lock_running();
+            if let (Ok(id), false) = (&started, running.stopping) {
+                running.ids.insert(id.clone());
+            }
+            running.stopping
+        };
+        if late && let Ok(id) = &started {
+            self.client.stop(id).await;
+        }
+        self.lock_running().starting -= 1;
+        let id = started.map_err(|e| explain_call(&e, &self.place, "StartQueryExecution"))?;
+        if late {
+            return Err(format!("query {id} was stopped: the dashboard quit"));
+        }
+        Ok(id)
     }
 
     /// Runs the aggregate and sends its rows as counts, in batches.
@@ -253,11 +286,19 @@ impl AthenaFeed {
             .await;
     }
 
-    /// Stops every query still running (the dashboard quit).
+    /// Stops every query still running (the dashboard quit), and waits
+    /// for the starts not yet answered to be stopped as they are.
     pub async fn stop_all(&self) {
-        let ids: Vec<String> = self.lock_running().drain().collect();
+        let ids: Vec<String> = {
+            let mut running = self.lock_running();
+            running.stopping = true;
+            running.ids.drain().collect()
+        };
         for id in ids {
             self.client.stop(&id).await;
+        }
+        while self.lock_running().starting > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -337,11 +337,11 @@ fn the_binary_opens_at_once_fills_and_stops_its_queries_on_quit() {
     let (since, until) = window(&whole);
     let text = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     // Every query stays running a while: long enough to see it run, and
-    // to quit while one does.
+    // to quit while one does even on a loaded machine (3 s was not).
     let athena = AthenaDuck::start(
         &[("security.org", &logs, Layout::Org)],
         &AthenaOptions {
-            delay: Some(Duration::from_secs(3)),
+            delay: Some(Duration::from_secs(8)),
             ..AthenaOptions::default()
         },
     );
@@ -370,10 +370,22 @@ fn the_binary_opens_at_once_fills_and_stops_its_queries_on_quit() {
     tmux.keys(&["Escape"]);
     tmux.wait_for("┏ Principals");
     tmux.keys(&["3", "Enter"]);
-    tmux.wait_for("events: query");
+    // The header's progress, not the drill-down's "events: querying…".
+    tmux.wait("the key's query running", |s| {
+        s.lines()
+            .any(|l| l.contains("events: query ") && l.contains(" running"))
+    });
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_file(&exit), "0");
-    let log = athena.log();
+    // The stand-in may write its log line after it answered the stop.
+    let deadline = support::tmux::now() + Duration::from_mins(1);
+    let mut log = athena.log();
+    while !log.iter().any(|e| e["operation"] == "StopQueryExecution")
+        && support::tmux::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        log = athena.log();
+    }
     let started = log
         .iter()
         .filter(|e| e["operation"] == "StartQueryExecution")
