@@ -52,12 +52,27 @@ pub struct DashboardArgs {
     /// Open the dashboard on CloudTrail log files or directories (searched
     /// recursively, gzip or JSON), a trail's bucket (`s3://BUCKET[/PREFIX]`)
     /// or log group (`logs://LOG_GROUP`, a name or an ARN) — their last
-    /// --backfill — instead of live AWS.
+    /// --backfill — instead of live AWS; or on a trail's Athena table
+    /// (`athena://[CATALOG/]DATABASE/TABLE`, with --since): counts from one
+    /// pushed-down query, events when you drill down.
     #[arg(long = "source", short = 's', value_name = "PATH", num_args = 1..)]
     pub sources: Vec<PathBuf>,
 
-    /// Accounts to read of an s3:// or logs:// source (repeat, or
-    /// comma-separate); by default every account the trail holds.
+    /// With an athena:// source: the window's start (RFC 3339, a date, or
+    /// an age such as 24h or 7d).
+    #[arg(long, value_name = "TIME", value_parser = crate::timespec::parse_time_spec)]
+    pub since: Option<crate::timespec::TimeSpec>,
+
+    /// With an athena:// source: the window's end (default: now).
+    #[arg(long, value_name = "TIME", value_parser = crate::timespec::parse_time_spec)]
+    pub until: Option<crate::timespec::TimeSpec>,
+
+    #[command(flatten)]
+    pub athena: athena::ReportAthenaArgs,
+
+    /// Accounts to read of an s3:// or logs:// source, or to query of an
+    /// athena:// organization trail's table (repeat, or comma-separate); by
+    /// default every account the trail holds.
     #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
     pub accounts: Vec<String>,
 

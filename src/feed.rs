@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::PackedEvent;
 use crate::inventory::KeyFacts;
+use crate::store::CountedEvent;
 
 /// Who kmstop is in one account, from STS `GetCallerIdentity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -286,9 +287,52 @@ pub struct RecordAt {
 /// to the dashboard by whoever reads files, so the app itself reads none.
 pub type RecordReader = fn(&RecordAt) -> Result<String, String>;
 
+/// How the dashboard's Athena queries are going (`--source athena://…`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AthenaStatus {
+    /// `athena://…`
+    pub table: String,
+    /// The window asked about.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The width of the aggregate's time buckets.
+    pub bucket_secs: i64,
+    /// What runs now, in words (`None`: nothing runs).
+    pub running: Option<String>,
+    /// Bytes scanned by the queries that ended, and what Athena bills for
+    /// them (each query at least its minimum).
+    pub scanned_bytes: u64,
+    pub billed_bytes: u64,
+    pub queries: u32,
+    /// Rows of the aggregate read so far.
+    pub rows: u64,
+    /// The aggregate's answer is all in.
+    pub counts_done: bool,
+    /// Why the last query gave no answer.
+    pub failed: Option<String>,
+}
+
+/// The events an Athena drill-down query returned.
+#[derive(Debug)]
+pub struct QueriedEvents {
+    /// What was asked, as the drill-down names it (`principal:…`, `key:…`).
+    pub target: String,
+    pub events: Vec<PackedEvent>,
+    /// How many events matched in all (more than returned when capped).
+    pub total: u64,
+    /// Why the query gave no answer.
+    pub failed: Option<String>,
+}
+
 /// A message from a source.
 #[derive(Debug)]
 pub enum SourceMsg {
+    /// Athena: counts of events (no events): the aggregate's rows.
+    Counted(Vec<CountedEvent>),
+    /// Athena: how the queries are going.
+    Athena(AthenaStatus),
+    /// Athena: a drill-down's events (or why there are none).
+    Queried(QueriedEvents),
     /// A caller identity resolved (one per profile).
     Identity(CallerIdentity),
     /// New events from one source, each delivered once (duplicates and

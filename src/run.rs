@@ -2,6 +2,7 @@
 //! printing problems on stderr and choosing the exit status.
 
 mod athena;
+pub mod athena_dashboard;
 mod dashboard;
 mod demo;
 mod doctor;

@@ -29,8 +29,8 @@ use crate::alert::Replay;
 use crate::alert::{AlertChange, Engine, EngineError, RuleSpec};
 use crate::event::PackedEvent;
 use crate::feed::{
-    CallerIdentity, LiveTailStatus, RecordAt, RecordReader, ScanStats, SourceId, SourceMsg,
-    SourceStatus, TrailStatus,
+    AthenaStatus, CallerIdentity, LiveTailStatus, RecordAt, RecordReader, ScanStats, SourceId,
+    SourceMsg, SourceStatus, TrailStatus,
 };
 use crate::inventory::{Inventory, KeyFacts};
 use crate::store::{Ingested, Store, StoreConfig};
@@ -95,6 +95,22 @@ impl DataConfig {
     }
 }
 
+impl DataConfig {
+    /// Athena: buckets as wide as the aggregate's (`bucket_secs`), the
+    /// whole window held; the event log holds what drill-downs bring.
+    pub fn athena(bucket_secs: i64) -> Self {
+        let files = Self::files();
+        Self {
+            store: StoreConfig {
+                bucket: Duration::seconds(bucket_secs.max(1)),
+                ..files.store
+            },
+            log_capacity: 100_000,
+            ..files
+        }
+    }
+}
+
 /// Problems of reading files kept for the screen; older ones are dropped.
 const MAX_PROBLEMS_KEPT: usize = 100;
 
@@ -138,6 +154,13 @@ pub struct Data {
     pub implausible: u64,
     /// Reads a record again from its file (set by whoever reads files).
     pub record_reader: Option<RecordReader>,
+    /// `--source athena://…`: how its queries go, and its drill-downs'
+    /// queries by target (see [`super::athena`]).
+    pub athena: Option<AthenaStatus>,
+    pub queried: BTreeMap<String, super::athena::Queried>,
+    /// Events the drill-down queries brought, by identity (two drill-downs
+    /// may both bring one).
+    pub(super) queried_events: std::collections::HashSet<(String, DateTime<Utc>)>,
 }
 
 impl Data {
@@ -164,6 +187,9 @@ impl Data {
             plausible: None,
             implausible: 0,
             record_reader: None,
+            athena: None,
+            queried: BTreeMap::new(),
+            queried_events: std::collections::HashSet::new(),
         })
     }
 
@@ -365,6 +391,15 @@ impl Data {
     /// Takes one message from a source.
     pub fn apply(&mut self, update: SourceMsg, now: DateTime<Utc>) {
         match update {
+            SourceMsg::Counted(rows) => {
+                self.ingest_counted(&rows);
+                return;
+            }
+            SourceMsg::Athena(status) => self.athena = Some(status),
+            SourceMsg::Queried(queried) => {
+                self.add_queried(queried);
+                return;
+            }
             SourceMsg::FileEvents(events) => {
                 self.ingest_located(events, None);
                 return;

@@ -77,6 +77,12 @@ pub fn build_drill(
         },
         DrillTarget::Alert { rule, group, first } => alert(app, rule, group, *first, t, drill),
     };
+    // On Athena the events are a query's: say which of them are shown.
+    if let Some(q) =
+        super::athena::query_target(&drill.target).and_then(|name| app.data.queried.get(&name))
+    {
+        view.facts.push(("events".into(), q.describe()));
+    }
     // The same last-hour sparklines as the panes, selection-near rows first.
     let selected = |i: usize| drill.lists[i.min(2)].selected;
     let (p_sel, k_sel) = drill

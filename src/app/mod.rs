@@ -4,6 +4,7 @@
 //! Tests drive it exactly like keys do.
 
 pub mod action;
+pub mod athena;
 pub mod data;
 pub mod drill;
 pub mod episodes;
@@ -132,6 +133,8 @@ impl TimeWindow {
 pub enum Mode {
     /// Log files: the paths as given.
     Files(Vec<String>),
+    /// An Athena table (`athena://…`): counts from a pushed-down query.
+    Athena(String),
     Live,
 }
 
@@ -358,7 +361,7 @@ impl App {
 
     pub fn new(data: Data, mode: Mode, now: DateTime<Utc>) -> Self {
         let window = match mode {
-            Mode::Files(_) => TimeWindow::All,
+            Mode::Files(_) | Mode::Athena(_) => TimeWindow::All,
             Mode::Live => TimeWindow::M15,
         };
         Self {
@@ -386,6 +389,11 @@ impl App {
     pub fn end(&self) -> DateTime<Utc> {
         match self.mode {
             Mode::Files(_) => self.data.last.unwrap_or(self.now),
+            // The window's end: its last minutes may hold no event.
+            Mode::Athena(_) => self
+                .data
+                .athena_window()
+                .map_or_else(|| self.data.last.unwrap_or(self.now), |(_, until)| until),
             Mode::Live => self.now,
         }
     }
@@ -400,7 +408,10 @@ impl App {
         let t = self.view_time();
         match self.window.duration() {
             Some(d) => t - d,
-            None => self.data.first.unwrap_or(t).min(t),
+            None => match self.data.athena_window() {
+                Some((since, _)) => since.min(t),
+                None => self.data.first.unwrap_or(t).min(t),
+            },
         }
     }
 

@@ -379,7 +379,7 @@ fn replay(
 }
 
 /// The CloudTrail record a row describes, as far as the parser reads it.
-fn record_of(row: &Row<'_>) -> Value {
+pub(crate) fn record_of(row: &Row<'_>) -> Value {
     let text = |column: &str| row.get(column).map_or(Value::Null, |v| json!(v));
     let mut identity = Map::new();
     for (field, column) in [

@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod counted;
+pub mod dashboard;
 pub mod ddl;
 pub mod query;
 
@@ -11,6 +12,38 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::sql::identifier;
+
+/// Athena's price per terabyte scanned (us-east-1; 10 MB minimum per
+/// query): what the estimates use.
+pub const DOLLARS_PER_TB: f64 = 5.0;
+pub const MIN_BILLED_BYTES: u64 = 10_000_000;
+
+/// What Athena bills for a query that scanned `scanned` bytes.
+#[must_use]
+pub fn billed(scanned: u64) -> u64 {
+    scanned.max(MIN_BILLED_BYTES)
+}
+
+/// The dollars `billed` bytes cost.
+#[must_use]
+pub fn dollars(billed: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = billed as f64;
+    bytes / 1e12 * DOLLARS_PER_TB
+}
+
+/// `1.2 GB`: a byte count as a person reads it (decimal, as Athena bills).
+#[must_use]
+pub fn bytes_text(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let n = n as f64;
+    match n {
+        n if n >= 1e12 => format!("{:.2} TB", n / 1e12),
+        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n => format!("{n:.0} bytes"),
+    }
+}
 
 /// Athena's default catalog: the Glue Data Catalog.
 pub const DEFAULT_CATALOG: &str = "AwsDataCatalog";

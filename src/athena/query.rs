@@ -91,7 +91,7 @@ pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
     ("d_res_alias", "__resource_alias"),
 ];
 
-fn time_literal(t: DateTime<Utc>) -> String {
+pub(crate) fn time_literal(t: DateTime<Utc>) -> String {
     format!(
         "from_iso8601_timestamp({})",
         literal(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -109,7 +109,7 @@ fn in_list(column: &str, values: &[String]) -> String {
 }
 
 /// Partition predicates: they decide the bytes scanned, so the bill.
-fn partition_filter(q: &ReportQuery) -> Vec<String> {
+pub(crate) fn partition_filter(q: &ReportQuery) -> Vec<String> {
     let mut filter = Vec::new();
     // A log file is filed under the day it was delivered, at or after its
     // events, up to a day later.
@@ -342,7 +342,7 @@ fn peaks(rules: &[RuleSpec], inventory: &Inventory) -> String {
 }
 
 /// The columns of a row describing one event, null on count rows.
-fn detail_columns(context: &str) -> String {
+pub(crate) fn detail_columns(context: &str) -> String {
     let resource_alias = "element_at(filter(resources, r -> NULLIF(r.arn, '') IS NOT NULL \
         AND strpos(r.arn, 'alias/') > 0 AND NOT COALESCE((NULLIF(r.type, '') IS NULL \
         OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \

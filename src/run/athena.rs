@@ -18,10 +18,7 @@ use crate::cli::athena::{AthenaArgs, AthenaCommand, DdlArgs, QueryArgs};
 use crate::report::{Report, ReportSettings};
 use crate::text::escape_control;
 
-/// Athena's price per terabyte scanned (us-east-1; 10 MB minimum per
-/// query): what the estimate on stderr uses.
-const DOLLARS_PER_TB: f64 = 5.0;
-const MIN_BILLED_BYTES: u64 = 10_000_000;
+use crate::athena::{DOLLARS_PER_TB, billed, dollars};
 /// Past this many events paged whole, the answer's size is worth a word.
 const WHOLE_EVENTS_WORTH_SAYING: usize = 10_000;
 
@@ -44,7 +41,11 @@ pub fn sql(
     })
 }
 
-fn options(query: &QueryArgs, profile: Option<&str>, endpoint: Option<&str>) -> TargetOptions {
+pub(super) fn options(
+    query: &QueryArgs,
+    profile: Option<&str>,
+    endpoint: Option<&str>,
+) -> TargetOptions {
     TargetOptions {
         profiles: profile.into_iter().map(str::to_owned).collect(),
         regions: query.athena_region.iter().cloned().collect(),
@@ -54,7 +55,7 @@ fn options(query: &QueryArgs, profile: Option<&str>, endpoint: Option<&str>) -> 
     }
 }
 
-async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
+pub(super) async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
     let profile = options.profiles.first().map(String::as_str);
     let mut config = load_config(profile, options).await?;
     if let Some(region) = options.regions.first() {
@@ -67,7 +68,7 @@ async fn client(options: &TargetOptions) -> Result<AthenaClient, AwsError> {
 }
 
 /// A failed call, said so a person can act on it.
-fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
+pub(super) fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
     let text = e.to_string();
     if e.kind == ErrorKind::AccessDenied || text.contains("AccessDenied") {
         return format!(
@@ -90,7 +91,7 @@ fn explain_call(e: &AwsError, place: &QueryPlace, action: &str) -> String {
     format!("Athena {action} failed: {text}")
 }
 
-fn explain_failure(reason: &str, table: &str) -> String {
+pub(super) fn explain_failure(reason: &str, table: &str) -> String {
     if reason.contains("TABLE_NOT_FOUND") || reason.contains("does not exist") {
         return format!(
             "the table {table} does not exist: create it with `kmstop athena ddl --bucket … --execute` (Athena: {reason})"
@@ -152,9 +153,7 @@ async fn run_query(
             return Err(format!("query {id} was cancelled; no report"));
         }
     };
-    let billed = finished.scanned_bytes.max(MIN_BILLED_BYTES);
-    #[allow(clippy::cast_precision_loss)]
-    let dollars = billed as f64 / 1e12 * DOLLARS_PER_TB;
+    let dollars = dollars(billed(finished.scanned_bytes));
     eprintln!(
         "kmstop: Athena scanned {} (about ${dollars:.4} at ${DOLLARS_PER_TB} per TB) in query {}",
         bytes(finished.scanned_bytes),
@@ -197,14 +196,7 @@ fn progress_line() -> indicatif::ProgressBar {
 }
 
 fn bytes(n: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let n = n as f64;
-    match n {
-        n if n >= 1e12 => format!("{:.2} TB", n / 1e12),
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n => format!("{n:.0} bytes"),
-    }
+    crate::athena::bytes_text(n)
 }
 
 /// The report from Athena; `Err` with the exit status after saying why.

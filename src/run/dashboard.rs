@@ -125,8 +125,12 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
     }
     let (config, mut warnings) = config::default_path()
         .map_or_else(|| (Config::default(), Vec::new()), |p| config::load(&p));
+    let athena = match super::athena_dashboard::table_of(args) {
+        Ok(table) => table,
+        Err(message) => return usage_error(&message),
+    };
     let live = args.sources.is_empty();
-    let (inputs, s3) = if live {
+    let (inputs, s3) = if live || athena.is_some() {
         (Vec::new(), None)
     } else {
         match file_sources(args, clock.now()) {
@@ -169,6 +173,9 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
             .clone()
             .unwrap_or_else(crate::tui::default_export_dir),
     };
+    if let Some(table) = athena {
+        return super::athena_dashboard::run(args, &table, opts, clock);
+    }
     if live {
         return run_live(args, &config, opts, clock);
     }

@@ -186,8 +186,11 @@ impl Printer<'_> {
                     eprintln!("kmstop: warning: {}", escape_control(&e.to_string()));
                 }
             }
-            // `tail` reads no log files.
+            // `tail` reads no log files, nor Athena.
             SourceMsg::Identity(_)
+            | SourceMsg::Counted(_)
+            | SourceMsg::Athena(_)
+            | SourceMsg::Queried(_)
             | SourceMsg::FileEvents(_)
             | SourceMsg::FilesRead { .. }
             | SourceMsg::FileProblem(_)

@@ -56,16 +56,17 @@ impl Bucket {
         }
     }
 
-    pub(super) fn add(&mut self, combo: Combo, region: u32, source_ip: u32) -> NewRefs {
-        self.total += 1;
+    /// Counts `n` events of one combination, region and source IP.
+    pub(super) fn add(&mut self, combo: Combo, region: u32, source_ip: u32, n: u32) -> NewRefs {
+        self.total += n;
         if combo.is_denied() {
-            self.denied += 1;
-            *self.denied_ips.entry(source_ip).or_insert(0) += 1;
+            self.denied += n;
+            *self.denied_ips.entry(source_ip).or_insert(0) += n;
         }
         NewRefs {
-            combo: bump(&mut self.combos, combo),
-            region: bump(&mut self.regions, region),
-            source_ip: bump(&mut self.source_ips, source_ip),
+            combo: bump(&mut self.combos, combo, n),
+            region: bump(&mut self.regions, region, n),
+            source_ip: bump(&mut self.source_ips, source_ip, n),
         }
     }
 
@@ -150,15 +151,15 @@ fn add_all<K: std::hash::Hash + Eq + Copy>(
     both
 }
 
-/// Adds one to `map[k]`; true when `k` was not there.
-fn bump<K: std::hash::Hash + Eq>(map: &mut FastMap<K, u32>, k: K) -> bool {
+/// Adds `n` to `map[k]`; true when `k` was not there.
+fn bump<K: std::hash::Hash + Eq>(map: &mut FastMap<K, u32>, k: K, n: u32) -> bool {
     match map.entry(k) {
         std::collections::hash_map::Entry::Occupied(mut e) => {
-            *e.get_mut() += 1;
+            *e.get_mut() += n;
             false
         }
         std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(1);
+            e.insert(n);
             true
         }
     }

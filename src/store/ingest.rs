@@ -10,6 +10,36 @@ use super::{
 };
 use crate::event::{KmsEvent, Outcome, PackedEvent};
 
+/// What the buckets count an event by.
+struct Tallied<'e> {
+    time: DateTime<Utc>,
+    principal: &'e str,
+    key: Option<&'e str>,
+    event_name: &'e str,
+    region: Option<&'e str>,
+    source_ip: Option<&'e str>,
+    outcome: Outcome,
+}
+
+/// `n` events alike in time, principal, key, event name, outcome, region
+/// and source IP, as
+/// an engine that counted them elsewhere returns them (see
+/// [`Store::ingest_counted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedEvent {
+    pub time: DateTime<Utc>,
+    pub principal: String,
+    /// The key's ARN; `None` for calls that name no key.
+    pub key: Option<String>,
+    pub event_name: String,
+    pub outcome: Outcome,
+    pub region: Option<String>,
+    /// The caller's address, where the counting engine kept it (Athena's
+    /// aggregate keeps it for denied calls only).
+    pub source_ip: Option<String>,
+    pub n: u32,
+}
+
 impl Store {
     /// Counts `event` in the bucket of its event time and keeps a copy in
     /// the recent-event ring (its record text only while it is among the
@@ -58,16 +88,55 @@ impl Store {
         }
     }
 
-    fn count(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
+    /// Counts `counted.n` events that share a time, principal, key, event
+    /// name and outcome (rows of a query that counted them elsewhere, as
+    /// Athena does): the buckets, summaries and per-principal and per-key
+    /// facts change exactly as for `n` such events (with that region and
+    /// source IP, and no encryption context). Nothing enters the ring of
+    /// recent events, and no identity is remembered: whoever counted them
+    /// left out the duplicates. Expires old buckets first.
+    pub fn ingest_counted(&mut self, counted: &CountedEvent, now: DateTime<Utc>) -> Ingested {
         self.expire(now);
-        let index = self.bucket_index(event.time);
+        if counted.n == 0 {
+            return Ingested::Added;
+        }
+        if let Some(refused) = self.refuse(counted.time, now, u64::from(counted.n)) {
+            return refused;
+        }
+        self.tally(
+            &Tallied {
+                time: counted.time,
+                principal: &counted.principal,
+                key: counted.key.as_deref(),
+                event_name: &counted.event_name,
+                region: counted.region.as_deref(),
+                source_ip: counted.source_ip.as_deref(),
+                outcome: counted.outcome,
+            },
+            counted.n,
+        );
+        Ingested::Added
+    }
+
+    /// Whether an event at `time` is outside what the store holds at
+    /// `now` (counted as `n` refusals).
+    fn refuse(&mut self, time: DateTime<Utc>, now: DateTime<Utc>, n: u64) -> Option<Ingested> {
+        let index = self.bucket_index(time);
         if index < self.cutoff_index(now) {
-            self.refused.too_old += 1;
-            return Ingested::TooOld;
+            self.refused.too_old += n;
+            return Some(Ingested::TooOld);
         }
         if index > self.bucket_index(now) + self.spans.future_buckets {
-            self.refused.too_new += 1;
-            return Ingested::TooNew;
+            self.refused.too_new += n;
+            return Some(Ingested::TooNew);
+        }
+        None
+    }
+
+    fn count(&mut self, event: &KmsEvent<'_>, now: DateTime<Utc>) -> Ingested {
+        self.expire(now);
+        if let Some(refused) = self.refuse(event.time, now, 1) {
+            return refused;
         }
         // 64 bits, as in `dedup`: hashes only meet others of the same hour
         // of event time, and a collision among ~10^5 of them is about one
@@ -77,31 +146,47 @@ impl Store {
             self.refused.duplicates += 1;
             return Ingested::Duplicate;
         }
-        // A long range widens the buckets; the index follows.
-        self.fit(event.time);
-        let index = self.bucket_index(event.time);
+        let (principal, key, index) = self.tally(
+            &Tallied {
+                time: event.time,
+                principal: &event.principal,
+                key: event.key.as_ref().map(|k| k.arn.as_ref()),
+                event_name: &event.event_name,
+                region: event.region.as_deref(),
+                source_ip: event.source_ip.as_deref(),
+                outcome: event.outcome,
+            },
+            1,
+        );
+        self.count_contexts(event, principal, key, index);
+        Ingested::Added
+    }
 
-        let principal = self.principals.intern(&event.principal, index);
-        let key = self
-            .keys
-            .intern_opt(event.key.as_ref().map(|k| k.arn.as_ref()), index);
-        let event_name = self.event_names.intern(&event.event_name, index);
-        let region = self.regions.intern_opt(event.region.as_deref(), index);
-        let source_ip = self
-            .source_ips
-            .intern_opt(event.source_ip.as_deref(), index);
+    /// Counts `n` events alike in everything the buckets count by; returns
+    /// the principal's and key's ids and the bucket index.
+    fn tally(&mut self, e: &Tallied<'_>, n: u32) -> (u32, u32, i64) {
+        // A long range widens the buckets; the index follows.
+        self.fit(e.time);
+        let index = self.bucket_index(e.time);
+
+        let principal = self.principals.intern(e.principal, index);
+        let key = self.keys.intern_opt(e.key, index);
+        let event_name = self.event_names.intern(e.event_name, index);
+        let region = self.regions.intern_opt(e.region, index);
+        let source_ip = self.source_ips.intern_opt(e.source_ip, index);
         let combo = Combo {
             principal,
             key,
             event_name,
-            outcome: event.outcome,
+            outcome: e.outcome,
         };
-        let new = self.slot(index).add(combo, region, source_ip);
+        let new = self.slot(index).add(combo, region, source_ip, n);
         let (decrypt, denied) = (
             event_name == self.decrypt_name,
-            event.outcome == Outcome::Denied,
+            e.outcome == Outcome::Denied,
         );
-        self.summaries.add(index, principal, key, decrypt, denied);
+        self.summaries
+            .add(index, (principal, key), n, decrypt, denied);
         if new.combo {
             self.principals.retain(principal);
             self.keys.retain(key);
@@ -113,14 +198,15 @@ impl Store {
         if new.source_ip {
             self.source_ips.retain(source_ip);
         }
-        self.total += 1;
+        let wide = u64::from(n);
+        self.total += wide;
 
         grow(&mut self.principal_info, &self.principals, self.hasher);
         grow(&mut self.key_info, &self.keys, self.hasher);
         if key != NONE {
-            let n = self.pairs.entry((principal, key)).or_insert(0);
-            *n += 1;
-            if *n == 1 {
+            let pair = self.pairs.entry((principal, key)).or_insert(0);
+            *pair += wide;
+            if *pair == wide {
                 self.principal_info[principal as usize].linked += 1;
                 self.key_info[key as usize].linked += 1;
             }
@@ -131,17 +217,16 @@ impl Store {
                 self.denied_ip_totals
                     .resize(self.source_ips.id_bound().max(i + 1), 0);
             }
-            self.denied_ip_totals[i] += 1;
+            self.denied_ip_totals[i] += wide;
         }
         for info in [
             &mut self.principal_info[principal as usize],
             &mut self.key_info[key as usize],
         ] {
-            info.saw(event.time);
-            info.totals.add(1, decrypt, denied);
+            info.saw(e.time);
+            info.totals.add(wide, decrypt, denied);
         }
-        self.count_contexts(event, principal, key, index);
-        Ingested::Added
+        (principal, key, index)
     }
 
     fn count_contexts(&mut self, event: &KmsEvent<'_>, principal: u32, key: u32, index: i64) {

@@ -27,6 +27,7 @@ pub use bucket::{Bucket, Combo};
 pub use config::StoreConfig;
 pub use context::ContextTable;
 pub use heavy::named_limit;
+pub use ingest::CountedEvent;
 pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};
 pub use summary::{Summary, Tally};
 

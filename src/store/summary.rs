@@ -162,16 +162,17 @@ impl Summaries {
         }
     }
 
-    pub fn add(&mut self, bucket: i64, principal: u32, key: u32, decrypt: bool, denied: bool) {
+    pub fn add(&mut self, bucket: i64, combo: (u32, u32), n: u32, decrypt: bool, denied: bool) {
         if self.per == 0 {
             return;
         }
+        let (principal, key) = combo;
         if let Some(s) = self.at(bucket) {
             s.principals
                 .entry(principal)
                 .or_default()
-                .add(1, decrypt, denied);
-            s.keys.entry(key).or_default().add(1, decrypt, denied);
+                .add(n, decrypt, denied);
+            s.keys.entry(key).or_default().add(n, decrypt, denied);
         }
     }
 

@@ -40,6 +40,12 @@ pub enum Source {
     },
     /// The live sources, through the feed channel.
     Live,
+    /// An Athena table: its queries run elsewhere and send their answers
+    /// through the feed channel; drill-downs are asked for on `drills`.
+    Athena {
+        status: crate::feed::AthenaStatus,
+        drills: tokio::sync::mpsc::UnboundedSender<crate::app::DrillTarget>,
+    },
 }
 
 /// Everything [`run_dashboard`] needs besides the feed and the clock.
@@ -119,8 +125,8 @@ pub fn run_dashboard(
                 tx.clone(),
             );
         }
-        // The live sources were given a sender already.
-        Source::Live => {}
+        // The live sources and Athena's queries were given a sender already.
+        Source::Live | Source::Athena { .. } => {}
     }
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     input::spawn_reader(tx.clone());
@@ -208,6 +214,10 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
             Mode::Files(paths.iter().map(|p| p.display().to_string()).collect()),
         ),
         Source::Live => (DataConfig::live(), Mode::Live),
+        Source::Athena { status, .. } => (
+            DataConfig::athena(status.bucket_secs),
+            Mode::Athena(status.table.clone()),
+        ),
     };
     let data = Data::new(&config, opts.rules.clone()).context("the alert rules do not compile")?;
     let mut app = App::new(data, mode, now);
@@ -215,6 +225,9 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
         // A forged eventTime must not become file mode's "now".
         app.data.plausible = Some(crate::event::Plausible::at(now));
         app.data.record_reader = Some(crate::source::files::read_record);
+    }
+    if let Source::Athena { status, .. } = &opts.source {
+        app.data.athena = Some(status.clone());
     }
     app.demo = opts.demo;
     app.keymap = opts.keymap.clone();
@@ -284,6 +297,16 @@ fn handle(
             let fx = update(app, action, now);
             if fx == Effect::Quit {
                 return Handled::Quit;
+            }
+            // On Athena a drill-down asks for its events once.
+            if let (Some(target), Source::Athena { drills, .. }) =
+                (app.athena_drill(), &opts.source)
+                && drills.send(target).is_err()
+            {
+                app.status = Some(Status {
+                    text: "Athena's queries have stopped: no events can be asked for".into(),
+                    warning: true,
+                });
             }
             if fx == Effect::Export {
                 export::write(app, &opts.export_dir, now);

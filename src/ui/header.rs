@@ -78,6 +78,7 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
     match &app.mode {
         Mode::Files(paths) => files(&mut first, app, theme, paths, width),
         Mode::Live => live(&mut first, app, theme),
+        Mode::Athena(table) => athena(&mut first, app, theme, table, width),
     }
     let s = &app.snapshot;
     let mut second = vec![
@@ -152,6 +153,53 @@ fn files(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, paths: &[Stri
                 theme.style(Slot::Crit),
             ));
         }
+    }
+}
+
+/// An Athena table: the window, its buckets, what the queries scanned
+/// and cost, and what runs now.
+fn athena(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, table: &str, w: u16) {
+    first.push(Span::styled(safe(table, w / 3), theme.style(Slot::Text)));
+    let Some(a) = &app.data.athena else {
+        return;
+    };
+    if let (Some(since), Some(until)) = (a.since, a.until) {
+        first.push(Span::styled(
+            format!(
+                "  {} → {}",
+                since.format("%Y-%m-%d %H:%M"),
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            theme.style(Slot::Muted),
+        ));
+    }
+    first.push(Span::styled(
+        format!("  per {}", bucket_width(a.bucket_secs)),
+        theme.style(Slot::Muted),
+    ));
+    first.push(Span::styled(
+        format!(
+            "  scanned {} (~${:.4})",
+            crate::athena::bytes_text(a.scanned_bytes),
+            crate::athena::dollars(a.billed_bytes)
+        ),
+        theme.style(Slot::Text),
+    ));
+    if let Some(running) = &a.running {
+        first.push(Span::styled(
+            format!("  {}", safe(running, w / 3)),
+            theme.style(Slot::Warn),
+        ));
+    } else if let Some(failed) = &a.failed {
+        first.push(Span::styled(
+            format!("  {}", safe(failed, w / 2)),
+            theme.style(Slot::Crit),
+        ));
+    } else if a.counts_done {
+        first.push(Span::styled(
+            format!("  {} row(s), counts only", a.rows),
+            theme.style(Slot::Muted),
+        ));
     }
 }
 

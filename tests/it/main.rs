@@ -9,6 +9,7 @@ mod support;
 
 mod alert_engine;
 mod app_update;
+mod athena_dashboard;
 mod athena_emulator;
 mod athena_moto;
 mod athena_report;
@@ -47,6 +48,7 @@ mod sim_boto3;
 mod sim_sdk;
 mod sim_wire;
 mod spike_day;
+mod store_counted;
 mod store_props;
 mod summary_props;
 mod sweep_sim;

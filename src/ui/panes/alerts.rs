@@ -72,6 +72,18 @@ pub fn draw(
     let state = &app.panes[Pane::Alerts.index()];
     let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);
     let _ = write!(extra, " · {} firing", s.firing);
+    if let crate::app::Mode::Athena(table) = &app.mode {
+        let inner = super::framed(frame, area, theme, Pane::Alerts, &extra, focused);
+        let note = format!(
+            "Athena source: alert rules need whole events, and the panes hold counts — `kmstop report --source {}` evaluates them",
+            crate::text::for_terminal(table, 120)
+        );
+        let note = ratatui::widgets::Paragraph::new(note)
+            .style(theme.style(Slot::Muted))
+            .wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(note, inner);
+        return None;
+    }
     framed_table(
         frame,
         area,

@@ -96,7 +96,19 @@ pub fn draw(
         extra.push_str(" · none held to ");
         extra.push_str(&t.format("%m-%d %H:%M").to_string());
     }
+    let athena = matches!(app.mode, crate::app::Mode::Athena(_));
+    if athena {
+        // Athena brings counts; events only for a drill-down asked.
+        extra.push_str(" · drill-down events only");
+    }
     let inner = framed(frame, area, theme, Pane::Events, &extra, focused);
+    if athena && app.data.log.is_empty() {
+        let note = ratatui::widgets::Paragraph::new(crate::app::athena::COUNTS_ONLY)
+            .style(theme.style(Slot::Muted))
+            .wrap(ratatui::widgets::Wrap { trim: true });
+        frame.render_widget(note, inner);
+        return None;
+    }
     rows(
         frame,
         inner,

@@ -1,0 +1,358 @@
+//! The dashboard's queries over a trail's CloudTrail table: one pushed-down
+//! aggregate that fills the panes (counts per time bucket × principal ×
+//! key × event name × outcome), and one bounded query per drill-down for
+//! a principal's or a key's events, whole. Both use the report's rules
+//! for principal, key and outcome ([`crate::event::sql`]), its partition
+//! predicates and its duplicate rule, so the dashboard counts what
+//! `kmstop report --source athena://…` counts.
+
+use chrono::{DateTime, Utc};
+
+use super::TableAddress;
+use super::answer::{Row, record_of};
+use super::query::{ReportQuery, detail_columns, partition_filter, time_literal};
+use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
+use crate::event::{Outcome, PackedEvent, Parsed, Plausible, parse_record};
+use crate::inventory::Inventory;
+use crate::report::TimeRange;
+use crate::store::CountedEvent;
+
+/// At most this many time buckets in the window: the answer's rows stay
+/// bounded whatever the window's length.
+pub const MAX_BUCKETS: i64 = 2_000;
+/// Bucket widths, narrowest first: the first that keeps the window within
+/// [`MAX_BUCKETS`] is used.
+const WIDTHS: [i64; 9] = [60, 300, 900, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400];
+/// Events a drill-down query returns at most (the newest).
+pub const DRILL_LIMIT: u64 = 1_000;
+
+/// What the dashboard asks Athena about.
+#[derive(Debug, Clone)]
+pub struct DashboardQuery {
+    pub table: TableAddress,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Event times outside are not events (as the report sets them aside).
+    pub plausible: Plausible,
+    /// `account` partition values (organization trail tables).
+    pub accounts: Vec<String>,
+    /// `region` partition values.
+    pub regions: Vec<String>,
+}
+
+/// Whose events a drill-down asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillQuery {
+    Principal(String),
+    Key(String),
+}
+
+impl DashboardQuery {
+    /// The width of the aggregate's time buckets, in seconds: a minute, or
+    /// wider for a long window so it has at most [`MAX_BUCKETS`].
+    #[must_use]
+    pub fn bucket_seconds(&self) -> i64 {
+        let span = (self.until - self.since).num_seconds().max(1);
+        WIDTHS
+            .iter()
+            .copied()
+            .find(|w| (span + w - 1) / w <= MAX_BUCKETS)
+            .unwrap_or_else(|| {
+                let days = (span + MAX_BUCKETS * 86_400 - 1) / (MAX_BUCKETS * 86_400);
+                days * 86_400
+            })
+    }
+
+    fn report_query(&self) -> ReportQuery {
+        ReportQuery {
+            table: self.table.clone(),
+            range: TimeRange {
+                since: Some(self.since),
+                until: Some(self.until),
+            },
+            plausible: self.plausible,
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+            rules: Vec::new(),
+            inventory: Inventory::default(),
+        }
+    }
+
+    /// The scan both queries start from: the window's KMS events, each
+    /// once (the report's partitions, time range and duplicate rule).
+    fn events_cte(&self) -> String {
+        let mut filter = vec!["eventsource = 'kms.amazonaws.com'".to_owned()];
+        filter.extend(partition_filter(&self.report_query()));
+        let earliest = self.since.max(self.plausible.earliest);
+        format!(
+            "WITH scan AS (
+  SELECT *,
+    try(from_iso8601_timestamp(eventtime)) AS t,
+    {principal} AS principal,
+    {key} AS key_arn,
+    {outcome} AS outcome
+  FROM {table}
+  WHERE {filter}
+), events AS (
+  SELECT *,
+    {copy} AS copy
+  FROM scan
+  WHERE NULLIF(eventname, '') IS NOT NULL AND t IS NOT NULL
+    AND t >= {since} AND t <= {until}
+)",
+            principal = principal_sql(),
+            key = key_arn_sql(),
+            outcome = outcome_sql(),
+            table = self.table.sql(),
+            filter = filter.join("\n    AND "),
+            copy = copy_number(),
+            since = time_literal(earliest),
+            until = time_literal(self.until),
+        )
+    }
+
+    /// The aggregate that fills the panes: one row per bucket × event name
+    /// × principal × key × outcome × region, with its count; a denied
+    /// call's source IP too (the Denied pane's addresses: denied calls are
+    /// few, so this adds few rows, where every call's address would
+    /// multiply them).
+    #[must_use]
+    pub fn counts_sql(&self) -> String {
+        let width = self.bucket_seconds();
+        format!(
+            "{events}
+SELECT CAST(floor(to_unixtime(t) / {width}) AS bigint) * {width} AS bucket,
+  eventname, principal, key_arn, outcome,
+  NULLIF(awsregion, '') AS region,
+  CASE WHEN outcome = 'denied' THEN NULLIF(sourceipaddress, '') END AS denied_ip,
+  count(*) AS n
+FROM events
+WHERE copy = 1
+GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            events = self.events_cte(),
+        )
+    }
+
+    /// One principal's or key's events in the window, newest first, at
+    /// most [`DRILL_LIMIT`], each with how many there are in all.
+    #[must_use]
+    pub fn drill_sql(&self, drill: &DrillQuery) -> String {
+        let condition = match drill {
+            DrillQuery::Principal(p) => format!("principal = {}", literal(p)),
+            DrillQuery::Key(k) => format!("key_arn = {}", literal(k)),
+        };
+        let details =
+            detail_columns("json_format(json_extract(requestparameters, '$.encryptionContext'))");
+        format!(
+            "{events}, matched AS (
+  SELECT *, true AS whole, count(*) OVER () AS total
+  FROM events
+  WHERE copy = 1 AND {condition}
+)
+SELECT eventname{details},
+  total
+FROM matched
+ORDER BY t DESC, eventid
+LIMIT {DRILL_LIMIT}",
+            events = self.events_cte(),
+        )
+    }
+}
+
+/// The report's duplicate rule: an event is its identity's first copy
+/// (event id, time and name; without an id, who did what to which key).
+fn copy_number() -> String {
+    let identity_without_id = [
+        "principal",
+        "sourceipaddress",
+        "key_arn",
+        "errorcode",
+        "useragent",
+    ]
+    .iter()
+    .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    format!(
+        "row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id})"
+    )
+}
+
+fn value<'r>(row: &'r Row<'_>, column: &str) -> Option<&'r str> {
+    let index = *row.columns.get(column)?;
+    row.values.get(index)?.as_deref()
+}
+
+/// A row of [`DashboardQuery::counts_sql`]'s answer as counted events
+/// (more than one when its count passes a bucket's); `None` when the row
+/// is not what the query returns.
+#[must_use]
+pub fn counted(row: &Row<'_>) -> Option<Vec<CountedEvent>> {
+    let seconds: i64 = value(row, "bucket")?.parse().ok()?;
+    let mut n: u64 = value(row, "n")?.parse().ok()?;
+    let outcome = match value(row, "outcome")? {
+        "success" => Outcome::Success,
+        "denied" => Outcome::Denied,
+        "error" => Outcome::Error,
+        _ => return None,
+    };
+    let one = CountedEvent {
+        time: DateTime::from_timestamp(seconds, 0)?,
+        principal: value(row, "principal")?.to_owned(),
+        key: value(row, "key_arn").map(str::to_owned),
+        event_name: value(row, "eventname")?.to_owned(),
+        outcome,
+        region: value(row, "region").map(str::to_owned),
+        source_ip: value(row, "denied_ip").map(str::to_owned),
+        n: 0,
+    };
+    let mut all = Vec::new();
+    while n > 0 {
+        let part = u32::try_from(n).unwrap_or(u32::MAX);
+        all.push(CountedEvent {
+            n: part,
+            ..one.clone()
+        });
+        n -= u64::from(part);
+    }
+    Some(all)
+}
+
+/// A row of [`DashboardQuery::drill_sql`]'s answer: the event, rebuilt as
+/// a record and read by the local parser (as the report reads its whole
+/// events), and how many events matched in all.
+#[must_use]
+pub fn drilled(row: &Row<'_>) -> Option<(PackedEvent, u64)> {
+    let total = value(row, "total")?.parse().ok()?;
+    let text = record_of(row).to_string();
+    match parse_record(&text) {
+        Ok(Parsed::Kms(event)) => Some((PackedEvent::pack(&event), total)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time")
+    }
+
+    fn query(since: &str, until: &str) -> DashboardQuery {
+        DashboardQuery {
+            table: "athena://db/t".parse().expect("address"),
+            since: at(since),
+            until: at(until),
+            plausible: Plausible::at(at("2026-01-01T00:00:00Z")),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+        }
+    }
+
+    #[test]
+    fn buckets_are_a_minute_or_wide_enough_for_two_thousand() {
+        let q = query("2025-05-20T00:00:00Z", "2025-05-21T00:00:00Z");
+        assert_eq!(q.bucket_seconds(), 60);
+        let q = query("2025-05-14T00:00:00Z", "2025-05-21T00:00:00Z");
+        assert_eq!(q.bucket_seconds(), 900);
+        let q = query("2025-02-20T00:00:00Z", "2025-05-21T00:00:00Z");
+        assert_eq!(q.bucket_seconds(), 10_800);
+        let q = query("2015-01-01T00:00:00Z", "2025-05-21T00:00:00Z");
+        assert_eq!(q.bucket_seconds() % 86_400, 0);
+        let span = (q.until - q.since).num_seconds();
+        assert!(span / q.bucket_seconds() <= MAX_BUCKETS);
+    }
+
+    #[test]
+    fn the_queries_use_the_reports_partitions_and_duplicate_rule() {
+        let q = query("2025-05-20T23:00:00Z", "2025-05-21T01:00:00Z");
+        let report = super::super::query::report_sql(&q.report_query());
+        for sql in [
+            q.counts_sql(),
+            q.drill_sql(&DrillQuery::Principal("it's".into())),
+        ] {
+            assert!(report.contains(&copy_number()), "the report's rule changed");
+            for p in partition_filter(&q.report_query()) {
+                assert!(sql.contains(&p), "{p}");
+            }
+            assert!(sql.contains(&principal_sql()));
+            assert!(sql.contains(&key_arn_sql()));
+            assert!(sql.contains(&outcome_sql()));
+            assert!(sql.contains("eventsource = 'kms.amazonaws.com'"));
+        }
+        let drill = q.drill_sql(&DrillQuery::Key("arn:aws:kms:x:1:key/k'".into()));
+        assert!(drill.contains("key_arn = 'arn:aws:kms:x:1:key/k'''"));
+        assert!(drill.ends_with("LIMIT 1000"));
+    }
+
+    #[test]
+    fn count_rows_become_counted_events_and_bad_ones_none() {
+        let names = [
+            "bucket",
+            "eventname",
+            "principal",
+            "key_arn",
+            "outcome",
+            "region",
+            "denied_ip",
+            "n",
+        ];
+        let columns: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((*c).to_owned(), i))
+            .collect();
+        let row = |values: &[Option<&str>]| -> Vec<Option<String>> {
+            values.iter().map(|v| v.map(str::to_owned)).collect()
+        };
+        let good = row(&[
+            Some("1747785600"),
+            Some("Decrypt"),
+            Some("arn:aws:iam::1:role/r"),
+            None,
+            Some("denied"),
+            Some("eu-west-1"),
+            Some("203.0.113.9"),
+            Some("5000000000"),
+        ]);
+        let rows = counted(&Row {
+            columns: &columns,
+            values: &good,
+        })
+        .expect("a count row");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows.iter().map(|r| u64::from(r.n)).sum::<u64>(),
+            5_000_000_000
+        );
+        assert_eq!(rows[0].time, at("2025-05-21T00:00:00Z"));
+        assert_eq!(
+            (rows[0].key.as_deref(), rows[0].outcome),
+            (None, Outcome::Denied)
+        );
+        assert_eq!(rows[1].source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(rows[1].region.as_deref(), Some("eu-west-1"));
+        let bad = row(&[
+            Some("x"),
+            Some("Decrypt"),
+            Some("p"),
+            None,
+            Some("success"),
+            None,
+            None,
+            Some("1"),
+        ]);
+        assert!(
+            counted(&Row {
+                columns: &columns,
+                values: &bad
+            })
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! `kmstop --source athena://…`: the dashboard on a trail's Athena table.
+//! One pushed-down aggregate fills the panes
+//! ([`crate::athena::dashboard`]); each drill-down into a principal or a
+//! key runs one bounded query for its events. Queries run on tokio tasks,
+//! off the dashboard's loop, and every query still running when the
+//! dashboard quits is stopped (`StopQueryExecution`).
+
+use std::collections::{HashMap, HashSet};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::athena::{client, explain_call, explain_failure, options};
+use super::{EXIT_INPUT_PROBLEM, usage_error};
+use crate::app::DrillTarget;
+use crate::app::athena::query_target;
+use crate::athena::TableAddress;
+use crate::athena::answer::Row;
+use crate::athena::dashboard::{DashboardQuery, DrillQuery, counted, drilled};
+use crate::athena::{billed, bytes_text};
+use crate::aws::athena::{AthenaClient, QueryError, QueryPlace};
+use crate::cli::DashboardArgs;
+use crate::clock::Clock;
+use crate::event::Plausible;
+use crate::feed::{AthenaStatus, QueriedEvents, SourceMsg};
+use crate::source::outbox::Outbox;
+use crate::text::escape_control;
+use crate::tui::{DashboardOptions, Source, run_dashboard};
+
+/// Count rows go to the dashboard in batches this large.
+const BATCH: usize = 2_000;
+/// How often a running query's progress reaches the header.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs the dashboard's queries and sends what they find.
+pub struct AthenaFeed {
+    client: AthenaClient,
+    place: QueryPlace,
+    query: DashboardQuery,
+    max_scanned: Option<u64>,
+    out: Outbox,
+    /// Queries running now: stopped when the dashboard quits.
+    running: Mutex<Running>,
+    status: Mutex<AthenaStatus>,
+}
+
+/// The queries started and starting, and whether the dashboard quit.
+#[derive(Default)]
+struct Running {
+    ids: HashSet<String>,
+    /// `StartQueryExecution` calls not answered yet.
+    starting: usize,
+    stopping: bool,
+}
+
+/// A query's answer, one row at a time: the column names and the values.
+type OnRow<'f> = dyn FnMut(&HashMap<String, usize>, &[Option<String>]) + Send + 'f;
+
+impl AthenaFeed {
+    #[must_use]
+    pub fn new(
+        client: AthenaClient,
+        place: QueryPlace,
+        query: DashboardQuery,
+        max_scanned: Option<u64>,
+        out: Outbox,
+    ) -> Self {
+        let status = AthenaStatus {
+            table: query.table.to_string(),
+            since: Some(query.since),
+            until: Some(query.until),
+            bucket_secs: query.bucket_seconds(),
+            ..AthenaStatus::default()
+        };
+        Self {
+            client,
+            place,
+            query,
+            max_scanned,
+            out,
+            running: Mutex::new(Running::default()),
+            status: Mutex::new(status),
+        }
+    }
+
+    /// What the header shows before any query ran.
+    #[must_use]
+    pub fn status(&self) -> AthenaStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn send_status(&self, change: impl FnOnce(&mut AthenaStatus)) -> bool {
+        let status = {
+            let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            change(&mut s);
+            s.clone()
+        };
+        self.out.send(SourceMsg::Athena(status)).await
+    }
+
+    /// Runs `sql` to its end, saying how it goes, and pages its rows into
+    /// `on_row`. `what` names it in the header.
+    async fn run(&self, sql: &str, what: &str, on_row: &mut OnRow<'_>) -> Result<(), String> {
+        let table = self.query.table.to_string();
+        let id = self.start(sql).await?;
+        let scanned = AtomicU64::new(0);
+        let on_progress = |bytes: u64| scanned.store(bytes, Ordering::Relaxed);
+        let wait = self.client.wait(&id, self.max_scanned, &on_progress);
+        tokio::pin!(wait);
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        let waited = loop {
+            tokio::select! {
+                waited = &mut wait => break waited,
+                _ = tick.tick() => {
+                    let bytes = scanned.load(Ordering::Relaxed);
+                    let text = format!("{what}: query {id} running, {} scanned", bytes_text(bytes));
+                    self.send_status(|s| s.running = Some(text)).await;
+                }
+            }
+        };
+        self.lock_running().ids.remove(&id);
+        let finished = match waited {
+            Ok(finished) => finished,
+            Err(QueryError::Call(e)) => {
+                return Err(explain_call(&e, &self.place, "GetQueryExecution"));
+            }
+            Err(QueryError::Failed { id, reason }) => {
+                return Err(format!("{} (query {id})", explain_failure(&reason, &table)));
+            }
+            Err(QueryError::TooBig { id, scanned }) => {
+                return Err(format!(
+                    "query {id} stopped: it had scanned {} and --max-scanned allows {}",
+                    bytes_text(scanned),
+                    bytes_text(self.max_scanned.unwrap_or(0))
+                ));
+            }
+            Err(QueryError::Cancelled { id }) => return Err(format!("query {id} was cancelled")),
+        };
+        let reading = format!("{what}: reading the answer of query {id}");
+        self.send_status(|s| {
+            s.scanned_bytes += finished.scanned_bytes;
+            s.billed_bytes += billed(finished.scanned_bytes);
+            s.queries += 1;
+            s.running = Some(reading);
+        })
+        .await;
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut paged = |columns: &[String], values: Vec<Option<String>>| {
+            if index.len() != columns.len() {
+                index = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.clone(), i))
+                    .collect();
+            }
+            on_row(&index, &values);
+        };
+        self.client
+            .rows(&finished.id, &mut paged)
+            .await
+            .map_err(|e| explain_call(&e, &self.place, "GetQueryResults"))?;
+        Ok(())
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `sql` and records it as running; a query whose start is
+    /// answered after the dashboard quit is stopped at once.
+    async fn start(&self, sql: &str) -> Result<String, String> {
+        {
+            let mut running = self.lock_running();
+            if running.stopping {
+                return Err("the dashboard quit".into());
+            }
+            running.starting += 1;
+        }
+        let started = self.client.start(sql, &self.place).await;
+        let late = {
+            let mut running = self.lock_running();
+            if let (Ok(id), false) = (&started, running.stopping) {
+                running.ids.insert(id.clone());
+            }
+            running.stopping
+        };
+        if late && let Ok(id) = &started {
+            self.client.stop(id).await;
+        }
+        self.lock_running().starting -= 1;
+        let id = started.map_err(|e| explain_call(&e, &self.place, "StartQueryExecution"))?;
+        if late {
+            return Err(format!("query {id} was stopped: the dashboard quit"));
+        }
+        Ok(id)
+    }
+
+    /// Runs the aggregate and sends its rows as counts, in batches.
+    pub async fn counts(&self) {
+        self.send_status(|s| s.running = Some("counts: starting the query".into()))
+            .await;
+        let sql = self.query.counts_sql();
+        let (mut rest, mut full, mut unreadable, mut rows) = (Vec::new(), Vec::new(), 0_u64, 0_u64);
+        let result = self
+            .run(&sql, "counts", &mut |columns, values| {
+                rows += 1;
+                match counted(&Row { columns, values }) {
+                    Some(counted) => rest.extend(counted),
+                    None => unreadable += 1,
+                }
+                if rest.len() >= BATCH {
+                    full.push(std::mem::take(&mut rest));
+                }
+            })
+            .await;
+        for batch in full.into_iter().chain(std::iter::once(rest)) {
+            if !self.out.send(SourceMsg::Counted(batch)).await {
+                return;
+            }
+        }
+        let failed = match result {
+            Err(why) => Some(why),
+            Ok(()) if unreadable > 0 => Some(format!(
+                "{unreadable} row(s) of Athena's answer were not what kmstop asked for"
+            )),
+            Ok(()) => None,
+        };
+        self.send_status(|s| {
+            s.running = None;
+            s.rows = rows;
+            s.counts_done = failed.is_none();
+            s.failed = failed;
+        })
+        .await;
+    }
+
+    /// Runs one drill-down's query and sends its events.
+    pub async fn drill(&self, target: &DrillTarget) {
+        let (query, Some(name)) = (
+            match target {
+                DrillTarget::Principal(p) => DrillQuery::Principal(p.clone()),
+                DrillTarget::Key(k) => DrillQuery::Key(k.clone()),
+                DrillTarget::Alert { .. } | DrillTarget::SourceIp(_) => return,
+            },
+            query_target(target),
+        ) else {
+            return;
+        };
+        let sql = self.query.drill_sql(&query);
+        let (mut events, mut total, mut unreadable) = (Vec::new(), 0_u64, 0_u64);
+        let result = self
+            .run(
+                &sql,
+                "events",
+                &mut |columns, values| match drilled(&Row { columns, values }) {
+                    Some((event, all)) => {
+                        events.push(event);
+                        total = all;
+                    }
+                    None => unreadable += 1,
+                },
+            )
+            .await;
+        let failed = match result {
+            Err(why) => Some(why),
+            Ok(()) if unreadable > 0 => Some(format!(
+                "{unreadable} event(s) of Athena's answer could not be read"
+            )),
+            Ok(()) => None,
+        };
+        self.send_status(|s| s.running = None).await;
+        self.out
+            .send(SourceMsg::Queried(QueriedEvents {
+                target: name,
+                events,
+                total,
+                failed,
+            }))
+            .await;
+    }
+
+    /// Stops every query still running (the dashboard quit), and waits
+    /// for the starts not yet answered to be stopped as they are.
+    pub async fn stop_all(&self) {
+        let ids: Vec<String> = {
+            let mut running = self.lock_running();
+            running.stopping = true;
+            running.ids.drain().collect()
+        };
+        for id in ids {
+            self.client.stop(&id).await;
+        }
+        while self.lock_running().starting > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs the aggregate, and each drill-down asked for, at once.
+pub async fn serve(feed: Arc<AthenaFeed>, mut drills: UnboundedReceiver<DrillTarget>) {
+    let counts = {
+        let feed = Arc::clone(&feed);
+        tokio::spawn(async move { feed.counts().await })
+    };
+    while let Some(target) = drills.recv().await {
+        let feed = Arc::clone(&feed);
+        tokio::spawn(async move { feed.drill(&target).await });
+    }
+    let _ = counts.await;
+}
+
+/// The `athena://` table of the dashboard's `--source`, when it is the
+/// only source; the Athena flags are refused without one.
+///
+/// # Errors
+/// What is wrong with the flags, in words.
+pub fn table_of(args: &DashboardArgs) -> Result<Option<TableAddress>, String> {
+    let named = |p: &std::path::PathBuf| p.to_str().is_some_and(|s| s.starts_with("athena://"));
+    match args.sources.as_slice() {
+        [only] if named(only) => {
+            let text = only.to_str().unwrap_or_default();
+            let table = text.parse().map_err(|e| format!("--source {e}"))?;
+            // Athena bills what it scans: the window is always a choice.
+            if args.since.is_none() {
+                return Err(format!(
+                    "--source {text} needs --since (the window the panes show, e.g. --since 24h)"
+                ));
+            }
+            Ok(Some(table))
+        }
+        many if many.iter().any(named) => Err(
+            "--source athena://… cannot be mixed with other sources: Athena reads the trail where it lies"
+                .into(),
+        ),
+        _ if args.since.is_some() || args.until.is_some() => {
+            Err("--since and --until need an athena:// source (--backfill sets the window of an s3:// or logs:// source)".into())
+        }
+        _ if args.athena.dry_run => Err("--dry-run needs an athena:// source".into()),
+        _ if args.athena.max_scanned.is_some() => {
+            Err("--max-scanned needs an athena:// source".into())
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The dashboard's query, from the flags; `Err` says what is wrong.
+fn dashboard_query(
+    args: &DashboardArgs,
+    table: &TableAddress,
+    now: DateTime<Utc>,
+) -> Result<DashboardQuery, String> {
+    let since = args.since.map_or(now, |s| s.resolve(now));
+    let until = args.until.map_or(now, |u| u.resolve(now));
+    if since >= until {
+        return Err(format!(
+            "--since ({since}) must be before --until ({until})"
+        ));
+    }
+    Ok(DashboardQuery {
+        table: table.clone(),
+        since,
+        until,
+        plausible: Plausible::at(now),
+        accounts: args.accounts.clone(),
+        regions: args.targets.regions.clone(),
+    })
+}
+
+/// `kmstop --source athena://…`: the queries start, the dashboard opens
+/// at once and fills as their answers come; on quit, whatever still runs
+/// is stopped.
+pub(super) fn run(
+    args: &DashboardArgs,
+    table: &TableAddress,
+    mut opts: DashboardOptions,
+    clock: &Arc<dyn Clock>,
+) -> ExitCode {
+    let query = match dashboard_query(args, table, clock.now()) {
+        Ok(q) => q,
+        Err(message) => return usage_error(&message),
+    };
+    if args.athena.dry_run {
+        return super::athena::print_sql(&query.counts_sql());
+    }
+    let place = QueryPlace {
+        workgroup: args.athena.query.workgroup.clone(),
+        catalog: table.catalog.clone(),
+        database: table.database.clone(),
+        output: args.athena.query.athena_output.clone(),
+    };
+    let profile = args.targets.profiles.first().map(String::as_str);
+    let options = options(
+        &args.athena.query,
+        profile,
+        args.targets.endpoint_url.as_deref(),
+    );
+    let fail = |message: &str| {
+        eprintln!("kmstop: {}", escape_control(message));
+        ExitCode::from(EXIT_INPUT_PROBLEM)
+    };
+    let runtime = match super::live::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    let client = match runtime.block_on(client(&options)) {
+        Ok(c) => c,
+        Err(e) => return fail(&crate::aws::explain(&e, profile).to_string()),
+    };
+    let channel = crate::tui::channel();
+    let feed = Arc::new(AthenaFeed::new(
+        client,
+        place,
+        query,
+        args.athena.max_scanned,
+        Outbox::blocking(channel.0.clone()),
+    ));
+    let (drills, asked) = tokio::sync::mpsc::unbounded_channel();
+    opts.source = Source::Athena {
+        status: feed.status(),
+        drills,
+    };
+    runtime.spawn(serve(Arc::clone(&feed), asked));
+    let result = run_dashboard(opts, channel, clock.as_ref());
+    // Nothing may keep scanning (and billing) after the screen is gone.
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(STOP_DEADLINE, feed.stop_all()).await;
+    });
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+/// How long quitting waits for Athena to hear the stops.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
