@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_rules};
-use super::query::DETAIL_COLUMNS;
+use super::query::{DETAIL_COLUMNS, wanting_rules};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{Interest, tie};
@@ -82,8 +82,10 @@ pub struct Answer {
     interest: Interest,
     /// Rows that were not what the query returns (an engine bug).
     pub unreadable_rows: u64,
-    /// Events that came back whole, by the rule that wanted them.
+    /// Events that came back whole, by the rules that asked for them.
     wanted_by: HashMap<String, u64>,
+    /// The rules the query's `wanted_by` numbers name.
+    wanting_rules: Vec<String>,
     /// The rules whose quiet buckets came back as counts, and those counts.
     counted_rules: Vec<CountedRule>,
     counted: Vec<Counted>,
@@ -131,6 +133,7 @@ impl Answer {
             interest: Interest::new(&settings.rules, &settings.inventory)?,
             unreadable_rows: 0,
             wanted_by: HashMap::new(),
+            wanting_rules: wanting_rules(&settings.rules, &settings.inventory),
             counted_rules: counted_rules(&settings.rules, &settings.inventory),
             counted: Vec::new(),
         })
@@ -207,12 +210,19 @@ impl Answer {
                 .control_plane
                 .push(ControlPlaneRow::from_event(&event));
         }
-        let mut wanted = false;
-        for rule in self.interest.wanting(&event) {
-            *self.wanted_by.entry(rule.to_owned()).or_default() += 1;
-            wanted = true;
+        // Why it came back (the query says): counted for the heaviest
+        // rules hint. Whether the engine needs it is the matchers' call.
+        for i in row
+            .get("wanted_by")
+            .into_iter()
+            .flat_map(|w| w.split(','))
+            .filter_map(|i| i.parse::<usize>().ok())
+        {
+            if let Some(rule) = i.checked_sub(1).and_then(|i| self.wanting_rules.get(i)) {
+                *self.wanted_by.entry(rule.clone()).or_default() += 1;
+            }
         }
-        if wanted {
+        if self.interest.wants(&event) {
             self.whole.push(PackedEvent::pack(&event));
         }
     }
@@ -440,6 +450,6 @@ pub fn columns() -> Vec<&'static str> {
     let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
     all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
     all.extend(counted_column_names());
-    all.extend(["n", "first_time", "last_time"]);
+    all.extend(["wanted_by", "n", "first_time", "last_time"]);
     all
 }

@@ -271,15 +271,19 @@ pub(super) fn rule_condition(rule: &RuleSpec, inventory: &Inventory) -> (String,
     (condition, exact)
 }
 
-/// Which events the report needs whole, as a condition over `ranked`,
-/// and the window columns that condition reads.
-fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
-    let mut wanted = vec!["lower(readonly) = 'false'".to_owned()];
+/// Why events are needed whole: control-plane calls (no rule) and each
+/// enabled rule's condition, over `peaked`; and the window columns those
+/// conditions read.
+fn wanted(
+    rules: &[RuleSpec],
+    inventory: &Inventory,
+) -> (Vec<(Option<String>, String)>, Vec<String>) {
+    let mut wanted = vec![(None, "lower(readonly) = 'false'".to_owned())];
     let mut windows = Vec::new();
     let counted = counted_rules(rules, inventory);
     for (i, rule) in counted.iter().enumerate() {
         windows.extend(rule.windows(i));
-        wanted.push(rule.wanted(i));
+        wanted.push((Some(rule.id.clone()), rule.wanted(i)));
     }
     for rule in rules.iter().filter(|r| r.enabled) {
         if counted.iter().any(|c| c.id == rule.id) {
@@ -292,7 +296,7 @@ fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
             .chain(&rule.field)
             .map(|f| field_sql(*f))
             .collect();
-        match fields {
+        let condition = match fields {
             // Only a group's first sighting can make a first-seen alert
             // (ties included): the rest need not leave Athena.
             Some(fields) if rule.kind == Kind::FirstSeen && exact => {
@@ -301,12 +305,24 @@ fn wanted(rules: &[RuleSpec], inventory: &Inventory) -> (String, Vec<String>) {
                     "rank() OVER (PARTITION BY kind, ({condition}), {} ORDER BY t) AS {column}",
                     fields.join(", ")
                 ));
-                wanted.push(format!("(({condition}) AND {column} = 1)"));
+                format!("(({condition}) AND {column} = 1)")
             }
-            _ => wanted.push(format!("({condition})")),
-        }
+            _ => format!("({condition})"),
+        };
+        wanted.push((Some(rule.id.clone()), condition));
     }
-    (wanted.join(" OR "), windows)
+    (wanted, windows)
+}
+
+/// The rules a whole row's `wanted_by` numbers name: number `i` is the
+/// `i`-th (from 1; 0 is a control-plane call).
+#[must_use]
+pub fn wanting_rules(rules: &[RuleSpec], inventory: &Inventory) -> Vec<String> {
+    wanted(rules, inventory)
+        .0
+        .into_iter()
+        .filter_map(|(rule, _)| rule)
+        .collect()
 }
 
 /// The `UNNEST` that gives each event its rows: tag 0 (its count and
@@ -364,6 +380,46 @@ pub(crate) fn detail_columns(context: &str) -> String {
         })
 }
 
+/// What tells apart two records without an `eventID` (as the parser's
+/// event identity has it), as the duplicate window's partition.
+fn identity_without_id() -> String {
+    [
+        "principal",
+        "sourceipaddress",
+        "key_arn",
+        "errorcode",
+        "useragent",
+    ]
+    .iter()
+    .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// From the reasons for whole events: their columns (over `peaked`),
+/// `whole` (over `wanting`) and the reasons' numbers a whole row carries.
+fn want_columns(wanted: &[(Option<String>, String)]) -> (String, String, String) {
+    let wants = wanted
+        .iter()
+        .enumerate()
+        .fold(String::new(), |mut all, (i, (_, condition))| {
+            let _ = write!(
+                all,
+                ",\n    COALESCE(kind = 'event' AND ({condition}), false) AS want_{i}"
+            );
+            all
+        });
+    let whole = (0..wanted.len())
+        .map(|i| format!("want_{i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let wanted_by = (0..wanted.len())
+        .map(|i| format!("CASE WHEN want_{i} THEN '{i}' END"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (wants, whole, wanted_by)
+}
+
 /// The SQL of the report's one query.
 #[must_use]
 pub fn report_sql(q: &ReportQuery) -> String {
@@ -379,6 +435,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .until
         .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
     let (wanted, windows) = wanted(&q.rules, &q.inventory);
+    let (wants, whole, wanted_by) = want_columns(&wanted);
     // The encryption context only where a rule matches on it.
     let context = if q
         .rules
@@ -394,17 +451,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
         all.push_str(w);
         all
     });
-    let identity_without_id = [
-        "principal",
-        "sourceipaddress",
-        "key_arn",
-        "errorcode",
-        "useragent",
-    ]
-    .iter()
-    .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let identity_without_id = identity_without_id();
     let details = detail_columns(context);
     let counted_columns: String = counted_columns(&counted_rules(&q.rules, &q.inventory))
         .iter()
@@ -414,7 +461,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
         });
     let tags = tags(&q.rules, &q.inventory);
     let peaks = peaks(&q.rules, &q.inventory);
-    let groups: String = (1..=5 + DETAIL_COLUMNS.len() + counted_column_names().len())
+    let groups: String = (1..=6 + DETAIL_COLUMNS.len() + counted_column_names().len())
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
@@ -442,9 +489,12 @@ pub fn report_sql(q: &ReportQuery) -> String {
 ), peaked AS (
   SELECT *{peaks}
   FROM ranked
-), marked AS (
-  SELECT *, COALESCE(kind = 'event' AND ({wanted}), false) AS whole
+), wanting AS (
+  SELECT *{wants}
   FROM peaked
+), marked AS (
+  SELECT *, {whole} AS whole
+  FROM wanting
 ), tagged AS (
   {tags}
 )
@@ -453,6 +503,7 @@ SELECT CASE WHEN tag = 0 THEN kind ELSE 'counted' END AS kind,
   CASE WHEN tag = 0 AND kind = 'event' THEN principal END AS principal,
   CASE WHEN tag = 0 AND kind = 'event' THEN key_arn END AS key_arn,
   CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{details}{counted_columns},
+  CASE WHEN whole THEN concat_ws(',', {wanted_by}) END AS wanted_by,
   count(*) AS n,
   to_unixtime(min(t)) AS first_time,
   to_unixtime(max(t)) AS last_time
