@@ -113,6 +113,18 @@ impl SpikeConfig {
     pub fn bucket_ms(&self) -> i64 {
         self.bucket_ms
     }
+
+    /// The average's smoothing: each bucket that leaves the window weighs
+    /// `alpha`, the past `1 - alpha`.
+    #[must_use]
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    #[must_use]
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
 }
 
 /// What one event made of its group.

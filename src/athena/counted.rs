@@ -62,6 +62,9 @@ pub struct CountedRule {
     ahead: bool,
     /// Events the condition needs within `back + 1` buckets.
     need: u64,
+    /// For a spike: the buckets of its past read for a floor under its
+    /// baseline, and what their sum times this must not exceed.
+    floor: Option<(i64, f64)>,
     /// The rule's conditions, exactly, in SQL.
     condition: String,
 }
@@ -88,13 +91,14 @@ fn counted_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
         return None;
     }
     let window = rule.window?.0;
-    let (bucket_ms, back, ahead, need) = match rule.kind {
+    let (bucket_ms, back, ahead, need, floor) = match rule.kind {
         Kind::Spike => {
             let cfg = SpikeConfig::new(window, rule.baseline?.0, rule.factor?, rule.minimum?);
             let back = i64::try_from(BUCKETS).ok()? - 1;
-            (cfg.bucket_ms(), back, false, rule.minimum?.max(1))
+            let floor = Some(baseline_floor(&cfg));
+            (cfg.bucket_ms(), back, false, rule.minimum?.max(1), floor)
         }
-        Kind::Threshold => (window.num_milliseconds(), 1, true, rule.count?),
+        Kind::Threshold => (window.num_milliseconds(), 1, true, rule.count?, None),
         Kind::Every | Kind::FirstSeen => return None,
     };
     let (condition, exact) = rule_condition(rule, inventory);
@@ -105,8 +109,27 @@ fn counted_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
         back,
         ahead,
         need,
+        floor,
         condition,
     })
+}
+
+/// A floor under a spike's baseline from the sum of `m` buckets of its
+/// past: the average weighs the bucket that left the window last
+/// `alpha`, the one before `alpha (1 - alpha)`, …, so over the last `m`
+/// that left, every bucket weighs at least `alpha (1 - alpha)^(m-1)`,
+/// and the baseline (ten buckets' worth) is at least ten times that times
+/// their sum. `m = 1 / alpha` makes the floor highest for a steady rate
+/// (about 0.37 of the baseline). A group the engine keeps starts afresh
+/// only after hours idle, so those buckets are in its past. Slightly
+/// lowered, so rounding can only widen the net.
+fn baseline_floor(cfg: &SpikeConfig) -> (i64, f64) {
+    let alpha = cfg.alpha();
+    #[allow(clippy::cast_possible_truncation)]
+    let m = ((1.0 / alpha).round() as i64).clamp(1, 10_000);
+    let weight = alpha * (1.0 - alpha).powi(i32::try_from(m - 1).unwrap_or(i32::MAX));
+    let span = f64::from(u32::try_from(BUCKETS).unwrap_or(10));
+    (m, cfg.factor() * span * weight * 0.999)
 }
 
 impl CountedRule {
@@ -123,6 +146,16 @@ impl CountedRule {
                 .filter_map(|f| field_sql(*f).map(str::to_owned)),
         );
         by.join(", ")
+    }
+
+    /// Whether an event of rule number `i` could fire in its own bucket
+    /// (over `ranked`).
+    fn could_fire(&self, i: usize) -> String {
+        let mut hot = format!("counted_{i}_back >= {}", self.need);
+        if let Some((_, times)) = self.floor {
+            hot = format!("{hot} AND counted_{i}_back >= {times:.12} * counted_{i}_past");
+        }
+        hot
     }
 
     /// The window columns of rule number `i` (over `classed`).
@@ -151,6 +184,18 @@ impl CountedRule {
                 over(format!("CURRENT ROW AND {} FOLLOWING", self.bucket_ms))
             ));
         }
+        if let Some((m, _)) = self.floor {
+            // The `m` buckets that left the window last.
+            let span = i64::try_from(BUCKETS).unwrap_or(10);
+            columns.push(format!(
+                "{} AS counted_{i}_past",
+                over(format!(
+                    "{} PRECEDING AND {} PRECEDING",
+                    (span + m - 1) * self.bucket_ms,
+                    span * self.bucket_ms
+                ))
+            ));
+        }
         columns
     }
 
@@ -160,21 +205,22 @@ impl CountedRule {
     #[must_use]
     pub fn peak(&self, i: usize) -> String {
         format!(
-            "max(counted_{i}_back) OVER (PARTITION BY {}) AS counted_{i}_peak",
+            "max(CASE WHEN {} THEN 1 ELSE 0 END) OVER (PARTITION BY {}) AS counted_{i}_peak",
+            self.could_fire(i),
             self.partition()
         )
     }
 
     /// Whether a counted event of rule number `i` belongs to a group that
     /// ever comes near the condition (over `peaked`).
-    fn hot_group(&self, i: usize) -> String {
-        format!("counted_{i}_peak >= {}", self.need)
+    fn hot_group(i: usize) -> String {
+        format!("counted_{i}_peak = 1")
     }
 
     /// When rule number `i` needs an event whole.
     #[must_use]
     pub fn wanted(&self, i: usize) -> String {
-        let mut hot = format!("counted_{i}_back >= {}", self.need);
+        let mut hot = self.could_fire(i);
         if self.ahead {
             hot = format!("{hot} OR counted_{i}_ahead >= {}", self.need);
         }
@@ -235,13 +281,10 @@ pub fn counted_columns(rules: &[CountedRule]) -> Vec<String> {
 /// Whether a row's counted group is hot (false for tag 0), over `tagged`.
 #[must_use]
 pub fn hot_group_column(rules: &[CountedRule]) -> String {
-    let cases = rules
-        .iter()
-        .enumerate()
-        .fold(String::new(), |mut all, (i, r)| {
-            let _ = write!(all, " WHEN {} THEN {}", i + 1, r.hot_group(i));
-            all
-        });
+    let cases = (0..rules.len()).fold(String::new(), |mut all, i| {
+        let _ = write!(all, " WHEN {} THEN {}", i + 1, CountedRule::hot_group(i));
+        all
+    });
     if rules.is_empty() {
         "false AS hot_group".to_owned()
     } else {
@@ -261,6 +304,49 @@ pub fn counted_column_names() -> Vec<&'static str> {
 mod tests {
     use super::*;
     use crate::alert::builtin;
+    use crate::alert::spike::SpikeState;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The floor the query puts under a spike's baseline is never
+        /// above the baseline the engine judges with: whatever the
+        /// counts per bucket, an event the query leaves out could not
+        /// have fired.
+        #[test]
+        fn the_baseline_floor_never_exceeds_the_engines_baseline(
+            counts in proptest::collection::vec(0u64..400, 1..300),
+            factor in 1.0f64..20.0,
+        ) {
+            let cfg = SpikeConfig::new(
+                chrono::Duration::minutes(5),
+                chrono::Duration::hours(1),
+                factor,
+                20,
+            );
+            let (m, times) = baseline_floor(&cfg);
+            let m = usize::try_from(m).unwrap_or(1);
+            let mut state = SpikeState::new(&cfg, 0);
+            for (b, &n) in counts.iter().enumerate() {
+                let at = i64::try_from(b).unwrap_or(0) * cfg.bucket_ms();
+                // One more event in bucket `b`: the verdict's baseline.
+                let verdict = state.observe(&cfg, at);
+                // The query's past: buckets b-10-m+1 ..= b-10.
+                let past: u64 = (b.saturating_sub(BUCKETS + m - 1)..=b.saturating_sub(BUCKETS))
+                    .filter(|&k| b >= BUCKETS && k + BUCKETS <= b)
+                    .map(|k| counts[k].max(1))
+                    .sum();
+                let floor = times * f64::from(u32::try_from(past).unwrap_or(u32::MAX));
+                prop_assert!(
+                    floor <= factor * verdict.baseline + 1e-9,
+                    "bucket {b}: floor {floor} above factor x baseline {}",
+                    factor * verdict.baseline
+                );
+                if n > 1 {
+                    state.observe_many(&cfg, at, n - 1);
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_builtin_spikes_and_thresholds_are_counted_where_they_can_be() {
