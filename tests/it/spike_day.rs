@@ -107,6 +107,7 @@ fn event(g: &Gen) -> KmsEvent<'_> {
         read_only: Some(true),
         encryption_context: Vec::new(),
         key_policy: None,
+        call: kmstop::event::CallDetail::default(),
         raw: None,
     }
 }
