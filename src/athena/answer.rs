@@ -286,6 +286,12 @@ fn record_of(row: &Row<'_>) -> Value {
         "aliasName": text("d_req_alias"),
         "policy": text("d_req_policy"),
         "encryptionContext": context,
+        "granteePrincipal": text("d_req_grantee"),
+        "retiringPrincipal": text("d_req_retiring"),
+        "destinationKeyId": text("d_req_destination"),
+        "bypassPolicyLockoutSafetyCheck": text("d_req_bypass"),
+        "expirationModel": text("d_req_expiration"),
+        "validTo": text("d_req_valid_to"),
     });
     json!({
         "eventSource": crate::event::KMS_EVENT_SOURCE,
@@ -305,6 +311,7 @@ fn record_of(row: &Row<'_>) -> Value {
         "requestParameters": request,
         "responseElements": { "keyId": text("d_response_key") },
         "resources": resources,
+        "vpcEndpointId": text("d_vpce"),
     })
 }
 

@@ -39,7 +39,7 @@ pub struct ReportQuery {
 
 /// The columns of a row describing one event (null on count rows), in
 /// the order the query returns them after the count columns.
-pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
+pub const DETAIL_COLUMNS: [(&str, &str); 32] = [
     ("d_id", "eventid"),
     ("d_time", "eventtime"),
     ("d_type", "eventtype"),
@@ -79,6 +79,31 @@ pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
         "json_extract_scalar(requestparameters, '$.policy')",
     ),
     ("d_req_context", "__context"),
+    (
+        "d_req_grantee",
+        "json_extract_scalar(requestparameters, '$.granteePrincipal')",
+    ),
+    (
+        "d_req_retiring",
+        "json_extract_scalar(requestparameters, '$.retiringPrincipal')",
+    ),
+    (
+        "d_req_destination",
+        "json_extract_scalar(requestparameters, '$.destinationKeyId')",
+    ),
+    (
+        "d_req_bypass",
+        "json_extract_scalar(requestparameters, '$.bypassPolicyLockoutSafetyCheck')",
+    ),
+    (
+        "d_req_expiration",
+        "json_extract_scalar(requestparameters, '$.expirationModel')",
+    ),
+    (
+        "d_req_valid_to",
+        "json_extract_scalar(requestparameters, '$.validTo')",
+    ),
+    ("d_vpce", "vpcendpointid"),
     (
         "d_response_key",
         "json_extract_scalar(responseelements, '$.keyId')",
@@ -238,7 +263,11 @@ fn field_sql(field: Field) -> Option<&'static str> {
         Field::UserAgent => "NULLIF(useragent, '')",
         Field::ErrorCode => "NULLIF(errorcode, '')",
         Field::PrincipalAccount => "NULLIF(useridentity.accountid, '')",
-        Field::Alias | Field::SessionName | Field::KeyAccount => return None,
+        Field::Alias
+        | Field::SessionName
+        | Field::KeyAccount
+        | Field::SourceNetwork
+        | Field::ContextKey => return None,
     })
 }
 
@@ -328,12 +357,16 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .until
         .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
     let (wanted, windows) = wanted(&q.rules, &q.inventory);
-    // The encryption context only where a rule matches on it.
-    let context = if q
-        .rules
-        .iter()
-        .any(|r| r.enabled && r.matcher.encryption_context.is_some())
-    {
+    // The encryption context only where a rule matches on it or reads it.
+    let context = if q.rules.iter().any(|r| {
+        r.enabled
+            && (r.matcher.encryption_context.is_some()
+                || r.group_by
+                    .iter()
+                    .chain(&r.field)
+                    .chain(&r.distinct)
+                    .any(|f| *f == Field::ContextKey))
+    }) {
         "json_format(json_extract(requestparameters, '$.encryptionContext'))"
     } else {
         "CAST(NULL AS varchar)"
