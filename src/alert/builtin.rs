@@ -91,11 +91,18 @@ mod tests {
             "pending-deletion-key-in-use",
             "key-rotation-disabled",
             "cross-account-key-use",
+            "kms-grant-outside-account",
+            "kms-reencrypt-to-foreign-key",
+            "kms-foreign-key-use",
+            "kms-policy-lockout-check-bypassed",
+            "kms-key-material-expires",
+            "kms-decrypt-without-context",
+            "first-seen-network-for-principal",
         ] {
             assert!(ids.contains(id), "missing {id}");
         }
         let kinds: HashSet<Kind> = rules.iter().map(|r| r.kind).collect();
-        assert_eq!(kinds.len(), 4, "every kind is exercised");
+        assert_eq!(kinds.len(), 5, "every kind is exercised");
         let refs: String = rules
             .iter()
             .flat_map(|r| r.references.iter())
