@@ -412,7 +412,9 @@ fn a_large_answer_names_the_rules_that_need_each_event() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("came back whole for the alert rules, most for decrypt-volume-spike"),
+        stderr.contains(
+            "came back whole for the alert rules, most for first-seen-network-for-principal"
+        ),
         "{stderr}"
     );
     assert_same(&json_of(&out), &local(&logs, &[]), &[]);
