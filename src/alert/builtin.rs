@@ -1,10 +1,16 @@
-//! The built-in rules, embedded from `builtin.toml` (the same format as a
-//! user's `rules.toml`, so `kmstop rules` can show them as written).
+//! The built-in rules, embedded from `builtin.toml` and
+//! `builtin_unshipped.toml` (the detections no public rule set ships),
+//! read as one file in the same format as a user's `rules.toml`, so
+//! `kmstop rules` can show them as written.
 
 use super::spec::{RuleSpec, RulesFile};
 
 /// The built-in rules' TOML text.
-pub const SOURCE: &str = include_str!("builtin.toml");
+pub const SOURCE: &str = concat!(
+    include_str!("builtin.toml"),
+    "\n",
+    include_str!("builtin_unshipped.toml")
+);
 
 /// The built-in rules, disabled ones included (the engine skips those).
 ///

@@ -196,18 +196,7 @@ pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineErro
                 groups: GroupMap::new(limits.groups, Some(config.idle_ms())),
             }
         }
-        Kind::FirstSeen => KindState::FirstSeen {
-            field: spec.field.ok_or_else(|| missing("first-seen", "field"))?,
-            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
-            groups: GroupMap::new(limits.groups, None),
-            learned: 0,
-            cap: limits.learned,
-        },
-        Kind::Missing => KindState::Missing {
-            field: spec.field.ok_or_else(|| missing("missing", "field"))?,
-            minimum: spec.minimum.ok_or_else(|| missing("missing", "minimum"))?,
-            groups: GroupMap::new(limits.groups, None),
-        },
+        Kind::FirstSeen | Kind::Missing => per_value_state(&spec, limits)?,
     };
     let quiet = spec
         .quiet
@@ -219,5 +208,30 @@ pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineErro
         state,
         book: Book::new(quiet, limits.alerts),
         spec,
+    })
+}
+
+/// The kinds that judge each event's value of `field` against what the
+/// group has seen (first-seen, missing): their groups never idle out.
+fn per_value_state(spec: &RuleSpec, limits: Limits) -> Result<KindState, EngineError> {
+    let missing = |kind: &'static str, field: &'static str| EngineError::Missing {
+        rule: spec.id.clone(),
+        kind,
+        field,
+    };
+    Ok(if spec.kind == Kind::Missing {
+        KindState::Missing {
+            field: spec.field.ok_or_else(|| missing("missing", "field"))?,
+            minimum: spec.minimum.ok_or_else(|| missing("missing", "minimum"))?,
+            groups: GroupMap::new(limits.groups, None),
+        }
+    } else {
+        KindState::FirstSeen {
+            field: spec.field.ok_or_else(|| missing("first-seen", "field"))?,
+            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
+            groups: GroupMap::new(limits.groups, None),
+            learned: 0,
+            cap: limits.learned,
+        }
     })
 }
