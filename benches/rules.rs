@@ -89,6 +89,7 @@ fn events(p: &Pools) -> Vec<KmsEvent<'_>> {
                     Cow::Borrowed("arn:aws:s3:::bucket/object"),
                 )],
                 key_policy: None,
+                call: kmstop::event::CallDetail::default(),
                 raw: None,
             }
         })

@@ -1,10 +1,16 @@
-//! The built-in rules, embedded from `builtin.toml` (the same format as a
-//! user's `rules.toml`, so `kmstop rules` can show them as written).
+//! The built-in rules, embedded from `builtin.toml` and
+//! `builtin_unshipped.toml` (the detections no public rule set ships),
+//! read as one file in the same format as a user's `rules.toml`, so
+//! `kmstop rules` can show them as written.
 
 use super::spec::{RuleSpec, RulesFile};
 
 /// The built-in rules' TOML text.
-pub const SOURCE: &str = include_str!("builtin.toml");
+pub const SOURCE: &str = concat!(
+    include_str!("builtin.toml"),
+    "\n",
+    include_str!("builtin_unshipped.toml")
+);
 
 /// The built-in rules, disabled ones included (the engine skips those).
 ///
@@ -91,11 +97,18 @@ mod tests {
             "pending-deletion-key-in-use",
             "key-rotation-disabled",
             "cross-account-key-use",
+            "kms-grant-outside-account",
+            "kms-reencrypt-to-foreign-key",
+            "kms-foreign-key-use",
+            "kms-policy-lockout-check-bypassed",
+            "kms-key-material-expires",
+            "kms-decrypt-without-context",
+            "first-seen-network-for-principal",
         ] {
             assert!(ids.contains(id), "missing {id}");
         }
         let kinds: HashSet<Kind> = rules.iter().map(|r| r.kind).collect();
-        assert_eq!(kinds.len(), 4, "every kind is exercised");
+        assert_eq!(kinds.len(), 5, "every kind is exercised");
         let refs: String = rules
             .iter()
             .flat_map(|r| r.references.iter())

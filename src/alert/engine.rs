@@ -18,6 +18,7 @@
 //! | threshold   | ≥ `count` events (or `distinct` values) within `window`     |
 //! | spike       | see [`super::spike`]; quiet while the rule is `learning`     |
 //! | first-seen  | a value of `field` new to the group, after `learning`        |
+//! | missing     | no `field`, after ≥ `minimum` events of the group all had it |
 //!
 //! First-seen alerts are one per new value: the alert's group is the
 //! rule's group plus `field=value`, and the alert counts that first

@@ -9,7 +9,7 @@ use super::matcher::Matcher;
 use super::spec::{Kind, RuleSpec};
 use super::spike::{SpikeConfig, SpikeState};
 use super::state::{
-    Distinct, FxSet, GroupMap, KindState, OTHER_GROUP, Recent, field_value, push_pair,
+    Distinct, FxSet, GroupMap, Habit, KindState, OTHER_GROUP, Recent, field_value, push_pair,
 };
 use crate::event::KmsEvent;
 
@@ -45,7 +45,7 @@ pub(super) fn judge(
             let value = field_value(event, *field)?;
             let (cap, window, need) = (*count as usize, *window_ms, *count);
             groups.with(group, time_ms, Distinct::default, |d, folded| {
-                let n = d.push(value, time_ms, cap, window);
+                let n = d.push(&value, time_ms, cap, window);
                 ((n >= need).then_some(n), folded)
             })
         }
@@ -78,10 +78,10 @@ pub(super) fn judge(
             let learning = time_ms < started_ms.saturating_add(*learning_ms);
             let room = *learned < *cap;
             let (new, folded) = groups.with(group, time_ms, FxSet::default, |set, folded| {
-                if set.contains(value) || !room {
+                if set.contains(&*value) || !room {
                     return (false, folded);
                 }
-                set.insert(value.into());
+                set.insert((*value).into());
                 (true, folded)
             });
             if new {
@@ -93,9 +93,22 @@ pub(super) fn judge(
             }
             let fire = new && !learning;
             if fire {
-                push_pair(group, !group.is_empty(), f, value);
+                push_pair(group, !group.is_empty(), f, &value);
             }
             (fire.then_some(1), false)
+        }
+        KindState::Missing {
+            field,
+            minimum,
+            groups,
+        } => {
+            let has = field_value(event, *field).is_some();
+            let need = *minimum;
+            let (fire, folded) = groups.with(group, time_ms, Habit::default, |h, folded| {
+                (h.observe(has, need), folded)
+            });
+            // A folded group mixes many groups' habits: it proves nothing.
+            (fire.then_some(1).filter(|_| !folded), folded)
         }
     };
     if folded {
@@ -112,7 +125,7 @@ pub(super) fn judge(
 /// last of them.
 pub(super) fn count_only(state: &mut KindState, group: &str, first_ms: i64, last_ms: i64, n: u64) {
     match state {
-        KindState::Every | KindState::FirstSeen { .. } => {}
+        KindState::Every | KindState::FirstSeen { .. } | KindState::Missing { .. } => {}
         KindState::Threshold { groups, .. } => {
             groups.with(group, first_ms, Recent::default, |_, _| ());
             groups.with(group, last_ms, Recent::default, |_, _| ());
@@ -210,13 +223,7 @@ pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineErro
                 groups: GroupMap::new(limits.groups, Some(config.idle_ms())),
             }
         }
-        Kind::FirstSeen => KindState::FirstSeen {
-            field: spec.field.ok_or_else(|| missing("first-seen", "field"))?,
-            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
-            groups: GroupMap::new(limits.groups, None),
-            learned: 0,
-            cap: limits.learned,
-        },
+        Kind::FirstSeen | Kind::Missing => per_value_state(&spec, limits)?,
     };
     let quiet = spec
         .quiet
@@ -228,5 +235,30 @@ pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineErro
         state,
         book: Book::new(quiet, limits.alerts),
         spec,
+    })
+}
+
+/// The kinds that judge each event's value of `field` against what the
+/// group has seen (first-seen, missing): their groups never idle out.
+fn per_value_state(spec: &RuleSpec, limits: Limits) -> Result<KindState, EngineError> {
+    let missing = |kind: &'static str, field: &'static str| EngineError::Missing {
+        rule: spec.id.clone(),
+        kind,
+        field,
+    };
+    Ok(if spec.kind == Kind::Missing {
+        KindState::Missing {
+            field: spec.field.ok_or_else(|| missing("missing", "field"))?,
+            minimum: spec.minimum.ok_or_else(|| missing("missing", "minimum"))?,
+            groups: GroupMap::new(limits.groups, None),
+        }
+    } else {
+        KindState::FirstSeen {
+            field: spec.field.ok_or_else(|| missing("first-seen", "field"))?,
+            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
+            groups: GroupMap::new(limits.groups, None),
+            learned: 0,
+            cap: limits.learned,
+        }
     })
 }

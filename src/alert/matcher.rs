@@ -10,8 +10,10 @@ use ipnet::IpNet;
 use regex::Regex;
 
 use super::policy;
-use super::spec::MatchSpec;
-use crate::event::{KmsEvent, Outcome};
+use super::spec::{Direction, MatchSpec};
+use crate::event::{
+    KmsEvent, Outcome, account_of_key_reference, account_of_principal, is_service_principal,
+};
 use crate::inventory::Inventory;
 
 /// Why a `match` table cannot be compiled: the field and the reason.
@@ -55,6 +57,11 @@ pub struct Matcher {
     context_key: Option<Box<str>>,
     context_value: Option<Regex>,
     cross_account: Option<bool>,
+    direction: Option<Direction>,
+    grant_outside_account: Option<bool>,
+    destination_cross_account: Option<bool>,
+    bypass_lockout_check: Option<bool>,
+    expiration_models: Vec<Box<str>>,
     policy_public: Option<bool>,
     policy_allows_action: Option<Box<str>>,
     key_states: Vec<Box<str>>,
@@ -142,6 +149,7 @@ impl Matcher {
     pub fn compile(spec: &MatchSpec) -> Result<Matcher, MatchError> {
         non_empty("event_names", &spec.event_names)?;
         non_empty("error_codes", &spec.error_codes)?;
+        non_empty("expiration_models", &spec.expiration_models)?;
         let (source_nets, source_names) = source_ips(&spec.source_ips)?;
         if let Some(ctx) = &spec.encryption_context
             && ctx.key.is_empty()
@@ -187,6 +195,11 @@ impl Matcher {
                     .and_then(|c| c.value.as_ref()),
             )?,
             cross_account: spec.cross_account,
+            direction: spec.cross_account_direction,
+            grant_outside_account: spec.grant_outside_account,
+            destination_cross_account: spec.destination_cross_account,
+            bypass_lockout_check: spec.bypass_policy_lockout_check,
+            expiration_models: boxed(&spec.expiration_models),
             policy_public: spec.policy_public,
             policy_allows_action: spec.policy_allows_action.as_deref().map(Into::into),
             key_states: boxed(&spec.key_states),
@@ -225,6 +238,7 @@ impl Matcher {
             && re(self.error_message.as_ref(), e.error_message.as_deref())
             && self.context_matches(e)
             && self.cross_account_matches(e)
+            && self.call_matches(e)
             && self.policy_matches(e.key_policy.as_deref())
     }
 
@@ -256,14 +270,34 @@ impl Matcher {
     }
 
     fn cross_account_matches(&self, e: &KmsEvent<'_>) -> bool {
-        let Some(want) = self.cross_account else {
+        if self.cross_account.is_none() && self.direction.is_none() {
             return true;
-        };
-        let caller = e.principal_account.as_deref().filter(|a| !a.is_empty());
-        match (caller, e.key.as_ref().and_then(|k| k.account())) {
-            (Some(caller), Some(owner)) => (caller != owner) == want,
-            _ => false,
         }
+        let caller = e.principal_account.as_deref().filter(|a| !a.is_empty());
+        let (Some(caller), Some(owner)) = (caller, e.key.as_ref().and_then(|k| k.account())) else {
+            return false;
+        };
+        let cross = caller != owner;
+        self.cross_account.is_none_or(|want| cross == want)
+            && self
+                .direction
+                .is_none_or(|want| cross && direction(e, owner) == want)
+    }
+
+    /// The conditions on what only some calls carry: grants,
+    /// re-encryption, the lockout-check bypass, key material expiry.
+    fn call_matches(&self, e: &KmsEvent<'_>) -> bool {
+        let call = &e.call;
+        one_of(&self.expiration_models, call.expiration_model.as_deref())
+            && self
+                .bypass_lockout_check
+                .is_none_or(|want| call.bypass_lockout_check == Some(want))
+            && self
+                .grant_outside_account
+                .is_none_or(|want| grant_outside(e) == Some(want))
+            && self
+                .destination_cross_account
+                .is_none_or(|want| destination_cross(e) == Some(want))
     }
 
     /// `policy_public = false` needs a policy that was read and found
@@ -294,6 +328,48 @@ impl Matcher {
                 .key_rotation_enabled
                 .is_none_or(|want| facts.rotation_enabled == Some(want))
     }
+}
+
+/// Outbound when the recipient account (whose trail this is) made the
+/// call with another account's key; otherwise inbound, the key owner's
+/// view, which is also what a record without a recipient is taken for.
+fn direction(e: &KmsEvent<'_>, key_owner: &str) -> Direction {
+    match e.recipient_account.as_deref() {
+        Some(recipient) if !recipient.is_empty() && recipient != key_owner => Direction::Outbound,
+        _ => Direction::Inbound,
+    }
+}
+
+/// Whether a grant's principals reach outside the key's account; `None`
+/// when the event names no grant principal or no key account.
+fn grant_outside(e: &KmsEvent<'_>) -> Option<bool> {
+    let owner = e
+        .key
+        .as_ref()
+        .and_then(|k| k.account())
+        .or(e.recipient_account.as_deref())?;
+    let named = [e.call.grantee.as_deref(), e.call.retiring.as_deref()];
+    if named.iter().all(Option::is_none) {
+        return None;
+    }
+    Some(
+        named.into_iter().flatten().any(|p| {
+            !is_service_principal(p) && account_of_principal(p).is_some_and(|a| a != owner)
+        }),
+    )
+}
+
+/// Whether a re-encryption's destination key is in another account than
+/// the source key or the caller; `None` without a destination.
+fn destination_cross(e: &KmsEvent<'_>) -> Option<bool> {
+    let destination = e.call.destination_key.as_deref()?;
+    let caller = e
+        .principal_account
+        .as_deref()
+        .or(e.recipient_account.as_deref());
+    let to = account_of_key_reference(destination, caller)?;
+    let source = e.key.as_ref().and_then(|k| k.account());
+    Some(source.is_some_and(|s| s != to) || caller.is_some_and(|c| c != to))
 }
 
 /// An empty list holds; otherwise the value must be present and listed.

@@ -23,7 +23,9 @@ pub use engine::{Engine, EngineError, Limits};
 pub use lifecycle::{AlertChange, Change};
 pub use matcher::{MatchError, Matcher};
 pub use ordered::Replay;
-pub use spec::{Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span};
+pub use spec::{
+    Direction, Field, Kind, MatchSpec, OverrideSpec, RuleSpec, RulesFile, Severity, Span,
+};
 pub(crate) use state::{field_value, push_pair, write_group};
 
 /// Where an alert is in its life.

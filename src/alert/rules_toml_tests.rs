@@ -180,6 +180,18 @@ fn values_and_grouping_are_checked() {
         )
         .is_empty()
     );
+    assert!(
+        only("kind = \"missing\"\nfield = \"context_key\"\nminimum = 5\nlearning = \"1h\"")
+            .contains("learning: does not apply to a missing rule (it uses field, minimum)")
+    );
+    assert!(
+        only("kind = \"missing\"\nfield = \"source_network\"")
+            .contains("minimum: a missing rule needs \"minimum\"")
+    );
+    assert!(
+        rule("kind = \"missing\"\nfield = \"context_key\"\nminimum = 5\ngroup_by = [\"key\"]\n[rule.match]\ncross_account_direction = \"outbound\"\nexpiration_models = [\"KEY_MATERIAL_EXPIRES\"]")
+            .is_empty()
+    );
     assert!(rule("kind = \"every\"\nquiet = \"2h\"\n[rule.match]\nevent_names = [\"Decrypt\"]\n[rule.exclude]\nregions = [\"us-east-1\"]").is_empty());
 }
 

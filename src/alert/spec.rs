@@ -54,6 +54,11 @@ pub enum Kind {
     /// A value of `field` never seen for the group before, once the
     /// `learning` period since the rule's first event is over.
     FirstSeen,
+    /// An event without `field` in a group whose earlier events, at least
+    /// `minimum` of them, all had it (a Decrypt without an encryption
+    /// context on a key whose calls always carried one). Once a group has
+    /// an event without it, the habit is broken and the group stays quiet.
+    Missing,
 }
 
 /// An event field a rule can group by, count distinct values of, or learn.
@@ -74,6 +79,25 @@ pub enum Field {
     PrincipalAccount,
     /// The account in the key ARN.
     KeyAccount,
+    /// The network a call came from: its VPC endpoint id, else the /24 of
+    /// an IPv4 or the /48 of an IPv6 source address; none for AWS
+    /// services (a service name, `AWS Internal`).
+    SourceNetwork,
+    /// The first encryption-context key, in record order; none without a
+    /// context.
+    ContextKey,
+}
+
+/// Which way a cross-account call goes, as seen from the account whose
+/// trail recorded it (`recipientAccountId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Another account's principal used this account's key (also when
+    /// the record names no recipient account).
+    Inbound,
+    /// This account's principal used another account's key.
+    Outbound,
 }
 
 /// A time span written as `90s`, `15m`, `2h`, `7d` or `1w`.
@@ -128,6 +152,20 @@ pub struct MatchSpec {
     pub encryption_context: Option<ContextMatch>,
     /// The caller's account differs from the key's account.
     pub cross_account: Option<bool>,
+    /// A cross-account call going this way (implies `cross_account`).
+    pub cross_account_direction: Option<Direction>,
+    /// `CreateGrant`: the grantee or retiring principal names an account
+    /// other than the key's (an ARN's fifth field or an account id; AWS
+    /// service principals are never outside).
+    pub grant_outside_account: Option<bool>,
+    /// `ReEncrypt`: the destination key is in another account than the
+    /// source key or the caller (a bare id or alias name is the caller's).
+    pub destination_cross_account: Option<bool>,
+    /// `CreateKey` / `PutKeyPolicy` with `bypassPolicyLockoutSafetyCheck`.
+    pub bypass_policy_lockout_check: Option<bool>,
+    /// `ImportKeyMaterial`'s `expirationModel` is one of these
+    /// (`KEY_MATERIAL_EXPIRES`).
+    pub expiration_models: Vec<String>,
     /// The key policy in the request lets everyone in (an Allow for
     /// Principal `*` without an org/account condition).
     pub policy_public: Option<bool>,
@@ -192,13 +230,15 @@ pub struct RuleSpec {
     /// spike: how many times the baseline.
     #[serde(default)]
     pub factor: Option<f64>,
-    /// spike: the least count that can be a spike.
+    /// spike: the least count that can be a spike; missing: how many
+    /// events with the field make a habit.
     #[serde(default)]
     pub minimum: Option<u64>,
     /// spike: how far back the baseline looks.
     #[serde(default)]
     pub baseline: Option<Span>,
-    /// first-seen: the field whose new values fire.
+    /// first-seen: the field whose new values fire; missing: the field
+    /// whose absence fires.
     #[serde(default)]
     pub field: Option<Field>,
     /// first-seen: how long after the first event the rule only learns.

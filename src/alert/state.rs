@@ -2,12 +2,11 @@
 //! fields groups are made of, and what each rule kind remembers.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt::Write as _;
 use std::hash::BuildHasherDefault;
 
 use super::spec::Field;
 use super::spike::{SpikeConfig, SpikeState};
-use crate::event::KmsEvent;
+use crate::event::{KmsEvent, NetText, network_of};
 
 /// The group that stands for every group past a rule's cap.
 pub const OTHER_GROUP: &str = "(other)";
@@ -50,8 +49,36 @@ pub type FxBuild = BuildHasherDefault<FxHasher>;
 pub type FxMap<K, V> = HashMap<K, V, FxBuild>;
 pub type FxSet<K> = HashSet<K, FxBuild>;
 
+/// A field's value: borrowed from the event, or a network written into a
+/// small buffer, so that reading any field allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldText<'e> {
+    Text(&'e str),
+    Net(NetText),
+}
+
+impl std::ops::Deref for FieldText<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Self::Text(t) => t,
+            Self::Net(n) => n.as_str(),
+        }
+    }
+}
+
 /// The value of `field` in `event`, if the event has one.
-pub fn field_value<'e>(event: &'e KmsEvent<'_>, field: Field) -> Option<&'e str> {
+pub fn field_value<'e>(event: &'e KmsEvent<'_>, field: Field) -> Option<FieldText<'e>> {
+    match field {
+        Field::SourceNetwork => match event.call.vpc_endpoint.as_deref() {
+            Some(endpoint) => Some(FieldText::Text(endpoint)),
+            None => network_of(event.source_ip.as_deref()?).map(FieldText::Net),
+        },
+        f => text_value(event, f).map(FieldText::Text),
+    }
+}
+
+fn text_value<'e>(event: &'e KmsEvent<'_>, field: Field) -> Option<&'e str> {
     match field {
         Field::Principal => Some(event.principal.as_ref()),
         Field::Key => event.key.as_ref().map(|k| k.arn.as_ref()),
@@ -64,6 +91,8 @@ pub fn field_value<'e>(event: &'e KmsEvent<'_>, field: Field) -> Option<&'e str>
         Field::ErrorCode => event.error_code.as_deref(),
         Field::PrincipalAccount => event.principal_account.as_deref(),
         Field::KeyAccount => event.key.as_ref().and_then(|k| k.account()),
+        Field::ContextKey => event.encryption_context.first().map(|(k, _)| k.as_ref()),
+        Field::SourceNetwork => None,
     }
 }
 
@@ -81,6 +110,8 @@ pub fn field_name(field: Field) -> &'static str {
         Field::ErrorCode => "error_code",
         Field::PrincipalAccount => "principal_account",
         Field::KeyAccount => "key_account",
+        Field::SourceNetwork => "source_network",
+        Field::ContextKey => "context_key",
     }
 }
 
@@ -89,7 +120,8 @@ pub fn field_name(field: Field) -> &'static str {
 pub fn write_group(out: &mut String, fields: &[Field], event: &KmsEvent<'_>) {
     out.clear();
     for (i, &f) in fields.iter().enumerate() {
-        push_pair(out, i > 0, f, field_value(event, f).unwrap_or(NONE_VALUE));
+        let value = field_value(event, f);
+        push_pair(out, i > 0, f, value.as_deref().unwrap_or(NONE_VALUE));
     }
 }
 
@@ -98,7 +130,11 @@ pub fn push_pair(out: &mut String, comma: bool, field: Field, value: &str) {
     if comma {
         out.push_str(", ");
     }
-    let _ = write!(out, "{}={value}", field_name(field));
+    // Plain pushes: the formatting machinery costs more than the copy, and
+    // this runs for every matching event of every grouped rule.
+    out.push_str(field_name(field));
+    out.push('=');
+    out.push_str(value);
 }
 
 /// One group's state and when it last saw an event.
@@ -244,6 +280,30 @@ impl Distinct {
     }
 }
 
+/// A missing rule's group: how many events had the field, and whether
+/// one came without it (then the habit is broken for good).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Habit {
+    with: u64,
+    broken: bool,
+}
+
+impl Habit {
+    /// Counts one event; true when it is the first without the field
+    /// after at least `minimum` with it.
+    pub fn observe(&mut self, has: bool, minimum: u64) -> bool {
+        if self.broken {
+            return false;
+        }
+        if has {
+            self.with = self.with.saturating_add(1);
+            return false;
+        }
+        self.broken = true;
+        self.with >= minimum
+    }
+}
+
 /// What a rule kind remembers between events.
 #[derive(Debug)]
 pub enum KindState {
@@ -273,13 +333,18 @@ pub enum KindState {
         learned: usize,
         cap: usize,
     },
+    Missing {
+        field: Field,
+        minimum: u64,
+        groups: GroupMap<Habit>,
+    },
 }
 
 impl KindState {
     /// Drops idle groups.
     pub fn sweep(&mut self, now_ms: i64) {
         match self {
-            Self::Every | Self::FirstSeen { .. } => {}
+            Self::Every | Self::FirstSeen { .. } | Self::Missing { .. } => {}
             Self::Threshold { groups, .. } => groups.sweep(now_ms),
             Self::Distinct { groups, .. } => groups.sweep(now_ms),
             Self::Spike { groups, .. } => groups.sweep(now_ms),
@@ -294,6 +359,7 @@ impl KindState {
             Self::Distinct { groups, .. } => groups.len(),
             Self::Spike { groups, .. } => groups.len(),
             Self::FirstSeen { groups, .. } => groups.len(),
+            Self::Missing { groups, .. } => groups.len(),
         }
     }
 }
@@ -358,6 +424,23 @@ mod tests {
         assert_eq!(r.push(12, 3, 10), 2);
         assert_eq!(r.push(1, 3, 10), 2, "late event, outside the window");
         assert_eq!(r.push(11, 3, 10), 3);
+    }
+
+    #[test]
+    fn a_habit_fires_once_when_first_broken_after_enough_events() {
+        let mut h = Habit::default();
+        assert!(!h.observe(true, 2));
+        assert!(!h.observe(true, 2));
+        assert!(h.observe(false, 2));
+        assert!(!h.observe(false, 2), "broken already");
+        assert!(!h.observe(true, 2));
+        assert!(!h.observe(false, 2));
+        let mut young = Habit::default();
+        assert!(!young.observe(true, 2));
+        assert!(!young.observe(false, 2), "one event is no habit");
+        assert!(!young.observe(true, 2));
+        assert!(!young.observe(true, 2));
+        assert!(!young.observe(false, 2), "broken before it was a habit");
     }
 
     #[test]

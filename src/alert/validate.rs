@@ -36,6 +36,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Threshold => "a threshold",
         Kind::Spike => "a spike",
         Kind::FirstSeen => "a first-seen",
+        Kind::Missing => "a missing",
     }
 }
 
@@ -51,6 +52,7 @@ fn params_of(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
             &["window", "factor", "minimum", "baseline"],
         ),
         Kind::FirstSeen => (&["field", "learning"], &["field"]),
+        Kind::Missing => (&["field", "minimum"], &["field", "minimum"]),
     }
 }
 

@@ -286,7 +286,8 @@ impl GroupMatch<'_> {
         if self.spec.kind == Kind::FirstSeen
             && let Some(field) = self.spec.field
         {
-            let value = field_value(&v, field).unwrap_or("(none)");
+            let value = field_value(&v, field);
+            let value = value.as_deref().unwrap_or("(none)");
             push_pair(&mut text, !self.spec.group_by.is_empty(), field, value);
         }
         text == group

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_rules};
 use super::query::{DETAIL_COLUMNS, wanting_rules};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
-use crate::event::{KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
+use crate::event::{CallDetail, KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{Interest, tie};
 use crate::report::{
     ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, Timeline, earliest,
@@ -271,6 +271,7 @@ impl Answer {
             read_only: None,
             encryption_context: Vec::new(),
             key_policy: None,
+            call: CallDetail::default(),
             raw: None,
         };
         self.counted.push(Counted {
@@ -422,6 +423,12 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
         "aliasName": text("d_req_alias"),
         "policy": text("d_req_policy"),
         "encryptionContext": context,
+        "granteePrincipal": text("d_req_grantee"),
+        "retiringPrincipal": text("d_req_retiring"),
+        "destinationKeyId": text("d_req_destination"),
+        "bypassPolicyLockoutSafetyCheck": text("d_req_bypass"),
+        "expirationModel": text("d_req_expiration"),
+        "validTo": text("d_req_valid_to"),
     });
     json!({
         "eventSource": crate::event::KMS_EVENT_SOURCE,
@@ -441,6 +448,7 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
         "requestParameters": request,
         "responseElements": { "keyId": text("d_response_key") },
         "resources": resources,
+        "vpcEndpointId": text("d_vpce"),
     })
 }
 

@@ -99,7 +99,7 @@ fn counted_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
             (cfg.bucket_ms(), back, false, rule.minimum?.max(1), floor)
         }
         Kind::Threshold => (window.num_milliseconds(), 1, true, rule.count?, None),
-        Kind::Every | Kind::FirstSeen => return None,
+        Kind::Every | Kind::FirstSeen | Kind::Missing => return None,
     };
     let (condition, exact) = rule_condition(rule, inventory);
     (exact && need > 1 && bucket_ms > 0).then(|| CountedRule {

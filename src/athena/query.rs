@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::alert::{Field, Kind, MatchSpec, RuleSpec};
+use crate::alert::{Direction, Field, Kind, MatchSpec, RuleSpec};
 use crate::event::Plausible;
 use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
 use crate::inventory::Inventory;
@@ -43,7 +43,7 @@ pub struct ReportQuery {
 
 /// The columns of a row describing one event (null on count rows), in
 /// the order the query returns them after the count columns.
-pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
+pub const DETAIL_COLUMNS: [(&str, &str); 32] = [
     ("d_id", "eventid"),
     ("d_time", "eventtime"),
     ("d_type", "eventtype"),
@@ -83,6 +83,31 @@ pub const DETAIL_COLUMNS: [(&str, &str); 25] = [
         "json_extract_scalar(requestparameters, '$.policy')",
     ),
     ("d_req_context", "__context"),
+    (
+        "d_req_grantee",
+        "json_extract_scalar(requestparameters, '$.granteePrincipal')",
+    ),
+    (
+        "d_req_retiring",
+        "json_extract_scalar(requestparameters, '$.retiringPrincipal')",
+    ),
+    (
+        "d_req_destination",
+        "json_extract_scalar(requestparameters, '$.destinationKeyId')",
+    ),
+    (
+        "d_req_bypass",
+        "json_extract_scalar(requestparameters, '$.bypassPolicyLockoutSafetyCheck')",
+    ),
+    (
+        "d_req_expiration",
+        "json_extract_scalar(requestparameters, '$.expirationModel')",
+    ),
+    (
+        "d_req_valid_to",
+        "json_extract_scalar(requestparameters, '$.validTo')",
+    ),
+    ("d_vpce", "vpcendpointid"),
     (
         "d_response_key",
         "json_extract_scalar(responseelements, '$.keyId')",
@@ -145,6 +170,15 @@ fn like(glob: &str) -> String {
     format!("{} ESCAPE '!'", literal(&out))
 }
 
+/// Whether a regex is a plain string (no character means more than
+/// itself), so that it matches where that string occurs.
+fn plain(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":/_-=@,".contains(c))
+}
+
 /// The SQL of a rule's conditions this rendering knows, and whether they
 /// are all its conditions (then the SQL is exact, else a wider net the
 /// rule's own matcher narrows).
@@ -182,6 +216,26 @@ fn conditions(m: &MatchSpec, inventory: &Inventory) -> (Vec<String>, bool) {
         sql.push(format!(
             "COALESCE(NULLIF(useridentity.accountid, '') {op} NULLIF(split_part(key_arn, ':', 5), ''), false)"
         ));
+    }
+    if let Some(direction) = m.cross_account_direction {
+        // Cross-account as above, and outbound when the trail's own
+        // account (the recipient) is not the key's: the matcher's rule.
+        let owner = "NULLIF(split_part(key_arn, ':', 5), '')";
+        let cross = format!("COALESCE(NULLIF(useridentity.accountid, '') <> {owner}, false)");
+        let outbound = format!("COALESCE(NULLIF(recipientaccountid, '') <> {owner}, false)");
+        sql.push(match direction {
+            Direction::Outbound => format!("{cross} AND {outbound}"),
+            Direction::Inbound => format!("{cross} AND NOT {outbound}"),
+        });
+    }
+    // A regex that is a plain string matches where the string occurs.
+    for (pattern, column) in [(&m.key, "key_arn"), (&m.principal, "principal")] {
+        if let Some(text) = pattern.as_deref().filter(|p| plain(p)) {
+            sql.push(format!(
+                "COALESCE(strpos({column}, {}) > 0, false)",
+                literal(text)
+            ));
+        }
     }
     if !m.key_states.is_empty() || m.key_rotation_enabled.is_some() {
         // The inventory is known before the query: its keys with the
@@ -226,6 +280,9 @@ fn conditions(m: &MatchSpec, inventory: &Inventory) -> (Vec<String>, bool) {
         cross_account: m.cross_account,
         key_states: m.key_states.clone(),
         key_rotation_enabled: m.key_rotation_enabled,
+        cross_account_direction: m.cross_account_direction,
+        key: m.key.clone().filter(|p| plain(p)),
+        principal: m.principal.clone().filter(|p| plain(p)),
         ..MatchSpec::default()
     };
     (sql, rendered == *m)
@@ -242,8 +299,25 @@ pub(super) fn field_sql(field: Field) -> Option<&'static str> {
         Field::UserAgent => "NULLIF(useragent, '')",
         Field::ErrorCode => "NULLIF(errorcode, '')",
         Field::PrincipalAccount => "NULLIF(useridentity.accountid, '')",
-        Field::Alias | Field::SessionName | Field::KeyAccount => return None,
+        Field::Alias
+        | Field::SessionName
+        | Field::KeyAccount
+        | Field::SourceNetwork
+        | Field::ContextKey => return None,
     })
+}
+
+/// Columns whose values tell apart at least every two values of `field`
+/// tells apart: a first-seen rule's first sightings per these include its
+/// first sightings per the field. A field the SQL cannot compute exactly
+/// is refined by the columns it is made of: an address's network by the
+/// address (a network's first call is the first call of one of its
+/// addresses), the VPC endpoint kept apart.
+fn refining_sql(field: Field) -> Option<&'static str> {
+    match field {
+        Field::SourceNetwork => Some("NULLIF(vpcendpointid, ''), NULLIF(sourceipaddress, '')"),
+        f => field_sql(f),
+    }
 }
 
 /// A rule's conditions with its exclusion, in SQL, and whether that is
@@ -294,7 +368,7 @@ fn wanted(
             .group_by
             .iter()
             .chain(&rule.field)
-            .map(|f| field_sql(*f))
+            .map(|f| refining_sql(*f))
             .collect();
         let condition = match fields {
             // Only a group's first sighting can make a first-seen alert
@@ -436,12 +510,16 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
     let (wanted, windows) = wanted(&q.rules, &q.inventory);
     let (wants, whole, wanted_by) = want_columns(&wanted);
-    // The encryption context only where a rule matches on it.
-    let context = if q
-        .rules
-        .iter()
-        .any(|r| r.enabled && r.matcher.encryption_context.is_some())
-    {
+    // The encryption context only where a rule matches on it or reads it.
+    let context = if q.rules.iter().any(|r| {
+        r.enabled
+            && (r.matcher.encryption_context.is_some()
+                || r.group_by
+                    .iter()
+                    .chain(&r.field)
+                    .chain(&r.distinct)
+                    .any(|f| *f == Field::ContextKey))
+    }) {
         "json_format(json_extract(requestparameters, '$.encryptionContext'))"
     } else {
         "CAST(NULL AS varchar)"
@@ -539,7 +617,7 @@ mod tests {
         };
         assert!(conditions(&exact, &Inventory::default()).1);
         let regex = MatchSpec {
-            principal: Some("role/".into()),
+            principal: Some("role/.*App".into()),
             ..exact
         };
         let (sql, is_exact) = conditions(&regex, &Inventory::default());

@@ -6,6 +6,7 @@
 //! [`KmsEvent::into_owned`] detaches an event for stores that outlive the
 //! buffer.
 
+mod detail;
 mod nesting;
 mod normalize;
 mod own;
@@ -22,6 +23,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use detail::{
+    CallDetail, NetText, account_of_key_reference, account_of_principal, is_service_principal,
+    network_of,
+};
 pub use nesting::{MAX_DEPTH, too_deep};
 pub use normalize::{ParseError, Parsed, normalize, parse_record};
 pub use own::{OWN_READS, OwnIdentity, is_own_call};
@@ -149,6 +154,9 @@ pub struct KmsEvent<'a> {
     /// `requestParameters.policy` of `CreateKey` / `PutKeyPolicy`: the key
     /// policy as JSON text, for the policy-opened-to-everyone check.
     pub key_policy: Option<Cow<'a, str>>,
+    /// What only some calls carry (grants, re-encryption, imports, VPC
+    /// endpoints).
+    pub call: CallDetail<'a>,
     /// The whole original record as JSON text, for drill-down; `None` when
     /// the reader was asked not to keep it (`report` never shows it).
     pub raw: Option<Cow<'a, str>>,
@@ -268,6 +276,7 @@ impl KmsEvent<'_> {
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
             key_policy: own_opt(self.key_policy),
+            call: self.call.into_owned(),
             raw: own_opt(self.raw),
         }
     }

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::record::{Record, Resource, Text, UserIdentity};
 use super::sql::{PRINCIPAL_RULE, PrincipalStep, UNKNOWN_PRINCIPAL};
-use super::{KMS_EVENT_SOURCE, KeyRef, KmsEvent, Outcome, parse_event_time};
+use super::{CallDetail, KMS_EVENT_SOURCE, KeyRef, KmsEvent, Outcome, parse_event_time};
 
 /// What one record turned out to be.
 #[derive(Debug)]
@@ -74,6 +74,15 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
     let region = rec.region.take();
     let recipient_account = rec.recipient_account.take();
     let request = rec.request_parameters.0;
+    let call = CallDetail {
+        grantee: request.grantee_principal.take(),
+        retiring: request.retiring_principal.take(),
+        destination_key: request.destination_key_id.take(),
+        bypass_lockout_check: request.bypass_lockout_check.0,
+        expiration_model: request.expiration_model.take(),
+        valid_to: request.valid_to.take(),
+        vpc_endpoint: rec.vpc_endpoint_id.take(),
+    };
     let response = rec.response_elements.0;
     let error_message = rec.error_message.take();
 
@@ -126,6 +135,7 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
         read_only: rec.read_only.0,
         key_policy: request.policy.take(),
         encryption_context: request.encryption_context.0,
+        call,
         raw: raw.map(Cow::Borrowed),
     })))
 }

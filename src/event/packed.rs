@@ -14,20 +14,21 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::{KeyRef, KmsEvent, Outcome, shared};
+use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.
-const TEXTS: usize = 20;
+const TEXTS: usize = 26;
 /// Where the original record text sits in that list.
 const RAW: usize = TEXTS - 1;
 /// The fields whose values repeat across events (names, principals, keys,
-/// regions, accounts, addresses, user agents): held once in the process's
-/// [`shared`] table. The rest (time, id, session, messages, policies,
-/// the record) are the event's own.
+/// regions, accounts, addresses, user agents, grant principals,
+/// destination keys, expiration models, VPC endpoints): held once in the
+/// process's [`shared`] table. The rest (time, id, session, messages,
+/// policies, expiry dates, the record) are the event's own.
 const SHAREABLE: [bool; TEXTS] = [
     false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
-    true, true, false, false, false,
+    true, true, false, false, true, true, true, true, false, true, false,
 ];
 /// A field's code with this bit set is a [`shared`] text's number.
 const SHARED: u32 = 1 << 31;
@@ -45,6 +46,7 @@ pub struct PackedEvent {
     time: DateTime<Utc>,
     outcome: Outcome,
     read_only: Option<bool>,
+    bypass_lockout_check: Option<bool>,
     codes: [u32; TEXTS],
     block: Box<str>,
     context: Box<[u32]>,
@@ -81,6 +83,12 @@ impl PackedEvent {
             e.error_code.as_deref(),
             e.error_message.as_deref(),
             e.key_policy.as_deref(),
+            e.call.grantee.as_deref(),
+            e.call.retiring.as_deref(),
+            e.call.destination_key.as_deref(),
+            e.call.expiration_model.as_deref(),
+            e.call.valid_to.as_deref(),
+            e.call.vpc_endpoint.as_deref(),
             // Last, at `RAW`; also last in the block.
             e.raw.as_deref(),
         ];
@@ -125,6 +133,7 @@ impl PackedEvent {
             time: e.time,
             outcome: e.outcome,
             read_only: e.read_only,
+            bypass_lockout_check: e.call.bypass_lockout_check,
             codes,
             block: block.into_boxed_str(),
             context,
@@ -246,7 +255,16 @@ impl PackedEvent {
                 .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
                 .collect(),
             key_policy: field(18),
-            raw: field(19),
+            call: CallDetail {
+                grantee: field(19),
+                retiring: field(20),
+                destination_key: field(21),
+                bypass_lockout_check: self.bypass_lockout_check,
+                expiration_model: field(22),
+                valid_to: field(23),
+                vpc_endpoint: field(24),
+            },
+            raw: field(RAW),
         }
     }
 }
@@ -270,6 +288,37 @@ mod tests {
         let packed = PackedEvent::pack(&event);
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         assert_eq!(packed.time(), event.time);
+    }
+
+    #[test]
+    fn the_call_details_survive_the_pack_and_a_strip() {
+        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"CreateGrant","eventTime":"2025-01-01T00:00:00Z",
+            "vpcEndpointId":"vpce-1234abcdf5678c90a",
+            "requestParameters":{"granteePrincipal":"arn:aws:iam::444455556666:role/x","retiringPrincipal":"ec2.amazonaws.com",
+              "destinationKeyId":"alias/other","bypassPolicyLockoutSafetyCheck":true,
+              "expirationModel":"KEY_MATERIAL_EXPIRES","validTo":"Jan 1, 2021 8:00:00 PM"}}"#;
+        let Ok(Parsed::Kms(event)) = parse_record(json) else {
+            panic!("test record parses");
+        };
+        let call = &event.call;
+        assert_eq!(
+            call.grantee.as_deref(),
+            Some("arn:aws:iam::444455556666:role/x")
+        );
+        assert_eq!(call.retiring.as_deref(), Some("ec2.amazonaws.com"));
+        assert_eq!(call.destination_key.as_deref(), Some("alias/other"));
+        assert_eq!(call.bypass_lockout_check, Some(true));
+        assert_eq!(
+            call.expiration_model.as_deref(),
+            Some("KEY_MATERIAL_EXPIRES")
+        );
+        assert_eq!(call.valid_to.as_deref(), Some("Jan 1, 2021 8:00:00 PM"));
+        assert_eq!(call.vpc_endpoint.as_deref(), Some("vpce-1234abcdf5678c90a"));
+        let mut packed = PackedEvent::pack(&event);
+        assert_eq!(packed.view().call, event.call);
+        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
+        packed.strip_raw();
+        assert_eq!(packed.view().call, event.call);
     }
 
     #[test]

@@ -175,6 +175,9 @@ pub struct Record<'a> {
     pub response_elements: Obj<Parameters<'a>>,
     #[serde(borrow)]
     pub resources: List<Resource<'a>>,
+    /// The VPC endpoint the call came through, when it did.
+    #[serde(rename = "vpcEndpointId", borrow)]
+    pub vpc_endpoint_id: Text<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +227,25 @@ pub struct Parameters<'a> {
     pub policy: Text<'a>,
     #[serde(rename = "encryptionContext", borrow)]
     pub encryption_context: Context<'a>,
+    /// `CreateGrant`: who the grant is for, and who may retire it.
+    #[serde(rename = "granteePrincipal", borrow)]
+    pub grantee_principal: Text<'a>,
+    #[serde(rename = "retiringPrincipal", borrow)]
+    pub retiring_principal: Text<'a>,
+    /// `ReEncrypt`: the key the data is re-encrypted under.
+    #[serde(rename = "destinationKeyId", borrow)]
+    pub destination_key_id: Text<'a>,
+    /// `CreateKey` / `PutKeyPolicy`: skip the check that the new policy
+    /// still lets the caller manage the key.
+    #[serde(rename = "bypassPolicyLockoutSafetyCheck")]
+    pub bypass_lockout_check: Flag,
+    /// `ImportKeyMaterial`: `KEY_MATERIAL_EXPIRES` or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`, and the expiry (a Java-style date
+    /// text, kept as written).
+    #[serde(rename = "expirationModel", borrow)]
+    pub expiration_model: Text<'a>,
+    #[serde(rename = "validTo", borrow)]
+    pub valid_to: Text<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -39,6 +39,7 @@ fn ev<'a>(secs: i64, name: &'a str, principal: &'a str, id: &'a str) -> KmsEvent
         read_only: None,
         encryption_context: Vec::new(),
         key_policy: None,
+        call: kmstop::event::CallDetail::default(),
         raw: None,
     }
 }

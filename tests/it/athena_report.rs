@@ -420,6 +420,12 @@ factor = 3.0
 minimum = 10
 group_by = ["error_code", "principal_account"]
 match = { outcomes = ["denied", "error"] }
+
+# Its habit of contexts needs every successful Decrypt whole (not pushed
+# down yet): left out here, where the answer's size is the point.
+[[override]]
+id = "kms-decrypt-without-context"
+enabled = false
 "#;
 
 #[test]

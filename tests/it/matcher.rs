@@ -328,3 +328,112 @@ fn compile_errors_name_the_field() {
     );
     assert_eq!(err(r#"error_codes = [""]"#).field, "error_codes");
 }
+
+#[test]
+fn cross_account_direction_is_seen_from_the_recipient() {
+    let inbound = with(&json!({"userIdentity": {"type": "AWSAccount",
+        "principalId": "AIDAX", "accountId": "444455556666"}}));
+    let foreign_key = "arn:aws:kms:us-east-1:444455556666:key/k9";
+    let outbound = with(&json!({"requestParameters": {"keyId": foreign_key}}));
+    check(
+        r#"cross_account_direction = "inbound""#,
+        &inbound,
+        &outbound,
+    );
+    check(
+        r#"cross_account_direction = "outbound""#,
+        &outbound,
+        &inbound,
+    );
+    // Not cross-account at all: neither direction.
+    assert!(!hit(r#"cross_account_direction = "inbound""#, &base()));
+    assert!(!hit(r#"cross_account_direction = "outbound""#, &base()));
+    // No recipient: the key owner's view, as before directions existed.
+    let unknown =
+        with(&json!({"recipientAccountId": null, "requestParameters": {"keyId": foreign_key}}));
+    assert!(hit(r#"cross_account_direction = "inbound""#, &unknown));
+}
+
+fn grant(grantee: &str, retiring: Option<&str>) -> Value {
+    let mut params = json!({"keyId": KEY, "granteePrincipal": grantee, "operations": ["Decrypt"]});
+    if let Some(r) = retiring {
+        params["retiringPrincipal"] = json!(r);
+    }
+    with(&json!({"eventName": "CreateGrant", "readOnly": false, "requestParameters": params}))
+}
+
+#[test]
+fn grant_outside_account_reads_arns_and_account_ids() {
+    let spec = "grant_outside_account = true";
+    check(
+        spec,
+        &grant("arn:aws:iam::444455556666:role/x", None),
+        &grant("arn:aws:iam::111122223333:role/x", None),
+    );
+    check(
+        spec,
+        &grant("ec2.amazonaws.com", Some("444455556666")),
+        &grant("ec2.amazonaws.com", Some("arn:aws:iam::111122223333:root")),
+    );
+    assert!(!hit(spec, &grant("EX_PRINCIPAL_ID", None)));
+    check(
+        "grant_outside_account = false",
+        &grant("dynamodb.us-west-2.amazonaws.com", None),
+        &grant("444455556666", None),
+    );
+    // Not a grant: neither value holds.
+    assert!(!hit("grant_outside_account = false", &base()));
+}
+
+#[test]
+fn destination_cross_account_and_the_call_flags() {
+    let reencrypt = |dest: &str| {
+        with(
+            &json!({"eventName": "ReEncrypt", "requestParameters": {"keyId": KEY, "destinationKeyId": dest}}),
+        )
+    };
+    check(
+        "destination_cross_account = true",
+        &reencrypt("arn:aws:kms:us-east-1:444455556666:key/k9"),
+        &reencrypt("0987dcba-09fe-87dc-65ba-ab0987654321"),
+    );
+    check(
+        "destination_cross_account = false",
+        &reencrypt("alias/orders"),
+        &reencrypt("arn:aws:kms:us-east-1:444455556666:alias/x"),
+    );
+    assert!(!hit("destination_cross_account = false", &base()));
+
+    let bypass = |v: Value| {
+        with(
+            &json!({"eventName": "PutKeyPolicy", "requestParameters": {"keyId": KEY, "bypassPolicyLockoutSafetyCheck": v}}),
+        )
+    };
+    check(
+        "bypass_policy_lockout_check = true",
+        &bypass(json!(true)),
+        &bypass(json!(false)),
+    );
+    // Athena hands the flag back as text.
+    assert!(hit(
+        "bypass_policy_lockout_check = true",
+        &bypass(json!("true"))
+    ));
+
+    let import = |m: &str| {
+        with(
+            &json!({"eventName": "ImportKeyMaterial", "requestParameters": {"keyId": KEY, "expirationModel": m}}),
+        )
+    };
+    check(
+        r#"expiration_models = ["KEY_MATERIAL_EXPIRES"]"#,
+        &import("KEY_MATERIAL_EXPIRES"),
+        &import("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+    );
+    assert!(!hit(
+        r#"expiration_models = ["KEY_MATERIAL_EXPIRES"]"#,
+        &base()
+    ));
+    let empty: MatchSpec = toml::from_str(r#"expiration_models = [""]"#).expect("spec");
+    assert!(Matcher::compile(&empty).is_err());
+}

@@ -215,7 +215,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 }
 
 /// Fields whose type the parser reads leniently, worth aiming at.
-const NAMED: [&str; 19] = [
+const NAMED: [&str; 26] = [
     "/eventSource",
     "/eventName",
     "/eventTime",
@@ -231,6 +231,13 @@ const NAMED: [&str; 19] = [
     "/requestParameters",
     "/requestParameters/keyId",
     "/requestParameters/encryptionContext",
+    "/requestParameters/granteePrincipal",
+    "/requestParameters/retiringPrincipal",
+    "/requestParameters/destinationKeyId",
+    "/requestParameters/bypassPolicyLockoutSafetyCheck",
+    "/requestParameters/expirationModel",
+    "/requestParameters/validTo",
+    "/vpcEndpointId",
     "/responseElements",
     "/readOnly",
     "/errorCode",
