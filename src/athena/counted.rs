@@ -35,7 +35,7 @@ use crate::alert::spike::{BUCKETS, SpikeConfig};
 use crate::alert::{Field, Kind, RuleSpec};
 use crate::inventory::Inventory;
 
-use super::query::{field_sql, rule_condition};
+use super::conditions::{field_sql, rule_condition};
 
 /// The fields a counted rule's group may be made of, in the order of the
 /// query's `g_…` columns.

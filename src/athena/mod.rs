@@ -3,6 +3,7 @@
 //! the answer becomes the same [`crate::report::Report`] ([`answer`]).
 
 pub mod answer;
+mod conditions;
 pub mod counted;
 pub mod dashboard;
 pub mod ddl;
