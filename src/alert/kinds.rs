@@ -125,7 +125,10 @@ pub(super) fn judge(
 /// last of them.
 pub(super) fn count_only(state: &mut KindState, group: &str, first_ms: i64, last_ms: i64, n: u64) {
     match state {
-        KindState::Every | KindState::FirstSeen { .. } | KindState::Missing { .. } => {}
+        KindState::Every | KindState::FirstSeen { .. } => {}
+        KindState::Missing { groups, .. } => {
+            groups.with(group, first_ms, Habit::default, |h, _| h.add_with(n));
+        }
         KindState::Threshold { groups, .. } => {
             groups.with(group, first_ms, Recent::default, |_, _| ());
             groups.with(group, last_ms, Recent::default, |_, _| ());

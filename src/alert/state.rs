@@ -289,6 +289,13 @@ pub struct Habit {
 }
 
 impl Habit {
+    /// Counts `n` events that had the field, unless the habit is broken.
+    pub fn add_with(&mut self, n: u64) {
+        if !self.broken {
+            self.with = self.with.saturating_add(n);
+        }
+    }
+
     /// Counts one event; true when it is the first without the field
     /// after at least `minimum` with it.
     pub fn observe(&mut self, has: bool, minimum: u64) -> bool {

@@ -65,6 +65,10 @@ pub struct CountedRule {
     /// For a spike: the buckets of its past read for a floor under its
     /// baseline, and what their sum times this must not exceed.
     floor: Option<(i64, f64)>,
+    /// For a habit (`missing`) rule: when an event surely has the field
+    /// (SQL that implies the parser finds it). Its events are counted per
+    /// stretch between events that may lack it, which come back whole.
+    habit: Option<String>,
     /// The rule's conditions, exactly, in SQL.
     condition: String,
 }
@@ -90,6 +94,9 @@ fn counted_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
     {
         return None;
     }
+    if rule.kind == Kind::Missing {
+        return habit_rule(rule, inventory);
+    }
     let window = rule.window?.0;
     let (bucket_ms, back, ahead, need, floor) = match rule.kind {
         Kind::Spike => {
@@ -110,6 +117,34 @@ fn counted_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
         ahead,
         need,
         floor,
+        habit: None,
+        condition,
+    })
+}
+
+/// A `missing` rule: only the first event of a group without the field
+/// can fire, after the events before it that had it. SQL cannot read the
+/// field exactly as the parser does, so every event that may lack it
+/// comes back whole (with every event at the same time: their order is
+/// the engine's), and the events that surely have it come back as one
+/// count per stretch between those.
+fn habit_rule(rule: &RuleSpec, inventory: &Inventory) -> Option<CountedRule> {
+    let sure = match rule.field? {
+        // The first entry of the context (as the engine's JSON writes
+        // it) is a string: the parser keeps at least that pair.
+        Field::ContextKey => r#"regexp_like(COALESCE(json_format(json_extract(requestparameters, '$.encryptionContext')), ''), '^\{"[^"\\]*":"')"#.to_owned(),
+        f => format!("{} IS NOT NULL", field_sql(f)?),
+    };
+    let (condition, exact) = rule_condition(rule, inventory);
+    exact.then(|| CountedRule {
+        id: rule.id.clone(),
+        fields: rule.group_by.clone(),
+        bucket_ms: 0,
+        back: 0,
+        ahead: false,
+        need: 0,
+        floor: None,
+        habit: Some(sure),
         condition,
     })
 }
@@ -151,6 +186,9 @@ impl CountedRule {
     /// Whether an event of rule number `i` could fire in its own bucket
     /// (over `ranked`).
     fn could_fire(&self, i: usize) -> String {
+        if self.habit.is_some() {
+            return format!("counted_{i}_back = 1");
+        }
         let mut hot = format!("counted_{i}_back >= {}", self.need);
         if let Some((_, times)) = self.floor {
             hot = format!("{hot} AND counted_{i}_back >= {times:.12} * counted_{i}_past");
@@ -161,6 +199,19 @@ impl CountedRule {
     /// The window columns of rule number `i` (over `classed`).
     #[must_use]
     pub fn windows(&self, i: usize) -> Vec<String> {
+        if let Some(sure) = &self.habit {
+            let partition = self.partition();
+            let unsure = format!("CASE WHEN {sure} THEN 0 ELSE 1 END");
+            return vec![
+                // The stretch: events that may lack the field up to now.
+                format!(
+                    "sum({unsure}) OVER (PARTITION BY {partition} ORDER BY t \
+                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS counted_{i}_bucket"
+                ),
+                // Whether one of them is at this very time.
+                format!("max({unsure}) OVER (PARTITION BY {partition}, t) AS counted_{i}_back"),
+            ];
+        }
         let over = |frame: String| {
             format!(
                 "count(*) OVER (PARTITION BY {} ORDER BY {} RANGE BETWEEN {frame})",
