@@ -308,6 +308,10 @@ pub struct AthenaStatus {
     pub rows: u64,
     /// The aggregate's answer is all in.
     pub counts_done: bool,
+    /// How many alerts the report's query found, once it is all in.
+    pub alerts: Option<usize>,
+    /// Why the report's query (the alerts) gave no answer.
+    pub alerts_failed: Option<String>,
     /// Why the last query gave no answer.
     pub failed: Option<String>,
 }
@@ -333,6 +337,9 @@ pub enum SourceMsg {
     Athena(AthenaStatus),
     /// Athena: a drill-down's events (or why there are none).
     Queried(QueriedEvents),
+    /// Athena: the alerts of the report's pushed-down query, finished
+    /// (shown instead of the dashboard's own engine's).
+    Alerts(Vec<crate::alert::Alert>),
     /// A caller identity resolved (one per profile).
     Identity(CallerIdentity),
     /// New events from one source, each delivered once (duplicates and

@@ -2,12 +2,17 @@
 //! from one pushed-down aggregate, and a drill-down into a principal or a
 //! key asks Athena for its events. Counts go to the store (not to the
 //! event log, nor to the alert engine: a count is no event); the events a
-//! drill-down brings go to the event log only (their counts are in).
+//! drill-down brings go to the event log only (their counts are in). The
+//! alerts are the report's: its pushed-down query runs beside the
+//! aggregate, and its finished alerts become the Alerts pane's episodes
+//! (the dashboard's own engine sees no event); a drill-down into an alert
+//! asks Athena for its sample events.
 
 use chrono::{DateTime, Utc};
 
 use super::data::Data;
 use super::{App, DrillTarget, Mode};
+use crate::alert::{Alert, AlertChange, AlertState, Change};
 use crate::feed::QueriedEvents;
 use crate::store::{CountedEvent, Ingested};
 
@@ -52,19 +57,18 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The text the event stream shows while it holds no event. (Alerts are
-/// not evaluated from counts, so there is no alert to drill into.)
-pub const COUNTS_ONLY: &str =
-    "Athena source: counts only — press Enter on a principal or a key to query its events";
+/// The text the event stream shows while it holds no event.
+pub const COUNTS_ONLY: &str = "Athena source: counts only — press Enter on a principal, a key or an alert to query its events";
 
-/// The name of a drill-down's query (`principal:…`, `key:…`), for the
-/// drill-downs Athena can answer.
+/// The name of a drill-down's query (`principal:…`, `key:…`,
+/// `alert:RULE GROUP`), for the drill-downs Athena can answer.
 #[must_use]
 pub fn query_target(target: &DrillTarget) -> Option<String> {
     match target {
         DrillTarget::Principal(p) => Some(format!("principal:{p}")),
         DrillTarget::Key(k) => Some(format!("key:{k}")),
-        DrillTarget::Alert { .. } | DrillTarget::SourceIp(_) => None,
+        DrillTarget::Alert { rule, group, .. } => Some(format!("alert:{rule} {group}")),
+        DrillTarget::SourceIp(_) => None,
     }
 }
 
@@ -128,6 +132,29 @@ impl Data {
                 failed: q.failed,
             },
         );
+        self.generation += 1;
+    }
+
+    /// The report's alerts, as its Athena query finished them: each an
+    /// episode of the Alerts pane, firing or resolved (at its last event:
+    /// the report keeps no resolution time).
+    pub fn add_athena_alerts(&mut self, alerts: &[Alert]) {
+        let mut changes = Vec::with_capacity(alerts.len() * 2);
+        for alert in alerts {
+            changes.push(AlertChange {
+                change: Change::Fired,
+                alert: alert.clone(),
+            });
+            if alert.state == AlertState::Resolved {
+                changes.push(AlertChange {
+                    change: Change::Resolved,
+                    alert: alert.clone(),
+                });
+            }
+        }
+        self.episodes.record(&changes, None);
+        // The engine holds no alert on Athena: this only ranks them.
+        self.episodes.sync(&self.engine);
         self.generation += 1;
     }
 

@@ -128,7 +128,7 @@ pub struct Loading {
 
 pub struct Data {
     pub store: Store,
-    engine: Engine,
+    pub(super) engine: Engine,
     replay: Replay<EventKey>,
     pub log: EventLog,
     pub inventory: Inventory,
@@ -398,6 +398,10 @@ impl Data {
             SourceMsg::Athena(status) => self.athena = Some(status),
             SourceMsg::Queried(queried) => {
                 self.add_queried(queried);
+                return;
+            }
+            SourceMsg::Alerts(alerts) => {
+                self.add_athena_alerts(&alerts);
                 return;
             }
             SourceMsg::FileEvents(events) => {

@@ -45,6 +45,8 @@ pub struct DashboardQuery {
 pub enum DrillQuery {
     Principal(String),
     Key(String),
+    /// These events, by event id (an alert's samples).
+    Events(Vec<String>),
 }
 
 impl DashboardQuery {
@@ -63,7 +65,10 @@ impl DashboardQuery {
             })
     }
 
-    fn report_query(&self) -> ReportQuery {
+    /// The report's query over the same table, window, accounts and
+    /// regions (no rules, no inventory: the caller adds what it wants).
+    #[must_use]
+    pub fn report_query(&self) -> ReportQuery {
         ReportQuery {
             table: self.table.clone(),
             range: TimeRange {
@@ -140,6 +145,11 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7",
         let condition = match drill {
             DrillQuery::Principal(p) => format!("principal = {}", literal(p)),
             DrillQuery::Key(k) => format!("key_arn = {}", literal(k)),
+            DrillQuery::Events(ids) if ids.is_empty() => "false".to_owned(),
+            DrillQuery::Events(ids) => {
+                let ids: Vec<String> = ids.iter().map(|id| literal(id)).collect();
+                format!("eventid IN ({})", ids.join(", "))
+            }
         };
         let details =
             detail_columns("json_format(json_extract(requestparameters, '$.encryptionContext'))");
@@ -288,6 +298,8 @@ mod tests {
         let drill = q.drill_sql(&DrillQuery::Key("arn:aws:kms:x:1:key/k'".into()));
         assert!(drill.contains("key_arn = 'arn:aws:kms:x:1:key/k'''"));
         assert!(drill.ends_with("LIMIT 1000"));
+        let samples = q.drill_sql(&DrillQuery::Events(vec!["a".into(), "b'".into()]));
+        assert!(samples.contains("eventid IN ('a', 'b''')"), "{samples}");
     }
 
     #[test]

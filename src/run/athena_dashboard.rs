@@ -1,11 +1,15 @@
 //! `kmstop --source athena://…`: the dashboard on a trail's Athena table.
 //! One pushed-down aggregate fills the panes
-//! ([`crate::athena::dashboard`]); each drill-down into a principal or a
-//! key runs one bounded query for its events. Queries run on tokio tasks,
-//! off the dashboard's loop, and every query still running when the
-//! dashboard quits is stopped (`StopQueryExecution`).
+//! ([`crate::athena::dashboard`]); beside it the report's pushed-down
+//! query ([`crate::athena::query::report_sql`]) evaluates the alert rules,
+//! and its finished alerts fill the Alerts pane, as `kmstop report
+//! --source athena://…` finds them. Each drill-down into a principal or a
+//! key runs one bounded query for its events, into an alert one for its
+//! sample events. Queries run on tokio tasks, off the dashboard's loop,
+//! and every query still running when the dashboard quits is stopped
+//! (`StopQueryExecution`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,17 +20,21 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::athena::{client, explain_call, explain_failure, options};
 use super::{EXIT_INPUT_PROBLEM, usage_error};
+use crate::alert::{Alert, RuleSpec};
 use crate::app::DrillTarget;
 use crate::app::athena::query_target;
 use crate::athena::TableAddress;
-use crate::athena::answer::Row;
+use crate::athena::answer::{Answer, Row};
 use crate::athena::dashboard::{DashboardQuery, DrillQuery, counted, drilled};
+use crate::athena::query::report_sql;
 use crate::athena::{billed, bytes_text};
 use crate::aws::athena::{AthenaClient, QueryError, QueryPlace};
 use crate::cli::DashboardArgs;
 use crate::clock::Clock;
 use crate::event::Plausible;
 use crate::feed::{AthenaStatus, QueriedEvents, SourceMsg};
+use crate::inventory::Inventory;
+use crate::report::ReportSettings;
 use crate::source::outbox::Outbox;
 use crate::text::escape_control;
 use crate::tui::{DashboardOptions, Source, run_dashboard};
@@ -41,11 +49,34 @@ pub struct AthenaFeed {
     client: AthenaClient,
     place: QueryPlace,
     query: DashboardQuery,
+    /// The alert rules: the dashboard's, run in the report's query.
+    rules: Vec<RuleSpec>,
     max_scanned: Option<u64>,
     out: Outbox,
     /// Queries running now: stopped when the dashboard quits.
     running: Mutex<Running>,
-    status: Mutex<AthenaStatus>,
+    status: Mutex<Told>,
+    /// The alerts' sample event ids by (rule, group): what a drill-down
+    /// into an alert asks for.
+    samples: Mutex<HashMap<(String, String), Vec<String>>>,
+}
+
+/// What the header was told: the status, and what each kind of query
+/// (`counts`, `alerts`, `events`) is doing now, the aggregate's first
+/// (the header cuts what runs short).
+struct Told {
+    status: AthenaStatus,
+    doing: BTreeMap<(u8, String), String>,
+}
+
+/// Where a kind of query comes in the header's progress line.
+fn rank(what: &str) -> (u8, String) {
+    let place = match what {
+        "counts" => 0,
+        "alerts" => 1,
+        _ => 2,
+    };
+    (place, what.to_owned())
 }
 
 /// The queries started and starting, and whether the dashboard quit.
@@ -66,6 +97,7 @@ impl AthenaFeed {
         client: AthenaClient,
         place: QueryPlace,
         query: DashboardQuery,
+        rules: Vec<RuleSpec>,
         max_scanned: Option<u64>,
         out: Outbox,
     ) -> Self {
@@ -80,10 +112,15 @@ impl AthenaFeed {
             client,
             place,
             query,
+            rules,
             max_scanned,
             out,
             running: Mutex::new(Running::default()),
-            status: Mutex::new(status),
+            status: Mutex::new(Told {
+                status,
+                doing: BTreeMap::new(),
+            }),
+            samples: Mutex::new(HashMap::new()),
         }
     }
 
@@ -93,14 +130,29 @@ impl AthenaFeed {
         self.status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .status
             .clone()
     }
 
-    async fn send_status(&self, change: impl FnOnce(&mut AthenaStatus)) -> bool {
+    /// Tells the header what the `what` queries do now (`None`: nothing)
+    /// and what `change` changes.
+    async fn tell(
+        &self,
+        what: &str,
+        doing: Option<String>,
+        change: impl FnOnce(&mut AthenaStatus),
+    ) -> bool {
         let status = {
-            let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
-            change(&mut s);
-            s.clone()
+            let mut told = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            match doing {
+                Some(text) => told.doing.insert(rank(what), text),
+                None => told.doing.remove(&rank(what)),
+            };
+            let running = (!told.doing.is_empty())
+                .then(|| told.doing.values().cloned().collect::<Vec<_>>().join(" · "));
+            told.status.running = running;
+            change(&mut told.status);
+            told.status.clone()
         };
         self.out.send(SourceMsg::Athena(status)).await
     }
@@ -121,7 +173,7 @@ impl AthenaFeed {
                 _ = tick.tick() => {
                     let bytes = scanned.load(Ordering::Relaxed);
                     let text = format!("{what}: query {id} running, {} scanned", bytes_text(bytes));
-                    self.send_status(|s| s.running = Some(text)).await;
+                    self.tell(what, Some(text), |_| {}).await;
                 }
             }
         };
@@ -144,11 +196,10 @@ impl AthenaFeed {
             Err(QueryError::Cancelled { id }) => return Err(format!("query {id} was cancelled")),
         };
         let reading = format!("{what}: reading the answer of query {id}");
-        self.send_status(|s| {
+        self.tell(what, Some(reading), |s| {
             s.scanned_bytes += finished.scanned_bytes;
             s.billed_bytes += billed(finished.scanned_bytes);
             s.queries += 1;
-            s.running = Some(reading);
         })
         .await;
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -204,7 +255,7 @@ impl AthenaFeed {
 
     /// Runs the aggregate and sends its rows as counts, in batches.
     pub async fn counts(&self) {
-        self.send_status(|s| s.running = Some("counts: starting the query".into()))
+        self.tell("counts", Some("counts: starting the query".into()), |_| {})
             .await;
         let sql = self.query.counts_sql();
         let (mut rest, mut full, mut unreadable, mut rows) = (Vec::new(), Vec::new(), 0_u64, 0_u64);
@@ -232,13 +283,66 @@ impl AthenaFeed {
             )),
             Ok(()) => None,
         };
-        self.send_status(|s| {
-            s.running = None;
+        self.tell("counts", None, |s| {
             s.rows = rows;
             s.counts_done = failed.is_none();
             s.failed = failed;
         })
         .await;
+    }
+
+    /// Runs the report's query and sends its alerts, finished as the
+    /// report finishes them.
+    pub async fn alerts(&self) {
+        self.tell(
+            "alerts",
+            Some("alerts: starting the report's query".into()),
+            |_| {},
+        )
+        .await;
+        let settings = ReportSettings {
+            range: self.query.report_query().range,
+            plausible: self.query.plausible,
+            threads: 1,
+            rules: self.rules.clone(),
+            inventory: Inventory::default(),
+        };
+        let mut query = self.query.report_query();
+        query.rules.clone_from(&self.rules);
+        let sql = report_sql(&query);
+        let found = match Answer::new(&settings) {
+            Err(e) => Err(format!("the alert rules do not compile: {e}")),
+            Ok(mut answer) => {
+                let ran = self
+                    .run(&sql, "alerts", &mut |columns, values| {
+                        answer.add(&Row { columns, values });
+                    })
+                    .await;
+                ran.and_then(|()| finish(answer, &settings))
+            }
+        };
+        match found {
+            Ok(alerts) => {
+                let n = alerts.len();
+                *self.samples.lock().unwrap_or_else(PoisonError::into_inner) = alerts
+                    .iter()
+                    .map(|a| {
+                        (
+                            (a.rule.clone(), a.group.clone()),
+                            a.sample_event_ids.clone(),
+                        )
+                    })
+                    .collect();
+                if !self.out.send(SourceMsg::Alerts(alerts)).await {
+                    return;
+                }
+                self.tell("alerts", None, |s| s.alerts = Some(n)).await;
+            }
+            Err(why) => {
+                self.tell("alerts", None, |s| s.alerts_failed = Some(why))
+                    .await;
+            }
+        }
     }
 
     /// Runs one drill-down's query and sends its events.
@@ -247,12 +351,31 @@ impl AthenaFeed {
             match target {
                 DrillTarget::Principal(p) => DrillQuery::Principal(p.clone()),
                 DrillTarget::Key(k) => DrillQuery::Key(k.clone()),
-                DrillTarget::Alert { .. } | DrillTarget::SourceIp(_) => return,
+                DrillTarget::Alert { rule, group, .. } => DrillQuery::Events(
+                    self.samples
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get(&(rule.clone(), group.clone()))
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                DrillTarget::SourceIp(_) => return,
             },
             query_target(target),
         ) else {
             return;
         };
+        if matches!(&query, DrillQuery::Events(ids) if ids.is_empty()) {
+            // No sample to ask for: no query to pay for.
+            let none = QueriedEvents {
+                target: name,
+                events: Vec::new(),
+                total: 0,
+                failed: None,
+            };
+            self.out.send(SourceMsg::Queried(none)).await;
+            return;
+        }
         let sql = self.query.drill_sql(&query);
         let (mut events, mut total, mut unreadable) = (Vec::new(), 0_u64, 0_u64);
         let result = self
@@ -275,7 +398,7 @@ impl AthenaFeed {
             )),
             Ok(()) => None,
         };
-        self.send_status(|s| s.running = None).await;
+        self.tell("events", None, |_| {}).await;
         self.out
             .send(SourceMsg::Queried(QueriedEvents {
                 target: name,
@@ -303,17 +426,37 @@ impl AthenaFeed {
     }
 }
 
-/// Runs the aggregate, and each drill-down asked for, at once.
+/// The report's alerts from its answer; `Err` says why there are none.
+fn finish(answer: Answer, settings: &ReportSettings) -> Result<Vec<Alert>, String> {
+    if answer.unreadable_rows > 0 {
+        return Err(format!(
+            "{} row(s) of Athena's answer were not what kmstop asked for",
+            answer.unreadable_rows
+        ));
+    }
+    answer
+        .finish(settings)
+        .map(|(report, _)| report.alerts)
+        .map_err(|e| format!("the alert rules do not compile: {e}"))
+}
+
+/// Runs the aggregate, the report's query for the alerts, and each
+/// drill-down asked for, at once.
 pub async fn serve(feed: Arc<AthenaFeed>, mut drills: UnboundedReceiver<DrillTarget>) {
     let counts = {
         let feed = Arc::clone(&feed);
         tokio::spawn(async move { feed.counts().await })
+    };
+    let alerts = {
+        let feed = Arc::clone(&feed);
+        tokio::spawn(async move { feed.alerts().await })
     };
     while let Some(target) = drills.recv().await {
         let feed = Arc::clone(&feed);
         tokio::spawn(async move { feed.drill(&target).await });
     }
     let _ = counts.await;
+    let _ = alerts.await;
 }
 
 /// The `athena://` table of the dashboard's `--source`, when it is the
@@ -418,6 +561,7 @@ pub(super) fn run(
         client,
         place,
         query,
+        opts.rules.clone(),
         args.athena.max_scanned,
         Outbox::blocking(channel.0.clone()),
     ));

@@ -191,6 +191,7 @@ impl Printer<'_> {
             | SourceMsg::Counted(_)
             | SourceMsg::Athena(_)
             | SourceMsg::Queried(_)
+            | SourceMsg::Alerts(_)
             | SourceMsg::FileEvents(_)
             | SourceMsg::FilesRead { .. }
             | SourceMsg::FileProblem(_)

@@ -201,6 +201,14 @@ fn athena(first: &mut Vec<Span<'static>>, app: &App, theme: &Theme, table: &str,
             theme.style(Slot::Muted),
         ));
     }
+    if a.running.is_none()
+        && let Some(n) = a.alerts
+    {
+        first.push(Span::styled(
+            format!("  · {n} alert(s), {} queries", a.queries),
+            theme.style(Slot::Muted),
+        ));
+    }
 }
 
 /// Live sources: who kmstop is, and each region's health.

@@ -2,8 +2,10 @@
 //! Athena stand-in, through the real SDK client: every query is parsed by
 //! sqlglot's Athena dialect and run by DuckDB over the generated corpus (a
 //! query it cannot read fails the test). The panes' counts, from the one
-//! pushed-down aggregate, equal `kmstop report` over the same files; a
-//! drill-down's query brings the principal's events into the drill-down.
+//! pushed-down aggregate, equal `kmstop report` over the same files, and
+//! so do its alerts, from the report's pushed-down query; a drill-down's
+//! query brings the principal's events (an alert's sample events) into
+//! the drill-down.
 
 use crate::support;
 
@@ -160,11 +162,16 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         client(&runtime, &athena.endpoint),
         place,
         query.clone(),
+        kmstop::alert::builtin::rules(),
         None,
         Outbox::from(tx),
     );
     let status = feed.status();
-    let data = Data::new(&DataConfig::athena(status.bucket_secs), Vec::new()).expect("data");
+    let data = Data::new(
+        &DataConfig::athena(status.bucket_secs),
+        kmstop::alert::builtin::rules(),
+    )
+    .expect("data");
     let mut app = App::new(data, Mode::Athena(table.to_string()), until);
     app.data.athena = Some(status);
     // The panes are up before any answer: the event stream says why it
@@ -172,13 +179,19 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
     app.refresh();
     assert!(render(&app).contains("counts only"), "{}", render(&app));
 
-    for msg in collect(&runtime, &mut rx, feed.counts()) {
+    assert!(render(&app).contains("report's pushed-down query"));
+    let both = async {
+        tokio::join!(feed.counts(), feed.alerts());
+    };
+    for msg in collect(&runtime, &mut rx, both) {
         app.data.apply(msg, until);
     }
     let done = app.data.athena.clone().expect("a status");
     assert!(done.counts_done, "{done:?}\n{}", athena.stderr());
     assert_eq!(done.failed, None);
-    assert_eq!(done.queries, 1);
+    assert_eq!(done.alerts_failed, None, "{}", athena.stderr());
+    assert_eq!(done.running, None);
+    assert_eq!(done.queries, 2);
     assert!(
         done.scanned_bytes > 0 && done.billed_bytes >= 10_000_000,
         "{done:?}"
@@ -275,6 +288,8 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
     assert!(screen.contains("counts only"), "{screen}");
     assert!(!screen.contains('\u{1b}'));
 
+    same_alerts(&mut app, &local);
+
     // Enter on the busiest principal asks Athena for its events.
     update(&mut app, Action::Focus(Pane::Principals), until);
     let chosen = app.snapshot.principals[0].name.to_string();
@@ -305,6 +320,7 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         .find(|(k, _)| k == "events")
         .expect("the events fact");
     assert!(fact.1.contains("from Athena"), "{fact:?}");
+    alert_samples(&mut app, &runtime, &mut rx, &feed, until);
 
     // Every query was read by sqlglot's Athena dialect and ran.
     let log = athena.log();
@@ -312,11 +328,119 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         .iter()
         .filter(|e| e["operation"] == "StartQueryExecution")
         .collect();
-    assert_eq!(started.len(), 2);
+    assert_eq!(started.len(), 4);
     for e in started {
         assert!(e.get("failed").is_none(), "{e}");
         assert!(e["duckdb_sql"].is_string(), "{e}");
     }
+}
+
+/// The Alerts pane's alerts are the local report's: rule, group, state,
+/// count, first, last and sample event ids.
+fn same_alerts(app: &mut App, local: &Value) {
+    type Seen = (String, String, bool, u64, String, String, Vec<String>);
+    let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    app.refresh();
+    let mut shown: Vec<Seen> = app
+        .snapshot
+        .alerts
+        .iter()
+        .map(|a| {
+            let e = &a.episode;
+            (
+                e.rule.clone(),
+                e.group.clone(),
+                e.resolved.is_some(),
+                e.count,
+                time(e.first),
+                time(e.last),
+                e.samples.clone(),
+            )
+        })
+        .collect();
+    let at = |v: &Value| {
+        let t = DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("rfc3339");
+        time(t.with_timezone(&Utc))
+    };
+    let mut want: Vec<Seen> = local["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().expect("rule").to_owned(),
+                a["group"].as_str().expect("group").to_owned(),
+                a["state"] == "resolved",
+                a["count"].as_u64().expect("count"),
+                at(&a["first"]),
+                at(&a["last"]),
+                serde_json::from_value(a["sample_event_ids"].clone()).expect("ids"),
+            )
+        })
+        .collect();
+    shown.sort();
+    want.sort();
+    assert!(!want.is_empty(), "a corpus without alerts proves nothing");
+    assert_eq!(shown, want);
+    assert_eq!(app.snapshot.alert_total, want.len());
+    let screen = render(app);
+    assert!(screen.contains(&want[0].0[..12]), "{screen}");
+    assert!(!screen.contains("report's pushed-down query"), "{screen}");
+    assert!(
+        screen.contains(&format!("{} alert(s), 2 queries", want.len())),
+        "{screen}"
+    );
+}
+
+/// Enter on an alert asks Athena for its sample events, by id.
+fn alert_samples(
+    app: &mut App,
+    runtime: &tokio::runtime::Runtime,
+    rx: &mut tokio::sync::mpsc::Receiver<SourceMsg>,
+    feed: &AthenaFeed,
+    until: DateTime<Utc>,
+) {
+    update(app, Action::Back, until);
+    update(app, Action::Focus(Pane::Alerts), until);
+    app.refresh();
+    let chosen = app
+        .snapshot
+        .alerts
+        .iter()
+        .position(|a| !a.episode.samples.is_empty())
+        .expect("an alert with samples");
+    for _ in 0..chosen {
+        update(app, Action::Down, until);
+    }
+    let episode = std::sync::Arc::clone(&app.snapshot.alerts[chosen].episode);
+    update(app, Action::Enter, until);
+    let target = app.athena_drill().expect("a query for the alert");
+    for msg in collect(runtime, rx, feed.drill(&target)) {
+        app.data.apply(msg, until);
+    }
+    app.refresh();
+    let name = format!("alert:{} {}", episode.rule, episode.group);
+    let queried = &app.data.queried[&name];
+    assert_eq!(queried.failed, None);
+    let mut samples = episode.samples.clone();
+    samples.sort();
+    samples.dedup();
+    assert_eq!(queried.total, Some(samples.len() as u64));
+    let held: std::collections::BTreeSet<String> = app
+        .data
+        .log
+        .newest_first(episode.first, until)
+        .map(|e| e.event.view().event_id.to_string())
+        .collect();
+    for id in &samples {
+        assert!(held.contains(id), "{id} came back");
+    }
+    let drill = app.snapshot.drill.as_ref().expect("the alert's drill-down");
+    assert!(
+        drill.events.len() >= samples.len(),
+        "{}",
+        drill.events.len()
+    );
 }
 
 /// The built binary in a real terminal: the panes are up while the
@@ -364,6 +488,8 @@ fn the_binary_opens_at_once_fills_and_stops_its_queries_on_quit() {
     tmux.wait_for("┏ Principals");
     tmux.wait_for("counts only — press Enter");
     tmux.wait_for("row(s), counts only");
+    // The second query, the report's, brought the Alerts pane's alerts.
+    tmux.wait_for("alert(s), 2 queries");
     tmux.keys(&["Enter"]);
     tmux.wait_for("from Athena");
     // The key pane, a drill-down, and quit while its query runs.
@@ -390,7 +516,7 @@ fn the_binary_opens_at_once_fills_and_stops_its_queries_on_quit() {
         .iter()
         .filter(|e| e["operation"] == "StartQueryExecution")
         .count();
-    assert_eq!(started, 3, "{log:#?}");
+    assert_eq!(started, 4, "{log:#?}");
     assert!(
         log.iter().any(|e| e["operation"] == "StopQueryExecution"),
         "the running query was stopped on quit: {log:#?}"

@@ -72,12 +72,8 @@ pub fn draw(
     let state = &app.panes[Pane::Alerts.index()];
     let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);
     let _ = write!(extra, " · {} firing", s.firing);
-    if let crate::app::Mode::Athena(table) = &app.mode {
+    if let Some(note) = athena_note(app) {
         let inner = super::framed(frame, area, theme, Pane::Alerts, &extra, focused);
-        let note = format!(
-            "Athena source: alert rules need whole events, and the panes hold counts — `kmstop report --source {}` evaluates them",
-            crate::text::for_terminal(table, 120)
-        );
         let note = ratatui::widgets::Paragraph::new(note)
             .style(theme.style(Slot::Muted))
             .wrap(ratatui::widgets::Wrap { trim: true });
@@ -96,4 +92,23 @@ pub fn draw(
         s.alerts.len(),
         |row, i, _| cell_of(&s.alerts[row], i, app),
     )
+}
+
+/// On Athena, what the pane says until the report's query has brought
+/// its alerts: that it runs, or why it failed (`None`: show the alerts).
+fn athena_note(app: &App) -> Option<String> {
+    if !matches!(app.mode, crate::app::Mode::Athena(_)) {
+        return None;
+    }
+    let status = app.data.athena.as_ref();
+    if let Some(why) = status.and_then(|a| a.alerts_failed.as_deref()) {
+        return Some(format!(
+            "Athena: the alerts' query failed: {}",
+            crate::text::for_terminal(why, 300)
+        ));
+    }
+    match status.and_then(|a| a.alerts) {
+        Some(_) => None,
+        None => Some("Athena: the alert rules run in the report's pushed-down query…".to_owned()),
+    }
 }
