@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::TableAddress;
 use super::answer::{Row, record_of};
-use super::query::{ReportQuery, detail_columns, partition_filter, time_literal};
-use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
+use super::query::{
+    ReportQuery, copy_number, detail_columns, partition_filter, scan_cte, time_literal,
+};
+use crate::event::sql::literal;
 use crate::event::{Outcome, PackedEvent, Parsed, Plausible, parse_record};
 use crate::inventory::Inventory;
 use crate::report::TimeRange;
@@ -90,26 +92,14 @@ impl DashboardQuery {
         filter.extend(partition_filter(&self.report_query()));
         let earliest = self.since.max(self.plausible.earliest);
         format!(
-            "WITH scan AS (
-  SELECT *,
-    try(from_iso8601_timestamp(eventtime)) AS t,
-    {principal} AS principal,
-    {key} AS key_arn,
-    {outcome} AS outcome
-  FROM {table}
-  WHERE {filter}
-), events AS (
+            "WITH {scan}, events AS (
   SELECT *,
     {copy} AS copy
   FROM scan
   WHERE NULLIF(eventname, '') IS NOT NULL AND t IS NOT NULL
     AND t >= {since} AND t <= {until}
 )",
-            principal = principal_sql(),
-            key = key_arn_sql(),
-            outcome = outcome_sql(),
-            table = self.table.sql(),
-            filter = filter.join("\n    AND "),
+            scan = scan_cte(&self.table.sql(), &filter),
             copy = copy_number(),
             since = time_literal(earliest),
             until = time_literal(self.until),
@@ -167,25 +157,6 @@ LIMIT {DRILL_LIMIT}",
             events = self.events_cte(),
         )
     }
-}
-
-/// The report's duplicate rule: an event is its identity's first copy
-/// (event id, time and name; without an id, who did what to which key).
-fn copy_number() -> String {
-    let identity_without_id = [
-        "principal",
-        "sourceipaddress",
-        "key_arn",
-        "errorcode",
-        "useragent",
-    ]
-    .iter()
-    .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
-    .collect::<Vec<_>>()
-    .join(", ");
-    format!(
-        "row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id})"
-    )
 }
 
 fn value<'r>(row: &'r Row<'_>, column: &str) -> Option<&'r str> {
@@ -246,6 +217,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::event::sql::{key_arn_sql, outcome_sql, principal_sql};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

@@ -259,10 +259,31 @@ pub(crate) fn detail_columns(context: &str) -> String {
         })
 }
 
-/// What tells apart two records without an `eventID` (as the parser's
-/// event identity has it), as the duplicate window's partition.
-fn identity_without_id() -> String {
-    [
+/// The table's KMS records in the partitions asked for, with the parser's
+/// time, principal, key and outcome: the first step of every query.
+pub(super) fn scan_cte(table: &str, filter: &[String]) -> String {
+    format!(
+        "scan AS (
+  SELECT *,
+    try(from_iso8601_timestamp(eventtime)) AS t,
+    {principal} AS principal,
+    {key} AS key_arn,
+    {outcome} AS outcome
+  FROM {table}
+  WHERE {filter}
+)",
+        principal = principal_sql(),
+        key = key_arn_sql(),
+        outcome = outcome_sql(),
+        filter = filter.join("\n    AND "),
+    )
+}
+
+/// The report's duplicate rule: an event is its identity's first copy
+/// (event id, time and name; a record without an id is told apart by who
+/// did what to which key, as the parser's event identity has it).
+pub(super) fn copy_number() -> String {
+    let identity_without_id = [
         "principal",
         "sourceipaddress",
         "key_arn",
@@ -272,7 +293,10 @@ fn identity_without_id() -> String {
     .iter()
     .map(|c| format!("CASE WHEN trim(COALESCE(eventid, '')) = '' THEN COALESCE({c}, '') END"))
     .collect::<Vec<_>>()
-    .join(", ")
+    .join(", ");
+    format!(
+        "row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id})"
+    )
 }
 
 /// From the reasons for whole events: their columns (over `peaked`),
@@ -334,7 +358,6 @@ pub fn report_sql(q: &ReportQuery) -> String {
         all.push_str(w);
         all
     });
-    let identity_without_id = identity_without_id();
     let details = detail_columns(context);
     let counted_columns: String = counted_columns(&counted_rules(&q.rules, &q.inventory))
         .iter()
@@ -349,20 +372,12 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "WITH scan AS (
-  SELECT *,
-    try(from_iso8601_timestamp(eventtime)) AS t,
-    {principal} AS principal,
-    {key} AS key_arn,
-    {outcome} AS outcome
-  FROM {table}
-  WHERE {filter}
-), classed AS (
+        "WITH {scan}, classed AS (
   SELECT *,
     CASE WHEN NULLIF(eventname, '') IS NULL OR t IS NULL THEN 'malformed'
       WHEN t < {earliest} OR t > {latest} THEN 'implausible'
       WHEN {since} OR {until} THEN 'out_of_range'
-      WHEN row_number() OVER (PARTITION BY COALESCE(eventid, ''), eventtime, eventname, {identity_without_id}) > 1 THEN 'duplicate'
+      WHEN {copy} > 1 THEN 'duplicate'
       ELSE 'event' END AS kind,
     CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms
   FROM scan
@@ -392,10 +407,8 @@ SELECT CASE WHEN tag = 0 THEN kind ELSE 'counted' END AS kind,
   to_unixtime(max(t)) AS last_time
 FROM tagged
 GROUP BY {groups}",
-        principal = principal_sql(),
-        key = key_arn_sql(),
-        outcome = outcome_sql(),
-        filter = filter.join("\n    AND "),
+        scan = scan_cte(&table, &filter),
+        copy = copy_number(),
         earliest = time_literal(q.plausible.earliest),
         // Athena's clock, not ours: the SQL stays the same text from one
         // run to the next (`Plausible::at` is a day past now too).
