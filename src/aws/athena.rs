@@ -3,6 +3,7 @@
 //! is the one write: Athena stores its result in the workgroup's output
 //! location. Nothing else is ever created or changed.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -13,7 +14,7 @@ use super::error::{AwsError, ErrorKind};
 
 /// Hears each result row: the column names and the row's values (`None`
 /// for SQL NULL).
-pub type OnRow<'f> = dyn FnMut(&[String], Vec<Option<String>>) + Send + 'f;
+pub type OnRow<'f> = dyn FnMut(&HashMap<String, usize>, &[Option<String>]) + Send + 'f;
 
 /// Where and how queries run.
 #[derive(Debug, Clone)]
@@ -166,12 +167,12 @@ impl AthenaClient {
     }
 
     /// Pages through the result of query `id`, handing each data row (the
-    /// header row left out) to `on_row` with the column names.
+    /// header row left out) to `on_row` with each column's place by name.
     ///
     /// # Errors
     /// The call's error.
     pub async fn rows(&self, id: &str, on_row: &mut OnRow<'_>) -> Result<u64, AwsError> {
-        let mut columns: Vec<String> = Vec::new();
+        let mut columns: HashMap<String, usize> = HashMap::new();
         let mut token: Option<String> = None;
         let mut first_page = true;
         let mut rows = 0;
@@ -192,7 +193,8 @@ impl AthenaClient {
                 columns = meta
                     .column_info()
                     .iter()
-                    .map(|c| c.name().to_owned())
+                    .enumerate()
+                    .map(|(i, c)| (c.name().to_owned(), i))
                     .collect();
             }
             let mut page = set.rows.unwrap_or_default().into_iter();
@@ -202,13 +204,13 @@ impl AthenaClient {
                 first_page = false;
             }
             for row in page {
-                let values = row
+                let values: Vec<Option<String>> = row
                     .data
                     .unwrap_or_default()
                     .into_iter()
                     .map(|d| d.var_char_value)
                     .collect();
-                on_row(&columns, values);
+                on_row(&columns, &values);
                 rows += 1;
             }
             match out.next_token {

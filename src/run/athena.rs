@@ -161,7 +161,7 @@ async fn run_query(
     );
     let progress = progress_line();
     progress.set_message(format!("reading the answer of query {}", finished.id));
-    let mut counted = |columns: &[String], values: Vec<Option<String>>| {
+    let mut counted = |columns: &HashMap<String, usize>, values: &[Option<String>]| {
         progress.inc(1);
         on_row(columns, values);
     };
@@ -229,19 +229,8 @@ pub fn report(
             let client = client(&options)
                 .await
                 .map_err(|e| crate::aws::explain(&e, profile).to_string())?;
-            let mut index: HashMap<String, usize> = HashMap::new();
-            let mut on_row = |columns: &[String], values: Vec<Option<String>>| {
-                if index.len() != columns.len() {
-                    index = columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (c.clone(), i))
-                        .collect();
-                }
-                answer.add(&Row {
-                    columns: &index,
-                    values: &values,
-                });
+            let mut on_row = |columns: &HashMap<String, usize>, values: &[Option<String>]| {
+                answer.add(&Row { columns, values });
             };
             let name = table.to_string();
             run_query(

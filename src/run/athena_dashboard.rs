@@ -28,7 +28,7 @@ use crate::athena::answer::{Answer, Row};
 use crate::athena::dashboard::{DashboardQuery, DrillQuery, counted, drilled};
 use crate::athena::query::report_sql;
 use crate::athena::{billed, bytes_text};
-use crate::aws::athena::{AthenaClient, QueryError, QueryPlace};
+use crate::aws::athena::{AthenaClient, OnRow, QueryError, QueryPlace};
 use crate::cli::DashboardArgs;
 use crate::clock::Clock;
 use crate::event::Plausible;
@@ -87,9 +87,6 @@ struct Running {
     starting: usize,
     stopping: bool,
 }
-
-/// A query's answer, one row at a time: the column names and the values.
-type OnRow<'f> = dyn FnMut(&HashMap<String, usize>, &[Option<String>]) + Send + 'f;
 
 impl AthenaFeed {
     #[must_use]
@@ -202,19 +199,8 @@ impl AthenaFeed {
             s.queries += 1;
         })
         .await;
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut paged = |columns: &[String], values: Vec<Option<String>>| {
-            if index.len() != columns.len() {
-                index = columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.clone(), i))
-                    .collect();
-            }
-            on_row(&index, &values);
-        };
         self.client
-            .rows(&finished.id, &mut paged)
+            .rows(&finished.id, on_row)
             .await
             .map_err(|e| explain_call(&e, &self.place, "GetQueryResults"))?;
         Ok(())
