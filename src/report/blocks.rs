@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Report;
+use super::{Report, TimeRange};
 use crate::alert::AlertState;
 
 /// How a cell is to be shown.
@@ -45,6 +45,38 @@ pub fn time(t: Option<DateTime<Utc>>) -> String {
         || "–".to_owned(),
         |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     )
+}
+
+/// The sentences under a report's title, in kmstop's own words (no text
+/// from an event): what was asked, set aside, missing, or not knowable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub asked: Option<String>,
+    pub set_aside: String,
+    /// Said loudly: the report lacks what could not be read.
+    pub incomplete: Option<String>,
+    pub not_known: Option<String>,
+}
+
+#[must_use]
+pub fn summary(report: &Report, range: TimeRange) -> Summary {
+    let s = &report.skipped;
+    Summary {
+        asked: (range.since.is_some() || range.until.is_some())
+            .then(|| format!("Asked for: {} to {}.", time(range.since), time(range.until))),
+        set_aside: format!(
+            "Set aside: {} duplicates, {} conflicting copies, {} out of range, {} with an impossible time, {} malformed.",
+            s.duplicates, s.conflicting_copies, s.out_of_range, s.implausible_time, s.malformed
+        ),
+        incomplete: (s.files_failed + s.regions_failed + s.prefixes_failed > 0).then(|| {
+            format!(
+                "{} file(s), {} region(s) and {} bucket folder(s) or log group(s) could not be read; their events are not in this report.",
+                s.files_failed, s.regions_failed, s.prefixes_failed
+            )
+        }),
+        not_known: (!s.not_known.is_empty())
+            .then(|| format!("Not known to this source: {}.", s.not_known.join(", "))),
+    }
 }
 
 /// One section: a title, its table (cut to `shown` of `total` rows).

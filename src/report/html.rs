@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::blocks::{Block, CellKind, blocks, time};
+use super::blocks::{Block, CellKind, blocks, summary, time};
 use super::timeline::width_words;
 use super::{Report, TimeRange};
 use crate::text::escape_control;
@@ -79,7 +79,7 @@ pub fn write_html(
         time(report.from),
         time(report.to)
     );
-    summary(&mut page, report, range);
+    heading(&mut page, report, range);
     timeline(&mut page, report);
     for block in blocks(report, top) {
         section(&mut page, &block);
@@ -92,7 +92,7 @@ pub fn write_html(
     out.write_all(page.as_bytes())
 }
 
-fn summary(page: &mut String, report: &Report, range: TimeRange) {
+fn heading(page: &mut String, report: &Report, range: TimeRange) {
     let _ = writeln!(
         page,
         "<h1>KMS activity report</h1>\n<p><strong>{}</strong> KMS events, <strong>{}</strong> denied, \
@@ -103,35 +103,18 @@ fn summary(page: &mut String, report: &Report, range: TimeRange) {
         time(report.from),
         time(report.to)
     );
-    if range.since.is_some() || range.until.is_some() {
+    let summary = summary(report, range);
+    for line in summary.asked.iter().chain([&summary.set_aside]) {
+        let _ = writeln!(page, "<p class=\"meta\">{line}</p>");
+    }
+    if let Some(incomplete) = &summary.incomplete {
         let _ = writeln!(
             page,
-            "<p class=\"meta\">Asked for: {} to {}.</p>",
-            time(range.since),
-            time(range.until)
+            "<p class=\"warn\"><strong>Incomplete:</strong> {incomplete}</p>"
         );
     }
-    let s = &report.skipped;
-    let _ = writeln!(
-        page,
-        "<p class=\"meta\">Set aside: {} duplicates, {} conflicting copies, {} out of range, \
-         {} with an impossible time, {} malformed.</p>",
-        s.duplicates, s.conflicting_copies, s.out_of_range, s.implausible_time, s.malformed
-    );
-    if s.files_failed + s.regions_failed + s.prefixes_failed > 0 {
-        let _ = writeln!(
-            page,
-            "<p class=\"warn\"><strong>Incomplete:</strong> {} file(s), {} region(s) and {} bucket \
-             folder(s) or log group(s) could not be read; their events are not in this report.</p>",
-            s.files_failed, s.regions_failed, s.prefixes_failed
-        );
-    }
-    if !s.not_known.is_empty() {
-        let _ = writeln!(
-            page,
-            "<p class=\"meta\">Not known to this source: {}.</p>",
-            escape_html(&s.not_known.join(", "))
-        );
+    if let Some(not_known) = &summary.not_known {
+        let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape_html(not_known));
     }
 }
 

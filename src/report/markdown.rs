@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::blocks::{Block, CellKind, blocks, time};
+use super::blocks::{Block, CellKind, blocks, summary, time};
 use super::{Report, TimeRange};
 use crate::text::escape_control;
 
@@ -72,33 +72,15 @@ pub fn write_markdown(
         time(report.from),
         time(report.to)
     );
-    if range.since.is_some() || range.until.is_some() {
-        let _ = writeln!(
-            md,
-            "Asked for: {} to {}.",
-            time(range.since),
-            time(range.until)
-        );
+    let summary = summary(report, range);
+    for line in summary.asked.iter().chain([&summary.set_aside]) {
+        let _ = writeln!(md, "{line}");
     }
-    let s = &report.skipped;
-    let _ = writeln!(
-        md,
-        "Set aside: {} duplicates, {} conflicting copies, {} out of range, {} with an impossible time, {} malformed.",
-        s.duplicates, s.conflicting_copies, s.out_of_range, s.implausible_time, s.malformed
-    );
-    if s.files_failed + s.regions_failed + s.prefixes_failed > 0 {
-        let _ = writeln!(
-            md,
-            "\n**Incomplete:** {} file(s), {} region(s) and {} bucket folder(s) or log group(s) could not be read; their events are not in this report.",
-            s.files_failed, s.regions_failed, s.prefixes_failed
-        );
+    if let Some(incomplete) = &summary.incomplete {
+        let _ = writeln!(md, "\n**Incomplete:** {incomplete}");
     }
-    if !s.not_known.is_empty() {
-        let _ = writeln!(
-            md,
-            "\nNot known to this source: {}.",
-            escape_markdown(&s.not_known.join(", "))
-        );
+    if let Some(not_known) = &summary.not_known {
+        let _ = writeln!(md, "\n{}", escape_markdown(not_known));
     }
     md.push('\n');
     for block in blocks(report, top) {
