@@ -44,12 +44,52 @@ pub struct KeyFacts {
     /// Since when KMS tracks the key's use (`TrackingStartDate`): no
     /// `last_used` means unused since then, not unused ever.
     pub last_used_tracked_since: Option<DateTime<Utc>>,
+    /// The operation of that last use (`Decrypt`, `Sign`, …).
+    pub last_used_operation: Option<String>,
+    /// The CloudTrail `eventID` of that last use: the evidence.
+    pub last_used_event_id: Option<String>,
+    /// The grants on the key (`ListGrants`), for customer-managed keys:
+    /// each lets a principal use the key whatever its policy says.
+    pub grants: Option<KeyGrants>,
     /// The key policy document (JSON text).
     pub policy: Option<String>,
     /// Fields that could not be read, by field name, with why: `"no access"`
     /// (`AccessDeniedException`) or `"n/a"` (the key cannot have it, e.g.
     /// rotation of an asymmetric key). The field itself stays `None`.
     pub unreadable: std::collections::BTreeMap<String, String>,
+}
+
+/// The grants on one key: the first few kept, the rest counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyGrants {
+    pub kept: Vec<Grant>,
+    /// Grants beyond `kept`.
+    pub more: u64,
+    /// The listing stopped before its last page: there may be more still.
+    pub incomplete: bool,
+}
+
+impl KeyGrants {
+    /// How many grants the listing found.
+    pub fn count(&self) -> u64 {
+        self.kept.len() as u64 + self.more
+    }
+}
+
+/// One grant as `ListGrants` describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Grant {
+    pub grant_id: String,
+    pub name: Option<String>,
+    /// Who may use the key through the grant (a principal ARN or a service).
+    pub grantee: Option<String>,
+    pub retiring: Option<String>,
+    pub issuing_account: Option<String>,
+    /// `Decrypt`, `GenerateDataKey`, `CreateGrant`, …
+    pub operations: Vec<String>,
+    pub created: Option<DateTime<Utc>>,
 }
 
 impl KeyFacts {

@@ -44,6 +44,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dedup;
+pub mod deletion;
 pub mod event;
 pub mod feed;
 pub mod inventory;

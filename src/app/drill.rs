@@ -1,6 +1,7 @@
 //! Drill-down screens: a principal (its keys, what it decrypted grouped by
-//! encryption context, its events), a key (its principals and events), an
-//! alert (its events), a source IP (its events).
+//! encryption context, its events), a key (whether it is safe to delete,
+//! its principals and events), an alert (its events), a source IP (its
+//! events).
 
 use chrono::{DateTime, Utc};
 
@@ -33,6 +34,8 @@ pub struct DrillView {
     pub context_other: u64,
     pub events: Vec<EventRow>,
     pub alert: Option<AlertRow>,
+    /// A key's answer to "is it safe to delete?".
+    pub verdict: Option<crate::deletion::Verdict>,
 }
 
 /// What a context key says the data is: S3 objects, secrets, tables…
@@ -192,6 +195,13 @@ fn key(
         ..DrillView::default()
     };
     view.facts.push(("arn".into(), arn.to_owned()));
+    view.verdict = Some(super::key_verdict::key_verdict(
+        app,
+        arn,
+        window_from(app, from),
+        from,
+        t,
+    ));
     if let Some(f) = facts {
         for (label, value) in [
             ("state", f.state.clone()),

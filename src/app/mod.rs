@@ -8,6 +8,7 @@ pub mod athena;
 pub mod data;
 pub mod drill;
 pub mod episodes;
+mod key_verdict;
 pub mod keymap;
 pub mod log;
 mod mouse;

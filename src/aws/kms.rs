@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::answer_limit::AnswerLimit;
 use super::error::{AwsError, ErrorKind};
 use super::time::from_smithy;
-use crate::inventory::KeyFacts;
+use crate::inventory::{Grant, KeyFacts, KeyGrants};
 // The pacer of LookupEvents, one per account × region here too.
 use crate::source::lookup::Pacer;
 
@@ -25,6 +25,16 @@ const LIST_KEYS_LIMIT: i32 = 1000;
 const LIST_ALIASES_LIMIT: i32 = 100;
 /// `ListKeyRotations` page size (the API's maximum).
 const LIST_ROTATIONS_LIMIT: i32 = 1000;
+/// `ListGrants` page size (the API's maximum).
+const LIST_GRANTS_LIMIT: i32 = 100;
+/// Grants kept per key: enough to name who may still use it; the rest
+/// are counted ([`KeyGrants::more`]).
+pub const GRANTS_KEPT: usize = 50;
+/// Pages of grants read per key at most (10,000 grants: far past the
+/// default quota of grants per key).
+const MAX_GRANT_PAGES: usize = 100;
+/// Characters kept of a text from an answer (ids, principals, names).
+const TEXT_MAX: usize = 512;
 /// A guard against an endpoint that keeps answering "truncated" with new
 /// markers: a million keys is far beyond any real region.
 const MAX_PAGES: usize = 1000;
@@ -81,6 +91,10 @@ pub struct RotationStatus {
 pub struct LastUsage {
     pub last_used: Option<DateTime<Utc>>,
     pub tracking_start: Option<DateTime<Utc>>,
+    /// The operation of that last use (`Decrypt`, `Sign`, …).
+    pub operation: Option<String>,
+    /// The CloudTrail `eventID` of that last use: the evidence to look up.
+    pub event_id: Option<String>,
 }
 
 /// Inventory reads a second per account × region: well below the
@@ -335,10 +349,76 @@ impl KmsReader {
                     .and_then(|u| u.timestamp())
                     .and_then(from_smithy),
                 tracking_start: out.tracking_start_date().and_then(from_smithy),
+                operation: out
+                    .key_last_usage()
+                    .and_then(|u| u.operation())
+                    .map(|o| bounded_text(o.as_str())),
+                event_id: out
+                    .key_last_usage()
+                    .and_then(|u| u.cloud_trail_event_id())
+                    .map(bounded_text),
             })),
             Err(e) if is_unknown_operation(&e) => Ok(None),
             Err(e) => Err(AwsError::from_sdk(&e)),
         }
+    }
+
+    /// `ListGrants`, all pages: the grants that let a principal use the
+    /// key without the key policy, so deleting it would break them. Keeps
+    /// the first [`GRANTS_KEPT`] and counts the rest.
+    pub async fn grants(&self, id: &str) -> Result<KeyGrants, AwsError> {
+        let mut grants = KeyGrants::default();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_GRANT_PAGES {
+            self.paced().await;
+            let out = self
+                .client
+                .list_grants()
+                .key_id(id)
+                .limit(LIST_GRANTS_LIMIT)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(&e))?;
+            for g in out.grants() {
+                if grants.kept.len() < GRANTS_KEPT {
+                    grants.kept.push(grant_of(g));
+                } else {
+                    grants.more += 1;
+                }
+            }
+            marker = next_marker(out.truncated(), out.next_marker(), marker.as_deref());
+            if marker.is_none() {
+                return Ok(grants);
+            }
+        }
+        // Still truncated after the last page read: say so.
+        grants.incomplete = true;
+        Ok(grants)
+    }
+}
+
+/// A text from an answer, cut to [`TEXT_MAX`] characters: the endpoint is
+/// not trusted to bound it.
+fn bounded_text(s: &str) -> String {
+    s.chars().take(TEXT_MAX).collect()
+}
+
+fn grant_of(g: &aws_sdk_kms::types::GrantListEntry) -> Grant {
+    let text = |v: Option<&str>| v.map(bounded_text);
+    Grant {
+        grant_id: text(g.grant_id()).unwrap_or_default(),
+        name: text(g.name()).filter(|n| !n.is_empty()),
+        grantee: text(g.grantee_principal().or(g.grantee_service_principal())),
+        retiring: text(g.retiring_principal().or(g.retiring_service_principal())),
+        issuing_account: text(g.issuing_account()),
+        operations: g
+            .operations()
+            .iter()
+            .take(32)
+            .map(|o| bounded_text(o.as_str()))
+            .collect(),
+        created: g.creation_date().and_then(from_smithy),
     }
 }
 

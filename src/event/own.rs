@@ -47,6 +47,7 @@ pub const OWN_READS: &[&str] = &[
     "ListKeyRotations",
     "GetKeyPolicy",
     "GetKeyLastUsage",
+    "ListGrants",
 ];
 
 /// Who kmstop runs as in one account, from the ARN `GetCallerIdentity`

@@ -71,6 +71,14 @@ pub struct KeyListRow {
     pub created: Option<String>,
     /// Fields kmstop could not read, with why: `no access`, `n/a`, `error`.
     pub unreadable: BTreeMap<String, String>,
+    /// The operation and CloudTrail event id of the last use KMS recorded.
+    pub last_used_operation: Option<String>,
+    pub last_used_event_id: Option<String>,
+    /// Grants on the key (`ListGrants`; customer-managed keys): each lets a
+    /// principal use the key, so a key with grants is not safe to delete.
+    pub grants: Option<u64>,
+    /// Who the grants let use the key (the first 50 grants).
+    pub grantees: Option<Vec<String>>,
 }
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> Option<String> {
@@ -101,6 +109,15 @@ impl KeyListRow {
             last_used: rfc3339(k.last_used),
             created: rfc3339(k.created),
             unreadable: k.unreadable.clone(),
+            last_used_operation: k.last_used_operation.clone(),
+            last_used_event_id: k.last_used_event_id.clone(),
+            grants: k.grants.as_ref().map(crate::inventory::KeyGrants::count),
+            grantees: k.grants.as_ref().map(|g| {
+                g.kept
+                    .iter()
+                    .map(|g| g.grantee.clone().unwrap_or_default())
+                    .collect()
+            }),
         }
     }
 }
@@ -142,7 +159,7 @@ pub fn write_json(keys: &[&KeyFacts], now: DateTime<Utc>, mut out: impl Write) -
     writeln!(out)
 }
 
-const CSV_HEADER: [&str; 21] = [
+const CSV_HEADER: [&str; 25] = [
     "key_id",
     "arn",
     "account",
@@ -164,6 +181,10 @@ const CSV_HEADER: [&str; 21] = [
     "last_used",
     "created",
     "unreadable",
+    "last_used_operation",
+    "last_used_event_id",
+    "grants",
+    "grantees",
 ];
 
 /// Every key as CSV: the JSON fields as columns, aliases joined with `;`,
@@ -202,6 +223,10 @@ pub fn write_csv(keys: &[&KeyFacts], now: DateTime<Utc>, out: impl Write) -> io:
             shown(r.last_used),
             shown(r.created),
             for_csv(&unreadable.join(";")).into_owned(),
+            text(&r.last_used_operation),
+            text(&r.last_used_event_id),
+            shown(r.grants.map(|n| n.to_string())),
+            text(&r.grantees.as_ref().map(|g| g.join(";"))),
         ])?;
     }
     w.flush()
@@ -240,12 +265,13 @@ pub fn write_table(
     opts: KeyTableOptions,
     mut out: impl Write,
 ) -> io::Result<()> {
-    const COLUMNS: [Column; 10] = [
+    const COLUMNS: [Column; 11] = [
         // Alias or key id: wrapping a UUID makes it unreadable.
         col("key", Fit::Fixed, 0),
         col("state", Fit::Fixed, 0),
         col("rotation", Fit::Fixed, 0),
         col("last used", Fit::Fixed, 2),
+        col("grants", Fit::Fixed, 2),
         col("region", Fit::Fixed, 4),
         col("manager", Fit::Fixed, 5),
         col("last rotated", Fit::Fixed, 6),
@@ -275,6 +301,9 @@ pub fn write_table(
                     || missing(k, "last_used"),
                     |t| t.format("%Y-%m-%d %H:%M").to_string(),
                 ),
+                k.grants
+                    .as_ref()
+                    .map_or_else(|| missing(k, "grants"), |g| g.count().to_string()),
                 cell(&region),
                 k.key_manager
                     .as_deref()

@@ -215,6 +215,29 @@ fn last_usage(events: &Events, index: usize, now: DateTime<Utc>) -> Value {
     out
 }
 
+/// The grants the world's keys carry: the orders key lets its API role
+/// use it (as a database service would ask for), and the retired reports
+/// key still has the grant its old reader was given, which is what makes
+/// its deletion unsafe.
+fn grants_of(world: &World, key: &SimKey) -> Vec<Value> {
+    let (grantee, operations): (&str, &[&str]) = match key.name {
+        "orders" => ("orders-api", &["Decrypt", "GenerateDataKey", "DescribeKey"]),
+        "old-reports" => ("legacy-reports", &["Decrypt"]),
+        _ => return Vec::new(),
+    };
+    let grantee = format!("arn:aws:iam::{}:role/{grantee}", world.account);
+    vec![json!({
+        "KeyId": key.arn(),
+        "GrantId": format!("{:0>64}", key.id().replace('-', "")),
+        "Name": format!("{}-access", key.name),
+        "CreationDate": time_to_epoch(key.created),
+        "GranteePrincipal": grantee,
+        "RetiringPrincipal": format!("arn:aws:iam::{}:root", world.account),
+        "IssuingAccount": format!("arn:aws:iam::{}:root", world.account),
+        "Operations": operations,
+    })]
+}
+
 /// Answers KMS read `operation`; `None` for anything else (mutations
 /// included), which the server answers as an unknown operation.
 pub fn handle(
@@ -241,6 +264,7 @@ pub fn handle(
         | "GetKeyPolicy"
         | "ListKeyPolicies"
         | "GetKeyLastUsage"
+        | "ListGrants"
         | "ListResourceTags" => {}
         _ => return None,
     }
@@ -268,6 +292,9 @@ pub fn handle(
             },
             "ListKeyPolicies" => Ok(json!({"PolicyNames": ["default"], "Truncated": false})),
             "GetKeyLastUsage" => Ok(last_usage(events, index, now)),
+            "ListGrants" => {
+                page(&grants_of(world, key), body, 100, 50).map(|p| paged_answer("Grants", p))
+            }
             _ => {
                 let tags: Vec<Value> = key
                     .tags

@@ -591,6 +591,7 @@ pub const SERVED: &[&str] = &[
     "TrentService.GetKeyPolicy",
     "TrentService.ListKeyPolicies",
     "TrentService.GetKeyLastUsage",
+    "TrentService.ListGrants",
     "TrentService.ListResourceTags",
     "AWSSecurityTokenServiceV20110615.GetCallerIdentity",
     "Logs_20140328.FilterLogEvents",

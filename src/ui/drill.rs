@@ -44,9 +44,10 @@ pub fn draw(
     let outer = block(app.focus.title(), &extra, false, theme);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let facts_h = u16::try_from(1 + view.facts.len().div_ceil(2))
+    let verdict_h = view.verdict.as_ref().map_or(0, |v| 1 + v.evidence.len());
+    let facts_h = u16::try_from(1 + view.facts.len().div_ceil(2) + verdict_h)
         .unwrap_or(1)
-        .min(inner.height / 3);
+        .min(inner.height / if verdict_h > 0 { 2 } else { 3 });
     let [facts_area, rest] =
         Layout::vertical([Constraint::Length(facts_h), Constraint::Min(0)]).areas(inner);
     let mut lines = vec![Line::from(Span::styled(
@@ -64,6 +65,9 @@ pub fn draw(
             spans.push(Span::raw("   "));
         }
         lines.push(Line::from(spans));
+    }
+    if let Some(v) = &view.verdict {
+        lines.extend(verdict_lines(v, facts_area.width, theme));
     }
     frame.render_widget(Paragraph::new(lines), facts_area);
 
@@ -181,4 +185,30 @@ fn slot_of_kind(kind: &str) -> Slot {
     } else {
         Slot::Chart3
     }
+}
+
+/// "delete?" and the verdict, coloured by how safe it looks, then its
+/// evidence one fact a line.
+fn verdict_lines(v: &crate::deletion::Verdict, width: u16, theme: &Theme) -> Vec<Line<'static>> {
+    use crate::deletion::Safety;
+    let slot = match v.safety {
+        Safety::InUse => Slot::Crit,
+        Safety::NotSafe => Slot::Warn,
+        Safety::Unknown => Slot::Muted,
+        Safety::NoUseSeen => Slot::Ok,
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled("delete?: ", theme.style(Slot::Muted)),
+        Span::styled(
+            safe(&v.headline, width.saturating_sub(9)),
+            theme.style(slot),
+        ),
+    ])];
+    lines.extend(v.evidence.iter().map(|e| {
+        Line::from(vec![
+            Span::styled("  · ", theme.style(Slot::Muted)),
+            Span::styled(safe(e, width.saturating_sub(4)), theme.style(Slot::Text)),
+        ])
+    }));
+    lines
 }

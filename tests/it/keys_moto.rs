@@ -19,7 +19,7 @@ use std::process::Output;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyUsageType};
+use aws_sdk_kms::types::{GrantOperation, KeyMetadata, KeySpec, KeyUsageType};
 use chrono::{DateTime, Utc};
 use kmstop::clock::{Clock, SystemClock};
 use serde_json::Value;
@@ -173,6 +173,16 @@ async fn orders(east: &Client) -> ExpectedKey {
         .filter_map(|r| r.rotation_date().map(chrono_time))
         .max();
     assert!(orders.last_rotated.is_some(), "moto recorded the rotation");
+    // A grant: who may still use the key whatever its policy says.
+    let grantee = format!("arn:aws:iam::{}:role/orders-api", orders.account);
+    east.create_grant()
+        .key_id(&orders.key_id)
+        .grantee_principal(&grantee)
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .expect("CreateGrant");
+    orders.grantees = Some(vec![grantee]);
     orders
 }
 
@@ -270,6 +280,7 @@ async fn populate(endpoint: &str) -> Vec<ExpectedKey> {
     let (spec, usage) = sym();
     let mut western = create(&west, "us-west-2", "west coast", spec, usage, None).await;
     alias(&west, &mut western, "alias/west").await;
+    western.grantees = Some(Vec::new());
 
     vec![orders, disabled, doomed, signer, hostile, denied, western]
 }
@@ -351,6 +362,10 @@ fn check_csv(home: &Path, common: &[&str], expected: &[ExpectedKey]) {
             "last_used",
             "created",
             "unreadable",
+            "last_used_operation",
+            "last_used_event_id",
+            "grants",
+            "grantees",
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

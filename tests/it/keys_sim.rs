@@ -101,6 +101,16 @@ fn expected(sim: &SimHandle, now: DateTime<Utc>) -> Vec<ExpectedKey> {
                 },
                 created: Some(key.created),
                 unreadable,
+                // The world's grants (src/sim/kms.rs), read for customer
+                // keys the reader may read.
+                grantees: (!key.aws_managed && !key.denies_reader).then(|| match key.name {
+                    "orders" => vec![format!("arn:aws:iam::{}:role/orders-api", world.account)],
+                    "old-reports" => vec![format!(
+                        "arn:aws:iam::{}:role/legacy-reports",
+                        world.account
+                    )],
+                    _ => Vec::new(),
+                }),
             }
         })
         .collect()
@@ -195,7 +205,7 @@ fn keys_json(
     )
 }
 
-/// `last_used` by key ARN.
+/// `last_used` with its operation and event id, by key ARN.
 fn last_used(printed: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     printed
         .as_array()
@@ -204,7 +214,11 @@ fn last_used(printed: &serde_json::Value) -> BTreeMap<String, serde_json::Value>
         .map(|k| {
             (
                 k["arn"].as_str().expect("arn").to_owned(),
-                k["last_used"].clone(),
+                serde_json::json!([
+                    k["last_used"],
+                    k["last_used_operation"],
+                    k["last_used_event_id"]
+                ]),
             )
         })
         .collect()
@@ -236,7 +250,14 @@ fn keys_twice_in_a_row_is_not_throttled_and_reuses_last_use() {
     let (first, stderr) = keys_json(&sim, state.path(), &[]);
     assert!(stderr.is_empty(), "the first run warned: {stderr}");
     let used = last_used(&first);
-    let known = used.values().filter(|v| !v.is_null()).count();
+    let known = used.values().filter(|v| !v[0].is_null()).count();
+    // KMS names the operation and the event of every use it knows of.
+    assert!(
+        used.values()
+            .filter(|v| !v[0].is_null())
+            .all(|v| v[1].is_string() && v[2].is_string()),
+        "{used:?}"
+    );
     let want = expected(&sim, start)
         .iter()
         .filter(|k| k.last_used.is_some())

@@ -60,6 +60,7 @@ fn the_core_does_no_io_and_knows_no_higher_layer() {
         "alert",
         "inventory",
         "feed",
+        "deletion",
     ];
     let found = uses(
         &core,

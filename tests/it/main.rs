@@ -25,6 +25,7 @@ mod generated_corpus;
 mod hostile;
 mod hostile_endpoint;
 mod install_cli;
+mod key_verdict;
 mod keys_cli;
 mod keys_moto;
 mod keys_sim;

@@ -32,6 +32,9 @@ pub struct ExpectedKey {
     /// Marks that must be in `unreadable` (others may be there too: which
     /// fields a server leaves out differs between servers).
     pub unreadable: BTreeMap<String, String>,
+    /// Who the key's grants name, in `ListGrants` order; `None`: not
+    /// checked.
+    pub grantees: Option<Vec<String>>,
 }
 
 /// The window the command ran in: `days_until_deletion` is whole days
@@ -110,6 +113,10 @@ fn compare_key(row: &Value, want: &ExpectedKey, ran: RanBetween, problems: &mut 
         "rotation_period_days",
         want.rotation_period_days.map_or(Value::Null, Value::from),
     );
+    if let Some(grantees) = &want.grantees {
+        check("grantees", Value::from(grantees.clone()));
+        check("grants", Value::from(grantees.len()));
+    }
     for (field, t) in [
         ("next_rotation", want.next_rotation),
         ("last_rotated", want.last_rotated),

@@ -61,13 +61,38 @@ pub struct LastUsageCache {
     unknown_operation_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum LastUsed {
     /// Kept for caches written before tracking starts were kept.
     Known(Option<DateTime<Utc>>),
-    /// The last use, and since when KMS tracks it.
+    /// Kept for caches written before the evidence was kept.
     Tracked(Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    /// The last use, since when KMS tracks it, and the use's operation and
+    /// CloudTrail event id.
+    Evidenced {
+        used: Option<DateTime<Utc>>,
+        since: Option<DateTime<Utc>>,
+        operation: Option<String>,
+        event_id: Option<String>,
+    },
     NoAccess,
+}
+
+impl LastUsed {
+    /// Whether the texts are as short as the reader keeps them: a cache
+    /// file is not trusted to be.
+    fn is_bounded(&self) -> bool {
+        match self {
+            Self::Evidenced {
+                operation,
+                event_id,
+                ..
+            } => [operation, event_id]
+                .iter()
+                .all(|t| t.as_ref().is_none_or(|t| t.len() <= 2048)),
+            _ => true,
+        }
+    }
 }
 
 impl LastUsageCache {
@@ -80,7 +105,7 @@ impl LastUsageCache {
         self.entries
             .get(key_id)
             .filter(|(at, _)| Self::fresh(*at, now))
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v.clone())
     }
 
     fn endpoint_lacks_it(&self, now: DateTime<Utc>) -> bool {
@@ -94,7 +119,7 @@ impl LastUsageCache {
     pub fn keep_recent(&mut self, now: DateTime<Utc>, ttl: Duration, max: usize) {
         let recent = |at: DateTime<Utc>| at <= now && now - at < ttl;
         self.entries
-            .retain(|id, (at, _)| recent(*at) && is_key_id(id));
+            .retain(|id, (at, v)| recent(*at) && is_key_id(id) && v.is_bounded());
         if self.entries.len() > max {
             self.entries.clear();
         }
@@ -242,8 +267,8 @@ fn remember(cache: &mut LastUsageCache, read: &KeyRead, now: DateTime<Utc>) {
     if read.unknown_operation {
         cache.unknown_operation_at = Some(now);
     }
-    if let (Some(value), Some(id)) = (read.last_used, read.facts.key_id.as_ref()) {
-        cache.entries.insert(id.clone(), (now, value));
+    if let (Some(value), Some(id)) = (&read.last_used, read.facts.key_id.as_ref()) {
+        cache.entries.insert(id.clone(), (now, value.clone()));
     }
 }
 
@@ -405,26 +430,67 @@ async fn read_described(
             mark(&mut facts.unreadable, &["policy"], m);
         }
     }
+    read_grants(reader, &id, &mut facts, &mut problem).await;
     let (last_used, unknown_operation) = if cached.is_some() {
         (None, false)
     } else {
         read_last_usage(reader, &id, plan, &mut problem).await
     };
-    let shown = last_used.or(cached);
+    show_last_used(&mut facts, last_used.clone().or(cached));
+    KeyRead {
+        facts,
+        problems,
+        last_used,
+        unknown_operation,
+    }
+}
+
+/// Puts a `GetKeyLastUsage` answer (new or cached) into the key's facts.
+fn show_last_used(facts: &mut KeyFacts, shown: Option<LastUsed>) {
     match shown {
         Some(LastUsed::Known(t)) => facts.last_used = t,
         Some(LastUsed::Tracked(t, since)) => {
             facts.last_used = t;
             facts.last_used_tracked_since = since;
         }
+        Some(LastUsed::Evidenced {
+            used,
+            since,
+            operation,
+            event_id,
+        }) => {
+            facts.last_used = used;
+            facts.last_used_tracked_since = since;
+            facts.last_used_operation = operation;
+            facts.last_used_event_id = event_id;
+        }
         Some(LastUsed::NoAccess) => mark(&mut facts.unreadable, &["last_used"], NO_ACCESS),
         None => {}
     }
-    KeyRead {
-        facts,
-        problems,
-        last_used,
-        unknown_operation,
+}
+
+/// `ListGrants` for a customer-managed key (or one whose manager is
+/// unknown): who may use it through a grant. AWS-managed keys cannot be
+/// deleted, so their grants are not asked for.
+async fn read_grants(
+    reader: &KmsReader,
+    id: &str,
+    facts: &mut KeyFacts,
+    problem: &mut impl FnMut(&str, &AwsError),
+) {
+    if facts.key_manager.as_deref() == Some("AWS") {
+        mark(&mut facts.unreadable, &["grants"], NOT_APPLICABLE);
+        return;
+    }
+    match reader.grants(id).await {
+        Ok(grants) => facts.grants = Some(grants),
+        Err(e) => {
+            let m = mark_for(&e);
+            if m == FAILED {
+                problem("ListGrants", &e);
+            }
+            mark(&mut facts.unreadable, &["grants"], m);
+        }
     }
 }
 
@@ -442,7 +508,12 @@ async fn read_last_usage(
     }
     match reader.last_usage(id).await {
         Ok(Some(usage)) => (
-            Some(LastUsed::Tracked(usage.last_used, usage.tracking_start)),
+            Some(LastUsed::Evidenced {
+                used: usage.last_used,
+                since: usage.tracking_start,
+                operation: usage.operation,
+                event_id: usage.event_id,
+            }),
             false,
         ),
         Ok(None) => {

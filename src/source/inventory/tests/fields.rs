@@ -38,9 +38,23 @@ async fn a_full_read_fills_every_field() {
         "newest rotation"
     );
     assert_eq!(a.last_used, Some(t("2026-02-28T10:00:00Z")));
+    assert_eq!(a.last_used_operation.as_deref(), Some("Decrypt"));
+    assert_eq!(a.last_used_event_id.as_deref(), Some("ev-last-use"));
     assert_eq!(a.policy.as_deref(), Some("{\"Statement\":[]}"));
     assert!(a.unreadable.is_empty(), "{:?}", a.unreadable);
-    assert_eq!(by_id(&inv.keys, B).aliases, ["alias/b"]);
+    let grants = a.grants.as_ref().expect("grants read");
+    assert_eq!(grants.count(), 1);
+    assert_eq!(
+        grants.kept[0].grantee.as_deref(),
+        Some("arn:aws:iam::123456789012:role/reader")
+    );
+    assert_eq!(grants.kept[0].operations, ["Decrypt"]);
+    let b = by_id(&inv.keys, B);
+    assert_eq!(b.aliases, ["alias/b"]);
+    assert_eq!(
+        b.grants.as_ref().map(crate::inventory::KeyGrants::count),
+        Some(0)
+    );
 }
 
 #[tokio::test]
@@ -196,4 +210,39 @@ async fn a_failing_list_keys_fails_the_region() {
     .await
     .expect_err("no key list, no inventory");
     assert_eq!(err.kind, crate::aws::ErrorKind::AccessDenied);
+}
+
+#[tokio::test]
+async fn refused_grants_read_no_access_and_keep_the_key() {
+    let denied = mock!(Client::list_grants)
+        .match_requests(|r| r.key_id().is_some_and(|id| id.ends_with(B)))
+        .then_http_response(|| aws_error(400, "AccessDeniedException"));
+    let rules = [
+        list_keys(&[A, B]),
+        aliases(),
+        describe_all(),
+        rotation_on(),
+        rotations(),
+        policy_ok(),
+        last_usage_ok(),
+        denied,
+    ];
+    let reader = reader(&rules.iter().collect::<Vec<_>>());
+    let inv = fetch_region(&reader, &source(), &mut LastUsageCache::default(), now())
+        .await
+        .expect("refused grants do not fail the region");
+    assert_eq!(inv.problems, Vec::<String>::new());
+    let b = by_id(&inv.keys, B);
+    assert_eq!(b.grants, None);
+    assert_eq!(
+        b.unreadable.get("grants").map(String::as_str),
+        Some("no access")
+    );
+    assert_eq!(
+        by_id(&inv.keys, A)
+            .grants
+            .as_ref()
+            .map(crate::inventory::KeyGrants::count),
+        Some(1)
+    );
 }

@@ -14,10 +14,12 @@ use aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput;
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
 use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
 use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
 use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
 use aws_sdk_kms::operation::list_keys::ListKeysOutput;
 use aws_sdk_kms::types::{
-    AliasListEntry, KeyLastUsageData, KeyListEntry, KeyManagerType, KeyMetadata, KeySpec, KeyState,
+    AliasListEntry, GrantListEntry, GrantOperation, KeyLastUsageData,
+    KeyLastUsageTrackingOperation, KeyListEntry, KeyManagerType, KeyMetadata, KeySpec, KeyState,
     KeyUsageType, OriginType, RotationsListEntry,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
@@ -60,11 +62,15 @@ fn arn(id: &str) -> String {
     format!("arn:aws:kms:us-east-1:123456789012:key/{id}")
 }
 
+/// A reader whose KMS answers with `rules`, and with one grant on key A
+/// and none on any other key unless a rule answers `ListGrants` first.
 fn reader(rules: &[&Rule]) -> KmsReader {
     let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
     for rule in rules {
         interceptor = interceptor.with_rule(rule);
     }
+    let grants = grants_on_a();
+    interceptor = interceptor.with_rule(&grants);
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -190,8 +196,29 @@ fn last_usage_ok() -> Rule {
             .key_last_usage(
                 KeyLastUsageData::builder()
                     .timestamp(smithy("2026-02-28T10:00:00Z"))
+                    .operation(KeyLastUsageTrackingOperation::Decrypt)
+                    .cloud_trail_event_id("ev-last-use")
                     .build(),
             )
+            .build()
+    })
+}
+
+fn grants_on_a() -> Rule {
+    mock!(Client::list_grants).then_compute_output(|req| {
+        let on_a = req.key_id().is_some_and(|id| id.ends_with(A));
+        let grants = on_a.then(|| {
+            vec![
+                GrantListEntry::builder()
+                    .grant_id("g-a")
+                    .grantee_principal("arn:aws:iam::123456789012:role/reader")
+                    .operations(GrantOperation::Decrypt)
+                    .build(),
+            ]
+        });
+        ListGrantsOutput::builder()
+            .set_grants(grants)
+            .truncated(false)
             .build()
     })
 }
