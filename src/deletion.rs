@@ -55,12 +55,13 @@ pub struct WindowUse {
     /// Successful cryptographic calls, and how many principals made them.
     pub uses: u64,
     pub users: u64,
-    /// Refused calls naming the key: someone still wants it.
-    pub denied: u64,
+    /// Calls naming the key that were refused or failed (a disabled or
+    /// pending-deletion key fails every call): someone still wants it.
+    pub failed: u64,
     /// The newest successful cryptographic call, when the events at hand
     /// hold it (counts may outlive the events kept for drill-down).
     pub last_use: Option<SeenCall>,
-    pub last_denied: Option<SeenCall>,
+    pub last_failed: Option<SeenCall>,
 }
 
 /// How safe deleting the key looks, worst first.
@@ -69,7 +70,7 @@ pub enum Safety {
     /// Used in the window, or by KMS's account within it.
     InUse,
     /// Not used, but something would break or is still asked for: grants,
-    /// denied calls.
+    /// refused or failed calls.
     NotSafe,
     /// A part could not be read: no verdict.
     Unknown,
@@ -234,13 +235,13 @@ pub fn deletion_verdict(
         window.uses,
         window.users
     )];
-    if window.denied > 0 {
+    if window.failed > 0 {
         let last = window
-            .last_denied
+            .last_failed
             .as_ref()
             .map(|c| format!("; last {}", call_text(c, now)))
             .unwrap_or_default();
-        evidence.push(format!("refused calls: {}{last}", window.denied));
+        evidence.push(format!("refused or failed calls: {}{last}", window.failed));
     }
     let (kms_line, kms_in_window, kms_known) = kms_last_use(facts, window, now);
     evidence.push(kms_line);
@@ -273,11 +274,11 @@ pub fn deletion_verdict(
             Safety::NotSafe,
             format!("{n} grant(s) still let principals use it"),
         )
-    } else if window.denied > 0 {
-        let n = window.denied;
+    } else if window.failed > 0 {
+        let n = window.failed;
         (
             Safety::NotSafe,
-            format!("{n} refused call(s) still ask for it"),
+            format!("{n} refused or failed call(s) still ask for it"),
         )
     } else if !kms_known || grant_count.is_none() {
         (Safety::Unknown, "a part could not be read (below)".into())

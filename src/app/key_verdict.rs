@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::App;
 use super::query::MAX_EVENT_SCAN;
 use crate::deletion::{SeenCall, Verdict, WindowUse, deletion_verdict, is_cryptographic};
+use crate::event::Outcome;
 use crate::store::Dim;
 
 /// The verdict on the key `arn` over `from..=t`. Counts come from the
@@ -26,9 +27,9 @@ pub(super) fn key_verdict(
         until: t,
         uses: 0,
         users: 0,
-        denied: 0,
+        failed: 0,
         last_use: None,
-        last_denied: None,
+        last_failed: None,
     };
     if let Some(id) = store.id(Dim::Key, arn) {
         let mut users = HashSet::new();
@@ -37,8 +38,8 @@ pub(super) fn key_verdict(
                 if c.key != id {
                     continue;
                 }
-                if c.is_denied() {
-                    window.denied += u64::from(n);
+                if c.outcome != Outcome::Success {
+                    window.failed += u64::from(n);
                 } else if is_cryptographic(store.name(Dim::EventName, c.event_name)) {
                     window.uses += u64::from(n);
                     users.insert(c.principal);
@@ -47,9 +48,9 @@ pub(super) fn key_verdict(
         }
         window.users = users.len() as u64;
     }
-    let wanted = (window.uses > 0, window.denied > 0);
+    let wanted = (window.uses > 0, window.failed > 0);
     for e in app.data.log.newest_first(from, t).take(MAX_EVENT_SCAN) {
-        if (window.last_use.is_some() || !wanted.0) && (window.last_denied.is_some() || !wanted.1) {
+        if (window.last_use.is_some() || !wanted.0) && (window.last_failed.is_some() || !wanted.1) {
             break;
         }
         let v = e.event.view();
@@ -63,9 +64,9 @@ pub(super) fn key_verdict(
             event_name: v.event_name.to_string(),
             error_code: v.error_code.as_deref().map(str::to_owned),
         };
-        if v.outcome == crate::event::Outcome::Denied {
-            if window.last_denied.is_none() {
-                window.last_denied = Some(call());
+        if v.outcome != Outcome::Success {
+            if window.last_failed.is_none() {
+                window.last_failed = Some(call());
             }
         } else if window.last_use.is_none() && is_cryptographic(&v.event_name) {
             window.last_use = Some(call());

@@ -15,9 +15,9 @@ fn quiet_window() -> WindowUse {
         until: at(12),
         uses: 0,
         users: 0,
-        denied: 0,
+        failed: 0,
         last_use: None,
-        last_denied: None,
+        last_failed: None,
     }
 }
 
@@ -106,8 +106,8 @@ fn a_grant_makes_an_unused_key_not_safe_and_names_the_grantee() {
 #[test]
 fn refused_calls_on_a_disabled_key_mean_it_is_still_wanted() {
     let mut w = quiet_window();
-    w.denied = 4;
-    w.last_denied = Some(SeenCall {
+    w.failed = 4;
+    w.last_failed = Some(SeenCall {
         time: at(11),
         principal: "role/batch".into(),
         via: None,

@@ -25,7 +25,10 @@ fn render(app: &App) -> ratatui::buffer::Buffer {
 /// The story with what KMS says of its two keys: the doomed key last
 /// used months ago, its grant `grants` (none when empty).
 fn app_with(grants: Vec<Grant>) -> App {
-    let mut app = support::app();
+    app_on(support::app(), grants)
+}
+
+fn app_on(mut app: App, grants: Vec<Grant>) -> App {
     let start = support::story::start();
     let doomed = KeyFacts {
         arn: KEY_DOOMED.to_owned(),
@@ -102,7 +105,7 @@ fn refused_calls_make_an_unused_key_not_safe() {
     let mut app = app_with(Vec::new());
     let text = drill(&mut app, KEY_DOOMED);
     assert!(
-        text.contains("delete?: not safe: 40 refused call(s) still ask for it"),
+        text.contains("delete?: not safe: 40 refused or failed call(s) still ask for it"),
         "{text}"
     );
     assert!(text.contains("KMS last use: Decrypt 90 d ago"), "{text}");
@@ -124,4 +127,38 @@ fn a_grant_is_named_with_its_grantee() {
         "{text}"
     );
     assert!(text.contains("role/legacy-reports (Decrypt)"), "{text}");
+}
+
+/// A Decrypt the key's state refused (`KMSInvalidStateException`) is not
+/// a use: it is a call that still asks for the key.
+#[test]
+fn a_call_the_keys_state_refused_is_not_a_use() {
+    let mut app = support::app();
+    let start = support::story::start();
+    let failed: Vec<_> = (0..3_u8)
+        .map(|n| {
+            let t = start + chrono::Duration::minutes(110) + chrono::Duration::seconds(n.into());
+            let mut r = support::story::record(
+                900 + usize::from(n),
+                t,
+                "Decrypt",
+                support::story::ORDERS,
+                KEY_DOOMED,
+            );
+            r["errorCode"] = serde_json::json!("KMSInvalidStateException");
+            support::pack(&r)
+        })
+        .collect();
+    app.data.ingest(failed, None);
+    app.refresh();
+    let mut app = app_on(app, Vec::new());
+    let text = drill(&mut app, KEY_DOOMED);
+    assert!(
+        text.contains("delete?: not safe: 43 refused or failed call(s) still ask for it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 cryptographic call(s) by 0 principal(s)"),
+        "{text}"
+    );
 }
