@@ -2,7 +2,7 @@
 //! and deletion date. The live inventory poller fills it from KMS; tests
 //! and rules take it as plain data.
 
-use std::collections::HashMap;
+use crate::store::FastMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -124,7 +124,8 @@ impl KeyFacts {
 /// Facts by key ARN.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
-    keys: HashMap<String, KeyFacts>,
+    // Looked up per event by rules on key state: a fast seeded hash.
+    keys: FastMap<String, KeyFacts>,
 }
 
 impl Inventory {

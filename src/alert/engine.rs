@@ -116,6 +116,57 @@ pub struct Engine {
     since_sweep: u64,
     /// The shortest quiet period of any rule.
     min_quiet: Duration,
+    /// Which rules an event can match by its name alone, so the rest are
+    /// not asked: most rules watch a few control-plane calls, most events
+    /// are Decrypts.
+    by_name: NameIndex,
+    /// Scratch for the rules an event is offered to.
+    candidates: Vec<usize>,
+}
+
+/// Rules by the event names they are limited to (indices into the rules,
+/// ascending); `any` holds the rules limited to none.
+#[derive(Default)]
+struct NameIndex {
+    named: crate::store::FastMap<Box<str>, Vec<usize>>,
+    any: Vec<usize>,
+}
+
+impl NameIndex {
+    fn of(rules: &[Rule]) -> Self {
+        let mut index = Self::default();
+        for (i, rule) in rules.iter().enumerate() {
+            let names = rule.matcher.event_names();
+            if names.is_empty() {
+                index.any.push(i);
+            }
+            for name in names {
+                let list = index.named.entry(name.clone()).or_default();
+                // A name listed twice in one rule offers the rule once.
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        index
+    }
+
+    /// The rules an event named `name` may match, in rule order (the
+    /// order alert changes come out in).
+    fn candidates(&self, name: &str, out: &mut Vec<usize>) {
+        out.clear();
+        let named = self.named.get(name).map_or(&[][..], Vec::as_slice);
+        let (mut a, mut b) = (named.iter().peekable(), self.any.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x < y => a.next(),
+                (_, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            out.extend(next.copied());
+        }
+    }
 }
 
 /// Events between sweeps of idle groups (sweeps also run on every tick).
@@ -148,6 +199,8 @@ impl Engine {
                 .map(|r: &Rule| r.book.quiet)
                 .min()
                 .unwrap_or(Duration::minutes(DEFAULT_QUIET_MINUTES)),
+            by_name: NameIndex::of(&compiled),
+            candidates: Vec::new(),
             rules: compiled,
             inventory,
             silences: Vec::new(),
@@ -190,15 +243,25 @@ impl Engine {
             self.since_sweep = 0;
         }
         let mut fired = false;
-        for rule in &mut self.rules {
-            if sweep {
+        if sweep {
+            for rule in &mut self.rules {
                 rule.state.sweep(time_ms);
             }
-            if !rule.matcher.matches(event, &self.inventory)
+        }
+        let mut candidates = std::mem::take(&mut self.candidates);
+        self.by_name.candidates(&event.event_name, &mut candidates);
+        // The key's facts, looked up once for every rule that reads them.
+        let inventory = &self.inventory;
+        let looked_up = std::cell::OnceCell::new();
+        let facts =
+            || *looked_up.get_or_init(|| event.key.as_ref().and_then(|k| inventory.get(&k.arn)));
+        for &i in &candidates {
+            let rule = &mut self.rules[i];
+            if !rule.matcher.matches_given(event, facts)
                 || rule
                     .exclude
                     .as_ref()
-                    .is_some_and(|x| x.matches(event, &self.inventory))
+                    .is_some_and(|x| x.matches_given(event, facts))
             {
                 continue;
             }
@@ -223,6 +286,7 @@ impl Engine {
             }
             fired = true;
         }
+        self.candidates = candidates;
         if fired {
             let due = event.time + self.min_quiet;
             self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));

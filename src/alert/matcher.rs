@@ -14,7 +14,7 @@ use super::spec::{Direction, MatchSpec};
 use crate::event::{
     KmsEvent, Outcome, account_of_key_reference, account_of_principal, is_service_principal,
 };
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, KeyFacts};
 
 /// Why a `match` table cannot be compiled: the field and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,8 +211,26 @@ impl Matcher {
     /// facts (`key_states`, `key_rotation_enabled`); an unknown key meets
     /// neither.
     #[must_use]
+    /// The event names the matcher is limited to; empty: any name.
+    pub fn event_names(&self) -> &[Box<str>] {
+        &self.event_names
+    }
+
     pub fn matches(&self, event: &KmsEvent<'_>, inventory: &Inventory) -> bool {
-        self.matches_event(event) && self.matches_facts(event, inventory)
+        self.matches_given(event, || {
+            event.key.as_ref().and_then(|k| inventory.get(&k.arn))
+        })
+    }
+
+    /// [`Self::matches`] with the key's facts found by `facts`, asked only
+    /// when a condition needs them (the engine looks a key up once for
+    /// all its rules).
+    pub fn matches_given<'i>(
+        &self,
+        event: &KmsEvent<'_>,
+        facts: impl FnOnce() -> Option<&'i KeyFacts>,
+    ) -> bool {
+        self.matches_event(event) && self.matches_facts(facts)
     }
 
     fn matches_event(&self, e: &KmsEvent<'_>) -> bool {
@@ -316,11 +334,11 @@ impl Matcher {
                 .is_none_or(|a| found.allows(a))
     }
 
-    fn matches_facts(&self, e: &KmsEvent<'_>, inventory: &Inventory) -> bool {
+    fn matches_facts<'i>(&self, facts: impl FnOnce() -> Option<&'i KeyFacts>) -> bool {
         if self.key_states.is_empty() && self.key_rotation_enabled.is_none() {
             return true;
         }
-        let Some(facts) = e.key.as_ref().and_then(|k| inventory.get(&k.arn)) else {
+        let Some(facts) = facts() else {
             return false;
         };
         one_of(&self.key_states, facts.state.as_deref())

@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 pub use bucket::{Bucket, Combo};
 pub use config::StoreConfig;
 pub use context::ContextTable;
+pub use hash::{FastMap, FastState};
 pub use heavy::named_limit;
 pub use ingest::CountedEvent;
 pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};
@@ -33,7 +34,6 @@ pub use summary::{Summary, Tally};
 
 use config::Spans;
 use context::PairAdded;
-use hash::{FastMap, FastState};
 use intern::Interner;
 use ring::Ring;
 use seen::Identities;
