@@ -114,7 +114,7 @@ fn principal(
     let mut view = DrillView {
         title: format!("Principal {name}"),
         events: event_rows(app, from, t, d.filter.as_ref(), |e| {
-            e.event.view().principal == name
+            e.event.principal() == name
         }),
         ..DrillView::default()
     };
@@ -190,7 +190,7 @@ fn key(
     let mut view = DrillView {
         title: format!("Key {}", key_label(arn, facts)),
         events: event_rows(app, from, t, d.filter.as_ref(), |e| {
-            e.event.view().key.is_some_and(|k| k.arn == arn)
+            e.event.key_arn() == Some(arn)
         }),
         ..DrillView::default()
     };

@@ -53,10 +53,10 @@ pub(super) fn key_verdict(
         if (window.last_use.is_some() || !wanted.0) && (window.last_failed.is_some() || !wanted.1) {
             break;
         }
-        let v = e.event.view();
-        if v.key.as_ref().is_none_or(|k| k.arn != arn) {
+        if e.event.key_arn() != Some(arn) {
             continue;
         }
+        let v = e.event.view();
         let call = || SeenCall {
             time: v.time,
             principal: v.principal.to_string(),

@@ -187,6 +187,37 @@ impl PackedEvent {
         self.outcome
     }
 
+    /// One text field without building a view: for scans over many held
+    /// events that test one field (a drill-down's key or principal).
+    fn text(&self, i: usize) -> Option<&str> {
+        let code = self.codes[i];
+        match code {
+            0 => None,
+            c if c & SHARED != 0 => shared::text_of(c & !SHARED),
+            c => {
+                // An own text starts where the own text before it ends.
+                let start = self.codes[..i]
+                    .iter()
+                    .rev()
+                    .find(|&&c| c != 0 && c & SHARED == 0)
+                    .map_or(0, |&c| c as usize - 1);
+                Some(self.slice(start, c as usize - 1))
+            }
+        }
+    }
+
+    /// The key's ARN, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn key_arn(&self) -> Option<&str> {
+        self.text(14)
+    }
+
+    /// The principal, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn principal(&self) -> &str {
+        self.text(7).unwrap_or_default()
+    }
+
     /// Whether the original record text is still held.
     #[must_use]
     pub fn has_raw(&self) -> bool {
@@ -319,6 +350,26 @@ mod tests {
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         packed.strip_raw();
         assert_eq!(packed.view().call, event.call);
+    }
+
+    #[test]
+    fn one_field_reads_as_the_view_reads_it() {
+        for json in [
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
+            "eventID":"e1","awsRegion":"us-east-1","recipientAccountId":"111122223333","errorMessage":"m",
+            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/s",
+              "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"}}},
+            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#,
+            r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z"}"#,
+        ] {
+            let Ok(Parsed::Kms(event)) = parse_record(json) else {
+                panic!("parses")
+            };
+            let packed = PackedEvent::pack(&event);
+            let v = packed.view();
+            assert_eq!(packed.key_arn(), v.key.as_ref().map(|k| k.arn.as_ref()));
+            assert_eq!(packed.principal(), v.principal);
+        }
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! How long the key drill-down's answer to "is this key safe to delete?"
+//! takes once a corpus is loaded (issue 17: every investigation view in
+//! ≤ 100 ms on the 300 k corpus). Loads DIR as the file dashboard does,
+//! then opens the drill-down of every key, the whole range in view, and
+//! times each refresh that builds it (verdict, principals, events):
+//!
+//! ```sh
+//! cargo run --release --example key_verdict_timing -- /tmp/k1
+//! ```
+// A timing tool: it reads the wall clock on purpose.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use kmstop::app::{Action, App, Data, DataConfig, Mode, Pane, update};
+use kmstop::event::{KmsEvent, PackedEvent};
+use kmstop::source::files::{Consumer, Listed, discover, scan};
+
+#[derive(Default)]
+struct Packer(Vec<PackedEvent>);
+
+impl Consumer for Packer {
+    fn consume(&mut self, event: KmsEvent<'_>) {
+        self.0.push(PackedEvent::pack(&event));
+    }
+}
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: key_verdict_timing DIR");
+        return ExitCode::from(2);
+    };
+    let inputs = match discover(std::slice::from_ref(&dir)) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("{}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
+    let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
+    let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
+    for p in packers {
+        for chunk in p.0.chunks(500) {
+            app.data.ingest(chunk.to_vec(), None);
+        }
+    }
+    app.data.finish_files();
+    app.refresh();
+    let now = app.now;
+    // The whole range: the widest window, the most to count and scan.
+    while app.window.duration().is_some() {
+        update(&mut app, Action::CycleWindow, now);
+    }
+    update(&mut app, Action::Focus(Pane::Keys), now);
+    app.refresh();
+    let keys = app.snapshot.keys.len();
+    let mut times = Vec::with_capacity(keys);
+    for i in 0..keys {
+        update(&mut app, Action::Focus(Pane::Keys), now);
+        update(&mut app, Action::Top, now);
+        for _ in 0..i {
+            update(&mut app, Action::Down, now);
+        }
+        app.refresh();
+        // Enter builds the drill-down's rows (the refresh after it finds
+        // them current): time both.
+        let start = Instant::now();
+        update(&mut app, Action::Enter, now);
+        app.refresh();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        let verdict = app
+            .snapshot
+            .drill
+            .as_ref()
+            .and_then(|d| d.verdict.as_ref())
+            .map_or_else(|| "no verdict".to_owned(), |v| v.headline.clone());
+        println!("{:>8.2} ms  {}", times[i], verdict);
+        update(&mut app, Action::Back, now);
+    }
+    times.sort_by(f64::total_cmp);
+    if let (Some(median), Some(worst)) = (times.get(times.len() / 2), times.last()) {
+        println!(
+            "{} keys over {} events: median {median:.2} ms, worst {worst:.2} ms",
+            keys, app.data.events_seen
+        );
+    }
+    ExitCode::SUCCESS
+}
