@@ -69,6 +69,7 @@ fn events(p: &Pools) -> Vec<KmsEvent<'_>> {
                 principal_type: Some(Cow::Borrowed("AssumedRole")),
                 principal_account: Some(Cow::Borrowed(account)),
                 session_name: None,
+                access_key_id: None,
                 source_ip: Some(Cow::Borrowed(&p.ips[rng.random_range(0..p.ips.len())])),
                 user_agent: Some(Cow::Borrowed("aws-sdk-java/2.20")),
                 invoked_by: None,

@@ -116,6 +116,9 @@ pub struct EventRow {
     pub source_ip: Option<String>,
     pub region: Option<String>,
     pub user_agent: Option<String>,
+    /// The credential that signed the call: matched by the `/` filter, so
+    /// `/ASIA…` finds what a leaked key did.
+    pub access_key_id: Option<String>,
 }
 
 /// An event the Events pane lists: where it sits in the log. Its texts
@@ -152,6 +155,7 @@ impl EventRow {
             source_ip: v.source_ip.map(std::borrow::Cow::into_owned),
             region: v.region.map(std::borrow::Cow::into_owned),
             user_agent: v.user_agent.map(std::borrow::Cow::into_owned),
+            access_key_id: v.access_key_id.map(std::borrow::Cow::into_owned),
         }
     }
 
@@ -165,6 +169,7 @@ impl EventRow {
             self.source_ip.as_deref(),
             self.region.as_deref(),
             self.user_agent.as_deref(),
+            self.access_key_id.as_deref(),
         ]
         .into_iter()
         .flatten()

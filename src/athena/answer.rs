@@ -260,6 +260,7 @@ impl Answer {
             principal_type: None,
             principal_account: value("g_principal_account"),
             session_name: None,
+            access_key_id: None,
             source_ip: value("g_source_ip"),
             user_agent: value("g_user_agent"),
             invoked_by: None,

@@ -153,6 +153,10 @@ pub struct KmsEvent<'a> {
     pub principal_account: Option<Cow<'a, str>>,
     /// The role session name of an assumed role (SSO user, instance id…).
     pub session_name: Option<Cow<'a, str>>,
+    /// `userIdentity.accessKeyId`: the credential that signed the call
+    /// (`AKIA…` long-term, `ASIA…` temporary) — what a responder follows
+    /// when a key has leaked.
+    pub access_key_id: Option<Cow<'a, str>>,
     pub source_ip: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
     pub invoked_by: Option<Cow<'a, str>>,
@@ -277,6 +281,7 @@ impl KmsEvent<'_> {
             principal_type: own_opt(self.principal_type),
             principal_account: own_opt(self.principal_account),
             session_name: own_opt(self.session_name),
+            access_key_id: own_opt(self.access_key_id),
             source_ip: own_opt(self.source_ip),
             user_agent: own_opt(self.user_agent),
             invoked_by: own_opt(self.invoked_by),

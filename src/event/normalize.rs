@@ -70,7 +70,7 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
     let time = parse_event_time(&time_text)
         .ok_or_else(|| ParseError::BadEventTime(time_text.clone().into_owned()))?;
 
-    let identity = rec.user_identity.0;
+    let mut identity = rec.user_identity.0;
     let region = rec.region.take();
     let recipient_account = rec.recipient_account.take();
     let request = rec.request_parameters.0;
@@ -110,6 +110,9 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
 
     let error_code = rec.error_code.take();
     let session_name = session_name(&identity);
+    let access_key_id = std::mem::take(&mut identity.access_key_id)
+        .take()
+        .filter(|k| !k.is_empty());
     let (principal, principal_type, principal_account, invoked_by) = principal_of(identity);
     Ok(Parsed::Kms(Box::new(KmsEvent {
         time,
@@ -124,6 +127,7 @@ pub fn normalize<'a>(rec: Record<'a>, raw: Option<&'a str>) -> Result<Parsed<'a>
         principal_type,
         principal_account,
         session_name,
+        access_key_id,
         source_ip: rec.source_ip.take(),
         user_agent: rec.user_agent.take(),
         invoked_by,

@@ -18,7 +18,7 @@ use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.
-const TEXTS: usize = 26;
+const TEXTS: usize = 27;
 /// Where the original record text sits in that list.
 const RAW: usize = TEXTS - 1;
 /// The fields whose values repeat across events (names, principals, keys,
@@ -28,7 +28,7 @@ const RAW: usize = TEXTS - 1;
 /// policies, expiry dates, the record) are the event's own.
 const SHAREABLE: [bool; TEXTS] = [
     false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
-    true, true, false, false, true, true, true, true, false, true, false,
+    true, true, false, false, true, true, true, true, false, true, true, false,
 ];
 /// A field's code with this bit set is a [`shared`] text's number.
 const SHARED: u32 = 1 << 31;
@@ -89,6 +89,7 @@ impl PackedEvent {
             e.call.expiration_model.as_deref(),
             e.call.valid_to.as_deref(),
             e.call.vpc_endpoint.as_deref(),
+            e.access_key_id.as_deref(),
             // Last, at `RAW`; also last in the block.
             e.raw.as_deref(),
         ];
@@ -272,6 +273,7 @@ impl PackedEvent {
             principal_type: field(8),
             principal_account: field(9),
             session_name: field(10),
+            access_key_id: field(25),
             source_ip: field(11),
             user_agent: field(12),
             invoked_by: field(13),

@@ -193,6 +193,8 @@ pub struct UserIdentity<'a> {
     pub account_id: Text<'a>,
     #[serde(rename = "invokedBy", borrow)]
     pub invoked_by: Text<'a>,
+    #[serde(rename = "accessKeyId", borrow)]
+    pub access_key_id: Text<'a>,
     #[serde(rename = "sessionContext", borrow)]
     pub session_context: Obj<SessionContext<'a>>,
 }

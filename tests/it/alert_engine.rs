@@ -26,6 +26,7 @@ fn ev<'a>(secs: i64, name: &'a str, principal: &'a str, id: &'a str) -> KmsEvent
         principal_type: None,
         principal_account: None,
         session_name: None,
+        access_key_id: None,
         source_ip: None,
         user_agent: None,
         invoked_by: None,

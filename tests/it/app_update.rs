@@ -501,3 +501,30 @@ fn the_selected_row_has_its_sparkline_however_far_down() {
     }
     assert!(app.snapshot.principals[0].spark.is_some());
 }
+
+/// `/` on the Events pane matches the access key id that signed a call:
+/// "what did this leaked key do?" is one filter.
+#[test]
+fn the_events_filter_finds_a_calls_access_key() {
+    let mut app = support::app();
+    let t = support::story::start() + chrono::Duration::minutes(119);
+    let signed: Vec<_> = (0..3_u8)
+        .map(|n| {
+            let mut r = support::story::record(
+                800 + usize::from(n),
+                t + chrono::Duration::seconds(n.into()),
+                "Decrypt",
+                support::story::ORDERS,
+                support::story::KEY_ORDERS,
+            );
+            r["userIdentity"]["accessKeyId"] = serde_json::json!("ASIALEAKED00000000001");
+            support::pack(&r)
+        })
+        .collect();
+    app.data.ingest(signed, None);
+    app.refresh();
+    act(&mut app, &[Action::Focus(Pane::Events), Action::Filter]);
+    type_text(&mut app, "ASIALEAKED");
+    act(&mut app, &[Action::Enter]);
+    assert_eq!(app.snapshot.events.len(), 3, "the three signed calls only");
+}

@@ -275,3 +275,37 @@ fn streaming_and_general_readers_agree() {
         assert_eq!(streamed, general, "{name}");
     }
 }
+
+/// `userIdentity.accessKeyId` is the event's `access_key_id` in every
+/// fixture shape that carries one, checked against `serde_json`'s own
+/// reading of the same records (by event id and time).
+#[test]
+fn access_key_ids_are_read_from_every_shape() {
+    let mut seen = 0;
+    for name in [AWSDOCS, CORALOGIX, PANTHER] {
+        let (_, kms) = events(name);
+        let text = std::fs::read_to_string(fixture(name)).expect("fixture readable");
+        let whole: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+        let records = whole["Records"]
+            .as_array()
+            .cloned()
+            .or_else(|| whole.as_array().cloned())
+            .unwrap_or_else(|| vec![whole.clone()]);
+        for r in records {
+            if r["eventSource"] != "kms.amazonaws.com" {
+                continue;
+            }
+            let want = r["userIdentity"]["accessKeyId"]
+                .as_str()
+                .filter(|k| !k.is_empty());
+            let id = r["eventID"].as_str().unwrap_or_default();
+            let time = r["eventTime"].as_str().unwrap_or_default();
+            let Some(e) = kms.iter().find(|e| e.event_id == id && e.time_text == time) else {
+                continue;
+            };
+            assert_eq!(e.access_key_id.as_deref(), want, "{name}: {id}");
+            seen += usize::from(want.is_some());
+        }
+    }
+    assert!(seen >= 10, "only {seen} records carried an access key id");
+}

@@ -90,6 +90,7 @@ fn event(g: &Gen) -> KmsEvent<'_> {
         principal_type: Some(Cow::Borrowed("AssumedRole")),
         principal_account: Some(Cow::Borrowed(ACCOUNT)),
         session_name: None,
+        access_key_id: None,
         source_ip: Some(Cow::Borrowed(&g.ip)),
         user_agent: Some(Cow::Borrowed("aws-sdk-java/2.20")),
         invoked_by: None,
