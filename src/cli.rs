@@ -10,12 +10,14 @@ pub mod athena;
 mod keys;
 mod report;
 mod sim;
+mod who;
 
 pub use keys::KeysArgs;
 use report::REPORT_EXAMPLES;
 pub use report::{Format, ReportArgs};
 use sim::SIM_EXAMPLES;
 pub use sim::{SimArgs, parse_bucket_dir, parse_delay_range};
+pub use who::WhoArgs;
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -113,6 +115,9 @@ pub struct DashboardArgs {
     /// Live mode: count kmstop's own KMS calls too (left out by default).
     #[arg(long)]
     pub include_own_calls: bool,
+
+    #[command(flatten)]
+    pub who: WhoArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,6 +323,9 @@ pub struct TailArgs {
     /// Also print kmstop's own KMS calls (left out by default).
     #[arg(long)]
     pub include_own_calls: bool,
+
+    #[command(flatten)]
+    pub who: WhoArgs,
 }
 
 /// How the live pollers read CloudTrail: the same knobs for the dashboard

@@ -60,3 +60,4 @@ pub mod text;
 pub mod timespec;
 pub mod tui;
 pub mod ui;
+pub mod who;

@@ -227,9 +227,13 @@ impl Data {
         let mut added = Vec::with_capacity(events.len());
         for (event, at) in events {
             let view = event.view();
-            if self.store.ingest(&view, store_now) != Ingested::Added {
-                self.refused += 1;
-                continue;
+            match self.store.ingest(&view, store_now) {
+                Ingested::Added => {}
+                Ingested::NotSelected => continue,
+                _ => {
+                    self.refused += 1;
+                    continue;
+                }
             }
             drop(view);
             let time = event.time();

@@ -238,7 +238,7 @@ pub fn defaults() -> Vec<Binding> {
             Action::Filter,
             "filter",
             &[K::ch('/')],
-            "filter rows by regex",
+            "filter rows by regex; akid:/ip:/session:",
         ),
         b(
             Action::CycleSort,

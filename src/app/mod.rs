@@ -179,6 +179,26 @@ pub struct SortState {
 pub struct Filter {
     pub text: String,
     pub regex: Regex,
+    /// `akid:…`, `session:…`, `principal:…`, `ip:…`: the Events pane
+    /// lists exactly the calls it selects; other panes match its value
+    /// as text (in `regex`).
+    pub selector: Option<crate::who::Selector>,
+}
+
+impl Filter {
+    pub fn of_selector(text: String, selector: crate::who::Selector) -> Self {
+        let value = text
+            .split_once(':')
+            .map_or(text.as_str(), |(_, v)| v.trim());
+        // An escaped literal always compiles.
+        let regex = Regex::new(&regex::escape(value))
+            .unwrap_or_else(|_| unreachable!("an escaped literal is a valid pattern"));
+        Self {
+            text,
+            regex,
+            selector: Some(selector),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -139,6 +139,14 @@ fn submit(app: &mut App, p: &mut Prompt) -> bool {
         PromptKind::Filter => {
             let filter = if p.input.is_empty() {
                 None
+            } else if let Some(selector) = crate::who::Selector::parse_named(&p.input) {
+                match selector {
+                    Ok(selector) => Some(Filter::of_selector(p.input.clone(), selector)),
+                    Err(e) => {
+                        p.error = Some(e.to_string());
+                        return false;
+                    }
+                }
             } else {
                 match RegexBuilder::new(&p.input)
                     .size_limit(REGEX_SIZE_LIMIT)
@@ -147,6 +155,7 @@ fn submit(app: &mut App, p: &mut Prompt) -> bool {
                     Ok(regex) => Some(Filter {
                         text: p.input.clone(),
                         regex,
+                        selector: None,
                     }),
                     Err(e) => {
                         // The error is several lines with a caret; the

@@ -119,6 +119,7 @@ pub struct EventRow {
     /// The credential that signed the call: matched by the `/` filter, so
     /// `/ASIA…` finds what a leaked key did.
     pub access_key_id: Option<String>,
+    pub session_name: Option<String>,
 }
 
 /// An event the Events pane lists: where it sits in the log. Its texts
@@ -156,10 +157,19 @@ impl EventRow {
             region: v.region.map(std::borrow::Cow::into_owned),
             user_agent: v.user_agent.map(std::borrow::Cow::into_owned),
             access_key_id: v.access_key_id.map(std::borrow::Cow::into_owned),
+            session_name: v.session_name.map(std::borrow::Cow::into_owned),
         }
     }
 
     pub(super) fn matches(&self, f: &Filter) -> bool {
+        if let Some(selector) = &f.selector {
+            return selector.matches_caller(&crate::who::Caller {
+                principal: &self.principal,
+                access_key_id: self.access_key_id.as_deref(),
+                session_name: self.session_name.as_deref(),
+                source_ip: self.source_ip.as_deref(),
+            });
+        }
         [
             Some(self.name.as_str()),
             Some(self.principal.as_str()),

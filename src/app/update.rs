@@ -270,7 +270,11 @@ fn enter(app: &mut App) {
                     if let (Ok(regex), Some(events)) = (RegexBuilder::new(&text).build(), events)
                         && let Some(d) = app.drills.last_mut()
                     {
-                        d.filter = Some(Filter { text, regex });
+                        d.filter = Some(Filter {
+                            text,
+                            regex,
+                            selector: None,
+                        });
                         d.section = events;
                         d.lists[events.min(2)].reset(0);
                     }

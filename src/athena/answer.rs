@@ -126,6 +126,7 @@ impl Answer {
                 files_read: 0,
                 alerts: Vec::new(),
                 alerts_out_of_order: 0,
+                who: None,
             },
             principals: HashMap::new(),
             keys: HashMap::new(),

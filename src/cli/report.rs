@@ -18,6 +18,10 @@ Examples:
   kmstop report --source ./logs --format csv --section denied > denied.csv
   kmstop report --source ./logs --format json \\
     | jq '.alerts[] | select(.state == \"firing\")'
+  kmstop report --source ./logs --access-key AKIAIOSFODNN7EXAMPLE \\
+    --format csv --section calls > what-the-key-did.csv
+  kmstop report --source ./logs --who session:alice@example.com \\
+    --who ip:198.51.100.0/24 --format html > alice.html
   kmstop report --source ./logs --rules my-rules.toml --alerts-log alerts.jsonl
   aws cloudtrail lookup-events ... | kmstop report --source -
   kmstop report --source s3://org-trail-bucket --since 1h \\
@@ -109,6 +113,9 @@ pub struct ReportArgs {
     /// its stdin: at most 10 runs a minute, each killed after 10 s.
     #[arg(long, value_name = "CMD")]
     pub on_alert: Option<String>,
+
+    #[command(flatten)]
+    pub who: super::WhoArgs,
 
     #[command(flatten)]
     pub athena: athena::ReportAthenaArgs,

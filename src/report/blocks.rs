@@ -56,6 +56,9 @@ pub struct Summary {
     /// Said loudly: the report lacks what could not be read.
     pub incomplete: Option<String>,
     pub not_known: Option<String>,
+    /// `--who`: whose calls alone are counted, and how many others were
+    /// left out. Holds the user's selector: escape it.
+    pub who: Option<String>,
 }
 
 #[must_use]
@@ -76,6 +79,13 @@ pub fn summary(report: &Report, range: TimeRange) -> Summary {
         }),
         not_known: (!s.not_known.is_empty())
             .then(|| format!("Not known to this source: {}.", s.not_known.join(", "))),
+        who: report.who.as_ref().map(|w| {
+            format!(
+                "Only the calls of {}: {} other KMS event(s) in range are left out of every count.",
+                w.selectors.join(" or "),
+                w.other_events
+            )
+        }),
     }
 }
 
@@ -86,6 +96,8 @@ pub struct Block {
     pub shown: usize,
     pub total: usize,
     pub headers: &'static [&'static str],
+    /// How a cut table was chosen: "top" (busiest) or "first" (earliest).
+    pub cut: &'static str,
     pub rows: Vec<Vec<Cell>>,
     /// What to say instead of an empty table, if anything.
     pub empty: Option<&'static str>,
@@ -96,7 +108,10 @@ impl Block {
     #[must_use]
     pub fn heading(&self) -> String {
         if self.shown < self.total {
-            format!("{} (top {} of {})", self.title, self.shown, self.total)
+            format!(
+                "{} ({} {} of {})",
+                self.title, self.cut, self.shown, self.total
+            )
         } else {
             self.title.to_owned()
         }
@@ -107,13 +122,59 @@ impl Block {
 /// changes, each cut to `top` rows.
 #[must_use]
 pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
-    vec![
-        alerts(report, top),
+    let mut blocks = vec![alerts(report, top)];
+    blocks.extend(calls(report, top));
+    blocks.extend([
         principals(report, top, true),
         principals(report, top, false),
         keys(report, top),
         control_plane(report, top),
-    ]
+    ]);
+    blocks
+}
+
+/// `--who`'s calls, earliest first: the credential's timeline.
+fn calls(report: &Report, top: usize) -> Option<Block> {
+    let who = report.who.as_ref()?;
+    let opt = |t: &Option<String>| data(t.as_deref().unwrap_or("–"));
+    let rows = who
+        .calls
+        .iter()
+        .take(top)
+        .map(|c| {
+            vec![
+                own(&time(Some(c.time))),
+                data(&c.event_name),
+                own(&c.outcome.as_str()),
+                opt(&c.error_code),
+                opt(&c.key_arn),
+                opt(&c.region),
+                opt(&c.source_ip),
+                data(&c.principal),
+                data(&c.event_id),
+            ]
+        })
+        .collect::<Vec<_>>();
+    let total = who.calls.len() + usize::try_from(who.calls_not_listed).unwrap_or(usize::MAX);
+    Some(Block {
+        title: "Calls of the selection",
+        shown: rows.len(),
+        total,
+        headers: &[
+            "time",
+            "call",
+            "outcome",
+            "error",
+            "key",
+            "region",
+            "source",
+            "principal",
+            "event id",
+        ],
+        cut: "first",
+        rows,
+        empty: Some("No call matched the selection."),
+    })
 }
 
 fn alerts(report: &Report, top: usize) -> Block {
@@ -154,6 +215,7 @@ fn alerts(report: &Report, top: usize) -> Block {
             "last",
             "evidence (event ids)",
         ],
+        cut: "top",
         rows,
         empty: Some("No alert."),
     }
@@ -204,6 +266,7 @@ fn principals(report: &Report, top: usize, denied_only: bool) -> Block {
             "first seen",
             "last seen",
         ],
+        cut: "top",
         rows,
         empty: None,
     }
@@ -228,6 +291,7 @@ fn keys(report: &Report, top: usize) -> Block {
         shown: rows.len(),
         total: report.keys.len(),
         headers: &["key", "events", "denied", "principals"],
+        cut: "top",
         rows,
         empty: None,
     }
@@ -265,6 +329,7 @@ fn control_plane(report: &Report, top: usize) -> Block {
             "error",
             "event id",
         ],
+        cut: "top",
         rows,
         empty: None,
     }

@@ -22,6 +22,8 @@ pub enum Section {
     Denied,
     ControlPlane,
     EventNames,
+    /// The calls --who / --access-key selected, in time order.
+    Calls,
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -99,6 +101,7 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
             }
         }
         Section::Alerts => write_alerts(report, &mut w)?,
+        Section::Calls => write_calls(report, &mut w)?,
         Section::EventNames => {
             w.write_record(["event_name", "events"])?;
             for (name, n) in &report.event_names {
@@ -107,6 +110,49 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
         }
     }
     w.flush()
+}
+
+/// The selected calls; without a selection, only the header (a script
+/// reading it gets columns, not a surprise).
+fn write_calls<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result<()> {
+    w.write_record([
+        "time",
+        "event_name",
+        "outcome",
+        "error_code",
+        "principal",
+        "principal_account",
+        "access_key_id",
+        "session_name",
+        "source_ip",
+        "user_agent",
+        "region",
+        "key",
+        "key_arn",
+        "key_account",
+        "event_id",
+    ])?;
+    let opt = |s: &Option<String>| for_csv(s.as_deref().unwrap_or_default()).into_owned();
+    for c in report.who.iter().flat_map(|w| &w.calls) {
+        w.write_record([
+            time(Some(c.time)).as_str(),
+            &for_csv(&c.event_name),
+            c.outcome.as_str(),
+            &opt(&c.error_code),
+            &for_csv(&c.principal),
+            &opt(&c.principal_account),
+            &opt(&c.access_key_id),
+            &opt(&c.session_name),
+            &opt(&c.source_ip),
+            &opt(&c.user_agent),
+            &opt(&c.region),
+            &opt(&c.key),
+            &opt(&c.key_arn),
+            &opt(&c.key_account),
+            &for_csv(&c.event_id),
+        ])?;
+    }
+    Ok(())
 }
 
 fn write_alerts<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result<()> {

@@ -116,6 +116,13 @@ fn heading(page: &mut String, report: &Report, range: TimeRange) {
     if let Some(not_known) = &summary.not_known {
         let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape_html(not_known));
     }
+    if let Some(who) = &summary.who {
+        let _ = writeln!(
+            page,
+            "<p class=\"warn\"><strong>Selection:</strong> {}</p>",
+            escape_html(who)
+        );
+    }
 }
 
 fn timeline(page: &mut String, report: &Report) {

@@ -82,6 +82,9 @@ pub fn write_markdown(
     if let Some(not_known) = &summary.not_known {
         let _ = writeln!(md, "\n{}", escape_markdown(not_known));
     }
+    if let Some(who) = &summary.who {
+        let _ = writeln!(md, "\n**Selection:** {}", escape_markdown(who));
+    }
     md.push('\n');
     for block in blocks(report, top) {
         let _ = writeln!(md, "## {}\n", block.heading());

@@ -12,6 +12,7 @@ mod markdown;
 mod table;
 mod tally;
 mod timeline;
+pub mod who;
 
 use std::collections::BTreeMap;
 
@@ -61,6 +62,10 @@ pub struct Report {
     /// alert-relevant events whose files are far out of time order). When
     /// zero, the alerts are those of an exact time-ordered replay.
     pub alerts_out_of_order: u64,
+    /// `--who` / `--access-key`: what was selected, what was left out,
+    /// and the selected calls in time order. Absent without a selector.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub who: Option<who::WhoReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,6 +216,8 @@ pub struct ReportSettings {
     pub threads: usize,
     pub rules: Vec<RuleSpec>,
     pub inventory: Inventory,
+    /// Only the calls these select are counted (`--who`).
+    pub who: crate::who::Who,
 }
 
 impl ReportSettings {
@@ -226,6 +233,7 @@ impl ReportSettings {
             threads,
             rules: crate::alert::builtin::rules(),
             inventory: Inventory::default(),
+            who: crate::who::Who::default(),
         }
     }
 }
@@ -258,7 +266,16 @@ pub fn build_report(
             feed
         });
         let plausible = settings.plausible;
-        let new_tally = || Tally::new(&seen, range, plausible, &interest, sender.clone());
+        let new_tally = || {
+            Tally::new(
+                &seen,
+                range,
+                plausible,
+                &interest,
+                &settings.who,
+                sender.clone(),
+            )
+        };
         let (tallies, stats) = scan(inputs, settings.threads, new_tally, on_problem);
         let mut tallies = tallies.into_iter();
         let mut total = tallies.next().unwrap_or_else(new_tally);

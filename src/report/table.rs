@@ -179,15 +179,27 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         pushed_down_summary(report)
     };
     writeln!(out, "{}", textwrap::fill(&summary, usize::from(opts.width)))?;
+    if let Some(who) = &report.who {
+        let line = format!(
+            "ONLY the calls of {}: {} other KMS event(s) in range left out of every count below.",
+            cell(&who.selectors.join(" or ")),
+            who.other_events
+        );
+        writeln!(out, "{}", textwrap::fill(&line, usize::from(opts.width)))?;
+    }
+    let calls = report.who.as_ref().map(|_| Section::Calls);
     let sections = match opts.section {
         Some(only) => vec![only],
-        None => vec![
-            Section::Alerts,
-            Section::Principals,
-            Section::Keys,
-            Section::Denied,
-            Section::ControlPlane,
-        ],
+        None => [Section::Alerts]
+            .into_iter()
+            .chain(calls)
+            .chain([
+                Section::Principals,
+                Section::Keys,
+                Section::Denied,
+                Section::ControlPlane,
+            ])
+            .collect(),
     };
     sections.into_iter().try_for_each(|section| match section {
         Section::Principals | Section::Denied => write_principals(report, section, opts, &mut out),
@@ -195,6 +207,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         Section::ControlPlane => write_control_plane(report, opts, &mut out),
         Section::EventNames => write_event_names(report, opts, &mut out),
         Section::Alerts => write_alerts(report, opts, &mut out),
+        Section::Calls => write_calls(report, opts, &mut out),
     })
 }
 
@@ -418,6 +431,61 @@ fn write_alerts(report: &Report, opts: TableOptions, out: &mut impl Write) -> io
                 a.count.to_string(),
                 short_time(Some(a.first)),
                 short_time(Some(a.last)),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)
+}
+
+/// The selected calls in time order, the earliest `top` when cut.
+fn write_calls(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    const COLUMNS: [Column; 9] = [
+        col("time", Fit::Fixed, 0),
+        col("event", Fit::Wrap, 0),
+        col("outcome", Fit::Fixed, 0),
+        col("key", Fit::Wrap, 0),
+        col("key account", Fit::Wrap, 3),
+        col("region", Fit::Wrap, 2),
+        col("source", Fit::Wrap, 1),
+        col("principal", Fit::Wrap, 4),
+        col("event id", Fit::Wrap, 5),
+    ];
+    let Some(who) = &report.who else {
+        return writeln!(
+            out,
+            "\nCALLS: no selection (use --who or --access-key to list one credential's calls)"
+        );
+    };
+    let total = who.calls.len() as u64 + who.calls_not_listed;
+    let shown = who.calls.len().min(opts.top);
+    if (shown as u64) < total {
+        writeln!(
+            out,
+            "\nCALLS (first {shown} of {total}, in time order; --top N or --format csv --section calls for more)"
+        )?;
+    } else {
+        writeln!(out, "\nCALLS ({total}, in time order)")?;
+    }
+    let cells: Vec<Vec<String>> = who
+        .calls
+        .iter()
+        .take(opts.top)
+        .map(|c| {
+            let outcome = match &c.error_code {
+                Some(code) => format!("{} {}", c.outcome, cell(code)),
+                None => c.outcome.to_string(),
+            };
+            let opt = |t: &Option<String>| cell(t.as_deref().unwrap_or("-"));
+            vec![
+                short_time(Some(c.time)),
+                cell(&c.event_name),
+                outcome,
+                opt(&c.key),
+                opt(&c.key_account),
+                opt(&c.region),
+                opt(&c.source_ip),
+                cell(&c.principal),
+                cell(&c.event_id),
             ]
         })
         .collect();

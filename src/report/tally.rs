@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::alerts::Interest;
 use super::timeline::Timeline;
+use super::who::CallLog;
 use super::{ControlPlaneRow, KeyRow, PrincipalRow, Report, Skipped, earliest, latest, sort_rows};
 use crate::dedup::{SeenSet, Sighting};
 use crate::event::{KmsEvent, Outcome, PackedEvent};
 use crate::source::files::{Consumer, ScanStats};
+use crate::who::Who;
 
 /// The events a report covers: `since <= time <= until`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +74,9 @@ pub struct Tally<'d> {
     event_names: HashMap<Box<str>, u64>,
     control_plane: Vec<ControlPlaneRow>,
     timeline: Timeline,
+    /// `--who`: only the calls it selects are counted.
+    who: &'d Who,
+    calls: CallLog,
 }
 
 fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
@@ -90,6 +95,7 @@ impl<'d> Tally<'d> {
         range: TimeRange,
         plausible: crate::event::Plausible,
         interest: &'d Interest,
+        who: &'d Who,
         to_alerts: FileSender,
     ) -> Self {
         Self {
@@ -113,6 +119,8 @@ impl<'d> Tally<'d> {
             event_names: HashMap::new(),
             control_plane: Vec::new(),
             timeline: Timeline::default(),
+            who,
+            calls: CallLog::default(),
         }
     }
 
@@ -179,6 +187,7 @@ impl<'d> Tally<'d> {
             k.principals.extend(o.principals);
         }
         self.control_plane.extend(other.control_plane);
+        self.calls.merge(other.calls);
     }
 
     /// The finished report, rows in the contract's order.
@@ -203,6 +212,7 @@ impl<'d> Tally<'d> {
             .map(|(arn, k)| KeyRow::new(arn.into(), k.events, k.denied, k.principals.len() as u64))
             .collect();
         let control_plane = self.control_plane;
+        let who = (!self.who.is_everyone()).then(|| self.calls.finish(self.who.labels()));
         let mut report = Report {
             events: self.events,
             denied: self.denied,
@@ -236,6 +246,7 @@ impl<'d> Tally<'d> {
             files_read: scan.files_read,
             alerts: Vec::new(),
             alerts_out_of_order: 0,
+            who,
         };
         sort_rows(&mut report);
         report
@@ -262,7 +273,11 @@ impl Consumer for Tally<'_> {
             self.out_of_range += 1;
         } else {
             match self.seen.sighting(event.identity(), event.substance()) {
+                Sighting::First if !self.who.matches(&event) => self.calls.other_events += 1,
                 Sighting::First => {
+                    if !self.who.is_everyone() {
+                        self.calls.add(&event);
+                    }
                     self.count(&event);
                     if self.interest.wants(&event) {
                         self.for_alerts.push(PackedEvent::pack(&event));

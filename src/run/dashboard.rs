@@ -129,6 +129,12 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
         Ok(table) => table,
         Err(message) => return usage_error(&message),
     };
+    let who = args.who.who();
+    if athena.is_some() && !who.is_everyone() {
+        return usage_error(
+            "--who/--access-key cannot be pushed down to Athena yet: open the trail's files with --source s3://BUCKET instead",
+        );
+    }
     let live = args.sources.is_empty();
     let (inputs, s3) = if live || athena.is_some() {
         (Vec::new(), None)
@@ -172,6 +178,7 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
             .export_dir
             .clone()
             .unwrap_or_else(crate::tui::default_export_dir),
+        who,
     };
     if let Some(table) = athena {
         return super::athena_dashboard::run(args, &table, opts, clock);

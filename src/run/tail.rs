@@ -133,6 +133,8 @@ struct Printer<'a> {
     trails: BTreeMap<SourceId, TrailStatus>,
     live_tails: BTreeMap<SourceId, LiveTailStatus>,
     clock: Arc<dyn Clock>,
+    /// `--who`: only these calls are printed (and replayed for --alerts).
+    who: crate::who::Who,
 }
 
 impl Printer<'_> {
@@ -140,7 +142,10 @@ impl Printer<'_> {
     /// saved only then, so it never covers an event not yet written.
     fn take(&mut self, update: SourceMsg) -> io::Result<()> {
         match update {
-            SourceMsg::Events { events, .. } => {
+            SourceMsg::Events { mut events, .. } => {
+                if !self.who.is_everyone() {
+                    events.retain(|e| self.who.matches(&e.view()));
+                }
                 if let Some(engine) = self.engine.as_mut() {
                     for e in events {
                         self.replay.push(e.time(), e);
@@ -243,7 +248,14 @@ async fn follow(
         trails: BTreeMap::new(),
         live_tails: BTreeMap::new(),
         clock,
+        who: args.who.who(),
     };
+    if !printer.who.is_everyone() {
+        eprintln!(
+            "kmstop: tail: printing only the calls of {}",
+            escape_control(&printer.who.to_string())
+        );
+    }
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut exit = ExitCode::SUCCESS;
     let mut writable = true;

@@ -42,6 +42,10 @@ pub struct StoreConfig {
     /// held whole with exact totals (file mode). `None`: the width stays
     /// and old buckets leave with the retention.
     pub max_buckets: Option<usize>,
+    /// `--who`: only the calls it selects are counted; the others are
+    /// refused as [`Ingested::NotSelected`](super::Ingested::NotSelected)
+    /// once, after de-duplication, so their count is of distinct events.
+    pub who: crate::who::Who,
 }
 
 impl Default for StoreConfig {
@@ -60,6 +64,7 @@ impl Default for StoreConfig {
             max_contexts: 100_000,
             contexts_per_entity: 1_000,
             max_buckets: None,
+            who: crate::who::Who::default(),
         }
     }
 }

@@ -84,6 +84,7 @@ impl Store {
                 duplicates: self.refused.duplicates - before.duplicates,
                 too_old: self.refused.too_old - before.too_old,
                 too_new: self.refused.too_new - before.too_new,
+                not_selected: self.refused.not_selected - before.not_selected,
             },
         }
     }
@@ -145,6 +146,10 @@ impl Store {
         if !self.seen.insert(event.time.timestamp(), id_hash) {
             self.refused.duplicates += 1;
             return Ingested::Duplicate;
+        }
+        if !self.config.who.matches(event) {
+            self.refused.not_selected += 1;
+            return Ingested::NotSelected;
         }
         let (principal, key, index) = self.tally(
             &Tallied {

@@ -49,6 +49,8 @@ pub enum Ingested {
     TooOld,
     /// Further ahead of `now` than the configured tolerance.
     TooNew,
+    /// A distinct event that `--who` does not select.
+    NotSelected,
 }
 
 /// A dimension the store counts by.
@@ -122,6 +124,8 @@ pub struct Refused {
     pub duplicates: u64,
     pub too_old: u64,
     pub too_new: u64,
+    /// Distinct events `--who` left out.
+    pub not_selected: u64,
 }
 
 /// Totals of one [`Store::ingest_batch`] call.

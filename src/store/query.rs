@@ -32,6 +32,11 @@ impl Store {
         self.refused
     }
 
+    /// What `--who` selects (everyone when not given).
+    pub fn who(&self) -> &crate::who::Who {
+        &self.config.who
+    }
+
     /// Buckets held (including empty ones between the oldest and newest).
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()

@@ -94,7 +94,8 @@ fn duplicates_count_once_and_late_events_land_in_their_bucket() {
         Refused {
             duplicates: 1,
             too_old: 1,
-            too_new: 1
+            too_new: 1,
+            not_selected: 0,
         }
     );
     let late_bucket = s.bucket_index(late.time);

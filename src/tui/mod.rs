@@ -65,6 +65,8 @@ pub struct DashboardOptions {
     pub panic_key: Option<char>,
     /// Where `e` writes its files.
     pub export_dir: PathBuf,
+    /// `--who`: only the calls it selects are counted and shown.
+    pub who: crate::who::Who,
 }
 
 /// A message to the loop.
@@ -208,7 +210,7 @@ pub fn run_dashboard(
 }
 
 fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App> {
-    let (config, mode) = match &opts.source {
+    let (mut config, mode) = match &opts.source {
         Source::Files { paths, .. } => (
             DataConfig::files(),
             Mode::Files(paths.iter().map(|p| p.display().to_string()).collect()),
@@ -219,6 +221,7 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
             Mode::Athena(status.table.clone()),
         ),
     };
+    config.store.who = opts.who.clone();
     let data = Data::new(&config, opts.rules.clone()).context("the alert rules do not compile")?;
     let mut app = App::new(data, mode, now);
     if matches!(opts.source, Source::Files { .. }) {

@@ -84,6 +84,21 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
     let mut second = vec![
         Span::styled(" events ", theme.style(Slot::Muted)),
         Span::styled(count(app.data.events_seen), theme.style(Slot::Text)),
+    ];
+    let who = app.data.store.who();
+    if !who.is_everyone() {
+        // Every pane below counts only these calls: never let a filtered
+        // view pass for the whole account.
+        second.push(Span::styled(
+            format!(
+                "  only {} ({} other left out)",
+                safe(&who.to_string(), width / 3),
+                count(app.data.store.refused().not_selected)
+            ),
+            theme.style(Slot::Warn),
+        ));
+    }
+    second.extend([
         Span::styled("  ev/s ", theme.style(Slot::Muted)),
         if let Some(share) = app.filling_total() {
             Span::styled(
@@ -101,7 +116,7 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> [Line<'static>; 2] {
         Span::styled("  window ", theme.style(Slot::Muted)),
         Span::styled(app.window.label(), theme.style(Slot::Text)),
         Span::raw("  "),
-    ];
+    ]);
     let t = s.time.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     if app.cursor.is_some() {
         second.push(Span::styled("cursor ", theme.style(Slot::Accent)));

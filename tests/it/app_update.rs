@@ -528,3 +528,57 @@ fn the_events_filter_finds_a_calls_access_key() {
     act(&mut app, &[Action::Enter]);
     assert_eq!(app.snapshot.events.len(), 3, "the three signed calls only");
 }
+
+/// `/akid:…` lists exactly one credential's calls (not every call whose
+/// text merely contains it), `/ip:CIDR` a network's, and a malformed
+/// selector is refused with what to write instead.
+#[test]
+fn the_events_filter_takes_credential_and_network_selectors() {
+    let mut app = support::app();
+    let t = support::story::start() + chrono::Duration::minutes(119);
+    let calls: Vec<_> = (0..4_u8)
+        .map(|n| {
+            let mut r = support::story::record(
+                900 + usize::from(n),
+                t + chrono::Duration::seconds(n.into()),
+                "Decrypt",
+                support::story::ORDERS,
+                support::story::KEY_ORDERS,
+            );
+            // Two calls signed by the leaked key, from 198.51.100.7; one by a
+            // key whose id only starts like it; one from a neighbour network.
+            let (akid, ip) = match n {
+                0 | 1 => ("ASIALEAKED00000000001", "198.51.100.7"),
+                2 => ("ASIALEAKED000000000012", "198.51.100.9"),
+                _ => ("ASIAOTHER000000000003", "198.51.101.1"),
+            };
+            r["userIdentity"]["accessKeyId"] = serde_json::json!(akid);
+            r["sourceIPAddress"] = serde_json::json!(ip);
+            support::pack(&r)
+        })
+        .collect();
+    app.data.ingest(calls, None);
+    app.refresh();
+    let retype = |app: &mut App, text: &str| {
+        act(app, &[Action::Focus(Pane::Events), Action::Filter]);
+        if let Some(Overlay::Prompt(p)) = &mut app.overlay {
+            p.input.clear();
+        }
+        type_text(app, text);
+    };
+    let filtered = |app: &mut App, text: &str| {
+        retype(app, text);
+        act(app, &[Action::Enter]);
+        app.snapshot.events.len()
+    };
+    assert_eq!(filtered(&mut app, "akid:ASIALEAKED00000000001"), 2);
+    assert_eq!(filtered(&mut app, "ip:198.51.100.0/24"), 3);
+    assert_eq!(filtered(&mut app, "ip:198.51.100.7"), 2);
+    retype(&mut app, "ip:198.51.100.0/99");
+    act(&mut app, &[Action::Enter]);
+    let Some(Overlay::Prompt(prompt)) = &app.overlay else {
+        panic!("a bad selector keeps the prompt open");
+    };
+    let error = prompt.error.as_deref().unwrap_or_default();
+    assert!(error.contains("not an address or network"), "{error}");
+}

@@ -61,6 +61,7 @@ fn the_core_does_no_io_and_knows_no_higher_layer() {
         "inventory",
         "feed",
         "deletion",
+        "who",
     ];
     let found = uses(
         &core,

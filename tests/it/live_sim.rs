@@ -108,6 +108,10 @@ fn stop(mut child: Child) -> String {
 }
 
 fn tail(sim: &SimHandle, state: &std::path::Path, resume: bool) -> Child {
+    tail_with(sim, state, resume, &[])
+}
+
+fn tail_with(sim: &SimHandle, state: &std::path::Path, resume: bool, extra: &[&str]) -> Child {
     let mut cmd = kmstop();
     cmd.args([
         "tail",
@@ -128,6 +132,7 @@ fn tail(sim: &SimHandle, state: &std::path::Path, resume: bool) -> Child {
     if resume {
         cmd.arg("--resume");
     }
+    cmd.args(extra);
     cmd.spawn().expect("start kmstop tail")
 }
 
@@ -218,6 +223,51 @@ fn tail_prints_every_event_once_under_faults_and_late_delivery() {
         .filter(|r| r.error.as_deref() == Some("ThrottlingException"))
         .count();
     assert!(throttled > 0, "no throttles were injected; stderr: {err}");
+}
+
+/// `tail --who principal:…` prints exactly that principal's calls, each
+/// once, and nobody else's.
+#[test]
+fn tail_with_a_selector_prints_only_its_calls() {
+    let start = now();
+    let until = start + chrono::Duration::seconds(15);
+    let sim = faulty_sim(chrono::Duration::seconds(15));
+    let history = sim.ground_truth("us-east-1", start - chrono::Duration::minutes(3), start);
+    let mut by_principal: HashMap<&str, usize> = HashMap::new();
+    for e in &history {
+        *by_principal.entry(e.principal.as_str()).or_default() += 1;
+    }
+    let Some((principal, _)) = by_principal
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("arn:"))
+        .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
+    else {
+        panic!("the simulator's history has callers");
+    };
+    let principal = principal.to_owned();
+    let state = tempfile::tempdir().expect("tempdir");
+    let selector = format!("principal:{principal}");
+    let mut child = tail_with(&sim, state.path(), false, &["--who", &selector]);
+    let lines = Lines::follow(&mut child);
+    settle(until);
+    let err = stop(child);
+    assert!(
+        err.contains("printing only the calls of principal:"),
+        "{err}"
+    );
+    let mut want: Vec<String> = sim
+        .ground_truth("us-east-1", start - chrono::Duration::minutes(3), until)
+        .into_iter()
+        .filter(|e| e.principal == principal)
+        .map(|e| e.event_id)
+        .collect();
+    want.sort();
+    assert!(
+        want.len() > 5,
+        "too few of {principal}'s calls: {}",
+        want.len()
+    );
+    assert_exactly_once(&lines.ids(), &want);
 }
 
 #[test]

@@ -58,3 +58,4 @@ mod trail_queue;
 mod trail_union;
 mod tui_e2e;
 mod union_dashboard;
+mod who;

@@ -1,0 +1,40 @@
+//! `--who` and `--access-key`: the same selection for the dashboard,
+//! `report` and `tail`.
+
+use clap::Args;
+
+use crate::who::{Selector, Who};
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct WhoArgs {
+    /// Only the calls of a credential, session, principal or network:
+    /// akid:AKIA…, session:NAME, principal:role/NAME (or its ARN),
+    /// ip:ADDR or ip:CIDR; a bare access key id or address also works.
+    /// Repeat to follow several (a call matching any is kept); what is
+    /// left out is counted and said.
+    #[arg(long, value_name = "SELECTOR", value_parser = Selector::parse)]
+    pub who: Vec<Selector>,
+
+    /// Only the calls signed with this access key id (AKIA… or ASIA…):
+    /// the same as --who akid:ID.
+    #[arg(long = "access-key", value_name = "ID", value_parser = access_key)]
+    pub access_keys: Vec<Selector>,
+}
+
+fn access_key(text: &str) -> Result<Selector, String> {
+    let id = text.trim();
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{:?} is not an access key id (letters and digits, such as AKIAIOSFODNN7EXAMPLE)",
+            crate::text::escape_control(id)
+        ));
+    }
+    Ok(Selector::AccessKey(id.to_owned()))
+}
+
+impl WhoArgs {
+    #[must_use]
+    pub fn who(&self) -> Who {
+        Who::new(self.who.iter().chain(&self.access_keys).cloned().collect())
+    }
+}

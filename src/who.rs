@@ -1,0 +1,233 @@
+//! `--who`: the calls of one credential, session, principal or network —
+//! what a responder follows when a key has leaked.
+//!
+//! A selector names what to follow: `akid:AKIA…` (the access key id that
+//! signed the call), `session:NAME` (an assumed role's session name),
+//! `principal:role/orders-api` (a principal as kmstop shows it, or the
+//! resource part of its ARN), `ip:203.0.113.7` or `ip:10.0.0.0/8`. A bare
+//! access key id or address is understood without its prefix. Several
+//! selectors select the calls any of them matches.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::event::KmsEvent;
+
+/// The longest selector value accepted: longer than any access key id,
+/// session name (64), principal ARN or network.
+const MAX_VALUE: usize = 2048;
+
+/// One thing to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    AccessKey(String),
+    Session(String),
+    Principal(String),
+    Network(IpNet),
+}
+
+/// Why a selector was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    #[error("empty selector: give akid:ID, session:NAME, principal:NAME or ip:ADDR[/LEN]")]
+    Empty,
+    #[error("selector is {0} bytes long; at most {MAX_VALUE} are accepted")]
+    TooLong(usize),
+    #[error("{0:?} is not an address or network (ip: takes 203.0.113.7 or 10.0.0.0/8)")]
+    BadNetwork(String),
+    #[error(
+        "{0:?} is neither an access key id nor an address: say which with akid:, session:, principal: or ip:"
+    )]
+    Ambiguous(String),
+    #[error("unknown selector kind {0:?}: use akid:, session:, principal: or ip:")]
+    UnknownKind(String),
+}
+
+impl Selector {
+    /// Reads `akid:…`, `session:…`, `principal:…`, `ip:…`, or a bare
+    /// access key id or address.
+    ///
+    /// # Errors
+    /// Empty, overlong or unreadable selectors, with what to write instead.
+    pub fn parse(text: &str) -> Result<Self, SelectorError> {
+        let text = text.trim();
+        if text.len() > MAX_VALUE {
+            return Err(SelectorError::TooLong(text.len()));
+        }
+        let nonempty = |v: &str| {
+            let v = v.trim();
+            if v.is_empty() {
+                Err(SelectorError::Empty)
+            } else {
+                Ok(v.to_owned())
+            }
+        };
+        if text.is_empty() {
+            return Err(SelectorError::Empty);
+        }
+        // ARNs hold colons too: only a known kind before the first colon
+        // is a kind.
+        if let Some((kind, value)) = text.split_once(':') {
+            match kind.to_ascii_lowercase().as_str() {
+                "akid" | "access-key" | "accesskeyid" => {
+                    return Ok(Self::AccessKey(nonempty(value)?));
+                }
+                "session" => return Ok(Self::Session(nonempty(value)?)),
+                "principal" => return Ok(Self::Principal(nonempty(value)?)),
+                "ip" => return network(&nonempty(value)?).map(Self::Network),
+                "arn" => return Ok(Self::Principal(text.to_owned())),
+                _ => {}
+            }
+        }
+        if looks_like_access_key(text) {
+            return Ok(Self::AccessKey(text.to_owned()));
+        }
+        if let Ok(net) = network(text) {
+            return Ok(Self::Network(net));
+        }
+        match text.split_once(':') {
+            Some((kind, _)) if !kind.contains('/') && kind.len() <= 16 => {
+                Err(SelectorError::UnknownKind(kind.to_owned()))
+            }
+            _ => Err(SelectorError::Ambiguous(text.to_owned())),
+        }
+    }
+
+    /// True when `event` is a call this selector follows.
+    #[must_use]
+    pub fn matches(&self, event: &KmsEvent<'_>) -> bool {
+        self.matches_caller(&Caller {
+            principal: &event.principal,
+            access_key_id: event.access_key_id.as_deref(),
+            session_name: event.session_name.as_deref(),
+            source_ip: event.source_ip.as_deref(),
+        })
+    }
+
+    /// The same test on the caller's fields alone (a listed row).
+    #[must_use]
+    pub fn matches_caller(&self, caller: &Caller<'_>) -> bool {
+        match self {
+            Self::AccessKey(id) => caller
+                .access_key_id
+                .is_some_and(|a| a.eq_ignore_ascii_case(id)),
+            Self::Session(name) => caller.session_name == Some(name.as_str()),
+            Self::Principal(p) => principal_is(caller.principal, p),
+            Self::Network(net) => caller
+                .source_ip
+                .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+                .is_some_and(|ip| net.contains(&ip)),
+        }
+    }
+
+    /// Reads `text` as a selector only when it names its kind
+    /// (`akid:…`, `ip:…`): a filter prompt's other text is a pattern.
+    ///
+    /// # Errors
+    /// A named kind whose value cannot be read.
+    pub fn parse_named(text: &str) -> Option<Result<Self, SelectorError>> {
+        let (kind, _) = text.trim().split_once(':')?;
+        matches!(
+            kind.to_ascii_lowercase().as_str(),
+            "akid" | "access-key" | "accesskeyid" | "session" | "principal" | "ip"
+        )
+        .then(|| Self::parse(text))
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AccessKey(id) => write!(f, "akid:{id}"),
+            Self::Session(s) => write!(f, "session:{s}"),
+            Self::Principal(p) => write!(f, "principal:{p}"),
+            Self::Network(net) if net.prefix_len() == net.max_prefix_len() => {
+                write!(f, "ip:{}", net.addr())
+            }
+            Self::Network(net) => write!(f, "ip:{net}"),
+        }
+    }
+}
+
+/// Who made a call, as a selector reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub principal: &'a str,
+    pub access_key_id: Option<&'a str>,
+    pub session_name: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+}
+
+/// `AKIA…`/`ASIA…` and the other IAM unique-id prefixes of access keys,
+/// 16 to 128 characters of upper-case letters and digits.
+fn looks_like_access_key(text: &str) -> bool {
+    (16..=128).contains(&text.len())
+        && (text.starts_with("AKIA") || text.starts_with("ASIA"))
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn network(text: &str) -> Result<IpNet, SelectorError> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| SelectorError::BadNetwork(text.to_owned()))
+}
+
+/// The principal as shown (often an ARN), or the ARN's resource part
+/// (`role/orders-api`, `user/alice`), or its name alone after the last `/`
+/// when the selector has no `/` (`orders-api`).
+fn principal_is(principal: &str, wanted: &str) -> bool {
+    if principal == wanted {
+        return true;
+    }
+    if !principal.starts_with("arn:") {
+        return false;
+    }
+    let resource = principal.splitn(6, ':').nth(5).unwrap_or("");
+    resource == wanted || (!wanted.contains('/') && resource.rsplit('/').next() == Some(wanted))
+}
+
+/// The selectors of one run: a call is followed when any matches. Empty
+/// follows every call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Who {
+    selectors: Vec<Selector>,
+}
+
+impl Who {
+    #[must_use]
+    pub fn new(selectors: Vec<Selector>) -> Self {
+        Self { selectors }
+    }
+
+    /// True when no selector narrows the calls.
+    #[must_use]
+    pub fn is_everyone(&self) -> bool {
+        self.selectors.is_empty()
+    }
+
+    #[must_use]
+    pub fn matches(&self, event: &KmsEvent<'_>) -> bool {
+        self.selectors.is_empty() || self.selectors.iter().any(|s| s.matches(event))
+    }
+
+    /// The selectors as written back (`akid:…`, `ip:…/24`), for headers
+    /// and the report's `who` field.
+    #[must_use]
+    pub fn labels(&self) -> Vec<String> {
+        self.selectors.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl fmt::Display for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.labels().join(" or "))
+    }
+}
+
+#[cfg(test)]
+mod tests;
