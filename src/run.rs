@@ -183,6 +183,10 @@ fn report_settings(
         plausible: crate::event::Plausible::at(now),
         threads,
         rules,
+        usage: crate::report::UsageSettings {
+            quotas: args.quotas.clone(),
+            prices: args.prices.clone(),
+        },
         ..ReportSettings::new(threads)
     }
 }

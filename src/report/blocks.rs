@@ -24,14 +24,14 @@ pub struct Cell {
     pub kind: CellKind,
 }
 
-fn data(text: &str) -> Cell {
+pub(super) fn data(text: &str) -> Cell {
     Cell {
         text: text.to_owned(),
         kind: CellKind::Data,
     }
 }
 
-fn own(text: &dyn std::fmt::Display) -> Cell {
+pub(super) fn own(text: &dyn std::fmt::Display) -> Cell {
     Cell {
         text: text.to_string(),
         kind: CellKind::Own,
@@ -114,6 +114,9 @@ pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
         keys(report, top),
         control_plane(report, top),
     ]
+    .into_iter()
+    .chain(super::usage_out::blocks(report, top))
+    .collect()
 }
 
 fn alerts(report: &Report, top: usize) -> Block {

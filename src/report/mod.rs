@@ -12,6 +12,8 @@ mod markdown;
 mod table;
 mod tally;
 mod timeline;
+mod usage;
+mod usage_out;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +26,9 @@ pub use markdown::{escape_markdown, write_markdown};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 pub use timeline::{Bar, Timeline};
+pub use usage::{
+    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
+};
 
 use self::alerts::{AlertFeed, Interest};
 use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};
@@ -61,6 +66,11 @@ pub struct Report {
     /// alert-relevant events whose files are far out of time order). When
     /// zero, the alerts are those of an exact time-ordered replay.
     pub alerts_out_of_order: u64,
+    /// Request rates per calling account and region against the KMS
+    /// request quotas, with the throttled calls.
+    pub quota: QuotaSection,
+    /// What the requests cost, per paying account, principal and key.
+    pub cost: CostSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,6 +221,8 @@ pub struct ReportSettings {
     pub threads: usize,
     pub rules: Vec<RuleSpec>,
     pub inventory: Inventory,
+    /// `--quota` and `--price` values.
+    pub usage: UsageSettings,
 }
 
 impl ReportSettings {
@@ -226,6 +238,7 @@ impl ReportSettings {
             threads,
             rules: crate::alert::builtin::rules(),
             inventory: Inventory::default(),
+            usage: UsageSettings::default(),
         }
     }
 }
@@ -265,7 +278,7 @@ pub fn build_report(
         for tally in tallies {
             total.merge(tally);
         }
-        let report = total.finish(&stats);
+        let report = total.finish_with(&stats, &settings.usage);
         drop(sender);
         let feed = engine_thread
             .join()

@@ -195,6 +195,8 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         Section::ControlPlane => write_control_plane(report, opts, &mut out),
         Section::EventNames => write_event_names(report, opts, &mut out),
         Section::Alerts => write_alerts(report, opts, &mut out),
+        Section::Quota => super::usage_out::write_quota_table(report, opts, &mut out),
+        Section::Cost => super::usage_out::write_cost_table(report, opts, &mut out),
     })
 }
 

@@ -292,6 +292,7 @@ impl AthenaFeed {
             threads: 1,
             rules: self.rules.clone(),
             inventory: Inventory::default(),
+            usage: crate::report::UsageSettings::default(),
         };
         let mut query = self.query.report_query();
         query.rules.clone_from(&self.rules);
