@@ -27,7 +27,8 @@ pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 pub use timeline::{Bar, Timeline};
 pub use usage::{
-    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
+    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings,
+    UsageTally, Usd,
 };
 
 use self::alerts::{AlertFeed, Interest};
