@@ -22,7 +22,9 @@
 //! - `GenerateDataKeyPair` (and `…WithoutPlaintext`) quotas depend on the
 //!   key pair spec (0.1/s for `RSA_4096` up to 25/s for `ECC_NIST_P256`),
 //!   which kmstop does not read: no default, override it to compare.
-//! - Per-operation quotas: the values of the page's table, row by row.
+//! - Per-operation quotas: the values of the page's table, row by row;
+//!   not those under one a second (`GetParametersForImport`: one in each
+//!   4-second interval), which a busiest-second measure cannot judge.
 //! - "For cross-account requests, AWS KMS throttles the account that makes
 //!   the requests, not the account that owns the KMS key": rates are per
 //!   calling account and region.
@@ -32,7 +34,7 @@
 use std::collections::HashMap;
 
 /// Quotas and rates in thousandths of a request per second (some
-/// per-operation quotas are fractions: 0.25/s).
+/// documented quotas, and overrides, are fractions: 0.25/s).
 pub type MilliPerSecond = u64;
 
 /// Where a family's default quota comes from.
@@ -107,12 +109,6 @@ pub const FAMILIES: &[Family] = &[
     one("EnableKeyRotation", &["EnableKeyRotation"], 15),
     one("GetKeyPolicy", &["GetKeyPolicy"], 1000),
     one("GetKeyRotationStatus", &["GetKeyRotationStatus"], 1000),
-    Family {
-        name: "GetParametersForImport",
-        operations: &["GetParametersForImport"],
-        // 1 in each 4-second interval.
-        quota: DefaultQuota::PerSecond(250),
-    },
     one("GetPublicKey", &["GetPublicKey"], 2000),
     one("ImportKeyMaterial", &["ImportKeyMaterial"], 5),
     one("ListAliases", &["ListAliases"], 500),
@@ -467,10 +463,7 @@ mod tests {
         assert_eq!(default_quota(sym, "us-east-1"), Some(100_000_000));
         assert_eq!(default_quota(sym, "eu-west-2"), Some(20_000_000));
         assert_eq!(default_quota(sym, "sa-east-1"), Some(10_000_000));
-        assert_eq!(
-            default_quota(family("GetParametersForImport"), "x"),
-            Some(250)
-        );
+        assert_eq!(family_of("GetParametersForImport"), None);
         assert_eq!(default_quota(family("GenerateDataKeyPair"), "x"), None);
     }
 
