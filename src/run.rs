@@ -189,6 +189,10 @@ fn report_settings(
         threads,
         rules,
         who: args.who.who(),
+        usage: crate::report::UsageSettings {
+            quotas: args.quotas.clone(),
+            prices: args.prices.clone(),
+        },
         ..ReportSettings::new(threads)
     }
 }

@@ -5,6 +5,8 @@
 //! place a count over a window becomes a rate.
 
 mod contexts;
+pub mod cost;
+pub mod quota;
 mod rates;
 mod series;
 mod spans;

@@ -29,6 +29,10 @@ pub const NOT_KNOWN: &[&str] = &[
     "not_log_files",
     "digest_files",
     "conflicting_copies",
+    // Athena returns counts, not each second's requests: no rates to hold
+    // against the quotas, and the sections are left out (`known: false`).
+    "quota",
+    "cost",
 ];
 
 /// A result row: its values by column name.
@@ -127,6 +131,8 @@ impl Answer {
                 alerts: Vec::new(),
                 alerts_out_of_order: 0,
                 who: None,
+                quota: crate::report::QuotaSection::not_known(),
+                cost: crate::report::CostSection::not_known(),
             },
             principals: HashMap::new(),
             keys: HashMap::new(),

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{TargetArgs, athena};
+use crate::aggregate::cost::PriceOverride;
+use crate::aggregate::quota::QuotaOverride;
 use crate::report::Section;
 use crate::timespec::{TimeSpec, parse_time_spec};
 
@@ -16,6 +18,7 @@ Examples:
     --until 2025-05-20T12:00:00Z
   kmstop report --source ./logs --since 2h --format json | jq '.principals[:5]'
   kmstop report --source ./logs --format csv --section denied > denied.csv
+  kmstop report --source ./logs --section quota --quota symmetric=50000
   kmstop report --source ./logs --format json \\
     | jq '.alerts[] | select(.state == \"firing\")'
   kmstop report --source ./logs --access-key AKIAIOSFODNN7EXAMPLE \\
@@ -91,6 +94,21 @@ pub struct ReportArgs {
     /// printed with --format csv (default: principals). Ignored by json.
     #[arg(long, value_enum)]
     pub section: Option<Section>,
+
+    /// A request quota of your account instead of the documented default,
+    /// FAMILY=N requests per second (repeat): e.g. symmetric=50000 where
+    /// the quota was raised. Families: symmetric, asymmetric,
+    /// `GenerateDataKeyPair`, or an operation with a quota of its own
+    /// (`CreateGrant`, `DescribeKey`, `ListKeys`, …).
+    #[arg(long = "quota", value_name = "FAMILY=N", value_parser = QuotaOverride::parse)]
+    pub quotas: Vec<QuotaOverride>,
+
+    /// A KMS request price instead of the documented one, CLASS=USD per
+    /// 10,000 requests (repeat): requests (0.03), asymmetric (0.15),
+    /// `GenerateDataKeyPair` (unpriced unless set: 0.10 for ECC pairs, 12
+    /// for RSA pairs).
+    #[arg(long = "price", value_name = "CLASS=USD", value_parser = PriceOverride::parse)]
+    pub prices: Vec<PriceOverride>,
 
     /// Rows per section in the table format.
     #[arg(long, value_name = "N", default_value_t = 20)]

@@ -24,14 +24,14 @@ pub struct Cell {
     pub kind: CellKind,
 }
 
-fn data(text: &str) -> Cell {
+pub(super) fn data(text: &str) -> Cell {
     Cell {
         text: text.to_owned(),
         kind: CellKind::Data,
     }
 }
 
-fn own(text: &dyn std::fmt::Display) -> Cell {
+pub(super) fn own(text: &dyn std::fmt::Display) -> Cell {
     Cell {
         text: text.to_string(),
         kind: CellKind::Own,
@@ -130,6 +130,7 @@ pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
         keys(report, top),
         control_plane(report, top),
     ]);
+    blocks.extend(super::usage_out::blocks(report, top));
     blocks
 }
 

@@ -24,6 +24,11 @@ pub enum Section {
     EventNames,
     /// The calls --who / --access-key selected, in time order.
     Calls,
+    /// Request rates against the KMS request quotas, per calling account
+    /// and region.
+    Quota,
+    /// Estimated request cost per paying account, principal and key.
+    Cost,
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -102,6 +107,8 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
         }
         Section::Alerts => write_alerts(report, &mut w)?,
         Section::Calls => write_calls(report, &mut w)?,
+        Section::Quota => super::usage_out::write_quota_csv(report, &mut w)?,
+        Section::Cost => super::usage_out::write_cost_csv(report, &mut w)?,
         Section::EventNames => {
             w.write_record(["event_name", "events"])?;
             for (name, n) in &report.event_names {

@@ -84,6 +84,9 @@ pub fn write_html(
     for block in blocks(report, top) {
         section(&mut page, &block);
     }
+    for note in super::usage_out::notes(report) {
+        let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape_html(&note));
+    }
     let _ = writeln!(
         page,
         "<p class=\"meta\">Made by kmstop {}.</p>\n</body>\n</html>",

@@ -95,6 +95,9 @@ pub fn write_markdown(
             _ => table(&mut md, &block),
         }
     }
+    for note in super::usage_out::notes(report) {
+        let _ = writeln!(md, "{}\n", escape_markdown(&note));
+    }
     out.write_all(md.as_bytes())
 }
 

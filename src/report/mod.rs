@@ -12,6 +12,8 @@ mod markdown;
 mod table;
 mod tally;
 mod timeline;
+mod usage;
+mod usage_out;
 pub mod who;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,10 @@ pub use markdown::{escape_markdown, write_markdown};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 pub use timeline::{Bar, Timeline};
+pub use usage::{
+    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings,
+    UsageTally, Usd,
+};
 
 use self::alerts::{AlertFeed, Interest};
 use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};
@@ -66,6 +72,11 @@ pub struct Report {
     /// and the selected calls in time order. Absent without a selector.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub who: Option<who::WhoReport>,
+    /// Request rates per calling account and region against the KMS
+    /// request quotas, with the throttled calls.
+    pub quota: QuotaSection,
+    /// What the requests cost, per paying account, principal and key.
+    pub cost: CostSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,6 +229,8 @@ pub struct ReportSettings {
     pub inventory: Inventory,
     /// Only the calls these select are counted (`--who`).
     pub who: crate::who::Who,
+    /// `--quota` and `--price` values.
+    pub usage: UsageSettings,
 }
 
 impl ReportSettings {
@@ -234,6 +247,7 @@ impl ReportSettings {
             rules: crate::alert::builtin::rules(),
             inventory: Inventory::default(),
             who: crate::who::Who::default(),
+            usage: UsageSettings::default(),
         }
     }
 }
@@ -282,7 +296,7 @@ pub fn build_report(
         for tally in tallies {
             total.merge(tally);
         }
-        let report = total.finish(&stats);
+        let report = total.finish_with(&stats, &settings.usage);
         drop(sender);
         let feed = engine_thread
             .join()

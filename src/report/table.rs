@@ -208,6 +208,8 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         Section::EventNames => write_event_names(report, opts, &mut out),
         Section::Alerts => write_alerts(report, opts, &mut out),
         Section::Calls => write_calls(report, opts, &mut out),
+        Section::Quota => super::usage_out::write_quota_table(report, opts, &mut out),
+        Section::Cost => super::usage_out::write_cost_table(report, opts, &mut out),
     })
 }
 

@@ -77,9 +77,11 @@ pub struct Tally<'d> {
     /// `--who`: only the calls it selects are counted.
     who: &'d Who,
     calls: CallLog,
+    /// Requests per second and their price (the quota and cost sections).
+    pub(super) usage: super::usage::UsageTally,
 }
 
-fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
+pub(super) fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
     // Look up by &str first: the common case allocates nothing.
     if !map.contains_key(key) {
         map.insert(key.into(), V::default());
@@ -121,6 +123,7 @@ impl<'d> Tally<'d> {
             timeline: Timeline::default(),
             who,
             calls: CallLog::default(),
+            usage: super::usage::UsageTally::default(),
         }
     }
 
@@ -154,6 +157,7 @@ impl<'d> Tally<'d> {
         if e.is_control_plane() {
             self.control_plane.push(ControlPlaneRow::from_event(e));
         }
+        self.usage.count(e);
     }
 
     /// Folds another thread's tally into this one.
@@ -188,11 +192,20 @@ impl<'d> Tally<'d> {
         }
         self.control_plane.extend(other.control_plane);
         self.calls.merge(other.calls);
+        self.usage.merge(other.usage);
     }
 
-    /// The finished report, rows in the contract's order.
+    /// The finished report, rows in the contract's order (the quota and
+    /// cost sections at the documented quotas and prices:
+    /// [`Tally::finish_with`] applies the user's).
     #[must_use]
     pub fn finish(self, scan: &ScanStats) -> Report {
+        self.finish_with(scan, &super::UsageSettings::default())
+    }
+
+    /// The finished report, quotas and prices as `usage` sets them.
+    #[must_use]
+    pub fn finish_with(self, scan: &ScanStats, usage: &super::UsageSettings) -> Report {
         let principals: Vec<PrincipalRow> = self
             .principals
             .into_iter()
@@ -247,6 +260,8 @@ impl<'d> Tally<'d> {
             alerts: Vec::new(),
             alerts_out_of_order: 0,
             who,
+            quota: self.usage.quota(usage),
+            cost: self.usage.cost(usage),
         };
         sort_rows(&mut report);
         report

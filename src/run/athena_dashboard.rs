@@ -293,6 +293,7 @@ impl AthenaFeed {
             rules: self.rules.clone(),
             inventory: Inventory::default(),
             who: crate::who::Who::default(),
+            usage: crate::report::UsageSettings::default(),
         };
         let mut query = self.query.report_query();
         query.rules.clone_from(&self.rules);

@@ -24,6 +24,24 @@ fn report_of(spec: &CorpusSpec, threads: usize) -> (Report, Expected) {
     (report, expected)
 }
 
+/// Every counted event is a priced (or unpriced) request of its caller.
+fn assert_costs_match(report: &Report) {
+    assert_eq!(report.cost.requests, report.events, "cost requests");
+    for p in &report.principals {
+        let cost = report
+            .cost
+            .principals
+            .iter()
+            .filter(|c| c.principal == p.principal);
+        assert_eq!(
+            cost.map(|c| c.requests).sum::<u64>(),
+            p.events,
+            "{}",
+            p.principal
+        );
+    }
+}
+
 fn assert_matches(report: &Report, expected: &Expected) {
     assert_eq!(report.events, expected.events, "events");
     assert_eq!(report.denied, expected.denied, "denied");
@@ -118,6 +136,7 @@ fn assert_matches(report: &Report, expected: &Expected) {
             .all(|w| w[0].events >= w[1].events)
     );
     assert!(report.keys.windows(2).all(|w| w[0].events >= w[1].events));
+    assert_costs_match(report);
 }
 
 #[test]

@@ -42,6 +42,7 @@ mod real_fixtures;
 mod report_alerts;
 mod report_html;
 mod report_markdown;
+mod report_usage;
 mod rules_cli;
 mod s3_source;
 mod scenarios;

@@ -1,0 +1,572 @@
+//! The report's quota and cost sections: request rates per calling account
+//! and region against the KMS request quotas, and what the requests cost
+//! per principal and key. Counted by each reader thread, merged exactly at
+//! the end (per-second counts keyed by account, region, family and second).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::aggregate::cost::{self, NanoUsd, PriceClass, PriceOverride};
+use crate::aggregate::quota::{self, FAMILIES, MAX_SERIES, QuotaOverride, SecondCounts, SecondKey};
+use crate::event::KmsEvent;
+
+/// Distinct (account, region, family, second) counts kept before rates
+/// stop being exact: 13 bytes each in a hash table at most half empty,
+/// so at most about 55 MB in each reader thread and in the merged total.
+/// The 300 k benchmark corpus (one day, two accounts in two regions)
+/// needs 193,691; a week of it would fit, a month would not (and says so).
+pub const MAX_SERIES_SECONDS: usize = 2_000_000;
+
+/// A count in thousandths, written in JSON as a decimal number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Milli(pub u64);
+
+impl Serialize for Milli {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[allow(clippy::cast_precision_loss)] // far below 2^52
+        s.serialize_f64(self.0 as f64 / 1000.0)
+    }
+}
+
+impl std::fmt::Display for Milli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&quota::milli_text(self.0))
+    }
+}
+
+/// US dollars held in billionths, written in JSON as a decimal number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Usd(pub NanoUsd);
+
+impl Serialize for Usd {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[allow(clippy::cast_precision_loss)] // far below 2^52
+        s.serialize_f64(self.0 as f64 / 1e9)
+    }
+}
+
+impl std::fmt::Display for Usd {
+    /// Dollars to the hundredth of a cent: "$1.2345".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hundredths_of_cent = (self.0 + 50_000) / 100_000;
+        write!(
+            f,
+            "${}.{:04}",
+            hundredths_of_cent / 10_000,
+            hundredths_of_cent % 10_000
+        )
+    }
+}
+
+/// What the user set instead of the documented values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageSettings {
+    pub quotas: Vec<QuotaOverride>,
+    pub prices: Vec<PriceOverride>,
+}
+
+/// `Report.quota`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuotaSection {
+    /// False where the source cannot count requests per second (a report
+    /// pushed down to Athena gets counts): no rows then means "not known".
+    pub known: bool,
+    /// Where the default quotas come from, and when they were read.
+    pub defaults_from: &'static str,
+    /// `--quota` values used instead of the documented defaults.
+    pub overrides: Vec<String>,
+    /// False when more than `series_seconds_cap` distinct account × region
+    /// × family × second counts were needed: the seconds past it were not
+    /// counted and peaks may read low.
+    pub exact: bool,
+    pub series_seconds: u64,
+    pub series_seconds_cap: u64,
+    /// Requests left out of the rates for that reason.
+    pub requests_not_rated: u64,
+    /// Highest share of its quota first.
+    pub rows: Vec<QuotaRow>,
+}
+
+/// One quota family in one calling account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuotaRow {
+    /// The account that made the calls (quotas are the caller's, also for
+    /// another account's key).
+    pub account: String,
+    pub region: String,
+    pub family: &'static str,
+    /// Requests per second; `None` where it depends on what the event does
+    /// not say (`GenerateDataKeyPair`'s key pair spec).
+    pub quota: Option<Milli>,
+    /// The quota came from `--quota`.
+    pub quota_overridden: bool,
+    pub requests: u64,
+    pub peak_per_second: u64,
+    pub peak_second: Option<DateTime<Utc>>,
+    /// Requests per second averaged over the busiest calendar minute.
+    pub peak_minute_avg: Milli,
+    pub peak_minute: Option<DateTime<Utc>>,
+    /// The busiest second as a percentage of the quota.
+    pub pct_of_quota: Option<Milli>,
+    /// Calls of the family refused with `ThrottlingException`.
+    pub throttled: u64,
+}
+
+/// `Report.cost`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostSection {
+    /// False where the source cannot price requests (see [`QuotaSection::known`]).
+    pub known: bool,
+    pub prices_from: &'static str,
+    /// `--price` values used instead of the documented prices.
+    pub overrides: Vec<String>,
+    /// Always false: the free tier (20,000 requests a month per account)
+    /// is not subtracted.
+    pub free_tier_subtracted: bool,
+    pub requests: u64,
+    pub usd: Usd,
+    /// Requests whose price depends on what the event does not say
+    /// (`GenerateDataKeyPair`: ECC or RSA pair): not in `usd`.
+    pub unpriced_requests: u64,
+    /// Per paying (calling) account, dearest first.
+    pub accounts: Vec<CostRow>,
+    pub principals: Vec<PrincipalCost>,
+    pub keys: Vec<KeyCost>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostRow {
+    pub account: String,
+    pub requests: u64,
+    pub usd: Usd,
+    pub unpriced_requests: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One principal's requests billed to one account (a principal name such
+/// as `AWS Internal` can call in several accounts: one row each).
+pub struct PrincipalCost {
+    pub principal: String,
+    /// The account billed: the caller's.
+    pub account: String,
+    pub requests: u64,
+    pub usd: Usd,
+    pub unpriced_requests: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyCost {
+    pub key: String,
+    pub arn: String,
+    pub requests: u64,
+    /// Paid by the calling accounts, not necessarily the key's owner.
+    pub usd: Usd,
+    /// Requests from accounts other than the key's: billed to them.
+    pub cross_account_requests: u64,
+    pub unpriced_requests: u64,
+}
+
+impl QuotaSection {
+    /// For a source that cannot count requests per second.
+    #[must_use]
+    pub fn not_known() -> Self {
+        Self {
+            known: false,
+            defaults_from: DEFAULTS_FROM,
+            overrides: Vec::new(),
+            exact: false,
+            series_seconds: 0,
+            series_seconds_cap: MAX_SERIES_SECONDS as u64,
+            requests_not_rated: 0,
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl CostSection {
+    /// For a source that cannot price requests per principal and key.
+    #[must_use]
+    pub fn not_known() -> Self {
+        Self {
+            known: false,
+            prices_from: cost::PRICES_AS_OF,
+            overrides: Vec::new(),
+            free_tier_subtracted: false,
+            requests: 0,
+            usd: Usd(0),
+            unpriced_requests: 0,
+            accounts: Vec::new(),
+            principals: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+const DEFAULTS_FROM: &str = "AWS KMS Developer Guide, Request quotas (docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html), read 2026-12";
+
+/// Requests by price class.
+type ByClass = [u64; 3];
+
+#[derive(Default)]
+struct KeyTally {
+    requests: ByClass,
+    cross_account: u64,
+}
+
+/// One reader thread's quota and cost counts.
+pub struct UsageTally {
+    /// Series number by account, then region.
+    series: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    names: Vec<(Box<str>, Box<str>)>,
+    seconds: SecondCounts,
+    /// Throttled calls by (series, family).
+    throttled: HashMap<(u32, u8), u64>,
+    /// Requests by principal, then by the account billed (one principal
+    /// name, such as `AWS Internal` or a service, calls in many accounts).
+    principals: HashMap<Box<str>, HashMap<Box<str>, ByClass>>,
+    keys: HashMap<Box<str>, KeyTally>,
+}
+
+impl Default for UsageTally {
+    fn default() -> Self {
+        Self::with_cap(MAX_SERIES_SECONDS)
+    }
+}
+
+impl UsageTally {
+    /// A tally holding at most `cap` series-seconds.
+    #[must_use]
+    pub fn with_cap(cap: usize) -> Self {
+        Self {
+            series: HashMap::new(),
+            names: Vec::new(),
+            seconds: SecondCounts::new(cap),
+            throttled: HashMap::new(),
+            principals: HashMap::new(),
+            keys: HashMap::new(),
+        }
+    }
+}
+
+/// The account that makes (and pays for) a call: `userIdentity.accountId`,
+/// else the account the record was delivered to.
+fn calling_account<'e>(e: &'e KmsEvent<'_>) -> &'e str {
+    e.principal_account
+        .as_deref()
+        .or(e.recipient_account.as_deref())
+        .unwrap_or("-")
+}
+
+impl UsageTally {
+    fn series_of(&mut self, account: &str, region: &str) -> Option<u32> {
+        if let Some(n) = self.series.get(account).and_then(|r| r.get(region)) {
+            return Some(*n);
+        }
+        let n = u32::try_from(self.names.len())
+            .ok()
+            .filter(|n| *n < MAX_SERIES)?;
+        self.names.push((account.into(), region.into()));
+        self.series
+            .entry(account.into())
+            .or_default()
+            .insert(region.into(), n);
+        Some(n)
+    }
+
+    /// Counts one event.
+    pub fn count(&mut self, e: &KmsEvent<'_>) {
+        let account = calling_account(e);
+        let class = PriceClass::of(&e.event_name).index();
+        if let Some(family) = quota::family_of(&e.event_name) {
+            let region = e.region.as_deref().unwrap_or("-");
+            match self.series_of(account, region) {
+                Some(series) => {
+                    let second = e.time.timestamp();
+                    self.seconds.add(
+                        SecondKey {
+                            family,
+                            series,
+                            second,
+                        },
+                        1,
+                    );
+                    if e.error_code.as_deref() == Some("ThrottlingException") {
+                        *self.throttled.entry((series, family)).or_default() += 1;
+                    }
+                }
+                None => self.seconds.dropped += 1,
+            }
+        }
+        let p = super::tally::entry(&mut self.principals, &e.principal);
+        super::tally::entry(p, account)[class] += 1;
+        if let Some(key) = &e.key {
+            let k = super::tally::entry(&mut self.keys, &key.arn);
+            k.requests[class] += 1;
+            k.cross_account += u64::from(key.account().is_some_and(|owner| owner != account));
+        }
+    }
+
+    /// Folds another thread's counts into these.
+    pub fn merge(&mut self, other: UsageTally) {
+        let remap: Vec<Option<u32>> = other
+            .names
+            .iter()
+            .map(|(account, region)| self.series_of(account, region))
+            .collect();
+        let lookup = |n: u32| remap.get(n as usize).copied().flatten();
+        self.seconds.dropped += other.seconds.dropped;
+        for (key, n) in other.seconds.into_counts() {
+            match lookup(key.series) {
+                Some(series) => self.seconds.add(SecondKey { series, ..key }, n),
+                None => self.seconds.dropped += u64::from(n),
+            }
+        }
+        for ((series, family), n) in other.throttled {
+            if let Some(series) = lookup(series) {
+                *self.throttled.entry((series, family)).or_default() += n;
+            }
+        }
+        for (name, o) in other.principals {
+            let p = self.principals.entry(name).or_default();
+            for (account, requests) in o {
+                add(p.entry(account).or_default(), &requests);
+            }
+        }
+        for (arn, o) in other.keys {
+            let k = self.keys.entry(arn).or_default();
+            add(&mut k.requests, &o.requests);
+            k.cross_account += o.cross_account;
+        }
+    }
+
+    /// The quota section, rows with the highest share of their quota first.
+    #[must_use]
+    pub fn quota(&self, settings: &UsageSettings) -> QuotaSection {
+        let sorted = self.seconds.sorted();
+        let mut rows: Vec<QuotaRow> = quota::peaks(&sorted)
+            .into_iter()
+            .map(|p| {
+                let (account, region) = self
+                    .names
+                    .get(p.series as usize)
+                    .map_or(("-", "-"), |(a, r)| (a.as_ref(), r.as_ref()));
+                let (limit, overridden) = quota::quota_for(&settings.quotas, p.family, region);
+                let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
+                QuotaRow {
+                    account: account.to_owned(),
+                    region: region.to_owned(),
+                    family: FAMILIES.get(usize::from(p.family)).map_or("?", |f| f.name),
+                    quota: limit.map(Milli),
+                    quota_overridden: overridden,
+                    requests: p.requests,
+                    peak_per_second: p.peak_per_second,
+                    peak_second: at(p.peak_second),
+                    // Thousandths of a request per second over 60 s.
+                    peak_minute_avg: Milli((p.peak_minute_requests * 1000 + 30) / 60),
+                    peak_minute: at(p.peak_minute),
+                    pct_of_quota: limit.filter(|q| *q > 0).map(|q| {
+                        // percent × 1000 = peak × 1000 (milli) × 100 × 1000 / q
+                        let scaled = u128::from(p.peak_per_second) * 100_000_000;
+                        Milli(u64::try_from(scaled / u128::from(q)).unwrap_or(u64::MAX))
+                    }),
+                    throttled: self
+                        .throttled
+                        .get(&(p.series, p.family))
+                        .copied()
+                        .unwrap_or(0),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.pct_of_quota
+                .cmp(&a.pct_of_quota)
+                .then(b.peak_per_second.cmp(&a.peak_per_second))
+                .then_with(|| {
+                    (&a.account, &a.region, a.family).cmp(&(&b.account, &b.region, b.family))
+                })
+        });
+        QuotaSection {
+            known: true,
+            defaults_from: DEFAULTS_FROM,
+            overrides: settings
+                .quotas
+                .iter()
+                .map(QuotaOverride::describe)
+                .collect(),
+            exact: self.seconds.dropped == 0,
+            series_seconds: self.seconds.len() as u64,
+            series_seconds_cap: MAX_SERIES_SECONDS as u64,
+            requests_not_rated: self.seconds.dropped,
+            rows,
+        }
+    }
+
+    /// The cost section, dearest first.
+    #[must_use]
+    pub fn cost(&self, settings: &UsageSettings) -> CostSection {
+        let prices = PriceClass::ALL.map(|c| cost::price_for(&settings.prices, c));
+        let price = |r: &ByClass| -> (u64, Usd, u64) {
+            let mut usd = 0u64;
+            let mut unpriced = 0u64;
+            for (n, p) in r.iter().zip(prices) {
+                match p {
+                    Some(p) => usd = usd.saturating_add(n.saturating_mul(p)),
+                    None => unpriced += n,
+                }
+            }
+            (r.iter().sum(), Usd(usd), unpriced)
+        };
+        let mut accounts: HashMap<&str, ByClass> = HashMap::new();
+        let mut principals: Vec<PrincipalCost> = self
+            .principals
+            .iter()
+            .flat_map(|(name, p)| p.iter().map(move |(account, r)| (name, account, r)))
+            .map(|(name, account, r)| {
+                add(accounts.entry(account.as_ref()).or_default(), r);
+                let (requests, usd, unpriced_requests) = price(r);
+                PrincipalCost {
+                    principal: name.to_string(),
+                    account: account.to_string(),
+                    requests,
+                    usd,
+                    unpriced_requests,
+                }
+            })
+            .collect();
+        principals.sort_by(|a, b| {
+            (b.usd, b.requests)
+                .cmp(&(a.usd, a.requests))
+                .then_with(|| (&a.principal, &a.account).cmp(&(&b.principal, &b.account)))
+        });
+        let mut keys: Vec<KeyCost> = self
+            .keys
+            .iter()
+            .map(|(arn, k)| {
+                let (requests, usd, unpriced_requests) = price(&k.requests);
+                let row = super::KeyRow::new(arn.to_string(), 0, 0, 0);
+                KeyCost {
+                    key: row.key,
+                    arn: row.arn,
+                    requests,
+                    usd,
+                    cross_account_requests: k.cross_account,
+                    unpriced_requests,
+                }
+            })
+            .collect();
+        keys.sort_by(|a, b| {
+            (b.usd, b.requests)
+                .cmp(&(a.usd, a.requests))
+                .then_with(|| a.arn.cmp(&b.arn))
+        });
+        let mut accounts: Vec<CostRow> = accounts
+            .into_iter()
+            .map(|(account, r)| {
+                let (requests, usd, unpriced_requests) = price(&r);
+                CostRow {
+                    account: account.to_owned(),
+                    requests,
+                    usd,
+                    unpriced_requests,
+                }
+            })
+            .collect();
+        accounts.sort_by(|a, b| {
+            (b.usd, b.requests)
+                .cmp(&(a.usd, a.requests))
+                .then_with(|| a.account.cmp(&b.account))
+        });
+        let total = accounts.iter().fold((0, 0, 0), |(r, u, n), a| {
+            (r + a.requests, u + a.usd.0, n + a.unpriced_requests)
+        });
+        CostSection {
+            known: true,
+            prices_from: cost::PRICES_AS_OF,
+            overrides: settings
+                .prices
+                .iter()
+                .map(PriceOverride::describe)
+                .collect(),
+            free_tier_subtracted: false,
+            requests: total.0,
+            usd: Usd(total.1),
+            unpriced_requests: total.2,
+            accounts,
+            principals,
+            keys,
+        }
+    }
+}
+
+fn add(into: &mut ByClass, from: &ByClass) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Milli, UsageSettings, UsageTally, Usd};
+    use crate::event::{Parsed, parse_record};
+
+    fn decrypt(second: u32, account: &str) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","eventTime":"2025-05-20T10:00:{second:02}Z","eventSource":"kms.amazonaws.com",
+            "eventName":"Decrypt","awsRegion":"eu-west-1","eventID":"id-{second}-{account}","recipientAccountId":"111122223333",
+            "userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::{account}:user/u","accountId":"{account}"}}}}"#
+        )
+    }
+
+    fn count(tally: &mut UsageTally, text: &str) {
+        match parse_record(text) {
+            Ok(Parsed::Kms(e)) => tally.count(&e),
+            other => panic!("not a KMS event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn merged_threads_equal_one_and_the_cap_is_said() {
+        let mut one = UsageTally::default();
+        let (mut a, mut b) = (UsageTally::default(), UsageTally::default());
+        for (i, second) in [1, 1, 2, 1, 3, 2].into_iter().enumerate() {
+            let account = if i % 3 == 0 {
+                "444455556666"
+            } else {
+                "111122223333"
+            };
+            let text = decrypt(second, account);
+            count(&mut one, &text);
+            count(if i % 2 == 0 { &mut a } else { &mut b }, &text);
+        }
+        a.merge(b);
+        let settings = UsageSettings::default();
+        assert_eq!(a.quota(&settings), one.quota(&settings));
+        assert_eq!(a.cost(&settings), one.cost(&settings));
+        let q = one.quota(&settings);
+        assert!(q.exact);
+        assert_eq!(q.rows.len(), 2);
+
+        let mut small = UsageTally::with_cap(2);
+        for second in [1, 2, 3, 3] {
+            count(&mut small, &decrypt(second, "111122223333"));
+        }
+        let q = small.quota(&settings);
+        assert!(!q.exact);
+        assert_eq!(q.requests_not_rated, 2);
+        assert_eq!(q.rows[0].requests, 2);
+    }
+
+    #[test]
+    fn money_and_thousandths_print_plainly() {
+        assert_eq!(Usd(360_000).to_string(), "$0.0004");
+        assert_eq!(Usd(1_234_500_000).to_string(), "$1.2345");
+        assert_eq!(
+            serde_json::to_string(&Usd(360_000)).ok(),
+            Some("0.00036".into())
+        );
+        assert_eq!(Milli(1_200).to_string(), "1.2");
+        assert_eq!(serde_json::to_string(&Milli(250)).ok(), Some("0.25".into()));
+    }
+}
