@@ -14,7 +14,7 @@ use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_ru
 use super::query::{DETAIL_COLUMNS, wanting_rules};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{CallDetail, KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
-use crate::report::alerts::{Interest, tie};
+use crate::report::alerts::{Interest, tie_of};
 use crate::report::{
     ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, Timeline, earliest,
     latest, sort_rows,
@@ -365,7 +365,7 @@ fn replay(
     }
     let mut items: Vec<(DateTime<Utc>, u64, Item)> = whole
         .into_iter()
-        .map(|e| (e.time(), tie(&e.view()), Item::Whole(e)))
+        .map(|e| (e.time(), tie_of(e.event_id()), Item::Whole(e)))
         .chain(
             counted
                 .into_iter()

@@ -25,10 +25,12 @@ const RAW: usize = TEXTS - 1;
 /// regions, accounts, addresses, user agents, grant principals,
 /// destination keys, expiration models, VPC endpoints): held once in the
 /// process's [`shared`] table. The rest (time, id, session, messages,
-/// policies, expiry dates, the record) are the event's own.
+/// policies, expiry dates, access key ids, the record) are the event's
+/// own: a temporary access key id lives one session, so sharing them
+/// would fill the process-wide table with texts seen once.
 const SHAREABLE: [bool; TEXTS] = [
     false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
-    true, true, false, false, true, true, true, true, false, true, true, false,
+    true, true, false, false, true, true, true, true, false, true, false, false,
 ];
 /// A field's code with this bit set is a [`shared`] text's number.
 const SHARED: u32 = 1 << 31;
@@ -213,6 +215,12 @@ impl PackedEvent {
         self.text(14)
     }
 
+    /// The event id, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        self.text(1).unwrap_or_default()
+    }
+
     /// The principal, as [`Self::view`] would give it.
     #[must_use]
     pub fn principal(&self) -> &str {
@@ -321,6 +329,24 @@ mod tests {
         let packed = PackedEvent::pack(&event);
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         assert_eq!(packed.time(), event.time);
+    }
+
+    /// An access key id is the event's own text: a process-wide table
+    /// of texts seen once (one temporary key per session) would only grow.
+    #[test]
+    fn an_access_key_id_is_held_by_its_event() {
+        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
+            "userIdentity":{"type":"AssumedRole","accessKeyId":"ASIAUNSHAREDEXAMPLE1"}}"#;
+        let Ok(Parsed::Kms(event)) = parse_record(json) else {
+            panic!("test record parses");
+        };
+        let packed = PackedEvent::pack(&event);
+        assert_eq!(packed.codes[25] & SHARED, 0, "not a shared text");
+        assert!(packed.block.contains("ASIAUNSHAREDEXAMPLE1"));
+        assert_eq!(
+            packed.view().access_key_id.as_deref(),
+            Some("ASIAUNSHAREDEXAMPLE1")
+        );
     }
 
     #[test]

@@ -79,10 +79,10 @@ impl Interest {
 /// Where an event goes among events of the same time: the order of their
 /// ids, the same whichever file a copy was read from first.
 #[must_use]
-pub fn tie(event: &KmsEvent<'_>) -> u64 {
+pub fn tie_of(event_id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();
-    event.event_id.hash(&mut h);
+    event_id.hash(&mut h);
     h.finish()
 }
 
@@ -120,7 +120,7 @@ impl AlertFeed {
         while let Some(events) = self.waiting.remove(&self.next_file) {
             self.next_file += 1;
             for event in events {
-                let tie = tie(&event.view());
+                let tie = tie_of(event.event_id());
                 self.replay.push_tied(event.time(), tie, Box::new(event));
             }
         }
