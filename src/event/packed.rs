@@ -221,6 +221,25 @@ impl PackedEvent {
         self.text(1).unwrap_or_default()
     }
 
+    /// The caller's session name, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn session_name(&self) -> Option<&str> {
+        self.text(10)
+    }
+
+    /// The caller's address, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn source_ip(&self) -> Option<&str> {
+        self.text(11)
+    }
+
+    /// The access key id that signed the call, as [`Self::view`] would
+    /// give it.
+    #[must_use]
+    pub fn access_key_id(&self) -> Option<&str> {
+        self.text(25)
+    }
+
     /// The principal, as [`Self::view`] would give it.
     #[must_use]
     pub fn principal(&self) -> &str {
@@ -329,6 +348,13 @@ mod tests {
         let packed = PackedEvent::pack(&event);
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         assert_eq!(packed.time(), event.time);
+        // The one-field reads agree with the view.
+        let view = packed.view();
+        assert_eq!(packed.event_id(), view.event_id);
+        assert_eq!(packed.principal(), view.principal);
+        assert_eq!(packed.session_name(), view.session_name.as_deref());
+        assert_eq!(packed.source_ip(), view.source_ip.as_deref());
+        assert_eq!(packed.key_arn(), view.key.as_ref().map(|k| k.arn.as_ref()));
     }
 
     /// An access key id is the event's own text: a process-wide table
@@ -343,6 +369,7 @@ mod tests {
         let packed = PackedEvent::pack(&event);
         assert_eq!(packed.codes[25] & SHARED, 0, "not a shared text");
         assert!(packed.block.contains("ASIAUNSHAREDEXAMPLE1"));
+        assert_eq!(packed.access_key_id(), Some("ASIAUNSHAREDEXAMPLE1"));
         assert_eq!(
             packed.view().access_key_id.as_deref(),
             Some("ASIAUNSHAREDEXAMPLE1")
