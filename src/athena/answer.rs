@@ -33,6 +33,8 @@ pub const NOT_KNOWN: &[&str] = &[
     // against the quotas, and the sections are left out (`known: false`).
     "quota",
     "cost",
+    // Counts by principal and key carry no encryption context.
+    "resources",
 ];
 
 /// A result row: its values by column name.
@@ -131,6 +133,8 @@ impl Answer {
                 alerts: Vec::new(),
                 alerts_out_of_order: 0,
                 who: None,
+                resources: Vec::new(),
+                resources_other: 0,
                 quota: crate::report::QuotaSection::not_known(),
                 cost: crate::report::CostSection::not_known(),
             },

@@ -13,6 +13,7 @@ mod own;
 pub use time::Plausible;
 mod packed;
 pub mod record;
+pub mod resource;
 mod shared;
 pub mod sql;
 mod time;

@@ -128,10 +128,50 @@ pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
         principals(report, top, true),
         principals(report, top, false),
         keys(report, top),
+        resources(report, top),
         control_plane(report, top),
     ]);
     blocks.extend(super::usage_out::blocks(report, top));
     blocks
+}
+
+/// Who decrypted what.
+fn resources(report: &Report, top: usize) -> Block {
+    let rows: Vec<Vec<Cell>> = report
+        .resources
+        .iter()
+        .take(top)
+        .map(|r| {
+            vec![
+                own(&r.service),
+                data(&r.resource),
+                own(&if r.bucket_key { "bucket key" } else { "" }),
+                own(&r.calls),
+                own(&r.denied),
+                own(&r.principals),
+                own(&r.keys),
+                own(&time(r.last_seen)),
+            ]
+        })
+        .collect();
+    Block {
+        title: "Resources (who decrypted what)",
+        shown: rows.len(),
+        total: report.resources.len(),
+        headers: &[
+            "service",
+            "resource",
+            "note",
+            "calls",
+            "denied",
+            "principals",
+            "keys",
+            "last seen",
+        ],
+        cut: "top",
+        rows,
+        empty: Some("No call named a resource in its encryption context."),
+    }
 }
 
 /// `--who`'s calls, earliest first: the credential's timeline.

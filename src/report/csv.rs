@@ -24,6 +24,9 @@ pub enum Section {
     EventNames,
     /// The calls --who / --access-key selected, in time order.
     Calls,
+    /// Data calls by the resource their encryption context names (who
+    /// decrypted what).
+    Resources,
     /// Request rates against the KMS request quotas, per calling account
     /// and region.
     Quota,
@@ -107,6 +110,7 @@ pub fn write_csv(report: &Report, section: Section, out: impl Write) -> io::Resu
         }
         Section::Alerts => write_alerts(report, &mut w)?,
         Section::Calls => write_calls(report, &mut w)?,
+        Section::Resources => write_resources(report, &mut w)?,
         Section::Quota => super::usage_out::write_quota_csv(report, &mut w)?,
         Section::Cost => super::usage_out::write_cost_csv(report, &mut w)?,
         Section::EventNames => {
@@ -157,6 +161,35 @@ fn write_calls<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result
             &opt(&c.key_arn),
             &opt(&c.key_account),
             &for_csv(&c.event_id),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Who decrypted what: data calls by the resource their context names.
+fn write_resources<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result<()> {
+    w.write_record([
+        "service",
+        "resource",
+        "bucket_key",
+        "calls",
+        "denied",
+        "principals",
+        "keys",
+        "first_seen",
+        "last_seen",
+    ])?;
+    for r in &report.resources {
+        w.write_record([
+            for_csv(&r.service).as_ref(),
+            &for_csv(&r.resource),
+            if r.bucket_key { "true" } else { "false" },
+            &r.calls.to_string(),
+            &r.denied.to_string(),
+            &r.principals.to_string(),
+            &r.keys.to_string(),
+            &time(r.first_seen),
+            &time(r.last_seen),
         ])?;
     }
     Ok(())

@@ -9,6 +9,7 @@ mod csv;
 mod html;
 pub mod key_list;
 mod markdown;
+pub mod resources;
 mod table;
 mod tally;
 mod timeline;
@@ -68,6 +69,11 @@ pub struct Report {
     /// alert-relevant events whose files are far out of time order). When
     /// zero, the alerts are those of an exact time-ordered replay.
     pub alerts_out_of_order: u64,
+    /// "Who decrypted what": data calls by the resource their encryption
+    /// context names, busiest first (empty where the source cannot say).
+    pub resources: Vec<resources::ResourceRow>,
+    /// Data calls on resources past the first 10,000 distinct ones.
+    pub resources_other: u64,
     /// `--who` / `--access-key`: what was selected, what was left out,
     /// and the selected calls in time order. Absent without a selector.
     #[serde(skip_serializing_if = "Option::is_none")]

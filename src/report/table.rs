@@ -197,6 +197,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
                 Section::Principals,
                 Section::Keys,
                 Section::Denied,
+                Section::Resources,
                 Section::ControlPlane,
             ])
             .collect(),
@@ -208,6 +209,7 @@ pub fn write_table(report: &Report, opts: TableOptions, mut out: impl Write) -> 
         Section::EventNames => write_event_names(report, opts, &mut out),
         Section::Alerts => write_alerts(report, opts, &mut out),
         Section::Calls => write_calls(report, opts, &mut out),
+        Section::Resources => write_resources(report, opts, &mut out),
         Section::Quota => super::usage_out::write_quota_table(report, opts, &mut out),
         Section::Cost => super::usage_out::write_cost_table(report, opts, &mut out),
     })
@@ -492,6 +494,55 @@ fn write_calls(report: &Report, opts: TableOptions, out: &mut impl Write) -> io:
         })
         .collect();
     render(out, opts.width, &COLUMNS, &cells)
+}
+
+/// Who decrypted what: data calls by the resource their context names.
+fn write_resources(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    const COLUMNS: [Column; 7] = [
+        col("service", Fit::Fixed, 0),
+        col("resource", Fit::Wrap, 0),
+        col("calls", Fit::Number, 0),
+        col("denied", Fit::Number, 0),
+        col("principals", Fit::Number, 0),
+        col("keys", Fit::Number, 2),
+        col("last seen", Fit::Fixed, 1),
+    ];
+    let rows = &report.resources;
+    heading(
+        out,
+        "RESOURCES (who decrypted what)",
+        rows.len().min(opts.top),
+        rows.len(),
+    )?;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .take(opts.top)
+        .map(|r| {
+            let name = if r.bucket_key {
+                format!("{} (bucket key)", cell(&r.resource))
+            } else {
+                cell(&r.resource)
+            };
+            vec![
+                cell(&r.service),
+                name,
+                r.calls.to_string(),
+                r.denied.to_string(),
+                r.principals.to_string(),
+                r.keys.to_string(),
+                short_time(r.last_seen),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)?;
+    if report.resources_other > 0 {
+        writeln!(
+            out,
+            " {} call(s) on resources past the first 10,000 are not listed",
+            report.resources_other
+        )?;
+    }
+    Ok(())
 }
 
 /// What the report leaves out for a failure: never silent.

@@ -74,6 +74,7 @@ pub struct Tally<'d> {
     event_names: HashMap<Box<str>, u64>,
     control_plane: Vec<ControlPlaneRow>,
     timeline: Timeline,
+    resources: super::resources::ResourceTally,
     /// `--who`: only the calls it selects are counted.
     who: &'d Who,
     calls: CallLog,
@@ -123,6 +124,7 @@ impl<'d> Tally<'d> {
             timeline: Timeline::default(),
             who,
             calls: CallLog::default(),
+            resources: super::resources::ResourceTally::default(),
             usage: super::usage::UsageTally::default(),
         }
     }
@@ -157,6 +159,7 @@ impl<'d> Tally<'d> {
         if e.is_control_plane() {
             self.control_plane.push(ControlPlaneRow::from_event(e));
         }
+        self.resources.add(e);
         self.usage.count(e);
     }
 
@@ -192,6 +195,7 @@ impl<'d> Tally<'d> {
         }
         self.control_plane.extend(other.control_plane);
         self.calls.merge(other.calls);
+        self.resources.merge(other.resources);
         self.usage.merge(other.usage);
     }
 
@@ -226,6 +230,7 @@ impl<'d> Tally<'d> {
             .collect();
         let control_plane = self.control_plane;
         let who = (!self.who.is_everyone()).then(|| self.calls.finish(self.who.labels()));
+        let (resources, resources_other) = self.resources.finish();
         let mut report = Report {
             events: self.events,
             denied: self.denied,
@@ -260,6 +265,8 @@ impl<'d> Tally<'d> {
             alerts: Vec::new(),
             alerts_out_of_order: 0,
             who,
+            resources,
+            resources_other,
             quota: self.usage.quota(usage),
             cost: self.usage.cost(usage),
         };

@@ -43,6 +43,7 @@ mod report_alerts;
 mod report_html;
 mod report_markdown;
 mod report_usage;
+mod resources;
 mod rules_cli;
 mod s3_source;
 mod scenarios;
