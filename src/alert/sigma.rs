@@ -81,6 +81,13 @@ pub struct SigmaFile {
 /// YAML at all (the message names line and column); a document that is
 /// YAML but not a rule kmstop can run is a [`Refusal`] and the others load.
 pub fn parse_sigma(text: &str) -> Result<SigmaFile, String> {
+    // The YAML parser slows to a crawl on tens of thousands of `[[[…`.
+    if crate::event::nesting::too_deep(text) {
+        return Err(format!(
+            "the file nests brackets deeper than {} levels",
+            crate::event::nesting::MAX_DEPTH
+        ));
+    }
     let collection = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string())?;
     let mut out = SigmaFile::default();
     for error in &collection.errors {
@@ -90,7 +97,7 @@ pub fn parse_sigma(text: &str) -> Result<SigmaFile, String> {
         out.refused.push(Refusal {
             title: None,
             field: None,
-            reason: error.clone(),
+            reason: short(error),
         });
     }
     for c in &collection.correlations {
@@ -119,11 +126,23 @@ pub fn parse_sigma(text: &str) -> Result<SigmaFile, String> {
             Err((field, reason)) => out.refused.push(Refusal {
                 title: Some(rule.title.clone()),
                 field,
-                reason,
+                reason: short(&reason),
             }),
         }
     }
     Ok(out)
+}
+
+/// A parser message on one line of at most 300 characters (a condition
+/// error quotes the whole condition).
+fn short(message: &str) -> String {
+    let line = message.split("\n").next().unwrap_or_default();
+    let line = line.lines().next().unwrap_or_default();
+    let mut out: String = line.chars().take(300).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
 }
 
 fn severity(level: Option<Level>) -> Severity {
