@@ -136,8 +136,7 @@ pub fn parse_sigma(text: &str) -> Result<SigmaFile, String> {
 /// A parser message on one line of at most 300 characters (a condition
 /// error quotes the whole condition).
 fn short(message: &str) -> String {
-    let line = message.split("\n").next().unwrap_or_default();
-    let line = line.lines().next().unwrap_or_default();
+    let line = message.lines().next().unwrap_or_default();
     let mut out: String = line.chars().take(300).collect();
     if out.len() < line.len() {
         out.push('…');

@@ -1,5 +1,5 @@
 //! Sigma rules through the binary: `kmstop report --rules rule.yml` fires a
-//! SigmaHQ CloudTrail rule exactly on its positive scenario file and never
+//! `SigmaHQ` `CloudTrail` rule exactly on its positive scenario file and never
 //! on its negative one, and `kmstop rules --check` says which rules load
 //! and why the others are refused (non-KMS `eventSource`, unread fields,
 //! unsupported modifiers, other logsources, broken YAML).
