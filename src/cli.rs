@@ -93,7 +93,8 @@ pub struct DashboardArgs {
     pub export_dir: Option<PathBuf>,
 
     /// Alert rules to add to the built-ins (default: rules.toml in the
-    /// config directory, or the config's `rules`).
+    /// config directory, or the config's `rules`); a .yml/.yaml file holds
+    /// Sigma rules.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 
@@ -316,7 +317,8 @@ pub struct TailArgs {
     #[arg(long)]
     pub alerts: bool,
 
-    /// Rules for --alerts (default ~/.config/kmstop/rules.toml if present).
+    /// Rules for --alerts (default ~/.config/kmstop/rules.toml if present;
+    /// a .yml/.yaml file holds Sigma rules).
     #[arg(long, value_name = "FILE", requires = "alerts")]
     pub rules: Option<PathBuf>,
 
@@ -473,7 +475,8 @@ pub struct RulesArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub rules: Option<PathBuf>,
 
-    /// Only check FILE: print every error and exit 1, or a summary and 0.
+    /// Only check FILE: print every error and exit 1, or a summary and 0
+    /// (a Sigma .yml: each rule loaded or refused; 1 if any is refused).
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
 

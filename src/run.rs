@@ -408,13 +408,27 @@ fn run_alert_hook(command: &str, changes: &[AlertChange]) -> bool {
 /// start on a rules file it cannot fully read.
 pub(crate) fn load_rules(explicit: Option<&Path>) -> Option<Vec<RuleSpec>> {
     match crate::rules_file::load(explicit, &builtin::rules()) {
-        Ok(set) => Some(set.rules),
+        Ok(set) => {
+            warn_refused(&set.refused);
+            Some(set.rules)
+        }
         Err(errors) => {
             for e in errors {
                 eprintln!("kmstop: {}", escape_control(&e.to_string()));
             }
             None
         }
+    }
+}
+
+/// Sigma rules of the user's file that were not loaded, each with file,
+/// line, title and reason; the file's other rules run.
+pub(crate) fn warn_refused(refused: &[crate::alert::rules_toml::ConfigError]) {
+    for e in refused {
+        eprintln!(
+            "kmstop: rule not loaded: {}",
+            escape_control(&e.to_string())
+        );
     }
 }
 

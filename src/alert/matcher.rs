@@ -66,6 +66,7 @@ pub struct Matcher {
     policy_allows_action: Option<Box<str>>,
     key_states: Vec<Box<str>>,
     key_rotation_enabled: Option<bool>,
+    sigma: Option<super::sigma::SigmaCondition>,
 }
 
 fn outcome_bit(outcome: Outcome) -> u8 {
@@ -204,6 +205,7 @@ impl Matcher {
             policy_allows_action: spec.policy_allows_action.as_deref().map(Into::into),
             key_states: boxed(&spec.key_states),
             key_rotation_enabled: spec.key_rotation_enabled,
+            sigma: spec.sigma.clone(),
         })
     }
 
@@ -258,6 +260,7 @@ impl Matcher {
             && self.cross_account_matches(e)
             && self.call_matches(e)
             && self.policy_matches(e.key_policy.as_deref())
+            && self.sigma.as_ref().is_none_or(|s| s.matches(e))
     }
 
     fn source_matches(&self, ip: Option<&str>) -> bool {

@@ -11,6 +11,7 @@ pub mod matcher;
 pub mod ordered;
 pub mod policy;
 pub mod rules_toml;
+pub mod sigma;
 pub mod spec;
 pub mod spike;
 mod state;

@@ -177,6 +177,10 @@ pub struct MatchSpec {
     pub key_states: Vec<String>,
     /// Inventory fact: whether automatic rotation is on.
     pub key_rotation_enabled: Option<bool>,
+    /// A Sigma rule's compiled condition (`--rules rule.yml`); never
+    /// written in TOML.
+    #[serde(skip)]
+    pub sigma: Option<super::sigma::SigmaCondition>,
 }
 
 /// Matches an encryption-context entry: `key` exactly, `value` a pattern.

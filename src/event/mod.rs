@@ -7,7 +7,7 @@
 //! buffer.
 
 mod detail;
-mod nesting;
+pub(crate) mod nesting;
 mod normalize;
 mod own;
 pub use time::Plausible;

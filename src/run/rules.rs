@@ -20,7 +20,10 @@ pub(super) fn run(args: &RulesArgs) -> ExitCode {
         return check(path, &builtins);
     }
     match rules_file::load(args.rules.as_deref(), &builtins) {
-        Ok(set) => list(&set, args.format),
+        Ok(set) => {
+            super::warn_refused(&set.refused);
+            list(&set, args.format)
+        }
         Err(errors) => fail(&errors),
     }
 }
@@ -37,6 +40,9 @@ fn fail(errors: &[ConfigError]) -> ExitCode {
 }
 
 fn check(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
+    if rules_file::is_sigma_path(path) {
+        return check_sigma(path, builtins);
+    }
     let loaded = match rules_file::load_rules_file(path) {
         Ok(loaded) => loaded,
         Err(errors) => return fail(&errors),
@@ -52,6 +58,43 @@ fn check(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
         loaded.file.overrides.len()
     ));
     ExitCode::SUCCESS
+}
+
+/// Each Sigma rule loaded (stdout) or refused with its reason (stderr);
+/// exit 1 when any is refused or none loads.
+fn check_sigma(path: &Path, builtins: &[RuleSpec]) -> ExitCode {
+    let (rules, refused) = match rules_file::load_sigma_file(path, builtins) {
+        Ok(found) => found,
+        Err(errors) => return fail(&errors),
+    };
+    let display = path.display().to_string();
+    let shown = escape_control(&display);
+    for rule in &rules {
+        super::say(format_args!(
+            "{shown}: loaded {} {:?} ({})",
+            escape_control(&rule.id),
+            escape_control(&rule.title),
+            rule.severity
+        ));
+    }
+    for e in &refused {
+        eprintln!("refused: {}", escape_control(&e.to_string()));
+    }
+    super::say(format_args!(
+        "{shown}: {} Sigma rules loaded, {} refused{}",
+        rules.len(),
+        refused.len(),
+        if refused.is_empty() && !rules.is_empty() {
+            ", OK"
+        } else {
+            ""
+        }
+    ));
+    if refused.is_empty() && !rules.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INPUT_PROBLEM)
+    }
 }
 
 /// One rule in `--format json`: the whole rule and where it comes from.

@@ -47,6 +47,7 @@ mod resources;
 mod rules_cli;
 mod s3_source;
 mod scenarios;
+mod sigma_rules;
 mod sim_boto3;
 mod sim_sdk;
 mod sim_wire;
