@@ -14,7 +14,7 @@ use rsigma_parser::{
 };
 
 use super::Refused;
-use super::eval::{Expr, FIELDS, Test};
+use super::eval::{Expr, FIELDS, SigmaField, Test};
 
 /// The deepest condition or detection nesting accepted.
 pub const MAX_DEPTH: usize = 32;
@@ -222,6 +222,15 @@ impl Compiler<'_> {
         let Some(&(_, field)) = FIELDS.iter().find(|(n, _)| *n == name) else {
             return refuse(Some(name), format!("kmstop does not read {name}"));
         };
+        // kmstop holds an assumed role's caller as its role ARN: a test for
+        // the session's own ARN would load and never match, silently.
+        let session_arn = |v: &SigmaValue| matches!(v, SigmaValue::String(s) if s.original.to_ascii_lowercase().contains("assumed-role"));
+        if field == SigmaField::PrincipalArn && item.values.iter().any(session_arn) {
+            return refuse(
+                Some(name),
+                "kmstop holds an assumed role's caller as the role's ARN (arn:aws:iam::…:role/NAME), never the session's assumed-role ARN: such a test could never match",
+            );
+        }
         let tests = item
             .values
             .iter()

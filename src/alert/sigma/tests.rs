@@ -192,6 +192,10 @@ fn what_cannot_be_expressed_is_refused_with_the_reason() {
             "  sel:\n    eventName: Decrypt\n  timeframe: 5m\n  condition: sel",
             "timeframe",
         ),
+        (
+            "  sel:\n    userIdentity.arn|contains: ':assumed-role/'\n  condition: sel",
+            "could never match",
+        ),
     ];
     for (det, reason) in cases {
         let r = refused(det);
