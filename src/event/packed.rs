@@ -1,12 +1,18 @@
 //! An owned event in one allocation.
 //!
 //! Keeping events past the buffer they were parsed from (the alert replay,
-//! the recent-event ring) with [`KmsEvent::into_owned`] costs an
-//! allocation per text field, a score per event. A [`PackedEvent`] copies
-//! its own texts into one buffer, refers to the texts events repeat by
-//! their number in the process's [`shared`] table, and remembers where
-//! each lies; [`view`] lends a borrowed [`KmsEvent`] over it, allocating
-//! only for an encryption context.
+//! the recent-event ring, the dashboard's event log) with
+//! [`KmsEvent::into_owned`] costs an allocation per text field, a score
+//! per event. A [`PackedEvent`] copies its own texts into one block,
+//! refers to the texts events repeat by their number in the process's
+//! [`shared`] table, and remembers where each lies; [`view`] lends a
+//! borrowed [`KmsEvent`] over it, allocating only for an encryption
+//! context.
+//!
+//! The dashboard holds hundreds of thousands of these, so the layout is
+//! sparse: of the 27 text fields an event has a dozen, and each present
+//! one costs a varint of one to three bytes in the block's header, not a
+//! fixed slot.
 //!
 //! [`view`]: PackedEvent::view
 
@@ -32,35 +38,89 @@ const SHAREABLE: [bool; TEXTS] = [
     false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
     true, true, false, false, true, true, true, true, false, true, false, false,
 ];
-/// A field's code with this bit set is a [`shared`] text's number.
-const SHARED: u32 = 1 << 31;
+
+/// Where a present field's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Code {
+    /// A [`shared`] text's number.
+    Shared(u32),
+    /// An own text ending here in the text area; it starts where the own
+    /// text before it ends.
+    Own(usize),
+}
+
+impl Code {
+    fn word(self) -> u64 {
+        match self {
+            Code::Shared(id) => (u64::from(id) << 1) | 1,
+            Code::Own(end) => (end as u64) << 1,
+        }
+    }
+
+    fn of_word(word: u64) -> Self {
+        let value = word >> 1;
+        if word & 1 == 1 {
+            Code::Shared(u32::try_from(value).unwrap_or(u32::MAX))
+        } else {
+            Code::Own(usize::try_from(value).unwrap_or(usize::MAX))
+        }
+    }
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(u8::try_from(v & 0x7f).unwrap_or(0) | 0x80);
+        v >>= 7;
+    }
+    out.push(u8::try_from(v).unwrap_or(0));
+}
+
+/// Reads the varint at `*at`, moving past it.
+fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0u32;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        v |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
 
 /// A [`KmsEvent`] owning its texts in a single buffer.
 ///
-/// Each text field has a code: 0 for none, a [`shared`] number with the
-/// [`SHARED`] bit, or else one more than where the field's text ends in
-/// `block` (it starts where the text before it ends). The block holds the
-/// fields in order, then the encryption context's keys and values (their
-/// ends in `context`), then the record, last, so dropping it only cuts
-/// the block short.
+/// `present` has bit `i` set when text field `i` has a value. The block
+/// starts with a header: one varint [`Code`] per present field before the
+/// record, in field order, then the ends of the encryption context's keys
+/// and values. The text area follows (from `texts_at`): the own texts in
+/// field order, the context's keys and values, then the record, last, so
+/// dropping it only cuts the block short.
 #[derive(Debug, Clone)]
 pub struct PackedEvent {
     time: DateTime<Utc>,
     outcome: Outcome,
     read_only: Option<bool>,
     bypass_lockout_check: Option<bool>,
-    codes: [u32; TEXTS],
-    block: Box<str>,
-    context: Box<[u32]>,
+    present: u32,
+    texts_at: u32,
+    pairs: u32,
+    block: Box<[u8]>,
 }
 
-/// Ends are u32: a record is far below 2 GiB (records are bounded in size
-/// long before this), so the saturation never happens on real data.
-fn end_of(text: &str) -> u32 {
-    u32::try_from(text.len())
-        .unwrap_or(SHARED - 2)
-        .min(SHARED - 2)
-}
+/// The decoded header: every field's text and the context's pairs.
+type Texts<'a> = ([Option<&'a str>; TEXTS], Vec<(&'a str, &'a str)>);
 
 impl PackedEvent {
     #[must_use]
@@ -95,52 +155,94 @@ impl PackedEvent {
             // Last, at `RAW`; also last in the block.
             e.raw.as_deref(),
         ];
-        let mut codes = [0u32; TEXTS];
-        for (i, t) in texts.iter().enumerate() {
-            if SHAREABLE[i]
-                && let Some(id) = t.and_then(shared::share)
-            {
-                codes[i] = SHARED | id;
+        // Codes first, so the block is allocated once at its size.
+        let mut present = 0u32;
+        let mut words: Vec<u64> = Vec::with_capacity(TEXTS + 2 * e.encryption_context.len());
+        let mut own: Vec<&str> = Vec::with_capacity(TEXTS + 2 * e.encryption_context.len());
+        let mut end = 0usize;
+        for (i, t) in texts.iter().enumerate().take(RAW) {
+            let Some(t) = *t else { continue };
+            present |= 1 << i;
+            let code = if let Some(id) = SHAREABLE[i].then(|| shared::share(t)).flatten() {
+                Code::Shared(id)
+            } else {
+                end += t.len();
+                own.push(t);
+                Code::Own(end)
+            };
+            words.push(code.word());
+        }
+        for (k, v) in &e.encryption_context {
+            for t in [k.as_ref(), v.as_ref()] {
+                end += t.len();
+                own.push(t);
+                words.push(end as u64);
             }
         }
-        let mut own = texts;
-        for (t, &code) in own.iter_mut().zip(&codes) {
-            if code != 0 {
-                *t = None;
-            }
+        let raw = texts[RAW];
+        if raw.is_some() {
+            present |= 1 << RAW;
         }
-        let size = own.iter().flatten().map(|t| t.len()).sum::<usize>()
-            + e.encryption_context
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>();
-        let mut block = String::with_capacity(size);
-        let mut put = |text: &str| {
-            block.push_str(text);
-            end_of(&block)
-        };
-        for (code, t) in codes.iter_mut().zip(&own).take(RAW) {
-            if let Some(t) = t {
-                *code = put(t) + 1;
-            }
+        let header: usize = words.iter().map(|&w| varint_len(w)).sum();
+        let mut block = Vec::with_capacity(header + end + raw.map_or(0, str::len));
+        for w in words {
+            put_varint(&mut block, w);
         }
-        let context = e
-            .encryption_context
-            .iter()
-            .flat_map(|(k, v)| [put(k), put(v)])
-            .collect();
-        if let Some(raw) = own[RAW] {
-            codes[RAW] = put(raw) + 1;
+        for t in own.into_iter().chain(raw) {
+            block.extend_from_slice(t.as_bytes());
         }
         Self {
             time: e.time,
             outcome: e.outcome,
             read_only: e.read_only,
             bypass_lockout_check: e.call.bypass_lockout_check,
-            codes,
-            block: block.into_boxed_str(),
-            context,
+            present,
+            texts_at: u32::try_from(header).unwrap_or(u32::MAX),
+            pairs: u32::try_from(e.encryption_context.len()).unwrap_or(u32::MAX),
+            block: block.into_boxed_slice(),
         }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        self.present & (1 << i) != 0
+    }
+
+    /// The text area from `start` to `end` (relative to `texts_at`).
+    fn slice(&self, start: usize, end: usize) -> &str {
+        let at = self.texts_at as usize;
+        self.block
+            .get(at + start..at + end)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The present fields before the record, in order, with their codes.
+    fn codes(&self) -> impl Iterator<Item = (usize, Code)> + '_ {
+        let mut at = 0usize;
+        (0..RAW)
+            .filter(|&i| self.has(i))
+            .map(move |i| (i, Code::of_word(get_varint(&self.block, &mut at))))
+    }
+
+    /// Where the header's context ends start.
+    fn context_ends(&self) -> (usize, usize) {
+        let mut at = 0usize;
+        let mut last_own = 0usize;
+        for _ in (0..RAW).filter(|&i| self.has(i)) {
+            if let Code::Own(end) = Code::of_word(get_varint(&self.block, &mut at)) {
+                last_own = end;
+            }
+        }
+        (at, last_own)
+    }
+
+    /// Where the texts before the record end (relative to `texts_at`).
+    fn end_before_raw(&self) -> usize {
+        let (mut at, mut end) = self.context_ends();
+        for _ in 0..2 * self.pairs {
+            end = usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
+        }
+        end
     }
 
     /// Drops the original record text (what [`KmsEvent::raw_json`] gives),
@@ -148,34 +250,16 @@ impl PackedEvent {
     /// is most of an event's bytes, so a store keeps it only for the
     /// newest events and strips the rest.
     pub fn strip_raw(&mut self) {
-        if self.codes[RAW] == 0 {
+        if !self.has(RAW) {
             return;
         }
-        self.codes[RAW] = 0;
+        self.present &= !(1 << RAW);
         // `pack` put the record last, so every other text stays valid over
         // the prefix. Copied to a fresh block rather than shrunk in place:
         // in-place shrinking leaves record-sized holes between small
         // blocks, which cost more resident memory than the copy saves.
-        let keep = self.block.get(..self.end_before_raw()).unwrap_or_default();
-        self.block = Box::from(keep);
-    }
-
-    /// Where the texts before the record end.
-    fn end_before_raw(&self) -> usize {
-        self.context.last().copied().map_or_else(
-            || {
-                self.codes[..RAW]
-                    .iter()
-                    .rev()
-                    .find(|&&c| c != 0 && c & SHARED == 0)
-                    .map_or(0, |&c| c as usize - 1)
-            },
-            |end| end as usize,
-        )
-    }
-
-    fn slice(&self, start: usize, end: usize) -> &str {
-        self.block.get(start..end).unwrap_or_default()
+        let keep = self.texts_at as usize + self.end_before_raw();
+        self.block = Box::from(self.block.get(..keep).unwrap_or_default());
     }
 
     #[must_use]
@@ -193,20 +277,30 @@ impl PackedEvent {
     /// One text field without building a view: for scans over many held
     /// events that test one field (a drill-down's key or principal).
     fn text(&self, i: usize) -> Option<&str> {
-        let code = self.codes[i];
-        match code {
-            0 => None,
-            c if c & SHARED != 0 => shared::text_of(c & !SHARED),
-            c => {
-                // An own text starts where the own text before it ends.
-                let start = self.codes[..i]
-                    .iter()
-                    .rev()
-                    .find(|&&c| c != 0 && c & SHARED == 0)
-                    .map_or(0, |&c| c as usize - 1);
-                Some(self.slice(start, c as usize - 1))
+        if !self.has(i) {
+            return None;
+        }
+        if i == RAW {
+            return Some(self.raw_text());
+        }
+        let mut start = 0usize;
+        for (j, code) in self.codes() {
+            match code {
+                Code::Shared(id) if j == i => return shared::text_of(id),
+                Code::Own(end) if j == i => return Some(self.slice(start, end)),
+                Code::Own(end) => start = end,
+                Code::Shared(_) => {}
             }
         }
+        None
+    }
+
+    fn raw_text(&self) -> &str {
+        let start = self.texts_at as usize + self.end_before_raw();
+        self.block
+            .get(start..)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
     /// The key's ARN, as [`Self::view`] would give it.
@@ -249,34 +343,29 @@ impl PackedEvent {
     /// Whether the original record text is still held.
     #[must_use]
     pub fn has_raw(&self) -> bool {
-        self.codes[RAW] != 0
+        self.has(RAW)
     }
 
     /// Every text field, in [`TEXTS`] order, and the context's pairs.
-    fn texts(&self) -> ([Option<&str>; TEXTS], Vec<(&str, &str)>) {
+    fn texts(&self) -> Texts<'_> {
         let mut out = [None; TEXTS];
         let mut at = 0usize;
-        let mut own = |code: u32| {
-            let end = code as usize - 1;
-            let text = self.slice(at, end);
-            at = end;
-            text
-        };
-        for (text, &code) in out.iter_mut().zip(&self.codes).take(RAW) {
-            *text = match code {
-                0 => None,
-                c if c & SHARED != 0 => shared::text_of(c & !SHARED),
-                c => Some(own(c)),
+        let mut start = 0usize;
+        for i in (0..RAW).filter(|&i| self.has(i)) {
+            out[i] = match Code::of_word(get_varint(&self.block, &mut at)) {
+                Code::Shared(id) => shared::text_of(id),
+                Code::Own(end) => Some(self.slice(std::mem::replace(&mut start, end), end)),
             };
         }
-        let mut context = Vec::with_capacity(self.context.len() / 2);
-        for pair in self.context.chunks_exact(2) {
-            let key = own(pair[0] + 1);
-            let value = own(pair[1] + 1);
-            context.push((key, value));
+        let mut end = || usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
+        let mut context = Vec::with_capacity(self.pairs as usize);
+        for _ in 0..self.pairs {
+            let (k, v) = (end(), end());
+            context.push((self.slice(start, k), self.slice(k, v)));
+            start = v;
         }
-        if self.codes[RAW] != 0 {
-            out[RAW] = Some(own(self.codes[RAW]));
+        if self.has(RAW) {
+            out[RAW] = Some(self.raw_text());
         }
         (out, context)
     }
@@ -328,11 +417,41 @@ impl PackedEvent {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::{Parsed, parse_record};
+
+    /// The dashboard holds hundreds of thousands: the struct stays small
+    /// (it was 160 bytes with a fixed slot per field).
+    #[test]
+    fn a_packed_event_is_small() {
+        assert!(std::mem::size_of::<PackedEvent>() <= 48);
+    }
+
+    #[test]
+    fn empty_and_wide_texts_and_many_pairs_survive_the_pack() {
+        let pairs: Vec<String> = (0..200)
+            .map(|i| format!(r#""k{i}é":"{}""#, "v".repeat(i % 3)))
+            .collect();
+        let json = format!(
+            r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
+            "eventID":"","errorMessage":"ünïcødé ✓","userIdentity":{{"type":"IAMUser","accessKeyId":""}},
+            "requestParameters":{{"encryptionContext":{{"":"",{}}}}}}}"#,
+            pairs.join(",")
+        );
+        let Ok(Parsed::Kms(event)) = parse_record(&json) else {
+            panic!("test record parses");
+        };
+        assert!(event.encryption_context.len() > 100);
+        let mut packed = PackedEvent::pack(&event);
+        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
+        assert_eq!(packed.view().raw_json(), Some(json.as_str()));
+        packed.strip_raw();
+        let mut stripped = event.clone();
+        stripped.raw = None;
+        assert_eq!(format!("{:?}", packed.view()), format!("{stripped:?}"));
+    }
 
     #[test]
     fn a_view_of_the_pack_is_the_event() {
@@ -367,8 +486,17 @@ mod tests {
             panic!("test record parses");
         };
         let packed = PackedEvent::pack(&event);
-        assert_eq!(packed.codes[25] & SHARED, 0, "not a shared text");
-        assert!(packed.block.contains("ASIAUNSHAREDEXAMPLE1"));
+        let own = packed.codes().find(|&(i, _)| i == 25).map(|(_, c)| c);
+        assert!(
+            matches!(own, Some(Code::Own(_))),
+            "not a shared text: {own:?}"
+        );
+        assert!(
+            packed
+                .block
+                .windows(20)
+                .any(|w| w == b"ASIAUNSHAREDEXAMPLE1")
+        );
         assert_eq!(packed.access_key_id(), Some("ASIAUNSHAREDEXAMPLE1"));
         assert_eq!(
             packed.view().access_key_id.as_deref(),
