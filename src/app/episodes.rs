@@ -66,8 +66,12 @@ impl Episode {
     }
 }
 
-/// Episodes kept at most; past it the oldest resolved ones go.
+/// Episodes kept; past it (and the slack) the oldest resolved ones go.
 const MAX_EPISODES: usize = 20_000;
+/// How far past [`MAX_EPISODES`] the list may grow before a trim: a trim
+/// rebuilds every index, so trimming at every new episode made a busy
+/// file load quadratic (a fifth of a 3 M-event load).
+const TRIM_SLACK: usize = MAX_EPISODES / 10;
 
 #[derive(Debug, Default)]
 pub struct Episodes {
@@ -83,6 +87,10 @@ pub struct Episodes {
     name_rank: Vec<u32>,
     rule_rank: Vec<u32>,
     ranked: bool,
+    /// Resolved episodes trimmed away, and the latest resolution among
+    /// them: the Alerts pane says it no longer lists them.
+    let_go: u64,
+    let_go_through: Option<DateTime<Utc>>,
 }
 
 impl Episodes {
@@ -150,7 +158,7 @@ impl Episodes {
     }
 
     fn trim(&mut self) {
-        if self.list.len() <= MAX_EPISODES {
+        if self.list.len() <= MAX_EPISODES + TRIM_SLACK {
             return;
         }
         let excess = self.list.len() - MAX_EPISODES;
@@ -161,6 +169,10 @@ impl Episodes {
         for e in &self.list {
             let drop = dropped < excess && e.resolved.is_some();
             dropped += usize::from(drop);
+            if drop {
+                self.let_go += 1;
+                self.let_go_through = self.let_go_through.max(e.resolved);
+            }
             moved.push(if drop { u32::MAX } else { kept });
             kept += u32::from(!drop);
         }
@@ -216,6 +228,12 @@ impl Episodes {
     /// Where the rule of episode `i` comes among the rules by name.
     pub fn rule_rank(&self, i: usize) -> u32 {
         self.rule_rank.get(i).copied().unwrap_or(u32::MAX)
+    }
+
+    /// How many resolved episodes were let go for room, and the latest
+    /// resolution among them.
+    pub fn let_go(&self) -> (u64, Option<DateTime<Utc>>) {
+        (self.let_go, self.let_go_through)
     }
 
     pub fn all(&self) -> &[Arc<Episode>] {
@@ -321,8 +339,20 @@ mod tests {
                 e.record(&[change(Change::Resolved, "r", &group, 1)], None);
             }
         }
+        // Within the slack nothing goes; past it the list is trimmed back
+        // to the cap, oldest resolved first, and the count says so.
+        e.rank();
+        assert_eq!(e.all().len(), MAX_EPISODES + 3);
+        assert_eq!(e.let_go().0, 0);
+        // The first past the slack trims.
+        for i in 0..TRIM_SLACK - 2 {
+            let group = format!("h{i:05}");
+            e.record(&[change(Change::Fired, "r", &group, 2)], None);
+        }
         e.rank();
         assert_eq!(e.all().len(), MAX_EPISODES);
+        assert_eq!(e.let_go().0, (TRIM_SLACK + 1) as u64);
+        assert!(e.let_go().1.is_some());
         // The whole order (the pairwise check above is quadratic).
         let all = e.all();
         let mut by_rank: Vec<usize> = (0..all.len()).collect();

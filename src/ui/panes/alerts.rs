@@ -72,6 +72,12 @@ pub fn draw(
     let state = &app.panes[Pane::Alerts.index()];
     let mut extra = title_extra(s.alerts.len(), s.alert_total, state.filter.as_ref(), app);
     let _ = write!(extra, " · {} firing", s.firing);
+    if let (n @ 1.., through) = app.data.episodes.let_go() {
+        let through = through.map_or_else(String::new, |t| {
+            format!(", resolved by {}", t.format("%Y-%m-%d %H:%M"))
+        });
+        let _ = write!(extra, " · {n} older resolved not kept{through}");
+    }
     if let Some(note) = athena_note(app) {
         let inner = super::framed(frame, area, theme, Pane::Alerts, &extra, focused);
         let note = ratatui::widgets::Paragraph::new(note)
