@@ -309,6 +309,27 @@ impl PackedEvent {
         self.text(14)
     }
 
+    /// The event name, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn event_name(&self) -> &str {
+        self.text(2).unwrap_or_default()
+    }
+
+    /// The encryption context's pairs, as [`Self::view`] would give them,
+    /// read in place: a scan over many held events that only needs the
+    /// context builds no view.
+    pub fn context_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let (mut at, mut start) = self.context_ends();
+        (0..self.pairs).map(move |_| {
+            let mut end =
+                || usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
+            let (k, v) = (end(), end());
+            let pair = (self.slice(start, k), self.slice(k, v));
+            start = v;
+            pair
+        })
+    }
+
     /// The event id, as [`Self::view`] would give it.
     #[must_use]
     pub fn event_id(&self) -> &str {
@@ -447,7 +468,14 @@ mod tests {
         let mut packed = PackedEvent::pack(&event);
         assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
         assert_eq!(packed.view().raw_json(), Some(json.as_str()));
+        let pairs: Vec<(&str, &str)> = event
+            .encryption_context
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
         packed.strip_raw();
+        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
         let mut stripped = event.clone();
         stripped.raw = None;
         assert_eq!(format!("{:?}", packed.view()), format!("{stripped:?}"));
@@ -474,6 +502,14 @@ mod tests {
         assert_eq!(packed.session_name(), view.session_name.as_deref());
         assert_eq!(packed.source_ip(), view.source_ip.as_deref());
         assert_eq!(packed.key_arn(), view.key.as_ref().map(|k| k.arn.as_ref()));
+        assert_eq!(packed.event_name(), view.event_name);
+        let pairs: Vec<(&str, &str)> = view
+            .encryption_context
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
+        assert_eq!(pairs, [("a", "b\u{1b}"), ("c", "d")]);
     }
 
     /// An access key id is the event's own text: a process-wide table
