@@ -11,11 +11,28 @@ use super::{earliest, latest};
 use crate::event::resource::{is_data_call, resource_of};
 use crate::event::{KmsEvent, Outcome};
 
-/// Distinct resources a report names; calls on others are counted in
-/// `resources_other`, so hostile contexts cannot grow memory without end.
+/// Resources a report lists at most, busiest first; calls on the others
+/// are counted in `resources_other`.
 pub const MAX_RESOURCES: usize = 10_000;
+/// Resources a tally follows at most, so hostile contexts cannot grow
+/// memory without end. Past it the resources whose names hash highest
+/// leave, so which ones are followed depends only on their names: the
+/// same for any order of files and any number of threads.
+pub const FOLLOWED: usize = 4 * MAX_RESOURCES;
 /// Principals and keys remembered per resource (counted exactly up to it).
 const MAX_PER_RESOURCE: usize = 1_000;
+
+/// Where a resource stands in the sample: its name's hash (fixed keys,
+/// so the same in every run), then the names for the rare tie.
+type Rank = (u64, &'static str, Box<str>);
+
+fn rank_of(service: &'static str, name: &str) -> Rank {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    service.hash(&mut h);
+    name.hash(&mut h);
+    (h.finish(), service, name.into())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRow {
@@ -57,9 +74,9 @@ pub struct ResourceTally {
     /// By service, then by name: looked up by the borrowed name, so a
     /// call on a known resource allocates nothing.
     by: HashMap<&'static str, HashMap<Box<str>, One>>,
-    /// Distinct resources in `by`.
-    len: usize,
-    /// Calls on resources past [`MAX_RESOURCES`].
+    /// The followed resources by rank: the last leaves first.
+    ranks: std::collections::BTreeSet<Rank>,
+    /// Calls on resources not followed.
     other: u64,
 }
 
@@ -71,18 +88,20 @@ impl ResourceTally {
         let Some(r) = resource_of(&e.encryption_context) else {
             return;
         };
+        let known = self
+            .by
+            .get(r.service)
+            .is_some_and(|names| names.contains_key(r.name.as_ref()));
+        if !known && !self.make_room(rank_of(r.service, &r.name), 1) {
+            return;
+        }
         let names = self.by.entry(r.service).or_default();
-        let one = match names.get_mut(r.name.as_ref()) {
-            Some(one) => one,
-            None if self.len >= MAX_RESOURCES => {
-                self.other += 1;
-                return;
-            }
-            None => {
-                self.len += 1;
-                names.entry(r.name.as_ref().into()).or_default()
-            }
+        let one = if known {
+            names.get_mut(r.name.as_ref())
+        } else {
+            Some(names.entry(r.name.as_ref().into()).or_default())
         };
+        let Some(one) = one else { return };
         one.bucket_key |= r.bucket_key;
         one.calls += 1;
         one.denied += u64::from(e.outcome == Outcome::Denied);
@@ -94,6 +113,28 @@ impl ResourceTally {
         one.last = latest(one.last, Some(e.time));
     }
 
+    /// Follows the resource ranked `rank` if it belongs in the sample,
+    /// letting the highest-ranked one go (its calls into `other`) when
+    /// full; false, with its `calls` counted as other, when it does not.
+    fn make_room(&mut self, rank: Rank, calls: u64) -> bool {
+        if self.ranks.len() >= FOLLOWED {
+            match self.ranks.last() {
+                Some(last) if *last < rank => {
+                    self.other += calls;
+                    return false;
+                }
+                _ => {}
+            }
+            if let Some((_, service, name)) = self.ranks.pop_last()
+                && let Some(gone) = self.by.get_mut(service).and_then(|n| n.remove(&name))
+            {
+                self.other += gone.calls;
+            }
+        }
+        self.ranks.insert(rank);
+        true
+    }
+
     pub fn merge(&mut self, other: Self) {
         self.other += other.other;
         for (service, name, o) in other
@@ -101,15 +142,11 @@ impl ResourceTally {
             .into_iter()
             .flat_map(|(service, names)| names.into_iter().map(move |(n, o)| (service, n, o)))
         {
-            let names = self.by.entry(service).or_default();
-            if !names.contains_key(&name) {
-                if self.len >= MAX_RESOURCES {
-                    self.other += o.calls;
-                    continue;
-                }
-                self.len += 1;
+            let known = self.by.get(service).is_some_and(|n| n.contains_key(&name));
+            if !known && !self.make_room(rank_of(service, &name), o.calls) {
+                continue;
             }
-            let one = names.entry(name).or_default();
+            let one = self.by.entry(service).or_default().entry(name).or_default();
             one.bucket_key |= o.bucket_key;
             one.calls += o.calls;
             one.denied += o.denied;
@@ -150,6 +187,64 @@ impl ResourceTally {
                 .then_with(|| a.service.cmp(&b.service))
                 .then_with(|| a.resource.cmp(&b.resource))
         });
-        (rows, self.other)
+        let unlisted: u64 = rows.iter().skip(MAX_RESOURCES).map(|r| r.calls).sum();
+        rows.truncate(MAX_RESOURCES);
+        (rows, self.other + unlisted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Parsed, parse_record};
+
+    fn tally_of(records: &[String]) -> ResourceTally {
+        let mut t = ResourceTally::default();
+        for r in records {
+            if let Ok(Parsed::Kms(e)) = parse_record(r) {
+                t.add(&e);
+            }
+        }
+        t
+    }
+
+    /// Past the sample's size, which resources are listed depends on their
+    /// names only: any split of the calls between threads, merged in any
+    /// order, lists the same rows with the same counts.
+    #[test]
+    fn the_list_is_the_same_for_any_split_past_the_cap() {
+        let distinct = FOLLOWED + 2_000;
+        let records: Vec<String> = (0..distinct + 3_000)
+            .map(|i| {
+                let secret = i % distinct;
+                format!(
+                    r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z","eventID":"e{i}",
+                    "userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u"}},
+                    "requestParameters":{{"encryptionContext":{{"SecretARN":"arn:aws:secretsmanager:us-east-1:111122223333:secret:s{secret}"}}}}}}"#
+                )
+            })
+            .collect();
+        let whole = tally_of(&records).finish();
+        assert_eq!(whole.0.len(), MAX_RESOURCES);
+        let listed: u64 = whole.0.iter().map(|r| r.calls).sum();
+        assert_eq!(listed + whole.1, records.len() as u64);
+        // Busiest first: the sampled ones of the 3,000 secrets called twice.
+        assert!(whole.0.windows(2).all(|w| w[0].calls >= w[1].calls));
+        let twice = whole.0.iter().filter(|r| r.calls == 2).count();
+        assert!(twice > 2_000 && twice <= 3_000, "{twice}");
+        for split in [7, 1_000, 30_001] {
+            let (a, b) = records.split_at(split);
+            let mut first = tally_of(b);
+            first.merge(tally_of(a));
+            assert_eq!(first.finish(), whole, "split at {split}");
+            let (a, b) = records.split_at(split);
+            let mut second = tally_of(a);
+            second.merge(tally_of(b));
+            assert_eq!(
+                second.finish(),
+                whole,
+                "split at {split}, merged the other way"
+            );
+        }
     }
 }

@@ -344,8 +344,7 @@ impl UsageTally {
     /// The quota section, rows with the highest share of their quota first.
     #[must_use]
     pub fn quota(&self, settings: &UsageSettings) -> QuotaSection {
-        let sorted = self.seconds.sorted();
-        let mut rows: Vec<QuotaRow> = quota::peaks(&sorted)
+        let mut rows: Vec<QuotaRow> = quota::peaks(self.seconds.sorted())
             .into_iter()
             .map(|p| {
                 let (account, region) = self
