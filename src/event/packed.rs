@@ -215,6 +215,31 @@ impl PackedEvent {
         self.text(14)
     }
 
+    /// The event name, as [`Self::view`] would give it.
+    #[must_use]
+    pub fn event_name(&self) -> &str {
+        self.text(2).unwrap_or_default()
+    }
+
+    /// The encryption context's pairs, as [`Self::view`] would give them,
+    /// read in place: a scan over many held events that only needs the
+    /// context builds no view.
+    pub fn context_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        // The context follows the last own text before the record.
+        let mut at = self.codes[..RAW]
+            .iter()
+            .rev()
+            .find(|&&c| c != 0 && c & SHARED == 0)
+            .map_or(0, |&c| c as usize - 1);
+        self.context.chunks_exact(2).map(move |pair| {
+            let (key_end, value_end) = (pair[0] as usize, pair[1] as usize);
+            let key = self.slice(at, key_end);
+            let value = self.slice(key_end, value_end);
+            at = value_end;
+            (key, value)
+        })
+    }
+
     /// The event id, as [`Self::view`] would give it.
     #[must_use]
     pub fn event_id(&self) -> &str {
@@ -355,6 +380,14 @@ mod tests {
         assert_eq!(packed.session_name(), view.session_name.as_deref());
         assert_eq!(packed.source_ip(), view.source_ip.as_deref());
         assert_eq!(packed.key_arn(), view.key.as_ref().map(|k| k.arn.as_ref()));
+        assert_eq!(packed.event_name(), view.event_name);
+        let pairs: Vec<(&str, &str)> = view
+            .encryption_context
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
+        assert_eq!(pairs, [("a", "b\u{1b}"), ("c", "d")]);
     }
 
     /// An access key id is the event's own text: a process-wide table
