@@ -8,6 +8,7 @@ mod contexts;
 pub mod cost;
 pub mod quota;
 mod rates;
+pub mod resources;
 mod series;
 mod spans;
 mod window;

@@ -68,7 +68,7 @@ pub fn query_target(target: &DrillTarget) -> Option<String> {
         DrillTarget::Principal(p) => Some(format!("principal:{p}")),
         DrillTarget::Key(k) => Some(format!("key:{k}")),
         DrillTarget::Alert { rule, group, .. } => Some(format!("alert:{rule} {group}")),
-        DrillTarget::SourceIp(_) => None,
+        DrillTarget::SourceIp(_) | DrillTarget::Resource { .. } => None,
     }
 }
 

@@ -1,11 +1,13 @@
 //! Drill-down screens: a principal (its keys, what it decrypted grouped by
-//! encryption context, its events), a key (whether it is safe to delete,
-//! its principals and events), an alert (its events), a source IP (its
-//! events).
+//! encryption context and by resource, its events), a key (whether it is
+//! safe to delete, its principals and events), an alert (its events), a
+//! source IP (its events), a resource (its callers, keys and events: see
+//! [`super::resources`]).
 
 use chrono::{DateTime, Utc};
 
 use super::log::Entry;
+use super::resources::{CallerRow, Coverage, ResourceRow};
 use super::rows::{AlertRow, EventRow, KeyRow, PrincipalRow};
 use super::tables::{add_sparks, event_rows, key_label, key_row, rates};
 use super::{App, Drill, DrillTarget, Section};
@@ -33,6 +35,13 @@ pub struct DrillView {
     /// Context pairs not listed.
     pub context_other: u64,
     pub events: Vec<EventRow>,
+    /// A resource's callers.
+    pub callers: Vec<CallerRow>,
+    /// A principal's resources, and the calls on resources not listed.
+    pub resources: Vec<ResourceRow>,
+    pub resource_other: u64,
+    /// What the callers' and resources' counts cover.
+    pub resource_coverage: Coverage,
     pub alert: Option<AlertRow>,
     /// A key's answer to "is it safe to delete?".
     pub verdict: Option<crate::deletion::Verdict>,
@@ -79,6 +88,9 @@ pub fn build_drill(
             ..DrillView::default()
         },
         DrillTarget::Alert { rule, group, first } => alert(app, rule, group, *first, t, drill),
+        DrillTarget::Resource { service, name } => {
+            super::resources::drill(app, (service, name), t, from, drill, recent.1)
+        }
     };
     // On Athena the events are a query's: say which of them are shown.
     if let Some(q) =
@@ -87,7 +99,7 @@ pub fn build_drill(
         view.facts.push(("events".into(), q.describe()));
     }
     // The same last-hour sparklines as the panes, selection-near rows first.
-    let selected = |i: usize| drill.lists[i.min(2)].selected;
+    let selected = |i: usize| drill.lists[i.min(super::MAX_SECTIONS - 1)].selected;
     let (p_sel, k_sel) = drill
         .target
         .sections()
@@ -118,6 +130,10 @@ fn principal(
         }),
         ..DrillView::default()
     };
+    // What its data calls named, from the held events (the store has no
+    // resources): whether or not the store still counts it.
+    (view.resources, view.resource_other, view.resource_coverage) =
+        super::resources::of_principal(app, name, from, t);
     let Some(id) = store.id(Dim::Principal, name) else {
         view.facts
             .push(("note".into(), "no longer in the store".into()));

@@ -184,6 +184,12 @@ pub fn defaults() -> Vec<Binding> {
             &[K::ch('5')],
             "Events",
         ),
+        b(
+            Action::Focus(Pane::Resources),
+            "pane_resources",
+            &[K::ch('6')],
+            "Resources: who decrypted what",
+        ),
         b(Action::Up, "up", &[K::key(C::Up), K::ch('k')], "move up"),
         b(
             Action::Down,

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
+use crate::aggregate::resources::{Marker, ResourceMark};
 use crate::event::{PackedEvent, Parsed};
 use crate::feed::{RecordAt, RecordReader};
 
@@ -31,6 +32,9 @@ pub struct Entry {
     /// Where its record lies, when the record is not held but can be read
     /// again.
     pub at: Option<RecordAt>,
+    /// The resource its encryption context names, if it is a data call
+    /// (see [`EventLog::mark_of`]): read once, when it arrives.
+    pub mark: ResourceMark,
 }
 
 impl Entry {
@@ -76,6 +80,10 @@ pub struct EventLog {
     /// The newest event time let go for room (not by retention): the log
     /// no longer holds every event up to it.
     dropped_through: Option<DateTime<Utc>>,
+    /// Bumped whenever an event comes or goes: what is counted from the
+    /// held events is current while it is unchanged.
+    generation: u64,
+    marker: Marker,
 }
 
 impl EventLog {
@@ -87,6 +95,8 @@ impl EventLog {
             raw_capacity,
             next_seq: 0,
             dropped_through: None,
+            generation: 0,
+            marker: Marker::default(),
         }
     }
 
@@ -114,9 +124,18 @@ impl EventLog {
                 if self.raw_capacity == 0 {
                     event.strip_raw();
                 }
-                Entry { seq, event, at }
+                let mark = self.marker.mark(&event);
+                Entry {
+                    seq,
+                    event,
+                    at,
+                    mark,
+                }
             })
             .collect();
+        if !entries.is_empty() {
+            self.generation += 1;
+        }
         let keys: Vec<EventKey> = entries.iter().map(Entry::key).collect();
         let with_raw: Vec<EventKey> = entries
             .iter()
@@ -185,7 +204,29 @@ impl EventLog {
     pub fn expire(&mut self, cutoff: DateTime<Utc>) {
         while self.events.front().is_some_and(|e| e.event.time() < cutoff) {
             self.events.pop_front();
+            self.generation += 1;
         }
+    }
+
+    /// The mark the entries naming the resource `service` `name` carry.
+    pub fn mark_of(&self, service: &str, name: &str) -> ResourceMark {
+        self.marker.mark_of(service, name)
+    }
+
+    /// Changes with every event that comes or goes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Events at or after `from` and before `until`, oldest first.
+    pub fn range(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> std::collections::vec_deque::Iter<'_, Entry> {
+        let start = self.events.partition_point(|e| e.event.time() < from);
+        let end = self.events.partition_point(|e| e.event.time() < until);
+        self.events.range(start..end.max(start))
     }
 
     fn position(&self, key: EventKey) -> Option<usize> {

@@ -15,6 +15,7 @@ mod mouse;
 mod overlay;
 pub mod query;
 mod ranks;
+pub mod resources;
 mod rows;
 mod selection;
 mod sort;
@@ -34,8 +35,9 @@ pub use keymap::{InputMode, Keymap};
 pub use query::Snapshot;
 pub use update::{Effect, update};
 
-/// The five panes, in Tab order. Their titles are part of the interface:
-/// users and docs name them.
+/// The panes, in Tab order. Their titles are part of the interface:
+/// users and docs name them. The first five share the grid; the others
+/// take the whole body when focused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pane {
     Principals,
@@ -43,15 +45,18 @@ pub enum Pane {
     Keys,
     Alerts,
     Events,
+    /// Who decrypted what: data calls by the resource their context names.
+    Resources,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Principals,
         Pane::Denied,
         Pane::Keys,
         Pane::Alerts,
         Pane::Events,
+        Pane::Resources,
     ];
 
     pub fn title(self) -> &'static str {
@@ -61,6 +66,7 @@ impl Pane {
             Pane::Keys => "Keys",
             Pane::Alerts => "Alerts",
             Pane::Events => "Events",
+            Pane::Resources => "Resources",
         }
     }
 
@@ -219,18 +225,32 @@ pub enum DrillTarget {
         first: DateTime<Utc>,
     },
     SourceIp(String),
+    /// A resource an encryption context names (`s3`, the object's ARN).
+    Resource {
+        service: &'static str,
+        name: String,
+    },
 }
 
 impl DrillTarget {
-    /// The sections of its screen, in order.
+    /// The sections of its screen, in order (at most [`MAX_SECTIONS`]).
     pub fn sections(&self) -> &'static [Section] {
         match self {
-            DrillTarget::Principal(_) => &[Section::Keys, Section::Contexts, Section::Events],
+            DrillTarget::Principal(_) => &[
+                Section::Keys,
+                Section::Contexts,
+                Section::Resources,
+                Section::Events,
+            ],
             DrillTarget::Key(_) => &[Section::Principals, Section::Events],
             DrillTarget::Alert { .. } | DrillTarget::SourceIp(_) => &[Section::Events],
+            DrillTarget::Resource { .. } => &[Section::Callers, Section::Keys, Section::Events],
         }
     }
 }
+
+/// Sections a drill-down has at most.
+pub const MAX_SECTIONS: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
@@ -238,6 +258,10 @@ pub enum Section {
     Principals,
     Contexts,
     Events,
+    /// The principals that called on a resource.
+    Callers,
+    /// The resources a principal's data calls named.
+    Resources,
 }
 
 impl Section {
@@ -247,6 +271,8 @@ impl Section {
             Section::Principals => "Principals",
             Section::Contexts => "Encryption contexts",
             Section::Events => "Events",
+            Section::Callers => "Callers",
+            Section::Resources => "Resources",
         }
     }
 }
@@ -255,7 +281,7 @@ impl Section {
 pub struct Drill {
     pub target: DrillTarget,
     pub section: usize,
-    pub lists: [ListState; 3],
+    pub lists: [ListState; MAX_SECTIONS],
     pub filter: Option<Filter>,
 }
 
@@ -341,7 +367,7 @@ pub struct App {
     /// Say DEMO in the header: the data is simulated.
     pub demo: bool,
     pub focus: Pane,
-    pub panes: [PaneState; 5],
+    pub panes: [PaneState; Pane::ALL.len()],
     pub drills: Vec<Drill>,
     pub overlay: Option<Overlay>,
     pub window: TimeWindow,
@@ -459,7 +485,7 @@ impl App {
                 continue;
             };
             let list = match (section, self.drills.last_mut(), pane) {
-                (Some(s), Some(d), _) => &mut d.lists[s.min(2)],
+                (Some(s), Some(d), _) => &mut d.lists[s.min(MAX_SECTIONS - 1)],
                 (None, None, Some(p)) => &mut self.panes[p.index()].list,
                 _ => continue,
             };

@@ -48,6 +48,8 @@ pub struct ViewKey {
     /// Where the Principals and Keys selections are, coarsely: sparklines
     /// are built near the selection, so moving far needs new rows.
     pub spark_pages: [usize; 2],
+    /// The Resources pane is in focus: its rows are built only then.
+    pub resources: bool,
 }
 
 impl ViewKey {
@@ -70,6 +72,7 @@ impl ViewKey {
                 })
                 .collect(),
             spark_pages: [page(Pane::Principals), page(Pane::Keys)],
+            resources: app.focus == Pane::Resources,
         }
     }
 }
@@ -96,6 +99,9 @@ pub struct Snapshot {
     /// Events pane lists none up to this time.
     pub events_dropped_through: Option<DateTime<Utc>>,
     pub drill: Option<DrillView>,
+    /// The Resources pane's rows: built while it is in focus, and shared
+    /// from one snapshot to the next while nothing they count changed.
+    pub resources: Arc<super::resources::ResourceTable>,
     /// The whole range (timeline strip): reused while the data is unchanged.
     pub timeline: Arc<Series>,
     timeline_generation: Option<u64>,
@@ -231,6 +237,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         events,
         events_dropped_through: app.data.log.dropped_through().filter(|d| *d >= from),
         drill: None,
+        resources: super::resources::shown(app, from, t),
         timeline,
         timeline_generation: Some(app.data.generation),
         ranks,

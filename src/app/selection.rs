@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::log::EventKey;
 use super::query::{DeniedKind, Snapshot};
-use super::{App, DrillTarget, Pane, Section};
+use super::{App, DrillTarget, MAX_SECTIONS, Pane, Section};
 
 /// What a row is, whatever its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +28,14 @@ enum RowId {
     },
     Event(EventKey),
     Context(String, String),
+    Resource(&'static str, String),
 }
 
 /// The rows the lists were on before a rebuild.
 pub(super) struct Remembered {
-    panes: [Option<RowId>; 5],
+    panes: [Option<RowId>; Pane::ALL.len()],
     /// The top drill-down's sections, when the snapshot is of it.
-    drill: [Option<RowId>; 3],
+    drill: [Option<RowId>; MAX_SECTIONS],
 }
 
 fn pane_row(s: &Snapshot, pane: Pane, i: usize) -> Option<RowId> {
@@ -51,6 +52,11 @@ fn pane_row(s: &Snapshot, pane: Pane, i: usize) -> Option<RowId> {
             first: a.episode.first,
         }),
         Pane::Events => s.events.get(i).map(|e| RowId::Event(e.key)),
+        Pane::Resources => s
+            .resources
+            .rows
+            .get(i)
+            .map(|r| RowId::Resource(r.service, r.name.to_string())),
     }
 }
 
@@ -67,6 +73,11 @@ fn pane_find(s: &Snapshot, pane: Pane, id: &RowId) -> Option<usize> {
             e.first == *first && &e.rule == rule && &e.group == group
         }),
         (Pane::Events, RowId::Event(k)) => s.events.iter().position(|e| e.key == *k),
+        (Pane::Resources, RowId::Resource(service, name)) => s
+            .resources
+            .rows
+            .iter()
+            .position(|r| r.service == *service && &*r.name == name),
         _ => None,
     }
 }
@@ -81,6 +92,11 @@ fn drill_row(s: &Snapshot, section: Section, i: usize) -> Option<RowId> {
             .get(i)
             .map(|c| RowId::Context(c.key.clone(), c.value.clone())),
         Section::Events => v.events.get(i).map(|e| RowId::Event(e.key)),
+        Section::Callers => v.callers.get(i).map(|r| RowId::Name(r.name.clone())),
+        Section::Resources => v
+            .resources
+            .get(i)
+            .map(|r| RowId::Resource(r.service, r.name.to_string())),
     }
 }
 
@@ -94,6 +110,11 @@ fn drill_find(s: &Snapshot, section: Section, id: &RowId) -> Option<usize> {
             .iter()
             .position(|c| &c.key == k && &c.value == val),
         (Section::Events, RowId::Event(key)) => v.events.iter().position(|e| e.key == *key),
+        (Section::Callers, RowId::Name(n)) => v.callers.iter().position(|r| &r.name == n),
+        (Section::Resources, RowId::Resource(service, name)) => v
+            .resources
+            .iter()
+            .position(|r| r.service == *service && &*r.name == name),
         _ => None,
     }
 }
@@ -116,9 +137,9 @@ pub(super) fn remember(app: &App) -> Remembered {
             pane_row(s, p, list.selected)
         }
     });
-    let mut drill: [Option<RowId>; 3] = Default::default();
+    let mut drill: [Option<RowId>; MAX_SECTIONS] = Default::default();
     if let (Some((_, sections)), Some(d)) = (top_drill(app), app.drills.last()) {
-        for (i, section) in sections.iter().enumerate().take(3) {
+        for (i, section) in sections.iter().enumerate().take(MAX_SECTIONS) {
             let list = &d.lists[i];
             if !list.reset && list.selected != 0 {
                 drill[i] = drill_row(s, *section, list.selected);
@@ -148,7 +169,7 @@ pub(super) fn follow(app: &mut App, remembered: &Remembered) {
     let found: Vec<Option<usize>> = sections
         .iter()
         .enumerate()
-        .take(3)
+        .take(MAX_SECTIONS)
         .map(|(i, section)| {
             remembered.drill[i]
                 .as_ref()

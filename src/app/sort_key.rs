@@ -28,8 +28,11 @@ pub enum SortKey {
     Principal,
     Event,
     Outcome,
-    /// The row's name: principal, key, rule or the denied row's label.
+    /// The row's name: principal, key, rule, resource or the denied
+    /// row's label.
     Name,
+    /// The AWS service a resource belongs to.
+    Service,
 }
 
 /// The pane's sort columns in the order `s` cycles through them; the
@@ -37,7 +40,7 @@ pub enum SortKey {
 pub fn sort_keys(pane: Pane) -> &'static [SortKey] {
     use SortKey::{
         Calls, Count, Deletion, Denied, DeniedShare, Event, First, Keys, Last, Name, Outcome,
-        Principal, Principals, Rate1m, Rate5m, Rate15m, Severity, Spike, State, Time,
+        Principal, Principals, Rate1m, Rate5m, Rate15m, Service, Severity, Spike, State, Time,
     };
     match pane {
         Pane::Principals => &[
@@ -56,6 +59,7 @@ pub fn sort_keys(pane: Pane) -> &'static [SortKey] {
         Pane::Keys => &[Calls, Rate1m, Denied, Principals, Deletion, Last, Name],
         Pane::Alerts => &[State, Severity, Count, First, Last, Name],
         Pane::Events => &[Time, Principal, Event, Outcome],
+        Pane::Resources => &[Calls, Denied, Principals, Keys, Last, Service, Name],
     }
 }
 

@@ -11,7 +11,8 @@ use super::overlay::{help, json, open_json, prompt};
 use super::query::DeniedKind;
 use super::sort_key::sort_keys;
 use super::{
-    Action, App, Drill, DrillTarget, Filter, Overlay, Pane, Prompt, PromptKind, Section, Status,
+    Action, App, Drill, DrillTarget, Filter, MAX_SECTIONS, Overlay, Pane, Prompt, PromptKind,
+    Section, Status,
 };
 
 /// What the loop should do after an update.
@@ -189,6 +190,8 @@ pub(crate) fn current_len(app: &App) -> usize {
             Section::Principals => v.principals.len(),
             Section::Contexts => v.contexts.len(),
             Section::Events => v.events.len(),
+            Section::Callers => v.callers.len(),
+            Section::Resources => v.resources.len(),
         };
     }
     match app.focus {
@@ -197,13 +200,14 @@ pub(crate) fn current_len(app: &App) -> usize {
         Pane::Keys => s.keys.len(),
         Pane::Alerts => s.alerts.len(),
         Pane::Events => s.events.len(),
+        Pane::Resources => s.resources.rows.len(),
     }
 }
 
 pub(super) fn current_list(app: &mut App) -> &mut super::ListState {
     match app.drills.last_mut() {
         Some(d) => {
-            let i = d.section.min(2);
+            let i = d.section.min(MAX_SECTIONS - 1);
             &mut d.lists[i]
         }
         None => &mut app.panes[app.focus.index()].list,
@@ -241,9 +245,18 @@ fn push(app: &mut App, target: DrillTarget) {
 }
 
 fn enter(app: &mut App) {
+    if app.drills.is_empty() {
+        enter_pane(app);
+    } else {
+        enter_section(app);
+    }
+}
+
+/// Enter in a drill-down's section: deeper, or the event's JSON.
+fn enter_section(app: &mut App) {
     let s = &app.snapshot;
     if let Some(d) = app.drills.last() {
-        let sel = d.lists[d.section.min(2)].selected;
+        let sel = d.lists[d.section.min(MAX_SECTIONS - 1)].selected;
         let Some(v) = &s.drill else { return };
         match d.current() {
             Section::Keys => {
@@ -256,6 +269,18 @@ fn enter(app: &mut App) {
                 if let Some(p) = v.principals.get(sel) {
                     let name = p.name.to_string();
                     push(app, DrillTarget::Principal(name));
+                }
+            }
+            Section::Callers => {
+                if let Some(p) = v.callers.get(sel) {
+                    let name = p.name.clone();
+                    push(app, DrillTarget::Principal(name));
+                }
+            }
+            Section::Resources => {
+                if let Some(r) = v.resources.get(sel) {
+                    let target = resource_target(r);
+                    push(app, target);
                 }
             }
             Section::Contexts => {
@@ -276,7 +301,7 @@ fn enter(app: &mut App) {
                             selector: None,
                         });
                         d.section = events;
-                        d.lists[events.min(2)].reset(0);
+                        d.lists[events.min(MAX_SECTIONS - 1)].reset(0);
                     }
                 }
             }
@@ -287,8 +312,12 @@ fn enter(app: &mut App) {
                 }
             }
         }
-        return;
     }
+}
+
+/// Enter on a pane's row: its drill-down, or the event's JSON.
+fn enter_pane(app: &mut App) {
+    let s = &app.snapshot;
     let sel = app.panes[app.focus.index()].list.selected;
     match app.focus {
         Pane::Principals => {
@@ -330,6 +359,19 @@ fn enter(app: &mut App) {
                 open_json(app, key);
             }
         }
+        Pane::Resources => {
+            if let Some(r) = s.resources.rows.get(sel) {
+                let target = resource_target(r);
+                push(app, target);
+            }
+        }
+    }
+}
+
+fn resource_target(r: &super::resources::ResourceRow) -> DrillTarget {
+    DrillTarget::Resource {
+        service: r.service,
+        name: r.name.to_string(),
     }
 }
 

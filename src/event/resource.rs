@@ -60,27 +60,82 @@ fn bounded(text: &str) -> &str {
 /// The resource `context` names; `None` without a context.
 #[must_use]
 pub fn resource_of<'e>(context: &'e [(Cow<'e, str>, Cow<'e, str>)]) -> Option<Resource<'e>> {
-    let (first_key, first_value) = context.first()?;
-    for (key, service) in KEYS {
-        if let Some((_, value)) = context.iter().find(|(k, _)| k == key) {
-            let name = bounded(value);
-            // arn:aws:s3:::bucket is a bucket; arn:aws:s3:::bucket/key an object.
-            let bucket_key = service == "s3"
-                && name
-                    .strip_prefix("arn:")
-                    .and_then(|rest| rest.splitn(5, ':').nth(4))
-                    .is_some_and(|resource| !resource.contains('/'));
-            return Some(Resource {
-                service,
-                name: Cow::Borrowed(name),
-                bucket_key,
-            });
+    resource_in(context.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+}
+
+/// [`resource_of`] over borrowed pairs, in the context's order (a held
+/// event's context read in place:
+/// [`crate::event::PackedEvent::context_pairs`]).
+pub fn resource_in<'e>(
+    mut pairs: impl Iterator<Item = (&'e str, &'e str)>,
+) -> Option<Resource<'e>> {
+    let (first_key, first_value) = pairs.next()?;
+    // The most specific key's first pair: one pass over the context.
+    let mut best = rank(first_key).map(|r| (r, first_value));
+    for (key, value) in pairs {
+        if let Some(r) = rank(key)
+            && best.is_none_or(|(b, _)| r < b)
+        {
+            best = Some((r, value));
         }
     }
+    let Some((r, value)) = best else {
+        return Some(Resource {
+            service: "other",
+            name: Cow::Owned(bounded(&format!("{first_key}={first_value}")).to_owned()),
+            bucket_key: false,
+        });
+    };
+    let service = KEYS[r].1;
+    let name = bounded(value);
+    // arn:aws:s3:::bucket is a bucket; arn:aws:s3:::bucket/key an object.
+    let bucket_key = service == "s3"
+        && name
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.splitn(5, ':').nth(4))
+            .is_some_and(|resource| !resource.contains('/'));
     Some(Resource {
-        service: "other",
-        name: Cow::Owned(bounded(&format!("{first_key}={first_value}")).to_owned()),
-        bucket_key: false,
+        service,
+        name: Cow::Borrowed(name),
+        bucket_key,
+    })
+}
+
+/// A service's number: its place in [`KEYS`], or one past them for
+/// `other` (a context no service table knows).
+#[must_use]
+pub fn service_number(service: &str) -> u8 {
+    KEYS.iter()
+        .position(|(_, s)| *s == service)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(OTHER)
+}
+
+/// The service numbered `n` by [`service_number`].
+#[must_use]
+pub fn service_named(n: u8) -> &'static str {
+    KEYS.get(usize::from(n)).map_or("other", |(_, s)| s)
+}
+
+const OTHER: u8 = 12;
+
+/// A context key's place in [`KEYS`] (a `match`, which compares a key
+/// with the few of its length only).
+fn rank(key: &str) -> Option<usize> {
+    Some(match key {
+        "SecretARN" => 0,
+        "aws:cloudtrail:arn" => 1,
+        "PARAMETER_ARN" => 2,
+        "aws:lambda:FunctionArn" => 3,
+        "aws:dynamodb:tableName" => 4,
+        "aws:ebs:id" => 5,
+        "aws:rds:db-id" => 6,
+        "aws:logs:arn" => 7,
+        "aws:sqs:arn" => 8,
+        "aws:sns:topicArn" => 9,
+        "aws:workmail:arn" => 10,
+        "aws:s3:arn" => 11,
+        _ => return None,
     })
 }
 
@@ -108,7 +163,34 @@ mod tests {
             .iter()
             .map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
             .collect();
-        resource_of(&context).map(|r| (r.service.to_owned(), r.name.into_owned(), r.bucket_key))
+        let got = resource_of(&context)
+            .map(|r| (r.service.to_owned(), r.name.into_owned(), r.bucket_key));
+        // Borrowed pairs name the same resource.
+        let again = resource_in(pairs.iter().copied())
+            .map(|r| (r.service.to_owned(), r.name.into_owned(), r.bucket_key));
+        assert_eq!(got, again);
+        got
+    }
+
+    #[test]
+    fn ranks_are_the_keys_order() {
+        for (i, (key, _)) in KEYS.iter().enumerate() {
+            assert_eq!(rank(key), Some(i), "{key}");
+        }
+        assert_eq!(rank("aws:s3:ARN"), None);
+        for (_, service) in KEYS {
+            assert_eq!(service_named(service_number(service)), service);
+        }
+        assert_eq!(service_named(service_number("other")), "other");
+        // The most specific key wins wherever it is; the first of a key.
+        assert_eq!(
+            of(&[
+                ("aws:s3:arn", "arn:aws:s3:::b/o"),
+                ("SecretARN", "s1"),
+                ("SecretARN", "s2")
+            ]),
+            Some(("secretsmanager".into(), "s1".into(), false))
+        );
     }
 
     #[test]

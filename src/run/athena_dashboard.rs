@@ -347,7 +347,7 @@ impl AthenaFeed {
                         .cloned()
                         .unwrap_or_default(),
                 ),
-                DrillTarget::SourceIp(_) => return,
+                DrillTarget::SourceIp(_) | DrillTarget::Resource { .. } => return,
             },
             query_target(target),
         ) else {

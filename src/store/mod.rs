@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 pub use bucket::{Bucket, Combo};
 pub use config::StoreConfig;
 pub use context::ContextTable;
-pub use hash::{FastMap, FastState};
+pub use hash::{FastMap, FastSet, FastState};
 pub use heavy::named_limit;
 pub use ingest::CountedEvent;
 pub use intern::{Folded, NONE, NONE_LABEL, Name, OTHER, OTHER_LABEL};

@@ -1,5 +1,6 @@
 //! A drill-down screen: the facts of what was opened, then its sections
-//! (keys, encryption contexts, principals, events) stacked; Tab moves
+//! (keys, encryption contexts, resources, principals, callers, events)
+//! stacked; Tab moves
 //! between them, Enter goes deeper, Esc comes back.
 
 use std::fmt::Write;
@@ -9,10 +10,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::panes::{events, keys, principals};
+use super::panes::{events, keys, principals, resources};
 use super::theme::{Slot, Theme};
-use super::widgets::{block, cell, col, count, flex, safe, styled, table, text_col};
-use crate::app::{App, Drill, Hit, HitTarget, Section};
+use super::widgets::{
+    block, cell, col, count, flex, ident, name, safe, styled, table, text_col, time,
+};
+use crate::app::{App, Drill, Hit, HitTarget, MAX_SECTIONS, Section};
 
 // Facts, then one table per section kind: a flat sequence.
 #[allow(clippy::too_many_lines)]
@@ -35,6 +38,7 @@ pub fn draw(
             crate::app::DrillTarget::Key(_) => "key",
             crate::app::DrillTarget::Alert { .. } => "alert",
             crate::app::DrillTarget::SourceIp(_) => "source ip",
+            crate::app::DrillTarget::Resource { .. } => "resource",
         })
         .collect();
     let mut extra = format!("{} · Esc back · Tab section", crumbs.join(" › "));
@@ -82,7 +86,7 @@ pub fn draw(
     let areas = Layout::vertical(weights).split(rest);
     for (i, (section, a)) in sections.iter().zip(areas.iter()).enumerate() {
         let focused = i == drill.section;
-        let list = &drill.lists[i.min(2)];
+        let list = &drill.lists[i.min(MAX_SECTIONS - 1)];
         let (n, note) = match section {
             Section::Keys => (view.keys.len(), String::new()),
             Section::Principals => (view.principals.len(), String::new()),
@@ -95,6 +99,15 @@ pub fn draw(
                 },
             ),
             Section::Events => (view.events.len(), String::new()),
+            Section::Callers => (view.callers.len(), String::new()),
+            Section::Resources => {
+                let mut note = String::new();
+                if view.resource_other > 0 {
+                    let _ = write!(note, " · {} more call(s)", view.resource_other);
+                }
+                note.push_str(&coverage_note(view));
+                (view.resources.len(), note)
+            }
         };
         let b = block(section.title(), &format!("{n}{note}"), focused, theme);
         let body = b.inner(*a);
@@ -149,6 +162,69 @@ pub fn draw(
                     },
                 )
             }
+            Section::Callers => {
+                let cols = [
+                    flex("principal", 16),
+                    col("calls", 7, 0),
+                    col("denied", 6, 1),
+                    text_col("last", 11, 2),
+                ];
+                let now = app.snapshot.time;
+                table(
+                    frame,
+                    body,
+                    theme,
+                    &cols,
+                    None,
+                    n,
+                    list,
+                    focused,
+                    |r, c, _| {
+                        let x = &view.callers[r];
+                        match c {
+                            0 => ident(&x.name),
+                            1 => cell(count(x.calls)),
+                            2 if x.denied > 0 => styled(count(x.denied), Slot::Warn),
+                            2 => cell("0"),
+                            _ => styled(time(x.last, now), Slot::Muted),
+                        }
+                    },
+                )
+            }
+            Section::Resources => {
+                let cols = [
+                    text_col("service", 14, 2),
+                    flex("resource", 16),
+                    col("calls", 7, 0),
+                    col("denied", 6, 1),
+                    col("keys", 5, 3),
+                    text_col("last", 11, 4),
+                ];
+                let now = app.snapshot.time;
+                table(
+                    frame,
+                    body,
+                    theme,
+                    &cols,
+                    None,
+                    n,
+                    list,
+                    focused,
+                    |r, c, _| {
+                        let x = &view.resources[r];
+                        match c {
+                            0 => resources::service(x.service),
+                            1 if x.bucket_key => name(format!("{} (bucket key)", x.name)),
+                            1 => name(&*x.name),
+                            2 => cell(count(x.calls)),
+                            3 if x.denied > 0 => styled(count(x.denied), Slot::Warn),
+                            3 => cell("0"),
+                            4 => cell(x.keys.to_string()),
+                            _ => styled(time(x.last, now), Slot::Muted),
+                        }
+                    },
+                )
+            }
             Section::Events => {
                 let rows = &view.events;
                 let row_at = |i: usize| rows.get(i).cloned();
@@ -177,6 +253,13 @@ pub fn draw(
             });
         }
     }
+}
+
+/// What a section's resource counts cover, when not every event.
+fn coverage_note(view: &crate::app::query::DrillView) -> String {
+    view.resource_coverage
+        .note()
+        .map_or_else(String::new, |n| format!(" · {n}"))
 }
 
 fn slot_of_kind(kind: &str) -> Slot {

@@ -11,41 +11,7 @@ use crate::text::for_csv;
 pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
     let s = &app.snapshot;
     if let (Some(d), Some(v)) = (app.drills.last(), &s.drill) {
-        return match d.current() {
-            Section::Events => (
-                "jsonl",
-                jsonl(app, v.events.iter().map(|e| e.key)),
-                "drill-events",
-            ),
-            Section::Keys => (
-                "csv",
-                csv(&key_header(), v.keys.iter().map(key_record)),
-                "drill-keys",
-            ),
-            Section::Principals => (
-                "csv",
-                csv(
-                    &principal_header(),
-                    v.principals.iter().map(principal_record),
-                ),
-                "drill-principals",
-            ),
-            Section::Contexts => (
-                "csv",
-                csv(
-                    &["kind", "context_key", "value", "count"],
-                    v.contexts.iter().map(|c| {
-                        vec![
-                            c.kind.to_owned(),
-                            c.key.clone(),
-                            c.value.clone(),
-                            c.count.to_string(),
-                        ]
-                    }),
-                ),
-                "drill-contexts",
-            ),
-        };
+        return drill_view(app, d.current(), v);
     }
     match app.focus {
         Pane::Principals => (
@@ -102,6 +68,108 @@ pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
             "jsonl",
             jsonl(app, s.events.iter().map(|e| e.key)),
             "events",
+        ),
+        Pane::Resources => (
+            "csv",
+            csv(
+                &resource_header(),
+                s.resources.rows.iter().map(resource_record),
+            ),
+            "resources",
+        ),
+    }
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+/// The report's `resources` columns.
+fn resource_header() -> Vec<&'static str> {
+    vec![
+        "service",
+        "resource",
+        "bucket_key",
+        "calls",
+        "denied",
+        "principals",
+        "keys",
+        "last_seen",
+    ]
+}
+
+fn resource_record(r: &crate::app::resources::ResourceRow) -> Vec<String> {
+    vec![
+        r.service.to_owned(),
+        r.name.to_string(),
+        r.bucket_key.to_string(),
+        r.calls.to_string(),
+        r.denied.to_string(),
+        r.principals.to_string(),
+        r.keys.to_string(),
+        time(r.last),
+    ]
+}
+
+/// A drill-down section as a file.
+fn drill_view(
+    app: &App,
+    section: Section,
+    v: &crate::app::query::DrillView,
+) -> (&'static str, String, &'static str) {
+    match section {
+        Section::Events => (
+            "jsonl",
+            jsonl(app, v.events.iter().map(|e| e.key)),
+            "drill-events",
+        ),
+        Section::Keys => (
+            "csv",
+            csv(&key_header(), v.keys.iter().map(key_record)),
+            "drill-keys",
+        ),
+        Section::Principals => (
+            "csv",
+            csv(
+                &principal_header(),
+                v.principals.iter().map(principal_record),
+            ),
+            "drill-principals",
+        ),
+        Section::Contexts => (
+            "csv",
+            csv(
+                &["kind", "context_key", "value", "count"],
+                v.contexts.iter().map(|c| {
+                    vec![
+                        c.kind.to_owned(),
+                        c.key.clone(),
+                        c.value.clone(),
+                        c.count.to_string(),
+                    ]
+                }),
+            ),
+            "drill-contexts",
+        ),
+        Section::Callers => (
+            "csv",
+            csv(
+                &["principal", "calls", "denied", "last_seen"],
+                v.callers.iter().map(|c| {
+                    vec![
+                        c.name.clone(),
+                        c.calls.to_string(),
+                        c.denied.to_string(),
+                        time(c.last),
+                    ]
+                }),
+            ),
+            "drill-callers",
+        ),
+        Section::Resources => (
+            "csv",
+            csv(&resource_header(), v.resources.iter().map(resource_record)),
+            "drill-resources",
         ),
     }
 }

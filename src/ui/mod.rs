@@ -1,6 +1,7 @@
-//! Drawing: the header, the timeline strip, the pane tabs, the panes (all
-//! five in a grid on a big terminal, the focused one otherwise), drill
-//! screens and overlays. Reads the [`App`]'s snapshot and theme only;
+//! Drawing: the header, the timeline strip, the pane tabs, the panes (the
+//! five grid panes at once on a big terminal, the focused one otherwise;
+//! a pane outside the grid, such as Resources, over the whole body when
+//! focused), drill screens and overlays. Reads the [`App`]'s snapshot and theme only;
 //! never blocks, never panics at any size.
 
 pub mod drill;
@@ -75,24 +76,31 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) -> Vec<Hit> 
     if let Some(d) = app.drills.last() {
         drill::draw(frame, body, app, d, theme, &mut hits);
     } else if area.width >= GRID_WIDTH && area.height >= GRID_HEIGHT {
-        let rows = Layout::vertical([
-            Constraint::Fill(3),
-            Constraint::Fill(3),
-            Constraint::Fill(3),
-        ])
-        .split(body);
-        let [p, a] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-            .areas(rows[0]);
-        let [d, k] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-            .areas(rows[1]);
-        for (pane, r) in [
-            (Pane::Principals, p),
-            (Pane::Alerts, a),
-            (Pane::Denied, d),
-            (Pane::Keys, k),
-            (Pane::Events, rows[2]),
-        ] {
-            draw_pane(frame, r, app, theme, pane, &mut hits);
+        if matches!(app.focus, Pane::Resources) {
+            // Not a grid pane: it takes the whole body while focused.
+            draw_pane(frame, body, app, theme, app.focus, &mut hits);
+        } else {
+            let rows = Layout::vertical([
+                Constraint::Fill(3),
+                Constraint::Fill(3),
+                Constraint::Fill(3),
+            ])
+            .split(body);
+            let [p, a] =
+                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                    .areas(rows[0]);
+            let [d, k] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(rows[1]);
+            for (pane, r) in [
+                (Pane::Principals, p),
+                (Pane::Alerts, a),
+                (Pane::Denied, d),
+                (Pane::Keys, k),
+                (Pane::Events, rows[2]),
+            ] {
+                draw_pane(frame, r, app, theme, pane, &mut hits);
+            }
         }
     } else {
         draw_pane(frame, body, app, theme, app.focus, &mut hits);

@@ -44,6 +44,7 @@ mod report_html;
 mod report_markdown;
 mod report_usage;
 mod resources;
+mod resources_pane;
 mod rules_cli;
 mod s3_source;
 mod scenarios;

@@ -137,7 +137,8 @@ fn drill_and_json_frames() {
         "drill_principal_120x40",
         support::text(&render(&app, 120, 40))
     );
-    for _ in 0..2 {
+    // To the Events section: after keys, contexts and resources.
+    for _ in 0..3 {
         update(&mut app, Action::NextPane, now);
     }
     update(&mut app, Action::Enter, now);

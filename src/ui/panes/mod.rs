@@ -6,6 +6,7 @@ pub mod denied;
 pub mod events;
 pub mod keys;
 pub mod principals;
+pub mod resources;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -31,6 +32,7 @@ pub fn draw(
         Pane::Keys => keys::draw(frame, area, app, theme, focused),
         Pane::Alerts => alerts::draw(frame, area, app, theme, focused),
         Pane::Events => events::draw(frame, area, app, theme, focused),
+        Pane::Resources => resources::draw(frame, area, app, theme, focused),
     }
 }
 
@@ -137,12 +139,13 @@ mod tests {
     /// columns, and no column claims a sort the pane does not have.
     #[test]
     fn every_sort_has_its_column() {
-        let panes: [(Pane, &[Col]); 5] = [
+        let panes: [(Pane, &[Col]); 6] = [
             (Pane::Principals, &principals::COLUMNS),
             (Pane::Denied, &denied::COLUMNS),
             (Pane::Keys, &keys::COLUMNS),
             (Pane::Alerts, &alerts::COLUMNS),
             (Pane::Events, &events::COLUMNS),
+            (Pane::Resources, &resources::COLUMNS),
         ];
         for (pane, cols) in panes {
             for key in sort_keys(pane) {

@@ -1,0 +1,124 @@
+//! How long the Resources pane ("who decrypted what?") takes once a corpus
+//! is loaded (issue 17: every investigation view in ≤ 100 ms on the 300 k
+//! corpus). Loads DIR as the file dashboard does, the whole range in
+//! view, then times: the refresh that first builds the pane, a refresh
+//! with nothing changed (the table is reused), each sort, a resource's
+//! drill-down and its busiest caller's:
+//!
+//! ```sh
+//! cargo run --release --example resources_timing -- /tmp/res-k1
+//! ```
+// A timing tool: it reads the wall clock on purpose.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use kmstop::app::{Action, App, Data, DataConfig, Mode, Pane, update};
+use kmstop::event::{KmsEvent, PackedEvent};
+use kmstop::source::files::{Consumer, Listed, discover, scan};
+
+#[derive(Default)]
+struct Packer(Vec<PackedEvent>);
+
+impl Consumer for Packer {
+    fn consume(&mut self, event: KmsEvent<'_>) {
+        self.0.push(PackedEvent::pack(&event));
+    }
+}
+
+fn timed(what: &str, app: &mut App, f: impl FnOnce(&mut App)) -> f64 {
+    let start = Instant::now();
+    f(app);
+    app.refresh();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let r = &app.snapshot.resources;
+    println!(
+        "{ms:>9.2} ms  {what} ({} resources, {} rows)",
+        r.total,
+        r.rows.len()
+    );
+    ms
+}
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: resources_timing DIR");
+        return ExitCode::from(2);
+    };
+    let inputs = match discover(std::slice::from_ref(&dir)) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("{}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
+    let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
+    let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
+    for p in packers {
+        for chunk in p.0.chunks(500) {
+            app.data.ingest(chunk.to_vec(), None);
+        }
+    }
+    app.data.finish_files();
+    app.refresh();
+    let now = app.now;
+    while app.window.duration().is_some() {
+        update(&mut app, Action::CycleWindow, now);
+    }
+    println!("{} events held", app.data.log.len());
+    let mut worst: f64 = 0.0;
+    worst = worst.max(timed("focus Resources (first build)", &mut app, |a| {
+        update(a, Action::Focus(Pane::Resources), now);
+    }));
+    timed("refresh, nothing changed", &mut app, App::rebuild);
+    for i in 0..7 {
+        worst = worst.max(timed(&format!("sort {i}"), &mut app, |a| {
+            update(a, Action::CycleSort, now);
+        }));
+    }
+    worst = worst.max(timed("drill into the top resource", &mut app, |a| {
+        update(a, Action::Top, now);
+        update(a, Action::Enter, now);
+    }));
+    if let Some(d) = &app.snapshot.drill {
+        println!(
+            "           {}: {} callers, {} keys, {} events",
+            d.title.chars().take(60).collect::<String>(),
+            d.callers.len(),
+            d.keys.len(),
+            d.events.len()
+        );
+    }
+    worst = worst.max(timed("Enter on its busiest caller", &mut app, |a| {
+        update(a, Action::Enter, now);
+    }));
+    if let Some(d) = &app.snapshot.drill {
+        println!(
+            "           {}: {} resources ({} more calls)",
+            d.title.chars().take(60).collect::<String>(),
+            d.resources.len(),
+            d.resource_other
+        );
+    }
+    for w in ["1h", "15m"] {
+        worst = worst.max(timed(&format!("window {w}"), &mut app, |a| {
+            a.drills.clear();
+            while a.window.label() != w {
+                update(a, Action::CycleWindow, now);
+            }
+        }));
+        worst = worst.max(timed(
+            &format!("window {w}, a window back"),
+            &mut app,
+            |a| {
+                update(a, Action::TimeBack, now);
+            },
+        ));
+    }
+    println!("worst {worst:.2} ms");
+    ExitCode::SUCCESS
+}
