@@ -56,16 +56,29 @@ struct One {
     bucket_key: bool,
     calls: u64,
     denied: u64,
-    principals: HashSet<Box<str>>,
-    keys: HashSet<Box<str>>,
+    /// Told apart by their texts' hashes (fixed keys): a resource called
+    /// by two principals costs two numbers, not two copies of their ARNs.
+    principals: HashSet<u64>,
+    keys: HashSet<u64>,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
 
-fn remember(set: &mut HashSet<Box<str>>, value: &str) {
-    if set.len() < MAX_PER_RESOURCE && !set.contains(value) {
-        set.insert(value.into());
+fn remember(set: &mut HashSet<u64>, value: &str) {
+    remember_hash(set, text_hash(value));
+}
+
+fn remember_hash(set: &mut HashSet<u64>, hash: u64) {
+    if set.len() < MAX_PER_RESOURCE {
+        set.insert(hash);
     }
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// One reader thread's resources.
@@ -151,10 +164,10 @@ impl ResourceTally {
             one.calls += o.calls;
             one.denied += o.denied;
             for p in o.principals {
-                remember(&mut one.principals, &p);
+                remember_hash(&mut one.principals, p);
             }
             for k in o.keys {
-                remember(&mut one.keys, &k);
+                remember_hash(&mut one.keys, k);
             }
             one.first = earliest(one.first, o.first);
             one.last = latest(one.last, o.last);
