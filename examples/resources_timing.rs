@@ -105,12 +105,25 @@ fn main() -> ExitCode {
         );
     }
     for w in ["1h", "15m"] {
-        worst = worst.max(timed(&format!("window {w}"), &mut app, |a| {
-            a.drills.clear();
-            while a.window.label() != w {
-                update(a, Action::CycleWindow, now);
+        // Each step onto the next window is a key press of its own
+        // (`update` refreshes); the one onto `w` is what is timed.
+        app.drills.clear();
+        let ms = loop {
+            let start = Instant::now();
+            update(&mut app, Action::CycleWindow, now);
+            app.refresh();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if app.window.label() == w {
+                break ms;
             }
-        }));
+        };
+        let r = &app.snapshot.resources;
+        println!(
+            "{ms:>9.2} ms  window {w} ({} resources, {} rows)",
+            r.total,
+            r.rows.len()
+        );
+        worst = worst.max(ms);
         worst = worst.max(timed(
             &format!("window {w}, a window back"),
             &mut app,

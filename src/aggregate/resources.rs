@@ -90,11 +90,16 @@ impl Marker {
 }
 
 /// One resource's data calls.
-#[derive(Debug, Clone)]
-pub struct ResourceCount<'e> {
+///
+/// It refers to an event naming it by the place the caller gave that event
+/// in [`ResourceTally::add`], not by a reference: counts outlive the
+/// borrow they were counted under (a pane keeps them while the events
+/// they were counted from are unchanged, and sorts them again).
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceCount {
     pub mark: ResourceMark,
-    /// An event that names it, to read its name from.
-    sample: &'e PackedEvent,
+    /// Where an event that names it lies, to read its name from.
+    pub sample: u32,
     pub calls: u64,
     pub denied: u64,
     /// Distinct principals and keys that called on it.
@@ -108,16 +113,18 @@ pub struct ResourceCount<'e> {
     first_key: u32,
 }
 
-impl<'e> ResourceCount<'e> {
-    /// Its service, name and whether it is an S3 Bucket Key, read from
-    /// one of its events.
-    pub fn resource(&self) -> Resource<'e> {
-        resource_of_event(self.sample).unwrap_or(Resource {
-            service: "other",
-            name: Cow::Borrowed(""),
-            bucket_key: false,
-        })
-    }
+/// A counted resource's service, name and whether it is an S3 Bucket
+/// Key, read from `sample`, the event at its [`ResourceCount::sample`].
+///
+/// Only a marked event is counted, and only a data call with a context is
+/// marked, so the call's name is not read again: a sort by name reads the
+/// names of every resource of the window.
+pub fn resource_of_sample(sample: &PackedEvent) -> Resource<'_> {
+    resource_in(sample.context_pairs()).unwrap_or(Resource {
+        service: "other",
+        name: Cow::Borrowed(""),
+        bucket_key: false,
+    })
 }
 
 const NO_KEY: u32 = u32::MAX;
@@ -130,7 +137,7 @@ const NO_KEY: u32 = u32::MAX;
 /// looked up in the sets of pairs met.
 #[derive(Debug)]
 pub struct ResourceTally<'e> {
-    rows: Vec<ResourceCount<'e>>,
+    rows: Vec<ResourceCount>,
     index: FastMap<ResourceMark, u32>,
     principals: Numbers<'e>,
     keys: Numbers<'e>,
@@ -199,8 +206,10 @@ impl<'e> ResourceTally<'e> {
         t
     }
 
-    /// Counts `e`, marked `mark` (by the [`Marker`] of every event added).
-    pub fn add(&mut self, e: &'e PackedEvent, mark: ResourceMark) {
+    /// Counts `e`, marked `mark` (by the [`Marker`] of every event added),
+    /// found at `place` (the caller's numbering: a resource's count keeps
+    /// the place of its first event, see [`ResourceCount::sample`]).
+    pub fn add(&mut self, e: &'e PackedEvent, mark: ResourceMark, place: u32) {
         self.events += 1;
         if mark.is_none() {
             return;
@@ -216,7 +225,7 @@ impl<'e> ResourceTally<'e> {
                 v.insert(next);
                 self.rows.push(ResourceCount {
                     mark,
-                    sample: e,
+                    sample: place,
                     calls: 1,
                     denied,
                     principals: 1,
@@ -249,7 +258,7 @@ impl<'e> ResourceTally<'e> {
     }
 
     /// The resources, in the order they were first named.
-    pub fn finish(self) -> Vec<ResourceCount<'e>> {
+    pub fn finish(self) -> Vec<ResourceCount> {
         self.rows
     }
 }
@@ -382,21 +391,23 @@ mod tests {
         assert_eq!(marks[0].service(), "secretsmanager");
         assert_eq!(marks[3].service(), "s3");
         let mut tally = ResourceTally::default();
-        for (e, m) in events.iter().zip(&marks) {
-            tally.add(e, *m);
+        for (place, (e, m)) in (0u32..).zip(events.iter().zip(&marks)) {
+            tally.add(e, *m, place);
         }
         assert_eq!(tally.events, 6);
         let rows = tally.finish();
         assert_eq!(rows.len(), 2, "{rows:#?}");
         let s = &rows[0];
+        let named = |c: &ResourceCount| resource_of_sample(&events[c.sample as usize]);
         assert_eq!(
-            (s.resource().service, s.calls, s.denied),
+            (named(s).service, s.calls, s.denied),
             ("secretsmanager", 3, 1)
         );
-        assert_eq!(s.resource().name, secret);
+        assert_eq!(named(s).name, secret);
         assert_eq!((s.principals, s.keys), (2, 2));
         assert_eq!(s.last - s.first, chrono::Duration::seconds(2));
-        let b = rows[1].resource();
+        assert_eq!(rows[1].sample, 3, "the first event naming it");
+        let b = named(&rows[1]);
         assert_eq!((b.service, b.bucket_key, rows[1].calls), ("s3", true, 1));
 
         let pairs = || events.iter().zip(marks.iter().copied());

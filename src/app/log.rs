@@ -224,9 +224,21 @@ impl EventLog {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> std::collections::vec_deque::Iter<'_, Entry> {
-        let start = self.events.partition_point(|e| e.event.time() < from);
-        let end = self.events.partition_point(|e| e.event.time() < until);
+        let start = self.range_start(from);
+        let end = self.range_start(until);
         self.events.range(start..end.max(start))
+    }
+
+    /// Where [`Self::range`] from `from` starts: with [`Self::at`], what
+    /// is counted over a range can refer to its events by their places
+    /// (valid while [`Self::generation`] is unchanged).
+    pub fn range_start(&self, from: DateTime<Utc>) -> usize {
+        self.events.partition_point(|e| e.event.time() < from)
+    }
+
+    /// The event at `place` (see [`Self::range_start`]).
+    pub fn at(&self, place: usize) -> Option<&Entry> {
+        self.events.get(place)
     }
 
     fn position(&self, key: EventKey) -> Option<usize> {

@@ -29,9 +29,11 @@
 //! the next snapshot while its key — the log's generation, the window's
 //! ends, the sort and the filter — is unchanged: a redraw, a second of a
 //! live clock inside one bucket, a source's status or a key inventory
-//! cost nothing. At most [`MAX_ROWS`] rows are kept, in the pane's sort;
-//! only their names are read back from the events, unless the sort or the
-//! filter is by name.
+//! cost nothing. The window's counts are kept while the pane is in focus,
+//! so a new sort or filter sorts them again without counting again. At
+//! most [`MAX_ROWS`] rows are kept, in the pane's sort; only their names
+//! are read back from the events, unless the sort or the filter is by
+//! name (then every name is, on each core).
 
 use std::cmp::Ordering;
 use std::collections::vec_deque::Iter;
@@ -40,11 +42,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::drill::DrillView;
-use super::log::Entry;
+use super::log::{Entry, EventLog};
 use super::sort_key::SortKey;
 use super::tables::{event_rows, key_row, rates};
 use super::{App, Drill, Mode, Pane, SortState};
-use crate::aggregate::resources::{ResourceCount, ResourceTally, resource_detail};
+use crate::aggregate::resources::{
+    ResourceCount, ResourceTally, resource_detail, resource_of_sample,
+};
 use crate::aggregate::{RateSpan, RecentCounts};
 use crate::event::resource::Resource;
 use crate::store::Dim;
@@ -70,7 +74,7 @@ pub struct ResourceRow {
 }
 
 impl ResourceRow {
-    fn of((c, r): &(ResourceCount<'_>, Resource<'_>)) -> Self {
+    fn of((c, r): &Named<'_>) -> Self {
         Self {
             service: r.service,
             name: Arc::from(r.name.as_ref()),
@@ -85,16 +89,77 @@ impl ResourceRow {
 }
 
 /// Counts with the resources they are of.
-type Named<'e> = (ResourceCount<'e>, Resource<'e>);
+/// (Small, as a sort by name moves one for each resource of the window.)
+type Named<'e> = (&'e ResourceCount, Resource<'e>);
 
-fn named(counts: Vec<ResourceCount<'_>>) -> Vec<Named<'_>> {
-    counts
-        .into_iter()
-        .map(|c| {
-            let r = c.resource();
-            (c, r)
-        })
-        .collect()
+/// Resources named on more than one thread from this many on: a sort by
+/// name reads every resource's name from its event, scattered over the
+/// log (~0.3 µs each, most of a sort of 200 000 resources).
+const NAMED_IN_PARALLEL_FROM: usize = 20_000;
+
+/// `counts` with their resources, read from their samples: places in
+/// `log` from `first` on.
+fn named<'e>(log: &'e EventLog, first: usize, counts: &[&'e ResourceCount]) -> Vec<Named<'e>> {
+    let name = |c: &&'e ResourceCount| {
+        let sample = log.at(first + c.sample as usize)?;
+        Some((*c, resource_of_sample(&sample.event)))
+    };
+    let threads = if counts.len() < NAMED_IN_PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    };
+    if threads == 1 {
+        return counts.iter().filter_map(name).collect();
+    }
+    let part = counts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = counts
+            .chunks(part)
+            .map(|part| scope.spawn(move || part.iter().filter_map(name).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// A window's counts, kept while the log and the window are unchanged: a
+/// new sort or filter sorts them again instead of counting again.
+#[derive(Debug)]
+struct Counted {
+    log: u64,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    /// The log's place of the window's first event: the counts' samples
+    /// are places from there.
+    first: usize,
+    counts: Vec<ResourceCount>,
+    events: u64,
+}
+
+impl Counted {
+    fn of(app: &App, from: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        let log = &app.data.log;
+        let events = held(app, from, until);
+        let mut tally = ResourceTally::with_capacity(events.len());
+        for (place, e) in (0u32..).zip(events) {
+            tally.add(&e.event, e.mark, place);
+        }
+        Self {
+            log: log.generation(),
+            from,
+            until,
+            first: log.range_start(from),
+            events: tally.events,
+            counts: tally.finish(),
+        }
+    }
+
+    fn is_of(&self, app: &App, from: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+        (self.log, self.from, self.until) == (app.data.log.generation(), from, until)
+    }
 }
 
 /// A principal that called on a resource.
@@ -155,6 +220,8 @@ pub struct ResourceTable {
     /// Those that pass the filter.
     pub matched: usize,
     pub coverage: Coverage,
+    /// What the rows were sorted from, while the pane is in focus.
+    counted: Option<Arc<Counted>>,
 }
 
 const ATHENA: &str = "not known on Athena: its counts carry no encryption context";
@@ -196,6 +263,14 @@ pub(super) fn shown(app: &App, from: DateTime<Utc>, t: DateTime<Utc>) -> Arc<Res
     let previous = &app.snapshot.resources;
     if app.focus == Pane::Resources {
         table(app, from, t, previous)
+    } else if previous.counted.is_some() {
+        // The counts are a score of bytes per resource: let them go with
+        // the focus (the key goes too, so the table is built again).
+        Arc::new(ResourceTable {
+            key: None,
+            counted: None,
+            ..(**previous).clone()
+        })
     } else {
         Arc::clone(previous)
     }
@@ -228,22 +303,21 @@ fn table(
             ..ResourceTable::default()
         });
     }
-    let events = held(app, start, until);
-    let mut tally = ResourceTally::with_capacity(events.len());
-    for e in events {
-        tally.add(&e.event, e.mark);
-    }
-    let events = tally.events;
-    let counts = tally.finish();
+    let counted = match &previous.counted {
+        Some(c) if c.is_of(app, start, until) => Arc::clone(c),
+        _ => Arc::new(Counted::of(app, start, until)),
+    };
+    let counts = &counted.counts;
+    let log = &app.data.log;
     let total = counts.len();
     let sort = pane.sort;
     let by_name = sort.key(Pane::Resources) == SortKey::Name;
     let mut rows = if pane.filter.is_none() && !by_name && counts.len() > MAX_ROWS {
         // Sorted by a number or the service: the first rows are found by
         // their marks and counts alone, and only their names are read.
-        named(first_by_count(counts, sort, MAX_ROWS))
+        named(log, counted.first, &first_by_count(counts, sort, MAX_ROWS))
     } else {
-        named(counts)
+        named(log, counted.first, &counts.iter().collect::<Vec<_>>())
     };
     if let Some(f) = &pane.filter {
         rows.retain(|(_, r)| f.regex.is_match(&r.name) || f.regex.is_match(r.service));
@@ -259,25 +333,24 @@ fn table(
         rows.truncate(MAX_ROWS);
     }
     rows.sort_unstable_by(&order);
+    let rows = rows.iter().map(ResourceRow::of).collect();
     Arc::new(ResourceTable {
         key: Some(key),
-        rows: rows.iter().map(ResourceRow::of).collect(),
+        rows,
         total,
         matched,
-        coverage: coverage(app, start, events),
+        coverage: coverage(app, start, counted.events),
+        counted: Some(Arc::clone(&counted)),
     })
 }
 
 /// The first `n` of `counts` in the pane's sort, when it is by a number
 /// or by service: by the column alone (ties by the first call, then the
 /// mark), so no name is read.
-fn first_by_count(
-    mut counts: Vec<ResourceCount<'_>>,
-    s: SortState,
-    n: usize,
-) -> Vec<ResourceCount<'_>> {
+fn first_by_count(counts: &[ResourceCount], s: SortState, n: usize) -> Vec<&ResourceCount> {
+    let mut counts: Vec<&ResourceCount> = counts.iter().collect();
     let key = s.key(Pane::Resources);
-    let cmp = |a: &ResourceCount<'_>, b: &ResourceCount<'_>| {
+    let cmp = |a: &&ResourceCount, b: &&ResourceCount| {
         let o = match key {
             SortKey::Denied => b.denied.cmp(&a.denied),
             SortKey::Principals => b.principals.cmp(&a.principals),
@@ -337,27 +410,21 @@ pub(super) fn of_principal(
     }
     let mut tally = ResourceTally::default();
     let mut events = 0;
-    for e in held(app, start, until) {
+    for (place, e) in (0u32..).zip(held(app, start, until)) {
         events += 1;
         if !e.mark.is_none() && e.event.principal() == name {
-            tally.add(&e.event, e.mark);
+            tally.add(&e.event, e.mark, place);
         }
     }
     let counts = tally.finish();
     let all: u64 = counts.iter().map(|c| c.calls).sum();
-    let kept = first_by_count(counts, SortState::default(), MAX_PRINCIPAL_ROWS);
+    let kept = first_by_count(&counts, SortState::default(), MAX_PRINCIPAL_ROWS);
     let other = all - kept.iter().map(|c| c.calls).sum::<u64>();
-    finish_principal(kept, other, coverage(app, start, events))
-}
-
-fn finish_principal(
-    counts: Vec<ResourceCount<'_>>,
-    other: u64,
-    coverage: Coverage,
-) -> (Vec<ResourceRow>, u64, Coverage) {
-    let mut rows = named(counts);
+    let log = &app.data.log;
+    let mut rows = named(log, log.range_start(start), &kept);
     rows.sort_unstable_by(order(SortState::default()));
-    (rows.iter().map(ResourceRow::of).collect(), other, coverage)
+    let rows = rows.iter().map(ResourceRow::of).collect();
+    (rows, other, coverage(app, start, events))
 }
 
 /// A resource's drill-down: who called on it (with the calls, refusals and

@@ -566,3 +566,74 @@ fn the_pane_exports_the_reports_columns() {
     assert_eq!(lines.count(), app.snapshot.resources.rows.len());
     assert!(!csv.contains('\u{1b}'), "escaped for a spreadsheet too");
 }
+
+/// More resources than the pane keeps rows for, and than it names on one
+/// thread: under every sort the rows are the window's first in that
+/// order, counted right, however the counts were kept between sorts.
+#[test]
+fn every_sort_of_many_resources_lists_the_windows_first() {
+    use kmstop::app::resources::MAX_ROWS;
+    use kmstop::app::sort_key::SortKey;
+    const RESOURCES: usize = 24_000;
+    let t0 = support::start();
+    // Exactly MAX_ROWS are busier than the rest: the busiest rows are one
+    // set whatever breaks ties among the rest (the first call does).
+    let calls_of = |i: usize| -> u64 { if i < MAX_ROWS { 2 } else { 1 } };
+    let mut records = Vec::new();
+    for i in 0..RESOURCES {
+        let name = format!("arn:aws:s3:::bucket/object-{:05}", (i * 7) % RESOURCES);
+        for c in 0..calls_of(i) {
+            let n = records.len();
+            let at = t0 + Duration::seconds(i64::try_from(n % 7_000).expect("small"));
+            let mut r = support::record(n, at, "Decrypt", support::BATCH, support::KEY_BATCH);
+            r["requestParameters"]["encryptionContext"] = json!({ "aws:s3:arn": name });
+            if c == 1 {
+                r["errorCode"] = json!("AccessDenied");
+            }
+            records.push(r);
+        }
+    }
+    // Every resource with its calls, as the pane's order keys them.
+    let mut all: Vec<(String, u64)> = (0..RESOURCES)
+        .map(|i| {
+            let name = format!("arn:aws:s3:::bucket/object-{:05}", (i * 7) % RESOURCES);
+            (name, calls_of(i))
+        })
+        .collect();
+    let mut app = app_of(&records);
+    act(&mut app, &[Action::Focus(Pane::Resources)]);
+    let first_difference = |app: &App, want: &[(String, u64)]| -> Option<String> {
+        let table = &app.snapshot.resources;
+        assert_eq!((table.total, table.rows.len()), (RESOURCES, MAX_ROWS));
+        table
+            .rows
+            .iter()
+            .zip(want)
+            .position(|(r, (name, calls))| (&*r.name, r.calls) != (name.as_str(), *calls))
+            .map(|i| format!("row {i}: {:?}, want {:?}", table.rows[i], want[i]))
+    };
+    // Busiest first, ties by name.
+    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(first_difference(&app, &all), None);
+    let sort_key = |app: &App| app.panes[Pane::Resources.index()].sort.key(Pane::Resources);
+    while sort_key(&app) != SortKey::Name {
+        act(&mut app, &[Action::CycleSort]);
+    }
+    all.sort();
+    assert_eq!(first_difference(&app, &all), None, "A to Z");
+    act(&mut app, &[Action::ReverseSort]);
+    all.reverse();
+    assert_eq!(first_difference(&app, &all), None, "Z to A");
+    // A to Z again: each busier resource's second call was refused, so
+    // the rows hold one refusal per busier row.
+    act(&mut app, &[Action::ReverseSort]);
+    let denied: u64 = app.snapshot.resources.rows.iter().map(|r| r.denied).sum();
+    let busy_shown = app
+        .snapshot
+        .resources
+        .rows
+        .iter()
+        .filter(|r| r.calls == 2)
+        .count();
+    assert_eq!(denied, busy_shown as u64);
+}
