@@ -107,6 +107,7 @@ fn sim_options(args: &DemoArgs, clock: &Arc<dyn Clock>) -> SimOptions {
         delay_min,
         delay_max,
         clock: Arc::clone(clock),
+        memory: crate::sim::SimMemory::demo(args.request_log.is_some()),
         ..SimOptions::default()
     }
 }

@@ -12,10 +12,6 @@ use crate::synth::text::{SynthRng, fmt_uuid, new_uuid};
 use super::render::{Rendered, Served, render_call, render_own};
 use super::traffic::{EventKind, SimEvent, Traffic};
 
-/// Generated events kept in the cache (about 30 MB): a busy region's
-/// quarter hour, a default account's hours. Older seconds are generated
-/// again when asked for.
-const CACHED_EVENTS: usize = 200_000;
 /// Own calls kept per region; the oldest go first.
 const OWN_LIMIT: usize = 100_000;
 
@@ -42,6 +38,8 @@ struct SlotCache {
 pub struct Events {
     pub traffic: Traffic,
     cache: Mutex<SlotCache>,
+    /// Generated events the cache keeps at most ([`super::SimMemory`]).
+    kept: usize,
     /// Per region: own calls by (time, id).
     own: Mutex<Vec<BTreeMap<(i64, String), SimEvent>>>,
     own_rng: Mutex<SynthRng>,
@@ -52,12 +50,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Events {
+    #[cfg(test)]
     pub fn new(traffic: Traffic) -> Self {
+        Self::keeping(traffic, super::SimMemory::default().events)
+    }
+
+    /// Keeps at most `kept` generated events for answering again.
+    pub fn keeping(traffic: Traffic, kept: usize) -> Self {
         let regions = traffic.world.regions.len();
         let own_rng = SynthRng::seed_from_u64(traffic.seed ^ 0x0000_5157_0300);
         Self {
             traffic,
             cache: Mutex::new(SlotCache::default()),
+            kept,
             own: Mutex::new(vec![BTreeMap::new(); regions]),
             own_rng: Mutex::new(own_rng),
         }
@@ -75,7 +80,7 @@ impl Events {
             cache.order.push_back((region, slot));
             cache.events += events.len();
         }
-        while cache.events > CACHED_EVENTS && cache.order.len() > 1 {
+        while cache.events > self.kept && cache.order.len() > 1 {
             if let Some(old) = cache.order.pop_front()
                 && let Some(gone) = cache.map.remove(&old)
             {

@@ -141,6 +141,46 @@ pub struct SimOptions {
     /// 0: any free port.
     pub port: u16,
     pub clock: Arc<dyn Clock>,
+    pub memory: SimMemory,
+}
+
+/// What the simulator keeps to answer again without working again: all of
+/// it is ground truth it can generate or render anew, so the caps trade
+/// memory for CPU only. The demo runs the simulator in the dashboard's
+/// process, where its memory is the dashboard's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimMemory {
+    /// Generated events (about 150 bytes each).
+    pub events: usize,
+    /// Rendered trail objects, gzip bytes.
+    pub object_bytes: usize,
+    /// Requests served, the newest (for `requests()`, the request log).
+    pub requests: usize,
+}
+
+impl Default for SimMemory {
+    /// A busy region's quarter hour of events (about 30 MB), and 32 MB of
+    /// objects: the standalone simulator a benchmark reads hard.
+    fn default() -> Self {
+        Self {
+            events: 200_000,
+            object_bytes: 32 << 20,
+            requests: 100_000,
+        }
+    }
+}
+
+impl SimMemory {
+    /// For `kmstop demo`: a few minutes of the default account's events
+    /// and a few objects; requests only when they are written out.
+    #[must_use]
+    pub fn demo(keep_requests: bool) -> Self {
+        Self {
+            events: 20_000,
+            object_bytes: 2 << 20,
+            requests: if keep_requests { 100_000 } else { 0 },
+        }
+    }
 }
 
 impl Default for SimOptions {
@@ -167,6 +207,7 @@ impl Default for SimOptions {
             dir_buckets: Vec::new(),
             port: 0,
             clock: Arc::new(SystemClock),
+            memory: SimMemory::default(),
         }
     }
 }
@@ -187,6 +228,7 @@ impl std::fmt::Debug for SimOptions {
             .field("logs_rate", &self.logs_rate)
             .field("record_own_calls", &self.record_own_calls)
             .field("port", &self.port)
+            .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
 }
@@ -257,15 +299,15 @@ impl Sim {
         let outage = (options.scenario == Scenario::Outage)
             .then(|| options.regions.last().cloned())
             .flatten();
-        let events = Arc::new(events::Events::new(traffic));
+        let events = Arc::new(events::Events::keeping(traffic, options.memory.events));
         let logs = Arc::new(log_group::LogGroup::new(events.clone(), options.logs_lag));
         let mut buckets = s3::Buckets::new(&options.regions[0]);
         buckets.add(
             &trail_files::TrailFiles::bucket(&options.account),
-            Box::new(trail_files::TrailFiles::new(
-                events.clone(),
-                options.trail_delivery,
-            )),
+            Box::new(
+                trail_files::TrailFiles::new(events.clone(), options.trail_delivery)
+                    .keeping(options.memory.object_bytes),
+            ),
         );
         for (name, dir) in &options.dir_buckets {
             let store = s3_dir::DirStore::open(dir, now)
@@ -282,6 +324,7 @@ impl Sim {
             options.record_own_calls,
             logs,
             options.logs_rate,
+            options.memory.requests,
         ));
 
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;

@@ -30,7 +30,6 @@ use super::{RequestRecord, cloudtrail, kms, logs, sts};
 use crate::clock::Clock;
 
 /// Requests kept in the log; older ones are dropped (and counted).
-const LOG_LIMIT: usize = 100_000;
 const BODY_LIMIT: usize = 1 << 20;
 
 /// An answer's body: whole, or (a hostile endpoint) without end, or a
@@ -53,6 +52,8 @@ pub struct State {
     pub live: Sessions,
     buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
     log: Mutex<VecDeque<RequestRecord>>,
+    /// Requests the log keeps, the newest ([`super::SimMemory`]).
+    log_limit: usize,
     request_counter: AtomicU64,
 }
 
@@ -76,6 +77,7 @@ impl State {
         record_own_calls: bool,
         logs: Arc<LogGroup>,
         logs_rate: Option<Rate>,
+        log_limit: usize,
     ) -> Self {
         Self {
             events,
@@ -90,6 +92,7 @@ impl State {
             live: Sessions::default(),
             buckets: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::new()),
+            log_limit,
             request_counter: AtomicU64::new(0),
         }
     }
@@ -99,9 +102,12 @@ impl State {
     }
 
     fn log(&self, record: RequestRecord) {
+        if self.log_limit == 0 {
+            return;
+        }
         let mut log = lock(&self.log);
         log.push_back(record);
-        while log.len() > LOG_LIMIT {
+        while log.len() > self.log_limit {
             log.pop_front();
         }
     }

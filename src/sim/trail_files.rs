@@ -54,14 +54,14 @@ impl Delivery {
         (at(first), at(newest_end - 1))
     }
 }
-/// Rendered objects kept; older ones are rendered again when asked for
-/// (their sizes are kept, so a listing does not render them again).
-const CACHED_BYTES: usize = 32 << 20;
-
 pub struct TrailFiles {
     events: Arc<Events>,
     delivery: Delivery,
     cache: Mutex<Cache>,
+    /// Rendered objects' bytes kept ([`super::SimMemory`]); older ones are
+    /// rendered again when asked for (their sizes are kept, so a listing
+    /// does not render them again).
+    cached_bytes: usize,
 }
 
 #[derive(Default)]
@@ -78,7 +78,15 @@ impl TrailFiles {
             events,
             delivery,
             cache: Mutex::new(Cache::default()),
+            cached_bytes: super::SimMemory::default().object_bytes,
         }
+    }
+
+    /// Keeps at most `cached_bytes` of rendered objects.
+    #[must_use]
+    pub fn keeping(mut self, cached_bytes: usize) -> Self {
+        self.cached_bytes = cached_bytes;
+        self
     }
 
     /// The bucket `DescribeTrails` names.
@@ -143,7 +151,7 @@ impl TrailFiles {
             cache.order.push_back((region, start));
             cache.bytes += bytes.len();
         }
-        while cache.bytes > CACHED_BYTES && cache.order.len() > 1 {
+        while cache.bytes > self.cached_bytes && cache.order.len() > 1 {
             if let Some(old) = cache.order.pop_front()
                 && let Some(gone) = cache.objects.remove(&old)
             {
