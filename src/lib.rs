@@ -48,6 +48,7 @@ pub mod deletion;
 pub mod event;
 pub mod feed;
 pub mod inventory;
+pub mod memory;
 pub mod report;
 pub mod rules_file;
 pub mod run;

@@ -95,6 +95,10 @@ const CHANNEL: usize = 32;
 const FRAME_MS: i64 = 100;
 /// The loop stops draining messages to draw after this long.
 const DRAIN_MS: i64 = 50;
+/// How often the allocator's free pages are given back (see
+/// [`crate::memory`]): a walk of its arenas every few seconds costs a few
+/// milliseconds on another thread.
+const TRIM_EVERY: StdDuration = StdDuration::from_secs(5);
 
 /// The loop's one channel. Live sources are given its sender before the
 /// loop starts (see [`run_dashboard`]); files, input and signals are
@@ -131,6 +135,7 @@ pub fn run_dashboard(
         Source::Live | Source::Athena { .. } => {}
     }
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
+    let _trimmer = crate::memory::Trimmer::start(TRIM_EVERY);
     input::spawn_reader(tx.clone());
     input::spawn_signals(tx);
     let live = matches!(opts.source, Source::Live);

@@ -1,7 +1,7 @@
 //! The house rules of `src/`, read from the source itself: the core does
 //! no I/O and knows no runtime, terminal or higher layer; the dashboard's
 //! state knows nothing of how it is drawn, read or reported; no file grows
-//! past what one person reads in a sitting.
+//! past what one person reads in a sitting; `unsafe` lives in one file.
 
 use std::path::{Path, PathBuf};
 
@@ -118,4 +118,21 @@ fn no_source_file_is_longer_than_a_sitting() {
         })
         .collect();
     assert!(long.is_empty(), "{long:#?}");
+}
+
+/// `unsafe` is denied crate-wide; one call into the C library is allowed
+/// it, in one small file, and no other file may allow it.
+#[test]
+fn unsafe_is_allowed_in_one_file_only() {
+    let allowing: Vec<String> = support::files_under(&src())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .contains("allow(unsafe_code)")
+        })
+        .map(|p| p.strip_prefix(src()).unwrap_or(&p).display().to_string())
+        .collect();
+    assert_eq!(allowing, ["memory.rs"]);
 }
