@@ -45,10 +45,10 @@ impl Entry {
     /// Why the record cannot be shown: not held and nowhere to read it
     /// from, the file unreadable, or changed since it was read.
     pub fn record(&self, reader: Option<RecordReader>) -> Result<String, String> {
-        let v = self.event.view();
-        if let Some(raw) = v.raw_json() {
-            return Ok(raw.to_owned());
+        if let Some(raw) = self.event.record() {
+            return Ok(raw.into_owned());
         }
+        let v = self.event.view();
         let (Some(at), Some(read)) = (&self.at, reader) else {
             return Err("raw record no longer in memory".to_owned());
         };
@@ -84,6 +84,28 @@ pub struct EventLog {
     /// held events is current while it is unchanged.
     generation: u64,
     marker: Marker,
+    deflater: Deflater,
+}
+
+/// Deflates the records the log keeps: five times as many fit in the
+/// same memory (a live dashboard keeps its newest 10 000).
+struct Deflater(libdeflater::Compressor);
+
+impl Default for Deflater {
+    fn default() -> Self {
+        // The fastest level that deflates (0 only stores): a record
+        // deflates in microseconds, to about a fifth, barely less at the
+        // slowest.
+        Self(libdeflater::Compressor::new(
+            libdeflater::CompressionLvl::new(1).unwrap_or_default(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deflater")
+    }
 }
 
 impl EventLog {
@@ -97,6 +119,7 @@ impl EventLog {
             dropped_through: None,
             generation: 0,
             marker: Marker::default(),
+            deflater: Deflater::default(),
         }
     }
 
@@ -164,12 +187,21 @@ impl EventLog {
             self.events.extend(held);
             self.events.extend(new);
         }
+        let fresh = with_raw.len();
         self.with_raw.extend(with_raw);
         while self.with_raw.len() > self.raw_capacity {
             if let Some(old) = self.with_raw.pop_front()
                 && let Some(i) = self.position(old)
             {
                 self.events[i].event.strip_raw();
+            }
+        }
+        // This batch's records that stay (the newest arrivals, last in
+        // the queue), deflated once.
+        let kept = fresh.min(self.with_raw.len());
+        for at in self.with_raw.len() - kept..self.with_raw.len() {
+            if let Some(i) = self.position(self.with_raw[at]) {
+                self.events[i].event.deflate_raw(&mut self.deflater.0);
             }
         }
         while self.events.len() > self.capacity {
@@ -357,5 +389,22 @@ mod tests {
                 .collect()
         };
         assert_eq!(raw, [false, true, true]);
+    }
+
+    #[test]
+    fn the_newest_records_are_kept_deflated_and_read_back_as_they_came() {
+        let mut log = EventLog::new(10, 2);
+        let keys = log.push_all((0..4).map(|i| (event(&format!("e{i}"), i), None)).collect());
+        for (i, key) in keys.iter().enumerate() {
+            let entry = log.get(*key).expect("held");
+            let record = entry.record(None);
+            if i < 2 {
+                assert_eq!(record, Err("raw record no longer in memory".to_owned()));
+            } else {
+                let text = record.expect("kept");
+                assert!(text.contains(&format!(r#""eventID":"e{i}""#)), "{text}");
+                assert_eq!(entry.event.view().raw_json(), None, "held deflated");
+            }
+        }
     }
 }

@@ -27,6 +27,9 @@ use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 const TEXTS: usize = 27;
 /// Where the original record text sits in that list.
 const RAW: usize = TEXTS - 1;
+/// In `present`, past the texts' bits: the record is held deflated (its
+/// length as a varint, then the deflate stream).
+const RAW_DEFLATED: u32 = 1 << TEXTS;
 /// The fields whose values repeat across events (names, principals, keys,
 /// regions, accounts, addresses, user agents, grant principals,
 /// destination keys, expiration models, VPC endpoints): held once in the
@@ -253,7 +256,7 @@ impl PackedEvent {
         if !self.has(RAW) {
             return;
         }
-        self.present &= !(1 << RAW);
+        self.present &= !((1 << RAW) | RAW_DEFLATED);
         // `pack` put the record last, so every other text stays valid over
         // the prefix. Copied to a fresh block rather than shrunk in place:
         // in-place shrinking leaves record-sized holes between small
@@ -281,7 +284,7 @@ impl PackedEvent {
             return None;
         }
         if i == RAW {
-            return Some(self.raw_text());
+            return (self.present & RAW_DEFLATED == 0).then(|| self.raw_text());
         }
         let mut start = 0usize;
         for (j, code) in self.codes() {
@@ -296,11 +299,65 @@ impl PackedEvent {
     }
 
     fn raw_text(&self) -> &str {
+        if self.present & RAW_DEFLATED != 0 {
+            return "";
+        }
+        std::str::from_utf8(self.raw_bytes()).unwrap_or_default()
+    }
+
+    fn raw_bytes(&self) -> &[u8] {
         let start = self.texts_at as usize + self.end_before_raw();
-        self.block
-            .get(start..)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        self.block.get(start..).unwrap_or_default()
+    }
+
+    /// Deflates the original record in place (a record is most of an
+    /// event's bytes, and CloudTrail's JSON deflates to about a fifth): a
+    /// holder that keeps records for drill-down keeps more of them in the
+    /// same memory, read back with [`Self::record`]. A view of a deflated
+    /// event has no [`KmsEvent::raw_json`].
+    pub fn deflate_raw(&mut self, compressor: &mut libdeflater::Compressor) {
+        if !self.has(RAW) || self.present & RAW_DEFLATED != 0 {
+            return;
+        }
+        let raw = self.raw_bytes();
+        let mut out = vec![0; compressor.deflate_compress_bound(raw.len())];
+        let Ok(n) = compressor.deflate_compress(raw, &mut out) else {
+            return;
+        };
+        let mut deflated = Vec::with_capacity(varint_len(raw.len() as u64) + n);
+        put_varint(&mut deflated, raw.len() as u64);
+        deflated.extend_from_slice(out.get(..n).unwrap_or_default());
+        if deflated.len() >= raw.len() {
+            return;
+        }
+        let keep = self.block.len() - raw.len();
+        let mut block = Vec::with_capacity(keep + deflated.len());
+        block.extend_from_slice(self.block.get(..keep).unwrap_or_default());
+        block.extend_from_slice(&deflated);
+        self.block = block.into_boxed_slice();
+        self.present |= RAW_DEFLATED;
+    }
+
+    /// The original record, held as it came or deflated
+    /// ([`Self::deflate_raw`]); `None` when it is not held (or, deflated,
+    /// no longer reads back as the text it was).
+    #[must_use]
+    pub fn record(&self) -> Option<Cow<'_, str>> {
+        if !self.has(RAW) {
+            return None;
+        }
+        if self.present & RAW_DEFLATED == 0 {
+            return Some(Cow::Borrowed(self.raw_text()));
+        }
+        let bytes = self.raw_bytes();
+        let mut at = 0;
+        let len = usize::try_from(get_varint(bytes, &mut at)).ok()?;
+        let mut out = vec![0; len];
+        let n = libdeflater::Decompressor::new()
+            .deflate_decompress(bytes.get(at..)?, &mut out)
+            .ok()?;
+        out.truncate(n);
+        String::from_utf8(out).ok().map(Cow::Owned)
     }
 
     /// The key's ARN, as [`Self::view`] would give it.
@@ -385,7 +442,7 @@ impl PackedEvent {
             context.push((self.slice(start, k), self.slice(k, v)));
             start = v;
         }
-        if self.has(RAW) {
+        if self.has(RAW) && self.present & RAW_DEFLATED == 0 {
             out[RAW] = Some(self.raw_text());
         }
         (out, context)
@@ -439,177 +496,5 @@ impl PackedEvent {
     }
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{Parsed, parse_record};
-
-    /// The dashboard holds hundreds of thousands: the struct stays small
-    /// (it was 160 bytes with a fixed slot per field).
-    #[test]
-    fn a_packed_event_is_small() {
-        assert!(std::mem::size_of::<PackedEvent>() <= 48);
-    }
-
-    #[test]
-    fn empty_and_wide_texts_and_many_pairs_survive_the_pack() {
-        let pairs: Vec<String> = (0..200)
-            .map(|i| format!(r#""k{i}é":"{}""#, "v".repeat(i % 3)))
-            .collect();
-        let json = format!(
-            r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
-            "eventID":"","errorMessage":"ünïcødé ✓","userIdentity":{{"type":"IAMUser","accessKeyId":""}},
-            "requestParameters":{{"encryptionContext":{{"":"",{}}}}}}}"#,
-            pairs.join(",")
-        );
-        let Ok(Parsed::Kms(event)) = parse_record(&json) else {
-            panic!("test record parses");
-        };
-        assert!(event.encryption_context.len() > 100);
-        let mut packed = PackedEvent::pack(&event);
-        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
-        assert_eq!(packed.view().raw_json(), Some(json.as_str()));
-        let pairs: Vec<(&str, &str)> = event
-            .encryption_context
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
-            .collect();
-        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
-        packed.strip_raw();
-        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
-        let mut stripped = event.clone();
-        stripped.raw = None;
-        assert_eq!(format!("{:?}", packed.view()), format!("{stripped:?}"));
-    }
-
-    #[test]
-    fn a_view_of_the_pack_is_the_event() {
-        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
-            "eventID":"e1","awsRegion":"us-east-1","recipientAccountId":"111122223333","errorCode":"AccessDenied",
-            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/s",
-              "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"}}},
-            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","encryptionContext":{"a":"b\u001b","c":"d"}},
-            "readOnly":true,"userAgent":"ua","sourceIPAddress":"10.0.0.1"}"#;
-        let Ok(Parsed::Kms(event)) = parse_record(json) else {
-            panic!("test record parses");
-        };
-        let packed = PackedEvent::pack(&event);
-        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
-        assert_eq!(packed.time(), event.time);
-        // The one-field reads agree with the view.
-        let view = packed.view();
-        assert_eq!(packed.event_id(), view.event_id);
-        assert_eq!(packed.principal(), view.principal);
-        assert_eq!(packed.session_name(), view.session_name.as_deref());
-        assert_eq!(packed.source_ip(), view.source_ip.as_deref());
-        assert_eq!(packed.key_arn(), view.key.as_ref().map(|k| k.arn.as_ref()));
-        assert_eq!(packed.event_name(), view.event_name);
-        let pairs: Vec<(&str, &str)> = view
-            .encryption_context
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
-            .collect();
-        assert_eq!(packed.context_pairs().collect::<Vec<_>>(), pairs);
-        assert_eq!(pairs, [("a", "b\u{1b}"), ("c", "d")]);
-    }
-
-    /// An access key id is the event's own text: a process-wide table
-    /// of texts seen once (one temporary key per session) would only grow.
-    #[test]
-    fn an_access_key_id_is_held_by_its_event() {
-        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
-            "userIdentity":{"type":"AssumedRole","accessKeyId":"ASIAUNSHAREDEXAMPLE1"}}"#;
-        let Ok(Parsed::Kms(event)) = parse_record(json) else {
-            panic!("test record parses");
-        };
-        let packed = PackedEvent::pack(&event);
-        let own = packed.codes().find(|&(i, _)| i == 25).map(|(_, c)| c);
-        assert!(
-            matches!(own, Some(Code::Own(_))),
-            "not a shared text: {own:?}"
-        );
-        assert!(
-            packed
-                .block
-                .windows(20)
-                .any(|w| w == b"ASIAUNSHAREDEXAMPLE1")
-        );
-        assert_eq!(packed.access_key_id(), Some("ASIAUNSHAREDEXAMPLE1"));
-        assert_eq!(
-            packed.view().access_key_id.as_deref(),
-            Some("ASIAUNSHAREDEXAMPLE1")
-        );
-    }
-
-    #[test]
-    fn the_call_details_survive_the_pack_and_a_strip() {
-        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"CreateGrant","eventTime":"2025-01-01T00:00:00Z",
-            "vpcEndpointId":"vpce-1234abcdf5678c90a",
-            "requestParameters":{"granteePrincipal":"arn:aws:iam::444455556666:role/x","retiringPrincipal":"ec2.amazonaws.com",
-              "destinationKeyId":"alias/other","bypassPolicyLockoutSafetyCheck":true,
-              "expirationModel":"KEY_MATERIAL_EXPIRES","validTo":"Jan 1, 2021 8:00:00 PM"}}"#;
-        let Ok(Parsed::Kms(event)) = parse_record(json) else {
-            panic!("test record parses");
-        };
-        let call = &event.call;
-        assert_eq!(
-            call.grantee.as_deref(),
-            Some("arn:aws:iam::444455556666:role/x")
-        );
-        assert_eq!(call.retiring.as_deref(), Some("ec2.amazonaws.com"));
-        assert_eq!(call.destination_key.as_deref(), Some("alias/other"));
-        assert_eq!(call.bypass_lockout_check, Some(true));
-        assert_eq!(
-            call.expiration_model.as_deref(),
-            Some("KEY_MATERIAL_EXPIRES")
-        );
-        assert_eq!(call.valid_to.as_deref(), Some("Jan 1, 2021 8:00:00 PM"));
-        assert_eq!(call.vpc_endpoint.as_deref(), Some("vpce-1234abcdf5678c90a"));
-        let mut packed = PackedEvent::pack(&event);
-        assert_eq!(packed.view().call, event.call);
-        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
-        packed.strip_raw();
-        assert_eq!(packed.view().call, event.call);
-    }
-
-    #[test]
-    fn one_field_reads_as_the_view_reads_it() {
-        for json in [
-            r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
-            "eventID":"e1","awsRegion":"us-east-1","recipientAccountId":"111122223333","errorMessage":"m",
-            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/s",
-              "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"}}},
-            "requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}}"#,
-            r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z"}"#,
-        ] {
-            let Ok(Parsed::Kms(event)) = parse_record(json) else {
-                panic!("parses")
-            };
-            let packed = PackedEvent::pack(&event);
-            let v = packed.view();
-            assert_eq!(packed.key_arn(), v.key.as_ref().map(|k| k.arn.as_ref()));
-            assert_eq!(packed.principal(), v.principal);
-        }
-    }
-
-    #[test]
-    fn stripping_the_raw_record_keeps_every_parsed_field() {
-        let json = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:00:00Z",
-            "eventID":"e1","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"},
-            "requestParameters":{"encryptionContext":{"a":"b","c":"d"}},"userAgent":"ua"}"#;
-        let Ok(Parsed::Kms(mut event)) = parse_record(json) else {
-            panic!("test record parses");
-        };
-        let mut packed = PackedEvent::pack(&event);
-        let raw_len = event.raw_json().map_or(0, str::len);
-        assert!(raw_len > 0);
-        let before = packed.block.len();
-        packed.strip_raw();
-        assert_eq!(packed.block.len(), before - raw_len);
-        assert_eq!(packed.view().raw_json(), None);
-        event.raw = None;
-        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
-        // Twice is once.
-        packed.strip_raw();
-        assert_eq!(format!("{:?}", packed.view()), format!("{event:?}"));
-    }
-}
+#[path = "packed_tests.rs"]
+mod tests;
