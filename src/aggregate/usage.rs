@@ -10,6 +10,10 @@
 
 use std::collections::HashMap;
 
+/// Hashed by foldhash: the pane counts hundreds of thousands of held
+/// events through these maps while a key waits.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use chrono::{DateTime, Utc};
 
 use super::cost::{self, PriceClass, PriceOverride};
@@ -18,7 +22,7 @@ use super::usage_sections::DEFAULTS_FROM;
 pub use super::usage_sections::{
     CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
 };
-use crate::event::{KeyRef, KmsEvent};
+use crate::event::{CallFields, KeyRef, KmsEvent};
 
 /// Distinct (account, region, family, second) counts kept before rates
 /// stop being exact: 13 bytes each in a hash table at most half empty,
@@ -39,15 +43,15 @@ struct KeyTally {
 /// One reader thread's quota and cost counts.
 pub struct UsageTally {
     /// Series number by account, then region.
-    series: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    series: Map<Box<str>, Map<Box<str>, u32>>,
     names: Vec<(Box<str>, Box<str>)>,
     seconds: SecondCounts,
     /// Throttled calls by (series, family).
-    throttled: HashMap<(u32, u8), u64>,
+    throttled: Map<(u32, u8), u64>,
     /// Requests by principal, then by the account billed (one principal
     /// name, such as `AWS Internal` or a service, calls in many accounts).
-    principals: HashMap<Box<str>, HashMap<Box<str>, ByClass>>,
-    keys: HashMap<Box<str>, KeyTally>,
+    principals: Map<Box<str>, Map<Box<str>, ByClass>>,
+    keys: Map<Box<str>, KeyTally>,
 }
 
 impl Default for UsageTally {
@@ -61,12 +65,12 @@ impl UsageTally {
     #[must_use]
     pub fn with_cap(cap: usize) -> Self {
         Self {
-            series: HashMap::new(),
+            series: Map::default(),
             names: Vec::new(),
             seconds: SecondCounts::new(cap),
-            throttled: HashMap::new(),
-            principals: HashMap::new(),
-            keys: HashMap::new(),
+            throttled: Map::default(),
+            principals: Map::default(),
+            keys: Map::default(),
         }
     }
 }
@@ -74,11 +78,8 @@ impl UsageTally {
 /// The account that makes (and pays for) a call: `userIdentity.accountId`,
 /// else the account the record was delivered to.
 #[must_use]
-pub fn calling_account<'e>(e: &'e KmsEvent<'_>) -> &'e str {
-    e.principal_account
-        .as_deref()
-        .or(e.recipient_account.as_deref())
-        .unwrap_or("-")
+pub fn calling_account<'e>(e: &CallFields<'e>) -> &'e str {
+    e.principal_account.or(e.recipient_account).unwrap_or("-")
 }
 
 impl UsageTally {
@@ -99,10 +100,16 @@ impl UsageTally {
 
     /// Counts one event.
     pub fn count(&mut self, e: &KmsEvent<'_>) {
+        self.count_call(&e.call_fields());
+    }
+
+    /// Counts one event from the fields it reads (a held event's, read in
+    /// place, count the same as its view's).
+    pub fn count_call(&mut self, e: &CallFields<'_>) {
         let account = calling_account(e);
-        let class = PriceClass::of(&e.event_name).index();
-        if let Some(family) = quota::family_of(&e.event_name) {
-            let region = e.region.as_deref().unwrap_or("-");
+        let class = PriceClass::of(e.event_name).index();
+        if let Some(family) = quota::family_of(e.event_name) {
+            let region = e.region.unwrap_or("-");
             match self.series_of(account, region) {
                 Some(series) => {
                     let second = e.time.timestamp();
@@ -114,19 +121,19 @@ impl UsageTally {
                         },
                         1,
                     );
-                    if e.error_code.as_deref() == Some("ThrottlingException") {
+                    if e.error_code == Some("ThrottlingException") {
                         *self.throttled.entry((series, family)).or_default() += 1;
                     }
                 }
                 None => self.seconds.dropped += 1,
             }
         }
-        let p = entry(&mut self.principals, &e.principal);
+        let p = entry(&mut self.principals, e.principal);
         entry(p, account)[class] += 1;
-        if let Some(key) = &e.key {
-            let k = entry(&mut self.keys, &key.arn);
+        if let Some(arn) = e.key_arn {
+            let k = entry(&mut self.keys, arn);
             k.requests[class] += 1;
-            k.cross_account += u64::from(key.account().is_some_and(|owner| owner != account));
+            k.cross_account += u64::from(e.key_account().is_some_and(|owner| owner != account));
         }
     }
 
@@ -327,7 +334,7 @@ impl UsageTally {
 
 /// `map[key]`, inserted as the default first: looked up by `&str`, so
 /// the common case allocates nothing.
-fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
+fn entry<'m, V: Default>(map: &'m mut Map<Box<str>, V>, key: &str) -> &'m mut V {
     if !map.contains_key(key) {
         map.insert(key.into(), V::default());
     }

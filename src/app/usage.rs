@@ -40,6 +40,7 @@ use crate::aggregate::quota::{FAMILIES, family_of};
 use crate::aggregate::usage::{
     CostSection, QuotaRow, QuotaSection, UsageSettings, UsageTally, calling_account,
 };
+use crate::event::CallFields;
 
 /// Principals listed behind a quota row at most, busiest first.
 pub const MAX_DRIVERS: usize = 20;
@@ -245,13 +246,10 @@ fn count(app: &App, key: &AnswerKey) -> UsageAnswer {
     }
     let held = app.data.log.range(from, until);
     let events = held.len() as u64;
-    let mut tally = UsageTally::default();
-    for e in held.clone() {
-        tally.count(&e.event.view());
-    }
+    let (tally, callers) = tally_of(held);
     let quota = tally.quota(&key.settings);
     let cost = tally.cost(&key.settings);
-    let drivers = drivers(&quota.rows, held.map(|e| &e.event));
+    let drivers = drivers(&quota.rows, &callers, &app.data.log);
     let coverage = match app.data.log.dropped_through() {
         Some(after) if after >= from => Coverage::Since { events, after },
         _ => Coverage::Whole,
@@ -274,51 +272,77 @@ struct DriverCount {
     throttled: u64,
 }
 
-/// The principals behind each row: their calls of its family in its
-/// account and region, those in its busiest second, and the throttled
-/// ones; busiest first, at most [`MAX_DRIVERS`] a row.
-fn drivers<'e>(
-    rows: &[QuotaRow],
-    events: impl Iterator<Item = &'e crate::event::PackedEvent>,
-) -> Vec<Vec<Driver>> {
-    // Rows by account: (region, family, row). A handful each.
-    let mut by_account: HashMap<&str, Vec<(&str, &str, usize)>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        by_account
-            .entry(r.account.as_str())
-            .or_default()
-            .push((r.region.as_str(), r.family, i));
+type Fast<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Calls of a quota family by calling account, region and principal, and
+/// the throttled ones: counted in the tally's pass.
+type Callers<'e> = Fast<(&'e str, &'e str, u8, &'e str), (u64, u64)>;
+
+/// The window's tally, as the report counts it, and its callers.
+fn tally_of<'e>(events: impl Iterator<Item = &'e super::log::Entry>) -> (UsageTally, Callers<'e>) {
+    let mut tally = UsageTally::default();
+    let mut callers = Callers::default();
+    for e in events {
+        let fields = e.event.call_fields();
+        tally.count_call(&fields);
+        count_caller(&mut callers, &fields);
     }
-    let peaks: Vec<Option<i64>> = rows
+    (tally, callers)
+}
+
+/// Counts `e`'s call toward its family's callers.
+fn count_caller<'e>(callers: &mut Callers<'e>, e: &CallFields<'e>) {
+    let Some(family) = family_of(e.event_name) else {
+        return;
+    };
+    let key = (
+        calling_account(e),
+        e.region.unwrap_or("-"),
+        family,
+        e.principal,
+    );
+    let c = callers.entry(key).or_default();
+    c.0 += 1;
+    c.1 += u64::from(e.error_code == Some("ThrottlingException"));
+}
+
+/// The principals behind each row: their calls of its family in its
+/// account and region, those in its busiest second (read again from the
+/// log, which is in time order: only that second's events), and the
+/// throttled ones; busiest first, at most [`MAX_DRIVERS`] a row.
+fn drivers(
+    rows: &[QuotaRow],
+    callers: &Callers<'_>,
+    log: &super::log::EventLog,
+) -> Vec<Vec<Driver>> {
+    let row_of: Fast<(&str, &str, &str), usize> = rows
         .iter()
-        .map(|r| r.peak_second.map(|t| t.timestamp()))
+        .enumerate()
+        .map(|(i, r)| ((r.account.as_str(), r.region.as_str(), r.family), i))
         .collect();
-    let mut counts: Vec<HashMap<Box<str>, DriverCount>> =
-        rows.iter().map(|_| HashMap::new()).collect();
-    for packed in events {
-        let e = packed.view();
-        let Some(family) = family_of(&e.event_name) else {
-            continue;
-        };
+    let mut counts: Vec<Fast<&str, DriverCount>> = rows.iter().map(|_| Fast::default()).collect();
+    for (&(account, region, family, principal), &(calls, throttled)) in callers {
         let name = FAMILIES[usize::from(family)].name;
-        let region = e.region.as_deref().unwrap_or("-");
-        let Some(row) = by_account.get(calling_account(&e)).and_then(|rs| {
-            rs.iter()
-                .find(|(r, f, _)| *r == region && *f == name)
-                .map(|(_, _, i)| *i)
-        }) else {
-            continue;
-        };
-        let map = &mut counts[row];
-        if !map.contains_key(e.principal.as_ref()) {
-            map.insert(e.principal.as_ref().into(), DriverCount::default());
+        if let Some(&row) = row_of.get(&(account, region, name)) {
+            let c = counts[row].entry(principal).or_default();
+            c.calls += calls;
+            c.throttled += throttled;
         }
-        let Some(c) = map.get_mut(e.principal.as_ref()) else {
+    }
+    for (row, r) in rows.iter().enumerate() {
+        let Some(peak) = r.peak_second else {
             continue;
         };
-        c.calls += 1;
-        c.at_peak += u64::from(peaks[row] == Some(e.time.timestamp()));
-        c.throttled += u64::from(e.error_code.as_deref() == Some("ThrottlingException"));
+        for entry in log.range(peak, peak + chrono::Duration::seconds(1)) {
+            let e = entry.event.call_fields();
+            let same = family_of(e.event_name).map(|f| FAMILIES[usize::from(f)].name)
+                == Some(r.family)
+                && calling_account(&e) == r.account
+                && e.region.unwrap_or("-") == r.region;
+            if let (true, Some(c)) = (same, counts[row].get_mut(e.principal)) {
+                c.at_peak += 1;
+            }
+        }
     }
     counts
         .into_iter()
@@ -326,7 +350,7 @@ fn drivers<'e>(
             let mut list: Vec<Driver> = map
                 .into_iter()
                 .map(|(principal, c)| Driver {
-                    principal: principal.into(),
+                    principal: principal.to_owned(),
                     calls: c.calls,
                     at_peak: c.at_peak,
                     throttled: c.throttled,
