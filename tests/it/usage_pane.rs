@@ -401,3 +401,63 @@ fn the_binary_applies_the_overrides_on_screen() {
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_file(&exit), "0");
 }
+
+#[derive(Default)]
+struct Packer(Vec<kmstop::event::PackedEvent>);
+
+impl kmstop::source::files::Consumer for Packer {
+    fn consume(&mut self, event: kmstop::event::KmsEvent<'_>) {
+        self.0.push(kmstop::event::PackedEvent::pack(&event));
+    }
+}
+
+/// A generated corpus (gzip, duplicate files, hostile strings, throttled
+/// calls, thousands of events): `kmstop report`'s code path and the pane
+/// read the same files and give the same quota and cost sections, row for
+/// row and in the same order.
+#[test]
+fn a_generated_corpus_gives_the_reports_sections() {
+    use kmstop::source::files::{Listed, discover, scan};
+    let dir = tempfile::tempdir().expect("dir");
+    let spec = kmstop::synth::CorpusSpec::small(17);
+    kmstop::synth::write_corpus(dir.path(), &spec).expect("corpus");
+    let inputs = discover(&[dir.path().to_path_buf()]).expect("discover");
+    let no_problem = |p: kmstop::source::files::Problem| panic!("{p:?}");
+    let settings = kmstop::report::ReportSettings::new(2);
+    let (report, _) = kmstop::report::build_report(&Listed::new(&inputs), &settings, &no_problem)
+        .expect("report");
+    assert!(report.quota.rows.len() > 5, "{:?}", report.quota.rows);
+    assert!(report.quota.rows.iter().any(|r| r.throttled > 0));
+    assert!(report.cost.principals.len() > 5 && report.cost.keys.len() > 5);
+
+    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let data = Data::new(&DataConfig::files(), Vec::new()).expect("no rules");
+    let mut app = App::new(data, Mode::Files(vec!["corpus".into()]), support::start());
+    for p in packers {
+        app.data.ingest(p.0, None);
+    }
+    app.data.finish_files();
+    act(&mut app, &[Action::Focus(Pane::Usage)]);
+    assert_eq!(app.window.label(), "all");
+    let u = &app.snapshot.usage;
+    assert_eq!(u.answer.coverage.note(), None, "every event is held");
+    assert_eq!(u.answer.quota, report.quota);
+    assert_eq!(u.answer.cost, report.cost);
+    // The rows shown, in the pane's default sort, are the report's.
+    let shown: Vec<_> = (0..u.quota_rows.len())
+        .filter_map(|i| u.row(i).map(|(r, _)| r.clone()))
+        .collect();
+    assert_eq!(shown, report.quota.rows);
+    // Its hostile names reach the screen escaped.
+    let text = support::text(&render(&app, 160, 50));
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("mallory"),
+        "a hostile principal is listed:\n{text}"
+    );
+}
