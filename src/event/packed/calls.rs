@@ -14,6 +14,14 @@ const PRINCIPAL: usize = 7;
 const PRINCIPAL_ACCOUNT: usize = 9;
 const KEY: usize = 14;
 const ERROR_CODE: usize = 16;
+/// Those indices as bits.
+const WANTED: u32 = 1 << NAME
+    | 1 << REGION
+    | 1 << RECIPIENT
+    | 1 << PRINCIPAL
+    | 1 << PRINCIPAL_ACCOUNT
+    | 1 << KEY
+    | 1 << ERROR_CODE;
 
 impl PackedEvent {
     /// The caller, region, key, time and error code, as [`Self::view`]
@@ -24,9 +32,20 @@ impl PackedEvent {
         let mut at = 0usize;
         let mut start = 0usize;
         for i in (0..=ERROR_CODE).filter(|&i| self.has(i)) {
-            t[i] = match Code::of_word(get_varint(&self.block, &mut at)) {
-                Code::Shared(id) => shared::text_of(id),
-                Code::Own(end) => Some(self.slice(std::mem::replace(&mut start, end), end)),
+            let code = Code::of_word(get_varint(&self.block, &mut at));
+            // Only the fields read are looked up or checked as UTF-8 (the
+            // time, id and session before them were most of the work).
+            let wanted = WANTED & (1 << i) != 0;
+            t[i] = match code {
+                Code::Shared(id) if wanted => shared::text_of(id),
+                Code::Own(end) if wanted => {
+                    Some(self.slice(std::mem::replace(&mut start, end), end))
+                }
+                Code::Own(end) => {
+                    start = end;
+                    None
+                }
+                Code::Shared(_) => None,
             };
         }
         CallFields {
