@@ -1,5 +1,6 @@
-//! Store ingest against a naive map of owned events, and the refresh of
-//! every pane with 1 M events in retention.
+//! Store ingest against a naive map of owned events, the refresh of
+//! every pane with 1 M events in retention, and the Quota & cost pane's
+//! count of the held events.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 
 use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use kmstop::app::{Action, update};
+use kmstop::app::{Action, Pane, update};
 use kmstop::event::KmsEvent;
 use kmstop::store::{Store, StoreConfig};
 
@@ -100,5 +101,35 @@ fn refresh(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest, refresh);
+/// The Quota & cost pane over the 15-minute window of 1 M events, of
+/// which the file dashboard's log holds the newest 400 k: counting them
+/// (what a change of window, cursor or data costs while it is shown),
+/// against a rebuild that keeps the answer (what anything else costs).
+fn usage(c: &mut Criterion) {
+    let mut g = c.benchmark_group("Quota & cost pane, 400k held events");
+    g.sample_size(10);
+    let mut app = common::loaded_over(Duration::minutes(15));
+    let now = app.now;
+    while app.window.label() != "15m" {
+        update(&mut app, Action::CycleWindow, now);
+    }
+    update(&mut app, Action::Focus(Pane::Usage), now);
+    assert_eq!(app.snapshot.usage.answer.events, 400_000);
+    g.bench_function("counted again, every pane rebuilt", |b| {
+        b.iter(|| {
+            app.snapshot.usage = std::sync::Arc::default();
+            app.rebuild();
+            black_box(app.snapshot.usage.answer.quota.rows.len())
+        });
+    });
+    g.bench_function("kept, every pane rebuilt", |b| {
+        b.iter(|| {
+            app.rebuild();
+            black_box(app.snapshot.usage.answer.quota.rows.len())
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ingest, refresh, usage);
 criterion_main!(benches);

@@ -119,6 +119,18 @@ pub struct DashboardArgs {
 
     #[command(flatten)]
     pub who: WhoArgs,
+
+    /// A request quota of your account instead of the documented default,
+    /// FAMILY=N requests per second (repeat), for the Quota & cost pane:
+    /// as `kmstop report --quota`.
+    #[arg(long = "quota", value_name = "FAMILY=N", value_parser = crate::aggregate::quota::QuotaOverride::parse)]
+    pub quotas: Vec<crate::aggregate::quota::QuotaOverride>,
+
+    /// A KMS request price instead of the documented one, CLASS=USD per
+    /// 10,000 requests (repeat), for the Quota & cost pane: as
+    /// `kmstop report --price`.
+    #[arg(long = "price", value_name = "CLASS=USD", value_parser = crate::aggregate::cost::PriceOverride::parse)]
+    pub prices: Vec<crate::aggregate::cost::PriceOverride>,
 }
 
 #[derive(Debug, Subcommand)]

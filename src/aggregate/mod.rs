@@ -11,6 +11,8 @@ mod rates;
 pub mod resources;
 mod series;
 mod spans;
+pub mod usage;
+mod usage_sections;
 mod window;
 
 pub use contexts::{ContextRow, TopContexts, top_contexts};

@@ -32,6 +32,7 @@
 //! Pure: no I/O, no clock.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// Quotas and rates in thousandths of a request per second (some
 /// documented quotas, and overrides, are fractions: 0.25/s).
@@ -135,10 +136,21 @@ const SYMMETRIC_20K: &[&str] = &[
 /// The family of an operation, as an index into [`FAMILIES`].
 #[must_use]
 pub fn family_of(event_name: &str) -> Option<u8> {
-    FAMILIES
-        .iter()
-        .position(|f| f.operations.contains(&event_name))
-        .and_then(|i| u8::try_from(i).ok())
+    // Asked of every event a count reads: a lookup, not a walk over every
+    // family's operations.
+    static BY_OPERATION: LazyLock<HashMap<&str, u8, foldhash::fast::FixedState>> =
+        LazyLock::new(|| {
+            let mut map = HashMap::default();
+            for (i, f) in FAMILIES.iter().enumerate() {
+                for op in f.operations {
+                    if let Ok(i) = u8::try_from(i) {
+                        map.entry(*op).or_insert(i);
+                    }
+                }
+            }
+            map
+        });
+    BY_OPERATION.get(event_name).copied()
 }
 
 /// The family named `name` (as `--quota` spells it, any case).
@@ -290,7 +302,7 @@ pub const MAX_SERIES: u32 = 1 << SERIES_BITS;
 /// numbered by the caller.
 #[derive(Debug, Clone)]
 pub struct SecondCounts {
-    counts: HashMap<u64, u32>,
+    counts: HashMap<u64, u32, foldhash::fast::RandomState>,
     cap: usize,
     /// Requests not counted because the cap was reached (or their time or
     /// series did not fit the packing).
@@ -330,7 +342,7 @@ impl SecondCounts {
     #[must_use]
     pub fn new(cap: usize) -> Self {
         Self {
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             cap,
             dropped: 0,
         }
@@ -439,6 +451,27 @@ pub fn peaks(sorted: impl IntoIterator<Item = (SecondKey, u32)>) -> Vec<Peaks> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_names_the_first_family_that_lists_it() {
+        for f in FAMILIES {
+            for op in f.operations {
+                let first = FAMILIES.iter().position(|g| g.operations.contains(op));
+                assert_eq!(family_of(op).map(usize::from), first, "{op}");
+            }
+        }
+        assert_eq!(
+            family_of("Decrypt").map(|f| FAMILIES[usize::from(f)].name),
+            Some("symmetric")
+        );
+        assert_eq!(family_of("decrypt"), None);
+        assert_eq!(
+            family_of("PutKeyPolicy").is_some(),
+            FAMILIES
+                .iter()
+                .any(|f| f.operations.contains(&"PutKeyPolicy"))
+        );
+    }
 
     fn family(name: &str) -> u8 {
         family_named(name).expect("a family")

@@ -190,6 +190,12 @@ pub fn defaults() -> Vec<Binding> {
             &[K::ch('6')],
             "Resources: who decrypted what",
         ),
+        b(
+            Action::Focus(Pane::Usage),
+            "pane_usage",
+            &[K::ch('7')],
+            "Quota & cost: rates against quotas, cost",
+        ),
         b(Action::Up, "up", &[K::key(C::Up), K::ch('k')], "move up"),
         b(
             Action::Down,

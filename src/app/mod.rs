@@ -22,6 +22,7 @@ mod sort;
 pub mod sort_key;
 mod tables;
 mod update;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -47,16 +48,20 @@ pub enum Pane {
     Events,
     /// Who decrypted what: data calls by the resource their context names.
     Resources,
+    /// Quota & cost: request rates against the KMS quotas, and what the
+    /// requests cost.
+    Usage,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Principals,
         Pane::Denied,
         Pane::Keys,
         Pane::Alerts,
         Pane::Events,
         Pane::Resources,
+        Pane::Usage,
     ];
 
     pub fn title(self) -> &'static str {
@@ -67,6 +72,7 @@ impl Pane {
             Pane::Alerts => "Alerts",
             Pane::Events => "Events",
             Pane::Resources => "Resources",
+            Pane::Usage => "Quota & cost",
         }
     }
 
@@ -382,6 +388,9 @@ pub struct App {
     pub snapshot: Snapshot,
     /// Where the last frame drew tabs and rows (see [`App::drawn`]).
     pub hits: Vec<Hit>,
+    /// `--quota` and `--price`: what the Quota & cost pane uses instead
+    /// of the documented quotas and prices.
+    pub usage: crate::aggregate::usage::UsageSettings,
     pub quit: bool,
 }
 
@@ -427,6 +436,7 @@ impl App {
             now,
             snapshot: Snapshot::default(),
             hits: Vec::new(),
+            usage: crate::aggregate::usage::UsageSettings::default(),
             quit: false,
         }
     }

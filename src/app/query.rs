@@ -50,6 +50,8 @@ pub struct ViewKey {
     pub spark_pages: [usize; 2],
     /// The Resources pane is in focus: its rows are built only then.
     pub resources: bool,
+    /// The Quota & cost pane is in focus: its answer is counted only then.
+    pub usage: bool,
 }
 
 impl ViewKey {
@@ -73,6 +75,7 @@ impl ViewKey {
                 .collect(),
             spark_pages: [page(Pane::Principals), page(Pane::Keys)],
             resources: app.focus == Pane::Resources,
+            usage: app.focus == Pane::Usage,
         }
     }
 }
@@ -102,6 +105,9 @@ pub struct Snapshot {
     /// The Resources pane's rows: built while it is in focus, and shared
     /// from one snapshot to the next while nothing they count changed.
     pub resources: Arc<super::resources::ResourceTable>,
+    /// The Quota & cost pane's answer: counted while it is in focus, and
+    /// shared from one snapshot to the next while nothing it counts changed.
+    pub usage: Arc<super::usage::UsageTable>,
     /// The whole range (timeline strip): reused while the data is unchanged.
     pub timeline: Arc<Series>,
     timeline_generation: Option<u64>,
@@ -145,6 +151,37 @@ fn whole_range(store: &Store) -> Series {
     s
 }
 
+/// The alert episodes begun by `t`, filtered and sorted as the pane
+/// shows them, with how many there are and how many fire at `t`.
+fn alert_rows(app: &App, t: DateTime<Utc>) -> (Vec<AlertRow>, usize, usize) {
+    let apane = &app.panes[Pane::Alerts.index()];
+    let episodes = &app.data.episodes;
+    let mut alerts: Vec<AlertRow> = Vec::with_capacity(episodes.all().len());
+    alerts.extend(
+        episodes
+            .all()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.first <= t)
+            .map(|(i, e)| AlertRow {
+                firing: e.firing_at(t),
+                episode: Arc::clone(e),
+                name_rank: episodes.name_rank(i),
+                rule_rank: episodes.rule_rank(i),
+            }),
+    );
+    let alert_total = alerts.len();
+    let firing = alerts.iter().filter(|a| a.firing).count();
+    if let Some(f) = &apane.filter {
+        alerts.retain(|a| {
+            let e = &a.episode;
+            f.regex.is_match(&e.rule) || f.regex.is_match(&e.title) || f.regex.is_match(&e.group)
+        });
+    }
+    sort_alerts(&mut alerts, apane.sort);
+    (alerts, alert_total, firing)
+}
+
 pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     let store = &app.data.store;
     let (t, from) = (key.time, key.from);
@@ -177,31 +214,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     }
     sort_denied(&mut denied_rows, dpane.sort);
 
-    let apane = &app.panes[Pane::Alerts.index()];
-    let episodes = &app.data.episodes;
-    let mut alerts: Vec<AlertRow> = Vec::with_capacity(episodes.all().len());
-    alerts.extend(
-        episodes
-            .all()
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.first <= t)
-            .map(|(i, e)| AlertRow {
-                firing: e.firing_at(t),
-                episode: Arc::clone(e),
-                name_rank: episodes.name_rank(i),
-                rule_rank: episodes.rule_rank(i),
-            }),
-    );
-    let alert_total = alerts.len();
-    let firing = alerts.iter().filter(|a| a.firing).count();
-    if let Some(f) = &apane.filter {
-        alerts.retain(|a| {
-            let e = &a.episode;
-            f.regex.is_match(&e.rule) || f.regex.is_match(&e.title) || f.regex.is_match(&e.group)
-        });
-    }
-    sort_alerts(&mut alerts, apane.sort);
+    let (alerts, alert_total, firing) = alert_rows(app, t);
 
     let events = event_refs(app, from, t);
 
@@ -238,6 +251,7 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         events_dropped_through: app.data.log.dropped_through().filter(|d| *d >= from),
         drill: None,
         resources: super::resources::shown(app, from, t),
+        usage: super::usage::shown(app, from, t),
         timeline,
         timeline_generation: Some(app.data.generation),
         ranks,

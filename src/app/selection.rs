@@ -29,6 +29,8 @@ enum RowId {
     Event(EventKey),
     Context(String, String),
     Resource(&'static str, String),
+    /// A quota row: account, region, family.
+    Quota(String, String, &'static str),
 }
 
 /// The rows the lists were on before a rebuild.
@@ -57,6 +59,10 @@ fn pane_row(s: &Snapshot, pane: Pane, i: usize) -> Option<RowId> {
             .rows
             .get(i)
             .map(|r| RowId::Resource(r.service, r.name.to_string())),
+        Pane::Usage => s
+            .usage
+            .row(i)
+            .map(|(r, _)| RowId::Quota(r.account.clone(), r.region.clone(), r.family)),
     }
 }
 
@@ -78,6 +84,12 @@ fn pane_find(s: &Snapshot, pane: Pane, id: &RowId) -> Option<usize> {
             .rows
             .iter()
             .position(|r| r.service == *service && &*r.name == name),
+        (Pane::Usage, RowId::Quota(account, region, family)) => (0..s.usage.quota_rows.len())
+            .position(|i| {
+                s.usage.row(i).is_some_and(|(r, _)| {
+                    &r.account == account && &r.region == region && r.family == *family
+                })
+            }),
         _ => None,
     }
 }

@@ -29,18 +29,25 @@ pub enum SortKey {
     Event,
     Outcome,
     /// The row's name: principal, key, rule, resource or the denied
-    /// row's label.
+    /// row's label (Quota & cost: account, region, family).
     Name,
     /// The AWS service a resource belongs to.
     Service,
+    /// Quota & cost: the busiest second's share of the quota.
+    QuotaShare,
+    /// Quota & cost: the busiest second's requests.
+    Peak,
+    /// Quota & cost: calls refused with `ThrottlingException`.
+    Throttled,
 }
 
 /// The pane's sort columns in the order `s` cycles through them; the
 /// first is the pane's default.
 pub fn sort_keys(pane: Pane) -> &'static [SortKey] {
     use SortKey::{
-        Calls, Count, Deletion, Denied, DeniedShare, Event, First, Keys, Last, Name, Outcome,
-        Principal, Principals, Rate1m, Rate5m, Rate15m, Service, Severity, Spike, State, Time,
+        Calls, Count, Deletion, Denied, DeniedShare, Event, First, Keys, Last, Name, Outcome, Peak,
+        Principal, Principals, QuotaShare, Rate1m, Rate5m, Rate15m, Service, Severity, Spike,
+        State, Throttled, Time,
     };
     match pane {
         Pane::Principals => &[
@@ -60,6 +67,7 @@ pub fn sort_keys(pane: Pane) -> &'static [SortKey] {
         Pane::Alerts => &[State, Severity, Count, First, Last, Name],
         Pane::Events => &[Time, Principal, Event, Outcome],
         Pane::Resources => &[Calls, Denied, Principals, Keys, Last, Service, Name],
+        Pane::Usage => &[QuotaShare, Peak, Throttled, Calls, Name],
     }
 }
 

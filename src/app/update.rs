@@ -201,6 +201,7 @@ pub(crate) fn current_len(app: &App) -> usize {
         Pane::Alerts => s.alerts.len(),
         Pane::Events => s.events.len(),
         Pane::Resources => s.resources.rows.len(),
+        Pane::Usage => s.usage.quota_rows.len(),
     }
 }
 
@@ -365,6 +366,8 @@ fn enter_pane(app: &mut App) {
                 push(app, target);
             }
         }
+        // The principals behind the selected row are already listed.
+        Pane::Usage => {}
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`KmsEvent::into_owned`] detaches an event for stores that outlive the
 //! buffer.
 
+mod calls;
 mod detail;
 pub(crate) mod nesting;
 mod normalize;
@@ -24,6 +25,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use calls::CallFields;
 pub use detail::{
     CallDetail, NetText, account_of_key_reference, account_of_principal, is_service_principal,
     network_of,
@@ -90,6 +92,27 @@ pub struct KeyRef<'a> {
     pub arn: Cow<'a, str>,
 }
 
+/// The account in an ARN (its fifth field), if not empty.
+#[must_use]
+pub fn arn_account(arn: &str) -> Option<&str> {
+    // Rules ask this of nearly every event: find the colons by byte
+    // (ASCII ':' never occurs inside a UTF-8 sequence), which is
+    // cheaper than a `split` iterator for a prefix this short.
+    let mut colons = 0;
+    let mut start = None;
+    for (i, &b) in arn.as_bytes().iter().enumerate() {
+        if b == b':' {
+            colons += 1;
+            if colons == 4 {
+                start = Some(i + 1);
+            } else if colons == 5 {
+                return arn.get(start?..i).filter(|a| !a.is_empty());
+            }
+        }
+    }
+    arn.get(start?..).filter(|a| !a.is_empty())
+}
+
 impl KeyRef<'_> {
     /// The key id (`1234abcd-…` or `mrk-…`): the ARN's part after `key/`.
     #[must_use]
@@ -102,23 +125,7 @@ impl KeyRef<'_> {
     /// The account that owns the key (the ARN's fifth field).
     #[must_use]
     pub fn account(&self) -> Option<&str> {
-        // Rules ask this of nearly every event: find the colons by byte
-        // (ASCII ':' never occurs inside a UTF-8 sequence), which is
-        // cheaper than a `split` iterator for a prefix this short.
-        let bytes = self.arn.as_bytes();
-        let mut colons = 0;
-        let mut start = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b':' {
-                colons += 1;
-                if colons == 4 {
-                    start = Some(i + 1);
-                } else if colons == 5 {
-                    return self.arn.get(start?..i).filter(|a| !a.is_empty());
-                }
-            }
-        }
-        self.arn.get(start?..).filter(|a| !a.is_empty())
+        arn_account(&self.arn)
     }
 
     #[must_use]

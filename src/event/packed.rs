@@ -22,6 +22,8 @@ use chrono::{DateTime, Utc};
 
 use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 
+mod calls;
+
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.
 const TEXTS: usize = 27;

@@ -13,7 +13,6 @@ pub mod resources;
 mod table;
 mod tally;
 mod timeline;
-mod usage;
 mod usage_out;
 pub mod who;
 
@@ -23,15 +22,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use self::csv::{Section, write_csv};
+pub use crate::aggregate::usage::{
+    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings,
+    UsageTally, Usd,
+};
 pub use html::{escape_html, write_html};
 pub use markdown::{escape_markdown, write_markdown};
 pub use table::{TableOptions, write_table};
 pub use tally::{Tally, TimeRange};
 pub use timeline::{Bar, Timeline};
-pub use usage::{
-    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings,
-    UsageTally, Usd,
-};
 
 use self::alerts::{AlertFeed, Interest};
 use crate::alert::{Alert, AlertChange, Engine, EngineError, RuleSpec};

@@ -79,7 +79,7 @@ pub struct Tally<'d> {
     who: &'d Who,
     calls: CallLog,
     /// Requests per second and their price (the quota and cost sections).
-    pub(super) usage: super::usage::UsageTally,
+    pub(super) usage: super::UsageTally,
 }
 
 pub(super) fn entry<'m, V: Default>(map: &'m mut HashMap<Box<str>, V>, key: &str) -> &'m mut V {
@@ -125,7 +125,7 @@ impl<'d> Tally<'d> {
             who,
             calls: CallLog::default(),
             resources: super::resources::ResourceTally::default(),
-            usage: super::usage::UsageTally::default(),
+            usage: super::UsageTally::default(),
         }
     }
 

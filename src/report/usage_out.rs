@@ -17,22 +17,11 @@ fn opt_time(t: Option<DateTime<Utc>>) -> String {
 }
 
 fn quota_text(r: &QuotaRow) -> String {
-    match (r.quota, r.quota_overridden) {
-        (Some(q), true) => format!("{q} (set)"),
-        (Some(q), false) => q.to_string(),
-        (None, _) => "varies".to_owned(),
-    }
+    r.quota_text()
 }
 
 fn pct_text(r: &QuotaRow) -> String {
-    // Thousandths of a percent, shown to the tenth.
-    r.pct_of_quota.map_or_else(
-        || "-".to_owned(),
-        |p| {
-            let tenths = (p.0 + 50) / 100;
-            format!("{}.{}%", tenths / 10, tenths % 10)
-        },
-    )
+    r.pct_text()
 }
 
 /// kmstop's own sentences about the sections: what was overridden, left

@@ -179,6 +179,10 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
             .clone()
             .unwrap_or_else(crate::tui::default_export_dir),
         who,
+        usage: crate::aggregate::usage::UsageSettings {
+            quotas: args.quotas.clone(),
+            prices: args.prices.clone(),
+        },
     };
     if let Some(table) = athena {
         return super::athena_dashboard::run(args, &table, opts, clock);

@@ -82,6 +82,7 @@ pub fn run(args: &DemoArgs, system: &Arc<dyn Clock>) -> ExitCode {
         panic_key: None,
         export_dir: crate::tui::default_export_dir(),
         who: crate::who::Who::default(),
+        usage: crate::aggregate::usage::UsageSettings::default(),
     };
     let code = dashboard_on(&sim, opts, &clock);
     if let Some(path) = &args.request_log

@@ -67,6 +67,8 @@ pub struct DashboardOptions {
     pub export_dir: PathBuf,
     /// `--who`: only the calls it selects are counted and shown.
     pub who: crate::who::Who,
+    /// `--quota` and `--price`, for the Quota & cost pane.
+    pub usage: crate::aggregate::usage::UsageSettings,
 }
 
 /// A message to the loop.
@@ -239,6 +241,7 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
     }
     app.demo = opts.demo;
     app.keymap = opts.keymap.clone();
+    app.usage = opts.usage.clone();
     if !opts.warnings.is_empty() {
         app.status = Some(Status {
             text: opts.warnings.join("; "),

@@ -1,6 +1,7 @@
 //! `e`: the current view as a file's contents. Tables become CSV (cells
 //! escaped and formula-proofed by [`crate::text::for_csv`]); event lists
-//! become JSONL, one record per line (the original record when held).
+//! become JSONL, one record per line (the original record when held); the
+//! Quota & cost pane becomes JSON, its `quota` and `cost` as the report's.
 //! Writing the file is the loop's job.
 
 use crate::app::log::EventKey;
@@ -77,6 +78,7 @@ pub fn current_view(app: &App) -> (&'static str, String, &'static str) {
             ),
             "resources",
         ),
+        Pane::Usage => ("json", usage_json(app), "quota-cost"),
     }
 }
 
@@ -172,6 +174,23 @@ fn drill_view(
             "drill-resources",
         ),
     }
+}
+
+/// The Quota & cost pane's answer as the report's JSON writes its `quota`
+/// and `cost`, with the window it covers.
+fn usage_json(app: &App) -> String {
+    let a = &app.snapshot.usage.answer;
+    let value = serde_json::json!({
+        "from": a.from,
+        "until": a.until,
+        "events": a.events,
+        "covers": a.coverage.note().unwrap_or_else(|| "every event of the window".to_owned()),
+        "quota": a.quota,
+        "cost": a.cost,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn principal_header() -> Vec<&'static str> {

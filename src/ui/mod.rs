@@ -1,6 +1,7 @@
 //! Drawing: the header, the timeline strip, the pane tabs, the panes (the
 //! five grid panes at once on a big terminal, the focused one otherwise;
-//! a pane outside the grid, such as Resources, over the whole body when
+//! a pane outside the grid, such as Resources or Quota & cost, over the
+//! whole body when
 //! focused), drill screens and overlays. Reads the [`App`]'s snapshot and theme only;
 //! never blocks, never panics at any size.
 
@@ -76,7 +77,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &theme::Theme) -> Vec<Hit> 
     if let Some(d) = app.drills.last() {
         drill::draw(frame, body, app, d, theme, &mut hits);
     } else if area.width >= GRID_WIDTH && area.height >= GRID_HEIGHT {
-        if matches!(app.focus, Pane::Resources) {
+        if matches!(app.focus, Pane::Resources | Pane::Usage) {
             // Not a grid pane: it takes the whole body while focused.
             draw_pane(frame, body, app, theme, app.focus, &mut hits);
         } else {
@@ -155,8 +156,19 @@ fn draw_tabs(
 ) {
     let mut spans = Vec::new();
     let mut x = area.x;
+    // " 1 Principals " apart by a space where they all fit, else
+    // "1 Principals" (the seven fit in 80 columns that way, not the other).
+    let full: usize = Pane::ALL
+        .iter()
+        .map(|p| p.title().chars().count() + 5)
+        .sum();
+    let roomy = full <= usize::from(area.width);
     for (i, pane) in Pane::ALL.iter().enumerate() {
-        let text = format!(" {} {} ", i + 1, pane.title());
+        let text = if roomy {
+            format!(" {} {} ", i + 1, pane.title())
+        } else {
+            format!("{} {}", i + 1, pane.title())
+        };
         let w = u16::try_from(text.chars().count()).unwrap_or(0);
         let style = if *pane == app.focus {
             theme

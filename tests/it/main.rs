@@ -62,4 +62,5 @@ mod trail_queue;
 mod trail_union;
 mod tui_e2e;
 mod union_dashboard;
+mod usage_pane;
 mod who;

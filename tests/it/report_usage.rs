@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::support::{json_of, kmstop_report};
 
-const OWNER: &str = "111122223333";
-const PARTNER: &str = "444455556666";
-const ORDERS: &str = "arn:aws:iam::111122223333:role/orders-api";
-const INTRUDER: &str = "arn:aws:iam::444455556666:role/partner-app";
+pub(crate) const OWNER: &str = "111122223333";
+pub(crate) const PARTNER: &str = "444455556666";
+pub(crate) const ORDERS: &str = "arn:aws:iam::111122223333:role/orders-api";
+pub(crate) const INTRUDER: &str = "arn:aws:iam::444455556666:role/partner-app";
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 struct Call<'a> {
@@ -55,8 +55,10 @@ fn record(i: usize, c: &Call<'_>) -> Value {
     r
 }
 
-/// The log: see the module doc; every number below follows from it.
-fn write_log(dir: &Path) -> std::path::PathBuf {
+/// The log's records: see the module doc; every number below follows
+/// from them (the dashboard's Quota & cost pane is checked against the
+/// report over the same ones).
+pub(crate) fn records() -> Vec<Value> {
     let mut calls: Vec<Call<'_>> = Vec::new();
     let at = |second, name, principal, region, error| Call {
         second,
@@ -94,13 +96,17 @@ fn write_log(dir: &Path) -> std::path::PathBuf {
             None,
         ));
     }
-    let records: Vec<Value> = calls
+    calls
         .iter()
         .enumerate()
         .map(|(i, c)| record(i, c))
-        .collect();
+        .collect()
+}
+
+/// The records as one log file in `dir`.
+pub(crate) fn write_log(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("usage.json");
-    std::fs::write(&path, json!({ "Records": records }).to_string()).expect("write log");
+    std::fs::write(&path, json!({ "Records": records() }).to_string()).expect("write log");
     path
 }
 

@@ -449,7 +449,7 @@ fn the_pane_is_reached_by_tab_by_its_number_and_by_its_tab() {
     act(&mut app, &[Action::Focus(Pane::Events), Action::NextPane]);
     assert_eq!(app.focus, Pane::Resources);
     act(&mut app, &[Action::NextPane]);
-    assert_eq!(app.focus, Pane::Principals);
+    assert_eq!(app.focus, Pane::Usage);
     act(&mut app, &[Action::PrevPane]);
     assert_eq!(app.focus, Pane::Resources);
     let six = crossterm::event::KeyEvent::new(

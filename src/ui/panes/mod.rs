@@ -7,6 +7,7 @@ pub mod events;
 pub mod keys;
 pub mod principals;
 pub mod resources;
+pub mod usage;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -33,6 +34,7 @@ pub fn draw(
         Pane::Alerts => alerts::draw(frame, area, app, theme, focused),
         Pane::Events => events::draw(frame, area, app, theme, focused),
         Pane::Resources => resources::draw(frame, area, app, theme, focused),
+        Pane::Usage => usage::draw(frame, area, app, theme, focused),
     }
 }
 
@@ -139,13 +141,14 @@ mod tests {
     /// columns, and no column claims a sort the pane does not have.
     #[test]
     fn every_sort_has_its_column() {
-        let panes: [(Pane, &[Col]); 6] = [
+        let panes: [(Pane, &[Col]); 7] = [
             (Pane::Principals, &principals::COLUMNS),
             (Pane::Denied, &denied::COLUMNS),
             (Pane::Keys, &keys::COLUMNS),
             (Pane::Alerts, &alerts::COLUMNS),
             (Pane::Events, &events::COLUMNS),
             (Pane::Resources, &resources::COLUMNS),
+            (Pane::Usage, &usage::COLUMNS),
         ];
         for (pane, cols) in panes {
             for key in sort_keys(pane) {

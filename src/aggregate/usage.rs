@@ -1,16 +1,28 @@
-//! The report's quota and cost sections: request rates per calling account
-//! and region against the KMS request quotas, and what the requests cost
-//! per principal and key. Counted by each reader thread, merged exactly at
-//! the end (per-second counts keyed by account, region, family and second).
+//! The quota and cost answers the report's sections and the dashboard's
+//! Quota & cost pane both give: request rates per calling account and
+//! region against the KMS request quotas, and what the requests cost per
+//! principal and key. The report counts in each reader thread and merges
+//! exactly at the end (per-second counts keyed by account, region, family
+//! and second); the dashboard counts the held events of its window. One
+//! calculation, so the two cannot disagree.
+//!
+//! Pure: no I/O, no clock.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+/// Hashed by foldhash: the pane counts hundreds of thousands of held
+/// events through these maps while a key waits.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-use crate::aggregate::cost::{self, NanoUsd, PriceClass, PriceOverride};
-use crate::aggregate::quota::{self, FAMILIES, MAX_SERIES, QuotaOverride, SecondCounts, SecondKey};
-use crate::event::KmsEvent;
+use chrono::{DateTime, Utc};
+
+use super::cost::{self, PriceClass, PriceOverride};
+use super::quota::{self, FAMILIES, MAX_SERIES, QuotaOverride, SecondCounts, SecondKey};
+use super::usage_sections::DEFAULTS_FROM;
+pub use super::usage_sections::{
+    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
+};
+use crate::event::{CallFields, KeyRef, KmsEvent};
 
 /// Distinct (account, region, family, second) counts kept before rates
 /// stop being exact: 13 bytes each in a hash table at most half empty,
@@ -18,193 +30,6 @@ use crate::event::KmsEvent;
 /// The 300 k benchmark corpus (one day, two accounts in two regions)
 /// needs 193,691; a week of it would fit, a month would not (and says so).
 pub const MAX_SERIES_SECONDS: usize = 2_000_000;
-
-/// A count in thousandths, written in JSON as a decimal number.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Milli(pub u64);
-
-impl Serialize for Milli {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[allow(clippy::cast_precision_loss)] // far below 2^52
-        s.serialize_f64(self.0 as f64 / 1000.0)
-    }
-}
-
-impl std::fmt::Display for Milli {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&quota::milli_text(self.0))
-    }
-}
-
-/// US dollars held in billionths, written in JSON as a decimal number.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Usd(pub NanoUsd);
-
-impl Serialize for Usd {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[allow(clippy::cast_precision_loss)] // far below 2^52
-        s.serialize_f64(self.0 as f64 / 1e9)
-    }
-}
-
-impl std::fmt::Display for Usd {
-    /// Dollars to the hundredth of a cent: "$1.2345".
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hundredths_of_cent = (self.0 + 50_000) / 100_000;
-        write!(
-            f,
-            "${}.{:04}",
-            hundredths_of_cent / 10_000,
-            hundredths_of_cent % 10_000
-        )
-    }
-}
-
-/// What the user set instead of the documented values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UsageSettings {
-    pub quotas: Vec<QuotaOverride>,
-    pub prices: Vec<PriceOverride>,
-}
-
-/// `Report.quota`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QuotaSection {
-    /// False where the source cannot count requests per second (a report
-    /// pushed down to Athena gets counts): no rows then means "not known".
-    pub known: bool,
-    /// Where the default quotas come from, and when they were read.
-    pub defaults_from: &'static str,
-    /// `--quota` values used instead of the documented defaults.
-    pub overrides: Vec<String>,
-    /// False when more than `series_seconds_cap` distinct account × region
-    /// × family × second counts were needed: the seconds past it were not
-    /// counted and peaks may read low.
-    pub exact: bool,
-    pub series_seconds: u64,
-    pub series_seconds_cap: u64,
-    /// Requests left out of the rates for that reason.
-    pub requests_not_rated: u64,
-    /// Highest share of its quota first.
-    pub rows: Vec<QuotaRow>,
-}
-
-/// One quota family in one calling account and region.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QuotaRow {
-    /// The account that made the calls (quotas are the caller's, also for
-    /// another account's key).
-    pub account: String,
-    pub region: String,
-    pub family: &'static str,
-    /// Requests per second; `None` where it depends on what the event does
-    /// not say (`GenerateDataKeyPair`'s key pair spec).
-    pub quota: Option<Milli>,
-    /// The quota came from `--quota`.
-    pub quota_overridden: bool,
-    pub requests: u64,
-    pub peak_per_second: u64,
-    pub peak_second: Option<DateTime<Utc>>,
-    /// Requests per second averaged over the busiest calendar minute.
-    pub peak_minute_avg: Milli,
-    pub peak_minute: Option<DateTime<Utc>>,
-    /// The busiest second as a percentage of the quota.
-    pub pct_of_quota: Option<Milli>,
-    /// Calls of the family refused with `ThrottlingException`.
-    pub throttled: u64,
-}
-
-/// `Report.cost`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CostSection {
-    /// False where the source cannot price requests (see [`QuotaSection::known`]).
-    pub known: bool,
-    pub prices_from: &'static str,
-    /// `--price` values used instead of the documented prices.
-    pub overrides: Vec<String>,
-    /// Always false: the free tier (20,000 requests a month per account)
-    /// is not subtracted.
-    pub free_tier_subtracted: bool,
-    pub requests: u64,
-    pub usd: Usd,
-    /// Requests whose price depends on what the event does not say
-    /// (`GenerateDataKeyPair`: ECC or RSA pair): not in `usd`.
-    pub unpriced_requests: u64,
-    /// Per paying (calling) account, dearest first.
-    pub accounts: Vec<CostRow>,
-    pub principals: Vec<PrincipalCost>,
-    pub keys: Vec<KeyCost>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CostRow {
-    pub account: String,
-    pub requests: u64,
-    pub usd: Usd,
-    pub unpriced_requests: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-/// One principal's requests billed to one account (a principal name such
-/// as `AWS Internal` can call in several accounts: one row each).
-pub struct PrincipalCost {
-    pub principal: String,
-    /// The account billed: the caller's.
-    pub account: String,
-    pub requests: u64,
-    pub usd: Usd,
-    pub unpriced_requests: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeyCost {
-    pub key: String,
-    pub arn: String,
-    pub requests: u64,
-    /// Paid by the calling accounts, not necessarily the key's owner.
-    pub usd: Usd,
-    /// Requests from accounts other than the key's: billed to them.
-    pub cross_account_requests: u64,
-    pub unpriced_requests: u64,
-}
-
-impl QuotaSection {
-    /// For a source that cannot count requests per second.
-    #[must_use]
-    pub fn not_known() -> Self {
-        Self {
-            known: false,
-            defaults_from: DEFAULTS_FROM,
-            overrides: Vec::new(),
-            exact: false,
-            series_seconds: 0,
-            series_seconds_cap: MAX_SERIES_SECONDS as u64,
-            requests_not_rated: 0,
-            rows: Vec::new(),
-        }
-    }
-}
-
-impl CostSection {
-    /// For a source that cannot price requests per principal and key.
-    #[must_use]
-    pub fn not_known() -> Self {
-        Self {
-            known: false,
-            prices_from: cost::PRICES_AS_OF,
-            overrides: Vec::new(),
-            free_tier_subtracted: false,
-            requests: 0,
-            usd: Usd(0),
-            unpriced_requests: 0,
-            accounts: Vec::new(),
-            principals: Vec::new(),
-            keys: Vec::new(),
-        }
-    }
-}
-
-const DEFAULTS_FROM: &str = "AWS KMS Developer Guide, Request quotas (docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html), read 2026-12";
 
 /// Requests by price class.
 type ByClass = [u64; 3];
@@ -218,15 +43,15 @@ struct KeyTally {
 /// One reader thread's quota and cost counts.
 pub struct UsageTally {
     /// Series number by account, then region.
-    series: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    series: Map<Box<str>, Map<Box<str>, u32>>,
     names: Vec<(Box<str>, Box<str>)>,
     seconds: SecondCounts,
     /// Throttled calls by (series, family).
-    throttled: HashMap<(u32, u8), u64>,
+    throttled: Map<(u32, u8), u64>,
     /// Requests by principal, then by the account billed (one principal
     /// name, such as `AWS Internal` or a service, calls in many accounts).
-    principals: HashMap<Box<str>, HashMap<Box<str>, ByClass>>,
-    keys: HashMap<Box<str>, KeyTally>,
+    principals: Map<Box<str>, Map<Box<str>, ByClass>>,
+    keys: Map<Box<str>, KeyTally>,
 }
 
 impl Default for UsageTally {
@@ -240,23 +65,21 @@ impl UsageTally {
     #[must_use]
     pub fn with_cap(cap: usize) -> Self {
         Self {
-            series: HashMap::new(),
+            series: Map::default(),
             names: Vec::new(),
             seconds: SecondCounts::new(cap),
-            throttled: HashMap::new(),
-            principals: HashMap::new(),
-            keys: HashMap::new(),
+            throttled: Map::default(),
+            principals: Map::default(),
+            keys: Map::default(),
         }
     }
 }
 
 /// The account that makes (and pays for) a call: `userIdentity.accountId`,
 /// else the account the record was delivered to.
-fn calling_account<'e>(e: &'e KmsEvent<'_>) -> &'e str {
-    e.principal_account
-        .as_deref()
-        .or(e.recipient_account.as_deref())
-        .unwrap_or("-")
+#[must_use]
+pub fn calling_account<'e>(e: &CallFields<'e>) -> &'e str {
+    e.principal_account.or(e.recipient_account).unwrap_or("-")
 }
 
 impl UsageTally {
@@ -277,10 +100,16 @@ impl UsageTally {
 
     /// Counts one event.
     pub fn count(&mut self, e: &KmsEvent<'_>) {
+        self.count_call(&e.call_fields());
+    }
+
+    /// Counts one event from the fields it reads (a held event's, read in
+    /// place, count the same as its view's).
+    pub fn count_call(&mut self, e: &CallFields<'_>) {
         let account = calling_account(e);
-        let class = PriceClass::of(&e.event_name).index();
-        if let Some(family) = quota::family_of(&e.event_name) {
-            let region = e.region.as_deref().unwrap_or("-");
+        let class = PriceClass::of(e.event_name).index();
+        if let Some(family) = quota::family_of(e.event_name) {
+            let region = e.region.unwrap_or("-");
             match self.series_of(account, region) {
                 Some(series) => {
                     let second = e.time.timestamp();
@@ -292,19 +121,19 @@ impl UsageTally {
                         },
                         1,
                     );
-                    if e.error_code.as_deref() == Some("ThrottlingException") {
+                    if e.error_code == Some("ThrottlingException") {
                         *self.throttled.entry((series, family)).or_default() += 1;
                     }
                 }
                 None => self.seconds.dropped += 1,
             }
         }
-        let p = super::tally::entry(&mut self.principals, &e.principal);
-        super::tally::entry(p, account)[class] += 1;
-        if let Some(key) = &e.key {
-            let k = super::tally::entry(&mut self.keys, &key.arn);
+        let p = entry(&mut self.principals, e.principal);
+        entry(p, account)[class] += 1;
+        if let Some(arn) = e.key_arn {
+            let k = entry(&mut self.keys, arn);
             k.requests[class] += 1;
-            k.cross_account += u64::from(key.account().is_some_and(|owner| owner != account));
+            k.cross_account += u64::from(e.key_account().is_some_and(|owner| owner != account));
         }
     }
 
@@ -444,10 +273,14 @@ impl UsageTally {
             .iter()
             .map(|(arn, k)| {
                 let (requests, usd, unpriced_requests) = price(&k.requests);
-                let row = super::KeyRow::new(arn.to_string(), 0, 0, 0);
+                let key = KeyRef {
+                    arn: arn.as_ref().into(),
+                }
+                .key_id()
+                .to_owned();
                 KeyCost {
-                    key: row.key,
-                    arn: row.arn,
+                    key,
+                    arn: arn.to_string(),
                     requests,
                     usd,
                     cross_account_requests: k.cross_account,
@@ -497,6 +330,16 @@ impl UsageTally {
             keys,
         }
     }
+}
+
+/// `map[key]`, inserted as the default first: looked up by `&str`, so
+/// the common case allocates nothing.
+fn entry<'m, V: Default>(map: &'m mut Map<Box<str>, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.into(), V::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
 }
 
 fn add(into: &mut ByClass, from: &ByClass) {
