@@ -34,13 +34,15 @@
 use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 
-use super::kinds::{compile, count_only, judge};
+use super::intern::Interner;
+use super::keys::{EventKeys, GroupPlan, OTHER, none_id};
+use super::kinds::{Fired, compile, count_only, judge};
 use super::lifecycle::{AlertChange, Book, Change, Hit, Silence, silenced_until};
-use super::matcher::{MatchError, Matcher};
+use super::matcher::{EventFacts, MatchError, Matcher};
 use super::spec::RuleSpec;
-use super::state::{KindState, write_group};
+use super::state::{KindState, OTHER_GROUP, push_pair, write_group};
 use super::{Alert, AlertState};
-use crate::event::KmsEvent;
+use crate::event::{KmsEvent, Outcome};
 use crate::inventory::Inventory;
 
 /// How long a firing alert waits for another matching event before it
@@ -94,6 +96,8 @@ impl Default for Limits {
 
 pub(super) struct Rule {
     pub(super) spec: RuleSpec,
+    /// How the rule's group gets its number.
+    pub(super) plan: GroupPlan,
     pub(super) matcher: Matcher,
     pub(super) exclude: Option<Matcher>,
     /// The time of the rule's first matching event (learning starts).
@@ -110,62 +114,131 @@ pub struct Engine {
     now: Option<DateTime<Utc>>,
     /// The earliest time a firing alert may be due to resolve.
     next_due: Option<DateTime<Utc>>,
-    /// Scratch for group text, reused so matching allocates nothing.
+    /// Scratch for an alert's group text, reused so matching allocates
+    /// nothing.
     group: String,
+    /// Scratch for the text of a group of several fields.
+    key_text: String,
     /// Events seen since the last sweep of idle groups.
     since_sweep: u64,
     /// The shortest quiet period of any rule.
     min_quiet: Duration,
-    /// Which rules an event can match by its name alone, so the rest are
-    /// not asked: most rules watch a few control-plane calls, most events
-    /// are Decrypts.
-    by_name: NameIndex,
-    /// Scratch for the rules an event is offered to.
-    candidates: Vec<usize>,
+    /// Which rules an event can match by its name and outcome alone, so
+    /// the rest are not asked: most rules watch a few control-plane calls,
+    /// most events are Decrypts.
+    dispatch: Dispatch,
+    /// Numbers for the texts the rules' state is keyed by.
+    interner: Interner,
+    /// The number of `(none)`, a missing value in a group.
+    none: u32,
 }
 
-/// Rules by the event names they are limited to (indices into the rules,
-/// ascending); `any` holds the rules limited to none.
-#[derive(Default)]
-struct NameIndex {
-    named: crate::store::FastMap<Box<str>, Vec<usize>>,
-    any: Vec<usize>,
+/// The rules an event is offered to, by its name and outcome: indices into
+/// the rules, ascending (the order alert changes come out in). A rule
+/// limited to some names is in those names' rows only; one limited to
+/// some outcomes only in those outcomes' columns.
+struct Dispatch {
+    names: NameTable,
+    /// Per row (0: a name no rule lists), per outcome.
+    rows: Vec<[Box<[u32]>; 3]>,
 }
 
-impl NameIndex {
+fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Success => 0,
+        Outcome::Denied => 1,
+        Outcome::Error => 2,
+    }
+}
+
+const OUTCOMES: [Outcome; 3] = [Outcome::Success, Outcome::Denied, Outcome::Error];
+
+impl Dispatch {
     fn of(rules: &[Rule]) -> Self {
-        let mut index = Self::default();
-        for (i, rule) in rules.iter().enumerate() {
-            let names = rule.matcher.event_names();
-            if names.is_empty() {
-                index.any.push(i);
-            }
-            for name in names {
-                let list = index.named.entry(name.clone()).or_default();
-                // A name listed twice in one rule offers the rule once.
-                if list.last() != Some(&i) {
-                    list.push(i);
-                }
+        let mut names = NameTable::default();
+        for rule in rules {
+            for name in rule.matcher.event_names() {
+                names.add(name);
             }
         }
-        index
+        let row = |name: Option<&str>| -> [Box<[u32]>; 3] {
+            OUTCOMES.map(|outcome| {
+                let bit = match outcome {
+                    Outcome::Success => 1,
+                    Outcome::Denied => 2,
+                    Outcome::Error => 4,
+                };
+                rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        let listed = r.matcher.event_names();
+                        let outcomes = r.matcher.outcome_bits();
+                        (listed.is_empty()
+                            || name.is_some_and(|n| listed.iter().any(|l| **l == *n)))
+                            && (outcomes == 0 || outcomes & bit != 0)
+                    })
+                    .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+                    .collect()
+            })
+        };
+        let mut rows = vec![row(None)];
+        rows.extend(names.names.iter().map(|n| row(Some(n))));
+        Self { names, rows }
     }
 
-    /// The rules an event named `name` may match, in rule order (the
-    /// order alert changes come out in).
-    fn candidates(&self, name: &str, out: &mut Vec<usize>) {
-        out.clear();
-        let named = self.named.get(name).map_or(&[][..], Vec::as_slice);
-        let (mut a, mut b) = (named.iter().peekable(), self.any.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x < y => a.next(),
-                (_, Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, None) => break,
-            };
-            out.extend(next.copied());
+    /// The rules an event named `name` with `outcome` may match.
+    fn rules(&self, name: &str, outcome: Outcome) -> &[u32] {
+        &self.rows[self.names.row(name)][outcome_index(outcome)]
+    }
+}
+
+/// The event names rules list, each with its row (1 and up), found by a
+/// cheap look at the name's length and a few bytes, then one comparison.
+#[derive(Default)]
+struct NameTable {
+    names: Vec<Box<str>>,
+    /// Per bucket, the rows of the names that fall in it.
+    buckets: Vec<Vec<u32>>,
+}
+
+/// Buckets of the name table (a power of two).
+const NAME_BUCKETS: usize = 64;
+
+fn bucket(name: &str) -> usize {
+    let b = name.as_bytes();
+    let (first, last) = (b.first().copied(), b.last().copied());
+    let middle = b.get(b.len() / 2).copied();
+    let mix = b.len()
+        ^ usize::from(first.unwrap_or(0)).rotate_left(2)
+        ^ usize::from(middle.unwrap_or(0)).rotate_left(4)
+        ^ usize::from(last.unwrap_or(0)).rotate_left(1);
+    mix & (NAME_BUCKETS - 1)
+}
+
+impl NameTable {
+    fn add(&mut self, name: &str) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![Vec::new(); NAME_BUCKETS];
         }
+        if self.row(name) != 0 {
+            return;
+        }
+        self.names.push(name.into());
+        let row = u32::try_from(self.names.len()).unwrap_or(0);
+        self.buckets[bucket(name)].push(row);
+    }
+
+    /// The row of `name`; 0 when no rule lists it.
+    fn row(&self, name: &str) -> usize {
+        let Some(bucket) = self.buckets.get(bucket(name)) else {
+            return 0;
+        };
+        bucket
+            .iter()
+            .map(|&r| r as usize)
+            .find(|&r| *self.names[r - 1] == *name)
+            .unwrap_or(0)
     }
 }
 
@@ -185,6 +258,8 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let mut seen = std::collections::HashSet::new();
         let mut compiled = Vec::new();
+        let mut interner = Interner::new();
+        let none = none_id(&mut interner);
         for spec in rules {
             if !seen.insert(spec.id.clone()) {
                 return Err(EngineError::DuplicateId(spec.id));
@@ -199,15 +274,17 @@ impl Engine {
                 .map(|r: &Rule| r.book.quiet)
                 .min()
                 .unwrap_or(Duration::minutes(DEFAULT_QUIET_MINUTES)),
-            by_name: NameIndex::of(&compiled),
-            candidates: Vec::new(),
+            dispatch: Dispatch::of(&compiled),
             rules: compiled,
             inventory,
             silences: Vec::new(),
             now: None,
             next_due: None,
             group: String::new(),
+            key_text: String::new(),
             since_sweep: 0,
+            none,
+            interner,
         })
     }
 
@@ -236,6 +313,7 @@ impl Engine {
     pub fn observe(&mut self, event: &KmsEvent<'_>) -> Vec<AlertChange> {
         let mut out = Vec::new();
         self.advance(event.time, &mut out);
+        self.clean_if_due();
         let time_ms = event.time.timestamp_millis();
         self.since_sweep += 1;
         let sweep = self.since_sweep >= SWEEP_EVERY;
@@ -248,50 +326,74 @@ impl Engine {
                 rule.state.sweep(time_ms);
             }
         }
-        let mut candidates = std::mem::take(&mut self.candidates);
-        self.by_name.candidates(&event.event_name, &mut candidates);
-        // The key's facts, looked up once for every rule that reads them.
-        let inventory = &self.inventory;
-        let looked_up = std::cell::OnceCell::new();
-        let facts =
-            || *looked_up.get_or_init(|| event.key.as_ref().and_then(|k| inventory.get(&k.arn)));
-        for &i in &candidates {
-            let rule = &mut self.rules[i];
-            if !rule.matcher.matches_given(event, facts)
+        let candidates = self.dispatch.rules(&event.event_name, event.outcome);
+        // What rules read beyond the event's fields, and the numbers of
+        // its values, found once for every rule that asks.
+        let facts = EventFacts::new(event, &self.inventory);
+        let mut keys = EventKeys::new(event, &mut self.interner, self.none, &mut self.key_text);
+        for &i in candidates {
+            let rule = &mut self.rules[i as usize];
+            if !rule.matcher.matches_dispatched(&facts)
                 || rule
                     .exclude
                     .as_ref()
-                    .is_some_and(|x| x.matches_given(event, facts))
+                    .is_some_and(|x| x.matches_facts(&facts))
             {
                 continue;
             }
             let started = *rule.started_ms.get_or_insert(time_ms);
-            write_group(&mut self.group, &rule.spec.group_by, event);
-            let Some(initial_count) =
-                judge(&mut rule.state, &mut self.group, event, time_ms, started)
+            let group = keys.group(rule.plan, &rule.spec.group_by);
+            let Some((initial_count, how)) =
+                judge(&mut rule.state, group, &mut keys, time_ms, started)
             else {
                 continue;
             };
-            let hit = Hit {
-                group: &self.group,
+            fired = true;
+            let key = match how {
+                Fired::Group => Some(group),
+                Fired::Other => Some(OTHER),
+                Fired::Value(_) => None,
+            };
+            let mut hit = Hit {
+                group: "",
                 time: event.time,
                 event_id: &event.event_id,
                 initial_count,
             };
-            if let Some(alert) = rule.book.record(&rule.spec, &hit, &self.silences) {
+            let (found, mut alert) = key.map_or((false, None), |key| {
+                rule.book.record_by_key(key, &hit, &self.silences)
+            });
+            if !found {
+                write_alert_group(&mut self.group, &rule.spec.group_by, how, event);
+                hit.group = &self.group;
+                alert = rule.book.record(&rule.spec, key, &hit, &self.silences);
+            }
+            if let Some(alert) = alert {
                 out.push(AlertChange {
                     change: Change::Fired,
                     alert,
                 });
             }
-            fired = true;
         }
-        self.candidates = candidates;
         if fired {
             let due = event.time + self.min_quiet;
             self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));
         }
         out
+    }
+
+    /// Drops the interner's texts no rule holds any more, once it has
+    /// grown enough since the last time.
+    fn clean_if_due(&mut self) {
+        if !self.interner.due() {
+            return;
+        }
+        let mut held = vec![self.none];
+        for rule in &self.rules {
+            rule.state.numbers(&mut |n| held.push(n));
+            held.extend(rule.book.keys());
+        }
+        self.interner.clean(&mut held);
     }
 
     /// Takes `n` events that rule `rule` matched, of `event`'s group, in one
@@ -309,12 +411,14 @@ impl Engine {
     ) -> Vec<AlertChange> {
         let mut out = Vec::new();
         self.advance(event.time, &mut out);
+        self.clean_if_due();
         let first_ms = event.time.timestamp_millis();
         let last_ms = last.timestamp_millis().max(first_ms);
         if let Some(r) = self.rules.iter_mut().find(|r| r.spec.id == rule) {
             r.started_ms.get_or_insert(first_ms);
-            write_group(&mut self.group, &r.spec.group_by, event);
-            count_only(&mut r.state, &self.group, first_ms, last_ms, n);
+            let mut keys = EventKeys::new(event, &mut self.interner, self.none, &mut self.key_text);
+            let group = keys.group(r.plan, &r.spec.group_by);
+            count_only(&mut r.state, group, first_ms, last_ms, n);
         }
         out
     }
@@ -407,6 +511,12 @@ impl Engine {
             .fold((0, 0), |(g, a), r| (g + r.state.groups(), a + r.book.len()))
     }
 
+    /// Texts the engine has numbers for (groups' and values'), for memory
+    /// checks: bounded by what the rules hold (see [`super::intern`]).
+    pub fn interned(&self) -> usize {
+        self.interner.len()
+    }
+
     fn advance(&mut self, time: DateTime<Utc>, out: &mut Vec<AlertChange>) {
         if self.now.is_some_and(|n| n >= time) {
             return;
@@ -425,6 +535,30 @@ impl Engine {
             }
         }
         self.next_due = next;
+    }
+}
+
+/// Writes the group of an alert that fired: the rule's group, `(other)`,
+/// or the rule's group and the new value (first-seen).
+fn write_alert_group(
+    out: &mut String,
+    group_by: &[super::spec::Field],
+    how: Fired,
+    event: &KmsEvent<'_>,
+) {
+    match how {
+        Fired::Group => write_group(out, group_by, event),
+        Fired::Other => {
+            out.clear();
+            out.push_str(OTHER_GROUP);
+        }
+        Fired::Value(field) => {
+            write_group(out, group_by, event);
+            // Fired only for an event that has the value.
+            let value = super::state::field_value(event, field);
+            let comma = !out.is_empty();
+            push_pair(out, comma, field, value.as_deref().unwrap_or_default());
+        }
     }
 }
 

@@ -4,25 +4,36 @@
 use chrono::Duration;
 
 use super::engine::{DEFAULT_QUIET_MINUTES, EngineError, Limits, Rule};
+use super::keys::{EventKeys, GroupPlan};
 use super::lifecycle::Book;
 use super::matcher::Matcher;
+use super::spec::Field;
 use super::spec::{Kind, RuleSpec};
 use super::spike::{SpikeConfig, SpikeState};
-use super::state::{
-    Distinct, FxSet, GroupMap, Habit, KindState, OTHER_GROUP, Recent, field_value, push_pair,
-};
-use crate::event::KmsEvent;
+use super::state::{Distinct, FxSet, GroupMap, Habit, KindState, Recent, field_value};
 
-/// Updates a rule's state for one matching event; returns the alert's
-/// starting count when the rule's condition holds. May extend `group`
-/// (first-seen) or replace it with `(other)` (a folded group).
+/// How the group of an alert that fired is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fired {
+    /// The rule's group (`group_by` values).
+    Group,
+    /// The group was folded into `(other)`.
+    Other,
+    /// The rule's group and `field=value` (first-seen: the new value).
+    Value(Field),
+}
+
+/// Updates a rule's state for one matching event of the group numbered
+/// `group`; returns the alert's starting count when the rule's condition
+/// holds, and how the alert's group is written. `keys` gives the numbers
+/// of the event's values.
 pub(super) fn judge(
     state: &mut KindState,
-    group: &mut String,
-    event: &KmsEvent<'_>,
+    group: u32,
+    keys: &mut EventKeys<'_, '_>,
     time_ms: i64,
     started_ms: i64,
-) -> Option<u64> {
+) -> Option<(u64, Fired)> {
     let (result, folded) = match state {
         KindState::Every => (Some(1), false),
         KindState::Threshold {
@@ -42,10 +53,10 @@ pub(super) fn judge(
             window_ms,
             groups,
         } => {
-            let value = field_value(event, *field)?;
+            let value = keys.value(*field)?;
             let (cap, window, need) = (*count as usize, *window_ms, *count);
             groups.with(group, time_ms, Distinct::default, |d, folded| {
-                let n = d.push(&value, time_ms, cap, window);
+                let n = d.push(value, time_ms, cap, window);
                 ((n >= need).then_some(n), folded)
             })
         }
@@ -74,14 +85,14 @@ pub(super) fn judge(
             cap,
         } => {
             let f = *field;
-            let value = field_value(event, f)?;
+            let value = keys.value(f)?;
             let learning = time_ms < started_ms.saturating_add(*learning_ms);
             let room = *learned < *cap;
             let (new, folded) = groups.with(group, time_ms, FxSet::default, |set, folded| {
-                if set.contains(&*value) || !room {
+                if set.contains(&value) || !room {
                     return (false, folded);
                 }
-                set.insert((*value).into());
+                set.insert(value);
                 (true, folded)
             });
             if new {
@@ -92,17 +103,14 @@ pub(super) fn judge(
                 return None;
             }
             let fire = new && !learning;
-            if fire {
-                push_pair(group, !group.is_empty(), f, &value);
-            }
-            (fire.then_some(1), false)
+            return fire.then_some((1, Fired::Value(f)));
         }
         KindState::Missing {
             field,
             minimum,
             groups,
         } => {
-            let has = field_value(event, *field).is_some();
+            let has = field_value(keys.event(), *field).is_some();
             let need = *minimum;
             let (fire, folded) = groups.with(group, time_ms, Habit::default, |h, folded| {
                 (h.observe(has, need), folded)
@@ -111,19 +119,15 @@ pub(super) fn judge(
             (fire.then_some(1).filter(|_| !folded), folded)
         }
     };
-    if folded {
-        group.clear();
-        group.push_str(OTHER_GROUP);
-    }
-    result
+    result.map(|n| (n, if folded { Fired::Other } else { Fired::Group }))
 }
 
-/// Takes `n` matching events of `group` known only by their number, in
-/// one bucket from `first_ms` to `last_ms`, as the group's past: none of
-/// them can make the rule's condition hold (the caller made sure), but a
-/// spike's baseline is made of them and an idle group is judged from the
-/// last of them.
-pub(super) fn count_only(state: &mut KindState, group: &str, first_ms: i64, last_ms: i64, n: u64) {
+/// Takes `n` matching events of the group numbered `group` known only by
+/// their number, in one bucket from `first_ms` to `last_ms`, as the
+/// group's past: none of them can make the rule's condition hold (the
+/// caller made sure), but a spike's baseline is made of them and an idle
+/// group is judged from the last of them.
+pub(super) fn count_only(state: &mut KindState, group: u32, first_ms: i64, last_ms: i64, n: u64) {
     match state {
         KindState::Every | KindState::FirstSeen { .. } => {}
         KindState::Missing { groups, .. } => {
@@ -232,6 +236,7 @@ pub(super) fn compile(spec: RuleSpec, limits: Limits) -> Result<Rule, EngineErro
         .quiet
         .map_or(Duration::minutes(DEFAULT_QUIET_MINUTES), |q| q.0);
     Ok(Rule {
+        plan: GroupPlan::of(&spec.group_by),
         matcher,
         exclude,
         started_ms: None,

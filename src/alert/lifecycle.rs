@@ -48,15 +48,35 @@ impl Silence {
 /// The alerts of one rule, at most `cap` of them: when full, the oldest
 /// resolved alert makes room, and failing that the new group joins the
 /// `(other)` alert.
+///
+/// Alerts are found by their group's text, or by the engine's number for
+/// that text (see [`super::intern`]) once an alert has been found by text:
+/// most hits are on an alert that is already firing, and the number spares
+/// writing and hashing the group's text.
 #[derive(Debug)]
 pub struct Book {
     pub quiet: Duration,
     cap: usize,
-    alerts: FxMap<Box<str>, Alert>,
+    /// Slots by group text. Alerts are visited in this map's order (when
+    /// resolving, when making room), the order of the text-keyed map the
+    /// book has always kept: the same operations on it give the same order.
+    by_group: FxMap<Box<str>, usize>,
+    /// Slots by the engine's number of the group.
+    by_key: FxMap<u32, usize>,
+    slots: Vec<Option<Held>>,
+    free: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Held {
+    alert: Alert,
+    /// The number the alert is found by, if it has one.
+    key: Option<u32>,
 }
 
 /// One matching event, as the book records it.
 pub struct Hit<'a> {
+    /// The group's text; read only when the alert is not found by number.
     pub group: &'a str,
     pub time: DateTime<Utc>,
     pub event_id: &'a str,
@@ -70,43 +90,81 @@ impl Book {
         Self {
             quiet,
             cap: cap.max(1),
-            alerts: FxMap::default(),
+            by_group: FxMap::default(),
+            by_key: FxMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.alerts.len()
+        self.by_group.len()
+    }
+
+    fn held(&self, slot: usize) -> Option<&Held> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    fn held_mut(&mut self, slot: usize) -> Option<&mut Held> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.alerts.values()
+        self.by_group
+            .values()
+            .filter_map(|&slot| self.held(slot).map(|h| &h.alert))
     }
 
     pub fn get_mut(&mut self, group: &str) -> Option<&mut Alert> {
-        self.alerts.get_mut(group)
+        let slot = *self.by_group.get(group)?;
+        self.held_mut(slot).map(|h| &mut h.alert)
     }
 
     pub fn alerts_mut(&mut self) -> impl Iterator<Item = &mut Alert> {
-        self.alerts.values_mut()
+        self.slots.iter_mut().flatten().map(|h| &mut h.alert)
     }
 
-    /// Records a hit; returns the alert when it (re)fired.
+    /// The numbers alerts are found by, for the interner's clean-up.
+    pub fn keys(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by_key.keys().copied()
+    }
+
+    /// Records a hit on the alert numbered `key`, if one has that number
+    /// (else [`Book::record`] with the group's text); returns whether one
+    /// had it, and the alert when it fired again.
+    pub fn record_by_key(
+        &mut self,
+        key: u32,
+        hit: &Hit<'_>,
+        silences: &[Silence],
+    ) -> (bool, Option<Alert>) {
+        let Some(&slot) = self.by_key.get(&key) else {
+            return (false, None);
+        };
+        (true, self.extend_slot(slot, hit, silences))
+    }
+
+    /// Records a hit; returns the alert when it (re)fired. `key`, when
+    /// given, is the engine's number for `hit.group`, one number per text.
     pub fn record(
         &mut self,
         spec: &RuleSpec,
+        key: Option<u32>,
         hit: &Hit<'_>,
         silences: &[Silence],
     ) -> Option<Alert> {
-        if let Some(alert) = self.alerts.get_mut(hit.group) {
-            return extend(alert, hit, silences);
+        if let Some(&slot) = self.by_group.get(hit.group) {
+            self.number(slot, key);
+            return self.extend_slot(slot, hit, silences);
         }
-        let group = if self.alerts.len() < self.cap || self.evict_resolved() {
+        let group = if self.by_group.len() < self.cap || self.evict_resolved() {
             hit.group
         } else {
             OTHER_GROUP
         };
-        if let Some(alert) = self.alerts.get_mut(group) {
-            return extend(alert, hit, silences);
+        if let Some(&slot) = self.by_group.get(group) {
+            // Only `(other)` can be reached by another group's text.
+            return self.extend_slot(slot, hit, silences);
         }
         let mut alert = Alert {
             rule: spec.id.clone(),
@@ -124,18 +182,56 @@ impl Book {
         };
         alert.silenced_until = silenced_until(silences, &alert.rule, &alert.group, hit.time);
         let fired = alert.silenced_until.is_none().then(|| alert.clone());
-        self.alerts.insert(group.into(), alert);
+        let held = Held { alert, key: None };
+        let slot = if let Some(slot) = self.free.pop() {
+            self.slots[slot] = Some(held);
+            slot
+        } else {
+            self.slots.push(Some(held));
+            self.slots.len() - 1
+        };
+        self.by_group.insert(group.into(), slot);
+        if group == hit.group {
+            self.number(slot, key);
+        }
         fired
+    }
+
+    /// Lets the alert in `slot` be found by `key` from now on.
+    fn number(&mut self, slot: usize, key: Option<u32>) {
+        let Some(key) = key else { return };
+        if let Some(held) = self.held_mut(slot)
+            && held.key.is_none()
+        {
+            held.key = Some(key);
+            self.by_key.insert(key, slot);
+        }
+    }
+
+    fn extend_slot(&mut self, slot: usize, hit: &Hit<'_>, silences: &[Silence]) -> Option<Alert> {
+        let held = self.held_mut(slot)?;
+        extend(&mut held.alert, hit, silences)
     }
 
     fn evict_resolved(&mut self) -> bool {
         let oldest = self
-            .alerts
+            .by_group
             .iter()
-            .filter(|(_, a)| a.state == AlertState::Resolved)
-            .min_by_key(|(_, a)| a.last)
-            .map(|(k, _)| k.clone());
-        oldest.is_some_and(|k| self.alerts.remove(&k).is_some())
+            .filter_map(|(k, &slot)| self.held(slot).map(|h| (k, slot, &h.alert)))
+            .filter(|(_, _, a)| a.state == AlertState::Resolved)
+            .min_by_key(|(_, _, a)| a.last)
+            .map(|(k, slot, _)| (k.clone(), slot));
+        let Some((group, slot)) = oldest else {
+            return false;
+        };
+        self.by_group.remove(&group);
+        if let Some(held) = self.slots[slot].take()
+            && let Some(key) = held.key
+        {
+            self.by_key.remove(&key);
+        }
+        self.free.push(slot);
+        true
     }
 
     /// Resolves firing alerts quiet since `now - quiet`; returns them
@@ -146,7 +242,11 @@ impl Book {
         out: &mut Vec<AlertChange>,
     ) -> Option<DateTime<Utc>> {
         let mut next: Option<DateTime<Utc>> = None;
-        for alert in self.alerts.values_mut() {
+        for &slot in self.by_group.values() {
+            let Some(Some(held)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            let alert = &mut held.alert;
             if alert.state != AlertState::Firing {
                 continue;
             }

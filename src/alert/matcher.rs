@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use regex::Regex;
 
+pub use super::facts::EventFacts;
 use super::policy;
 use super::spec::{Direction, MatchSpec};
 use crate::event::{
@@ -67,6 +68,45 @@ pub struct Matcher {
     key_states: Vec<Box<str>>,
     key_rotation_enabled: Option<bool>,
     sigma: Option<super::sigma::SigmaCondition>,
+    /// The conditions given, in the order they are tested: an event is
+    /// asked only what the rule asks (most rules give one to four of the
+    /// thirty conditions), so a condition left out costs nothing.
+    conds: Box<[Cond]>,
+    /// How many of `conds`, at the front, the engine's dispatch table
+    /// already guarantees (the event name and the outcome).
+    dispatched: usize,
+}
+
+/// One condition of a [`Matcher`]; each reads the matcher's own fields.
+/// Every condition is a pure test of the event (and its key's facts), so
+/// the order they are tested in never changes the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cond {
+    EventNames,
+    Outcomes,
+    Regions,
+    EventTypes,
+    EventCategories,
+    PrincipalTypes,
+    NotPrincipalTypes,
+    ReadOnly,
+    ErrorCodes,
+    Source,
+    Principal,
+    Key,
+    Alias,
+    UserAgent,
+    SessionName,
+    ErrorMessage,
+    Context,
+    CrossAccount,
+    ExpirationModels,
+    BypassLockoutCheck,
+    GrantOutside,
+    DestinationCross,
+    Policy,
+    Sigma,
+    KeyFacts,
 }
 
 fn outcome_bit(outcome: Outcome) -> u8 {
@@ -166,7 +206,7 @@ impl Matcher {
                 message: "must name an action such as kms:Encrypt".to_owned(),
             });
         }
-        Ok(Matcher {
+        let mut matcher = Matcher {
             event_names: boxed(&spec.event_names),
             outcomes: spec.outcomes.iter().fold(0, |b, o| b | outcome_bit(*o)),
             error_codes: boxed(&spec.error_codes),
@@ -206,61 +246,150 @@ impl Matcher {
             key_states: boxed(&spec.key_states),
             key_rotation_enabled: spec.key_rotation_enabled,
             sigma: spec.sigma.clone(),
-        })
+            conds: Box::default(),
+            dispatched: 0,
+        };
+        matcher.conds = matcher.given();
+        matcher.dispatched = matcher
+            .conds
+            .iter()
+            .take_while(|c| matches!(c, Cond::EventNames | Cond::Outcomes))
+            .count();
+        Ok(matcher)
+    }
+
+    /// The conditions this matcher gives, cheap ones first; the event
+    /// name and the outcome lead (the engine's dispatch decides them).
+    fn given(&self) -> Box<[Cond]> {
+        let all = [
+            (Cond::EventNames, !self.event_names.is_empty()),
+            (Cond::Outcomes, self.outcomes != 0),
+            (Cond::Regions, !self.regions.is_empty()),
+            (Cond::EventTypes, !self.event_types.is_empty()),
+            (Cond::EventCategories, !self.event_categories.is_empty()),
+            (Cond::PrincipalTypes, !self.principal_types.is_empty()),
+            (
+                Cond::NotPrincipalTypes,
+                !self.not_principal_types.is_empty(),
+            ),
+            (Cond::ReadOnly, self.read_only.is_some()),
+            (Cond::ErrorCodes, !self.error_codes.is_empty()),
+            (
+                Cond::Source,
+                !self.source_nets.is_empty()
+                    || !self.source_names.is_empty()
+                    || self.source_ip_is_address.is_some(),
+            ),
+            (Cond::Principal, self.principal.is_some()),
+            (Cond::Key, self.key.is_some()),
+            (Cond::Alias, self.alias.is_some()),
+            (Cond::UserAgent, self.user_agent.is_some()),
+            (Cond::SessionName, self.session_name.is_some()),
+            (Cond::ErrorMessage, self.error_message.is_some()),
+            (Cond::Context, self.context_key.is_some()),
+            (
+                Cond::CrossAccount,
+                self.cross_account.is_some() || self.direction.is_some(),
+            ),
+            (Cond::ExpirationModels, !self.expiration_models.is_empty()),
+            (
+                Cond::BypassLockoutCheck,
+                self.bypass_lockout_check.is_some(),
+            ),
+            (Cond::GrantOutside, self.grant_outside_account.is_some()),
+            (
+                Cond::DestinationCross,
+                self.destination_cross_account.is_some(),
+            ),
+            (
+                Cond::Policy,
+                self.policy_public.is_some() || self.policy_allows_action.is_some(),
+            ),
+            (Cond::Sigma, self.sigma.is_some()),
+            (
+                Cond::KeyFacts,
+                !self.key_states.is_empty() || self.key_rotation_enabled.is_some(),
+            ),
+        ];
+        all.into_iter()
+            .filter_map(|(c, given)| given.then_some(c))
+            .collect()
+    }
+
+    /// The event names the matcher is limited to; empty: any name.
+    pub fn event_names(&self) -> &[Box<str>] {
+        &self.event_names
+    }
+
+    /// The outcomes the matcher is limited to, as a bit per [`Outcome`]
+    /// (`Success` 1, `Denied` 2, `Error` 4); 0: any outcome.
+    pub(crate) fn outcome_bits(&self) -> u8 {
+        self.outcomes
     }
 
     /// Whether `event` meets every condition. `inventory` supplies the key
     /// facts (`key_states`, `key_rotation_enabled`); an unknown key meets
     /// neither.
     #[must_use]
-    /// The event names the matcher is limited to; empty: any name.
-    pub fn event_names(&self) -> &[Box<str>] {
-        &self.event_names
-    }
-
     pub fn matches(&self, event: &KmsEvent<'_>, inventory: &Inventory) -> bool {
-        self.matches_given(event, || {
-            event.key.as_ref().and_then(|k| inventory.get(&k.arn))
-        })
+        self.matches_facts(&EventFacts::new(event, inventory))
     }
 
-    /// [`Self::matches`] with the key's facts found by `facts`, asked only
-    /// when a condition needs them (the engine looks a key up once for
-    /// all its rules).
-    pub fn matches_given<'i>(
-        &self,
-        event: &KmsEvent<'_>,
-        facts: impl FnOnce() -> Option<&'i KeyFacts>,
-    ) -> bool {
-        self.matches_event(event) && self.matches_facts(facts)
+    /// [`Self::matches`] with what is found once per event shared by every
+    /// rule that asks.
+    pub fn matches_facts(&self, facts: &EventFacts<'_, '_>) -> bool {
+        self.conds.iter().all(|&c| self.holds(c, facts))
     }
 
-    fn matches_event(&self, e: &KmsEvent<'_>) -> bool {
-        (self.outcomes == 0 || self.outcomes & outcome_bit(e.outcome) != 0)
-            && one_of(&self.event_names, Some(&e.event_name))
-            && one_of(&self.regions, e.region.as_deref())
-            && one_of(&self.event_types, e.event_type.as_deref())
-            && one_of(&self.event_categories, e.event_category.as_deref())
-            && one_of(&self.principal_types, e.principal_type.as_deref())
-            && !(e.principal_type.as_deref())
-                .is_some_and(|t| self.not_principal_types.iter().any(|n| **n == *t))
-            && self.read_only.is_none_or(|r| e.read_only == Some(r))
-            && (self.error_codes.is_empty()
-                || e.error_code
-                    .as_deref()
-                    .is_some_and(|c| self.error_codes.iter().any(|g| glob(g, c))))
-            && self.source_matches(e.source_ip.as_deref())
-            && re(self.principal.as_ref(), Some(&e.principal))
-            && re(self.key.as_ref(), e.key.as_ref().map(|k| k.arn.as_ref()))
-            && re(self.alias.as_ref(), e.alias.as_deref())
-            && re(self.user_agent.as_ref(), e.user_agent.as_deref())
-            && re(self.session_name.as_ref(), e.session_name.as_deref())
-            && re(self.error_message.as_ref(), e.error_message.as_deref())
-            && self.context_matches(e)
-            && self.cross_account_matches(e)
-            && self.call_matches(e)
-            && self.policy_matches(e.key_policy.as_deref())
-            && self.sigma.as_ref().is_none_or(|s| s.matches(e))
+    /// [`Self::matches_facts`] for an event whose name and outcome are
+    /// already known to be among the matcher's (the engine's dispatch).
+    pub(crate) fn matches_dispatched(&self, facts: &EventFacts<'_, '_>) -> bool {
+        self.conds[self.dispatched..]
+            .iter()
+            .all(|&c| self.holds(c, facts))
+    }
+
+    fn holds(&self, cond: Cond, facts: &EventFacts<'_, '_>) -> bool {
+        let e = facts.event;
+        match cond {
+            Cond::EventNames => one_of(&self.event_names, Some(&e.event_name)),
+            Cond::Outcomes => self.outcomes & outcome_bit(e.outcome) != 0,
+            Cond::Regions => one_of(&self.regions, e.region.as_deref()),
+            Cond::EventTypes => one_of(&self.event_types, e.event_type.as_deref()),
+            Cond::EventCategories => one_of(&self.event_categories, e.event_category.as_deref()),
+            Cond::PrincipalTypes => one_of(&self.principal_types, e.principal_type.as_deref()),
+            Cond::NotPrincipalTypes => !(e.principal_type.as_deref())
+                .is_some_and(|t| self.not_principal_types.iter().any(|n| **n == *t)),
+            Cond::ReadOnly => self.read_only.is_none_or(|r| e.read_only == Some(r)),
+            Cond::ErrorCodes => e
+                .error_code
+                .as_deref()
+                .is_some_and(|c| self.error_codes.iter().any(|g| glob(g, c))),
+            Cond::Source => self.source_matches(e.source_ip.as_deref()),
+            Cond::Principal => re(self.principal.as_ref(), Some(&e.principal)),
+            Cond::Key => re(self.key.as_ref(), e.key.as_ref().map(|k| k.arn.as_ref())),
+            Cond::Alias => re(self.alias.as_ref(), e.alias.as_deref()),
+            Cond::UserAgent => re(self.user_agent.as_ref(), e.user_agent.as_deref()),
+            Cond::SessionName => re(self.session_name.as_ref(), e.session_name.as_deref()),
+            Cond::ErrorMessage => re(self.error_message.as_ref(), e.error_message.as_deref()),
+            Cond::Context => self.context_matches(e),
+            Cond::CrossAccount => self.cross_account_matches(facts),
+            Cond::ExpirationModels => {
+                one_of(&self.expiration_models, e.call.expiration_model.as_deref())
+            }
+            Cond::BypassLockoutCheck => self
+                .bypass_lockout_check
+                .is_none_or(|want| e.call.bypass_lockout_check == Some(want)),
+            Cond::GrantOutside => self
+                .grant_outside_account
+                .is_none_or(|want| grant_outside(facts) == Some(want)),
+            Cond::DestinationCross => self
+                .destination_cross_account
+                .is_none_or(|want| destination_cross(facts) == Some(want)),
+            Cond::Policy => self.policy_matches(e.key_policy.as_deref()),
+            Cond::Sigma => self.sigma.as_ref().is_none_or(|s| s.matches(e)),
+            Cond::KeyFacts => self.key_facts_match(facts.key_facts()),
+        }
     }
 
     fn source_matches(&self, ip: Option<&str>) -> bool {
@@ -290,35 +419,12 @@ impl Matcher {
             .any(|(k, v)| **k == **key && self.context_value.as_ref().is_none_or(|r| r.is_match(v)))
     }
 
-    fn cross_account_matches(&self, e: &KmsEvent<'_>) -> bool {
-        if self.cross_account.is_none() && self.direction.is_none() {
-            return true;
-        }
-        let caller = e.principal_account.as_deref().filter(|a| !a.is_empty());
-        let (Some(caller), Some(owner)) = (caller, e.key.as_ref().and_then(|k| k.account())) else {
+    fn cross_account_matches(&self, facts: &EventFacts<'_, '_>) -> bool {
+        let Some((cross, way)) = facts.cross() else {
             return false;
         };
-        let cross = caller != owner;
         self.cross_account.is_none_or(|want| cross == want)
-            && self
-                .direction
-                .is_none_or(|want| cross && direction(e, owner) == want)
-    }
-
-    /// The conditions on what only some calls carry: grants,
-    /// re-encryption, the lockout-check bypass, key material expiry.
-    fn call_matches(&self, e: &KmsEvent<'_>) -> bool {
-        let call = &e.call;
-        one_of(&self.expiration_models, call.expiration_model.as_deref())
-            && self
-                .bypass_lockout_check
-                .is_none_or(|want| call.bypass_lockout_check == Some(want))
-            && self
-                .grant_outside_account
-                .is_none_or(|want| grant_outside(e) == Some(want))
-            && self
-                .destination_cross_account
-                .is_none_or(|want| destination_cross(e) == Some(want))
+            && self.direction.is_none_or(|want| cross && way == want)
     }
 
     /// `policy_public = false` needs a policy that was read and found
@@ -337,11 +443,8 @@ impl Matcher {
                 .is_none_or(|a| found.allows(a))
     }
 
-    fn matches_facts<'i>(&self, facts: impl FnOnce() -> Option<&'i KeyFacts>) -> bool {
-        if self.key_states.is_empty() && self.key_rotation_enabled.is_none() {
-            return true;
-        }
-        let Some(facts) = facts() else {
+    fn key_facts_match(&self, facts: Option<&KeyFacts>) -> bool {
+        let Some(facts) = facts else {
             return false;
         };
         one_of(&self.key_states, facts.state.as_deref())
@@ -351,24 +454,11 @@ impl Matcher {
     }
 }
 
-/// Outbound when the recipient account (whose trail this is) made the
-/// call with another account's key; otherwise inbound, the key owner's
-/// view, which is also what a record without a recipient is taken for.
-fn direction(e: &KmsEvent<'_>, key_owner: &str) -> Direction {
-    match e.recipient_account.as_deref() {
-        Some(recipient) if !recipient.is_empty() && recipient != key_owner => Direction::Outbound,
-        _ => Direction::Inbound,
-    }
-}
-
 /// Whether a grant's principals reach outside the key's account; `None`
 /// when the event names no grant principal or no key account.
-fn grant_outside(e: &KmsEvent<'_>) -> Option<bool> {
-    let owner = e
-        .key
-        .as_ref()
-        .and_then(|k| k.account())
-        .or(e.recipient_account.as_deref())?;
+fn grant_outside(facts: &EventFacts<'_, '_>) -> Option<bool> {
+    let e = facts.event;
+    let owner = facts.key_account().or(e.recipient_account.as_deref())?;
     let named = [e.call.grantee.as_deref(), e.call.retiring.as_deref()];
     if named.iter().all(Option::is_none) {
         return None;
@@ -382,14 +472,15 @@ fn grant_outside(e: &KmsEvent<'_>) -> Option<bool> {
 
 /// Whether a re-encryption's destination key is in another account than
 /// the source key or the caller; `None` without a destination.
-fn destination_cross(e: &KmsEvent<'_>) -> Option<bool> {
+fn destination_cross(facts: &EventFacts<'_, '_>) -> Option<bool> {
+    let e = facts.event;
     let destination = e.call.destination_key.as_deref()?;
     let caller = e
         .principal_account
         .as_deref()
         .or(e.recipient_account.as_deref());
     let to = account_of_key_reference(destination, caller)?;
-    let source = e.key.as_ref().and_then(|k| k.account());
+    let source = facts.key_account();
     Some(source.is_some_and(|s| s != to) || caller.is_some_and(|c| c != to))
 }
 

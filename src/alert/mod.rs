@@ -5,6 +5,9 @@
 
 pub mod builtin;
 pub mod engine;
+mod facts;
+mod intern;
+mod keys;
 mod kinds;
 mod lifecycle;
 pub mod matcher;

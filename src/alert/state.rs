@@ -147,9 +147,13 @@ struct Slot<T> {
 /// Groups of one rule, at most `cap` of them; past the cap, new groups are
 /// folded into one `(other)` group. Groups idle for `idle_ms` (when given)
 /// are dropped when room is needed and on [`GroupMap::sweep`].
+///
+/// Groups are known by the engine's number for their text (see
+/// [`super::intern`]), so a lookup hashes and compares four bytes rather
+/// than an ARN.
 #[derive(Debug, Clone)]
 pub struct GroupMap<T> {
-    map: FxMap<Box<str>, Slot<T>>,
+    map: FxMap<u32, Slot<T>>,
     other: Option<Slot<T>>,
     cap: usize,
     idle_ms: Option<i64>,
@@ -176,14 +180,14 @@ impl<T> GroupMap<T> {
     /// tells it whether the group was folded into `(other)`.
     pub fn with<R>(
         &mut self,
-        key: &str,
+        key: u32,
         now_ms: i64,
         make: impl FnOnce() -> T,
         f: impl FnOnce(&mut T, bool) -> R,
     ) -> R {
         let idle = self.idle_ms;
         let stale = |slot: &Slot<T>| idle.is_some_and(|i| now_ms - slot.last_ms > i);
-        if let Some(slot) = self.map.get_mut(key) {
+        if let Some(slot) = self.map.get_mut(&key) {
             // An idle group starts afresh whether or not a sweep dropped
             // it yet: a rule's verdicts must not depend on when sweeps ran
             // (every so many events, on ticks), or a replay of fewer
@@ -211,11 +215,19 @@ impl<T> GroupMap<T> {
             };
             return f(&mut self.other.insert(slot).value, true);
         }
-        let slot = self.map.entry(key.into()).or_insert(Slot {
+        let slot = self.map.entry(key).or_insert(Slot {
             last_ms: now_ms,
             value: make(),
         });
         f(&mut slot.value, false)
+    }
+
+    /// Every group held and its state, `(other)` last (as `None`).
+    pub fn each(&self) -> impl Iterator<Item = (Option<u32>, &T)> {
+        self.map
+            .iter()
+            .map(|(&k, s)| (Some(k), &s.value))
+            .chain(self.other.iter().map(|s| (None, &s.value)))
     }
 
     /// Drops groups idle for longer than the idle span.
@@ -251,17 +263,18 @@ impl Recent {
 }
 
 /// Threshold counting distinct values: the newest time of each value seen
-/// in the window, at most `cap` values (the oldest leaves first).
+/// in the window, at most `cap` values (the oldest leaves first). The
+/// engine's values are numbers, one per text (see [`super::intern`]).
 #[derive(Debug, Clone, Default)]
-pub struct Distinct(Vec<(Box<str>, i64)>);
+pub struct Distinct(Vec<(u32, i64)>);
 
 impl Distinct {
     /// Adds a value seen at `time_ms`; returns the distinct values within
     /// `window_ms` of the newest time.
-    pub fn push(&mut self, value: &str, time_ms: i64, cap: usize, window_ms: i64) -> u64 {
-        match self.0.iter_mut().find(|(v, _)| v.as_ref() == value) {
+    pub fn push(&mut self, value: u32, time_ms: i64, cap: usize, window_ms: i64) -> u64 {
+        match self.0.iter_mut().find(|(v, _)| *v == value) {
             Some((_, t)) => *t = (*t).max(time_ms),
-            None => self.0.push((value.into(), time_ms)),
+            None => self.0.push((value, time_ms)),
         }
         let newest = self.0.iter().map(|&(_, t)| t).max().unwrap_or(time_ms);
         self.0.retain(|&(_, t)| newest - t < window_ms);
@@ -277,6 +290,11 @@ impl Distinct {
             }
         }
         self.0.len() as u64
+    }
+
+    /// The values held.
+    pub fn values(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().map(|&(v, _)| v)
     }
 }
 
@@ -311,7 +329,8 @@ impl Habit {
     }
 }
 
-/// What a rule kind remembers between events.
+/// What a rule kind remembers between events. Groups and values are
+/// known by their numbers in the engine's [`super::intern::Interner`].
 #[derive(Debug)]
 pub enum KindState {
     Every,
@@ -334,7 +353,7 @@ pub enum KindState {
     FirstSeen {
         field: Field,
         learning_ms: i64,
-        groups: GroupMap<FxSet<Box<str>>>,
+        groups: GroupMap<FxSet<u32>>,
         /// Values learnt over all groups; past the cap nothing new is
         /// learnt and nothing fires (the rule is saturated).
         learned: usize,
@@ -358,6 +377,40 @@ impl KindState {
         }
     }
 
+    /// Every number the state holds (group keys and values), for the
+    /// interner's clean-up.
+    pub fn numbers(&self, out: &mut impl FnMut(u32)) {
+        fn keys<T>(groups: &GroupMap<T>, out: &mut impl FnMut(u32)) {
+            for (k, _) in groups.each() {
+                if let Some(k) = k {
+                    out(k);
+                }
+            }
+        }
+        match self {
+            Self::Every => {}
+            Self::Threshold { groups, .. } => keys(groups, out),
+            Self::Spike { groups, .. } => keys(groups, out),
+            Self::Missing { groups, .. } => keys(groups, out),
+            Self::Distinct { groups, .. } => {
+                keys(groups, out);
+                for (_, d) in groups.each() {
+                    for v in d.values() {
+                        out(v);
+                    }
+                }
+            }
+            Self::FirstSeen { groups, .. } => {
+                keys(groups, out);
+                for (_, set) in groups.each() {
+                    for &v in set {
+                        out(v);
+                    }
+                }
+            }
+        }
+    }
+
     /// Groups held, `(other)` included.
     pub fn groups(&self) -> usize {
         match self {
@@ -378,7 +431,7 @@ mod tests {
     #[test]
     fn group_map_folds_past_its_cap_and_frees_idle_groups() {
         let mut m: GroupMap<u32> = GroupMap::new(2, Some(100));
-        let bump = |m: &mut GroupMap<u32>, k: &str, t: i64| {
+        let bump = |m: &mut GroupMap<u32>, k: u32, t: i64| {
             m.with(
                 k,
                 t,
@@ -389,14 +442,14 @@ mod tests {
                 },
             )
         };
-        assert_eq!(bump(&mut m, "a", 0), (1, false));
-        assert_eq!(bump(&mut m, "b", 0), (1, false));
-        assert_eq!(bump(&mut m, "c", 50), (1, true));
-        assert_eq!(bump(&mut m, "d", 60), (2, true));
+        assert_eq!(bump(&mut m, 1, 0), (1, false));
+        assert_eq!(bump(&mut m, 2, 0), (1, false));
+        assert_eq!(bump(&mut m, 3, 50), (1, true));
+        assert_eq!(bump(&mut m, 4, 60), (2, true));
         assert_eq!(m.folded_events, 2);
-        assert_eq!(bump(&mut m, "a", 90), (2, false));
+        assert_eq!(bump(&mut m, 1, 90), (2, false));
         // b idle since 0: swept when e needs room.
-        assert_eq!(bump(&mut m, "e", 150), (1, false));
+        assert_eq!(bump(&mut m, 5, 150), (1, false));
         assert_eq!(m.len(), 3);
     }
 
@@ -404,7 +457,7 @@ mod tests {
     fn an_idle_group_starts_afresh_whether_or_not_it_was_swept() {
         let bump = |m: &mut GroupMap<u32>, t: i64| {
             m.with(
-                "a",
+                1,
                 t,
                 || 0,
                 |v, _| {
@@ -453,10 +506,10 @@ mod tests {
     #[test]
     fn distinct_counts_values_in_the_window() {
         let mut d = Distinct::default();
-        assert_eq!(d.push("a", 0, 6, 10), 1);
-        assert_eq!(d.push("a", 1, 6, 10), 1);
-        assert_eq!(d.push("b", 2, 6, 10), 2);
-        assert_eq!(d.push("c", 10, 6, 10), 3);
-        assert_eq!(d.push("d", 11, 6, 10), 3, "a fell out");
+        assert_eq!(d.push(1, 0, 6, 10), 1);
+        assert_eq!(d.push(1, 1, 6, 10), 1);
+        assert_eq!(d.push(2, 2, 6, 10), 2);
+        assert_eq!(d.push(3, 10, 6, 10), 3);
+        assert_eq!(d.push(4, 11, 6, 10), 3, "a fell out");
     }
 }

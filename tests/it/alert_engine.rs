@@ -174,6 +174,40 @@ fn groups_past_the_cap_fold_into_other() {
 }
 
 #[test]
+fn a_flood_of_distinct_values_keeps_the_engine_bounded() {
+    let limits = Limits {
+        groups: 10,
+        alerts: 5,
+        learned: 100,
+        ..Limits::default()
+    };
+    let first_seen = r#"
+[[rule]]
+id = "new-principal"
+title = "new principal"
+severity = "low"
+kind = "first-seen"
+field = "principal"
+learning = "0s"
+group_by = ["key"]
+"#;
+    let specs = rules(&format!("{RULES}{first_seen}"));
+    let mut e = Engine::with_limits(specs, Inventory::default(), limits).expect("engine");
+    let mut most = 0;
+    for i in 0..200_000 {
+        let name = format!("attacker-{i}");
+        e.observe(&ev(i, "Decrypt", &name, "y"));
+        most = most.max(e.interned());
+    }
+    // The texts are cleaned down to what the rules hold once they reach
+    // 65,536; without that they would be one per attacker.
+    assert!(most <= 65_600, "{most}");
+    let (groups, alerts) = e.held();
+    assert!(groups <= 22, "{groups}");
+    assert!(alerts <= 12, "{alerts}");
+}
+
+#[test]
 fn late_events_still_count() {
     let mut e = Engine::new(rules(RULES), Inventory::default()).expect("engine");
     e.observe(&ev(100, "Decrypt", "b", "1"));
