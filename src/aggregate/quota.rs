@@ -302,7 +302,9 @@ pub const MAX_SERIES: u32 = 1 << SERIES_BITS;
 /// numbered by the caller.
 #[derive(Debug, Clone)]
 pub struct SecondCounts {
-    counts: HashMap<u64, u32, foldhash::fast::RandomState>,
+    /// The standard hasher, not foldhash: over the packed keys of 300 k events,
+    /// foldhash made the count half again slower.
+    counts: HashMap<u64, u32>,
     cap: usize,
     /// Requests not counted because the cap was reached (or their time or
     /// series did not fit the packing).
@@ -342,7 +344,7 @@ impl SecondCounts {
     #[must_use]
     pub fn new(cap: usize) -> Self {
         Self {
-            counts: HashMap::default(),
+            counts: HashMap::new(),
             cap,
             dropped: 0,
         }
