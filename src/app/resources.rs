@@ -171,7 +171,8 @@ pub struct CallerRow {
     pub last: Option<DateTime<Utc>>,
 }
 
-/// What resource counts cover.
+/// What counts from the held events cover (the Resources and the Quota &
+/// cost panes').
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Coverage {
     /// Every event of the window.
@@ -243,7 +244,7 @@ pub(super) fn window_range(
 }
 
 /// Whether the held events from `start` on are every event counted.
-fn coverage(app: &App, start: DateTime<Utc>, events: u64) -> Coverage {
+pub(super) fn coverage(app: &App, start: DateTime<Utc>, events: u64) -> Coverage {
     if matches!(app.mode, Mode::Athena(_)) {
         return Coverage::Unknown(ATHENA);
     }

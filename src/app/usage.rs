@@ -33,6 +33,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use super::resources::Coverage;
+use super::resources::window_range;
 use super::sort_key::SortKey;
 use super::tables::key_label;
 use super::{App, Filter, Mode, Pane, SortState};
@@ -54,34 +56,6 @@ pub struct Driver {
     /// Of those, in the row's busiest second.
     pub at_peak: u64,
     pub throttled: u64,
-}
-
-/// What the figures cover.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Coverage {
-    /// Every event of the window.
-    #[default]
-    Whole,
-    /// The log let go of events of the window for room: the figures are
-    /// of the `events` it holds, all of those after `after`.
-    Since { events: u64, after: DateTime<Utc> },
-    /// Nothing can be counted, and why.
-    Unknown(&'static str),
-}
-
-impl Coverage {
-    /// What to say on screen; `None` when the figures are whole.
-    pub fn note(self) -> Option<String> {
-        match self {
-            Coverage::Whole => None,
-            Coverage::Since { events, after } => Some(format!(
-                "from the {} held events since {}",
-                super::athena::thousands(events),
-                after.format("%Y-%m-%d %H:%M:%S")
-            )),
-            Coverage::Unknown(why) => Some(why.to_owned()),
-        }
-    }
 }
 
 const ATHENA: &str = "not known on Athena: its counts are not each request (kmstop report --source s3://… counts them)";
@@ -166,22 +140,6 @@ impl UsageTable {
     }
 }
 
-/// The window as the panes count it: whole buckets, from the one after
-/// `from`'s (a finite window; all of them for the whole range) to the one
-/// holding `t`, as `[start, end)`.
-fn window_range(
-    app: &App,
-    from: DateTime<Utc>,
-    t: DateTime<Utc>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let store = &app.data.store;
-    let first = store.bucket_index(from) + i64::from(app.window.duration().is_some());
-    (
-        store.bucket_start(first),
-        store.bucket_start(store.bucket_index(t) + 1),
-    )
-}
-
 /// The pane's rows for the window `[from, t]` while it is in focus, else
 /// the last ones (not drawn, and counted again when it is).
 pub(super) fn shown(app: &App, from: DateTime<Utc>, t: DateTime<Utc>) -> Arc<UsageTable> {
@@ -250,10 +208,7 @@ fn count(app: &App, key: &AnswerKey) -> UsageAnswer {
     let quota = tally.quota(&key.settings);
     let cost = tally.cost(&key.settings);
     let drivers = drivers(&quota.rows, &callers, &app.data.log);
-    let coverage = match app.data.log.dropped_through() {
-        Some(after) if after >= from => Coverage::Since { events, after },
-        _ => Coverage::Whole,
-    };
+    let coverage = super::resources::coverage(app, from, events);
     UsageAnswer {
         quota,
         cost,
