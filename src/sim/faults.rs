@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
+use super::wire::{AwsError, Service};
 use crate::synth::text::SynthRng;
 
 /// Probabilities per request (each 0–1, all but `slow` together at most
@@ -170,6 +171,31 @@ impl Injector {
             delay: slow.then_some(f.slow_by),
             fault: fault.or(slow.then_some(FaultKind::Slow)),
         }
+    }
+}
+
+/// The error a fault answers with, in the service's words.
+pub(super) fn fault_error(fault: FaultKind, service: Option<Service>) -> Option<AwsError> {
+    match fault {
+        FaultKind::Throttle => Some(match service {
+            Some(Service::Kms) => AwsError::client(
+                "ThrottlingException",
+                "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+            ),
+            Some(Service::Sts) => AwsError::client("Throttling", "Rate exceeded"),
+            _ => AwsError::client("ThrottlingException", "Rate exceeded"),
+        }),
+        FaultKind::ServerError => Some(AwsError::new(
+            500,
+            "InternalFailure",
+            "We encountered an internal error. Please try again.",
+        )),
+        FaultKind::Unavailable => Some(AwsError::new(
+            503,
+            "ServiceUnavailable",
+            "Service is unavailable. Please try again later.",
+        )),
+        FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Huge => None,
     }
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, oneshot};
 use super::bucket::{Rate, TokenBucket};
 use super::endless::Endless;
 use super::events::Events;
-use super::faults::{FaultKind, Injector};
+use super::faults::{FaultKind, Injector, fault_error};
 use super::live_tail::{self, LiveTailBody, Sessions};
 use super::log_group::LogGroup;
 use super::render::Served;
@@ -29,7 +29,7 @@ use super::wire::{AwsError, Service, Target, form_pairs, json_object, parse_targ
 use super::{RequestRecord, cloudtrail, kms, logs, sts};
 use crate::clock::Clock;
 
-/// Requests kept in the log; older ones are dropped (and counted).
+/// The largest request body read.
 const BODY_LIMIT: usize = 1 << 20;
 
 /// An answer's body: whole, or (a hostile endpoint) without end, or a
@@ -212,31 +212,6 @@ fn error_response(protocol: Protocol, e: &AwsError, request_id: &str) -> Respons
         Protocol::Query => e.xml_body(request_id),
     };
     respond(protocol, e.status, body, request_id)
-}
-
-/// The error a fault answers with, in the service's words.
-fn fault_error(fault: FaultKind, service: Option<Service>) -> Option<AwsError> {
-    match fault {
-        FaultKind::Throttle => Some(match service {
-            Some(Service::Kms) => AwsError::client(
-                "ThrottlingException",
-                "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
-            ),
-            Some(Service::Sts) => AwsError::client("Throttling", "Rate exceeded"),
-            _ => AwsError::client("ThrottlingException", "Rate exceeded"),
-        }),
-        FaultKind::ServerError => Some(AwsError::new(
-            500,
-            "InternalFailure",
-            "We encountered an internal error. Please try again.",
-        )),
-        FaultKind::Unavailable => Some(AwsError::new(
-            503,
-            "ServiceUnavailable",
-            "Service is unavailable. Please try again later.",
-        )),
-        FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Huge => None,
-    }
 }
 
 /// What a request asks for: its routed target (if any), the name it is
