@@ -261,6 +261,23 @@ impl EventLog {
         self.events.range(start..end.max(start))
     }
 
+    /// [`Self::range`] cut into at most `parts` runs of about equal
+    /// length, in time order: what is counted on several threads.
+    pub fn range_parts(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        parts: usize,
+    ) -> Vec<std::collections::vec_deque::Iter<'_, Entry>> {
+        let start = self.range_start(from);
+        let end = self.range_start(until).max(start);
+        let step = (end - start).div_ceil(parts.max(1)).max(1);
+        (start..end)
+            .step_by(step)
+            .map(|at| self.events.range(at..(at + step).min(end)))
+            .collect()
+    }
+
     /// Where [`Self::range`] from `from` starts: with [`Self::at`], what
     /// is counted over a range can refer to its events by their places
     /// (valid while [`Self::generation`] is unchanged).
@@ -389,6 +406,34 @@ mod tests {
                 .collect()
         };
         assert_eq!(raw, [false, true, true]);
+    }
+
+    #[test]
+    fn a_range_in_parts_is_the_range_in_order() {
+        let mut log = EventLog::new(100, 0);
+        log.push_all(
+            (0..23)
+                .map(|i| (event(&format!("e{i}"), i), None))
+                .collect(),
+        );
+        let at = |s: u32| {
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, s)
+                .single()
+                .expect("t")
+        };
+        let whole: Vec<u64> = log.range(at(3), at(20)).map(|e| e.seq).collect();
+        assert_eq!(whole.len(), 17);
+        for parts in 1..=20 {
+            let cut = log.range_parts(at(3), at(20), parts);
+            assert!(
+                cut.len() <= parts && !cut.is_empty(),
+                "{parts}: {}",
+                cut.len()
+            );
+            let joined: Vec<u64> = cut.into_iter().flatten().map(|e| e.seq).collect();
+            assert_eq!(joined, whole, "{parts} parts");
+        }
+        assert!(log.range_parts(at(20), at(3), 4).is_empty());
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod selection;
 mod sort;
 pub mod sort_key;
 mod tables;
+mod threads;
 mod update;
 pub mod usage;
 

@@ -104,25 +104,17 @@ fn named<'e>(log: &'e EventLog, first: usize, counts: &[&'e ResourceCount]) -> V
         let sample = log.at(first + c.sample as usize)?;
         Some((*c, resource_of_sample(&sample.event)))
     };
-    let threads = if counts.len() < NAMED_IN_PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-    };
+    let threads = super::threads::threads_for(counts.len(), NAMED_IN_PARALLEL_FROM);
     if threads == 1 {
         return counts.iter().filter_map(name).collect();
     }
-    let part = counts.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = counts
-            .chunks(part)
-            .map(|part| scope.spawn(move || part.iter().filter_map(name).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let parts: Vec<_> = counts.chunks(counts.len().div_ceil(threads)).collect();
+    super::threads::on_threads(parts, |part| {
+        part.iter().filter_map(name).collect::<Vec<_>>()
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// A window's counts, kept while the log and the window are unchanged: a
