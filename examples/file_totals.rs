@@ -9,50 +9,24 @@
 //! Prints both totals, the peak memory of the store's buckets, and exits 1
 //! on the first difference.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::ExitCode;
 
-use kmstop::app::{App, Data, DataConfig, Mode};
-use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::{Consumer, Listed, discover, scan};
-
-#[derive(Default)]
-struct Packer(Vec<PackedEvent>);
-
-impl Consumer for Packer {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.0.push(PackedEvent::pack(&event));
-    }
-}
+use kmstop::source::files::Listed;
 
 fn main() -> ExitCode {
-    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: file_totals DIR");
-        return ExitCode::from(2);
-    };
-    let inputs = match discover(std::slice::from_ref(&dir)) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("{}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
+    let (dir, inputs) = match common::inputs("file_totals") {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     let report = build_report(&Listed::new(&inputs), &ReportSettings::new(2), &|_| {})
         .expect("built-in rules")
         .0;
 
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
-    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
-    let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
-    let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
-    for p in packers {
-        for chunk in p.0.chunks(500) {
-            app.data.ingest(chunk.to_vec(), None);
-        }
-    }
-    app.data.finish_files();
-    app.refresh();
+    let events = common::packed(&inputs);
+    let app = common::loaded(&dir, &events);
 
     let s = &app.snapshot;
     let shown: u64 = s.principals.iter().map(|r| r.calls).sum();

@@ -10,51 +10,23 @@
 // A timing tool: it reads the wall clock on purpose.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kmstop::app::{Action, App, Data, DataConfig, Mode, Pane, update};
-use kmstop::event::{KmsEvent, PackedEvent};
-use kmstop::source::files::{Consumer, Listed, discover, scan};
-
-#[derive(Default)]
-struct Packer(Vec<PackedEvent>);
-
-impl Consumer for Packer {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.0.push(PackedEvent::pack(&event));
-    }
-}
+use kmstop::app::{Action, Pane, update};
 
 fn main() -> ExitCode {
-    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: key_verdict_timing DIR");
-        return ExitCode::from(2);
+    let (dir, inputs) = match common::inputs("key_verdict_timing") {
+        Ok(found) => found,
+        Err(code) => return code,
     };
-    let inputs = match discover(std::slice::from_ref(&dir)) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("{}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
-    };
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
-    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
-    let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
-    let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
-    for p in packers {
-        for chunk in p.0.chunks(500) {
-            app.data.ingest(chunk.to_vec(), None);
-        }
-    }
-    app.data.finish_files();
-    app.refresh();
+    let events = common::packed(&inputs);
+    let mut app = common::loaded(&dir, &events);
     let now = app.now;
     // The whole range: the widest window, the most to count and scan.
-    while app.window.duration().is_some() {
-        update(&mut app, Action::CycleWindow, now);
-    }
+    common::whole_range(&mut app);
     update(&mut app, Action::Focus(Pane::Keys), now);
     app.refresh();
     let keys = app.snapshot.keys.len();

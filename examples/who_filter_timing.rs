@@ -10,22 +10,12 @@
 // A timing tool: it reads the wall clock on purpose.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kmstop::app::{Action, App, Data, DataConfig, Mode, Overlay, Pane, update};
-use kmstop::event::{KmsEvent, PackedEvent};
-use kmstop::source::files::{Consumer, Listed, discover, scan};
-
-#[derive(Default)]
-struct Packer(Vec<PackedEvent>);
-
-impl Consumer for Packer {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.0.push(PackedEvent::pack(&event));
-    }
-}
+use kmstop::app::{Action, App, Overlay, Pane, update};
 
 fn filter(app: &mut App, text: &str) -> (f64, usize) {
     let now = app.now;
@@ -44,21 +34,14 @@ fn filter(app: &mut App, text: &str) -> (f64, usize) {
 }
 
 fn main() -> ExitCode {
-    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: who_filter_timing DIR");
-        return ExitCode::from(2);
+    let (dir, inputs) = match common::inputs("who_filter_timing") {
+        Ok(found) => found,
+        Err(code) => return code,
     };
-    let inputs = match discover(std::slice::from_ref(&dir)) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("{}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
-    };
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
-    let samples: Vec<(String, String)> = packers
+    let events = common::packed(&inputs);
+    let samples: Vec<(String, String)> = events
         .iter()
-        .flat_map(|p| p.0.iter().step_by(50_000))
+        .step_by(50_000)
         .filter_map(|e| {
             let v = e.view();
             let ip = v
@@ -68,20 +51,8 @@ fn main() -> ExitCode {
         })
         .take(5)
         .collect();
-    let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
-    let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
-    let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
-    for p in packers {
-        for chunk in p.0.chunks(500) {
-            app.data.ingest(chunk.to_vec(), None);
-        }
-    }
-    app.data.finish_files();
-    app.refresh();
-    let now = app.now;
-    while app.window.duration().is_some() {
-        update(&mut app, Action::CycleWindow, now);
-    }
+    let mut app = common::loaded(&dir, &events);
+    common::whole_range(&mut app);
     app.refresh();
     let mut worst: f64 = 0.0;
     for (akid, ip) in &samples {
