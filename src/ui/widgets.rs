@@ -24,6 +24,9 @@ pub struct Col {
     pub drop: u8,
     pub right: bool,
     pub flex: bool,
+    /// The widest a flex column grows: past it, spare cells stay blank at
+    /// the row's end rather than pushing the numbers away from their names.
+    pub max: u16,
     /// The sort this column shows (its header gets the ▼/▲ marker).
     pub sort: Option<SortKey>,
 }
@@ -37,6 +40,12 @@ impl Col {
             ..self
         }
     }
+
+    /// A flex column that grows to `max` cells at most.
+    #[must_use]
+    pub const fn up_to(self, max: u16) -> Self {
+        Self { max, ..self }
+    }
 }
 
 pub const fn col(header: &'static str, width: u16, drop: u8) -> Col {
@@ -46,6 +55,7 @@ pub const fn col(header: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: true,
         flex: false,
+        max: u16::MAX,
         sort: None,
     }
 }
@@ -57,6 +67,7 @@ pub const fn text_col(header: &'static str, width: u16, drop: u8) -> Col {
         drop,
         right: false,
         flex: false,
+        max: u16::MAX,
         sort: None,
     }
 }
@@ -68,6 +79,7 @@ pub const fn flex(header: &'static str, min: u16) -> Col {
         drop: 0,
         right: false,
         flex: true,
+        max: u16::MAX,
         sort: None,
     }
 }
@@ -93,7 +105,10 @@ pub fn fit(cols: &[Col], avail: u16) -> Vec<(usize, u16)> {
     kept.iter()
         .map(|&i| {
             let w = if cols[i].flex {
-                cols[i].width + spare
+                cols[i]
+                    .width
+                    .saturating_add(spare)
+                    .min(cols[i].max.max(cols[i].width))
             } else {
                 cols[i].width
             };

@@ -24,11 +24,15 @@ use crate::ui::widgets::{
     safe_middle, styled, table, text_col,
 };
 
+/// Wide enough for every family's name: on a wide screen the numbers stay
+/// beside their names.
+const FAMILY_WIDTH: u16 = 26;
+
 /// The quota rows' columns (the pane's list).
 pub const COLUMNS: [Col; 10] = [
     text_col("account", 12, 0).sorts(SortKey::Name),
     text_col("region", 14, 1),
-    flex("family", 18),
+    flex("family", 18).up_to(FAMILY_WIDTH),
     col("quota/s", 12, 3),
     col("calls", 6, 4).sorts(SortKey::Calls),
     col("peak/s", 6, 0).sorts(SortKey::Peak),
@@ -39,7 +43,8 @@ pub const COLUMNS: [Col; 10] = [
 ];
 
 const DRIVERS: [Col; 4] = [
-    flex("principal", 16),
+    // Room for an assumed role's ARN; wider, and the numbers drift away.
+    flex("principal", 16).up_to(96),
     col("calls", 7, 0),
     col("in peak s", 9, 0),
     col("throttled", 9, 1),
@@ -393,4 +398,22 @@ fn draw_costs(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         }),
         "(no key named)",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::quota::FAMILIES;
+
+    #[test]
+    fn every_family_name_fits_its_column() {
+        for f in FAMILIES {
+            assert!(f.name.len() <= usize::from(FAMILY_WIDTH), "{}", f.name);
+        }
+        let layout = fit(&COLUMNS, 200);
+        assert_eq!(layout[2], (2, FAMILY_WIDTH), "{layout:?}");
+        // Short of the cap, it takes every spare cell.
+        let need: u16 = COLUMNS.iter().map(|c| c.width + 1).sum();
+        assert_eq!(fit(&COLUMNS, need + 1)[2], (2, 19));
+    }
 }
