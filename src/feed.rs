@@ -287,6 +287,27 @@ pub struct RecordAt {
 /// to the dashboard by whoever reads files, so the app itself reads none.
 pub type RecordReader = fn(&RecordAt) -> Result<String, String>;
 
+/// An event the dashboard no longer holds the record of, asked for again
+/// from CloudTrail's event history (`LookupEvents` by its id) in the
+/// account and region that logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAsk {
+    pub event_id: String,
+    /// The event's `recipientAccountId` (`None`: the only account read in
+    /// the region).
+    pub account: Option<String>,
+    pub region: String,
+}
+
+/// What came of a [`RecordAsk`]: the record as CloudTrail holds it
+/// (`None`: it holds no event of that id), or why it could not be had.
+/// Not yet checked to be the event asked about: the dashboard does that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAnswer {
+    pub event_id: String,
+    pub record: Result<Option<String>, String>,
+}
+
 /// How the dashboard's Athena queries are going (`--source athena://…`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AthenaStatus {
@@ -375,6 +396,8 @@ pub enum SourceMsg {
     FileProblem(String),
     /// Log files: all are read; what the reading saw.
     FilesDone(ScanStats),
+    /// Live: an event's record read again for the dashboard's drill-down.
+    Record(RecordAnswer),
 }
 
 #[cfg(test)]

@@ -48,15 +48,15 @@ impl Entry {
         if let Some(raw) = self.event.record() {
             return Ok(raw.into_owned());
         }
-        let v = self.event.view();
         let (Some(at), Some(read)) = (&self.at, reader) else {
             return Err("raw record no longer in memory".to_owned());
         };
         let file = at.file.display();
         let text = read(at).map_err(|e| format!("{file}: {e}"))?;
-        match crate::event::parse_record(&text) {
-            Ok(Parsed::Kms(e)) if e.event_id == v.event_id && e.time == v.time => Ok(text),
-            _ => Err(format!("{file} changed since it was read")),
+        if is_record_of(&text, &self.event) {
+            Ok(text)
+        } else {
+            Err(format!("{file} changed since it was read"))
         }
     }
 
@@ -66,6 +66,17 @@ impl Entry {
             seq: self.seq,
         }
     }
+}
+
+/// Whether `text`, read again from wherever it lies, is the record of
+/// `event`: a KMS record with the same id and time (what lies there may
+/// have changed since, or be another event altogether).
+pub fn is_record_of(text: &str, event: &PackedEvent) -> bool {
+    let v = event.view();
+    matches!(
+        crate::event::parse_record(text),
+        Ok(Parsed::Kms(e)) if e.event_id == v.event_id && e.time == v.time
+    )
 }
 
 #[derive(Debug)]

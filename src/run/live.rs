@@ -104,6 +104,36 @@ impl Drop for LiveSession {
     }
 }
 
+impl LiveSession {
+    /// Starts answering the dashboard's asks for records it no longer
+    /// holds, with LookupEvents in each account × region read; the
+    /// answers go into `out`. Returns where to send the asks.
+    pub fn serve_records<M: From<crate::feed::SourceMsg> + Send + 'static>(
+        &self,
+        accounts: &[Account],
+        out: std::sync::mpsc::SyncSender<M>,
+    ) -> tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk> {
+        use crate::source::lookup::refetch::{RecordReaders, serve};
+
+        let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
+        let readers = accounts
+            .iter()
+            .flat_map(|account| {
+                account.sources().map(|source| {
+                    let reader =
+                        crate::aws::CloudTrailReader::new(&account.config.config, &source.region);
+                    (source, reader)
+                })
+            })
+            .collect();
+        if let Some(rt) = &self.runtime {
+            let outbox = crate::source::outbox::Outbox::blocking(out);
+            rt.spawn(serve(RecordReaders::new(readers), asked, outbox));
+        }
+        asks
+    }
+}
+
 /// Starts one CloudTrail poller and one key-inventory poller per account
 /// × region; their messages go into the consumer's bounded channel `out`,
 /// the identities first. Each poller makes its source's inventory re-read

@@ -193,8 +193,10 @@ impl Printer<'_> {
                     eprintln!("kmstop: warning: {}", escape_control(&e.to_string()));
                 }
             }
-            // `tail` reads no log files, nor Athena.
+            // `tail` reads no log files, nor Athena, and asks for no
+            // record again.
             SourceMsg::Identity(_)
+            | SourceMsg::Record(_)
             | SourceMsg::Counted(_)
             | SourceMsg::Athena(_)
             | SourceMsg::Queried(_)
