@@ -31,6 +31,7 @@ mod keys_moto;
 mod keys_sim;
 mod layers;
 mod live_dashboard;
+mod live_redrill;
 mod live_sim;
 mod live_tail;
 mod logs_source;
