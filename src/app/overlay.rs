@@ -6,9 +6,9 @@ use chrono::Duration;
 use regex::RegexBuilder;
 
 use super::log::EventKey;
-use super::refetch::READING;
 use super::update::{PAGE, WHEEL, status, warn};
 use super::{Action, App, Filter, JsonView, Mode, Overlay, Prompt, PromptKind};
+use crate::feed::RecordAt;
 use crate::text::escape_control;
 
 /// A regex bigger than this compiled is refused (a filter is typed by a
@@ -17,8 +17,8 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The full JSON of an event: its original record, held or read again
 /// from its file, else the parsed fields (with a note saying why). A live
-/// event's record is asked for again from CloudTrail meanwhile (see
-/// [`super::refetch`]). Every line is escaped.
+/// event's record is asked for again from CloudTrail meanwhile, a trail
+/// object's from S3 (see [`super::refetch`]). Every line is escaped.
 pub(super) fn open_json(app: &mut App, key: EventKey) {
     let Some(entry) = app.data.log.get(key) else {
         warn(app, "that event is no longer in memory");
@@ -26,10 +26,14 @@ pub(super) fn open_json(app: &mut App, key: EventKey) {
     };
     let found = match app.record_of(entry) {
         Ok(raw) => Ok(raw),
-        // Live events lie nowhere kmstop can read but CloudTrail itself.
-        Err(_) if app.mode == Mode::Live && entry.at.is_none() => {
-            match app.refetch.ask(key, &entry.event) {
-                Ok(()) => Err(READING.to_owned()),
+        // Live events lie nowhere kmstop can read but CloudTrail itself;
+        // a trail's object is read again by the loop's sources.
+        Err(_)
+            if (app.mode == Mode::Live && entry.at.is_none())
+                || entry.at.as_ref().is_some_and(RecordAt::in_s3) =>
+        {
+            match app.refetch.ask(key, entry) {
+                Ok(reading) => Err(reading.to_owned()),
                 Err(why) => Err(format!("{why}: showing the parsed fields")),
             }
         }

@@ -1,7 +1,8 @@
-//! The JSON view of a live event whose record the dashboard no longer
-//! holds (only the newest arrivals keep theirs): the record is asked for
-//! again from CloudTrail's event history, by the event's id, and shown
-//! when it comes — once checked to be the same event. The app sends
+//! The JSON view of an event whose record the dashboard no longer holds
+//! (only the newest arrivals keep theirs): the record is asked for again
+//! — from the S3 object it was read from, or, live, from CloudTrail's
+//! event history by the event's id — and shown when it comes, once
+//! checked to be the same event. The app sends
 //! nothing itself: the loop takes the asks ([`App::take_record_asks`]) to
 //! the live sources and hands their answers back ([`App::apply`]).
 //!
@@ -15,8 +16,7 @@ use chrono::{DateTime, Utc};
 use super::log::{Entry, EventKey, is_record_of};
 use super::overlay::show_json;
 use super::{App, Overlay};
-use crate::event::PackedEvent;
-use crate::feed::{RecordAnswer, RecordAsk, SourceMsg};
+use crate::feed::{RecordAnswer, RecordAsk, RecordAt, SourceMsg};
 
 /// Records asked for and not yet answered, at most. LookupEvents allows
 /// two requests a second per account and region, shared with the poller:
@@ -25,8 +25,15 @@ pub const MAX_ASKING: usize = 4;
 /// Records fetched that are kept, at most: the JSON view reopened, or an
 /// export of the events just looked at, needs no second request.
 pub const MAX_KEPT: usize = 8;
-/// The JSON view's note while the record is on its way.
+/// The JSON view's note while the record is on its way from CloudTrail.
 pub const READING: &str = "reading the record from CloudTrail…";
+/// The same, from the S3 object it lies in.
+pub const READING_S3: &str = "reading the record from S3…";
+
+/// Where a record is asked for, in the JSON view's words.
+fn place(at: Option<&RecordAt>) -> String {
+    at.map_or_else(|| "CloudTrail".to_owned(), |at| at.file.to_string())
+}
 
 #[derive(Debug, Default)]
 pub struct Refetch {
@@ -52,34 +59,39 @@ impl Refetch {
         self.asking.iter().any(|(id, _)| id == event_id)
     }
 
-    /// Asks for the record of `event` (at `key`), unless it is asked for
-    /// already.
+    /// Asks for the record of the event at `key`, unless it is asked for
+    /// already: from its S3 object when it has one, else from CloudTrail.
+    /// Returns the note to show meanwhile.
     ///
     /// # Errors
     /// Why it cannot be asked for now, as the JSON view's note.
-    pub fn ask(&mut self, key: EventKey, event: &PackedEvent) -> Result<(), String> {
-        let v = event.view();
+    pub fn ask(&mut self, key: EventKey, entry: &Entry) -> Result<&'static str, String> {
+        let at = entry.at.as_ref().filter(|at| at.in_s3());
+        let reading = if at.is_some() { READING_S3 } else { READING };
+        let v = entry.event.view();
         if self.is_asking(&v.event_id) {
-            return Ok(());
+            return Ok(reading);
         }
         if v.event_id.is_empty() {
             return Err("the event has no id to ask CloudTrail for".to_owned());
         }
-        let Some(region) = v.region.as_deref().filter(|r| !r.is_empty()) else {
+        let region = v.region.as_deref().unwrap_or_default();
+        if at.is_none() && region.is_empty() {
             return Err("the event names no region to ask CloudTrail in".to_owned());
-        };
+        }
         if self.asking.len() >= MAX_ASKING {
             return Err(format!(
-                "{MAX_ASKING} records are being read from CloudTrail already: open it again in a moment"
+                "{MAX_ASKING} records are being read already: open it again in a moment"
             ));
         }
         self.asking.push((v.event_id.to_string(), key));
         self.outbox.push(RecordAsk {
             event_id: v.event_id.to_string(),
+            at: at.cloned(),
             account: v.recipient_account.as_deref().map(str::to_owned),
             region: region.to_owned(),
         });
-        Ok(())
+        Ok(reading)
     }
 
     /// The asks the loop is to send, once each.
@@ -140,18 +152,22 @@ impl App {
             // The event left the log meanwhile; so did its view.
             return;
         };
+        let object = entry.at.as_ref().filter(|at| at.in_s3());
+        let from = place(object);
         let found = match answer.record {
             Ok(Some(text)) if is_record_of(&text, &entry.event) => Ok(text),
+            Ok(Some(_)) if object.is_some() => Err(format!(
+                "{from} changed since it was read: showing the parsed fields"
+            )),
             Ok(Some(_)) => Err(
                 "CloudTrail's record of this id is another event (its id or time differ): showing the parsed fields"
                     .to_owned(),
             ),
-            Ok(None) => Err(
-                "CloudTrail's event history has no event of this id (it keeps 90 days): showing the parsed fields"
-                    .to_owned(),
-            ),
+            Ok(None) => Err(format!(
+                "{from} has no event of this id (CloudTrail's event history keeps 90 days): showing the parsed fields"
+            )),
             Err(why) => Err(format!(
-                "cannot read the record from CloudTrail: {why}: showing the parsed fields"
+                "cannot read the record from {from}: {why}: showing the parsed fields"
             )),
         };
         if let Ok(text) = &found {
@@ -173,7 +189,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::app::{Action, Data, DataConfig, Mode, Pane, update};
-    use crate::event::{Parsed, parse_record};
+    use crate::event::{PackedEvent, Parsed, parse_record};
 
     fn record(id: &str, second: u32) -> String {
         format!(
@@ -219,19 +235,19 @@ mod tests {
         let app = live_app(6);
         let mut r = Refetch::default();
         let keys: Vec<EventKey> = (0..6).map(|i| key_of(&app, &format!("e{i}"))).collect();
-        let entry = |i: usize| &app.data.log.get(keys[i]).expect("held").event;
-        assert_eq!(r.ask(keys[0], entry(0)), Ok(()));
+        let entry = |i: usize| app.data.log.get(keys[i]).expect("held");
+        assert_eq!(r.ask(keys[0], entry(0)), Ok(READING));
         // Asked again while pending: nothing more is sent.
-        assert_eq!(r.ask(keys[0], entry(0)), Ok(()));
+        assert_eq!(r.ask(keys[0], entry(0)), Ok(READING));
         let asks = r.take_asks();
         assert_eq!(asks.len(), 1);
         assert_eq!(asks[0].event_id, "e0");
         assert_eq!(asks[0].region, "us-east-1");
         assert_eq!(asks[0].account.as_deref(), Some("111122223333"));
-        assert_eq!(r.ask(keys[0], entry(0)), Ok(()));
+        assert_eq!(r.ask(keys[0], entry(0)), Ok(READING));
         assert!(r.take_asks().is_empty(), "asked twice for one id");
         for (i, key) in keys.iter().enumerate().take(MAX_ASKING).skip(1) {
-            assert_eq!(r.ask(*key, entry(i)), Ok(()));
+            assert_eq!(r.ask(*key, entry(i)), Ok(READING));
         }
         let refused = r.ask(keys[MAX_ASKING], entry(MAX_ASKING));
         assert!(refused.is_err_and(|note| note.contains("already")));
@@ -240,7 +256,7 @@ mod tests {
         assert_eq!(r.answered("e0"), Some(keys[0]));
         assert_eq!(r.answered("e0"), None);
         assert_eq!(r.answered("unknown"), None);
-        assert_eq!(r.ask(keys[MAX_ASKING], entry(MAX_ASKING)), Ok(()));
+        assert_eq!(r.ask(keys[MAX_ASKING], entry(MAX_ASKING)), Ok(READING));
         assert_eq!(r.take_asks().len(), 1);
     }
 

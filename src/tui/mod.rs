@@ -123,8 +123,16 @@ pub fn run_dashboard(
 ) -> anyhow::Result<ExitCode> {
     let (tx, rx) = channel;
     let mut app = build_app(&opts, clock.now())?;
+    // Where the JSON view's asks for records it no longer holds go.
+    let mut records = None;
     match &opts.source {
         Source::Files { inputs, s3, .. } => {
+            if let Some(plan) = s3 {
+                records = Some(crate::source::object_records::serve(
+                    plan.options.clone(),
+                    tx.clone(),
+                ));
+            }
             app.data.set_loading(Loading {
                 files_total: s3.is_none().then_some(inputs.len()),
                 ..Loading::default()
@@ -137,7 +145,8 @@ pub fn run_dashboard(
             );
         }
         // The live sources and Athena's queries were given a sender already.
-        Source::Live { .. } | Source::Athena { .. } => {}
+        Source::Live { records: live } => records.clone_from(live),
+        Source::Athena { .. } => {}
     }
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     let _trimmer = crate::memory::Trimmer::start(TRIM_EVERY);
@@ -200,7 +209,8 @@ pub fn run_dashboard(
         let mut next = Some(first);
         let started = now;
         while let Some(msg) = next {
-            match handle(&mut app, &mut theme, &opts, msg, clock.now()) {
+            let to = records.as_ref();
+            match handle(&mut app, &mut theme, &opts, to, msg, clock.now()) {
                 Handled::Quit => return Ok(ExitCode::SUCCESS),
                 Handled::Changed => dirty = true,
                 Handled::Data => {
@@ -267,6 +277,7 @@ fn handle(
     app: &mut App,
     theme: &mut Theme,
     opts: &DashboardOptions,
+    records: Option<&tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk>>,
     msg: Msg,
     now: DateTime<Utc>,
 ) -> Handled {
@@ -328,9 +339,7 @@ fn handle(
                     warning: true,
                 });
             }
-            if let Source::Live { records } = &opts.source {
-                send_asks(app, records.as_ref(), now);
-            }
+            send_asks(app, records, now);
             if fx == Effect::Export {
                 export::write(app, &opts.export_dir, now);
             }
@@ -346,8 +355,9 @@ fn handle(
     }
 }
 
-/// Sends the JSON view's asks for records to the live sources; an ask
-/// that cannot go is answered at once, so the view says why.
+/// Sends the JSON view's asks for records to whoever reads them again
+/// (the live sources, or S3); an ask that cannot go is answered at once,
+/// so the view says why.
 pub fn send_asks(
     app: &mut App,
     records: Option<&tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk>>,
@@ -358,7 +368,7 @@ pub fn send_asks(
         if records.is_none_or(|tx| tx.send(ask).is_err()) {
             let answer = crate::feed::RecordAnswer {
                 event_id,
-                record: Err("the live sources have stopped".to_owned()),
+                record: Err("the source that reads records again has stopped".to_owned()),
             };
             app.apply(SourceMsg::Record(answer), now);
         }

@@ -47,6 +47,7 @@ mod report_usage;
 mod resources;
 mod resources_pane;
 mod rules_cli;
+mod s3_redrill;
 mod s3_source;
 mod scenarios;
 mod sigma_rules;

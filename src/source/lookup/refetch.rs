@@ -71,6 +71,9 @@ pub async fn serve(readers: RecordReaders, mut asks: UnboundedReceiver<RecordAsk
 /// The record of the asked event, `None` when LookupEvents has no event
 /// of that id.
 async fn read(readers: &RecordReaders, ask: &RecordAsk) -> Result<Option<String>, String> {
+    if ask.at.is_some() {
+        return Err("the record lies in a file, which the live sources do not read".to_owned());
+    }
     let reader = readers.find(ask)?;
     let mut pause = BACKOFF;
     let mut attempt = 1;
@@ -125,6 +128,7 @@ mod tests {
     fn ask(account: Option<&str>, region: &str) -> RecordAsk {
         RecordAsk {
             event_id: "e".to_owned(),
+            at: None,
             account: account.map(str::to_owned),
             region: region.to_owned(),
         }
