@@ -336,7 +336,7 @@ fn spawn_pollers(
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();
     let trail = &args.poll.trail_paths();
-    super::live::spawn_sources(
+    let spawned = super::live::spawn_sources(
         accounts,
         clock,
         tx,
@@ -377,7 +377,8 @@ fn spawn_pollers(
                 trail_interval: args.poll.trail_interval(),
             })
         },
-    )
+    );
+    spawned.map(|s| s.tasks)
 }
 
 /// Feeds the engine the events known to be in order (up to the sources'

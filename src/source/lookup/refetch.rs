@@ -1,8 +1,9 @@
 //! The dashboard's asks for records it no longer holds ([`RecordAsk`]):
 //! each is read from LookupEvents by the event's id, in the account and
 //! region that logged it, and answered through the dashboard's channel.
-//! The dashboard bounds the asks (one per id, a few at once); each is
-//! tried a few times when throttled, and always answered.
+//! The dashboard bounds the asks (one per id, a few at once); each waits
+//! on the region's pacer, as the poller's requests do, is tried a few
+//! times when throttled, and is always answered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::outbox::Outbox;
+use super::Pacer;
 use crate::aws::CloudTrailReader;
 use crate::feed::{RecordAnswer, RecordAsk, SourceId, SourceMsg};
 
@@ -25,29 +27,32 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// An error message is cut to this many characters for the note.
 const MAX_MESSAGE: usize = 300;
 
-/// LookupEvents for each account × region read.
-pub struct RecordReaders(Vec<(SourceId, CloudTrailReader)>);
+/// LookupEvents for each account × region read, with the pacer its
+/// poller waits on (LookupEvents' rate is the region's, for every caller).
+pub struct RecordReaders(Vec<(SourceId, CloudTrailReader, Arc<Pacer>)>);
 
 impl RecordReaders {
-    pub fn new(readers: Vec<(SourceId, CloudTrailReader)>) -> Self {
+    pub fn new(readers: Vec<(SourceId, CloudTrailReader, Arc<Pacer>)>) -> Self {
         Self(readers)
     }
 
     /// The reader of the ask's account and region; without an account,
     /// the only one reading the region.
-    fn find(&self, ask: &RecordAsk) -> Result<&CloudTrailReader, String> {
-        let mut in_region = self.0.iter().filter(|(s, _)| s.region == ask.region);
+    fn find(&self, ask: &RecordAsk) -> Result<(&CloudTrailReader, &Pacer), String> {
+        let mut in_region = self.0.iter().filter(|(s, _, _)| s.region == ask.region);
         let found = match &ask.account {
-            Some(account) => in_region.find(|(s, _)| s.account == *account),
+            Some(account) => in_region.find(|(s, _, _)| s.account == *account),
             None => in_region.next().filter(|_| in_region.next().is_none()),
         };
-        found.map(|(_, reader)| reader).ok_or_else(|| {
-            format!(
-                "kmstop reads no such account in {} (the event's account: {})",
-                ask.region,
-                ask.account.as_deref().unwrap_or("not named")
-            )
-        })
+        found
+            .map(|(_, reader, pacer)| (reader, pacer.as_ref()))
+            .ok_or_else(|| {
+                format!(
+                    "kmstop reads no such account in {} (the event's account: {})",
+                    ask.region,
+                    ask.account.as_deref().unwrap_or("not named")
+                )
+            })
     }
 }
 
@@ -74,10 +79,11 @@ async fn read(readers: &RecordReaders, ask: &RecordAsk) -> Result<Option<String>
     if ask.at.is_some() {
         return Err("the record lies in a file, which the live sources do not read".to_owned());
     }
-    let reader = readers.find(ask)?;
+    let (reader, pacer) = readers.find(ask)?;
     let mut pause = BACKOFF;
     let mut attempt = 1;
     let found = loop {
+        pacer.acquire().await;
         match tokio::time::timeout(DEADLINE, reader.lookup_event(&ask.event_id)).await {
             Err(_) => return Err(format!("no answer within {} s", DEADLINE.as_secs())),
             Ok(Ok(found)) => break found,
@@ -119,7 +125,8 @@ mod tests {
                         account: (*account).to_owned(),
                         region: (*region).to_owned(),
                     };
-                    (source, CloudTrailReader::new(&config, region))
+                    let reader = CloudTrailReader::new(&config, region);
+                    (source, reader, Pacer::lookup_events())
                 })
                 .collect(),
         )
@@ -141,7 +148,7 @@ mod tests {
             ("222222222222", "us-east-1"),
             ("111111111111", "eu-west-1"),
         ]);
-        let found = |a: &RecordAsk| two.find(a).map(std::ptr::from_ref).ok();
+        let found = |a: &RecordAsk| two.find(a).map(|(r, _)| std::ptr::from_ref(r)).ok();
         let at = |i: usize| Some(std::ptr::from_ref(&two.0[i].1));
         assert_eq!(found(&ask(Some("222222222222"), "us-east-1")), at(1));
         assert_eq!(found(&ask(Some("111111111111"), "eu-west-1")), at(2));
