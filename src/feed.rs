@@ -271,21 +271,76 @@ pub struct LiveTailStatus {
     pub events: u64,
 }
 
-/// Where an event's record lies in a local log file: the dashboard drops
-/// the record's text and reads it again when asked (the JSON drill-down,
-/// an export), so holding every event costs its fields, not its record.
-/// `start` and `len` are byte offsets into the file's text as read
-/// (inflated, BOM stripped, bytes that are not UTF-8 read as U+FFFD).
+/// Where an event's record lies in a log file: the dashboard drops the
+/// record's text (or, from S3, keeps only the newest arrivals') and reads
+/// it again when asked (the JSON drill-down, an export), so holding every
+/// event costs its fields, not its record. `start` and `len` are byte
+/// offsets into the file's text as read (inflated, BOM stripped, bytes
+/// that are not UTF-8 read as U+FFFD).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordAt {
-    pub file: std::sync::Arc<std::path::Path>,
+    /// Shared by every event of the file.
+    pub file: std::sync::Arc<RecordFile>,
     pub start: u32,
     pub len: u32,
 }
 
-/// Reads a record again from where it lies; the error says why not. Given
+impl RecordAt {
+    /// The record lies in S3 (not in a local file).
+    pub fn in_s3(&self) -> bool {
+        matches!(self.file.as_ref(), RecordFile::Object { .. })
+    }
+}
+
+/// A log file whose records can be read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFile {
+    Local(std::path::PathBuf),
+    /// A trail's object in S3, read again with `GetObject`.
+    Object {
+        bucket: String,
+        key: String,
+    },
+}
+
+impl std::fmt::Display for RecordFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(path) => write!(f, "{}", path.display()),
+            Self::Object { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Reads a record again from a local file; the error says why not. Given
 /// to the dashboard by whoever reads files, so the app itself reads none.
+/// (A record in S3 is asked for like a live one: [`RecordAsk`].)
 pub type RecordReader = fn(&RecordAt) -> Result<String, String>;
+
+/// An event the dashboard no longer holds the record of, asked for again
+/// from where it lies (an S3 object), or else from CloudTrail's event
+/// history (`LookupEvents` by its id) in the account and region that
+/// logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAsk {
+    pub event_id: String,
+    /// Where it lies, when in an S3 object: read there, not from
+    /// CloudTrail.
+    pub at: Option<RecordAt>,
+    /// The event's `recipientAccountId` (`None`: the only account read in
+    /// the region).
+    pub account: Option<String>,
+    pub region: String,
+}
+
+/// What came of a [`RecordAsk`]: the record as CloudTrail holds it
+/// (`None`: it holds no event of that id), or why it could not be had.
+/// Not yet checked to be the event asked about: the dashboard does that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAnswer {
+    pub event_id: String,
+    pub record: Result<Option<String>, String>,
+}
 
 /// How the dashboard's Athena queries are going (`--source athena://…`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -375,6 +430,8 @@ pub enum SourceMsg {
     FileProblem(String),
     /// Log files: all are read; what the reading saw.
     FilesDone(ScanStats),
+    /// Live: an event's record read again for the dashboard's drill-down.
+    Record(RecordAnswer),
 }
 
 #[cfg(test)]

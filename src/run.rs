@@ -8,7 +8,7 @@ mod demo;
 mod doctor;
 mod install;
 mod keys;
-mod live;
+pub mod live;
 mod rules;
 mod s3;
 mod sim;

@@ -464,6 +464,9 @@ impl Data {
             SourceMsg::LiveTail(tail) => {
                 self.live_tails.insert(tail.source.clone(), tail);
             }
+            // The JSON view's, answered by `App::apply`: nothing of the
+            // data changes.
+            SourceMsg::Record(_) => return,
             SourceMsg::Status(status) => {
                 self.sources.insert(status.source.clone(), status);
                 // A higher watermark may free held events.

@@ -38,8 +38,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The event's original record: held, or read again from its file
-    /// with `reader` and checked to be the same event (same id and time).
+    /// The event's original record: held, or read again from its local
+    /// file with `reader` and checked to be the same event (same id and
+    /// time).
     ///
     /// # Errors
     /// Why the record cannot be shown: not held and nowhere to read it
@@ -48,15 +49,17 @@ impl Entry {
         if let Some(raw) = self.event.record() {
             return Ok(raw.into_owned());
         }
-        let v = self.event.view();
-        let (Some(at), Some(read)) = (&self.at, reader) else {
+        // A record in S3 is asked for, not read here (see `refetch`).
+        let local = self.at.as_ref().filter(|at| !at.in_s3());
+        let (Some(at), Some(read)) = (local, reader) else {
             return Err("raw record no longer in memory".to_owned());
         };
-        let file = at.file.display();
+        let file = &at.file;
         let text = read(at).map_err(|e| format!("{file}: {e}"))?;
-        match crate::event::parse_record(&text) {
-            Ok(Parsed::Kms(e)) if e.event_id == v.event_id && e.time == v.time => Ok(text),
-            _ => Err(format!("{file} changed since it was read")),
+        if is_record_of(&text, &self.event) {
+            Ok(text)
+        } else {
+            Err(format!("{file} changed since it was read"))
         }
     }
 
@@ -66,6 +69,17 @@ impl Entry {
             seq: self.seq,
         }
     }
+}
+
+/// Whether `text`, read again from wherever it lies, is the record of
+/// `event`: a KMS record with the same id and time (what lies there may
+/// have changed since, or be another event altogether).
+pub fn is_record_of(text: &str, event: &PackedEvent) -> bool {
+    let v = event.view();
+    matches!(
+        crate::event::parse_record(text),
+        Ok(Parsed::Kms(e)) if e.event_id == v.event_id && e.time == v.time
+    )
 }
 
 #[derive(Debug)]

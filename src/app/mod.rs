@@ -15,6 +15,7 @@ mod mouse;
 mod overlay;
 pub mod query;
 mod ranks;
+pub mod refetch;
 pub mod resources;
 mod rows;
 mod selection;
@@ -332,6 +333,8 @@ pub struct JsonView {
     pub lines: Vec<String>,
     pub scroll: usize,
     pub hscroll: usize,
+    /// The event shown: a record that arrives later replaces its view.
+    pub event: Option<log::EventKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -392,6 +395,8 @@ pub struct App {
     /// `--quota` and `--price`: what the Quota & cost pane uses instead
     /// of the documented quotas and prices.
     pub usage: crate::aggregate::usage::UsageSettings,
+    /// Live: records asked for again from CloudTrail, and those kept.
+    pub refetch: refetch::Refetch,
     pub quit: bool,
 }
 
@@ -438,6 +443,7 @@ impl App {
             snapshot: Snapshot::default(),
             hits: Vec::new(),
             usage: crate::aggregate::usage::UsageSettings::default(),
+            refetch: refetch::Refetch::default(),
             quit: false,
         }
     }

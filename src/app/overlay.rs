@@ -7,7 +7,8 @@ use regex::RegexBuilder;
 
 use super::log::EventKey;
 use super::update::{PAGE, WHEEL, status, warn};
-use super::{Action, App, Filter, JsonView, Overlay, Prompt, PromptKind};
+use super::{Action, App, Filter, JsonView, Mode, Overlay, Prompt, PromptKind};
+use crate::feed::RecordAt;
 use crate::text::escape_control;
 
 /// A regex bigger than this compiled is refused (a filter is typed by a
@@ -15,24 +16,50 @@ use crate::text::escape_control;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The full JSON of an event: its original record, held or read again
-/// from its file, else the parsed fields (with a note saying why). Every
-/// line is escaped.
+/// from its file, else the parsed fields (with a note saying why). A live
+/// event's record is asked for again from CloudTrail meanwhile, a trail
+/// object's from S3 (see [`super::refetch`]). Every line is escaped.
 pub(super) fn open_json(app: &mut App, key: EventKey) {
     let Some(entry) = app.data.log.get(key) else {
         warn(app, "that event is no longer in memory");
         return;
     };
+    let found = match app.record_of(entry) {
+        Ok(raw) => Ok(raw),
+        // Live events lie nowhere kmstop can read but CloudTrail itself;
+        // a trail's object is read again by the loop's sources.
+        Err(_)
+            if (app.mode == Mode::Live && entry.at.is_none())
+                || entry.at.as_ref().is_some_and(RecordAt::in_s3) =>
+        {
+            match app.refetch.ask(key, entry) {
+                Ok(reading) => Err(reading.to_owned()),
+                Err(why) => Err(format!("{why}: showing the parsed fields")),
+            }
+        }
+        Err(why) => Err(format!("{why}: showing the parsed fields")),
+    };
+    show_json(app, key, found);
+}
+
+/// Opens the JSON view of the event at `key`: its record, or its parsed
+/// fields under a note saying why.
+pub(super) fn show_json(app: &mut App, key: EventKey, found: Result<String, String>) {
+    let Some(entry) = app.data.log.get(key) else {
+        warn(app, "that event is no longer in memory");
+        return;
+    };
     let v = entry.event.view();
-    let (text, note) = match entry.record(app.data.record_reader) {
+    let (text, note) = match found {
         Ok(raw) => (
             serde_json::from_str::<serde_json::Value>(&raw)
                 .and_then(|val| serde_json::to_string_pretty(&val))
                 .unwrap_or(raw),
             None,
         ),
-        Err(why) => (
+        Err(note) => (
             serde_json::to_string_pretty(&fields_json(&v)).unwrap_or_default(),
-            Some(format!("{why}: showing the parsed fields")),
+            Some(escape_control(&note).into_owned()),
         ),
     };
     let lines = text
@@ -51,6 +78,7 @@ pub(super) fn open_json(app: &mut App, key: EventKey) {
         lines,
         scroll: 0,
         hscroll: 0,
+        event: Some(key),
     }));
 }
 

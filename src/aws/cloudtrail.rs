@@ -1,4 +1,5 @@
-//! CloudTrail reads: `LookupEvents` for KMS events, and the trail calls
+//! CloudTrail reads: `LookupEvents` for KMS events (and for one event by
+//! its id, the dashboard's drill-down), and the trail calls
 //! `doctor` uses to see whether trails drop KMS events.
 
 use aws_config::SdkConfig;
@@ -119,6 +120,46 @@ impl CloudTrailReader {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
         })
+    }
+
+    /// The event with this id, as LookupEvents has it (`None`: it has no
+    /// such event: never, or more than 90 days ago). A few pages at most:
+    /// an id names one event, but an answer may come empty with a token.
+    pub async fn lookup_event(&self, event_id: &str) -> Result<Option<LookedUp>, AwsError> {
+        const PAGES: usize = 3;
+        let attribute = LookupAttribute::builder()
+            .attribute_key(LookupAttributeKey::EventId)
+            .attribute_value(event_id)
+            .build()
+            .map_err(|e| AwsError::new(ErrorKind::Other, e.to_string()))?;
+        let mut token = None;
+        for _ in 0..PAGES {
+            let out = self
+                .client
+                .lookup_events()
+                .lookup_attributes(attribute.clone())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(&e))?;
+            let events = out.events();
+            let named = events.iter().find(|e| e.event_id() == Some(event_id));
+            if let Some(e) = named.or(events.first()) {
+                return Ok(Some(LookedUp {
+                    event_id: e.event_id().unwrap_or_default().to_string(),
+                    event_time: e.event_time().and_then(from_smithy),
+                    record: e.cloud_trail_event().map(str::to_string),
+                }));
+            }
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// The trails visible from this region (shadow trails of other regions

@@ -159,7 +159,8 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
     );
     let opts = DashboardOptions {
         source: if live {
-            Source::Live
+            // The asks for records are wired once the sources run.
+            Source::Live { records: None }
         } else {
             Source::Files {
                 paths: args.sources.clone(),
@@ -289,6 +290,13 @@ pub(super) fn live_dashboard(
     };
     let channel = crate::tui::channel();
     let session = super::live::start_live(runtime, &accounts, settings, clock, channel.0.clone());
+    let records = session.serve_records(&accounts, channel.0.clone());
+    let opts = DashboardOptions {
+        source: Source::Live {
+            records: Some(records),
+        },
+        ..opts
+    };
     let result = run_dashboard(opts, channel, clock.as_ref());
     drop(session);
     match result {

@@ -72,7 +72,7 @@ pub fn run(args: &DemoArgs, system: &Arc<dyn Clock>) -> ExitCode {
         args.speed
     );
     let opts = DashboardOptions {
-        source: Source::Live,
+        source: Source::Live { records: None },
         demo: true,
         theme: look.theme,
         keymap: look.keymap,

@@ -92,6 +92,7 @@ pub struct LiveSettings {
 pub struct LiveSession {
     runtime: Option<tokio::runtime::Runtime>,
     stop: tokio::sync::watch::Sender<bool>,
+    pacers: Vec<(SourceId, std::sync::Arc<crate::source::lookup::Pacer>)>,
 }
 
 impl Drop for LiveSession {
@@ -101,6 +102,38 @@ impl Drop for LiveSession {
             // Pollers save their checkpoints on stop; give them a moment.
             rt.shutdown_timeout(std::time::Duration::from_secs(2));
         }
+    }
+}
+
+impl LiveSession {
+    /// Starts answering the dashboard's asks for records it no longer
+    /// holds, with LookupEvents in each account × region read; the
+    /// answers go into `out`. Returns where to send the asks.
+    pub fn serve_records<M: From<crate::feed::SourceMsg> + Send + 'static>(
+        &self,
+        accounts: &[Account],
+        out: std::sync::mpsc::SyncSender<M>,
+    ) -> tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk> {
+        use crate::source::lookup::refetch::{RecordReaders, serve};
+
+        let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
+        let readers = accounts
+            .iter()
+            .flat_map(|account| {
+                account.sources().filter_map(|source| {
+                    let reader =
+                        crate::aws::CloudTrailReader::new(&account.config.config, &source.region);
+                    // Paced with the source's poller: one budget a region.
+                    let (_, pacer) = self.pacers.iter().find(|(s, _)| *s == source)?;
+                    Some((source, reader, std::sync::Arc::clone(pacer)))
+                })
+            })
+            .collect();
+        if let Some(rt) = &self.runtime {
+            let outbox = crate::source::outbox::Outbox::blocking(out);
+            rt.spawn(serve(RecordReaders::new(readers), asked, outbox));
+        }
+        asks
     }
 }
 
@@ -126,7 +159,7 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
     // The pollers send straight into the consumer's channel; a full one
     // makes them wait.
     let outbox = Outbox::blocking(out);
-    {
+    let pacers = {
         let _guard = runtime.enter();
         let spawned = spawn_sources(
             accounts,
@@ -149,11 +182,13 @@ pub fn start_live<M: From<crate::feed::SourceMsg> + Send + 'static>(
             },
         );
         // The dashboard's pollers run until the session stops them.
-        let Ok(_tasks) = spawned;
-    }
+        let Ok(spawned) = spawned;
+        spawned.pacers
+    };
     LiveSession {
         runtime: Some(runtime),
         stop: stop_tx,
+        pacers,
     }
 }
 
@@ -164,6 +199,14 @@ pub struct SourcePlan {
     pub inventory: Option<std::time::Duration>,
     /// How often the account's trail is listed for new objects.
     pub trail_interval: std::time::Duration,
+}
+
+/// The sources [`spawn_sources`] started.
+pub struct Spawned {
+    pub tasks: Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>,
+    /// Each account × region's LookupEvents pacer: any other lookup there
+    /// (the dashboard's reads of one event) waits on it too.
+    pub pacers: Vec<(SourceId, std::sync::Arc<crate::source::lookup::Pacer>)>,
 }
 
 /// Spawns, on the current tokio runtime, one LookupEvents poller per
@@ -178,7 +221,7 @@ pub fn spawn_sources<E>(
     stop: &tokio::sync::watch::Receiver<bool>,
     trail: &crate::source::trail_find::TrailPaths,
     mut plan: impl FnMut(&Account, &SourceId) -> Result<SourcePlan, E>,
-) -> Result<Vec<tokio::task::JoinHandle<crate::source::lookup::Ended>>, E> {
+) -> Result<Spawned, E> {
     use std::sync::Arc;
 
     use crate::aws::{CloudTrailReader, KmsReader};
@@ -186,6 +229,7 @@ pub fn spawn_sources<E>(
     use crate::source::lookup::{Pacer, Poller, SharedDelivered};
 
     let mut tasks = Vec::new();
+    let mut pacers = Vec::new();
     for account in accounts {
         let mut regions = Vec::new();
         let mut follow_from = None;
@@ -215,11 +259,13 @@ pub fn spawn_sources<E>(
                 settings.own_identity.clone(),
                 settings.include_own_calls,
             ));
+            let pacer = Pacer::lookup_events();
+            pacers.push((source.clone(), Arc::clone(&pacer)));
             let poller = Poller::new(
                 CloudTrailReader::new(&account.config.config, &source.region),
                 source.clone(),
                 settings,
-                Pacer::lookup_events(),
+                pacer,
                 Arc::clone(clock),
                 tx.clone(),
             );
@@ -243,7 +289,7 @@ pub fn spawn_sources<E>(
             spawn_followers(account, regions, start, trail, clock, tx, stop);
         }
     }
-    Ok(tasks)
+    Ok(Spawned { tasks, pacers })
 }
 
 /// Where an account's trail followers start, from its pollers' settings.

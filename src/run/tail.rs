@@ -193,8 +193,10 @@ impl Printer<'_> {
                     eprintln!("kmstop: warning: {}", escape_control(&e.to_string()));
                 }
             }
-            // `tail` reads no log files, nor Athena.
+            // `tail` reads no log files, nor Athena, and asks for no
+            // record again.
             SourceMsg::Identity(_)
+            | SourceMsg::Record(_)
             | SourceMsg::Counted(_)
             | SourceMsg::Athena(_)
             | SourceMsg::Queried(_)
@@ -334,7 +336,7 @@ fn spawn_pollers(
 ) -> Result<Vec<tokio::task::JoinHandle<Ended>>, ExitCode> {
     let state = state_dir();
     let trail = &args.poll.trail_paths();
-    super::live::spawn_sources(
+    let spawned = super::live::spawn_sources(
         accounts,
         clock,
         tx,
@@ -375,7 +377,8 @@ fn spawn_pollers(
                 trail_interval: args.poll.trail_interval(),
             })
         },
-    )
+    );
+    spawned.map(|s| s.tasks)
 }
 
 /// Feeds the engine the events known to be in order (up to the sources'

@@ -2,7 +2,6 @@
 //! (the same [`scan`] as `report`) and sends each file's events as one
 //! owned batch, with progress, into the consumer's bounded channel.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -10,9 +9,10 @@ use std::thread;
 
 use super::files::{Consumer, Input, Listed, Problem, scan};
 use super::trail_fetch::{TrailPlan, start};
+use super::trail_layout::S3Url;
 use crate::event::{KmsEvent, PackedEvent};
 use crate::feed::ScanStats;
-use crate::feed::{RecordAt, SourceMsg};
+use crate::feed::{RecordAt, RecordFile, SourceMsg};
 
 struct Batcher<M> {
     tx: SyncSender<M>,
@@ -20,15 +20,16 @@ struct Batcher<M> {
     done: Arc<AtomicUsize>,
     /// Unknown while a bucket is still being listed.
     total: Option<usize>,
-    /// The local file being read (its records can be read again), and
-    /// where its text lies in memory (address, length).
-    file: Option<Arc<Path>>,
+    /// The file being read, when its records can be read again (a local
+    /// file, an S3 object), and where its text lies in memory (address,
+    /// length).
+    file: Option<Arc<RecordFile>>,
     text: (usize, usize),
 }
 
 impl<M> Batcher<M> {
-    /// Where the event's record lies in the local file being read, when
-    /// it is a slice of the file's text.
+    /// Where the event's record lies in the file being read, when it is a
+    /// slice of the file's text.
     fn record_at(&self, event: &KmsEvent<'_>) -> Option<RecordAt> {
         let file = self.file.as_ref()?;
         let raw = event.raw.as_deref()?;
@@ -46,10 +47,15 @@ impl<M> Batcher<M> {
 
 impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
     fn consume(&mut self, mut event: KmsEvent<'_>) {
-        // A record that can be read again is not copied: the dashboard
-        // holds every event of the files, and records are most of it.
+        // A record that can be read again cheaply is not copied: the
+        // dashboard holds every event of the files, and records are most
+        // of it. One in S3 costs an object's GET to read again: the
+        // newest arrivals keep theirs, as the live ones do.
         let at = self.record_at(&event);
-        if at.is_some() {
+        if at
+            .as_ref()
+            .is_some_and(|at| matches!(at.file.as_ref(), RecordFile::Local(_)))
+        {
             event.raw = None;
         }
         self.events.push((PackedEvent::pack(&event), at));
@@ -57,7 +63,14 @@ impl<M: From<SourceMsg> + Send> Consumer for Batcher<M> {
 
     fn begin_file(&mut self, _index: usize, input: &Input) {
         self.file = match input {
-            Input::File { path, .. } => Some(Arc::from(path.as_path())),
+            Input::File { path, .. } => Some(Arc::new(RecordFile::Local(path.clone()))),
+            // Named by `S3Url::object`; a log group's events have no place.
+            Input::Memory { name, .. } => S3Url::object_of(name).map(|(bucket, key)| {
+                Arc::new(RecordFile::Object {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                })
+            }),
             _ => None,
         };
         self.text = (0, 0);

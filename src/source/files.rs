@@ -127,19 +127,35 @@ pub trait Consumer: Send {
 /// file read and decoded as [`scan`] reads it, then the record's bytes).
 ///
 /// # Errors
-/// The file cannot be read any more, or is shorter than when it was read.
+/// The file cannot be read any more, or is shorter than when it was read;
+/// or the record lies in S3 (read it with [`record_in`] once fetched).
 pub fn read_record(at: &crate::feed::RecordAt) -> Result<String, String> {
+    match at.file.as_ref() {
+        crate::feed::RecordFile::Local(path) => {
+            let input = Input::File {
+                path: path.clone(),
+                named: true,
+            };
+            record_in(&input, at)
+        }
+        crate::feed::RecordFile::Object { .. } => {
+            Err("the record lies in S3: it is read from there".to_owned())
+        }
+    }
+}
+
+/// The record at `at` in `input`, decoded as [`scan`] decodes it, so the
+/// offsets mean the same bytes.
+///
+/// # Errors
+/// The input cannot be read, is no log, or is shorter than `at` says.
+pub fn record_in(input: &Input, at: &crate::feed::RecordAt) -> Result<String, String> {
     let mut reader = Reader::default();
-    let input = Input::File {
-        path: at.file.to_path_buf(),
-        named: true,
-    };
-    let bytes = match reader.load(&input, true)? {
+    let bytes = match reader.load(input, true)? {
         Loaded::Bytes(true) => &reader.inflated,
         Loaded::Bytes(false) => &reader.raw,
         Loaded::NotALog => return Err("no longer a log file".to_owned()),
     };
-    // As `parse_file` decodes it, so the offsets mean the same bytes.
     let text = String::from_utf8_lossy(strip_bom(bytes));
     let start = at.start as usize;
     text.get(start..start + at.len as usize)

@@ -9,6 +9,7 @@ pub mod live_tail;
 pub mod log_group;
 pub mod logs_fetch;
 pub mod lookup;
+pub mod object_records;
 pub mod outbox;
 pub mod s3_notice;
 pub mod s3_walk;

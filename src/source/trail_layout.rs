@@ -56,9 +56,17 @@ impl S3Url {
         })
     }
 
-    /// `s3://bucket/key`, for messages and progress.
+    /// `s3://bucket/key`, for messages and progress, and the name the
+    /// dashboard reads a record of the object again by.
     pub fn object(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// The bucket and key of a name [`Self::object`] made (a bucket's
+    /// name has no `/`).
+    pub fn object_of(name: &str) -> Option<(&str, &str)> {
+        let (bucket, key) = name.strip_prefix("s3://")?.split_once('/')?;
+        (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
     }
 }
 

@@ -38,8 +38,11 @@ pub enum Source {
         /// The `s3://` sources, read after `inputs`.
         s3: Option<Box<TrailPlan>>,
     },
-    /// The live sources, through the feed channel.
-    Live,
+    /// The live sources, through the feed channel; the JSON view's asks
+    /// for records the dashboard no longer holds go to `records`.
+    Live {
+        records: Option<tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk>>,
+    },
     /// An Athena table: its queries run elsewhere and send their answers
     /// through the feed channel; drill-downs are asked for on `drills`.
     Athena {
@@ -120,8 +123,16 @@ pub fn run_dashboard(
 ) -> anyhow::Result<ExitCode> {
     let (tx, rx) = channel;
     let mut app = build_app(&opts, clock.now())?;
+    // Where the JSON view's asks for records it no longer holds go.
+    let mut records = None;
     match &opts.source {
         Source::Files { inputs, s3, .. } => {
+            if let Some(plan) = s3 {
+                records = Some(crate::source::object_records::serve(
+                    plan.options.clone(),
+                    tx.clone(),
+                ));
+            }
             app.data.set_loading(Loading {
                 files_total: s3.is_none().then_some(inputs.len()),
                 ..Loading::default()
@@ -134,13 +145,14 @@ pub fn run_dashboard(
             );
         }
         // The live sources and Athena's queries were given a sender already.
-        Source::Live | Source::Athena { .. } => {}
+        Source::Live { records: live } => records.clone_from(live),
+        Source::Athena { .. } => {}
     }
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     let _trimmer = crate::memory::Trimmer::start(TRIM_EVERY);
     input::spawn_reader(tx.clone());
     input::spawn_signals(tx);
-    let live = matches!(opts.source, Source::Live);
+    let live = matches!(opts.source, Source::Live { .. });
     // The loop owns the look; the app state knows nothing of it.
     let mut theme = opts.theme.clone();
     let mut last_draw: Option<DateTime<Utc>> = None;
@@ -197,7 +209,8 @@ pub fn run_dashboard(
         let mut next = Some(first);
         let started = now;
         while let Some(msg) = next {
-            match handle(&mut app, &mut theme, &opts, msg, clock.now()) {
+            let to = records.as_ref();
+            match handle(&mut app, &mut theme, &opts, to, msg, clock.now()) {
                 Handled::Quit => return Ok(ExitCode::SUCCESS),
                 Handled::Changed => dirty = true,
                 Handled::Data => {
@@ -222,7 +235,7 @@ fn build_app(opts: &DashboardOptions, now: DateTime<Utc>) -> anyhow::Result<App>
             DataConfig::files(),
             Mode::Files(paths.iter().map(|p| p.display().to_string()).collect()),
         ),
-        Source::Live => (DataConfig::live(), Mode::Live),
+        Source::Live { .. } => (DataConfig::live(), Mode::Live),
         Source::Athena { status, .. } => (
             DataConfig::athena(status.bucket_secs),
             Mode::Athena(status.table.clone()),
@@ -264,14 +277,21 @@ fn handle(
     app: &mut App,
     theme: &mut Theme,
     opts: &DashboardOptions,
+    records: Option<&tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk>>,
     msg: Msg,
     now: DateTime<Utc>,
 ) -> Handled {
     match msg {
         Msg::Quit => Handled::Quit,
         Msg::Source(update) => {
-            app.data.apply(update, now);
-            Handled::Data
+            // A record the JSON view waits for shows even while paused.
+            let answer = matches!(update, SourceMsg::Record(_));
+            app.apply(update, now);
+            if answer {
+                Handled::Changed
+            } else {
+                Handled::Data
+            }
         }
         Msg::Input(event) => {
             let action = match event {
@@ -319,6 +339,7 @@ fn handle(
                     warning: true,
                 });
             }
+            send_asks(app, records, now);
             if fx == Effect::Export {
                 export::write(app, &opts.export_dir, now);
             }
@@ -330,6 +351,26 @@ fn handle(
                 });
             }
             Handled::Changed
+        }
+    }
+}
+
+/// Sends the JSON view's asks for records to whoever reads them again
+/// (the live sources, or S3); an ask that cannot go is answered at once,
+/// so the view says why.
+pub fn send_asks(
+    app: &mut App,
+    records: Option<&tokio::sync::mpsc::UnboundedSender<crate::feed::RecordAsk>>,
+    now: DateTime<Utc>,
+) {
+    for ask in app.take_record_asks() {
+        let event_id = ask.event_id.clone();
+        if records.is_none_or(|tx| tx.send(ask).is_err()) {
+            let answer = crate::feed::RecordAnswer {
+                event_id,
+                record: Err("the source that reads records again has stopped".to_owned()),
+            };
+            app.apply(SourceMsg::Record(answer), now);
         }
     }
 }

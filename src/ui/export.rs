@@ -271,8 +271,8 @@ fn jsonl(app: &App, events: impl Iterator<Item = EventKey>) -> String {
             continue;
         };
         let v = entry.event.view();
-        let line = entry
-            .record(app.data.record_reader)
+        let line = app
+            .record_of(entry)
             .ok()
             .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok())
             .map_or_else(

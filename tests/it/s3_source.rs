@@ -21,7 +21,7 @@ use support::{json_of, kmstop_report};
 
 const ORG: &str = "o-exampleorg1";
 
-fn s3(endpoint: &str) -> Client {
+pub(super) fn s3(endpoint: &str) -> Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -32,7 +32,7 @@ fn s3(endpoint: &str) -> Client {
     Client::from_conf(conf)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -40,7 +40,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Makes `bucket` and puts `files` (key, bytes) in it.
-fn upload(client: &Client, bucket: &str, files: &[(String, Vec<u8>)]) {
+pub(super) fn upload(client: &Client, bucket: &str, files: &[(String, Vec<u8>)]) {
     runtime().block_on(async {
         client
             .create_bucket()

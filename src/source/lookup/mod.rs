@@ -7,6 +7,7 @@ mod delay;
 mod pacer;
 mod plan;
 mod poller;
+pub mod refetch;
 mod seen;
 mod stats;
 mod sweep;
