@@ -1,22 +1,16 @@
 //! A small seeded hasher for the store's hot maps.
 //!
 //! The standard library's `SipHash` is slow on ARN-sized strings, and the
-//! store hashes five or more per event. This is a folded-multiply hash (the construction foldhash and wyhash use)
-//! keyed per store from `RandomState`, so attacker-chosen strings (user
-//! agents, session names) cannot be precomputed to collide.
+//! store hashes five or more per event. This is foldhash's folded-multiply
+//! hash, keyed per store from `RandomState` (and per process by foldhash),
+//! so attacker-chosen strings (user agents, session names) cannot be
+//! precomputed to collide.
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 
-const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
-
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let full = u128::from(a) * u128::from(b);
-    (full as u64) ^ ((full >> 64) as u64)
-}
-
-/// Builds [`FastHasher`]s sharing one random seed.
+/// Builds [`FastHasher`]s sharing one random seed: a hash computed with
+/// one (an identity's, a folded value's) means the same in every map.
 #[derive(Debug, Clone, Copy)]
 pub struct FastState {
     seed: u64,
@@ -25,7 +19,7 @@ pub struct FastState {
 impl FastState {
     pub fn random() -> Self {
         Self {
-            seed: RandomState::new().hash_one(0x6b6d_7374_6f70_u64) | 1,
+            seed: RandomState::new().hash_one(0x6b6d_7374_6f70_u64),
         }
     }
 }
@@ -36,60 +30,15 @@ impl Default for FastState {
     }
 }
 
+/// foldhash's: 16 bytes a round where this crate's own took 8, most of
+/// the store's time on ARN-long principals and keys.
+pub type FastHasher = foldhash::fast::FoldHasher<'static>;
+
 impl BuildHasher for FastState {
     type Hasher = FastHasher;
+    #[inline]
     fn build_hasher(&self) -> FastHasher {
-        FastHasher { acc: self.seed }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct FastHasher {
-    acc: u64,
-}
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.acc = fold(self.acc ^ u64::from_le_bytes(w), MUL);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.acc = fold(self.acc ^ u64::from_le_bytes(w), MUL ^ rest.len() as u64);
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.acc = fold(self.acc ^ i, MUL);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // One more round so the last word's bits reach the low bits that
-        // hashbrown uses for its bucket index.
-        fold(self.acc, MUL.rotate_left(17))
+        FastHasher::with_seed(self.seed, foldhash::SharedSeed::global_random())
     }
 }
 
