@@ -204,6 +204,12 @@ impl Who {
         Self { selectors }
     }
 
+    /// The selectors, in the order given.
+    #[must_use]
+    pub fn selectors(&self) -> &[Selector] {
+        &self.selectors
+    }
+
     /// True when no selector narrows the calls.
     #[must_use]
     pub fn is_everyone(&self) -> bool {

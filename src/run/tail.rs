@@ -196,6 +196,7 @@ impl Printer<'_> {
             // `tail` reads no log files, nor Athena.
             SourceMsg::Identity(_)
             | SourceMsg::Counted(_)
+            | SourceMsg::LeftOut(_)
             | SourceMsg::Athena(_)
             | SourceMsg::Queried(_)
             | SourceMsg::Alerts(_)

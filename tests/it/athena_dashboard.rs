@@ -150,6 +150,7 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         plausible: Plausible::at(until),
         accounts: Vec::new(),
         regions: Vec::new(),
+        who: kmstop::who::Who::default(),
     };
     let place = QueryPlace {
         workgroup: "primary".into(),
