@@ -120,8 +120,8 @@ impl DashboardQuery {
     /// × principal × key × outcome × region, with its count; a denied
     /// call's source IP too (the Denied pane's addresses: denied calls are
     /// few, so this adds few rows, where every call's address would
-    /// multiply them). The events `--who` does not select are one row,
-    /// every column but `selected` and `n` null.
+    /// multiply them). With `--who`, the events it does not select are
+    /// one row, every column but `selected` and `n` null.
     #[must_use]
     pub fn counts_sql(&self) -> String {
         let width = self.bucket_seconds();
@@ -140,7 +140,17 @@ impl DashboardQuery {
                 "denied_ip",
             ),
         ]
-        .map(|(value, name)| format!("CASE WHEN selected THEN {value} END AS {name}"));
+        .map(|(value, name)| {
+            if self.who.is_everyone() {
+                if value == name {
+                    value
+                } else {
+                    format!("{value} AS {name}")
+                }
+            } else {
+                format!("CASE WHEN selected THEN {value} END AS {name}")
+            }
+        });
         format!(
             "{events}
 SELECT {columns},

@@ -397,7 +397,12 @@ pub fn report_sql(q: &ReportQuery) -> String {
         all
     });
     // A counted rule's rows (tag > 0) stay counts, whoever is listed.
-    let details = detail_columns(context, "tag = 0 AND (whole OR listed)");
+    let shown = if listed == "false" {
+        "whole"
+    } else {
+        "tag = 0 AND (whole OR listed)"
+    };
+    let details = detail_columns(context, shown);
     let counted_columns: String = counted_columns(&counted_rules(&q.rules, &q.inventory))
         .iter()
         .fold(String::new(), |mut all, c| {
