@@ -12,7 +12,19 @@ use crate::support;
 use std::io::Write as _;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+use kmstop::app::{Action, App, Data, DataConfig, Mode, Pane, update};
+use kmstop::athena::TableAddress;
+use kmstop::athena::dashboard::DashboardQuery;
+use kmstop::aws::athena::QueryPlace;
+use kmstop::feed::SourceMsg;
+use kmstop::run::athena_dashboard::AthenaFeed;
+use kmstop::source::outbox::Outbox;
+use kmstop::store::Dim;
+use kmstop::who::{Selector, Who};
 use serde_json::{Value, json};
+
+use crate::athena_dashboard::{client, collect, render, same_alerts};
 
 use support::athena::{AthenaDuck, AthenaOptions, Layout};
 use support::{json_of, kmstop_offline, kmstop_report};
@@ -297,5 +309,170 @@ fn every_selector_selects_through_athena_what_it_selects_in_the_files() {
     assert_eq!(started.len(), CASES.len());
     for e in started {
         assert!(e.get("failed").is_none(), "{e}");
+    }
+}
+
+/// The dashboard on Athena with `--who`: the aggregate, the alerts and a
+/// drill-down count only the selection, as the report over the files
+/// does, and the header's "other left out" is the report's
+/// `other_events`.
+#[test]
+fn the_dashboard_on_athena_counts_only_the_selection() {
+    let dir = tempfile::tempdir().expect("trail dir");
+    write_trail(dir.path());
+    let folder = dir.path().to_str().expect("utf-8 path");
+    let (since, until) = ("2025-05-20T09:59:00Z", "2025-05-20T10:01:00Z");
+    let home = tempfile::tempdir().expect("home");
+    let local = json_of(&kmstop_report(
+        home.path(),
+        &[
+            "--source", folder, "--format", "json", "--since", since, "--until", until, "--who",
+            LEAKED,
+        ],
+    ));
+    assert_eq!(local["events"], 4, "{local}");
+    let at = |t: &str| {
+        DateTime::parse_from_rfc3339(t).map_or_else(|e| panic!("{e}"), |t| t.with_timezone(&Utc))
+    };
+    let (since, until) = (at(since), at(until));
+    let who = Who::new(vec![Selector::parse(LEAKED).expect("a selector")]);
+
+    let athena = AthenaDuck::start(
+        &[("security.acct", dir.path(), Layout::Account)],
+        &AthenaOptions::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let table: TableAddress = "athena://security/acct".parse().expect("address");
+    let (feed, mut rx) = athena_feed(&runtime, &athena, &table, (since, until), &who);
+    let status = feed.status();
+    let mut config = DataConfig::athena(status.bucket_secs);
+    config.store.who = who;
+    let data = Data::new(&config, kmstop::alert::builtin::rules()).expect("data");
+    let mut app = App::new(data, Mode::Athena(table.to_string()), until);
+    app.data.athena = Some(status);
+    let both = async {
+        tokio::join!(feed.counts(), feed.alerts());
+    };
+    for msg in collect(&runtime, &mut rx, both) {
+        app.data.apply(msg, until);
+    }
+    let done = app.data.athena.clone().expect("a status");
+    assert!(done.counts_done, "{done:?}\n{}", athena.stderr());
+    assert_eq!(done.alerts_failed, None, "{}", athena.stderr());
+
+    let store = &app.data.store;
+    assert_eq!(app.data.events_seen, 4);
+    assert_eq!(
+        store.refused().not_selected,
+        local["who"]["other_events"].as_u64().expect("other events")
+    );
+    let principals: Vec<(String, u64)> = local["principals"]
+        .as_array()
+        .expect("principals")
+        .iter()
+        .map(|p| {
+            (
+                p["principal"].as_str().expect("name").to_owned(),
+                p["events"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(store.cardinality(Dim::Principal), principals.len());
+    for (name, events) in &principals {
+        let id = store
+            .id(Dim::Principal, name)
+            .unwrap_or_else(|| panic!("{name} counted"));
+        assert_eq!(
+            store
+                .entity(Dim::Principal, id)
+                .expect("facts")
+                .totals
+                .calls,
+            *events,
+            "{name}"
+        );
+    }
+    app.refresh();
+    let screen = render(&app);
+    let other = local["who"]["other_events"].as_u64().expect("n");
+    assert!(
+        screen.contains(&format!("({other} other left out)")),
+        "{screen}"
+    );
+    same_alerts(&mut app, &local);
+
+    drill_into_the_leaked_keys_user(&mut app, &runtime, &mut rx, &feed, (since, until));
+}
+
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+/// The dashboard's queries over the stand-in's table, for `who`.
+fn athena_feed(
+    runtime: &tokio::runtime::Runtime,
+    athena: &AthenaDuck,
+    table: &TableAddress,
+    (since, until): Window,
+    who: &Who,
+) -> (AthenaFeed, tokio::sync::mpsc::Receiver<SourceMsg>) {
+    let query = DashboardQuery {
+        table: table.clone(),
+        since,
+        until,
+        plausible: kmstop::event::Plausible::at(until),
+        accounts: Vec::new(),
+        regions: Vec::new(),
+        who: who.clone(),
+    };
+    let place = QueryPlace {
+        workgroup: "primary".into(),
+        catalog: table.catalog.clone(),
+        database: table.database.clone(),
+        output: None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+    let feed = AthenaFeed::new(
+        client(runtime, &athena.endpoint),
+        place,
+        query,
+        kmstop::alert::builtin::rules(),
+        None,
+        Outbox::from(tx),
+    );
+    (feed, rx)
+}
+
+/// A drill-down into the leaked key's user brings only its selected
+/// calls: not the one signed with a look-alike key id.
+fn drill_into_the_leaked_keys_user(
+    app: &mut App,
+    runtime: &tokio::runtime::Runtime,
+    rx: &mut tokio::sync::mpsc::Receiver<SourceMsg>,
+    feed: &AthenaFeed,
+    (since, until): Window,
+) {
+    update(app, Action::Back, until);
+    update(app, Action::Focus(Pane::Principals), until);
+    app.refresh();
+    let chosen = app.snapshot.principals[0].name.to_string();
+    assert!(chosen.ends_with("user/ci-deployer"), "{chosen}");
+    update(app, Action::Enter, until);
+    let target = app.athena_drill().expect("a query for the drill-down");
+    for msg in collect(runtime, rx, feed.drill(&target)) {
+        app.data.apply(msg, until);
+    }
+    let queried = &app.data.queried[&format!("principal:{chosen}")];
+    assert_eq!(queried.failed, None);
+    assert_eq!(queried.total, Some(4));
+    for entry in app.data.log.newest_first(since, until) {
+        let akid = entry
+            .event
+            .view()
+            .access_key_id
+            .map(|k| k.to_ascii_uppercase());
+        assert_eq!(akid.as_deref(), Some(LEAKED));
     }
 }
