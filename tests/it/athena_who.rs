@@ -476,3 +476,57 @@ fn drill_into_the_leaked_keys_user(
         assert_eq!(akid.as_deref(), Some(LEAKED));
     }
 }
+
+/// Past the 10 000 calls a report lists, Athena lists the same earliest
+/// ones (ties in time broken by event id, as the local list breaks them)
+/// and counts the rest; the alerts stay the local ones (listed calls
+/// reach the rules only where a rule asked for them).
+#[test]
+fn a_long_selection_lists_the_same_earliest_calls_and_counts_the_rest() {
+    let dir = tempfile::tempdir().expect("trail dir");
+    let day = dir.path().join("CloudTrail/us-east-1/2025/05/20");
+    std::fs::create_dir_all(&day).expect("trail folders");
+    let listed = kmstop::report::who::MAX_CALLS;
+    let records: Vec<Value> = (0..listed + 50)
+        .map(|n| {
+            let mut record = call(n, &user("ci-deployer", &json!(LEAKED)), "198.51.100.7");
+            // Thirty calls a second, their ids in no order of time: the
+            // 10 000th falls inside a second, among others of its time.
+            let second = n / 30;
+            record["eventTime"] = json!(format!(
+                "2025-05-20T10:{:02}:{:02}Z",
+                second / 60,
+                second % 60
+            ));
+            let scrambled = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            record["eventID"] = json!(format!("{scrambled:016x}"));
+            record
+        })
+        .collect();
+    let file = day.join(format!(
+        "{ACCOUNT}_CloudTrail_us-east-1_20250520T1000Z_long.json.gz"
+    ));
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&file).expect("log file"),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(json!({ "Records": records }).to_string().as_bytes())
+        .expect("written");
+    gz.finish().expect("closed");
+    let athena = AthenaDuck::start(
+        &[("security.acct", dir.path(), Layout::Account)],
+        &AthenaOptions::default(),
+    );
+    let selectors = [format!("akid:{LEAKED}")];
+    let selectors: Vec<&str> = selectors.iter().map(String::as_str).collect();
+    let local = report(dir.path().to_str().expect("utf-8"), "", &selectors);
+    let pushed = report("athena://security/acct", &athena.endpoint, &selectors);
+    assert_eq!(local["who"]["calls"].as_array().map(Vec::len), Some(listed));
+    assert_eq!(local["who"]["calls_not_listed"], 50);
+    assert!(
+        comparable(pushed.clone()) == comparable(local.clone()),
+        "athena {}\nfiles  {}",
+        comparable(pushed)["who"]["calls"][listed - 1],
+        comparable(local)["who"]["calls"][listed - 1]
+    );
+}
