@@ -530,3 +530,60 @@ fn a_long_selection_lists_the_same_earliest_calls_and_counts_the_rest() {
         comparable(local)["who"]["calls"][listed - 1]
     );
 }
+
+/// On the generated corpus (the organization layout, hostile strings,
+/// hostnames and `AWS Internal` where addresses belong): networks of
+/// both families, and a key id, a session and a principal's bare name
+/// taken from its calls.
+#[test]
+fn selectors_on_a_generated_organization_trail_agree() {
+    let dir = tempfile::tempdir().expect("corpus dir");
+    kmstop::synth::write_corpus(dir.path(), &kmstop::synth::CorpusSpec::small(31))
+        .expect("corpus written");
+    let logs = dir.path().join("AWSLogs");
+    let folder = logs.to_str().expect("utf-8 path");
+    let athena = AthenaDuck::start(
+        &[("security.org", &logs, Layout::Org)],
+        &AthenaOptions::default(),
+    );
+    let networks = report(folder, "", &["ip:10.0.0.0/8", "ip:::/0"]);
+    let calls = networks["who"]["calls"].as_array().expect("calls");
+    let text = |field: &str| {
+        calls
+            .iter()
+            .find_map(|c| c[field].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("a call with its {field}"))
+    };
+    let principal = text("principal");
+    let name = principal.rsplit('/').next().expect("a name").to_owned();
+    let cases = [
+        vec!["ip:10.0.0.0/8".to_owned(), "ip:::/0".to_owned()],
+        vec!["ip:0.0.0.0/0".to_owned()],
+        vec![format!(
+            "akid:{}",
+            text("access_key_id").to_ascii_lowercase()
+        )],
+        vec![format!("session:{}", text("session_name"))],
+        vec![format!("principal:{name}")],
+    ];
+    let mut failures = Vec::new();
+    for selectors in &cases {
+        let selectors: Vec<&str> = selectors.iter().map(String::as_str).collect();
+        let local = report(folder, "", &selectors);
+        let pushed = report("athena://security/org", &athena.endpoint, &selectors);
+        if local["events"].as_u64().unwrap_or(0) == 0 {
+            failures.push(format!("{selectors:?} selects nothing: it proves nothing"));
+        }
+        if comparable(pushed.clone()) != comparable(local.clone()) {
+            let (a, l) = (comparable(pushed), comparable(local));
+            let fields: Vec<&String> = l
+                .as_object()
+                .expect("report")
+                .keys()
+                .filter(|k| a[k.as_str()] != l[k.as_str()])
+                .collect();
+            failures.push(format!("{selectors:?}: {fields:?} differ"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
