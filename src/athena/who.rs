@@ -44,9 +44,11 @@ pub fn selector_sql(selector: &Selector) -> String {
             bind(
                 "w_ip",
                 &trimmed("sourceipaddress"),
+                // A CASE, not AND: Trino may evaluate both sides of an AND,
+                // and a long run of digits would overflow the arithmetic.
                 &format!(
-                    "regexp_like(w_ip, '^{}$') AND {} * 16777216 + {} * 65536 + {} * 256 + {} \
-                     BETWEEN {low} AND {high}",
+                    "CASE WHEN regexp_like(w_ip, '^{}$') THEN {} * 16777216 + {} * 65536 \
+                     + {} * 256 + {} BETWEEN {low} AND {high} ELSE false END",
                     ipv4_pattern(),
                     octet(1),
                     octet(2),
@@ -302,6 +304,9 @@ mod tests {
     fn networks_are_ranges_of_numbers_or_fixed_width_hex() {
         let v4 = selector_sql(&Selector::Network("10.1.0.0/16".parse().expect("net")));
         assert!(v4.contains("BETWEEN 167837696 AND 167903231"), "{v4}");
+        // The arithmetic only where the text is an address: it cannot
+        // overflow on a long run of digits.
+        assert!(v4.contains("CASE WHEN regexp_like(w_ip, '^"), "{v4}");
         let v6 = selector_sql(&Selector::Network("2001:db8::/32".parse().expect("net")));
         assert!(
             v6.contains(

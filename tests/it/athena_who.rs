@@ -130,6 +130,7 @@ fn records() -> Vec<Value> {
         (other(), "010.1.2.3"),
         (other(), "fe80::1%eth0"),
         (other(), "'; DROP TABLE t; --"),
+        (other(), "99999999999999999.1.2.3"),
         (other(), "2001:db9::1"),
         (other(), "::"),
         (other(), ""),
