@@ -388,6 +388,9 @@ pub struct QueriedEvents {
 pub enum SourceMsg {
     /// Athena: counts of events (no events): the aggregate's rows.
     Counted(Vec<CountedEvent>),
+    /// Athena: how many distinct events in the window `--who` did not
+    /// select (the aggregate counts them apart).
+    LeftOut(u64),
     /// Athena: how the queries are going.
     Athena(AthenaStatus),
     /// Athena: a drill-down's events (or why there are none).

@@ -87,11 +87,6 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
         Ok(table) => table,
         Err(message) => return usage_error(&message),
     };
-    if athena.is_some() && !args.who.who().is_everyone() {
-        return usage_error(
-            "--who/--access-key cannot be pushed down to Athena yet: read the trail's files with --source s3://BUCKET instead",
-        );
-    }
     let sources = match s3::split_sources(&args.sources) {
         Ok(split) => split,
         Err(message) => return usage_error(&message),

@@ -7,6 +7,10 @@
 //! resource part of its ARN), `ip:203.0.113.7` or `ip:10.0.0.0/8`. A bare
 //! access key id or address is understood without its prefix. Several
 //! selectors select the calls any of them matches.
+//!
+//! `crate::athena::who` renders each test as SQL for a report pushed down
+//! to Athena: a change here is a change there, and `tests/it/athena_who.rs`
+//! holds the two to the same answers.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -202,6 +206,12 @@ impl Who {
     #[must_use]
     pub fn new(selectors: Vec<Selector>) -> Self {
         Self { selectors }
+    }
+
+    /// The selectors, in the order given.
+    #[must_use]
+    pub fn selectors(&self) -> &[Selector] {
+        &self.selectors
     }
 
     /// True when no selector narrows the calls.

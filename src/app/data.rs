@@ -401,6 +401,11 @@ impl Data {
                 self.ingest_counted(&rows);
                 return;
             }
+            SourceMsg::LeftOut(n) => {
+                self.store.note_not_selected(n);
+                self.generation += 1;
+                return;
+            }
             SourceMsg::Athena(status) => self.athena = Some(status),
             SourceMsg::Queried(queried) => {
                 self.add_queried(queried);

@@ -15,6 +15,7 @@ use super::query::{DETAIL_COLUMNS, wanting_rules};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{CallDetail, KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{Interest, tie_of};
+use crate::report::who::CallLog;
 use crate::report::{
     ControlPlaneRow, KeyRow, PrincipalRow, Report, ReportSettings, Skipped, Timeline, earliest,
     latest, sort_rows,
@@ -95,6 +96,11 @@ pub struct Answer {
     /// The rules whose quiet buckets came back as counts, and those counts.
     counted_rules: Vec<CountedRule>,
     counted: Vec<Counted>,
+    /// `--who`'s selectors as written back (`None`: everyone), the calls
+    /// listed, and the distinct events it did not select.
+    who: Option<Vec<String>>,
+    calls: CallLog,
+    other_events: u64,
 }
 
 /// Events of one counted rule's group and bucket, known by their number.
@@ -147,6 +153,9 @@ impl Answer {
             wanting_rules: wanting_rules(&settings.rules, &settings.inventory),
             counted_rules: counted_rules(&settings.rules, &settings.inventory),
             counted: Vec::new(),
+            who: (!settings.who.is_everyone()).then(|| settings.who.labels()),
+            calls: CallLog::default(),
+            other_events: 0,
         })
     }
 
@@ -159,6 +168,7 @@ impl Answer {
             Some("out_of_range") => skipped.out_of_range += n,
             Some("implausible") => skipped.implausible_time += n,
             Some("malformed") => skipped.malformed += n,
+            Some("other") => self.other_events += n,
             Some("counted") => self.add_counted(row, n),
             _ => self.unreadable_rows += 1,
         }
@@ -209,13 +219,22 @@ impl Answer {
         }
     }
 
-    /// Rebuilds the record from its columns and reads it as a log file's.
+    /// Rebuilds the record from its columns and reads it as a log file's:
+    /// a call `--who` lists, an event the rules or the control-plane list
+    /// want, or both.
     fn add_whole(&mut self, row: &Row<'_>) {
         let text = record_of(row).to_string();
         let Ok(Parsed::Kms(event)) = parse_record(&text) else {
             self.unreadable_rows += 1;
             return;
         };
+        if row.get("listed").is_some() {
+            self.calls.add(&event);
+        }
+        // Listed only: the rules see it no more than without `--who`.
+        if row.get("wanted_by").is_none() {
+            return;
+        }
         if event.is_control_plane() {
             self.report
                 .control_plane
@@ -338,6 +357,14 @@ impl Answer {
         let mut report = self.report;
         report.principals = principals;
         report.keys = keys;
+        report.who = self.who.map(|selectors| {
+            let mut who = self.calls.finish(selectors);
+            who.other_events = self.other_events;
+            // Athena lists the earliest; the rest are the selected events
+            // that did not come back.
+            who.calls_not_listed = report.events.saturating_sub(who.calls.len() as u64);
+            who
+        });
         sort_rows(&mut report);
         let (alerts, changes) = replay(
             self.whole,
@@ -411,6 +438,7 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
         ("accountId", "d_uid_account"),
         ("principalId", "d_uid_principalid"),
         ("invokedBy", "d_uid_invokedby"),
+        ("accessKeyId", "d_uid_akid"),
     ] {
         identity.insert(field.to_owned(), text(column));
     }
@@ -470,6 +498,6 @@ pub fn columns() -> Vec<&'static str> {
     let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
     all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
     all.extend(counted_column_names());
-    all.extend(["wanted_by", "n", "first_time", "last_time"]);
+    all.extend(["wanted_by", "listed", "n", "first_time", "last_time"]);
     all
 }

@@ -18,6 +18,9 @@ use crate::event::{Outcome, PackedEvent, Parsed, Plausible, parse_record};
 use crate::inventory::Inventory;
 use crate::report::TimeRange;
 use crate::store::CountedEvent;
+use crate::who::Who;
+
+use super::who::who_sql;
 
 /// At most this many time buckets in the window: the answer's rows stay
 /// bounded whatever the window's length.
@@ -40,6 +43,8 @@ pub struct DashboardQuery {
     pub accounts: Vec<String>,
     /// `region` partition values.
     pub regions: Vec<String>,
+    /// `--who`: only the calls it selects are counted and shown.
+    pub who: Who,
 }
 
 /// Whose events a drill-down asks for.
@@ -82,11 +87,14 @@ impl DashboardQuery {
             regions: self.regions.clone(),
             rules: Vec::new(),
             inventory: Inventory::default(),
+            who: self.who.clone(),
+            list_calls: false,
         }
     }
 
     /// The scan both queries start from: the window's KMS events, each
-    /// once (the report's partitions, time range and duplicate rule).
+    /// once (the report's partitions, time range and duplicate rule), and
+    /// whether `--who` selects each.
     fn events_cte(&self) -> String {
         let mut filter = vec!["eventsource = 'kms.amazonaws.com'".to_owned()];
         filter.extend(partition_filter(&self.report_query()));
@@ -94,13 +102,15 @@ impl DashboardQuery {
         format!(
             "WITH {scan}, events AS (
   SELECT *,
-    {copy} AS copy
+    {copy} AS copy,
+    {selected} AS selected
   FROM scan
   WHERE NULLIF(eventname, '') IS NOT NULL AND t IS NOT NULL
     AND t >= {since} AND t <= {until}
 )",
             scan = scan_cte(&self.table.sql(), &filter),
             copy = copy_number(),
+            selected = who_sql(&self.who).unwrap_or_else(|| "true".to_owned()),
             since = time_literal(earliest),
             until = time_literal(self.until),
         )
@@ -110,21 +120,47 @@ impl DashboardQuery {
     /// × principal × key × outcome × region, with its count; a denied
     /// call's source IP too (the Denied pane's addresses: denied calls are
     /// few, so this adds few rows, where every call's address would
-    /// multiply them).
+    /// multiply them). With `--who`, the events it does not select are
+    /// one row, every column but `selected` and `n` null.
     #[must_use]
     pub fn counts_sql(&self) -> String {
         let width = self.bucket_seconds();
+        let columns = [
+            (
+                format!("CAST(floor(to_unixtime(t) / {width}) AS bigint) * {width}"),
+                "bucket",
+            ),
+            ("eventname".to_owned(), "eventname"),
+            ("principal".to_owned(), "principal"),
+            ("key_arn".to_owned(), "key_arn"),
+            ("outcome".to_owned(), "outcome"),
+            ("NULLIF(awsregion, '')".to_owned(), "region"),
+            (
+                "CASE WHEN outcome = 'denied' THEN NULLIF(sourceipaddress, '') END".to_owned(),
+                "denied_ip",
+            ),
+        ]
+        .map(|(value, name)| {
+            if self.who.is_everyone() {
+                if value == name {
+                    value
+                } else {
+                    format!("{value} AS {name}")
+                }
+            } else {
+                format!("CASE WHEN selected THEN {value} END AS {name}")
+            }
+        });
         format!(
             "{events}
-SELECT CAST(floor(to_unixtime(t) / {width}) AS bigint) * {width} AS bucket,
-  eventname, principal, key_arn, outcome,
-  NULLIF(awsregion, '') AS region,
-  CASE WHEN outcome = 'denied' THEN NULLIF(sourceipaddress, '') END AS denied_ip,
+SELECT {columns},
+  selected,
   count(*) AS n
 FROM events
 WHERE copy = 1
-GROUP BY 1, 2, 3, 4, 5, 6, 7",
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
             events = self.events_cte(),
+            columns = columns.join(",\n  "),
         )
     }
 
@@ -141,13 +177,15 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7",
                 format!("eventid IN ({})", ids.join(", "))
             }
         };
-        let details =
-            detail_columns("json_format(json_extract(requestparameters, '$.encryptionContext'))");
+        let details = detail_columns(
+            "json_format(json_extract(requestparameters, '$.encryptionContext'))",
+            "whole",
+        );
         format!(
             "{events}, matched AS (
   SELECT *, true AS whole, count(*) OVER () AS total
   FROM events
-  WHERE copy = 1 AND {condition}
+  WHERE copy = 1 AND selected AND {condition}
 )
 SELECT eventname{details},
   total
@@ -164,13 +202,26 @@ fn value<'r>(row: &'r Row<'_>, column: &str) -> Option<&'r str> {
     row.values.get(index)?.as_deref()
 }
 
-/// A row of [`DashboardQuery::counts_sql`]'s answer as counted events
-/// (more than one when its count passes a bucket's); `None` when the row
+/// A row of [`DashboardQuery::counts_sql`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountRow {
+    /// Counted events (more than one when the count passes a bucket's).
+    Counted(Vec<CountedEvent>),
+    /// Distinct events `--who` did not select.
+    LeftOut(u64),
+}
+
+/// A row of [`DashboardQuery::counts_sql`]'s answer; `None` when the row
 /// is not what the query returns.
 #[must_use]
-pub fn counted(row: &Row<'_>) -> Option<Vec<CountedEvent>> {
-    let seconds: i64 = value(row, "bucket")?.parse().ok()?;
+pub fn counted(row: &Row<'_>) -> Option<CountRow> {
     let mut n: u64 = value(row, "n")?.parse().ok()?;
+    match value(row, "selected")? {
+        "true" => {}
+        "false" => return Some(CountRow::LeftOut(n)),
+        _ => return None,
+    }
+    let seconds: i64 = value(row, "bucket")?.parse().ok()?;
     let outcome = match value(row, "outcome")? {
         "success" => Outcome::Success,
         "denied" => Outcome::Denied,
@@ -196,7 +247,7 @@ pub fn counted(row: &Row<'_>) -> Option<Vec<CountedEvent>> {
         });
         n -= u64::from(part);
     }
-    Some(all)
+    Some(CountRow::Counted(all))
 }
 
 /// A row of [`DashboardQuery::drill_sql`]'s answer: the event, rebuilt as
@@ -233,6 +284,7 @@ mod tests {
             plausible: Plausible::at(at("2026-01-01T00:00:00Z")),
             accounts: vec!["111122223333".into()],
             regions: vec!["eu-west-1".into()],
+            who: Who::default(),
         }
     }
 
@@ -284,6 +336,7 @@ mod tests {
             "outcome",
             "region",
             "denied_ip",
+            "selected",
             "n",
         ];
         let columns: HashMap<String, usize> = names
@@ -302,13 +355,15 @@ mod tests {
             Some("denied"),
             Some("eu-west-1"),
             Some("203.0.113.9"),
+            Some("true"),
             Some("5000000000"),
         ]);
-        let rows = counted(&Row {
+        let Some(CountRow::Counted(rows)) = counted(&Row {
             columns: &columns,
             values: &good,
-        })
-        .expect("a count row");
+        }) else {
+            panic!("a count row");
+        };
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows.iter().map(|r| u64::from(r.n)).sum::<u64>(),
@@ -329,6 +384,7 @@ mod tests {
             Some("success"),
             None,
             None,
+            Some("true"),
             Some("1"),
         ]);
         assert!(
@@ -338,5 +394,54 @@ mod tests {
             })
             .is_none()
         );
+        // The events --who left out: one row, nothing but its count.
+        let left_out = row(&[
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("false"),
+            Some("7"),
+        ]);
+        assert_eq!(
+            counted(&Row {
+                columns: &columns,
+                values: &left_out
+            }),
+            Some(CountRow::LeftOut(7))
+        );
+        let unknown = row(&[None, None, None, None, None, None, None, None, Some("7")]);
+        assert!(
+            counted(&Row {
+                columns: &columns,
+                values: &unknown
+            })
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn with_who_every_query_selects_and_the_rest_is_one_count() {
+        let mut q = query("2025-05-20T23:00:00Z", "2025-05-21T01:00:00Z");
+        q.who = Who::new(vec![crate::who::Selector::Session("it's".into())]);
+        let selected = super::super::who::who_sql(&q.who).expect("a selection");
+        let counts = q.counts_sql();
+        assert!(
+            counts.contains(&format!("{selected} AS selected")),
+            "{counts}"
+        );
+        assert!(counts.contains("CASE WHEN selected THEN eventname END AS eventname"));
+        let drill = q.drill_sql(&DrillQuery::Principal("p".into()));
+        assert!(
+            drill.contains("copy = 1 AND selected AND principal = 'p'"),
+            "{drill}"
+        );
+        let report = super::super::query::report_sql(&q.report_query());
+        assert!(report.contains(&format!("WHEN NOT {selected} THEN 'other'")));
+        // The dashboard lists no calls: no events come back for that.
+        assert!(!report.contains("listed_rank"), "{report}");
     }
 }

@@ -11,7 +11,10 @@
 //!   events whose buckets hold enough for it to fire ([`super::counted`]);
 //! - one row per counted rule, group and bucket of the events it does not
 //!   need whole (the group's past);
-//! - one row per kind of event set aside (duplicates, out of range, …).
+//! - one row per kind of event set aside (duplicates, out of range, …,
+//!   and with `--who` the events it does not select);
+//! - with `--who`, the earliest selected events whole, as many as the
+//!   report lists.
 
 use std::fmt::Write as _;
 
@@ -22,10 +25,13 @@ use crate::event::Plausible;
 use crate::event::sql::{key_arn_sql, literal, outcome_sql, principal_sql};
 use crate::inventory::Inventory;
 use crate::report::TimeRange;
+use crate::report::who::MAX_CALLS;
+use crate::who::Who;
 
 use super::TableAddress;
 use super::conditions::{in_list, refining_sql, rule_condition};
 use super::counted::{counted_column_names, counted_columns, counted_rules, hot_group_column};
+use super::who::who_sql;
 
 /// What to ask for.
 #[derive(Debug, Clone)]
@@ -40,11 +46,16 @@ pub struct ReportQuery {
     pub rules: Vec<RuleSpec>,
     /// Key facts (state, rotation) the rules' inventory conditions read.
     pub inventory: Inventory,
+    /// `--who`: only the calls it selects are counted.
+    pub who: Who,
+    /// Whether the selected calls come back whole to be listed (the
+    /// report's `who.calls`; the dashboard lists none).
+    pub list_calls: bool,
 }
 
 /// The columns of a row describing one event (null on count rows), in
 /// the order the query returns them after the count columns.
-pub const DETAIL_COLUMNS: [(&str, &str); 32] = [
+pub const DETAIL_COLUMNS: [(&str, &str); 33] = [
     ("d_id", "eventid"),
     ("d_time", "eventtime"),
     ("d_type", "eventtype"),
@@ -56,6 +67,8 @@ pub const DETAIL_COLUMNS: [(&str, &str); 32] = [
     ("d_uid_account", "useridentity.accountid"),
     ("d_uid_principalid", "useridentity.principalid"),
     ("d_uid_invokedby", "useridentity.invokedby"),
+    // `--who`'s calls list the key that signed each.
+    ("d_uid_akid", "useridentity.accesskeyid"),
     (
         "d_uid_issuer",
         "useridentity.sessioncontext.sessionissuer.arn",
@@ -236,8 +249,9 @@ fn peaks(rules: &[RuleSpec], inventory: &Inventory) -> String {
         })
 }
 
-/// The columns of a row describing one event, null on count rows.
-pub(crate) fn detail_columns(context: &str) -> String {
+/// The columns of a row describing one event (where `shown` holds), null
+/// on count rows.
+pub(crate) fn detail_columns(context: &str, shown: &str) -> String {
     let resource_alias = "element_at(filter(resources, r -> NULLIF(r.arn, '') IS NOT NULL \
         AND strpos(r.arn, 'alias/') > 0 AND NOT COALESCE((NULLIF(r.type, '') IS NULL \
         OR r.type = 'AWS::KMS::Key') AND substr(r.arn, 1, 4) = 'arn:' \
@@ -254,7 +268,7 @@ pub(crate) fn detail_columns(context: &str) -> String {
                 "__context" => context,
                 c => c,
             };
-            let _ = write!(all, ",\n  CASE WHEN whole THEN {column} END AS {name}");
+            let _ = write!(all, ",\n  CASE WHEN {shown} THEN {column} END AS {name}");
             all
         })
 }
@@ -323,6 +337,29 @@ fn want_columns(wanted: &[(Option<String>, String)]) -> (String, String, String)
     (wants, whole, wanted_by)
 }
 
+/// `--who` in the report's query: the `kind` of an event it does not
+/// select (a distinct one: copies stay duplicates, as the local report
+/// has them), and when a selected event comes back to be listed (the
+/// earliest [`MAX_CALLS`], in the local list's order), its rank a window.
+fn selection(q: &ReportQuery, windows: &mut Vec<String>) -> (String, String) {
+    let Some(who) = who_sql(&q.who) else {
+        return (String::new(), "false".to_owned());
+    };
+    let other = format!("\n      WHEN NOT {who} THEN 'other'");
+    if !q.list_calls {
+        return (other, "false".to_owned());
+    }
+    windows.push(
+        "row_number() OVER (PARTITION BY kind ORDER BY t, COALESCE(eventid, ''), eventname) \
+         AS listed_rank"
+            .to_owned(),
+    );
+    (
+        other,
+        format!("(kind = 'event' AND listed_rank <= {MAX_CALLS})"),
+    )
+}
+
 /// The SQL of the report's one query.
 #[must_use]
 pub fn report_sql(q: &ReportQuery) -> String {
@@ -337,8 +374,9 @@ pub fn report_sql(q: &ReportQuery) -> String {
         .range
         .until
         .map_or_else(|| "false".into(), |u| format!("t > {}", time_literal(u)));
-    let (wanted, windows) = wanted(&q.rules, &q.inventory);
+    let (wanted, mut windows) = wanted(&q.rules, &q.inventory);
     let (wants, whole, wanted_by) = want_columns(&wanted);
+    let (other, listed) = selection(q, &mut windows);
     // The encryption context only where a rule matches on it or reads it.
     let context = if q.rules.iter().any(|r| {
         r.enabled
@@ -358,7 +396,13 @@ pub fn report_sql(q: &ReportQuery) -> String {
         all.push_str(w);
         all
     });
-    let details = detail_columns(context);
+    // A counted rule's rows (tag > 0) stay counts, whoever is listed.
+    let shown = if listed == "false" {
+        "whole"
+    } else {
+        "tag = 0 AND (whole OR listed)"
+    };
+    let details = detail_columns(context, shown);
     let counted_columns: String = counted_columns(&counted_rules(&q.rules, &q.inventory))
         .iter()
         .fold(String::new(), |mut all, c| {
@@ -367,7 +411,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
         });
     let tags = tags(&q.rules, &q.inventory);
     let peaks = peaks(&q.rules, &q.inventory);
-    let groups: String = (1..=6 + DETAIL_COLUMNS.len() + counted_column_names().len())
+    let groups: String = (1..=7 + DETAIL_COLUMNS.len() + counted_column_names().len())
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
@@ -377,7 +421,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
     CASE WHEN NULLIF(eventname, '') IS NULL OR t IS NULL THEN 'malformed'
       WHEN t < {earliest} OR t > {latest} THEN 'implausible'
       WHEN {since} OR {until} THEN 'out_of_range'
-      WHEN {copy} > 1 THEN 'duplicate'
+      WHEN {copy} > 1 THEN 'duplicate'{other}
       ELSE 'event' END AS kind,
     CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms
   FROM scan
@@ -391,7 +435,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
   SELECT *{wants}
   FROM peaked
 ), marked AS (
-  SELECT *, {whole} AS whole
+  SELECT *, {whole} AS whole, {listed} AS listed
   FROM wanting
 ), tagged AS (
   {tags}
@@ -402,6 +446,7 @@ SELECT CASE WHEN tag = 0 THEN kind ELSE 'counted' END AS kind,
   CASE WHEN tag = 0 AND kind = 'event' THEN key_arn END AS key_arn,
   CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{details}{counted_columns},
   CASE WHEN whole THEN concat_ws(',', {wanted_by}) END AS wanted_by,
+  CASE WHEN tag = 0 AND listed THEN 'listed' END AS listed,
   count(*) AS n,
   to_unixtime(min(t)) AS first_time,
   to_unixtime(max(t)) AS last_time
@@ -438,6 +483,8 @@ mod tests {
             regions: vec!["eu-west-1".into(), "it's".into()],
             rules: Vec::new(),
             inventory: Inventory::default(),
+            who: Who::default(),
+            list_calls: true,
         };
         assert_eq!(
             partition_filter(&q),

@@ -71,6 +71,23 @@ pub fn principal_sql() -> String {
     format!("COALESCE({}, '{UNKNOWN_PRINCIPAL}')", steps.join(", "))
 }
 
+/// The session name the parser reads: what follows the role name in
+/// `arn:aws:sts::A:assumed-role/<role>/<session>` (the first
+/// `:assumed-role/`, then the first `/` after it); null when empty.
+#[must_use]
+pub fn session_name_sql() -> String {
+    let arn = "useridentity.arn";
+    let marker = ":assumed-role/";
+    let path = format!(
+        "substr({arn}, strpos({arn}, '{marker}') + {})",
+        marker.len()
+    );
+    format!(
+        "CASE WHEN strpos({arn}, '{marker}') > 0 AND strpos({path}, '/') > 0 \
+         THEN NULLIF(substr({path}, strpos({path}, '/') + 1), '') END"
+    )
+}
+
 /// The outcome rule: `success`, `denied` or `error`.
 #[must_use]
 pub fn outcome_sql() -> String {
@@ -106,10 +123,20 @@ fn key_from_parameter(value: &str) -> String {
     )
 }
 
-/// What ends an ARN inside an error message: Rust's `char::is_whitespace`
-/// spelled out (engines disagree on `\s`), quotes, commas, parentheses.
-/// Written for inside a SQL literal (its quote doubled).
-const ARN_END: &str = r#"\x{09}-\x{0D}\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"'',()"#;
+/// Rust's `char::is_whitespace`, spelled out for a regex character class
+/// (engines disagree on `\s`).
+macro_rules! whitespace {
+    () => {
+        r"\x{09}-\x{0D}\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
+    };
+}
+
+/// What `str::trim` removes, as the inside of a regex character class.
+pub const WHITESPACE: &str = whitespace!();
+
+/// What ends an ARN inside an error message: whitespace, quotes, commas,
+/// parentheses. Written for inside a SQL literal (its quote doubled).
+const ARN_END: &str = concat!(whitespace!(), r#""'',()"#);
 
 /// The key rule as a SQL expression: a key-typed resource, then
 /// `responseElements.keyId`, `requestParameters.keyId` and `.targetKeyId`,

@@ -38,6 +38,8 @@ pub fn sql(
         regions: regions.to_vec(),
         rules: settings.rules.clone(),
         inventory: settings.inventory.clone(),
+        who: settings.who.clone(),
+        list_calls: true,
     })
 }
 

@@ -25,7 +25,7 @@ use crate::app::DrillTarget;
 use crate::app::athena::query_target;
 use crate::athena::TableAddress;
 use crate::athena::answer::{Answer, Row};
-use crate::athena::dashboard::{DashboardQuery, DrillQuery, counted, drilled};
+use crate::athena::dashboard::{CountRow, DashboardQuery, DrillQuery, counted, drilled};
 use crate::athena::query::report_sql;
 use crate::athena::{billed, bytes_text};
 use crate::aws::athena::{AthenaClient, OnRow, QueryError, QueryPlace};
@@ -245,11 +245,13 @@ impl AthenaFeed {
             .await;
         let sql = self.query.counts_sql();
         let (mut rest, mut full, mut unreadable, mut rows) = (Vec::new(), Vec::new(), 0_u64, 0_u64);
+        let mut left_out = 0;
         let result = self
             .run(&sql, "counts", &mut |columns, values| {
                 rows += 1;
                 match counted(&Row { columns, values }) {
-                    Some(counted) => rest.extend(counted),
+                    Some(CountRow::Counted(counted)) => rest.extend(counted),
+                    Some(CountRow::LeftOut(n)) => left_out += n,
                     None => unreadable += 1,
                 }
                 if rest.len() >= BATCH {
@@ -261,6 +263,9 @@ impl AthenaFeed {
             if !self.out.send(SourceMsg::Counted(batch)).await {
                 return;
             }
+        }
+        if left_out > 0 && !self.out.send(SourceMsg::LeftOut(left_out)).await {
+            return;
         }
         let failed = match result {
             Err(why) => Some(why),
@@ -292,7 +297,7 @@ impl AthenaFeed {
             threads: 1,
             rules: self.rules.clone(),
             inventory: Inventory::default(),
-            who: crate::who::Who::default(),
+            who: self.query.who.clone(),
             usage: crate::report::UsageSettings::default(),
         };
         let mut query = self.query.report_query();
@@ -501,6 +506,7 @@ fn dashboard_query(
         plausible: Plausible::at(now),
         accounts: args.accounts.clone(),
         regions: args.targets.regions.clone(),
+        who: args.who.who(),
     })
 }
 

@@ -130,11 +130,6 @@ pub fn run(args: &DashboardArgs, clock: &Arc<dyn Clock>) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     let who = args.who.who();
-    if athena.is_some() && !who.is_everyone() {
-        return usage_error(
-            "--who/--access-key cannot be pushed down to Athena yet: open the trail's files with --source s3://BUCKET instead",
-        );
-    }
     let live = args.sources.is_empty();
     let (inputs, s3) = if live || athena.is_some() {
         (Vec::new(), None)

@@ -198,6 +198,7 @@ impl Printer<'_> {
             SourceMsg::Identity(_)
             | SourceMsg::Record(_)
             | SourceMsg::Counted(_)
+            | SourceMsg::LeftOut(_)
             | SourceMsg::Athena(_)
             | SourceMsg::Queried(_)
             | SourceMsg::Alerts(_)

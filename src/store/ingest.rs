@@ -119,6 +119,12 @@ impl Store {
         Ingested::Added
     }
 
+    /// Notes `n` distinct events `--who` did not select, counted
+    /// elsewhere (by Athena): the header says how many were left out.
+    pub fn note_not_selected(&mut self, n: u64) {
+        self.refused.not_selected += n;
+    }
+
     /// Whether an event at `time` is outside what the store holds at
     /// `now` (counted as `n` refusals).
     fn refuse(&mut self, time: DateTime<Utc>, now: DateTime<Utc>, n: u64) -> Option<Ingested> {

@@ -48,7 +48,7 @@ fn window(local: &Value) -> (DateTime<Utc>, DateTime<Utc>) {
     )
 }
 
-fn client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> AthenaClient {
+pub(crate) fn client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> AthenaClient {
     let options = TargetOptions {
         profiles: Vec::new(),
         regions: vec!["us-east-1".into()],
@@ -63,7 +63,7 @@ fn client(runtime: &tokio::runtime::Runtime, endpoint: &str) -> AthenaClient {
 }
 
 /// Everything `feed` sent while `run` ran.
-fn collect<F: std::future::Future<Output = ()>>(
+pub(crate) fn collect<F: std::future::Future<Output = ()>>(
     runtime: &tokio::runtime::Runtime,
     rx: &mut tokio::sync::mpsc::Receiver<SourceMsg>,
     run: F,
@@ -81,7 +81,7 @@ fn collect<F: std::future::Future<Output = ()>>(
     })
 }
 
-fn render(app: &App) -> String {
+pub(crate) fn render(app: &App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("test terminal");
     terminal
         .draw(|f| {
@@ -150,6 +150,7 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
         plausible: Plausible::at(until),
         accounts: Vec::new(),
         regions: Vec::new(),
+        who: kmstop::who::Who::default(),
     };
     let place = QueryPlace {
         workgroup: "primary".into(),
@@ -337,7 +338,7 @@ fn the_dashboard_on_athena_counts_what_the_report_counts_and_drills_into_events(
 
 /// The Alerts pane's alerts are the local report's: rule, group, state,
 /// count, first, last and sample event ids.
-fn same_alerts(app: &mut App, local: &Value) {
+pub(crate) fn same_alerts(app: &mut App, local: &Value) {
     type Seen = (String, String, bool, u64, String, String, Vec<String>);
     let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     app.refresh();

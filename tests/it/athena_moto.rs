@@ -157,7 +157,8 @@ fn cell(value: Option<&str>) -> Value {
 }
 
 /// One result row: `kind, eventname, principal, key_arn, outcome`, the
-/// detail columns null, then `n, first_time, last_time`.
+/// detail, counted, `wanted_by` and `listed` columns null, then `n,
+/// first_time, last_time`.
 fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Value {
     let mut data: Vec<Value> = fields.iter().map(|f| cell(*f)).collect();
     data.extend((0..kmstop::athena::query::DETAIL_COLUMNS.len()).map(|_| cell(None)));
@@ -167,8 +168,8 @@ fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Val
             .iter()
             .map(|c| cell((*c == "counted_rule").then_some("0"))),
     );
-    // Not a whole event: no reason it came back.
-    data.push(cell(None));
+    // Not a whole event: no reason it came back, not a listed call.
+    data.extend([cell(None), cell(None)]);
     data.extend([cell(Some(n)), cell(Some(first)), cell(Some(last))]);
     json!({ "Data": data })
 }

@@ -249,7 +249,7 @@ fn every_format_says_the_report_is_a_selection() {
 }
 
 #[test]
-fn bad_selectors_and_pushed_down_sources_are_refused_by_name() {
+fn bad_selectors_are_refused_by_name_and_athena_takes_good_ones() {
     let dir = logs();
     for (args, says) in [
         (vec!["--who", "orders"], "--who"),
@@ -262,6 +262,8 @@ fn bad_selectors_and_pushed_down_sources_are_refused_by_name() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+    // Pushed down to Athena: the selection is part of the one query
+    // (tests/it/athena_who.rs runs it).
     let home = tempfile::tempdir().expect("home");
     let out = kmstop_report(
         home.path(),
@@ -272,11 +274,21 @@ fn bad_selectors_and_pushed_down_sources_are_refused_by_name() {
             "1d",
             "--access-key",
             LEAKED,
+            "--dry-run",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot be pushed down to Athena"), "{err}");
+    let sql = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        sql.contains(&format!("= '{}'", LEAKED.to_ascii_lowercase())),
+        "{sql}"
+    );
+    assert!(sql.contains("THEN 'other'"), "{sql}");
 }
 
 /// On the real AWS documentation records: the calls signed with the docs'
