@@ -151,6 +151,13 @@ fn whole_range(store: &Store) -> Series {
     s
 }
 
+/// A thread's answer; its panic is the caller's.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
 /// The alert episodes begun by `t`, filtered and sorted as the pane
 /// shows them, with how many there are and how many fire at `t`.
 fn alert_rows(app: &App, t: DateTime<Utc>) -> (Vec<AlertRow>, usize, usize) {
@@ -182,7 +189,19 @@ fn alert_rows(app: &App, t: DateTime<Utc>) -> (Vec<AlertRow>, usize, usize) {
     (alerts, alert_total, firing)
 }
 
+/// Principals and alert episodes from which the Denied and Alerts panes'
+/// rows are built on threads of their own: below, a thread's start costs
+/// more than it saves.
+const BUILT_BESIDE_FROM: usize = 2_000;
+
 pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
+    let busy = app.data.store.principal_count() + app.data.episodes.all().len();
+    build_rows(app, key, busy >= BUILT_BESIDE_FROM)
+}
+
+/// The snapshot, with the Denied and Alerts panes' rows built on threads
+/// of their own when `beside`.
+fn build_rows(app: &App, key: SnapKey, beside: bool) -> Snapshot {
     let store = &app.data.store;
     let (t, from) = (key.time, key.from);
     let whole = app.window.duration().is_none();
@@ -195,26 +214,48 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
     let (p_by, k_by) = recent_counts(store, t);
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
     let span = crate::aggregate::RateSpan::of(store, t);
-    let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks, &span);
-    let (mut keys, key_total) = key_rows(app, &tally, &k_by, &span);
-    let selected = |p: Pane| app.panes[p.index()].list.selected;
-    add_sparks(
-        app,
-        &mut principals,
-        &mut keys,
-        (selected(Pane::Principals), selected(Pane::Keys)),
-        t,
-    );
-    let denied_rows = denied_rows(app, &tally, (&p_by, &k_by), &ranks, window_minutes, t);
-    let denied_total = denied_rows.len();
-    let dpane = &app.panes[Pane::Denied.index()];
-    let mut denied_rows = denied_rows;
-    if let Some(f) = &dpane.filter {
-        denied_rows.retain(|r| f.regex.is_match(&r.name) || f.regex.is_match(&r.label));
-    }
-    sort_denied(&mut denied_rows, dpane.sort);
-
-    let (alerts, alert_total, firing) = alert_rows(app, t);
+    let by: (&[_], &[_]) = (&p_by, &k_by);
+    // The Denied and Alerts panes' rows are built and sorted beside the
+    // principals' and keys': sorts of ~10 k rows each are most of a
+    // refresh.
+    let denied = || {
+        let mut rows = denied_rows(app, &tally, by, &ranks, window_minutes, t);
+        let total = rows.len();
+        let dpane = &app.panes[Pane::Denied.index()];
+        if let Some(f) = &dpane.filter {
+            rows.retain(|r| f.regex.is_match(&r.name) || f.regex.is_match(&r.label));
+        }
+        sort_denied(&mut rows, dpane.sort);
+        (rows, total)
+    };
+    let listed = || {
+        let (mut principals, principal_total) = principal_rows(app, &tally, &p_by, &ranks, &span);
+        let (mut keys, key_total) = key_rows(app, &tally, &k_by, &span);
+        let selected = |p: Pane| app.panes[p.index()].list.selected;
+        add_sparks(
+            app,
+            &mut principals,
+            &mut keys,
+            (selected(Pane::Principals), selected(Pane::Keys)),
+            t,
+        );
+        (principals, principal_total, keys, key_total)
+    };
+    let alerts = || alert_rows(app, t);
+    let (
+        (principals, principal_total, keys, key_total),
+        (denied_rows, denied_total),
+        (alerts, alert_total, firing),
+    ) = if beside {
+        std::thread::scope(|scope| {
+            let denied = scope.spawn(denied);
+            let alerts = scope.spawn(alerts);
+            let listed = listed();
+            (listed, joined(denied), joined(alerts))
+        })
+    } else {
+        (listed(), denied(), alerts())
+    };
 
     let events = event_refs(app, from, t);
 
@@ -266,4 +307,89 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
         .last()
         .map(|d| build_drill(app, d, t, from, (&p_by, &k_by)));
     snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Data, DataConfig, Mode};
+    use crate::event::{PackedEvent, Parsed, parse_record};
+
+    /// Calls of many principals, a share of them denied, some from one
+    /// address often enough for the built-in rules to fire.
+    fn event(i: u32) -> PackedEvent {
+        let error = if i.is_multiple_of(3) {
+            r#","errorCode":"AccessDenied""#
+        } else {
+            ""
+        };
+        let raw = format!(
+            r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2025-01-01T00:{m:02}:{s:02}Z","eventID":"e{i}","awsRegion":"us-east-1","recipientAccountId":"111122223333","sourceIPAddress":"10.0.{ip}.1","userIdentity":{{"type":"IAMUser","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/u{p}"}},"resources":[{{"ARN":"arn:aws:kms:us-east-1:111122223333:key/k{k}"}}]{error}}}"#,
+            m = i / 200 % 60,
+            s = i % 60,
+            ip = i % 7,
+            p = i % 2_600,
+            k = i % 9,
+        );
+        match parse_record(&raw) {
+            Ok(Parsed::Kms(e)) => PackedEvent::pack(&e),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_built_beside_are_the_rows_built_in_turn() {
+        let data = Data::new(&DataConfig::files(), crate::alert::builtin::rules()).expect("rules");
+        let start = DateTime::<Utc>::from_timestamp(1_735_700_000, 0).expect("t");
+        let mut app = App::new(data, Mode::Files(vec!["t".into()]), start);
+        app.data.ingest((0..8_000).map(event).collect(), None);
+        app.data.finish_files();
+        app.refresh();
+        let key = app.snapshot.key.clone().expect("built");
+        let (turn, beside) = (
+            build_rows(&app, key.clone(), false),
+            build_rows(&app, key, true),
+        );
+        let principals = |s: &Snapshot| -> Vec<(String, u64, u64)> {
+            s.principals
+                .iter()
+                .map(|r| (r.name.to_string(), r.calls, r.denied))
+                .collect()
+        };
+        let denied = |s: &Snapshot| -> Vec<(String, u64)> {
+            s.denied_rows
+                .iter()
+                .map(|r| (r.label.to_string(), r.count))
+                .collect()
+        };
+        let alerts = |s: &Snapshot| -> Vec<(String, String, bool)> {
+            s.alerts
+                .iter()
+                .map(|a| (a.episode.rule.clone(), a.episode.group.clone(), a.firing))
+                .collect()
+        };
+        assert!(
+            turn.principals.len() > BUILT_BESIDE_FROM,
+            "{}",
+            turn.principals.len()
+        );
+        assert!(turn.denied_rows.len() > 100 && !turn.alerts.is_empty());
+        assert_eq!(principals(&beside), principals(&turn));
+        assert_eq!(denied(&beside), denied(&turn));
+        assert_eq!(alerts(&beside), alerts(&turn));
+        assert_eq!(
+            (
+                beside.principal_total,
+                beside.denied_total,
+                beside.alert_total,
+                beside.firing
+            ),
+            (
+                turn.principal_total,
+                turn.denied_total,
+                turn.alert_total,
+                turn.firing
+            )
+        );
+    }
 }

@@ -37,6 +37,11 @@ impl Store {
         &self.config.who
     }
 
+    /// Principals named in retention.
+    pub fn principal_count(&self) -> usize {
+        self.principals.live()
+    }
+
     /// Buckets held (including empty ones between the oldest and newest).
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()
