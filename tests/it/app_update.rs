@@ -137,11 +137,8 @@ fn files_app(dir: &std::path::Path, now: chrono::DateTime<chrono::Utc>) -> App {
 fn a_file_events_json_is_read_again_from_its_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let records = support::records();
-    let log = serde_json::json!({ "Records": records }).to_string();
     let path = dir.path().join("log.json.gz");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, log.as_bytes()).expect("gzip");
-    std::fs::write(&path, gz.finish().expect("gzip")).expect("write the log");
+    std::fs::write(&path, support::gzip_log(&records)).expect("write the log");
     let now = support::app().now;
     let mut app = files_app(dir.path(), now);
     let held: Vec<_> = app

@@ -9,7 +9,6 @@
 
 use crate::support;
 
-use std::io::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -162,13 +161,7 @@ fn write_trail(dir: &Path) {
         let file = day.join(format!(
             "{ACCOUNT}_CloudTrail_us-east-1_20250520T{name}.json.gz"
         ));
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&file).expect("log file"),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(json!({ "Records": records }).to_string().as_bytes())
-            .expect("written");
-        gz.finish().expect("closed");
+        std::fs::write(&file, support::gzip_log(records)).expect("log file");
     }
 }
 
@@ -507,13 +500,7 @@ fn a_long_selection_lists_the_same_earliest_calls_and_counts_the_rest() {
     let file = day.join(format!(
         "{ACCOUNT}_CloudTrail_us-east-1_20250520T1000Z_long.json.gz"
     ));
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&file).expect("log file"),
-        flate2::Compression::fast(),
-    );
-    gz.write_all(json!({ "Records": records }).to_string().as_bytes())
-        .expect("written");
-    gz.finish().expect("closed");
+    std::fs::write(&file, support::gzip_log(&records)).expect("log file");
     let athena = AthenaDuck::start(
         &[("security.acct", dir.path(), Layout::Account)],
         &AthenaOptions::default(),

@@ -5,31 +5,23 @@
 
 use std::path::Path;
 
+use crate::support;
+
 use kmstop::app::{App, Data, DataConfig, Mode};
-use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::{Consumer, Listed, discover, scan};
+use kmstop::source::files::{Listed, discover};
 use kmstop::synth::{CorpusSpec, write_corpus};
-
-#[derive(Default)]
-struct Packer(Vec<PackedEvent>);
-
-impl Consumer for Packer {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.0.push(PackedEvent::pack(&event));
-    }
-}
 
 /// The file dashboard over `dir`, fed in file-sized batches newest file
 /// last, as its reader threads do, at a wall clock long after the data.
 fn dashboard(dir: &Path) -> App {
     let inputs = discover(&[dir.to_path_buf()]).expect("discover");
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let packers = support::packed_by_reader(&inputs);
     let data = Data::new(&DataConfig::files(), kmstop::alert::builtin::rules()).expect("rules");
     let now = kmstop::clock::Clock::now(&kmstop::clock::SystemClock);
     let mut app = App::new(data, Mode::Files(vec![dir.display().to_string()]), now);
     for p in packers {
-        for chunk in p.0.chunks(500) {
+        for chunk in p.chunks(500) {
             app.data.ingest(chunk.to_vec(), None);
         }
     }

@@ -8,9 +8,8 @@ use crate::support;
 use chrono::{DateTime, Duration, Utc};
 use kmstop::app::resources::ResourceRow;
 use kmstop::app::{Action, App, Data, DataConfig, DrillTarget, Mode, Pane, Section, update};
-use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::report::{ReportSettings, build_report};
-use kmstop::source::files::{Consumer, Listed, discover, scan};
+use kmstop::source::files::{Listed, discover};
 use kmstop::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -218,15 +217,6 @@ fn the_pane_counts_what_the_report_counts() {
 }
 
 /// Events as the file dashboard reads them.
-#[derive(Default)]
-struct Packer(Vec<PackedEvent>);
-
-impl Consumer for Packer {
-    fn consume(&mut self, event: KmsEvent<'_>) {
-        self.0.push(PackedEvent::pack(&event));
-    }
-}
-
 /// A generated corpus (gzip, duplicate files, hostile strings, thousands
 /// of S3 objects): the report's code path and the dashboard read the same
 /// files and name the same resources with the same counts.
@@ -242,11 +232,11 @@ fn a_generated_corpus_counts_the_same_in_both() {
     let want = report_rows(&serde_json::to_value(&report.resources).expect("json"));
     assert!(want.len() > 100, "a corpus with many resources");
     // A queue of its own: the report's took every file off its own.
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let packers = support::packed_by_reader(&inputs);
     let data = Data::new(&DataConfig::files(), Vec::new()).expect("no rules");
     let mut app = App::new(data, Mode::Files(vec!["corpus".into()]), support::start());
     for p in packers {
-        app.data.ingest(p.0, None);
+        app.data.ingest(p, None);
     }
     app.data.finish_files();
     assert_eq!(pane_rows(&mut app), want);

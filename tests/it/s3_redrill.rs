@@ -28,13 +28,6 @@ const BUCKET: &str = "redrill-trail";
 const KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2025/03/10/111122223333_CloudTrail_us-east-1_20250310T0900Z_redrill.json.gz";
 const RAW_CAPACITY: usize = 5;
 
-fn gzip(records: &[serde_json::Value]) -> Vec<u8> {
-    let log = serde_json::json!({ "Records": records }).to_string();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, log.as_bytes()).expect("gzip");
-    gz.finish().expect("gzip")
-}
-
 struct Dashboard {
     app: App,
     rx: Receiver<Msg>,
@@ -142,7 +135,11 @@ fn an_old_events_json_is_read_again_from_its_s3_object() {
     let moto = Moto::start();
     let client = s3(&moto.endpoint);
     let records = support::records();
-    upload(&client, BUCKET, &[(KEY.to_owned(), gzip(&records))]);
+    upload(
+        &client,
+        BUCKET,
+        &[(KEY.to_owned(), support::gzip_log(&records))],
+    );
     let mut dash = Dashboard::read(&moto);
     assert_eq!(dash.app.data.log.len(), records.len());
     assert!(dash.app.data.log.len() > RAW_CAPACITY);
@@ -183,7 +180,7 @@ fn an_old_events_json_is_read_again_from_its_s3_object() {
             .put_object()
             .bucket(BUCKET)
             .key(KEY)
-            .body(ByteStream::from(gzip(&changed)))
+            .body(ByteStream::from(support::gzip_log(&changed)))
             .send()
             .await
             .expect("PutObject");

@@ -402,22 +402,13 @@ fn the_binary_applies_the_overrides_on_screen() {
     assert_eq!(tmux.wait_file(&exit), "0");
 }
 
-#[derive(Default)]
-struct Packer(Vec<kmstop::event::PackedEvent>);
-
-impl kmstop::source::files::Consumer for Packer {
-    fn consume(&mut self, event: kmstop::event::KmsEvent<'_>) {
-        self.0.push(kmstop::event::PackedEvent::pack(&event));
-    }
-}
-
 /// A generated corpus (gzip, duplicate files, hostile strings, throttled
 /// calls, thousands of events): `kmstop report`'s code path and the pane
 /// read the same files and give the same quota and cost sections, row for
 /// row and in the same order.
 #[test]
 fn a_generated_corpus_gives_the_reports_sections() {
-    use kmstop::source::files::{Listed, discover, scan};
+    use kmstop::source::files::{Listed, discover};
     let dir = tempfile::tempdir().expect("dir");
     let spec = kmstop::synth::CorpusSpec::small(17);
     kmstop::synth::write_corpus(dir.path(), &spec).expect("corpus");
@@ -430,11 +421,11 @@ fn a_generated_corpus_gives_the_reports_sections() {
     assert!(report.quota.rows.iter().any(|r| r.throttled > 0));
     assert!(report.cost.principals.len() > 5 && report.cost.keys.len() > 5);
 
-    let (packers, _) = scan(&Listed::new(&inputs), 2, Packer::default, &|_| {});
+    let packers = support::packed_by_reader(&inputs);
     let data = Data::new(&DataConfig::files(), Vec::new()).expect("no rules");
     let mut app = App::new(data, Mode::Files(vec!["corpus".into()]), support::start());
     for p in packers {
-        app.data.ingest(p.0, None);
+        app.data.ingest(p, None);
     }
     app.data.finish_files();
     act(&mut app, &[Action::Focus(Pane::Usage)]);

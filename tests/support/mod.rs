@@ -58,3 +58,33 @@ pub fn json_of(out: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// `records` as a gzipped CloudTrail log file's bytes (`{"Records": […]}`).
+pub fn gzip_log(records: &[serde_json::Value]) -> Vec<u8> {
+    use std::io::Write as _;
+    let log = serde_json::json!({ "Records": records }).to_string();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(log.as_bytes()).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// The events of `inputs`, packed as the dashboard holds them, as each of
+/// two reader threads read them (in its files' order).
+pub fn packed_by_reader(
+    inputs: &[kmstop::source::files::Input],
+) -> Vec<Vec<kmstop::event::PackedEvent>> {
+    use kmstop::event::{KmsEvent, PackedEvent};
+
+    #[derive(Default)]
+    struct Packer(Vec<PackedEvent>);
+
+    impl kmstop::source::files::Consumer for Packer {
+        fn consume(&mut self, event: KmsEvent<'_>) {
+            self.0.push(PackedEvent::pack(&event));
+        }
+    }
+
+    let listed = kmstop::source::files::Listed::new(inputs);
+    let (packers, _) = kmstop::source::files::scan(&listed, 2, Packer::default, &|_| {});
+    packers.into_iter().map(|p| p.0).collect()
+}
