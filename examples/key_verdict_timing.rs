@@ -18,12 +18,10 @@ use std::time::Instant;
 use kmstop::app::{Action, Pane, update};
 
 fn main() -> ExitCode {
-    let (dir, inputs) = match common::inputs("key_verdict_timing") {
-        Ok(found) => found,
+    let mut app = match common::loaded_from_args("key_verdict_timing") {
+        Ok(app) => app,
         Err(code) => return code,
     };
-    let events = common::packed(&inputs);
-    let mut app = common::loaded(&dir, &events);
     let now = app.now;
     // The whole range: the widest window, the most to count and scan.
     common::whole_range(&mut app);

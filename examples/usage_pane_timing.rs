@@ -40,12 +40,10 @@ fn timed(what: &str, app: &mut App, f: impl FnOnce(&mut App)) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let (dir, inputs) = match common::inputs("usage_pane_timing") {
-        Ok(found) => found,
+    let mut app = match common::loaded_from_args("usage_pane_timing") {
+        Ok(app) => app,
         Err(code) => return code,
     };
-    let events = common::packed(&inputs);
-    let mut app = common::loaded(&dir, &events);
     let now = app.now;
     common::whole_range(&mut app);
     println!("{} events held", app.data.log.len());

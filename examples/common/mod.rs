@@ -56,6 +56,13 @@ pub fn loaded(dir: &std::path::Path, events: &[PackedEvent]) -> App {
     app
 }
 
+/// The dashboard of the logs named by the example's first argument,
+/// loaded (see [`loaded`]), or the exit code of a usage error.
+pub fn loaded_from_args(example: &str) -> Result<App, ExitCode> {
+    let (dir, inputs) = inputs(example)?;
+    Ok(loaded(&dir, &packed(&inputs)))
+}
+
 /// The whole range in view: the widest window, the most to count.
 pub fn whole_range(app: &mut App) {
     let now = app.now;
