@@ -176,10 +176,10 @@ impl App {
         if let Some(Overlay::Json(j)) = &self.overlay
             && j.event == Some(key)
         {
-            let scroll = (j.scroll, j.hscroll);
+            let hscroll = j.hscroll;
             show_json(self, key, found);
             if let Some(Overlay::Json(j)) = &mut self.overlay {
-                j.hscroll = scroll.1;
+                j.hscroll = hscroll;
             }
         }
     }
