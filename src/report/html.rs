@@ -206,6 +206,14 @@ fn section(page: &mut String, block: &Block) {
         let _ = write!(page, "<th>{h}</th>");
     }
     page.push_str("</tr></thead>\n<tbody>\n");
+    if block.rows.is_empty() {
+        // An empty body is a table with nothing to say: say "none".
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"o\" colspan=\"{}\">none</td></tr>",
+            block.headers.len().max(1)
+        );
+    }
     for row in &block.rows {
         page.push_str("<tr>");
         for cell in row {
