@@ -45,6 +45,11 @@ pub fn main() -> ExitCode {
     let cli = dashboard::parse_with_paths();
     // The one clock: every command and source below reads time from it.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if matches!(cli.command, None | Some(Command::Demo(_))) {
+        // The dashboards run for hours with a dozen threads: before any
+        // of them starts, make them share arenas (`memory`).
+        let _ = crate::memory::share_arenas(crate::memory::DASHBOARD_ARENAS);
+    }
     match cli.command {
         Some(Command::Report(args)) => report(&args, clock.as_ref()),
         Some(Command::Rules(args)) => rules::run(&args),
