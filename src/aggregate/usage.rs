@@ -17,7 +17,7 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use chrono::{DateTime, Utc};
 
 use super::cost::{self, PriceClass, PriceOverride};
-use super::quota::{self, FAMILIES, MAX_SERIES, QuotaOverride, SecondCounts, SecondKey};
+use super::quota::{self, FAMILIES, MAX_SERIES, Peaks, QuotaOverride, SecondCounts, SecondKey};
 use super::usage_sections::DEFAULTS_FROM;
 pub use super::usage_sections::{
     CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
@@ -107,7 +107,6 @@ impl UsageTally {
     /// place, count the same as its view's).
     pub fn count_call(&mut self, e: &CallFields<'_>) {
         let account = calling_account(e);
-        let class = PriceClass::of(e.event_name).index();
         if let Some(family) = quota::family_of(e.event_name) {
             let region = e.region.unwrap_or("-");
             match self.series_of(account, region) {
@@ -128,12 +127,32 @@ impl UsageTally {
                 None => self.seconds.dropped += 1,
             }
         }
-        let p = entry(&mut self.principals, e.principal);
-        entry(p, account)[class] += 1;
-        if let Some(arn) = e.key_arn {
+        self.count_priced(e.principal, account, e.key_arn, e.event_name, 1);
+    }
+
+    /// Counts `n` requests of `event_name` by `principal`, billed to the
+    /// calling `account`, on `key_arn`: what the cost section sums (a
+    /// source that returns counts, such as Athena, adds them here).
+    pub fn count_priced(
+        &mut self,
+        principal: &str,
+        account: &str,
+        key_arn: Option<&str>,
+        event_name: &str,
+        n: u64,
+    ) {
+        let class = PriceClass::of(event_name).index();
+        let p = entry(&mut self.principals, principal);
+        entry(p, account)[class] += n;
+        if let Some(arn) = key_arn {
             let k = entry(&mut self.keys, arn);
-            k.requests[class] += 1;
-            k.cross_account += u64::from(e.key_account().is_some_and(|owner| owner != account));
+            k.requests[class] += n;
+            let owner = crate::event::arn_account(arn);
+            k.cross_account += if owner.is_some_and(|owner| owner != account) {
+                n
+            } else {
+                0
+            };
         }
     }
 
@@ -173,62 +192,28 @@ impl UsageTally {
     /// The quota section, rows with the highest share of their quota first.
     #[must_use]
     pub fn quota(&self, settings: &UsageSettings) -> QuotaSection {
-        let mut rows: Vec<QuotaRow> = quota::peaks(self.seconds.sorted())
-            .into_iter()
-            .map(|p| {
-                let (account, region) = self
-                    .names
-                    .get(p.series as usize)
-                    .map_or(("-", "-"), |(a, r)| (a.as_ref(), r.as_ref()));
-                let (limit, overridden) = quota::quota_for(&settings.quotas, p.family, region);
-                let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
-                QuotaRow {
-                    account: account.to_owned(),
-                    region: region.to_owned(),
-                    family: FAMILIES.get(usize::from(p.family)).map_or("?", |f| f.name),
-                    quota: limit.map(Milli),
-                    quota_overridden: overridden,
-                    requests: p.requests,
-                    peak_per_second: p.peak_per_second,
-                    peak_second: at(p.peak_second),
-                    // Thousandths of a request per second over 60 s.
-                    peak_minute_avg: Milli((p.peak_minute_requests * 1000 + 30) / 60),
-                    peak_minute: at(p.peak_minute),
-                    pct_of_quota: limit.filter(|q| *q > 0).map(|q| {
-                        // percent × 1000 = peak × 1000 (milli) × 100 × 1000 / q
-                        let scaled = u128::from(p.peak_per_second) * 100_000_000;
-                        Milli(u64::try_from(scaled / u128::from(q)).unwrap_or(u64::MAX))
-                    }),
-                    throttled: self
-                        .throttled
-                        .get(&(p.series, p.family))
-                        .copied()
-                        .unwrap_or(0),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| {
-            b.pct_of_quota
-                .cmp(&a.pct_of_quota)
-                .then(b.peak_per_second.cmp(&a.peak_per_second))
-                .then_with(|| {
-                    (&a.account, &a.region, a.family).cmp(&(&b.account, &b.region, b.family))
-                })
+        let measured = quota::peaks(self.seconds.sorted()).into_iter().map(|p| {
+            let (account, region) = self
+                .names
+                .get(p.series as usize)
+                .map_or(("-", "-"), |(a, r)| (a.as_ref(), r.as_ref()));
+            Measured {
+                account,
+                region,
+                throttled: self
+                    .throttled
+                    .get(&(p.series, p.family))
+                    .copied()
+                    .unwrap_or(0),
+                peaks: p,
+            }
         });
-        QuotaSection {
-            known: true,
-            defaults_from: DEFAULTS_FROM,
-            overrides: settings
-                .quotas
-                .iter()
-                .map(QuotaOverride::describe)
-                .collect(),
-            exact: self.seconds.dropped == 0,
-            series_seconds: self.seconds.len() as u64,
-            series_seconds_cap: MAX_SERIES_SECONDS as u64,
-            requests_not_rated: self.seconds.dropped,
-            rows,
-        }
+        quota_section(
+            measured,
+            self.seconds.len() as u64,
+            self.seconds.dropped,
+            settings,
+        )
     }
 
     /// The cost section, dearest first.
@@ -329,6 +314,76 @@ impl UsageTally {
             principals,
             keys,
         }
+    }
+}
+
+/// One quota family's requests in one calling account and region, as
+/// measured: its peaks (`series` unread) and its throttled calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measured<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub peaks: Peaks,
+    pub throttled: u64,
+}
+
+/// The quota section from what was measured: the quotas in force, the
+/// shares of them and the rows' order. [`UsageTally::quota`] measures from
+/// each event; a source that measures elsewhere (Athena's aggregate)
+/// hands its measures here, so both give the same section.
+#[must_use]
+pub fn quota_section<'a>(
+    measured: impl IntoIterator<Item = Measured<'a>>,
+    series_seconds: u64,
+    requests_not_rated: u64,
+    settings: &UsageSettings,
+) -> QuotaSection {
+    let mut rows: Vec<QuotaRow> = measured
+        .into_iter()
+        .map(|m| {
+            let p = m.peaks;
+            let (limit, overridden) = quota::quota_for(&settings.quotas, p.family, m.region);
+            let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
+            QuotaRow {
+                account: m.account.to_owned(),
+                region: m.region.to_owned(),
+                family: FAMILIES.get(usize::from(p.family)).map_or("?", |f| f.name),
+                quota: limit.map(Milli),
+                quota_overridden: overridden,
+                requests: p.requests,
+                peak_per_second: p.peak_per_second,
+                peak_second: at(p.peak_second),
+                // Thousandths of a request per second over 60 s.
+                peak_minute_avg: Milli((p.peak_minute_requests * 1000 + 30) / 60),
+                peak_minute: at(p.peak_minute),
+                pct_of_quota: limit.filter(|q| *q > 0).map(|q| {
+                    // percent × 1000 = peak × 1000 (milli) × 100 × 1000 / q
+                    let scaled = u128::from(p.peak_per_second) * 100_000_000;
+                    Milli(u64::try_from(scaled / u128::from(q)).unwrap_or(u64::MAX))
+                }),
+                throttled: m.throttled,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.pct_of_quota
+            .cmp(&a.pct_of_quota)
+            .then(b.peak_per_second.cmp(&a.peak_per_second))
+            .then_with(|| (&a.account, &a.region, a.family).cmp(&(&b.account, &b.region, b.family)))
+    });
+    QuotaSection {
+        known: true,
+        defaults_from: DEFAULTS_FROM,
+        overrides: settings
+            .quotas
+            .iter()
+            .map(QuotaOverride::describe)
+            .collect(),
+        exact: requests_not_rated == 0,
+        series_seconds,
+        series_seconds_cap: MAX_SERIES_SECONDS as u64,
+        requests_not_rated,
+        rows,
     }
 }
 

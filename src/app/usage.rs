@@ -17,7 +17,8 @@
 //! 100 000 live); when it has let go of events of the window for room, the
 //! figures are those of the events it still holds and the pane says so
 //! ([`Coverage`]). On Athena the log holds only what drill-downs fetched:
-//! nothing is counted, and the pane says why.
+//! nothing is counted, and the pane says why and that `kmstop report
+//! --source athena://…` measures both sections ([`crate::athena::usage`]).
 //!
 //! # Cheap
 //!
@@ -58,7 +59,10 @@ pub struct Driver {
     pub throttled: u64,
 }
 
-const ATHENA: &str = "not known on Athena: its counts are not each request (kmstop report --source s3://… counts them)";
+/// The dashboard's aggregate counts per time bucket, not per second, and
+/// its report query follows the query's window, not the pane's: the pane
+/// points to the report, which measures both sections in Athena.
+const ATHENA: &str = "not known on Athena's dashboard (counts per bucket): kmstop report --source athena://… gives it";
 
 /// The window's answer, as the report would give it for the same events.
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_rules};
 use super::query::{DETAIL_COLUMNS, wanting_rules};
+use super::usage::{AGGREGATE_NAMES, GROUP_NAMES, UsageRows};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{CallDetail, KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
 use crate::report::alerts::{Interest, tie_of};
@@ -30,10 +31,6 @@ pub const NOT_KNOWN: &[&str] = &[
     "not_log_files",
     "digest_files",
     "conflicting_copies",
-    // Athena returns counts, not each second's requests: no rates to hold
-    // against the quotas, and the sections are left out (`known: false`).
-    "quota",
-    "cost",
     // Counts by principal and key carry no encryption context.
     "resources",
 ];
@@ -45,7 +42,7 @@ pub struct Row<'r> {
 }
 
 impl Row<'_> {
-    fn get(&self, column: &str) -> Option<&str> {
+    pub(super) fn get(&self, column: &str) -> Option<&str> {
         let index = *self.columns.get(column)?;
         self.values.get(index)?.as_deref()
     }
@@ -101,6 +98,12 @@ pub struct Answer {
     who: Option<Vec<String>>,
     calls: CallLog,
     other_events: u64,
+    /// The quota and cost sections' rows ([`super::usage`]).
+    /// Boxed: the dashboard holds an answer across its query's awaits.
+    usage: Box<UsageRows>,
+    /// Whether the query asked for them (`ReportQuery::usage`): else the
+    /// sections stay `known: false`.
+    pub usage_sections: bool,
 }
 
 /// Events of one counted rule's group and bucket, known by their number.
@@ -156,6 +159,8 @@ impl Answer {
             who: (!settings.who.is_everyone()).then(|| settings.who.labels()),
             calls: CallLog::default(),
             other_events: 0,
+            usage: Box::default(),
+            usage_sections: true,
         })
     }
 
@@ -170,6 +175,7 @@ impl Answer {
             Some("malformed") => skipped.malformed += n,
             Some("other") => self.other_events += n,
             Some("counted") => self.add_counted(row, n),
+            Some("quota") if self.usage.add_quota(row, n) => {}
             _ => self.unreadable_rows += 1,
         }
     }
@@ -201,6 +207,7 @@ impl Answer {
         r.to = latest(r.to, last);
         *r.event_names.entry(name.to_owned()).or_default() += n;
         let key = row.get("key_arn");
+        self.usage.add_count(row, name, principal, n);
         let p = self.principals.entry(principal.to_owned()).or_default();
         p.events += n;
         p.decrypt += if name == "Decrypt" { n } else { 0 };
@@ -355,6 +362,9 @@ impl Answer {
             .map(|(arn, k)| KeyRow::new(arn, k.events, k.denied, k.principals.len() as u64))
             .collect();
         let mut report = self.report;
+        if self.usage_sections {
+            (report.quota, report.cost) = self.usage.finish(&settings.usage);
+        }
         report.principals = principals;
         report.keys = keys;
         report.who = self.who.map(|selectors| {
@@ -496,8 +506,10 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
 #[must_use]
 pub fn columns() -> Vec<&'static str> {
     let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
+    all.extend(GROUP_NAMES);
     all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
     all.extend(counted_column_names());
     all.extend(["wanted_by", "listed", "n", "first_time", "last_time"]);
+    all.extend(AGGREGATE_NAMES);
     all
 }

@@ -89,6 +89,8 @@ impl DashboardQuery {
             inventory: Inventory::default(),
             who: self.who.clone(),
             list_calls: false,
+            // The alerts only: the Quota & cost pane does not read Athena.
+            usage: false,
         }
     }
 

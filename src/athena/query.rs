@@ -51,6 +51,9 @@ pub struct ReportQuery {
     /// Whether the selected calls come back whole to be listed (the
     /// report's `who.calls`; the dashboard lists none).
     pub list_calls: bool,
+    /// Whether the quota and cost sections are measured ([`super::usage`];
+    /// the dashboard's alerts need neither).
+    pub usage: bool,
 }
 
 /// The columns of a row describing one event (null on count rows), in
@@ -218,20 +221,23 @@ pub fn wanting_rules(rules: &[RuleSpec], inventory: &Inventory) -> Vec<String> {
 }
 
 /// The `UNNEST` that gives each event its rows: tag 0 (its count and
-/// maybe its whole self), and one tag per counted rule that counts it.
-fn tags(rules: &[RuleSpec], inventory: &Inventory) -> String {
+/// maybe its whole self), one tag per counted rule that counts it, and
+/// with `usage` tag -1 for its quota family's row.
+fn tags(rules: &[RuleSpec], inventory: &Inventory, usage: bool) -> String {
     let counted = counted_rules(rules, inventory);
     let hot = hot_group_column(&counted);
-    if counted.is_empty() {
+    if counted.is_empty() && !usage {
         return format!("SELECT *, 0 AS tag, {hot} FROM marked");
     }
-    let tags = counted
-        .iter()
-        .enumerate()
-        .fold(String::new(), |mut all, (i, r)| {
-            let _ = write!(all, ",\n      {}", r.tag(i));
-            all
-        });
+    let quota = if usage {
+        format!(",\n      {}", super::usage::tag())
+    } else {
+        String::new()
+    };
+    let tags = counted.iter().enumerate().fold(quota, |mut all, (i, r)| {
+        let _ = write!(all, ",\n      {}", r.tag(i));
+        all
+    });
     format!(
         "SELECT marked.*, tag, {hot} FROM marked
   CROSS JOIN UNNEST(filter(ARRAY[0{tags}], x -> x IS NOT NULL)) AS u (tag)"
@@ -377,6 +383,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
     let (wanted, mut windows) = wanted(&q.rules, &q.inventory);
     let (wants, whole, wanted_by) = want_columns(&wanted);
     let (other, listed) = selection(q, &mut windows);
+    let usage = super::usage::UsageSql::new(q.usage, &mut windows);
     // The encryption context only where a rule matches on it or reads it.
     let context = if q.rules.iter().any(|r| {
         r.enabled
@@ -396,9 +403,10 @@ pub fn report_sql(q: &ReportQuery) -> String {
         all.push_str(w);
         all
     });
-    // A counted rule's rows (tag > 0) stay counts, whoever is listed.
+    // A counted rule's rows (tag > 0) and quota rows (tag < 0) stay
+    // counts, whoever is listed.
     let shown = if listed == "false" {
-        "whole"
+        "tag = 0 AND whole"
     } else {
         "tag = 0 AND (whole OR listed)"
     };
@@ -409,9 +417,12 @@ pub fn report_sql(q: &ReportQuery) -> String {
             let _ = write!(all, ",\n  {c}");
             all
         });
-    let tags = tags(&q.rules, &q.inventory);
-    let peaks = peaks(&q.rules, &q.inventory);
-    let groups: String = (1..=7 + DETAIL_COLUMNS.len() + counted_column_names().len())
+    let tags = tags(&q.rules, &q.inventory, q.usage);
+    let peaks = format!("{}{}", peaks(&q.rules, &q.inventory), usage.peaks);
+    let groups: String = (1..=7
+        + super::usage::GROUP_NAMES.len()
+        + DETAIL_COLUMNS.len()
+        + counted_column_names().len())
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
@@ -423,7 +434,7 @@ pub fn report_sql(q: &ReportQuery) -> String {
       WHEN {since} OR {until} THEN 'out_of_range'
       WHEN {copy} > 1 THEN 'duplicate'{other}
       ELSE 'event' END AS kind,
-    CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms
+    CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms{classed}
   FROM scan
 ), ranked AS (
   SELECT *{windows}
@@ -440,20 +451,23 @@ pub fn report_sql(q: &ReportQuery) -> String {
 ), tagged AS (
   {tags}
 )
-SELECT CASE WHEN tag = 0 THEN kind ELSE 'counted' END AS kind,
+SELECT CASE WHEN tag = 0 THEN kind WHEN tag < 0 THEN 'quota' ELSE 'counted' END AS kind,
   CASE WHEN tag = 0 AND kind = 'event' THEN eventname END AS eventname,
   CASE WHEN tag = 0 AND kind = 'event' THEN principal END AS principal,
   CASE WHEN tag = 0 AND kind = 'event' THEN key_arn END AS key_arn,
-  CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{details}{counted_columns},
-  CASE WHEN whole THEN concat_ws(',', {wanted_by}) END AS wanted_by,
+  CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{groups_usage}{details}{counted_columns},
+  CASE WHEN tag = 0 AND whole THEN concat_ws(',', {wanted_by}) END AS wanted_by,
   CASE WHEN tag = 0 AND listed THEN 'listed' END AS listed,
   count(*) AS n,
   to_unixtime(min(t)) AS first_time,
-  to_unixtime(max(t)) AS last_time
+  to_unixtime(max(t)) AS last_time{aggregates}
 FROM tagged
 GROUP BY {groups}",
         scan = scan_cte(&table, &filter),
         copy = copy_number(),
+        classed = usage.classed,
+        groups_usage = usage.groups,
+        aggregates = usage.aggregates,
         earliest = time_literal(q.plausible.earliest),
         // Athena's clock, not ours: the SQL stays the same text from one
         // run to the next (`Plausible::at` is a day past now too).
@@ -485,6 +499,7 @@ mod tests {
             inventory: Inventory::default(),
             who: Who::default(),
             list_calls: true,
+            usage: true,
         };
         assert_eq!(
             partition_filter(&q),

@@ -40,6 +40,7 @@ pub fn sql(
         inventory: settings.inventory.clone(),
         who: settings.who.clone(),
         list_calls: true,
+        usage: true,
     })
 }
 

@@ -306,6 +306,7 @@ impl AthenaFeed {
         let found = match Answer::new(&settings) {
             Err(e) => Err(format!("the alert rules do not compile: {e}")),
             Ok(mut answer) => {
+                answer.usage_sections = query.usage;
                 let ran = self
                     .run(&sql, "alerts", &mut |columns, values| {
                         answer.add(&Row { columns, values });

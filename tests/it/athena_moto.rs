@@ -161,6 +161,9 @@ fn cell(value: Option<&str>) -> Value {
 /// first_time, last_time`.
 fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Value {
     let mut data: Vec<Value> = fields.iter().map(|f| cell(*f)).collect();
+    // The calling account of an event's count; no quota family's row.
+    let caller = fields[0].filter(|k| *k == "event").map(|_| "111122223333");
+    data.extend([cell(caller), cell(None), cell(None)]);
     data.extend((0..kmstop::athena::query::DETAIL_COLUMNS.len()).map(|_| cell(None)));
     // Not a counted rule's row: `counted_rule` 0, the rest null.
     data.extend(
@@ -171,6 +174,7 @@ fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Val
     // Not a whole event: no reason it came back, not a listed call.
     data.extend([cell(None), cell(None)]);
     data.extend([cell(Some(n)), cell(Some(first)), cell(Some(last))]);
+    data.extend(kmstop::athena::usage::AGGREGATE_NAMES.map(|_| cell(None)));
     json!({ "Data": data })
 }
 
@@ -297,6 +301,10 @@ fn a_report_from_athena_polls_reads_the_rows_and_writes_only_results() {
     );
     assert_eq!(report["keys"][0]["principals"], 2);
     assert_eq!(report["from"], "2025-05-20T08:00:00Z");
+    // The count rows are priced: 42 requests billed to the caller.
+    assert_eq!(report["cost"]["known"], true);
+    assert_eq!(report["cost"]["accounts"][0]["account"], "111122223333");
+    assert_eq!(report["cost"]["requests"], 42);
     assert!(
         report["skipped"]["not_known"]
             .as_array()

@@ -365,13 +365,15 @@ fn it_says_what_it_covers() {
     let whole = app_of(&records(), &DataConfig::files(), UsageSettings::default());
     assert!(!support::text(&render(&whole, 120, 40)).contains("held events since"));
 
-    // Athena returns counts, not each request: not known, and said.
+    // The dashboard's aggregate counts per bucket: not known, and said,
+    // with where to get it.
     let data = Data::new(&DataConfig::athena(60), kmstop::alert::builtin::rules()).expect("rules");
     let mut athena = App::new(data, Mode::Athena("db/trail".to_owned()), now());
     act(&mut athena, &[Action::Focus(Pane::Usage)]);
     assert!(!athena.snapshot.usage.answer.quota.known);
     let text = support::text(&render(&athena, 120, 40));
     assert!(text.contains("not known on Athena"), "{text}");
+    assert!(text.contains("kmstop report --source athena://"), "{text}");
 }
 
 /// The real binary in a terminal: `--quota` and `--price` reach the pane,
