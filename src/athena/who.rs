@@ -37,10 +37,9 @@ pub fn who_sql(who: &Who) -> Option<String> {
 pub fn refuse_unsupported(who: &Who) -> Result<(), String> {
     match who.selectors().iter().find(|s| s.reads_resource()) {
         Some(s) => Err(format!(
-            "--who {}: a resource: selector cannot be pushed down to Athena (the resource a call names \
+            "--who {s}: a resource: selector cannot be pushed down to Athena (the resource a call names \
              is derived from its encryption context, which kmstop does not express in SQL); \
-             run the report over the trail's files (--source DIR or s3://…) instead",
-            s
+             run the report over the trail's files (--source DIR or s3://…) instead"
         )),
         None => Ok(()),
     }
