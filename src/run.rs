@@ -121,6 +121,11 @@ fn report(args: &ReportArgs, clock: &dyn Clock) -> ExitCode {
     let failed = AtomicBool::new(false);
     let on_problem = |problem: Problem| print_problem(&problem, &failed);
     let settings = report_settings(args, range, now, rules);
+    if athena.is_some()
+        && let Err(message) = crate::athena::who::refuse_unsupported(&settings.who)
+    {
+        return usage_error(&message);
+    }
     if let Some(table) = &athena
         && args.athena.dry_run
     {

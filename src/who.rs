@@ -4,9 +4,11 @@
 //! A selector names what to follow: `akid:AKIA…` (the access key id that
 //! signed the call), `session:NAME` (an assumed role's session name),
 //! `principal:role/orders-api` (a principal as kmstop shows it, or the
-//! resource part of its ARN), `ip:203.0.113.7` or `ip:10.0.0.0/8`. A bare
-//! access key id or address is understood without its prefix. Several
-//! selectors select the calls any of them matches.
+//! resource part of its ARN), `ip:203.0.113.7` or `ip:10.0.0.0/8`; or,
+//! the other way round, `resource:ARN-or-name`: the data calls whose
+//! encryption context names that resource ("who decrypted this secret?",
+//! [`resource`]). A bare access key id or address is understood without
+//! its prefix. Several selectors select the calls any of them matches.
 //!
 //! `crate::athena::who` renders each test as SQL for a report pushed down
 //! to Athena: a change here is a change there, and `tests/it/athena_who.rs`
@@ -30,23 +32,30 @@ pub enum Selector {
     Session(String),
     Principal(String),
     Network(IpNet),
+    /// A resource an encryption context names, as written (`s3://…`
+    /// stays so): [`resource::resource_is`].
+    Resource(String),
 }
 
 /// Why a selector was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
-    #[error("empty selector: give akid:ID, session:NAME, principal:NAME or ip:ADDR[/LEN]")]
+    #[error(
+        "empty selector: give akid:ID, session:NAME, principal:NAME, ip:ADDR[/LEN] or resource:ARN-OR-NAME"
+    )]
     Empty,
     #[error("selector is {0} bytes long; at most {MAX_VALUE} are accepted")]
     TooLong(usize),
     #[error("{0:?} is not an address or network (ip: takes 203.0.113.7 or 10.0.0.0/8)")]
     BadNetwork(String),
     #[error(
-        "{0:?} is neither an access key id nor an address: say which with akid:, session:, principal: or ip:"
+        "{0:?} is neither an access key id nor an address: say which with akid:, session:, principal:, ip: or resource:"
     )]
     Ambiguous(String),
-    #[error("unknown selector kind {0:?}: use akid:, session:, principal: or ip:")]
+    #[error("unknown selector kind {0:?}: use akid:, session:, principal:, ip: or resource:")]
     UnknownKind(String),
+    #[error("{0}")]
+    BadResource(String),
 }
 
 impl Selector {
@@ -82,6 +91,11 @@ impl Selector {
                 "principal" => return Ok(Self::Principal(nonempty(value)?)),
                 "ip" => return network(&nonempty(value)?).map(Self::Network),
                 "arn" => return Ok(Self::Principal(text.to_owned())),
+                "resource" => {
+                    let value = nonempty(value)?;
+                    resource::check(&value).map_err(SelectorError::BadResource)?;
+                    return Ok(Self::Resource(value));
+                }
                 _ => {}
             }
         }
@@ -102,12 +116,26 @@ impl Selector {
     /// True when `event` is a call this selector follows.
     #[must_use]
     pub fn matches(&self, event: &KmsEvent<'_>) -> bool {
+        // The context is read only for a selector that asks about it.
+        let named = if self.reads_resource() {
+            resource::resource_of_call(event)
+        } else {
+            None
+        };
         self.matches_caller(&Caller {
             principal: &event.principal,
             access_key_id: event.access_key_id.as_deref(),
             session_name: event.session_name.as_deref(),
             source_ip: event.source_ip.as_deref(),
+            resource: named.as_ref().map(|r| (r.service, r.name.as_ref())),
         })
+    }
+
+    /// True when this selector reads the resource a call names
+    /// ([`Caller::resource`]): others need not derive it.
+    #[must_use]
+    pub fn reads_resource(&self) -> bool {
+        matches!(self, Self::Resource(_))
     }
 
     /// The same test on the caller's fields alone (a listed row).
@@ -123,6 +151,9 @@ impl Selector {
                 .source_ip
                 .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
                 .is_some_and(|ip| net.contains(&ip)),
+            Self::Resource(wanted) => caller
+                .resource
+                .is_some_and(|(service, name)| resource::resource_is(service, name, wanted)),
         }
     }
 
@@ -135,7 +166,7 @@ impl Selector {
         let (kind, _) = text.trim().split_once(':')?;
         matches!(
             kind.to_ascii_lowercase().as_str(),
-            "akid" | "access-key" | "accesskeyid" | "session" | "principal" | "ip"
+            "akid" | "access-key" | "accesskeyid" | "session" | "principal" | "ip" | "resource"
         )
         .then(|| Self::parse(text))
     }
@@ -151,6 +182,7 @@ impl fmt::Display for Selector {
                 write!(f, "ip:{}", net.addr())
             }
             Self::Network(net) => write!(f, "ip:{net}"),
+            Self::Resource(r) => write!(f, "resource:{r}"),
         }
     }
 }
@@ -162,6 +194,10 @@ pub struct Caller<'a> {
     pub access_key_id: Option<&'a str>,
     pub session_name: Option<&'a str>,
     pub source_ip: Option<&'a str>,
+    /// The service and name of the resource a data call's context names
+    /// ([`resource::resource_of_call`]); `None` for other calls, and where
+    /// no selector [reads it](Selector::reads_resource).
+    pub resource: Option<(&'a str, &'a str)>,
 }
 
 /// `AKIA…`/`ASIA…` and the other IAM unique-id prefixes of access keys,
@@ -238,6 +274,8 @@ impl fmt::Display for Who {
         f.write_str(&self.labels().join(" or "))
     }
 }
+
+pub mod resource;
 
 #[cfg(test)]
 mod tests;

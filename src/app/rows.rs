@@ -120,6 +120,9 @@ pub struct EventRow {
     /// `/ASIA…` finds what a leaked key did.
     pub access_key_id: Option<String>,
     pub session_name: Option<String>,
+    /// The service and name of the resource a data call's context names,
+    /// for a `resource:` filter.
+    pub resource: Option<(&'static str, String)>,
 }
 
 /// An event the Events pane lists: where it sits in the log. Its texts
@@ -158,6 +161,8 @@ impl EventRow {
             user_agent: v.user_agent.map(std::borrow::Cow::into_owned),
             access_key_id: v.access_key_id.map(std::borrow::Cow::into_owned),
             session_name: v.session_name.map(std::borrow::Cow::into_owned),
+            resource: crate::aggregate::resources::resource_of_event(&e.event)
+                .map(|r| (r.service, r.name.into_owned())),
         }
     }
 
@@ -168,6 +173,7 @@ impl EventRow {
                 access_key_id: self.access_key_id.as_deref(),
                 session_name: self.session_name.as_deref(),
                 source_ip: self.source_ip.as_deref(),
+                resource: self.resource.as_ref().map(|(s, n)| (*s, n.as_str())),
             });
         }
         [

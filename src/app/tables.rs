@@ -223,11 +223,17 @@ pub(super) fn event_rows(
         .take(MAX_EVENT_SCAN)
         .filter(|e| {
             selector.is_none_or(|s| {
+                let named = if s.reads_resource() {
+                    crate::aggregate::resources::resource_of_event(&e.event)
+                } else {
+                    None
+                };
                 s.matches_caller(&crate::who::Caller {
                     principal: e.event.principal(),
                     access_key_id: e.event.access_key_id(),
                     session_name: e.event.session_name(),
                     source_ip: e.event.source_ip(),
+                    resource: named.as_ref().map(|r| (r.service, r.name.as_ref())),
                 })
             })
         })

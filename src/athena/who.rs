@@ -25,10 +25,32 @@ pub fn who_sql(who: &Who) -> Option<String> {
     Some(format!("({})", any.join(" OR ")))
 }
 
-/// One selector's test, never null.
+/// Why Athena cannot be asked for `who`, when it cannot: a `resource:`
+/// selector would need each call's resource derived from its encryption
+/// context ([`crate::event::resource`]: the most specific of a dozen keys,
+/// S3 paths), which is not written in SQL here. Every Athena entry (the
+/// report, its `--dry-run`, the dashboard) refuses such a `--who` with
+/// this message rather than select nothing.
+///
+/// # Errors
+/// The first selector Athena cannot select by, named.
+pub fn refuse_unsupported(who: &Who) -> Result<(), String> {
+    match who.selectors().iter().find(|s| s.reads_resource()) {
+        Some(s) => Err(format!(
+            "--who {s}: a resource: selector cannot be pushed down to Athena (the resource a call names \
+             is derived from its encryption context, which kmstop does not express in SQL); \
+             run the report over the trail's files (--source DIR or s3://…) instead"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// One selector's test, never null. A `resource:` selector, which the
+/// entries refuse first ([`refuse_unsupported`]), selects nothing here.
 #[must_use]
 pub fn selector_sql(selector: &Selector) -> String {
     let test = match selector {
+        Selector::Resource(_) => "false".to_owned(),
         // `eq_ignore_ascii_case`: `lower` would fold more than ASCII (the
         // Kelvin sign to `k`).
         Selector::AccessKey(id) => format!(
@@ -298,6 +320,22 @@ mod tests {
         }
         let sql = selector_sql(&Selector::AccessKey("AKIA'X".into()));
         assert!(sql.ends_with("= 'akia''x', false)"), "{sql}");
+    }
+
+    #[test]
+    fn a_resource_selector_is_refused_by_name() {
+        let resource = Selector::parse("resource:s3://reports/2025/").expect("a selector");
+        let who = Who::new(vec![Selector::Session("a".into()), resource]);
+        let e = refuse_unsupported(&who).expect_err("refused");
+        assert!(
+            e.starts_with("--who resource:s3://reports/2025/: ") && e.contains("Athena"),
+            "{e}"
+        );
+        assert_eq!(
+            refuse_unsupported(&Who::new(vec![Selector::Session("a".into())])),
+            Ok(())
+        );
+        assert_eq!(refuse_unsupported(&Who::default()), Ok(()));
     }
 
     #[test]

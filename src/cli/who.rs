@@ -10,6 +10,8 @@ pub struct WhoArgs {
     /// Only the calls of a credential, session, principal or network:
     /// akid:AKIA…, session:NAME, principal:role/NAME (or its ARN),
     /// ip:ADDR or ip:CIDR; a bare access key id or address also works.
+    /// Or the data calls on one resource its encryption context names:
+    /// resource:ARN-or-name (`s3://BUCKET` or `s3://BUCKET/PREFIX/` for S3).
     /// Repeat to follow several (a call matching any is kept); what is
     /// left out is counted and said.
     #[arg(long, value_name = "SELECTOR", value_parser = Selector::parse)]

@@ -151,6 +151,7 @@ fn resources(report: &Report, top: usize) -> Block {
                 own(&r.principals),
                 own(&r.keys),
                 own(&time(r.last_seen)),
+                data(&r.callers_text()),
             ]
         })
         .collect();
@@ -167,6 +168,7 @@ fn resources(report: &Report, top: usize) -> Block {
             "principals",
             "keys",
             "last seen",
+            "top callers",
         ],
         cut: "top",
         rows,

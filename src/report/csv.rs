@@ -178,6 +178,9 @@ fn write_resources<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Re
         "keys",
         "first_seen",
         "last_seen",
+        "top_callers",
+        "more_callers",
+        "callers_sampled",
     ])?;
     for r in &report.resources {
         w.write_record([
@@ -190,9 +193,23 @@ fn write_resources<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Re
             &r.keys.to_string(),
             &time(r.first_seen),
             &time(r.last_seen),
+            &for_csv(&top_callers(r)),
+            &r.more_callers.to_string(),
+            if r.callers_sampled { "true" } else { "false" },
         ])?;
     }
     Ok(())
+}
+
+/// A resource's top callers in one cell: `principal=calls/denied`, `;`
+/// between them (an ARN holds `:` and `/`, never `;` or `=`… unless
+/// hostile: then the row is still one cell, quoted).
+fn top_callers(r: &crate::report::resources::ResourceRow) -> String {
+    r.top_callers
+        .iter()
+        .map(|c| format!("{}={}/{}", c.principal, c.calls, c.denied))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 fn write_alerts<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv::Result<()> {

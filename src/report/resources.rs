@@ -1,6 +1,7 @@
 //! "Who decrypted what": the report's data calls grouped by the resource
 //! their encryption context names (a secret, a bucket or object, a table,
-//! a trail…), with how many principals and keys touched each.
+//! a trail…), with how many principals and keys touched each and who
+//! called on it most.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,6 +22,15 @@ pub const MAX_RESOURCES: usize = 10_000;
 pub const FOLLOWED: usize = 4 * MAX_RESOURCES;
 /// Principals and keys remembered per resource (counted exactly up to it).
 const MAX_PER_RESOURCE: usize = 1_000;
+/// Callers a resource's row names, busiest first.
+pub const TOP_CALLERS: usize = 5;
+/// Principals whose calls on one resource are counted by name. Past it the
+/// ones whose names hash highest leave (as resources do past
+/// [`FOLLOWED`]), so the callers followed depend only on their names, and
+/// a followed caller's counts are exact.
+pub const FOLLOWED_CALLERS: usize = 32;
+/// The longest caller name kept (names come from the record).
+const MAX_CALLER: usize = 1024;
 
 /// Where a resource stands in the sample: its name's hash (fixed keys,
 /// so the same in every run), then the names for the rare tie.
@@ -49,6 +59,123 @@ pub struct ResourceRow {
     pub keys: u64,
     pub first_seen: Option<DateTime<Utc>>,
     pub last_seen: Option<DateTime<Utc>>,
+    /// Its busiest callers (at most [`TOP_CALLERS`]), busiest first, ties
+    /// by name.
+    pub top_callers: Vec<CallerRow>,
+    /// Distinct principals beyond `top_callers` ("and M more"; of the at
+    /// most 1,000 told apart).
+    pub more_callers: u64,
+    /// More than [`FOLLOWED_CALLERS`] principals called on it: then
+    /// `top_callers` are the busiest of the 32 whose names hash lowest (the
+    /// same for any read order), not necessarily the busiest of all.
+    pub callers_sampled: bool,
+}
+
+/// One principal's data calls on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerRow {
+    pub principal: String,
+    pub calls: u64,
+    pub denied: u64,
+}
+
+impl ResourceRow {
+    /// Its top callers as one line of raw (unescaped) text, each as
+    /// `principal calls` with `(N denied)` when some were: `role/a 12 (2
+    /// denied), user/b 3, and 4 more`. Escape it for its output.
+    #[must_use]
+    pub fn callers_text(&self) -> String {
+        let mut parts: Vec<String> = self
+            .top_callers
+            .iter()
+            .map(|c| {
+                if c.denied > 0 {
+                    format!("{} {} ({} denied)", c.principal, c.calls, c.denied)
+                } else {
+                    format!("{} {}", c.principal, c.calls)
+                }
+            })
+            .collect();
+        if self.more_callers > 0 {
+            parts.push(format!("and {} more", self.more_callers));
+        }
+        if self.callers_sampled {
+            parts.push("(of a sample of 32 callers)".to_owned());
+        }
+        parts.join(", ")
+    }
+}
+
+/// A followed caller: its name's hash (its rank, with the name for ties).
+#[derive(Debug)]
+struct Caller {
+    hash: u64,
+    name: Box<str>,
+    calls: u64,
+    denied: u64,
+}
+
+/// The callers of one resource, at most [`FOLLOWED_CALLERS`] of them.
+#[derive(Debug, Default)]
+struct Callers {
+    followed: Vec<Caller>,
+    /// Some caller was let go or not followed.
+    sampled: bool,
+}
+
+impl Callers {
+    fn add(&mut self, hash: u64, name: &str, calls: u64, denied: u64) {
+        if let Some(c) = self
+            .followed
+            .iter_mut()
+            .find(|c| c.hash == hash && *c.name == *name)
+        {
+            c.calls += calls;
+            c.denied += denied;
+            return;
+        }
+        let new = Caller {
+            hash,
+            name: name.into(),
+            calls,
+            denied,
+        };
+        if self.followed.len() < FOLLOWED_CALLERS {
+            self.followed.push(new);
+            return;
+        }
+        self.sampled = true;
+        if let Some(last) = self
+            .followed
+            .iter_mut()
+            .max_by(|a, b| (a.hash, &a.name).cmp(&(b.hash, &b.name)))
+            && (new.hash, &new.name) < (last.hash, &last.name)
+        {
+            *last = new;
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.sampled |= other.sampled;
+        for c in other.followed {
+            self.add(c.hash, &c.name, c.calls, c.denied);
+        }
+    }
+
+    /// The busiest, ties by name.
+    fn top(mut self) -> Vec<CallerRow> {
+        self.followed
+            .sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
+        self.followed
+            .into_iter()
+            .take(TOP_CALLERS)
+            .map(|c| CallerRow {
+                principal: c.name.into(),
+                calls: c.calls,
+                denied: c.denied,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,12 +187,25 @@ struct One {
     /// by two principals costs two numbers, not two copies of their ARNs.
     principals: HashSet<u64>,
     keys: HashSet<u64>,
+    callers: Callers,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
 
 fn remember(set: &mut HashSet<u64>, value: &str) {
     remember_hash(set, text_hash(value));
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn remember_hash(set: &mut HashSet<u64>, hash: u64) {
@@ -117,8 +257,12 @@ impl ResourceTally {
         let Some(one) = one else { return };
         one.bucket_key |= r.bucket_key;
         one.calls += 1;
-        one.denied += u64::from(e.outcome == Outcome::Denied);
-        remember(&mut one.principals, &e.principal);
+        let denied = u64::from(e.outcome == Outcome::Denied);
+        one.denied += denied;
+        let principal = text_hash(&e.principal);
+        remember_hash(&mut one.principals, principal);
+        one.callers
+            .add(principal, cut(&e.principal, MAX_CALLER), 1, denied);
         if let Some(key) = &e.key {
             remember(&mut one.keys, &key.arn);
         }
@@ -169,6 +313,7 @@ impl ResourceTally {
             for k in o.keys {
                 remember_hash(&mut one.keys, k);
             }
+            one.callers.merge(o.callers);
             one.first = earliest(one.first, o.first);
             one.last = latest(one.last, o.last);
         }
@@ -182,16 +327,24 @@ impl ResourceTally {
             .by
             .into_iter()
             .flat_map(|(service, names)| names.into_iter().map(move |(n, o)| (service, n, o)))
-            .map(|(service, name, o)| ResourceRow {
-                service: service.to_owned(),
-                resource: name.into(),
-                bucket_key: o.bucket_key,
-                calls: o.calls,
-                denied: o.denied,
-                principals: o.principals.len() as u64,
-                keys: o.keys.len() as u64,
-                first_seen: o.first,
-                last_seen: o.last,
+            .map(|(service, name, o)| {
+                let callers_sampled = o.callers.sampled;
+                let top_callers = o.callers.top();
+                let principals = o.principals.len() as u64;
+                ResourceRow {
+                    service: service.to_owned(),
+                    resource: name.into(),
+                    bucket_key: o.bucket_key,
+                    calls: o.calls,
+                    denied: o.denied,
+                    principals,
+                    keys: o.keys.len() as u64,
+                    first_seen: o.first,
+                    last_seen: o.last,
+                    more_callers: principals.saturating_sub(top_callers.len() as u64),
+                    top_callers,
+                    callers_sampled,
+                }
             })
             .collect();
         rows.sort_by(|a, b| {

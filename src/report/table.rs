@@ -498,7 +498,7 @@ fn write_calls(report: &Report, opts: TableOptions, out: &mut impl Write) -> io:
 
 /// Who decrypted what: data calls by the resource their context names.
 fn write_resources(report: &Report, opts: TableOptions, out: &mut impl Write) -> io::Result<()> {
-    const COLUMNS: [Column; 7] = [
+    const COLUMNS: [Column; 8] = [
         col("service", Fit::Fixed, 0),
         col("resource", Fit::Wrap, 0),
         col("calls", Fit::Number, 0),
@@ -506,6 +506,7 @@ fn write_resources(report: &Report, opts: TableOptions, out: &mut impl Write) ->
         col("principals", Fit::Number, 0),
         col("keys", Fit::Number, 2),
         col("last seen", Fit::Fixed, 1),
+        col("top callers", Fit::Wrap, 0),
     ];
     let rows = &report.resources;
     heading(
@@ -531,6 +532,7 @@ fn write_resources(report: &Report, opts: TableOptions, out: &mut impl Write) ->
                 r.principals.to_string(),
                 r.keys.to_string(),
                 short_time(r.last_seen),
+                cell(&r.callers_text()),
             ]
         })
         .collect();

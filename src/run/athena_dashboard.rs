@@ -500,6 +500,8 @@ fn dashboard_query(
             "--since ({since}) must be before --until ({until})"
         ));
     }
+    let who = args.who.who();
+    crate::athena::who::refuse_unsupported(&who)?;
     Ok(DashboardQuery {
         table: table.clone(),
         since,
@@ -507,7 +509,7 @@ fn dashboard_query(
         plausible: Plausible::at(now),
         accounts: args.accounts.clone(),
         regions: args.targets.regions.clone(),
-        who: args.who.who(),
+        who,
     })
 }
 

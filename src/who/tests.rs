@@ -110,3 +110,136 @@ fn a_service_address_is_no_network() {
     };
     assert!(!sel("ip:0.0.0.0/0").matches(&e));
 }
+
+/// `RECORD` as `name` with `context` as its encryption context.
+fn with_context(name: &str, context: &str) -> String {
+    RECORD.replace("\"Decrypt\"", &format!("{name:?}")).replace(
+        "\"recipientAccountId\"",
+        &format!(
+            "\"requestParameters\":{{\"encryptionContext\":{context}}},\"recipientAccountId\""
+        ),
+    )
+}
+
+fn selects(selector: &str, name: &str, context: &str) -> bool {
+    let record = with_context(name, context);
+    let Ok(Parsed::Kms(e)) = parse_record(&record) else {
+        panic!("parses: {record}");
+    };
+    sel(selector).matches(&e)
+}
+
+/// Every service shape of `crate::event::resource`: its resource id
+/// selects it, a near miss does not, and a call that is not a data call
+/// is never selected by what its context names.
+#[test]
+fn a_resource_selects_the_data_calls_naming_it() {
+    let shapes = [
+        (
+            "SecretARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:db-AbC",
+        ),
+        (
+            "aws:cloudtrail:arn",
+            "arn:aws:cloudtrail:eu-central-1:1:trail/t",
+        ),
+        ("PARAMETER_ARN", "arn:aws:ssm:us-east-1:1:parameter/db/pw"),
+        (
+            "aws:lambda:FunctionArn",
+            "arn:aws:lambda:us-east-1:1:function:f",
+        ),
+        ("aws:dynamodb:tableName", "Orders"),
+        ("aws:ebs:id", "vol-0123456789abcdef0"),
+        ("aws:rds:db-id", "db-ABCDEFGHIJKL"),
+        ("aws:logs:arn", "arn:aws:logs:us-east-1:1:log-group:g"),
+        ("aws:sqs:arn", "arn:aws:sqs:us-east-1:1:q"),
+        ("aws:sns:topicArn", "arn:aws:sns:us-east-1:1:t"),
+        (
+            "aws:workmail:arn",
+            "arn:aws:workmail:eu-west-1:1:organization/m-1",
+        ),
+        ("aws:s3:arn", "arn:aws:s3:::reports/2025/q1.csv"),
+    ];
+    for (key, value) in shapes {
+        let context = format!("{{\"{key}\":\"{value}\"}}");
+        let wanted = format!("resource:{value}");
+        for call in ["Decrypt", "GenerateDataKey", "Encrypt", "ReEncrypt"] {
+            assert!(selects(&wanted, call, &context), "{call} {key}");
+        }
+        assert!(
+            !selects(&wanted, "CreateGrant", &context),
+            "{key}: not a data call"
+        );
+        assert!(
+            !selects(&format!("{wanted}x"), "Decrypt", &context),
+            "{key}"
+        );
+        assert!(
+            !selects(
+                &format!("resource:{}", &value[..value.len() - 1]),
+                "Decrypt",
+                &context
+            ),
+            "{key}"
+        );
+    }
+    // The most specific key is the resource: a trail's log object is the
+    // trail's, as the resources section counts it.
+    let trail = r#"{"aws:s3:arn":"arn:aws:s3:::b/AWSLogs/x.json.gz","aws:cloudtrail:arn":"arn:aws:cloudtrail:eu-central-1:1:trail/t"}"#;
+    assert!(selects(
+        "resource:arn:aws:cloudtrail:eu-central-1:1:trail/t",
+        "Decrypt",
+        trail
+    ));
+    assert!(!selects("resource:s3://b", "Decrypt", trail));
+    // A context no service names is its first `key=value`.
+    assert!(selects(
+        "resource:Department=10",
+        "Decrypt",
+        r#"{"Department":"10","Project":"x"}"#
+    ));
+    // No context, no resource.
+    assert!(!selects("resource:Orders", "Decrypt", "{}"));
+}
+
+#[test]
+fn s3_buckets_select_their_objects_and_bucket_keys() {
+    let object = r#"{"aws:s3:arn":"arn:aws:s3:::reports/2025/q1.csv"}"#;
+    let bucket_key = r#"{"aws:s3:arn":"arn:aws:s3:::reports"}"#;
+    for wanted in ["resource:s3://reports", "resource:arn:aws:s3:::reports"] {
+        assert!(selects(wanted, "Decrypt", object), "{wanted}");
+        assert!(selects(wanted, "GenerateDataKey", bucket_key), "{wanted}");
+    }
+    assert!(selects("resource:s3://reports/2025/", "Decrypt", object));
+    assert!(!selects(
+        "resource:s3://reports/2025/",
+        "Decrypt",
+        bucket_key
+    ));
+    assert!(!selects("resource:s3://reports/2026/", "Decrypt", object));
+    assert!(!selects("resource:s3://report", "Decrypt", object));
+}
+
+#[test]
+fn resource_selectors_read_and_write_back() {
+    assert_eq!(
+        sel("resource: s3://reports/2025/ ").to_string(),
+        "resource:s3://reports/2025/"
+    );
+    assert_eq!(Selector::parse("resource:"), Err(SelectorError::Empty));
+    assert!(matches!(
+        Selector::parse("resource:s3://"),
+        Err(SelectorError::BadResource(m)) if m.contains("names no bucket")
+    ));
+    assert!(matches!(
+        Selector::parse("RESOURCE:Orders"),
+        Ok(Selector::Resource(r)) if r == "Orders"
+    ));
+    assert!(matches!(
+        Selector::parse_named("resource:Orders"),
+        Some(Ok(Selector::Resource(_)))
+    ));
+    // Other selectors never read the context.
+    assert!(!sel("akid:ASIAEXAMPLEKEY123456").reads_resource());
+    assert!(sel("resource:Orders").reads_resource());
+}

@@ -42,7 +42,28 @@ fn assert_costs_match(report: &Report) {
     }
 }
 
+/// Each resource row's top callers add up to its calls when they are all
+/// of its callers, and never to more.
+fn assert_callers_add_up(report: &Report) {
+    for r in &report.resources {
+        let calls: u64 = r.top_callers.iter().map(|c| c.calls).sum();
+        let denied: u64 = r.top_callers.iter().map(|c| c.denied).sum();
+        assert!(!r.top_callers.is_empty(), "{r:?}");
+        assert_eq!(
+            r.top_callers.len() as u64 + r.more_callers,
+            r.principals,
+            "{r:?}"
+        );
+        if r.more_callers == 0 && !r.callers_sampled {
+            assert_eq!((calls, denied), (r.calls, r.denied), "{r:?}");
+        } else {
+            assert!(calls <= r.calls && denied <= r.denied, "{r:?}");
+        }
+    }
+}
+
 fn assert_matches(report: &Report, expected: &Expected) {
+    assert_callers_add_up(report);
     assert_eq!(report.events, expected.events, "events");
     assert_eq!(report.denied, expected.denied, "denied");
     assert_eq!(report.errors, expected.errors, "errors");

@@ -68,3 +68,4 @@ mod tui_e2e;
 mod union_dashboard;
 mod usage_pane;
 mod who;
+mod who_resource;

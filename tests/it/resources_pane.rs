@@ -161,11 +161,20 @@ fn pane_rows(app: &mut App) -> Vec<Value> {
     rows.into_iter().map(as_report).collect()
 }
 
-/// The report's rows with `first_seen` left out (the pane does not show it).
+/// The report's rows with `first_seen` and the top callers left out (the
+/// pane does not show them: its drill lists the callers, compared below).
 fn report_rows(resources: &Value) -> Vec<Value> {
     let mut rows = resources.as_array().expect("resources").clone();
     for r in &mut rows {
-        r.as_object_mut().expect("row").remove("first_seen");
+        let row = r.as_object_mut().expect("row");
+        for field in [
+            "first_seen",
+            "top_callers",
+            "more_callers",
+            "callers_sampled",
+        ] {
+            row.remove(field);
+        }
         // One form of time on both sides.
         if let Some(t) = r["last_seen"].as_str() {
             let t: DateTime<Utc> = t.parse().expect("time");
@@ -198,6 +207,17 @@ fn the_pane_counts_what_the_report_counts() {
     let mut app = app_of(&records);
     let got = pane_rows(&mut app);
     assert_eq!(got, want);
+    // The bucket's top callers are its drill's callers
+    // (`resource_to_caller_to_resource_and_back`).
+    let row = report["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["resource"] == BUCKET));
+    let top = json!([{"principal": support::BATCH, "calls": 20, "denied": 0},
+        {"principal": MALLORY, "calls": 10, "denied": 10}]);
+    assert_eq!(
+        row.map(|r| (&r["top_callers"], &r["more_callers"])),
+        Some((&top, &json!(0)))
+    );
     // Every kind is there: the bucket key, the unnamed context, the
     // hostile secret (cut as the report cuts it), and no call that is not
     // a data call or names nothing.
