@@ -1,4 +1,5 @@
-//! Store ingest against a naive map of owned events, the refresh of
+//! Store ingest (of parsed events, and of held ones as the dashboard
+//! counts them) against a naive map of owned events, the refresh of
 //! every pane with 1 M events in retention, and the Quota & cost pane's
 //! count of the held events.
 
@@ -10,7 +11,7 @@ use std::hint::black_box;
 use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kmstop::app::{Action, Pane, update};
-use kmstop::event::KmsEvent;
+use kmstop::event::{KmsEvent, PackedEvent};
 use kmstop::store::{Store, StoreConfig};
 
 const INGEST_N: usize = 200_000;
@@ -54,6 +55,55 @@ fn ingest(c: &mut Criterion) {
             );
         });
     }
+    // The dashboard's path: held events (their records dropped, as the
+    // dashboard's log drops most), counted through a view of each (as it
+    // did) and in place by their shared-text numbers (as it does).
+    let packed: Vec<PackedEvent> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.raw = None;
+            PackedEvent::pack(&e)
+        })
+        .collect();
+    let no_ring = StoreConfig {
+        ring_capacity: 0,
+        ..StoreConfig::default()
+    };
+    g.bench_function("store, no ring, packed via view, one by one", |b| {
+        b.iter_batched(
+            || Store::new(no_ring.clone()),
+            |mut s| {
+                for e in &packed {
+                    black_box(s.ingest(&e.view(), now));
+                }
+                s
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    g.bench_function("store, no ring, packed, one by one", |b| {
+        b.iter_batched(
+            || Store::new(no_ring.clone()),
+            |mut s| {
+                for e in &packed {
+                    black_box(s.ingest_packed(e, now));
+                }
+                s
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    g.bench_function("store, no ring, packed, batch", |b| {
+        b.iter_batched(
+            || Store::new(no_ring.clone()),
+            |mut s| {
+                black_box(s.ingest_packed_batch(&packed, now));
+                s
+            },
+            BatchSize::PerIteration,
+        );
+    });
     g.bench_function("naive HashMap<String, Vec<KmsEvent>>", |b| {
         b.iter_batched(
             HashMap::<String, Vec<KmsEvent<'static>>>::new,

@@ -228,8 +228,7 @@ impl Data {
         let store_now = now.or(self.last.max(newest)).unwrap_or_default();
         let mut added = Vec::with_capacity(events.len());
         for (event, at) in events {
-            let view = event.view();
-            match self.store.ingest(&view, store_now) {
+            match self.store.ingest_packed(&event, store_now) {
                 Ingested::Added => {}
                 Ingested::NotSelected => continue,
                 _ => {
@@ -237,7 +236,6 @@ impl Data {
                     continue;
                 }
             }
-            drop(view);
             let time = event.time();
             self.first = Some(self.first.map_or(time, |f| f.min(time)));
             self.last = Some(self.last.map_or(time, |l| l.max(time)));

@@ -33,7 +33,7 @@ pub use detail::{
 pub use nesting::{MAX_DEPTH, too_deep};
 pub use normalize::{ParseError, Parsed, normalize, parse_record};
 pub use own::{OWN_READS, OwnIdentity, is_own_call};
-pub use packed::PackedEvent;
+pub use packed::{HeldText, PackedEvent, TallyFields};
 pub use record::{MaybeObj, Record};
 pub use time::parse_event_time;
 

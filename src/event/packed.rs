@@ -23,6 +23,9 @@ use chrono::{DateTime, Utc};
 use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 
 mod calls;
+mod tally;
+
+pub use tally::{HeldText, TallyFields};
 
 /// Every text field of [`KmsEvent`], in one order: `pack` and `view`
 /// both walk this list, so they cannot disagree.

@@ -21,6 +21,16 @@ struct Tallied<'e> {
     outcome: Outcome,
 }
 
+/// The interned ids an event is counted by.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ids {
+    pub principal: u32,
+    pub key: u32,
+    pub event_name: u32,
+    pub region: u32,
+    pub source_ip: u32,
+}
+
 /// `n` events alike in time, principal, key, event name, outcome, region
 /// and source IP, as
 /// an engine that counted them elsewhere returns them (see
@@ -65,19 +75,36 @@ impl Store {
                 added.push(i);
             }
         }
-        let keep = added.len().saturating_sub(self.ring.capacity());
-        let survivors = &added[keep..];
-        for (n, &i) in survivors.iter().enumerate() {
-            let packed = if self.ring.keeps_raw(survivors.len() - 1 - n) {
+        self.keep_recent(&added, |i, keep_raw| {
+            if keep_raw {
                 PackedEvent::pack(&events[i])
             } else {
                 // Never copy a record only to strip it on a later push.
                 let mut e = events[i].clone();
                 e.raw = None;
                 PackedEvent::pack(&e)
-            };
+            }
+        });
+        self.batch_outcome(before, &added)
+    }
+
+    /// Pushes the added events (by index) that will survive in the ring,
+    /// packed by `pack(index, keep_raw)`.
+    pub(super) fn keep_recent(
+        &mut self,
+        added: &[usize],
+        pack: impl Fn(usize, bool) -> PackedEvent,
+    ) {
+        let keep = added.len().saturating_sub(self.ring.capacity());
+        let survivors = &added[keep..];
+        for (n, &i) in survivors.iter().enumerate() {
+            let packed = pack(i, self.ring.keeps_raw(survivors.len() - 1 - n));
             self.ring.push(packed);
         }
+    }
+
+    /// What a batch did, from the refusals before it and what it added.
+    pub(super) fn batch_outcome(&self, before: super::Refused, added: &[usize]) -> BatchOutcome {
         BatchOutcome {
             added: added.len() as u64,
             refused: super::Refused {
@@ -127,7 +154,12 @@ impl Store {
 
     /// Whether an event at `time` is outside what the store holds at
     /// `now` (counted as `n` refusals).
-    fn refuse(&mut self, time: DateTime<Utc>, now: DateTime<Utc>, n: u64) -> Option<Ingested> {
+    pub(super) fn refuse(
+        &mut self,
+        time: DateTime<Utc>,
+        now: DateTime<Utc>,
+        n: u64,
+    ) -> Option<Ingested> {
         let index = self.bucket_index(time);
         if index < self.cutoff_index(now) {
             self.refused.too_old += n;
@@ -169,7 +201,11 @@ impl Store {
             },
             1,
         );
-        self.count_contexts(event, principal, key, index);
+        let pairs = event
+            .encryption_context
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()));
+        self.count_contexts(pairs, principal, key, index);
         Ingested::Added
     }
 
@@ -179,23 +215,42 @@ impl Store {
         // A long range widens the buckets; the index follows.
         self.fit(e.time);
         let index = self.bucket_index(e.time);
+        let ids = Ids {
+            principal: self.principals.intern(e.principal, index),
+            key: self.keys.intern_opt(e.key, index),
+            event_name: self.event_names.intern(e.event_name, index),
+            region: self.regions.intern_opt(e.region, index),
+            source_ip: self.source_ips.intern_opt(e.source_ip, index),
+        };
+        self.tally_ids(e.time, e.outcome, ids, index, n);
+        (ids.principal, ids.key, index)
+    }
 
-        let principal = self.principals.intern(e.principal, index);
-        let key = self.keys.intern_opt(e.key, index);
-        let event_name = self.event_names.intern(e.event_name, index);
-        let region = self.regions.intern_opt(e.region, index);
-        let source_ip = self.source_ips.intern_opt(e.source_ip, index);
+    /// Counts `n` events alike, their texts interned as `ids`, in bucket
+    /// `index` (already fitted).
+    pub(super) fn tally_ids(
+        &mut self,
+        time: DateTime<Utc>,
+        outcome: Outcome,
+        ids: Ids,
+        index: i64,
+        n: u32,
+    ) {
+        let Ids {
+            principal,
+            key,
+            event_name,
+            region,
+            source_ip,
+        } = ids;
         let combo = Combo {
             principal,
             key,
             event_name,
-            outcome: e.outcome,
+            outcome,
         };
         let new = self.slot(index).add(combo, region, source_ip, n);
-        let (decrypt, denied) = (
-            event_name == self.decrypt_name,
-            e.outcome == Outcome::Denied,
-        );
+        let (decrypt, denied) = (event_name == self.decrypt_name, outcome == Outcome::Denied);
         self.summaries
             .add(index, (principal, key), n, decrypt, denied);
         if new.combo {
@@ -234,15 +289,21 @@ impl Store {
             &mut self.principal_info[principal as usize],
             &mut self.key_info[key as usize],
         ] {
-            info.saw(e.time);
+            info.saw(time);
             info.totals.add(wide, decrypt, denied);
         }
-        (principal, key, index)
     }
 
-    fn count_contexts(&mut self, event: &KmsEvent<'_>, principal: u32, key: u32, index: i64) {
+    /// Counts an event's encryption-context pairs for its principal and key.
+    pub(super) fn count_contexts<'p>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'p str, &'p str)>,
+        principal: u32,
+        key: u32,
+        index: i64,
+    ) {
         let cap = self.config.contexts_per_entity;
-        for (k, v) in &event.encryption_context {
+        for (k, v) in pairs {
             let pair = (
                 self.ctx_keys.intern(k, index),
                 self.ctx_values.intern(v, index),

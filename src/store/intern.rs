@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::hash::{FastMap, FastState};
 use super::heavy::{self, HeavyFolded};
+use crate::event::HeldText;
 
 /// The id every value beyond the cap folds into.
 pub const OTHER: u32 = 0;
@@ -122,7 +123,17 @@ pub struct Interner {
     hasher: FastState,
     /// Bumped whenever a name comes or goes.
     version: u64,
+    /// A shared-table number ([`crate::event::HeldText`]) -> the id its
+    /// text was interned as; only trusted where `shared_of` agrees, since
+    /// ids are reused once freed.
+    by_shared: Vec<u32>,
+    /// Id -> the shared number it was last found by ([`NO_SHARED`] for
+    /// none); reset when the id is freed.
+    shared_of: Vec<u32>,
 }
+
+/// In `shared_of`: the id was not found by a shared number.
+const NO_SHARED: u32 = u32::MAX;
 
 impl Interner {
     pub fn new(cap: usize, hasher: FastState) -> Self {
@@ -140,6 +151,8 @@ impl Interner {
             heavy: HeavyFolded::default(),
             hasher,
             version: 0,
+            by_shared: Vec::new(),
+            shared_of: vec![NO_SHARED; RESERVED],
         }
     }
 
@@ -159,6 +172,7 @@ impl Interner {
         } else {
             self.names.push(Some(boxed.clone()));
             self.refs.push(0);
+            self.shared_of.push(NO_SHARED);
             (self.names.len() - 1) as u32
         };
         self.ids.insert(boxed, id);
@@ -169,6 +183,39 @@ impl Interner {
 
     pub fn intern_opt(&mut self, name: Option<&str>, bucket: i64) -> u32 {
         name.map_or(NONE, |n| self.intern(n, bucket))
+    }
+
+    /// [`Self::intern`] for a text the process's shared table numbers
+    /// `number`: found by that number while the id it was interned as
+    /// still names it, else interned by text (folding and all) and
+    /// remembered.
+    pub fn intern_held(&mut self, held: HeldText<'_>, bucket: i64) -> u32 {
+        let Some(number) = held.shared else {
+            return self.intern(held.text, bucket);
+        };
+        let at = number as usize;
+        if let Some(&id) = self.by_shared.get(at)
+            && self.shared_of.get(id as usize) == Some(&number)
+        {
+            return id;
+        }
+        let id = self.intern(held.text, bucket);
+        if (id as usize) >= RESERVED {
+            if self.by_shared.len() <= at {
+                self.by_shared.resize(at + 1, OTHER);
+            }
+            // A number found before under another id loses it.
+            let was = std::mem::replace(&mut self.shared_of[id as usize], number);
+            if let Some(old) = self.by_shared.get_mut(was as usize) {
+                *old = OTHER;
+            }
+            self.by_shared[at] = id;
+        }
+        id
+    }
+
+    pub fn intern_held_opt(&mut self, held: Option<HeldText<'_>>, bucket: i64) -> u32 {
+        held.map_or(NONE, |h| self.intern_held(h, bucket))
     }
 
     /// Notes a sighting of `name` past the cap; true when it is one of the
@@ -280,6 +327,7 @@ impl Interner {
         }
         if let Some(name) = self.names[id as usize].take() {
             self.ids.remove(&name);
+            self.shared_of[id as usize] = NO_SHARED;
             self.free.push(id);
             self.live -= 1;
             self.version += 1;

@@ -13,6 +13,7 @@ mod hash;
 mod heavy;
 mod ingest;
 mod intern;
+mod packed;
 mod query;
 mod ring;
 mod seen;
