@@ -61,7 +61,7 @@ pub(super) fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
             b'a'..=b'f' => c - b'a' + 10,
             _ => return None,
         };
-        out[digits / 2] |= v << if digits % 2 == 0 { 4 } else { 0 };
+        out[digits / 2] |= v << if digits.is_multiple_of(2) { 4 } else { 0 };
         digits += 1;
     }
     Some(out)
