@@ -120,7 +120,8 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
 /// A [`KmsEvent`] owning its texts in a single buffer.
 ///
 /// `present` has bit `i` set when text field `i` has a value. The block
-/// starts with a header: one varint [`Code`] per present field before the
+/// starts with a header: the number of the encryption context's pairs,
+/// one varint [`Code`] per present field before the
 /// record, in field order, then for each of the encryption context's
 /// pairs its key's [`Code`] and its value's end. The text area follows
 /// (from `texts_at`): the own texts in field order (the id as 16 bytes
@@ -135,7 +136,6 @@ pub struct PackedEvent {
     bypass_lockout_check: Option<bool>,
     present: u32,
     texts_at: u32,
-    pairs: u32,
     block: Box<[u8]>,
 }
 
@@ -229,8 +229,10 @@ impl PackedEvent {
         if raw.is_some() {
             present |= 1 << RAW;
         }
-        let header: usize = words.iter().map(|&w| varint_len(w)).sum();
+        let pairs = e.encryption_context.len() as u64;
+        let header = varint_len(pairs) + words.iter().map(|&w| varint_len(w)).sum::<usize>();
         let mut block = Vec::with_capacity(header + end + raw.map_or(0, str::len));
+        put_varint(&mut block, pairs);
         for w in words {
             put_varint(&mut block, w);
         }
@@ -244,7 +246,6 @@ impl PackedEvent {
             bypass_lockout_check: e.call.bypass_lockout_check,
             present,
             texts_at: u32::try_from(header).unwrap_or(u32::MAX),
-            pairs: u32::try_from(e.encryption_context.len()).unwrap_or(u32::MAX),
             block: block.into_boxed_slice(),
         }
     }
@@ -262,9 +263,25 @@ impl PackedEvent {
             .unwrap_or_default()
     }
 
+    /// How many pairs the encryption context has: the header's first
+    /// varint (in the block, not beside it: the dashboard holds 400,000
+    /// packed events, and a field here made each 8 bytes larger).
+    fn pairs(&self) -> usize {
+        usize::try_from(get_varint(&self.block, &mut 0)).unwrap_or(0)
+    }
+
+    /// Where the fields' codes start in the header, past the count of
+    /// pairs.
+    fn codes_at(&self) -> usize {
+        self.block
+            .iter()
+            .position(|b| b & 0x80 == 0)
+            .map_or(0, |i| i + 1)
+    }
+
     /// The present fields before the record, in order, with their codes.
     fn codes(&self) -> impl Iterator<Item = (usize, Code)> + '_ {
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         (0..RAW)
             .filter(|&i| self.has(i))
             .map(move |i| (i, Code::of_word(get_varint(&self.block, &mut at))))
@@ -272,7 +289,7 @@ impl PackedEvent {
 
     /// Where the header's context ends start.
     fn context_ends(&self) -> (usize, usize) {
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut last_own = 0usize;
         for _ in (0..RAW).filter(|&i| self.has(i)) {
             if let Code::Own(end) = Code::of_word(get_varint(&self.block, &mut at)) {
@@ -286,7 +303,7 @@ impl PackedEvent {
     /// the last value's end, when there is a context.
     fn end_before_raw(&self) -> usize {
         let (mut at, mut end) = self.context_ends();
-        for _ in 0..2 * self.pairs {
+        for _ in 0..2 * self.pairs() {
             end = usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
         }
         end
@@ -430,7 +447,7 @@ impl PackedEvent {
     /// The context's pairs, their codes from `at` in the header and their
     /// own texts from `start`: each key a [`Code`], each value its end.
     fn pairs_from(&self, mut at: usize, mut start: usize) -> impl Iterator<Item = (&str, &str)> {
-        (0..self.pairs).map(move |_| {
+        (0..self.pairs()).map(move |_| {
             let key = match Code::of_word(get_varint(&self.block, &mut at)) {
                 Code::Shared(id) => shared::text_of(id).unwrap_or_default(),
                 Code::Own(end) => self.slice(std::mem::replace(&mut start, end), end),
@@ -513,7 +530,7 @@ impl PackedEvent {
     /// Every text field, in [`TEXTS`] order, and the context's pairs.
     fn texts(&self) -> Texts<'_> {
         let mut out = [None; TEXTS];
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut start = 0usize;
         let mut uuid = None;
         for i in (0..RAW).filter(|&i| self.has(i)) {
