@@ -309,6 +309,16 @@ impl PackedEvent {
         end
     }
 
+    /// Moves the block to a fresh allocation made by the calling thread.
+    /// A holder that keeps events for long (the dashboard's log) calls it
+    /// on events packed by other threads: glibc gives each allocating
+    /// thread its own heap, and blocks kept there between the reader's
+    /// short-lived buffers hold those heaps' pages resident long after
+    /// the buffers are freed.
+    pub fn rehome(&mut self) {
+        self.block = Box::from(&*self.block);
+    }
+
     /// Drops the original record text (what [`KmsEvent::raw_json`] gives),
     /// keeping every parsed field; a no-op when there is none. The record
     /// is most of an event's bytes, so a store keeps it only for the
