@@ -467,45 +467,6 @@ impl PackedEvent {
         })
     }
 
-    /// The event id, as [`Self::view`] would give it.
-    #[must_use]
-    pub fn event_id(&self) -> Cow<'_, str> {
-        match self.uuid_id() {
-            Some(chars) => Cow::Owned(String::from_utf8_lossy(&chars).into_owned()),
-            None => Cow::Borrowed(self.text(ID).unwrap_or_default()),
-        }
-    }
-
-    /// `f` of the event id, rendered without an allocation when it is
-    /// held as a UUID: the replay's tie is taken from every event's.
-    pub fn event_id_with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        match self.uuid_id() {
-            Some(chars) => f(std::str::from_utf8(&chars).unwrap_or_default()),
-            None => f(self.text(ID).unwrap_or_default()),
-        }
-    }
-
-    /// The event id's text when it is held as a UUID's 16 bytes.
-    fn uuid_id(&self) -> Option<[u8; 36]> {
-        if self.present & ID_UUID == 0 {
-            return None;
-        }
-        let at = self.texts_at as usize;
-        let mut start = 0usize;
-        for (i, code) in self.codes() {
-            if let Code::Own(end) = code {
-                if i == ID {
-                    return self
-                        .block
-                        .get(at + start..at + end)
-                        .map(compact::uuid_chars);
-                }
-                start = end;
-            }
-        }
-        None
-    }
-
     /// The caller's session name, as [`Self::view`] would give it.
     #[must_use]
     pub fn session_name(&self) -> Option<&str> {
