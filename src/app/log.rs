@@ -160,6 +160,10 @@ impl EventLog {
                 self.next_seq += 1;
                 if self.raw_capacity == 0 {
                     event.strip_raw();
+                } else if !event.has_raw() {
+                    // Packed on a reader thread (a record, when held, is
+                    // copied or deflated here below).
+                    event.rehome();
                 }
                 let mark = self.marker.mark(&event);
                 Entry {

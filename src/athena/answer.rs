@@ -406,7 +406,7 @@ fn replay(
     }
     let mut items: Vec<(DateTime<Utc>, u64, Item)> = whole
         .into_iter()
-        .map(|e| (e.time(), tie_of(e.event_id()), Item::Whole(e)))
+        .map(|e| (e.time(), e.event_id_with(tie_of), Item::Whole(e)))
         .chain(
             counted
                 .into_iter()

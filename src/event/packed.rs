@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use super::{CallDetail, KeyRef, KmsEvent, Outcome, shared};
 
 mod calls;
+mod compact;
 mod tally;
 
 pub use tally::{HeldText, TallyFields};
@@ -35,15 +36,27 @@ const RAW: usize = TEXTS - 1;
 /// In `present`, past the texts' bits: the record is held deflated (its
 /// length as a varint, then the deflate stream).
 const RAW_DEFLATED: u32 = 1 << TEXTS;
-/// The fields whose values repeat across events (names, principals, keys,
-/// regions, accounts, addresses, user agents, grant principals,
-/// destination keys, expiration models, VPC endpoints): held once in the
-/// process's [`shared`] table. The rest (time, id, session, messages,
-/// policies, expiry dates, access key ids, the record) are the event's
-/// own: a temporary access key id lives one session, so sharing them
+/// Where the time text and the event id sit in that list.
+const TIME: usize = 0;
+const ID: usize = 1;
+/// In `present`: the time text is not held, being the canonical rendering
+/// of the parsed time (see [`compact`]); its own bit is clear.
+const TIME_RENDERED: u32 = 1 << (TEXTS + 1);
+/// In `present`: the event id's own text is the 16 bytes of a lowercase
+/// UUID (see [`compact`]).
+const ID_UUID: u32 = 1 << (TEXTS + 2);
+/// The fields whose values repeat across events (names, principals,
+/// session names, keys, regions, accounts, addresses, user agents, grant
+/// principals, destination keys, expiration models, VPC endpoints): held
+/// once in the process's [`shared`] table (a session name is the end of
+/// its assumed-role principal, already shared: it adds no more texts than
+/// principals do). The rest (time, id, messages, policies, expiry dates,
+/// access key ids, the record) are the event's own, and so are the
+/// context's values (its keys are shared): a temporary access key id
+/// lives one session, so sharing them
 /// would fill the process-wide table with texts seen once.
 const SHAREABLE: [bool; TEXTS] = [
-    false, false, true, true, true, true, true, true, true, true, false, true, true, true, true,
+    false, false, true, true, true, true, true, true, true, true, true, true, true, true, true,
     true, true, false, false, true, true, true, true, false, true, false, false,
 ];
 
@@ -110,11 +123,14 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
 /// A [`KmsEvent`] owning its texts in a single buffer.
 ///
 /// `present` has bit `i` set when text field `i` has a value. The block
-/// starts with a header: one varint [`Code`] per present field before the
-/// record, in field order, then the ends of the encryption context's keys
-/// and values. The text area follows (from `texts_at`): the own texts in
-/// field order, the context's keys and values, then the record, last, so
-/// dropping it only cuts the block short.
+/// starts with a header: the number of the encryption context's pairs,
+/// one varint [`Code`] per present field before the
+/// record, in field order, then for each of the encryption context's
+/// pairs its key's [`Code`] and its value's end. The text area follows
+/// (from `texts_at`): the own texts in field order (the id as 16 bytes
+/// when it is a UUID, see [`compact`]), the context's own keys and
+/// values, then the record, last, so dropping it only cuts the block
+/// short.
 #[derive(Debug, Clone)]
 pub struct PackedEvent {
     time: DateTime<Utc>,
@@ -123,12 +139,16 @@ pub struct PackedEvent {
     bypass_lockout_check: Option<bool>,
     present: u32,
     texts_at: u32,
-    pairs: u32,
     block: Box<[u8]>,
 }
 
-/// The decoded header: every field's text and the context's pairs.
-type Texts<'a> = ([Option<&'a str>; TEXTS], Vec<(&'a str, &'a str)>);
+/// The decoded header: every field's text and the context's pairs, and
+/// the event id's text when it is held as a UUID (its field is `None`).
+type Texts<'a> = (
+    [Option<&'a str>; TEXTS],
+    Vec<(&'a str, &'a str)>,
+    Option<[u8; 36]>,
+);
 
 impl PackedEvent {
     #[must_use]
@@ -166,38 +186,61 @@ impl PackedEvent {
         // Codes first, so the block is allocated once at its size.
         let mut present = 0u32;
         let mut words: Vec<u64> = Vec::with_capacity(TEXTS + 2 * e.encryption_context.len());
-        let mut own: Vec<&str> = Vec::with_capacity(TEXTS + 2 * e.encryption_context.len());
+        let mut own: Vec<&[u8]> = Vec::with_capacity(TEXTS + 2 * e.encryption_context.len());
         let mut end = 0usize;
+        let time_rendered =
+            compact::canonical_time(e.time).is_some_and(|t| t[..] == *e.time_text.as_bytes());
+        let uuid = compact::uuid_bytes(&e.event_id);
         for (i, t) in texts.iter().enumerate().take(RAW) {
             let Some(t) = *t else { continue };
+            if i == TIME && time_rendered {
+                present |= TIME_RENDERED;
+                continue;
+            }
             present |= 1 << i;
+            let held = match &uuid {
+                Some(bytes) if i == ID => {
+                    present |= ID_UUID;
+                    &bytes[..]
+                }
+                _ => t.as_bytes(),
+            };
             let code = if let Some(id) = SHAREABLE[i].then(|| shared::share(t)).flatten() {
                 Code::Shared(id)
             } else {
-                end += t.len();
-                own.push(t);
+                end += held.len();
+                own.push(held);
                 Code::Own(end)
             };
             words.push(code.word());
         }
         for (k, v) in &e.encryption_context {
-            for t in [k.as_ref(), v.as_ref()] {
-                end += t.len();
-                own.push(t);
-                words.push(end as u64);
-            }
+            // The keys are a schema's few names; the values are the event's.
+            let key = if let Some(id) = shared::share(k) {
+                Code::Shared(id)
+            } else {
+                end += k.len();
+                own.push(k.as_bytes());
+                Code::Own(end)
+            };
+            words.push(key.word());
+            end += v.len();
+            own.push(v.as_bytes());
+            words.push(end as u64);
         }
         let raw = texts[RAW];
         if raw.is_some() {
             present |= 1 << RAW;
         }
-        let header: usize = words.iter().map(|&w| varint_len(w)).sum();
+        let pairs = e.encryption_context.len() as u64;
+        let header = varint_len(pairs) + words.iter().map(|&w| varint_len(w)).sum::<usize>();
         let mut block = Vec::with_capacity(header + end + raw.map_or(0, str::len));
+        put_varint(&mut block, pairs);
         for w in words {
             put_varint(&mut block, w);
         }
-        for t in own.into_iter().chain(raw) {
-            block.extend_from_slice(t.as_bytes());
+        for t in own.into_iter().chain(raw.map(str::as_bytes)) {
+            block.extend_from_slice(t);
         }
         Self {
             time: e.time,
@@ -206,7 +249,6 @@ impl PackedEvent {
             bypass_lockout_check: e.call.bypass_lockout_check,
             present,
             texts_at: u32::try_from(header).unwrap_or(u32::MAX),
-            pairs: u32::try_from(e.encryption_context.len()).unwrap_or(u32::MAX),
             block: block.into_boxed_slice(),
         }
     }
@@ -224,9 +266,25 @@ impl PackedEvent {
             .unwrap_or_default()
     }
 
+    /// How many pairs the encryption context has: the header's first
+    /// varint (in the block, not beside it: the dashboard holds 400,000
+    /// packed events, and a field here made each 8 bytes larger).
+    fn pairs(&self) -> usize {
+        usize::try_from(get_varint(&self.block, &mut 0)).unwrap_or(0)
+    }
+
+    /// Where the fields' codes start in the header, past the count of
+    /// pairs.
+    fn codes_at(&self) -> usize {
+        self.block
+            .iter()
+            .position(|b| b & 0x80 == 0)
+            .map_or(0, |i| i + 1)
+    }
+
     /// The present fields before the record, in order, with their codes.
     fn codes(&self) -> impl Iterator<Item = (usize, Code)> + '_ {
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         (0..RAW)
             .filter(|&i| self.has(i))
             .map(move |i| (i, Code::of_word(get_varint(&self.block, &mut at))))
@@ -234,7 +292,7 @@ impl PackedEvent {
 
     /// Where the header's context ends start.
     fn context_ends(&self) -> (usize, usize) {
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut last_own = 0usize;
         for _ in (0..RAW).filter(|&i| self.has(i)) {
             if let Code::Own(end) = Code::of_word(get_varint(&self.block, &mut at)) {
@@ -244,13 +302,24 @@ impl PackedEvent {
         (at, last_own)
     }
 
-    /// Where the texts before the record end (relative to `texts_at`).
+    /// Where the texts before the record end (relative to `texts_at`):
+    /// the last value's end, when there is a context.
     fn end_before_raw(&self) -> usize {
         let (mut at, mut end) = self.context_ends();
-        for _ in 0..2 * self.pairs {
+        for _ in 0..2 * self.pairs() {
             end = usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
         }
         end
+    }
+
+    /// Moves the block to a fresh allocation made by the calling thread.
+    /// A holder that keeps events for long (the dashboard's log) calls it
+    /// on events packed by other threads: glibc gives each allocating
+    /// thread its own heap, and blocks kept there between the reader's
+    /// short-lived buffers hold those heaps' pages resident long after
+    /// the buffers are freed.
+    pub fn rehome(&mut self) {
+        self.block = Box::from(&*self.block);
     }
 
     /// Drops the original record text (what [`KmsEvent::raw_json`] gives),
@@ -290,6 +359,9 @@ impl PackedEvent {
         }
         if i == RAW {
             return (self.present & RAW_DEFLATED == 0).then(|| self.raw_text());
+        }
+        if i == ID && self.present & ID_UUID != 0 {
+            return None;
         }
         let mut start = 0usize;
         for (j, code) in self.codes() {
@@ -381,21 +453,21 @@ impl PackedEvent {
     /// read in place: a scan over many held events that only needs the
     /// context builds no view.
     pub fn context_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let (mut at, mut start) = self.context_ends();
-        (0..self.pairs).map(move |_| {
-            let mut end =
-                || usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
-            let (k, v) = (end(), end());
-            let pair = (self.slice(start, k), self.slice(k, v));
-            start = v;
-            pair
-        })
+        let (at, start) = self.context_ends();
+        self.pairs_from(at, start)
     }
 
-    /// The event id, as [`Self::view`] would give it.
-    #[must_use]
-    pub fn event_id(&self) -> &str {
-        self.text(1).unwrap_or_default()
+    /// The context's pairs, their codes from `at` in the header and their
+    /// own texts from `start`: each key a [`Code`], each value its end.
+    fn pairs_from(&self, mut at: usize, mut start: usize) -> impl Iterator<Item = (&str, &str)> {
+        (0..self.pairs()).map(move |_| {
+            let key = match Code::of_word(get_varint(&self.block, &mut at)) {
+                Code::Shared(id) => shared::text_of(id).unwrap_or_default(),
+                Code::Own(end) => self.slice(std::mem::replace(&mut start, end), end),
+            };
+            let end = usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
+            (key, self.slice(std::mem::replace(&mut start, end), end))
+        })
     }
 
     /// The caller's session name, as [`Self::view`] would give it.
@@ -432,37 +504,46 @@ impl PackedEvent {
     /// Every text field, in [`TEXTS`] order, and the context's pairs.
     fn texts(&self) -> Texts<'_> {
         let mut out = [None; TEXTS];
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut start = 0usize;
+        let mut uuid = None;
         for i in (0..RAW).filter(|&i| self.has(i)) {
             out[i] = match Code::of_word(get_varint(&self.block, &mut at)) {
                 Code::Shared(id) => shared::text_of(id),
+                Code::Own(end) if i == ID && self.present & ID_UUID != 0 => {
+                    let texts = self.texts_at as usize;
+                    let held = self.block.get(texts + start..texts + end);
+                    uuid = held.map(compact::uuid_chars);
+                    start = end;
+                    None
+                }
                 Code::Own(end) => Some(self.slice(std::mem::replace(&mut start, end), end)),
             };
         }
-        let mut end = || usize::try_from(get_varint(&self.block, &mut at)).unwrap_or(usize::MAX);
-        let mut context = Vec::with_capacity(self.pairs as usize);
-        for _ in 0..self.pairs {
-            let (k, v) = (end(), end());
-            context.push((self.slice(start, k), self.slice(k, v)));
-            start = v;
-        }
+        let context = self.pairs_from(at, start).collect();
         if self.has(RAW) && self.present & RAW_DEFLATED == 0 {
             out[RAW] = Some(self.raw_text());
         }
-        (out, context)
+        (out, context, uuid)
     }
 
     /// The event, borrowed from this one's block (and the shared texts).
     #[must_use]
     pub fn view(&self) -> KmsEvent<'_> {
-        let (t, context) = self.texts();
+        let (t, context, uuid) = self.texts();
         let field = |i: usize| t[i].map(Cow::Borrowed);
         let required = |i: usize| Cow::Borrowed(t[i].unwrap_or_default());
         KmsEvent {
             time: self.time,
-            time_text: required(0),
-            event_id: required(1),
+            time_text: if self.present & TIME_RENDERED == 0 {
+                required(TIME)
+            } else {
+                Cow::Owned(compact::time_text(self.time))
+            },
+            event_id: match uuid {
+                Some(chars) => Cow::Owned(String::from_utf8_lossy(&chars).into_owned()),
+                None => required(ID),
+            },
             event_name: required(2),
             event_type: field(3),
             event_category: field(4),

@@ -120,7 +120,7 @@ impl AlertFeed {
         while let Some(events) = self.waiting.remove(&self.next_file) {
             self.next_file += 1;
             for event in events {
-                let tie = tie_of(event.event_id());
+                let tie = event.event_id_with(tie_of);
                 self.replay.push_tied(event.time(), tie, Box::new(event));
             }
         }

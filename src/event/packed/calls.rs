@@ -29,7 +29,7 @@ impl PackedEvent {
     #[must_use]
     pub fn call_fields(&self) -> CallFields<'_> {
         let mut t: [Option<&str>; ERROR_CODE + 1] = [None; ERROR_CODE + 1];
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut start = 0usize;
         for i in (0..=ERROR_CODE).filter(|&i| self.has(i)) {
             let code = Code::of_word(get_varint(&self.block, &mut at));

@@ -3,7 +3,7 @@
 //! turns a number into its interned id through a plain vector, where the
 //! text would cost a hash of an ARN and a comparison.
 
-use super::{Code, PackedEvent, get_varint, shared};
+use super::{Code, ID_UUID, PackedEvent, TIME_RENDERED, compact, get_varint, shared};
 use crate::event::EventIdentity;
 
 const TIME_TEXT: usize = 0;
@@ -37,6 +37,10 @@ pub struct HeldText<'e> {
 pub struct TallyFields<'e> {
     time_text: &'e str,
     event_id: &'e str,
+    /// The time text when the event holds it as its parsed time.
+    rendered_time: Option<[u8; 20]>,
+    /// The event id when the event holds it as a UUID's 16 bytes.
+    uuid: Option<[u8; 36]>,
     pub event_name: HeldText<'e>,
     pub region: Option<HeldText<'e>>,
     pub principal: HeldText<'e>,
@@ -50,10 +54,15 @@ impl<'e> TallyFields<'e> {
     /// identity then also names the caller's address, user agent and
     /// error code, which are not read here).
     #[must_use]
-    pub fn identity(&self) -> Option<EventIdentity<'e>> {
-        (!self.event_id.trim().is_empty()).then_some(EventIdentity {
-            event_id: self.event_id,
-            event_time: self.time_text,
+    pub fn identity(&self) -> Option<EventIdentity<'_>> {
+        fn text<'a>(held: Option<&'a [u8]>, own: &'a str) -> &'a str {
+            held.map_or(own, |b| std::str::from_utf8(b).unwrap_or_default())
+        }
+        let event_id = text(self.uuid.as_ref().map(|b| &b[..]), self.event_id);
+        let event_time = text(self.rendered_time.as_ref().map(|b| &b[..]), self.time_text);
+        (!event_id.trim().is_empty()).then_some(EventIdentity {
+            event_id,
+            event_time,
             event_name: self.event_name.text,
             without_id: None,
         })
@@ -67,12 +76,22 @@ impl PackedEvent {
     #[must_use]
     pub fn tally_fields(&self) -> TallyFields<'_> {
         let mut t: [Option<HeldText<'_>>; KEY + 1] = [None; KEY + 1];
-        let mut at = 0usize;
+        let mut at = self.codes_at();
         let mut start = 0usize;
+        let mut uuid = None;
         for i in (0..=KEY).filter(|&i| self.has(i)) {
             let code = Code::of_word(get_varint(&self.block, &mut at));
             let wanted = WANTED & (1 << i) != 0;
             t[i] = match code {
+                Code::Own(end) if i == EVENT_ID && self.present & ID_UUID != 0 => {
+                    let texts = self.texts_at as usize;
+                    uuid = self
+                        .block
+                        .get(texts + start..texts + end)
+                        .map(compact::uuid_chars);
+                    start = end;
+                    None
+                }
                 Code::Shared(id) if wanted => shared::text_of(id).map(|text| HeldText {
                     text,
                     shared: Some(id),
@@ -92,6 +111,10 @@ impl PackedEvent {
         TallyFields {
             time_text: text(TIME_TEXT),
             event_id: text(EVENT_ID),
+            rendered_time: (self.present & TIME_RENDERED != 0)
+                .then(|| compact::canonical_time(self.time))
+                .flatten(),
+            uuid,
             event_name: t[NAME].unwrap_or_default(),
             region: t[REGION],
             principal: t[PRINCIPAL].unwrap_or_default(),
@@ -103,7 +126,7 @@ impl PackedEvent {
     /// How many encryption-context pairs the event has.
     #[must_use]
     pub fn context_len(&self) -> usize {
-        self.pairs as usize
+        self.pairs()
     }
 }
 
@@ -129,7 +152,13 @@ mod tests {
             "resources":[{"ARN":"arn:aws:kms:eu-west-3:111122223333:key/k1","type":"AWS::KMS::Key"}]}"#;
         let bare = r#"{"eventSource":"kms.amazonaws.com","eventName":"ListKeys","eventTime":"2025-01-01T00:00:05Z",
             "eventID":"  ","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/u"}}"#;
-        for json in [full, bare] {
+        // The id held as a UUID's bytes, the time as the parsed time;
+        // and odd forms of both held as they came.
+        let uuid = full.replace(r#""e1""#, r#""0b5a2c1e-7f3d-4e2a-9c1b-5d6e7f8a9b0c""#);
+        let odd = full
+            .replace(r#""e1""#, r#""0B5A2C1E-7F3D-4E2A-9C1B-5D6E7F8A9B0C""#)
+            .replace("00:00:05Z", "00:00:05.250Z");
+        for json in [full, bare, &uuid, &odd] {
             let (event, packed) = packed(json);
             let f = packed.tally_fields();
             assert_eq!(f.event_name.text, event.event_name);
