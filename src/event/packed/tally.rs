@@ -48,7 +48,7 @@ pub struct TallyFields<'e> {
     pub key: Option<HeldText<'e>>,
 }
 
-impl<'e> TallyFields<'e> {
+impl TallyFields<'_> {
     /// The event's identity, as [`crate::event::KmsEvent::identity`]
     /// gives it, when the event has an id; `None` for one without (its
     /// identity then also names the caller's address, user agent and
