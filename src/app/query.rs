@@ -202,27 +202,6 @@ pub(super) fn build(app: &App, key: SnapKey) -> Snapshot {
 /// The snapshot, with the Denied and Alerts panes' rows built on threads
 /// of their own when `beside`.
 fn build_rows(app: &App, key: SnapKey, beside: bool) -> Snapshot {
-    let t = key.time;
-    let alerts = move || alert_rows(app, t);
-    if !beside {
-        return build_counted(app, key, None, alerts());
-    }
-    // The alerts need none of the counts: their thread starts first and
-    // runs beside the window's counting, which no other thread can share.
-    std::thread::scope(|scope| {
-        let alerts = scope.spawn(alerts);
-        build_counted(app, key, Some(alerts), (Vec::new(), 0, 0))
-    })
-}
-
-/// The rest of the snapshot; the alerts' rows are `alerts`' answer when
-/// it is building them, else `built`.
-fn build_counted(
-    app: &App,
-    key: SnapKey,
-    alerts: Option<std::thread::ScopedJoinHandle<'_, (Vec<AlertRow>, usize, usize)>>,
-    built: (Vec<AlertRow>, usize, usize),
-) -> Snapshot {
     let store = &app.data.store;
     let (t, from) = (key.time, key.from);
     let whole = app.window.duration().is_none();
@@ -236,8 +215,9 @@ fn build_counted(
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
     let span = crate::aggregate::RateSpan::of(store, t);
     let by: (&[_], &[_]) = (&p_by, &k_by);
-    // The Denied pane's rows are built and sorted beside the principals'
-    // and keys': sorts of ~10 k rows each are most of a refresh.
+    // The Denied and Alerts panes' rows are built and sorted beside the
+    // principals' and keys': sorts of ~10 k rows each are most of a
+    // refresh.
     let denied = || {
         let mut rows = denied_rows(app, &tally, by, &ranks, window_minutes, t);
         let total = rows.len();
@@ -261,17 +241,20 @@ fn build_counted(
         );
         (principals, principal_total, keys, key_total)
     };
+    let alerts = || alert_rows(app, t);
     let (
         (principals, principal_total, keys, key_total),
         (denied_rows, denied_total),
         (alerts, alert_total, firing),
-    ) = match alerts {
-        Some(alerts) => std::thread::scope(|scope| {
+    ) = if beside {
+        std::thread::scope(|scope| {
             let denied = scope.spawn(denied);
+            let alerts = scope.spawn(alerts);
             let listed = listed();
             (listed, joined(denied), joined(alerts))
-        }),
-        None => (listed(), denied(), built),
+        })
+    } else {
+        (listed(), denied(), alerts())
     };
 
     let events = event_refs(app, from, t);
