@@ -511,10 +511,7 @@ impl PackedEvent {
             out[i] = match Code::of_word(get_varint(&self.block, &mut at)) {
                 Code::Shared(id) => shared::text_of(id),
                 Code::Own(end) if i == ID && self.present & ID_UUID != 0 => {
-                    let texts = self.texts_at as usize;
-                    let held = self.block.get(texts + start..texts + end);
-                    uuid = held.map(compact::uuid_chars);
-                    start = end;
+                    uuid = self.uuid_at(std::mem::replace(&mut start, end), end);
                     None
                 }
                 Code::Own(end) => Some(self.slice(std::mem::replace(&mut start, end), end)),

@@ -35,17 +35,23 @@ impl PackedEvent {
         if self.present & ID_UUID == 0 {
             return None;
         }
-        let at = self.texts_at as usize;
         let mut start = 0usize;
         for (i, code) in self.codes() {
             if let Code::Own(end) = code {
                 if i == ID {
-                    return self.block.get(at + start..at + end).map(uuid_chars);
+                    return self.uuid_at(start, end);
                 }
                 start = end;
             }
         }
         None
+    }
+
+    /// The id's text from the UUID's 16 bytes held at `start..end` of the
+    /// text area.
+    pub(super) fn uuid_at(&self, start: usize, end: usize) -> Option<[u8; 36]> {
+        let at = self.texts_at as usize;
+        self.block.get(at + start..at + end).map(uuid_chars)
     }
 }
 
@@ -110,7 +116,7 @@ pub(super) fn uuid_bytes(text: &str) -> Option<[u8; 16]> {
 }
 
 /// The text of a UUID held by [`uuid_bytes`], in place.
-pub(super) fn uuid_chars(bytes: &[u8]) -> [u8; 36] {
+fn uuid_chars(bytes: &[u8]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; 36];
     let mut at = 0usize;

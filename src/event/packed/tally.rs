@@ -3,24 +3,17 @@
 //! turns a number into its interned id through a plain vector, where the
 //! text would cost a hash of an ARN and a comparison.
 
-use super::{Code, ID_UUID, PackedEvent, TIME_RENDERED, compact, get_varint, shared};
+use super::{Code, ID, ID_UUID, PackedEvent, TIME, TIME_RENDERED, compact, get_varint, shared};
 use crate::event::EventIdentity;
 
-const TIME_TEXT: usize = 0;
-const EVENT_ID: usize = 1;
 const NAME: usize = 2;
 const REGION: usize = 5;
 const PRINCIPAL: usize = 7;
 const SOURCE_IP: usize = 11;
 const KEY: usize = 14;
 /// Those indices as bits; the last one is [`KEY`].
-const WANTED: u32 = 1 << TIME_TEXT
-    | 1 << EVENT_ID
-    | 1 << NAME
-    | 1 << REGION
-    | 1 << PRINCIPAL
-    | 1 << SOURCE_IP
-    | 1 << KEY;
+const WANTED: u32 =
+    1 << TIME | 1 << ID | 1 << NAME | 1 << REGION | 1 << PRINCIPAL | 1 << SOURCE_IP | 1 << KEY;
 
 /// One text field of a held event: its text and, when the process's
 /// shared table holds it, its number there (one number per text for the
@@ -83,13 +76,8 @@ impl PackedEvent {
             let code = Code::of_word(get_varint(&self.block, &mut at));
             let wanted = WANTED & (1 << i) != 0;
             t[i] = match code {
-                Code::Own(end) if i == EVENT_ID && self.present & ID_UUID != 0 => {
-                    let texts = self.texts_at as usize;
-                    uuid = self
-                        .block
-                        .get(texts + start..texts + end)
-                        .map(compact::uuid_chars);
-                    start = end;
+                Code::Own(end) if i == ID && self.present & ID_UUID != 0 => {
+                    uuid = self.uuid_at(std::mem::replace(&mut start, end), end);
                     None
                 }
                 Code::Shared(id) if wanted => shared::text_of(id).map(|text| HeldText {
@@ -109,8 +97,8 @@ impl PackedEvent {
         }
         let text = |i: usize| t[i].map(|h| h.text).unwrap_or_default();
         TallyFields {
-            time_text: text(TIME_TEXT),
-            event_id: text(EVENT_ID),
+            time_text: text(TIME),
+            event_id: text(ID),
             rendered_time: (self.present & TIME_RENDERED != 0)
                 .then(|| compact::canonical_time(self.time))
                 .flatten(),
