@@ -62,25 +62,20 @@ fn s3_arn(text: &str) -> Option<S3<'_>> {
 }
 
 fn wanted_s3(value: &str) -> Option<S3<'_>> {
-    value
+    let s = value
         .strip_prefix("s3://")
         .map(|path| S3 {
             partition: None,
-            path: path
-                .strip_suffix('/')
-                .filter(|b| !b.contains('/'))
-                .unwrap_or(path),
+            path,
         })
-        .or_else(|| {
-            s3_arn(value).map(|s| S3 {
-                path: s
-                    .path
-                    .strip_suffix('/')
-                    .filter(|b| !b.contains('/'))
-                    .unwrap_or(s.path),
-                ..s
-            })
-        })
+        .or_else(|| s3_arn(value))?;
+    // `bucket/` is the bucket, not a prefix of it.
+    let path = s
+        .path
+        .strip_suffix('/')
+        .filter(|b| !b.contains('/'))
+        .unwrap_or(s.path);
+    Some(S3 { path, ..s })
 }
 
 /// True when the resource `service` `name` is what `wanted` selects.
