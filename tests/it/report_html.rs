@@ -80,8 +80,13 @@ fn html_report(dir: &Path) -> String {
         json!({ "Records": records }).to_string(),
     )
     .expect("log file");
+    html_of(dir)
+}
+
+/// `report --format html` over `source`, which must succeed.
+fn html_of(source: &Path) -> String {
     let home = tempfile::tempdir().expect("home");
-    let source = dir.to_str().expect("utf-8");
+    let source = source.to_str().expect("utf-8");
     let out = kmstop_report(home.path(), &["--source", source, "--format", "html"]);
     assert_eq!(
         out.status.code(),
@@ -147,17 +152,7 @@ fn assert_tidy(file: &Path) {
 /// validate (an empty `<tbody>` did not).
 #[test]
 fn the_html_report_over_the_real_fixtures_is_valid() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudtrail");
-    let home = tempfile::tempdir().expect("home");
-    let source = fixtures.to_str().expect("utf-8");
-    let out = kmstop_report(home.path(), &["--source", source, "--format", "html"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let page = String::from_utf8(out.stdout).expect("utf-8");
+    let page = html_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudtrail"));
     assert!(page.contains(">none</td>"), "an empty table: {page}");
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("real.html");
