@@ -16,6 +16,32 @@ use super::{Pane, SortState};
 /// integers instead of names and times through pointers is what makes
 /// 20 k alerts or 10 k principals cheap to sort on every change.
 fn sort_keyed<R>(rows: &mut [R], desc: bool, key: impl Fn(usize, &R) -> (u128, u32)) {
+    let order = narrow_order(rows, desc, &key).unwrap_or_else(|| wide_order(rows, desc, &key));
+    permute(rows, &order);
+}
+
+/// The order when every value fits in 64 bits, as counts, rates and
+/// ranks do: value, rank and index packed in one `u128`, so the sort
+/// compares and moves 16 bytes, not a 32-byte tuple field by field.
+/// `None` at the first wider value (times, alerts' state).
+fn narrow_order<R>(
+    rows: &[R],
+    desc: bool,
+    key: impl Fn(usize, &R) -> (u128, u32),
+) -> Option<Vec<u32>> {
+    let mut keys = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let (v, tie) = key(i, r);
+        let v = u64::try_from(v).ok()?;
+        let v = if desc { !v } else { v };
+        keys.push((u128::from(v) << 64) | (u128::from(tie) << 32) | i as u128);
+    }
+    // Ties are broken by a unique rank: unstable is stable here.
+    keys.sort_unstable();
+    Some(keys.iter().map(|&k| k as u32).collect())
+}
+
+fn wide_order<R>(rows: &[R], desc: bool, key: impl Fn(usize, &R) -> (u128, u32)) -> Vec<u32> {
     let mut keys: Vec<(u128, u32, u32)> = rows
         .iter()
         .enumerate()
@@ -24,10 +50,8 @@ fn sort_keyed<R>(rows: &mut [R], desc: bool, key: impl Fn(usize, &R) -> (u128, u
             (if desc { !v } else { v }, tie, i as u32)
         })
         .collect();
-    // Ties are broken by a unique rank: unstable is stable here.
     keys.sort_unstable();
-    let order: Vec<u32> = keys.iter().map(|k| k.2).collect();
-    permute(rows, &order);
+    keys.iter().map(|k| k.2).collect()
 }
 
 /// A time as a number in the same order (89 bits): year, day of the
