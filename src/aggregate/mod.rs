@@ -16,7 +16,7 @@ mod usage_sections;
 mod window;
 
 pub use contexts::{ContextRow, TopContexts, top_contexts};
-pub use rates::{Rates, RecentCounts, recent_counts};
+pub use rates::{Rates, RecentCounts, RecentPlan, merge_recent, recent_counts};
 pub use series::{SERIES_MINUTES, Series, series_many_both};
 pub use window::{WindowCounts, denied_ips_in, window_counts};
 

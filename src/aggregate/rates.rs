@@ -50,45 +50,125 @@ impl RecentCounts {
 /// (vectors indexed by id), from the last 15 minutes' minute summaries
 /// and buckets.
 pub fn recent_counts(store: &Store, now: DateTime<Utc>) -> (Vec<RecentCounts>, Vec<RecentCounts>) {
-    let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
-    let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
-    let secs = store.bucket_seconds();
-    let current = store.bucket_index(now);
-    let starts = Window::ALL.map(|w| current - w.buckets(secs) + 1);
-    // When the 15 minutes hold most of the store (a burst), they are
-    // cheaper read as the whole retention less what lies outside them.
-    let inside: usize = store
-        .buckets_in(starts[2], current)
-        .map(|(_, b)| b.combo_count())
-        .sum();
-    let all: usize = store.buckets().map(|(_, b)| b.combo_count()).sum();
-    let from_totals = inside > all - inside;
-    if from_totals {
-        for (acc, (_, c)) in p_acc.iter_mut().zip(store.totals(Dim::Principal)) {
-            acc.set_outer(c);
-        }
-        for (acc, (_, c)) in k_acc.iter_mut().zip(store.totals(Dim::Key)) {
-            acc.set_outer(c);
+    let plan = RecentPlan::new(store, now);
+    plan.count(store, plan.span, true)
+}
+
+/// How the 1/5/15-minute counts at `now` are read: which buckets, with
+/// what effect. A span can be counted in parts (one per core, a refresh
+/// in a burst reads ~10^5 summary entries before any pane can start)
+/// whose counts [`merge_recent`] adds up.
+#[derive(Debug, Clone, Copy)]
+pub struct RecentPlan {
+    starts: [i64; 3],
+    current: i64,
+    /// The 15 minutes are the whole retention less what lies outside them.
+    from_totals: bool,
+    /// The buckets to read, clipped to the store's.
+    pub span: (i64, i64),
+}
+
+impl RecentPlan {
+    pub fn new(store: &Store, now: DateTime<Utc>) -> Self {
+        let secs = store.bucket_seconds();
+        let current = store.bucket_index(now);
+        let starts = Window::ALL.map(|w| current - w.buckets(secs) + 1);
+        // When the 15 minutes hold most of the store (a burst), they are
+        // cheaper read as the whole retention less what lies outside them.
+        let inside: usize = store
+            .buckets_in(starts[2], current)
+            .map(|(_, b)| b.combo_count())
+            .sum();
+        let all: usize = store.buckets().map(|(_, b)| b.combo_count()).sum();
+        let from_totals = inside > all - inside;
+        let (lo, hi) = if from_totals {
+            (i64::MIN, i64::MAX)
+        } else {
+            (starts[2], current)
+        };
+        let first = store.buckets().next().map_or(0, |(i, _)| i);
+        let last = store.buckets().next_back().map_or(-1, |(i, _)| i);
+        Self {
+            starts,
+            current,
+            from_totals,
+            span: (lo.max(first), hi.min(last)),
         }
     }
-    let effect = |i: i64| -> Effect {
-        if i < starts[2] || i > current {
-            return [0, 0, -i8::from(from_totals)];
+
+    /// The span in two parts of about equal work, cut between two
+    /// summaries' minutes (a minute is read whole by one part); one part
+    /// when it cannot be cut.
+    pub fn halves(&self, store: &Store) -> Vec<(i64, i64)> {
+        let (lo, hi) = self.span;
+        let per = store.summary_span().max(1);
+        let work = |from: i64, to: i64| -> usize {
+            store
+                .buckets_in(from, to)
+                .map(|(_, b)| b.combo_count())
+                .sum()
+        };
+        let half = work(lo, hi) / 2;
+        let mut done = 0;
+        for (i, b) in store.buckets_in(lo, hi) {
+            done += b.combo_count();
+            if done >= half {
+                let cut = (i.div_euclid(per) + 1) * per;
+                if cut > lo && cut <= hi {
+                    return vec![(lo, cut - 1), (cut, hi)];
+                }
+                break;
+            }
         }
-        // Windows are nested: a bucket in the 1-minute window is in all three.
-        [
-            i8::from(i >= starts[0]),
-            i8::from(i >= starts[1]),
-            i8::from(!from_totals),
-        ]
-    };
-    let span = if from_totals {
-        (i64::MIN, i64::MAX)
-    } else {
-        (starts[2], current)
-    };
-    accumulate(store, span, effect, &mut p_acc, &mut k_acc);
-    (p_acc, k_acc)
+        vec![self.span]
+    }
+
+    /// The counts of the buckets in `part` of the span; `first`: the part
+    /// that also starts the 15 minutes from the retention's totals (one
+    /// part only, else they are counted twice).
+    pub fn count(
+        &self,
+        store: &Store,
+        part: (i64, i64),
+        first: bool,
+    ) -> (Vec<RecentCounts>, Vec<RecentCounts>) {
+        let mut p_acc = vec![Acc::default(); store.id_bound(Dim::Principal)];
+        let mut k_acc = vec![Acc::default(); store.id_bound(Dim::Key)];
+        let (starts, current, from_totals) = (self.starts, self.current, self.from_totals);
+        if from_totals && first {
+            for (acc, (_, c)) in p_acc.iter_mut().zip(store.totals(Dim::Principal)) {
+                acc.set_outer(c);
+            }
+            for (acc, (_, c)) in k_acc.iter_mut().zip(store.totals(Dim::Key)) {
+                acc.set_outer(c);
+            }
+        }
+        let effect = |i: i64| -> Effect {
+            if i < starts[2] || i > current {
+                return [0, 0, -i8::from(from_totals)];
+            }
+            // Windows are nested: a bucket in the 1-minute window is in all three.
+            [
+                i8::from(i >= starts[0]),
+                i8::from(i >= starts[1]),
+                i8::from(!from_totals),
+            ]
+        };
+        accumulate(store, part, effect, &mut p_acc, &mut k_acc);
+        (p_acc, k_acc)
+    }
+}
+
+/// Adds the counts of another part of a plan's span: the sums wrap, as
+/// each part's may, and are exact once every part is in.
+pub fn merge_recent(into: &mut [RecentCounts], part: &[RecentCounts]) {
+    for (a, b) in into.iter_mut().zip(part) {
+        for w in 0..3 {
+            a.calls[w] = a.calls[w].wrapping_add(b.calls[w]);
+            a.decrypt[w] = a.decrypt[w].wrapping_add(b.decrypt[w]);
+            a.denied[w] = a.denied[w].wrapping_add(b.denied[w]);
+        }
+    }
 }
 
 impl Acc {

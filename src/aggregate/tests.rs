@@ -199,3 +199,63 @@ fn window_counts_read_directly_or_as_the_whole_minus_the_rest_agree() {
         );
     }
 }
+
+/// Counted in two halves and merged, the 1/5/15-minute counts are the
+/// counts read whole: in a burst (read from the retention's totals, the
+/// 15 minutes hold most calls) and spread out (read as the 15 minutes).
+#[test]
+fn recent_counts_in_halves_are_the_counts_read_whole() {
+    use super::{RecentPlan, merge_recent};
+    let now = t0();
+    let mut burst = scenario();
+    let mut spread = scenario();
+    let add = |s: &mut Store, at, p, k, name, err: Option<&str>, n: i64| {
+        s.ingest(
+            &ev_with(&format!("h{n}"), at, p, Some(k), name, err, &[]),
+            now,
+        );
+    };
+    for i in 0..600_i64 {
+        let who = [
+            "arn:aws:iam::111122223333:role/a",
+            "arn:aws:iam::111122223333:role/b",
+        ];
+        let error = (i % 7 == 0).then_some("AccessDenied");
+        let name = if i % 3 == 0 { "Encrypt" } else { "Decrypt" };
+        let who = who[usize::try_from(i % 2).expect("small")];
+        add(
+            &mut burst,
+            now - Duration::seconds(i),
+            who,
+            KEY_A,
+            name,
+            error,
+            i,
+        );
+        add(
+            &mut spread,
+            now - Duration::minutes(i),
+            who,
+            KEY_B,
+            name,
+            error,
+            i,
+        );
+    }
+    for s in [&burst, &spread] {
+        let whole = recent_counts(s, now);
+        let plan = RecentPlan::new(s, now);
+        let parts = plan.halves(s);
+        assert_eq!(parts.len(), 2, "{:?}", plan.span);
+        assert_eq!(parts[0].0, plan.span.0);
+        assert_eq!(parts[0].1 + 1, parts[1].0);
+        assert_eq!(parts[1].1, plan.span.1);
+        let mut merged = plan.count(s, parts[0], true);
+        let late = plan.count(s, parts[1], false);
+        merge_recent(&mut merged.0, &late.0);
+        merge_recent(&mut merged.1, &late.1);
+        assert_eq!(merged, whole);
+        // Each half alone is not the whole: the test reads both.
+        assert_ne!(plan.count(s, parts[1], false), whole);
+    }
+}

@@ -13,7 +13,7 @@ use super::ranks::NameRanks;
 use super::sort::{sort_alerts, sort_denied};
 use super::tables::{add_sparks, denied_rows, event_refs, key_rows, principal_rows};
 use super::{App, Pane};
-use crate::aggregate::{WindowCounts, recent_counts, window_counts};
+use crate::aggregate::{RecentCounts, RecentPlan, WindowCounts, merge_recent, window_counts};
 use crate::store::Store;
 
 pub use super::drill::{ContextView, DrillView, build_drill};
@@ -151,6 +151,40 @@ fn whole_range(store: &Store) -> Series {
     s
 }
 
+type ByRecent = (Vec<RecentCounts>, Vec<RecentCounts>);
+
+/// The 1/5/15-minute counts and the window's, which every pane waits on:
+/// `beside`, half the recent counts on a thread of their own while the
+/// window's and the other half are counted here.
+fn counts(
+    store: &Store,
+    (from, t): (DateTime<Utc>, DateTime<Utc>),
+    whole: bool,
+    beside: bool,
+) -> (ByRecent, WindowCounts) {
+    let plan = RecentPlan::new(store, t);
+    let parts = if beside {
+        plan.halves(store)
+    } else {
+        vec![plan.span]
+    };
+    let [first, second] = parts[..] else {
+        return (
+            plan.count(store, plan.span, true),
+            tally(store, from, t, whole),
+        );
+    };
+    std::thread::scope(|scope| {
+        let early = scope.spawn(|| plan.count(store, first, true));
+        let window = tally(store, from, t, whole);
+        let late = plan.count(store, second, false);
+        let mut by = joined(early);
+        merge_recent(&mut by.0, &late.0);
+        merge_recent(&mut by.1, &late.1);
+        (by, window)
+    })
+}
+
 /// A thread's answer; its panic is the caller's.
 fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
     thread
@@ -205,13 +239,12 @@ fn build_rows(app: &App, key: SnapKey, beside: bool) -> Snapshot {
     let store = &app.data.store;
     let (t, from) = (key.time, key.from);
     let whole = app.window.duration().is_none();
-    let tally = tally(store, from, t, whole);
+    let ((p_by, k_by), tally) = counts(store, (from, t), whole, beside);
     let ranks = if app.snapshot.ranks.fresh(store) {
         Arc::clone(&app.snapshot.ranks)
     } else {
         Arc::new(NameRanks::of(store))
     };
-    let (p_by, k_by) = recent_counts(store, t);
     let window_minutes = ((t - from).num_seconds().max(60) / 60).max(1);
     let span = crate::aggregate::RateSpan::of(store, t);
     let by: (&[_], &[_]) = (&p_by, &k_by);

@@ -260,9 +260,10 @@ pub(super) fn denied_rows(
         let base = count as f64 / window_minutes as f64;
         (base > 0.0).then(|| recent / base)
     };
+    let span = RateSpan::of(store, t);
     let recent_rate = |r: Option<&RecentCounts>| {
         r.map_or(0.0, |r| {
-            let d = r.denied_rates(&RateSpan::of(store, t));
+            let d = r.denied_rates(&span);
             if recent_minutes == 5 { d.m5 } else { d.m1 }
         })
     };
@@ -311,13 +312,13 @@ pub(super) fn denied_rows(
     }
     // Denied calls per source IP, in the window and lately.
     let current = store.bucket_index(t);
-    let span = if recent_minutes == 5 {
+    let buckets = if recent_minutes == 5 {
         Window::M5
     } else {
         Window::M1
     }
     .buckets(store.bucket_seconds());
-    let recent = denied_ips_in(store, current - span + 1, current);
+    let recent = denied_ips_in(store, current - buckets + 1, current);
     for (id, &count) in tally.denied_ips.iter().enumerate() {
         if count > 0 {
             let ip = store.shared_name(Dim::SourceIp, id as u32);
