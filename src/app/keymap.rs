@@ -250,7 +250,7 @@ pub fn defaults() -> Vec<Binding> {
             Action::Filter,
             "filter",
             &[K::ch('/')],
-            "filter rows by regex; akid:/ip:/session:",
+            "regex, or akid:/ip:/session:/resource:",
         ),
         b(
             Action::CycleSort,
