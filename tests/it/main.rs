@@ -35,6 +35,7 @@ mod layers;
 mod live_dashboard;
 mod live_redrill;
 mod live_sim;
+mod live_sim_sweep;
 mod live_tail;
 mod logs_source;
 mod matcher;
