@@ -91,6 +91,8 @@ impl DashboardQuery {
             list_calls: false,
             // The alerts only: the Quota & cost pane does not read Athena.
             usage: false,
+            // Nor does the Resources pane.
+            resources: false,
         }
     }
 

@@ -13,6 +13,7 @@ mod athena_dashboard;
 mod athena_emulator;
 mod athena_moto;
 mod athena_report;
+mod athena_resources;
 mod athena_usage;
 mod athena_who;
 mod bad_input;
