@@ -46,6 +46,7 @@ mod real_fixtures;
 mod report_alerts;
 mod report_html;
 mod report_markdown;
+mod report_markdown_timeline;
 mod report_usage;
 mod resources;
 mod resources_pane;
