@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::counted::{CountedRule, GROUP_FIELDS, counted_column_names, counted_rules};
 use super::query::{DETAIL_COLUMNS, wanting_rules};
+use super::resources::ResourceRows;
 use super::usage::{AGGREGATE_NAMES, GROUP_NAMES, UsageRows};
 use crate::alert::{Alert, AlertChange, Engine, EngineError};
 use crate::event::{CallDetail, KeyRef, KmsEvent, Outcome, PackedEvent, Parsed, parse_record};
@@ -31,7 +32,17 @@ pub const NOT_KNOWN: &[&str] = &[
     "not_log_files",
     "digest_files",
     "conflicting_copies",
-    // Counts by principal and key carry no encryption context.
+];
+
+/// [`NOT_KNOWN`] and the `resources` section, for a query that does not
+/// count it (`ReportQuery::resources` false: the dashboard's).
+pub const NOT_KNOWN_WITHOUT_RESOURCES: &[&str] = &[
+    "non_kms",
+    "malformed_records_the_serde_dropped",
+    "files_failed",
+    "not_log_files",
+    "digest_files",
+    "conflicting_copies",
     "resources",
 ];
 
@@ -104,6 +115,11 @@ pub struct Answer {
     /// Whether the query asked for them (`ReportQuery::usage`): else the
     /// sections stay `known: false`.
     pub usage_sections: bool,
+    /// The `resources` section's rows ([`super::resources`]).
+    resources: Box<ResourceRows>,
+    /// Whether the query counted it (`ReportQuery::resources`): else the
+    /// report says it cannot know it.
+    pub resource_section: bool,
 }
 
 /// Events of one counted rule's group and bucket, known by their number.
@@ -161,6 +177,8 @@ impl Answer {
             other_events: 0,
             usage: Box::default(),
             usage_sections: true,
+            resources: Box::default(),
+            resource_section: true,
         })
     }
 
@@ -176,6 +194,7 @@ impl Answer {
             Some("other") => self.other_events += n,
             Some("counted") => self.add_counted(row, n),
             Some("quota") if self.usage.add_quota(row, n) => {}
+            Some("resource") if self.resources.add(row, n) => {}
             _ => self.unreadable_rows += 1,
         }
     }
@@ -365,6 +384,11 @@ impl Answer {
         if self.usage_sections {
             (report.quota, report.cost) = self.usage.finish(&settings.usage);
         }
+        if self.resource_section {
+            (report.resources, report.resources_other) = self.resources.finish();
+        } else {
+            report.skipped.not_known = NOT_KNOWN_WITHOUT_RESOURCES;
+        }
         report.principals = principals;
         report.keys = keys;
         report.who = self.who.map(|selectors| {
@@ -507,9 +531,11 @@ pub(crate) fn record_of(row: &Row<'_>) -> Value {
 pub fn columns() -> Vec<&'static str> {
     let mut all = vec!["kind", "eventname", "principal", "key_arn", "outcome"];
     all.extend(GROUP_NAMES);
+    all.extend(super::resources::GROUP_NAMES);
     all.extend(DETAIL_COLUMNS.iter().map(|(name, _)| *name));
     all.extend(counted_column_names());
     all.extend(["wanted_by", "listed", "n", "first_time", "last_time"]);
     all.extend(AGGREGATE_NAMES);
+    all.extend(super::resources::AGGREGATE_NAMES);
     all
 }

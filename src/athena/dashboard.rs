@@ -91,6 +91,9 @@ impl DashboardQuery {
             list_calls: false,
             // The alerts only: the Quota & cost pane does not read Athena.
             usage: false,
+            // Nor does the Resources pane read this query (its windows
+            // would cost Athena time for nothing).
+            resources: false,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod counted;
 pub mod dashboard;
 pub mod ddl;
 pub mod query;
+pub mod resources;
 pub mod usage;
 pub mod who;
 

@@ -54,6 +54,8 @@ pub struct ReportQuery {
     /// Whether the quota and cost sections are measured ([`super::usage`];
     /// the dashboard's alerts need neither).
     pub usage: bool,
+    /// Whether the `resources` section is counted ([`super::resources`]).
+    pub resources: bool,
 }
 
 /// The columns of a row describing one event (null on count rows), in
@@ -221,19 +223,24 @@ pub fn wanting_rules(rules: &[RuleSpec], inventory: &Inventory) -> Vec<String> {
 }
 
 /// The `UNNEST` that gives each event its rows: tag 0 (its count and
-/// maybe its whole self), one tag per counted rule that counts it, and
-/// with `usage` tag -1 for its quota family's row.
-fn tags(rules: &[RuleSpec], inventory: &Inventory, usage: bool) -> String {
+/// maybe its whole self), one tag per counted rule that counts it, with
+/// `usage` tag -1 for its quota family's row, and with `resources` tag -2
+/// for its resource's row.
+fn tags(q: &ReportQuery) -> String {
+    let (rules, inventory) = (&q.rules, &q.inventory);
     let counted = counted_rules(rules, inventory);
     let hot = hot_group_column(&counted);
-    if counted.is_empty() && !usage {
+    if counted.is_empty() && !q.usage && !q.resources {
         return format!("SELECT *, 0 AS tag, {hot} FROM marked");
     }
-    let quota = if usage {
+    let mut quota = if q.usage {
         format!(",\n      {}", super::usage::tag())
     } else {
         String::new()
     };
+    if q.resources {
+        let _ = write!(quota, ",\n      {}", super::resources::tag());
+    }
     let tags = counted.iter().enumerate().fold(quota, |mut all, (i, r)| {
         let _ = write!(all, ",\n      {}", r.tag(i));
         all
@@ -366,6 +373,24 @@ fn selection(q: &ReportQuery, windows: &mut Vec<String>) -> (String, String) {
     )
 }
 
+/// A whole event's encryption context: only where a rule matches on it
+/// or reads it.
+fn context_sql(rules: &[RuleSpec]) -> &'static str {
+    if rules.iter().any(|r| {
+        r.enabled
+            && (r.matcher.encryption_context.is_some()
+                || r.group_by
+                    .iter()
+                    .chain(&r.field)
+                    .chain(&r.distinct)
+                    .any(|f| *f == Field::ContextKey))
+    }) {
+        "json_format(json_extract(requestparameters, '$.encryptionContext'))"
+    } else {
+        "CAST(NULL AS varchar)"
+    }
+}
+
 /// The SQL of the report's one query.
 #[must_use]
 pub fn report_sql(q: &ReportQuery) -> String {
@@ -384,27 +409,15 @@ pub fn report_sql(q: &ReportQuery) -> String {
     let (wants, whole, wanted_by) = want_columns(&wanted);
     let (other, listed) = selection(q, &mut windows);
     let usage = super::usage::UsageSql::new(q.usage, &mut windows);
-    // The encryption context only where a rule matches on it or reads it.
-    let context = if q.rules.iter().any(|r| {
-        r.enabled
-            && (r.matcher.encryption_context.is_some()
-                || r.group_by
-                    .iter()
-                    .chain(&r.field)
-                    .chain(&r.distinct)
-                    .any(|f| *f == Field::ContextKey))
-    }) {
-        "json_format(json_extract(requestparameters, '$.encryptionContext'))"
-    } else {
-        "CAST(NULL AS varchar)"
-    };
+    let res = super::resources::ResourceSql::new(q.resources, &mut windows);
+    let context = context_sql(&q.rules);
     let windows: String = windows.iter().fold(String::new(), |mut all, w| {
         all.push_str(",\n    ");
         all.push_str(w);
         all
     });
-    // A counted rule's rows (tag > 0) and quota rows (tag < 0) stay
-    // counts, whoever is listed.
+    // A counted rule's rows (tag > 0), quota and resource rows (tag < 0)
+    // stay counts, whoever is listed.
     let shown = if listed == "false" {
         "tag = 0 AND whole"
     } else {
@@ -417,10 +430,11 @@ pub fn report_sql(q: &ReportQuery) -> String {
             let _ = write!(all, ",\n  {c}");
             all
         });
-    let tags = tags(&q.rules, &q.inventory, q.usage);
-    let peaks = format!("{}{}", peaks(&q.rules, &q.inventory), usage.peaks);
+    let tags = tags(q);
+    let peaks = [peaks(&q.rules, &q.inventory), usage.peaks, res.peaks].concat();
     let groups: String = (1..=7
         + super::usage::GROUP_NAMES.len()
+        + super::resources::GROUP_NAMES.len()
         + DETAIL_COLUMNS.len()
         + counted_column_names().len())
         .map(|i| i.to_string())
@@ -436,14 +450,14 @@ pub fn report_sql(q: &ReportQuery) -> String {
       ELSE 'event' END AS kind,
     CAST(round(to_unixtime(t) * 1000) AS bigint) AS t_ms{classed}
   FROM scan
-), ranked AS (
+){named}, ranked AS (
   SELECT *{windows}
-  FROM classed
+  FROM {from}
 ), peaked AS (
   SELECT *{peaks}
   FROM ranked
 ), wanting AS (
-  SELECT *{wants}
+  SELECT *{wants}{place}
   FROM peaked
 ), marked AS (
   SELECT *, {whole} AS whole, {listed} AS listed
@@ -451,16 +465,17 @@ pub fn report_sql(q: &ReportQuery) -> String {
 ), tagged AS (
   {tags}
 )
-SELECT CASE WHEN tag = 0 THEN kind WHEN tag < 0 THEN 'quota' ELSE 'counted' END AS kind,
+SELECT CASE WHEN tag = 0 THEN kind WHEN tag = -1 THEN 'quota' WHEN tag = {resource_tag} THEN 'resource'
+    ELSE 'counted' END AS kind,
   CASE WHEN tag = 0 AND kind = 'event' THEN eventname END AS eventname,
   CASE WHEN tag = 0 AND kind = 'event' THEN principal END AS principal,
   CASE WHEN tag = 0 AND kind = 'event' THEN key_arn END AS key_arn,
-  CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{groups_usage}{details}{counted_columns},
+  CASE WHEN tag = 0 AND kind = 'event' THEN outcome END AS outcome{groups_usage}{groups_resources}{details}{counted_columns},
   CASE WHEN tag = 0 AND whole THEN concat_ws(',', {wanted_by}) END AS wanted_by,
   CASE WHEN tag = 0 AND listed THEN 'listed' END AS listed,
   count(*) AS n,
   to_unixtime(min(t)) AS first_time,
-  to_unixtime(max(t)) AS last_time{aggregates}
+  to_unixtime(max(t)) AS last_time{aggregates}{aggregates_resources}
 FROM tagged
 GROUP BY {groups}",
         scan = scan_cte(&table, &filter),
@@ -468,6 +483,12 @@ GROUP BY {groups}",
         classed = usage.classed,
         groups_usage = usage.groups,
         aggregates = usage.aggregates,
+        named = res.named,
+        from = res.from,
+        place = res.place,
+        resource_tag = super::resources::TAG,
+        groups_resources = res.groups,
+        aggregates_resources = res.aggregates,
         earliest = time_literal(q.plausible.earliest),
         // Athena's clock, not ours: the SQL stays the same text from one
         // run to the next (`Plausible::at` is a day past now too).
@@ -500,6 +521,7 @@ mod tests {
             who: Who::default(),
             list_calls: true,
             usage: true,
+            resources: true,
         };
         assert_eq!(
             partition_filter(&q),

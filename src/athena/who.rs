@@ -28,7 +28,8 @@ pub fn who_sql(who: &Who) -> Option<String> {
 /// Why Athena cannot be asked for `who`, when it cannot: a `resource:`
 /// selector would need each call's resource derived from its encryption
 /// context ([`crate::event::resource`]: the most specific of a dozen keys,
-/// S3 paths), which is not written in SQL here. Every Athena entry (the
+/// S3 paths) before the selection; the query derives it only after, for
+/// the `resources` section ([`super::resources`]). Every Athena entry (the
 /// report, its `--dry-run`, the dashboard) refuses such a `--who` with
 /// this message rather than select nothing.
 ///
@@ -38,7 +39,7 @@ pub fn refuse_unsupported(who: &Who) -> Result<(), String> {
     match who.selectors().iter().find(|s| s.reads_resource()) {
         Some(s) => Err(format!(
             "--who {s}: a resource: selector cannot be pushed down to Athena (the resource a call names \
-             is derived from its encryption context, which kmstop does not express in SQL); \
+             is derived from its encryption context, which the query does not do before it selects); \
              run the report over the trail's files (--source DIR or s3://…) instead"
         )),
         None => Ok(()),

@@ -19,7 +19,7 @@ pub const MAX_RESOURCE: usize = 512;
 /// Context keys that name a resource, most specific first: CloudTrail
 /// encrypts its log objects with both its trail and the S3 object in the
 /// context, and the trail is what a responder asks about.
-const KEYS: [(&str, &str); 12] = [
+pub const KEYS: [(&str, &str); 12] = [
     ("SecretARN", "secretsmanager"),
     ("aws:cloudtrail:arn", "cloudtrail"),
     ("PARAMETER_ARN", "ssm"),
@@ -88,17 +88,23 @@ pub fn resource_in<'e>(
     };
     let service = KEYS[r].1;
     let name = bounded(value);
-    // arn:aws:s3:::bucket is a bucket; arn:aws:s3:::bucket/key an object.
-    let bucket_key = service == "s3"
-        && name
-            .strip_prefix("arn:")
-            .and_then(|rest| rest.splitn(5, ':').nth(4))
-            .is_some_and(|resource| !resource.contains('/'));
     Some(Resource {
         service,
         name: Cow::Borrowed(name),
-        bucket_key,
+        bucket_key: is_bucket_key(service, name),
     })
+}
+
+/// Whether the resource `service` `name` is an S3 bucket named by a
+/// Bucket Key's context: `arn:aws:s3:::bucket` is a bucket,
+/// `arn:aws:s3:::bucket/key` an object.
+#[must_use]
+pub fn is_bucket_key(service: &str, name: &str) -> bool {
+    service == "s3"
+        && name
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.splitn(5, ':').nth(4))
+            .is_some_and(|resource| !resource.contains('/'))
 }
 
 /// A service's number: its place in [`KEYS`], or one past them for
@@ -140,18 +146,20 @@ fn rank(key: &str) -> Option<usize> {
 }
 
 /// Calls whose context names what was encrypted or decrypted.
+pub const DATA_CALLS: [&str; 7] = [
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "ReEncrypt",
+];
+
+/// Whether `event_name` is one of [`DATA_CALLS`].
 #[must_use]
 pub fn is_data_call(event_name: &str) -> bool {
-    matches!(
-        event_name,
-        "Decrypt"
-            | "Encrypt"
-            | "GenerateDataKey"
-            | "GenerateDataKeyWithoutPlaintext"
-            | "GenerateDataKeyPair"
-            | "GenerateDataKeyPairWithoutPlaintext"
-            | "ReEncrypt"
-    )
+    DATA_CALLS.contains(&event_name)
 }
 
 #[cfg(test)]

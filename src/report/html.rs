@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::blocks::{Block, CellKind, blocks, summary, time};
-use super::timeline::width_words;
+use super::timeline::{BARS, width_words};
 use super::{Report, TimeRange};
 use crate::text::escape_control;
 
@@ -52,8 +52,6 @@ fn float(n: u64) -> f64 {
     f64::from(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// Bars in the timeline at most.
-const BARS: usize = 120;
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 160.0;
 

@@ -49,9 +49,10 @@ fn table(out: &mut String, block: &Block) {
     out.push('\n');
 }
 
-/// Writes the whole report as Markdown: a summary, then alerts (with their
-/// evidence event ids), denied callers, principals, keys and key changes,
-/// each cut to `top` rows with the cut said.
+/// Writes the whole report as Markdown: a summary, the timeline
+/// ([`super::md_timeline`]), then alerts (with their evidence event ids),
+/// denied callers, principals, keys and key changes, each cut to `top`
+/// rows with the cut said.
 ///
 /// # Errors
 /// Only errors of the underlying writer.
@@ -86,6 +87,7 @@ pub fn write_markdown(
         let _ = writeln!(md, "\n**Selection:** {}", escape_markdown(who));
     }
     md.push('\n');
+    super::md_timeline::write_timeline(&mut md, report);
     for block in blocks(report, top) {
         let _ = writeln!(md, "## {}\n", block.heading());
         match block.empty {

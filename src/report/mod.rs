@@ -9,6 +9,7 @@ mod csv;
 mod html;
 pub mod key_list;
 mod markdown;
+mod md_timeline;
 pub mod resources;
 mod table;
 mod tally;

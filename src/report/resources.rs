@@ -25,12 +25,12 @@ const MAX_PER_RESOURCE: usize = 1_000;
 /// Callers a resource's row names, busiest first.
 pub const TOP_CALLERS: usize = 5;
 /// Principals whose calls on one resource are counted by name. Past it the
-/// ones whose names hash highest leave (as resources do past
-/// [`FOLLOWED`]), so the callers followed depend only on their names, and
-/// a followed caller's counts are exact.
+/// ones whose names rank highest ([`caller_rank`]) leave, so the callers
+/// followed depend only on their names, and a followed caller's counts are
+/// exact.
 pub const FOLLOWED_CALLERS: usize = 32;
 /// The longest caller name kept (names come from the record).
-const MAX_CALLER: usize = 1024;
+pub const MAX_CALLER: usize = 1024;
 
 /// Where a resource stands in the sample: its name's hash (fixed keys,
 /// so the same in every run), then the names for the rare tie.
@@ -66,8 +66,9 @@ pub struct ResourceRow {
     /// most 1,000 told apart).
     pub more_callers: u64,
     /// More than [`FOLLOWED_CALLERS`] principals called on it: then
-    /// `top_callers` are the busiest of the 32 whose names hash lowest (the
-    /// same for any read order), not necessarily the busiest of all.
+    /// `top_callers` are the busiest of the 32 whose names hash lowest
+    /// ([`caller_rank`]: the same for any read order, and in Athena), not
+    /// necessarily the busiest of all.
     pub callers_sampled: bool,
 }
 
@@ -106,13 +107,32 @@ impl ResourceRow {
     }
 }
 
-/// A followed caller: its name's hash (its rank, with the name for ties).
+/// A followed caller: its name's hash (who it is, with the name), and its
+/// rank in the sample once it is needed.
 #[derive(Debug)]
 struct Caller {
     hash: u64,
     name: Box<str>,
     calls: u64,
     denied: u64,
+    /// [`caller_rank`] of `name`, computed only when more callers than
+    /// [`FOLLOWED_CALLERS`] call on one resource.
+    rank: Option<[u8; 32]>,
+}
+
+/// Where a caller named `name` (as kept: at most [`MAX_CALLER`] bytes)
+/// stands in the sample: the SHA-256 of its name, which Athena computes
+/// alike (`sha256(to_utf8(…))`, [`crate::athena`]), then the name.
+#[must_use]
+pub fn caller_rank(name: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(name.as_bytes()).into()
+}
+
+impl Caller {
+    fn rank(&mut self) -> [u8; 32] {
+        *self.rank.get_or_insert_with(|| caller_rank(&self.name))
+    }
 }
 
 /// The callers of one resource, at most [`FOLLOWED_CALLERS`] of them.
@@ -134,22 +154,27 @@ impl Callers {
             c.denied += denied;
             return;
         }
-        let new = Caller {
+        let mut new = Caller {
             hash,
             name: name.into(),
             calls,
             denied,
+            rank: None,
         };
         if self.followed.len() < FOLLOWED_CALLERS {
             self.followed.push(new);
             return;
         }
         self.sampled = true;
+        let new_rank = (new.rank(), new.name.clone());
+        for c in &mut self.followed {
+            c.rank();
+        }
         if let Some(last) = self
             .followed
             .iter_mut()
-            .max_by(|a, b| (a.hash, &a.name).cmp(&(b.hash, &b.name)))
-            && (new.hash, &new.name) < (last.hash, &last.name)
+            .max_by(|a, b| (a.rank, &a.name).cmp(&(b.rank, &b.name)))
+            && (Some(new_rank.0), &new_rank.1) < (last.rank, &last.name)
         {
             *last = new;
         }

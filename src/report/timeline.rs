@@ -99,6 +99,18 @@ impl Timeline {
     }
 }
 
+/// Bars a handed-over report's timeline has at most (the HTML page's
+/// chart and the Markdown page's rows).
+pub const BARS: usize = 120;
+
+/// The bar of `bars` that holds `t`; a time before the first bar is in the
+/// first, after the last in the last (as the page draws it).
+#[must_use]
+pub fn bar_of(bars: &[Bar], t: DateTime<Utc>) -> Option<usize> {
+    let last = bars.len().checked_sub(1)?;
+    Some(bars.iter().position(|b| t < b.end).unwrap_or(last))
+}
+
 /// Bar widths below a day, in minutes.
 const ROUND_MINUTES: [i64; 11] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720];
 
@@ -138,6 +150,11 @@ mod tests {
         assert_eq!(bars.iter().map(|b| b.events).sum::<u64>(), 4);
         assert_eq!(bars.last().map(|b| b.denied), Some(1));
         assert_eq!(bars[1].start, bars[0].end);
+        assert_eq!(bar_of(&bars, at(100)), Some(0));
+        assert_eq!(bar_of(&bars, at(105)), Some(1));
+        assert_eq!(bar_of(&bars, at(0)), Some(0));
+        assert_eq!(bar_of(&bars, at(10_000)), Some(59));
+        assert_eq!(bar_of(&[], at(0)), None);
         let mut other = Timeline::default();
         other.add(at(105), true);
         t.merge(other);

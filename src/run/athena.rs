@@ -41,6 +41,7 @@ pub fn sql(
         who: settings.who.clone(),
         list_calls: true,
         usage: true,
+        resources: true,
     })
 }
 

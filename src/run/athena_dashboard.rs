@@ -307,6 +307,7 @@ impl AthenaFeed {
             Err(e) => Err(format!("the alert rules do not compile: {e}")),
             Ok(mut answer) => {
                 answer.usage_sections = query.usage;
+                answer.resource_section = query.resources;
                 let ran = self
                     .run(&sql, "alerts", &mut |columns, values| {
                         answer.add(&Row { columns, values });

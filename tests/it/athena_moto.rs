@@ -164,6 +164,8 @@ fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Val
     // The calling account of an event's count; no quota family's row.
     let caller = fields[0].filter(|k| *k == "event").map(|_| "111122223333");
     data.extend([cell(caller), cell(None), cell(None)]);
+    // Not a resource's row.
+    data.extend(kmstop::athena::resources::GROUP_NAMES.map(|_| cell(None)));
     data.extend((0..kmstop::athena::query::DETAIL_COLUMNS.len()).map(|_| cell(None)));
     // Not a counted rule's row: `counted_rule` 0, the rest null.
     data.extend(
@@ -175,6 +177,7 @@ fn count_row(fields: [Option<&str>; 5], n: &str, first: &str, last: &str) -> Val
     data.extend([cell(None), cell(None)]);
     data.extend([cell(Some(n)), cell(Some(first)), cell(Some(last))]);
     data.extend(kmstop::athena::usage::AGGREGATE_NAMES.map(|_| cell(None)));
+    data.extend(kmstop::athena::resources::AGGREGATE_NAMES.map(|_| cell(None)));
     json!({ "Data": data })
 }
 

@@ -193,14 +193,12 @@ fn report(source: &str, endpoint: &str, selectors: &[&str]) -> Value {
     json_of(&kmstop_report(home.path(), &args))
 }
 
-/// The report without what only a local run can know (files,
-/// resources) or says differently by design (`not_known`): the quota and
-/// cost sections are compared, of the selected calls only.
+/// The report without what only a local run can know (files) or says
+/// differently by design (`not_known`): the quota, cost and resources
+/// sections are compared, of the selected calls only.
 fn comparable(mut report: Value) -> Value {
     let object = report.as_object_mut().expect("a report");
-    for field in ["files_read", "resources", "resources_other"] {
-        object.remove(field);
-    }
+    object.remove("files_read");
     let skipped = object["skipped"].as_object_mut().expect("skipped");
     for field in [
         "non_kms",
