@@ -177,6 +177,17 @@ fn keys_json(
     state: &std::path::Path,
     extra: &[&str],
 ) -> (serde_json::Value, String) {
+    let (stdout, stderr) = keys_out(sim, state, "json", extra);
+    (serde_json::from_str(&stdout).expect("JSON"), stderr)
+}
+
+/// `kmstop keys --format FORMAT` against the simulator: stdout, stderr.
+fn keys_out(
+    sim: &SimHandle,
+    state: &std::path::Path,
+    format: &str,
+    extra: &[&str],
+) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -192,17 +203,15 @@ fn keys_json(
             "--region",
             "us-east-1,eu-west-1",
             "--format",
-            "json",
+            format,
         ])
+        .env("COLUMNS", "200")
         .args(extra)
         .output()
         .expect("run kmstop keys");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
-    (
-        serde_json::from_slice(&output.stdout).expect("JSON"),
-        stderr,
-    )
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
 }
 
 /// `last_used` with its operation and event id, by key ARN.
@@ -314,6 +323,8 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cutoff = start - chrono::Duration::hours(1);
     let mut want = std::collections::BTreeSet::new();
+    // Never used since KMS began tracking: the day tracking began.
+    let mut never = BTreeMap::new();
     let mut unknown = Vec::new();
     for key in world.keys.iter().filter(|k| !k.aws_managed) {
         // Named as a person names it: its first alias, else its id.
@@ -345,6 +356,7 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
             Some(_) => {}
             None if tracked_since <= cutoff => {
                 want.insert(key.arn());
+                never.insert(key.arn(), tracked_since.format("%Y-%m-%d").to_string());
             }
             None => unknown.push(name),
         }
@@ -359,4 +371,33 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
     for name in &unknown {
         assert!(stderr.contains(name.as_str()), "{name} named: {stderr}");
     }
+
+    // A key KMS saw no use of says since when, in JSON and in the table:
+    // "none since DAY", not "?".
+    assert!(!never.is_empty(), "the world has never-used keys");
+    for k in printed.as_array().expect("an array") {
+        let arn = k["arn"].as_str().expect("arn");
+        let since = k["last_used_tracked_since"].as_str();
+        match never.get(arn) {
+            Some(day) => {
+                assert!(k["last_used"].is_null(), "{k}");
+                assert_eq!(since.map(|s| &s[..10]), Some(day.as_str()), "{k}");
+            }
+            None => assert!(!k["last_used"].is_null(), "{k}"),
+        }
+    }
+    let (table, _) = keys_out(&sim, state.path(), "table", &["--unused", "1h"]);
+    for day in never.values() {
+        assert!(
+            table.contains(&format!("none since {day}")),
+            "{day} in\n{table}"
+        );
+    }
+    let (csv, _) = keys_out(&sim, state.path(), "csv", &["--unused", "1h"]);
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",last_used_tracked_since")),
+        "{csv}"
+    );
 }
