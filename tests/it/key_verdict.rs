@@ -177,7 +177,9 @@ fn the_services_that_used_the_key_are_listed() {
     .iter()
     .enumerate()
     .map(|(n, service)| {
-        let t = start + chrono::Duration::minutes(100) + chrono::Duration::seconds(n as i64);
+        let t = start
+            + chrono::Duration::minutes(100)
+            + chrono::Duration::seconds(i64::try_from(n).unwrap_or(0));
         let mut r =
             support::story::record(950 + n, t, "Decrypt", support::story::ORDERS, KEY_ORDERS);
         r["userIdentity"]["invokedBy"] = serde_json::json!(service);
