@@ -47,11 +47,21 @@ fn seen(e: &KmsEvent<'_>) -> SeenCall {
 
 /// Keeps the newer of `slot` and `candidate`.
 fn newest(slot: &mut Option<(SeenCall, Box<str>)>, candidate: (SeenCall, Box<str>)) {
-    let newer = slot
-        .as_ref()
-        .is_none_or(|(c, id)| (candidate.0.time, &candidate.1) > (c.time, id));
-    if newer {
+    if is_newer(slot.as_ref(), candidate.0.time, &candidate.1) {
         *slot = Some(candidate);
+    }
+}
+
+/// Whether a call at `time` with `id` is newer than the one in `slot`
+/// (asked before the call is copied: most calls are not).
+fn is_newer(slot: Option<&(SeenCall, Box<str>)>, time: DateTime<Utc>, id: &str) -> bool {
+    slot.is_none_or(|(c, held)| (time, id) > (c.time, held.as_ref()))
+}
+
+/// `e` into `slot` when it is newer.
+fn newest_event(slot: &mut Option<(SeenCall, Box<str>)>, e: &KmsEvent<'_>) {
+    if is_newer(slot.as_ref(), e.time, &e.event_id) {
+        *slot = Some((seen(e), e.event_id.as_ref().into()));
     }
 }
 
@@ -60,7 +70,7 @@ impl KeyUse {
     pub fn count(&mut self, e: &KmsEvent<'_>) {
         if e.outcome != Outcome::Success {
             self.failed += 1;
-            newest(&mut self.last_failed, (seen(e), e.event_id.as_ref().into()));
+            newest_event(&mut self.last_failed, e);
             return;
         }
         if !is_cryptographic(&e.event_name) {
@@ -77,7 +87,7 @@ impl KeyUse {
         if let Some(via) = e.invoked_by.as_deref() {
             self.add_service(via, 1);
         }
-        newest(&mut self.last_use, (seen(e), e.event_id.as_ref().into()));
+        newest_event(&mut self.last_use, e);
     }
 
     fn add_service(&mut self, via: &str, n: u64) {

@@ -226,3 +226,66 @@ pub fn write_table(rows: &[KeyVerdictRow], width: u16, mut out: impl Write) -> i
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hostile_row() -> KeyVerdictRow {
+        KeyVerdictRow {
+            key_id: Some("k-1".into()),
+            arn: "arn:aws:kms:us-east-1:111122223333:key/k-1".into(),
+            account: Some("111122223333".into()),
+            region: Some("us-east-1".into()),
+            aliases: vec!["alias/\u{1b}[2Jx".into()],
+            state: Some("Enabled".into()),
+            key_manager: Some("CUSTOMER".into()),
+            safety: "in use",
+            headline: "in use: used Decrypt 3 s ago by =cmd|' /C calc'!A0".into(),
+            evidence: vec![
+                "window: 1 cryptographic call(s) by 1 principal(s)".into(),
+                "AWS services (invokedBy): \u{1b}]0;pwned\u{7} 1".into(),
+            ],
+            window_from: "2026-12-01T00:00:00Z".into(),
+            window_until: "2026-12-01T01:00:00Z".into(),
+            uses: 1,
+            users: 1,
+            failed: 0,
+            services: vec![ServiceUse {
+                service: "\u{1b}]0;pwned\u{7}".into(),
+                calls: 1,
+            }],
+            last_use: None,
+            last_failed: None,
+            kms_last_used: None,
+            last_used_tracked_since: None,
+            grants: Some(0),
+        }
+    }
+
+    #[test]
+    fn every_face_escapes_what_the_events_wrote() {
+        let rows = [hostile_row()];
+        let mut table = Vec::new();
+        write_table(&rows, 60, &mut table).expect("writes");
+        let table = String::from_utf8(table).expect("utf-8");
+        assert!(
+            !table.contains('\u{1b}') && !table.contains('\u{7}'),
+            "{table:?}"
+        );
+        assert!(table.contains("delete? in use: used Decrypt"), "{table}");
+        assert!(table.lines().all(|l| l.chars().count() <= 60), "{table}");
+
+        let mut csv = Vec::new();
+        write_csv(&rows, &mut csv).expect("writes");
+        let csv = String::from_utf8(csv).expect("utf-8");
+        assert!(!csv.contains('\u{1b}'), "{csv:?}");
+        assert!(csv.contains("\\x1b]0;pwned"), "{csv}");
+
+        let mut json = Vec::new();
+        write_json(&rows, &mut json).expect("writes");
+        let back: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(back[0]["services"][0]["calls"], 1);
+        assert_eq!(back[0]["safety"], "in use");
+    }
+}
