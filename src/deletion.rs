@@ -62,6 +62,12 @@ pub struct WindowUse {
     /// hold it (counts may outlive the events kept for drill-down).
     pub last_use: Option<SeenCall>,
     pub last_failed: Option<SeenCall>,
+    /// The AWS services that made the successful cryptographic calls for
+    /// a principal (`invokedBy`), with their calls, most first.
+    pub services: Vec<(String, u64)>,
+    /// The services were read from fewer calls than `uses` counts (the
+    /// events kept for drill-down do not reach back over the window).
+    pub services_partial: bool,
 }
 
 /// How safe deleting the key looks, worst first.
@@ -222,6 +228,24 @@ fn grants_line(facts: Option<&KeyFacts>) -> (String, Option<u64>) {
     )
 }
 
+/// The AWS services that used the key in the window (`invokedBy`).
+fn services_line(window: &WindowUse) -> String {
+    let of = if window.services_partial {
+        " (in the calls held, not all of the window's)"
+    } else {
+        ""
+    };
+    if window.services.is_empty() {
+        return format!("AWS services (invokedBy): none{of}");
+    }
+    let named: Vec<String> = window
+        .services
+        .iter()
+        .map(|(service, n)| format!("{service} {n}"))
+        .collect();
+    format!("AWS services (invokedBy): {}{of}", named.join(", "))
+}
+
 /// The verdict on deleting the key, at `now`.
 #[must_use]
 pub fn deletion_verdict(
@@ -235,6 +259,7 @@ pub fn deletion_verdict(
         window.uses,
         window.users
     )];
+    evidence.push(services_line(window));
     if window.failed > 0 {
         let last = window
             .last_failed
@@ -296,6 +321,8 @@ pub fn deletion_verdict(
         evidence,
     }
 }
+
+pub mod window;
 
 #[cfg(test)]
 mod tests;

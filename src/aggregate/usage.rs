@@ -17,10 +17,13 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use chrono::{DateTime, Utc};
 
 use super::cost::{self, PriceClass, PriceOverride};
-use super::quota::{self, FAMILIES, MAX_SERIES, Peaks, QuotaOverride, SecondCounts, SecondKey};
+use super::quota::{
+    self, FAMILIES, MAX_SERIES, NotRated, Peaks, QuotaOverride, SecondCounts, SecondKey,
+};
 use super::usage_sections::DEFAULTS_FROM;
 pub use super::usage_sections::{
-    CostRow, CostSection, KeyCost, Milli, PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
+    CostRow, CostSection, KeyCost, MAX_NOT_RATED_NAMES, Milli, NOT_RATED_OTHER, NotRatedRow,
+    PrincipalCost, QuotaRow, QuotaSection, UsageSettings, Usd,
 };
 use crate::event::{CallFields, KeyRef, KmsEvent};
 
@@ -52,6 +55,10 @@ pub struct UsageTally {
     /// name, such as `AWS Internal` or a service, calls in many accounts).
     principals: Map<Box<str>, Map<Box<str>, ByClass>>,
     keys: Map<Box<str>, KeyTally>,
+    /// Requests of operations no quota rates, by name (at most
+    /// [`MAX_NOT_RATED_NAMES`]; the rest in `not_rated_other`).
+    not_rated: Map<Box<str>, u64>,
+    not_rated_other: u64,
 }
 
 impl Default for UsageTally {
@@ -71,6 +78,8 @@ impl UsageTally {
             throttled: Map::default(),
             principals: Map::default(),
             keys: Map::default(),
+            not_rated: Map::default(),
+            not_rated_other: 0,
         }
     }
 }
@@ -126,6 +135,8 @@ impl UsageTally {
                 }
                 None => self.seconds.dropped += 1,
             }
+        } else {
+            self.count_not_rated(e.event_name, 1);
         }
         self.count_priced(e.principal, account, e.key_arn, e.event_name, 1);
     }
@@ -154,6 +165,47 @@ impl UsageTally {
                 0
             };
         }
+    }
+
+    /// Counts `n` requests of `event_name`, an operation no quota rates
+    /// (a source that returns counts adds them here, as it prices them).
+    pub fn count_not_rated(&mut self, event_name: &str, n: u64) {
+        if let Some(c) = self.not_rated.get_mut(event_name) {
+            *c += n;
+        } else if self.not_rated.len() < MAX_NOT_RATED_NAMES {
+            self.not_rated.insert(event_name.into(), n);
+        } else {
+            self.not_rated_other += n;
+        }
+    }
+
+    /// The not-rated requests per operation, most first (ties by name),
+    /// the names past the cap summed last.
+    fn not_rated_rows(&self) -> Vec<NotRatedRow> {
+        let mut rows: Vec<NotRatedRow> = self
+            .not_rated
+            .iter()
+            .map(|(name, n)| NotRatedRow {
+                operation: name.to_string(),
+                reason: quota::rating_of(name)
+                    .err()
+                    .unwrap_or(NotRated::UnknownOperation),
+                requests: *n,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then_with(|| a.operation.cmp(&b.operation))
+        });
+        if self.not_rated_other > 0 {
+            rows.push(NotRatedRow {
+                operation: NOT_RATED_OTHER.to_owned(),
+                reason: NotRated::UnknownOperation,
+                requests: self.not_rated_other,
+            });
+        }
+        rows
     }
 
     /// Folds another thread's counts into these.
@@ -187,6 +239,10 @@ impl UsageTally {
             add(&mut k.requests, &o.requests);
             k.cross_account += o.cross_account;
         }
+        self.not_rated_other += other.not_rated_other;
+        for (name, n) in other.not_rated {
+            self.count_not_rated(&name, n);
+        }
     }
 
     /// The quota section, rows with the highest share of their quota first.
@@ -212,6 +268,7 @@ impl UsageTally {
             measured,
             self.seconds.len() as u64,
             self.seconds.dropped,
+            self.not_rated_rows(),
             settings,
         )
     }
@@ -336,6 +393,7 @@ pub fn quota_section<'a>(
     measured: impl IntoIterator<Item = Measured<'a>>,
     series_seconds: u64,
     requests_not_rated: u64,
+    not_rated: Vec<NotRatedRow>,
     settings: &UsageSettings,
 ) -> QuotaSection {
     let mut rows: Vec<QuotaRow> = measured
@@ -384,6 +442,8 @@ pub fn quota_section<'a>(
         series_seconds_cap: MAX_SERIES_SECONDS as u64,
         requests_not_rated,
         rows,
+        not_rated_requests: not_rated.iter().map(|r| r.requests).sum(),
+        not_rated,
     }
 }
 

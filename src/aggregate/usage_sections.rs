@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use super::cost::{self, NanoUsd, PriceOverride};
-use super::quota::{self, QuotaOverride};
+use super::quota::{self, NotRated, QuotaOverride};
 use super::usage::MAX_SERIES_SECONDS;
 
 /// A count in thousandths, written in JSON as a decimal number.
@@ -78,7 +78,29 @@ pub struct QuotaSection {
     pub requests_not_rated: u64,
     /// Highest share of its quota first.
     pub rows: Vec<QuotaRow>,
+    /// Requests of operations no quota rates (KMS's own calls such as
+    /// `RotateKey`, names kmstop does not know): counted here, in no row.
+    pub not_rated_requests: u64,
+    /// Those requests per operation, most first.
+    pub not_rated: Vec<NotRatedRow>,
 }
+
+/// Requests of one operation that no quota rates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotRatedRow {
+    /// The event name; [`NOT_RATED_OTHER`] sums the names past
+    /// [`MAX_NOT_RATED_NAMES`].
+    pub operation: String,
+    pub reason: NotRated,
+    pub requests: u64,
+}
+
+/// Distinct not-rated operation names counted one by one (event names
+/// come from the records: a hostile file could hold millions).
+pub const MAX_NOT_RATED_NAMES: usize = 256;
+
+/// The row that sums the not-rated names past the cap.
+pub const NOT_RATED_OTHER: &str = "(other names)";
 
 /// One quota family in one calling account and region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -199,6 +221,8 @@ impl QuotaSection {
             series_seconds_cap: MAX_SERIES_SECONDS as u64,
             requests_not_rated: 0,
             rows: Vec::new(),
+            not_rated_requests: 0,
+            not_rated: Vec::new(),
         }
     }
 }

@@ -13,7 +13,7 @@
 
 mod compile;
 mod eval;
-mod names;
+pub(crate) mod names;
 
 use std::fmt;
 use std::sync::Arc;

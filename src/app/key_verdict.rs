@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::App;
 use super::query::MAX_EVENT_SCAN;
-use crate::deletion::{SeenCall, Verdict, WindowUse, deletion_verdict, is_cryptographic};
+use crate::deletion::window::KeyUse;
+use crate::deletion::{Verdict, WindowUse, deletion_verdict, is_cryptographic};
 use crate::event::Outcome;
 use crate::store::Dim;
 
@@ -30,6 +31,8 @@ pub(super) fn key_verdict(
         failed: 0,
         last_use: None,
         last_failed: None,
+        services: Vec::new(),
+        services_partial: false,
     };
     if let Some(id) = store.id(Dim::Key, arn) {
         let mut users = HashSet::new();
@@ -48,30 +51,19 @@ pub(super) fn key_verdict(
         }
         window.users = users.len() as u64;
     }
-    let wanted = (window.uses > 0, window.failed > 0);
+    // The newest calls and the services from the events kept for
+    // drill-down, counted as `keys --verdict` counts the events it reads.
+    let mut held = KeyUse::default();
     for e in app.data.log.newest_first(from, t).take(MAX_EVENT_SCAN) {
-        if (window.last_use.is_some() || !wanted.0) && (window.last_failed.is_some() || !wanted.1) {
-            break;
-        }
-        if e.event.key_arn() != Some(arn) {
-            continue;
-        }
-        let v = e.event.view();
-        let call = || SeenCall {
-            time: v.time,
-            principal: v.principal.to_string(),
-            via: v.invoked_by.as_deref().map(str::to_owned),
-            event_name: v.event_name.to_string(),
-            error_code: v.error_code.as_deref().map(str::to_owned),
-        };
-        if v.outcome != Outcome::Success {
-            if window.last_failed.is_none() {
-                window.last_failed = Some(call());
-            }
-        } else if window.last_use.is_none() && is_cryptographic(&v.event_name) {
-            window.last_use = Some(call());
+        if e.event.key_arn() == Some(arn) {
+            held.count(&e.event.view());
         }
     }
+    let from_held = held.window(from, t);
+    window.last_use = from_held.last_use;
+    window.last_failed = from_held.last_failed;
+    window.services = from_held.services;
+    window.services_partial = held.uses < window.uses;
     // Ages are told from the view's time, as every pane tells them.
     deletion_verdict(app.data.inventory.get(arn), &window, t)
 }

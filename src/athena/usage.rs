@@ -30,7 +30,7 @@
 use std::fmt::Write as _;
 
 use super::answer::Row;
-use crate::aggregate::quota::{FAMILIES, Peaks};
+use crate::aggregate::quota::{FAMILIES, Peaks, family_of};
 use crate::aggregate::usage::{
     CostSection, Measured, QuotaSection, UsageSettings, UsageTally, quota_section,
 };
@@ -241,6 +241,9 @@ impl UsageRows {
         let account = row.get("caller_account").unwrap_or("-");
         self.tally
             .count_priced(principal, account, row.get("key_arn"), name, n);
+        if family_of(name).is_none() {
+            self.tally.count_not_rated(name, n);
+        }
     }
 
     /// Reads a quota row; false when it is not what the query returns.
@@ -302,8 +305,12 @@ impl UsageRows {
             peaks: m.peaks,
             throttled: m.throttled,
         });
+        // The not-rated requests come from the count rows, as the file
+        // report's from each event: the tally's own quota section holds
+        // them (and no measures: Athena's come from the quota rows).
+        let not_rated = self.tally.quota(settings).not_rated;
         (
-            quota_section(measured, self.seconds, 0, settings),
+            quota_section(measured, self.seconds, 0, not_rated, settings),
             self.tally.cost(settings),
         )
     }
@@ -312,7 +319,6 @@ impl UsageRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::quota::family_of;
 
     #[test]
     fn the_family_case_names_each_operation_s_first_family() {

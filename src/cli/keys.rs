@@ -24,6 +24,9 @@ Examples:
     | jq '.[] | select(.state == \"PendingDeletion\")'
   kmstop keys --region eu-west-1 --format csv --sort deletion > keys.csv
   kmstop keys --profile prod --all-regions --unused 30d --sort last-used
+  kmstop keys --profile prod --unused 30d --verdict 24h
+  kmstop keys --region eu-west-1 --verdict 7d --format json \\
+    | jq '.[] | select(.safety == \"no use seen\")'
   kmstop keys --endpoint-url http://127.0.0.1:5000 --region us-east-1";
 
 #[derive(Debug, Args)]
@@ -49,4 +52,12 @@ pub struct KeysArgs {
     /// stderr, not listed.
     #[arg(long, value_name = "AGE", value_parser = super::parse_duration)]
     pub unused: Option<chrono::Duration>,
+
+    /// "Is this key safe to delete?" for each key listed: the dashboard's
+    /// verdict and its evidence over the last WINDOW (e.g. 24h) of
+    /// CloudTrail event history (`LookupEvents`, about 100 events a second
+    /// per region: keep WINDOW short in a busy account), with KMS's last
+    /// use and the grants that still exist.
+    #[arg(long, value_name = "WINDOW", value_parser = super::parse_duration)]
+    pub verdict: Option<chrono::Duration>,
 }

@@ -18,6 +18,8 @@ fn quiet_window() -> WindowUse {
         failed: 0,
         last_use: None,
         last_failed: None,
+        services: Vec::new(),
+        services_partial: false,
     }
 }
 
@@ -158,4 +160,89 @@ fn ages_read_as_a_person_says_them() {
     assert_eq!(age(Duration::hours(3)), "3 h");
     assert_eq!(age(Duration::days(5)), "5 d");
     assert_eq!(age(Duration::seconds(-5)), "0 s");
+}
+
+/// A Decrypt of the key `k` at `h`:`m`, by `who`, made for it by `via`.
+fn call(n: u32, m: u32, who: &str, via: Option<&str>, error: Option<&str>) -> String {
+    let invoked = via
+        .map(|v| format!(r#","invokedBy":"{v}""#))
+        .unwrap_or_default();
+    let error = error
+        .map(|e| format!(r#","errorCode":"{e}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"eventVersion":"1.08","eventTime":"2026-12-01T10:{m:02}:00Z","eventSource":"kms.amazonaws.com",
+        "eventName":"Decrypt","awsRegion":"us-east-1","eventID":"e-{n}","recipientAccountId":"111122223333",
+        "userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/{who}/s","accountId":"111122223333",
+        "sessionContext":{{"sessionIssuer":{{"arn":"arn:aws:iam::111122223333:role/{who}"}}}}{invoked}}},
+        "resources":[{{"ARN":"arn:aws:kms:us-east-1:111122223333:key/k","type":"AWS::KMS::Key"}}]{error}}}"#
+    )
+}
+
+fn counted(tally: &mut window::KeyUseTally, text: &str) {
+    match crate::event::parse_record(text) {
+        Ok(crate::event::Parsed::Kms(e)) => tally.count(&e),
+        other => panic!("not a KMS event: {other:?}"),
+    }
+}
+
+#[test]
+fn the_services_and_newest_calls_are_counted_the_same_in_any_order() {
+    let key = "arn:aws:kms:us-east-1:111122223333:key/k";
+    let calls = [
+        call(1, 5, "orders-api", Some("s3.amazonaws.com"), None),
+        call(2, 7, "orders-api", Some("s3.amazonaws.com"), None),
+        call(3, 6, "billing", Some("secretsmanager.amazonaws.com"), None),
+        call(4, 8, "billing", None, None),
+        call(5, 9, "intruder", None, Some("AccessDenied")),
+    ];
+    let mut one = window::KeyUseTally::new([key]);
+    let (mut a, mut b) = (
+        window::KeyUseTally::new([key]),
+        window::KeyUseTally::new([key]),
+    );
+    for (i, c) in calls.iter().enumerate() {
+        counted(&mut one, c);
+        counted(if i % 2 == 0 { &mut b } else { &mut a }, c);
+    }
+    a.merge(b);
+    let w = one.window(key, at(10), at(11));
+    assert_eq!(a.window(key, at(10), at(11)), w);
+    assert_eq!((w.uses, w.users, w.failed), (4, 2, 1));
+    assert_eq!(
+        w.services,
+        vec![
+            ("s3.amazonaws.com".to_owned(), 2),
+            ("secretsmanager.amazonaws.com".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        w.last_use.as_ref().map(|c| c.time.format("%M").to_string()),
+        Some("08".into())
+    );
+    assert_eq!(
+        w.last_failed.as_ref().and_then(|c| c.error_code.clone()),
+        Some("AccessDenied".into())
+    );
+    // A key nobody named: all zero.
+    assert_eq!(one.window("other", at(10), at(11)).uses, 0);
+
+    let v = deletion_verdict(Some(&idle_key()), &w, at(11));
+    assert_eq!(v.safety, Safety::InUse);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|l| l
+                == "AWS services (invokedBy): s3.amazonaws.com 2, secretsmanager.amazonaws.com 1"),
+        "{:?}",
+        v.evidence
+    );
+    let quiet = deletion_verdict(Some(&idle_key()), &quiet_window(), at(12));
+    assert!(
+        quiet
+            .evidence
+            .contains(&"AWS services (invokedBy): none".to_owned()),
+        "{:?}",
+        quiet.evidence
+    );
 }

@@ -79,6 +79,10 @@ pub struct KeyListRow {
     pub grants: Option<u64>,
     /// Who the grants let use the key (the first 50 grants).
     pub grantees: Option<Vec<String>>,
+    /// Since when KMS tracks the key's use (`GetKeyLastUsage`'s
+    /// `TrackingStartDate`): a `last_used` of null with this set means
+    /// "no use since then", not "unknown".
+    pub last_used_tracked_since: Option<String>,
 }
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> Option<String> {
@@ -118,6 +122,7 @@ impl KeyListRow {
                     .map(|g| g.grantee.clone().unwrap_or_default())
                     .collect()
             }),
+            last_used_tracked_since: rfc3339(k.last_used_tracked_since),
         }
     }
 }
@@ -159,7 +164,7 @@ pub fn write_json(keys: &[&KeyFacts], now: DateTime<Utc>, mut out: impl Write) -
     writeln!(out)
 }
 
-const CSV_HEADER: [&str; 25] = [
+const CSV_HEADER: [&str; 26] = [
     "key_id",
     "arn",
     "account",
@@ -185,6 +190,7 @@ const CSV_HEADER: [&str; 25] = [
     "last_used_event_id",
     "grants",
     "grantees",
+    "last_used_tracked_since",
 ];
 
 /// Every key as CSV: the JSON fields as columns, aliases joined with `;`,
@@ -227,6 +233,7 @@ pub fn write_csv(keys: &[&KeyFacts], now: DateTime<Utc>, out: impl Write) -> io:
             text(&r.last_used_event_id),
             shown(r.grants.map(|n| n.to_string())),
             text(&r.grantees.as_ref().map(|g| g.join(";"))),
+            shown(r.last_used_tracked_since),
         ])?;
     }
     w.flush()
@@ -297,10 +304,7 @@ pub fn write_table(
                 name_cell(k),
                 state_cell(k, now),
                 rotation_cell(k),
-                k.last_used.map_or_else(
-                    || missing(k, "last_used"),
-                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
-                ),
+                last_used_cell(k),
                 k.grants
                     .as_ref()
                     .map_or_else(|| missing(k, "grants"), |g| g.count().to_string()),
@@ -333,6 +337,18 @@ pub fn write_table(
         )?;
     }
     Ok(())
+}
+
+/// When KMS last saw the key used; "none since DAY" when it tracked the
+/// key from DAY and saw no use; `?` (or the mark) only when it cannot say.
+fn last_used_cell(k: &KeyFacts) -> String {
+    match (k.last_used, k.last_used_tracked_since) {
+        (Some(t), _) => t.format("%Y-%m-%d %H:%M").to_string(),
+        (None, Some(since)) if !k.unreadable.contains_key("last_used") => {
+            format!("none since {}", day(since))
+        }
+        _ => missing(k, "last_used"),
+    }
 }
 
 /// First alias (with how many more), else the key id; AWS-managed keys

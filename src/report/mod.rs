@@ -8,6 +8,7 @@ mod blocks;
 mod csv;
 mod html;
 pub mod key_list;
+pub mod key_verdict;
 mod markdown;
 mod md_timeline;
 pub mod resources;

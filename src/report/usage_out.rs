@@ -45,6 +45,12 @@ pub fn notes(report: &Report) -> Vec<String> {
             q.overrides.join(", ")
         ));
     }
+    if q.not_rated_requests > 0 {
+        out.push(format!(
+            "Not rated: {} requests of operations no documented quota covers (KMS's own calls, names kmstop does not know), counted per operation, not against a quota.",
+            q.not_rated_requests
+        ));
+    }
     if !q.exact {
         out.push(format!(
             "Rates not exact past {} series-seconds: {} requests were not rated and peaks may read low.",
@@ -143,6 +149,7 @@ pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
             rows: quota_rows,
             empty,
         },
+        not_rated_block(report, top, empty),
         Block {
             title: "Cost by principal",
             shown: principal_rows.len(),
@@ -167,6 +174,26 @@ pub fn blocks(report: &Report, top: usize) -> Vec<Block> {
             empty,
         },
     ]
+}
+
+/// The requests no quota rates, per operation.
+fn not_rated_block(report: &Report, top: usize, empty: Option<&'static str>) -> Block {
+    let q = &report.quota;
+    let rows: Vec<Vec<Cell>> = q
+        .not_rated
+        .iter()
+        .take(top)
+        .map(|r| vec![data(&r.operation), own(&r.reason.label()), own(&r.requests)])
+        .collect();
+    Block {
+        title: "Requests not rated",
+        shown: rows.len(),
+        total: q.not_rated.len(),
+        headers: &["operation", "why", "requests"],
+        cut: "top",
+        rows,
+        empty: empty.or(Some("None: every request counted against a quota.")),
+    }
 }
 
 fn heading(out: &mut impl Write, title: &str, shown: usize, total: usize) -> io::Result<()> {
@@ -227,7 +254,39 @@ pub fn write_quota_table(
         })
         .collect();
     render(out, opts.width, &COLUMNS, &cells)?;
+    write_not_rated_table(report, opts, out)?;
     write_notes(report, opts, out)
+}
+
+/// The requests no quota rates, per operation (nothing when none).
+fn write_not_rated_table(
+    report: &Report,
+    opts: TableOptions,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    const COLUMNS: [super::table::Column; 3] = [
+        col("operation", Fit::Wrap, 0),
+        col("why", Fit::Fixed, 0),
+        col("requests", Fit::Number, 0),
+    ];
+    let rows = &report.quota.not_rated;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    heading(out, "NOT RATED", rows.len().min(opts.top), rows.len())?;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .take(opts.top)
+        .map(|r| {
+            vec![
+                cell(&r.operation),
+                r.reason.label().to_owned(),
+                r.requests.to_string(),
+            ]
+        })
+        .collect();
+    render(out, opts.width, &COLUMNS, &cells)?;
+    writeln!(out)
 }
 
 /// `--section cost` as tables: per principal, per key.
@@ -309,6 +368,8 @@ pub fn write_quota_csv<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv
         "peak_minute",
         "pct_of_quota",
         "throttled",
+        "operation",
+        "not_rated",
     ])?;
     for r in &report.quota.rows {
         w.write_record([
@@ -324,6 +385,27 @@ pub fn write_quota_csv<W: Write>(report: &Report, w: &mut csv::Writer<W>) -> csv
             &opt_time(r.peak_minute),
             &r.pct_of_quota.map(|p| p.to_string()).unwrap_or_default(),
             &r.throttled.to_string(),
+            "",
+            "",
+        ])?;
+    }
+    // The requests no quota rates: one row per operation, no family.
+    for r in &report.quota.not_rated {
+        w.write_record([
+            "",
+            "",
+            "",
+            "",
+            "",
+            &r.requests.to_string(),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            &for_csv(&r.operation),
+            r.reason.label(),
         ])?;
     }
     Ok(())

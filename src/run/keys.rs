@@ -9,14 +9,20 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 use super::{EXIT_INPUT_PROBLEM, output_width};
-use crate::aws::{AwsError, KmsReader, TargetOptions, caller_identity, load_account};
+use crate::aws::{AwsError, KmsReader, LookupWindow, TargetOptions, caller_identity, load_account};
 use crate::cli::KeysArgs;
 use crate::clock::Clock;
+use crate::dedup::{SeenSet, Sighting};
+use crate::deletion::deletion_verdict;
+use crate::deletion::window::KeyUseTally;
+use crate::event::KmsEvent;
 use crate::feed::SourceId;
 use crate::inventory::KeyFacts;
 use crate::report::key_list::{
     KeyTableOptions, KeysFormat, sorted, write_csv, write_json, write_table,
 };
+use crate::report::key_verdict::{self, KeyVerdictRow};
+use crate::source::files::{Consumer, Problem};
 use crate::source::inventory::disk::CacheFile;
 use crate::source::inventory::{LastUsageCache, fetch_region};
 use crate::source::lookup::state_dir;
@@ -64,7 +70,28 @@ pub(super) fn run(args: &KeysArgs, clock: &dyn Clock) -> ExitCode {
         Some(age) => unused_keys(gathered.keys, now - age),
         None => gathered.keys,
     };
-    match print(args, &keys, now) {
+    let mut regions_failed = gathered.failed.len();
+    let printed = match args.verdict {
+        Some(span) => match verdicts(args, &keys, now, span) {
+            Ok((rows, failed)) => {
+                for message in &failed {
+                    eprintln!("kmstop: event history: {message}");
+                }
+                regions_failed += failed.len();
+                let hidden = keys.len() - rows.len();
+                print_verdicts(args, &rows, hidden)
+            }
+            Err(message) => {
+                eprintln!(
+                    "kmstop: cannot read the event history: {}",
+                    escape_control(&message)
+                );
+                return ExitCode::from(EXIT_INPUT_PROBLEM);
+            }
+        },
+        None => print(args, &keys, now),
+    };
+    match printed {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kmstop: cannot write the key list: {e}");
@@ -72,15 +99,106 @@ pub(super) fn run(args: &KeysArgs, clock: &dyn Clock) -> ExitCode {
         }
         Ok(()) => {}
     }
-    if gathered.failed.is_empty() {
+    if regions_failed == 0 {
         ExitCode::SUCCESS
     } else {
-        eprintln!(
-            "kmstop: {} region(s) could not be read; the list leaves them out",
-            gathered.failed.len()
-        );
+        eprintln!("kmstop: {regions_failed} region(s) could not be read; the list leaves them out");
         ExitCode::from(EXIT_INPUT_PROBLEM)
     }
+}
+
+/// One reader thread of the swept event history: the window's calls on
+/// the listed keys, each distinct event once.
+struct VerdictReader<'d> {
+    seen: &'d SeenSet,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    tally: KeyUseTally,
+}
+
+impl Consumer for VerdictReader<'_> {
+    fn wants_raw(&self) -> bool {
+        false
+    }
+
+    fn consume(&mut self, event: KmsEvent<'_>) {
+        if event.time < self.from || event.time > self.until {
+            return;
+        }
+        if self.seen.sighting(event.identity(), event.substance()) == Sighting::First {
+            self.tally.count(&event);
+        }
+    }
+}
+
+/// The verdict on each of `keys` over the last `span` of the event
+/// history of every selected account × region, and a message per region
+/// whose history could not be read (its verdicts then miss its calls).
+fn verdicts(
+    args: &KeysArgs,
+    keys: &[KeyFacts],
+    now: DateTime<Utc>,
+    span: chrono::Duration,
+) -> Result<(Vec<KeyVerdictRow>, Vec<String>), String> {
+    let from = now - span;
+    let seen = SeenSet::default();
+    let make = || VerdictReader {
+        seen: &seen,
+        from,
+        until: now,
+        tally: KeyUseTally::new(keys.iter().map(|k| k.arn.as_str())),
+    };
+    let on_problem = |problem: Problem| {
+        eprintln!("kmstop: warning: {}", escape_control(&problem.to_string()));
+    };
+    let window = LookupWindow {
+        start: from,
+        end: now,
+    };
+    let (readers, failed) =
+        super::sweep::sweep_into(&args.target.options(), window, 2, make, &on_problem)?;
+    let mut readers = readers.into_iter();
+    let mut tally = readers.next().map_or_else(|| make().tally, |r| r.tally);
+    for r in readers {
+        tally.merge(r.tally);
+    }
+    let rows = sorted(keys, args.sort)
+        .into_iter()
+        .filter(|k| shown(args, k))
+        .map(|k| {
+            let window = tally.window(&k.arn, from, now);
+            let verdict = deletion_verdict(Some(k), &window, now);
+            KeyVerdictRow::new(k, &window, &verdict)
+        })
+        .collect();
+    Ok((rows, failed))
+}
+
+/// The table leaves AWS-managed keys out unless `--all`; JSON and CSV
+/// give every key.
+fn shown(args: &KeysArgs, k: &KeyFacts) -> bool {
+    args.all || args.format != KeysFormat::Table || k.key_manager.as_deref() != Some("AWS")
+}
+
+fn print_verdicts(args: &KeysArgs, rows: &[KeyVerdictRow], hidden: usize) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        KeysFormat::Json => key_verdict::write_json(rows, &mut out),
+        KeysFormat::Csv => key_verdict::write_csv(rows, &mut out),
+        KeysFormat::Table => {
+            key_verdict::write_table(rows, output_width(), &mut out).and_then(|()| {
+                if hidden > 0 {
+                    writeln!(
+                        out,
+                        "{hidden} AWS-managed key(s) not shown: --all shows them"
+                    )?;
+                }
+                Ok(())
+            })
+        }
+    }
+    .and_then(|()| out.flush())
 }
 
 /// Loads each profile and checks who it is (stopping at the first that

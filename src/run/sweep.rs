@@ -65,6 +65,27 @@ pub fn report(
     Ok((report, changes))
 }
 
+/// Sweeps `window` in every selected account × region and hands each
+/// event to a consumer `make` gives (one per reader thread), as the report
+/// reads them. Returns the consumers and a message per region that failed;
+/// `Err` when no sweep could start.
+pub(super) fn sweep_into<C, F>(
+    options: &TargetOptions,
+    window: LookupWindow,
+    threads: usize,
+    make: F,
+    on_problem: &(dyn Fn(Problem) + Sync),
+) -> Result<(Vec<C>, Vec<String>), String>
+where
+    C: crate::source::files::Consumer,
+    F: Fn() -> C + Sync,
+{
+    let sweeping = start(options, window)?;
+    let (consumers, _) = crate::source::files::scan(&sweeping.queue, threads, make, on_problem);
+    let summary = sweeping.finish();
+    Ok((consumers, summary.failed))
+}
+
 /// Sweeps under way; the queue is the report's input.
 struct Sweeping {
     runtime: tokio::runtime::Runtime,

@@ -173,7 +173,8 @@ fn calls() -> Vec<Call<'static>> {
         eu_key,
     );
     // Every operation of every family once (a throttled CreateKey), and
-    // two that no family rates.
+    // three that no family rates: KMS's own rotation (no documented
+    // quota, twice) and a name kmstop does not know.
     let sa = (OWNER, "sa-east-1");
     let sa_key = key("sa-east-1", OWNER, 3);
     let keyless = ["GenerateRandom", "ListKeys", "ListAliases", "CreateKey"];
@@ -189,8 +190,8 @@ fn calls() -> Vec<Call<'static>> {
             key,
         );
     }
-    for op in ["TagResource", "ScheduleKeyDeletion"] {
-        c.at(sa, ("10:09:00", 1, 0), op, ORDERS_ROLE, Some(&sa_key));
+    for (op, n) in [("RotateKey", 2), ("FrobnicateKey", 1)] {
+        c.at(sa, ("10:09:00", n, 0), op, ORDERS_ROLE, Some(&sa_key));
     }
     // The partner's own trail.
     let own = key("eu-west-2", PARTNER, 4);
@@ -238,6 +239,18 @@ fn write_trail(dir: &Path) {
             std::fs::write(name("1005Z_b"), support::gzip_log(&records[..10])).expect("copy");
         }
     }
+}
+
+/// The calls no family rates, counted per operation with the reason.
+fn assert_not_rated(report: &Value) {
+    assert_eq!(report["quota"]["not_rated_requests"], 3);
+    assert_eq!(
+        report["quota"]["not_rated"],
+        json!([
+            {"operation": "RotateKey", "reason": "no_documented_quota", "requests": 2},
+            {"operation": "FrobnicateKey", "reason": "unknown_operation", "requests": 1},
+        ])
+    );
 }
 
 fn report(source: &str, endpoint: &str, flags: &[&str]) -> Value {
@@ -347,6 +360,7 @@ fn quota_and_cost_over_athena_equal_the_file_reports() {
         sign["peak_minute"], "2025-05-20T10:02:00Z",
         "the earliest of tied minutes"
     );
+    assert_not_rated(&all);
     let cost = &all["cost"];
     assert!(cost["unpriced_requests"].as_u64() > Some(0), "{cost}");
     assert!(

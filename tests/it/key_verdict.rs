@@ -162,3 +162,38 @@ fn a_call_the_keys_state_refused_is_not_a_use() {
         "{text}"
     );
 }
+
+/// The drill-down names the AWS services that used the key for a
+/// principal (`invokedBy`), with their calls, busiest first.
+#[test]
+fn the_services_that_used_the_key_are_listed() {
+    let mut app = support::app();
+    let start = support::story::start();
+    let via: Vec<_> = [
+        "s3.amazonaws.com",
+        "s3.amazonaws.com",
+        "secretsmanager.amazonaws.com",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(n, service)| {
+        let t = start
+            + chrono::Duration::minutes(100)
+            + chrono::Duration::seconds(i64::try_from(n).unwrap_or(0));
+        let mut r =
+            support::story::record(950 + n, t, "Decrypt", support::story::ORDERS, KEY_ORDERS);
+        r["userIdentity"]["invokedBy"] = serde_json::json!(service);
+        support::pack(&r)
+    })
+    .collect();
+    app.data.ingest(via, None);
+    app.refresh();
+    let mut app = app_on(app, Vec::new());
+    let text = drill(&mut app, KEY_ORDERS);
+    assert!(
+        text.contains(
+            "AWS services (invokedBy): s3.amazonaws.com 2, secretsmanager.amazonaws.com 1"
+        ),
+        "{text}"
+    );
+}

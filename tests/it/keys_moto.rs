@@ -366,6 +366,7 @@ fn check_csv(home: &Path, common: &[&str], expected: &[ExpectedKey]) {
             "last_used_event_id",
             "grants",
             "grantees",
+            "last_used_tracked_since",
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

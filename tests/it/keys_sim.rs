@@ -177,6 +177,17 @@ fn keys_json(
     state: &std::path::Path,
     extra: &[&str],
 ) -> (serde_json::Value, String) {
+    let (stdout, stderr) = keys_out(sim, state, "json", extra);
+    (serde_json::from_str(&stdout).expect("JSON"), stderr)
+}
+
+/// `kmstop keys --format FORMAT` against the simulator: stdout, stderr.
+fn keys_out(
+    sim: &SimHandle,
+    state: &std::path::Path,
+    format: &str,
+    extra: &[&str],
+) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_kmstop"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -192,17 +203,15 @@ fn keys_json(
             "--region",
             "us-east-1,eu-west-1",
             "--format",
-            "json",
+            format,
         ])
+        .env("COLUMNS", "200")
         .args(extra)
         .output()
         .expect("run kmstop keys");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
-    (
-        serde_json::from_slice(&output.stdout).expect("JSON"),
-        stderr,
-    )
+    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
 }
 
 /// `last_used` with its operation and event id, by key ARN.
@@ -314,6 +323,8 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cutoff = start - chrono::Duration::hours(1);
     let mut want = std::collections::BTreeSet::new();
+    // Never used since KMS began tracking: the day tracking began.
+    let mut never = BTreeMap::new();
     let mut unknown = Vec::new();
     for key in world.keys.iter().filter(|k| !k.aws_managed) {
         // Named as a person names it: its first alias, else its id.
@@ -345,6 +356,7 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
             Some(_) => {}
             None if tracked_since <= cutoff => {
                 want.insert(key.arn());
+                never.insert(key.arn(), tracked_since.format("%Y-%m-%d").to_string());
             }
             None => unknown.push(name),
         }
@@ -359,4 +371,128 @@ fn unused_keys_are_the_deletion_candidates_kms_can_vouch_for() {
     for name in &unknown {
         assert!(stderr.contains(name.as_str()), "{name} named: {stderr}");
     }
+
+    // A key KMS saw no use of says since when, in JSON and in the table:
+    // "none since DAY", not "?".
+    assert!(!never.is_empty(), "the world has never-used keys");
+    for k in printed.as_array().expect("an array") {
+        let arn = k["arn"].as_str().expect("arn");
+        let since = k["last_used_tracked_since"].as_str();
+        match never.get(arn) {
+            Some(day) => {
+                assert!(k["last_used"].is_null(), "{k}");
+                assert_eq!(since.map(|s| &s[..10]), Some(day.as_str()), "{k}");
+            }
+            None => assert!(!k["last_used"].is_null(), "{k}"),
+        }
+    }
+    let (table, _) = keys_out(&sim, state.path(), "table", &["--unused", "1h"]);
+    for day in never.values() {
+        assert!(
+            table.contains(&format!("none since {day}")),
+            "{day} in\n{table}"
+        );
+    }
+    let (csv, _) = keys_out(&sim, state.path(), "csv", &["--unused", "1h"]);
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",last_used_tracked_since")),
+        "{csv}"
+    );
+}
+
+/// `kmstop keys --verdict 1h`: each key's verdict over the simulator's
+/// event history, as the dashboard's drill gives it — its newest use is a
+/// call the simulator made, no more uses than it made, a used key is "in
+/// use", an unused one is not — in JSON, the table and CSV.
+#[test]
+fn the_verdict_is_given_headless_from_the_event_history() {
+    let start = SystemClock.now();
+    let sim = Sim::start(SimOptions {
+        seed: 11,
+        history: Duration::from_mins(3),
+        events_until: Some(start),
+        record_own_calls: false,
+        ..SimOptions::default()
+    })
+    .expect("start the simulator");
+    let state = tempfile::tempdir().expect("state dir");
+    let (printed, stderr) = keys_json(&sim, state.path(), &["--verdict", "1h"]);
+    let rows = printed.as_array().expect("an array");
+    assert_eq!(rows.len(), sim.world().keys.len(), "{stderr}");
+    let truth: Vec<_> = ["us-east-1", "eu-west-1"]
+        .iter()
+        .flat_map(|r| sim.ground_truth(r, start - chrono::Duration::hours(2), SystemClock.now()))
+        .collect();
+    let crypto_ok = truth
+        .iter()
+        .filter(|e| e.error_code.is_none() && kmstop::deletion::is_cryptographic(&e.event_name))
+        .count() as u64;
+    let mut uses = 0;
+    let mut in_use = 0;
+    for k in rows {
+        let n = k["uses"].as_u64().expect("uses");
+        uses += n;
+        let safety = k["safety"].as_str().expect("safety");
+        assert!(
+            ["in use", "not safe", "unknown", "no use seen"].contains(&safety),
+            "{k}"
+        );
+        assert!(
+            k["headline"]
+                .as_str()
+                .is_some_and(|h| h.starts_with(safety)),
+            "{k}"
+        );
+        if n > 0 {
+            in_use += 1;
+            assert_eq!(safety, "in use", "{k}");
+            let last = &k["last_use"];
+            let seen = truth.iter().any(|e| {
+                e.principal == last["principal"].as_str().unwrap_or_default()
+                    && e.event_name == last["event_name"].as_str().unwrap_or_default()
+                    && e.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        == last["time"].as_str().unwrap_or_default()
+            });
+            assert!(seen, "the last use is a call the simulator made: {k}");
+            assert!(
+                k["evidence"][0]
+                    .as_str()
+                    .is_some_and(|l| l.contains(&format!("{n} cryptographic call(s)"))),
+                "{k}"
+            );
+        } else if safety == "in use" {
+            // Only KMS's own record of a use inside the window says so.
+            assert_eq!(
+                k["headline"], "in use: KMS recorded a use within the window",
+                "{k}"
+            );
+            assert!(
+                k["kms_last_used"].as_str() >= k["window_from"].as_str(),
+                "{k}"
+            );
+        }
+        assert!(
+            k["evidence"].as_array().is_some_and(|e| e.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.starts_with("AWS services (invokedBy)")))),
+            "{k}"
+        );
+    }
+    assert!(in_use > 0, "the history uses some keys: {printed:#}");
+    assert!(uses <= crypto_ok, "{uses} uses counted, {crypto_ok} made");
+
+    let (table, _) = keys_out(&sim, state.path(), "table", &["--verdict", "1h", "--all"]);
+    assert!(table.contains("delete? in use: used "), "{table}");
+    assert!(table.contains("· KMS last use:"), "{table}");
+    assert!(!table.contains('\u{1b}'), "{table:?}");
+    let (csv, _) = keys_out(&sim, state.path(), "csv", &["--verdict", "1h"]);
+    assert!(
+        csv.lines().next().is_some_and(
+            |h| h.starts_with("key_id,arn,account,region,aliases,state,safety,headline")
+        ),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), rows.len() + 1, "{csv}");
 }

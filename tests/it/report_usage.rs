@@ -283,11 +283,11 @@ fn table_and_csv_show_the_sections() {
     assert_eq!(
         lines.next(),
         Some(
-            "account,region,family,quota,quota_overridden,requests,peak_per_second,peak_second,peak_minute_avg,peak_minute,pct_of_quota,throttled"
+            "account,region,family,quota,quota_overridden,requests,peak_per_second,peak_second,peak_minute_avg,peak_minute,pct_of_quota,throttled,operation,not_rated"
         )
     );
     assert!(
-        csv.contains("111122223333,us-east-1,symmetric,100000,false,210,120,2025-05-20T10:00:05Z,2.5,2025-05-20T10:00:00Z,0.12,3"),
+        csv.contains("111122223333,us-east-1,symmetric,100000,false,210,120,2025-05-20T10:00:05Z,2.5,2025-05-20T10:00:00Z,0.12,3,,"),
         "{csv}"
     );
     let out = run(&["--format", "csv", "--section", "cost"]);

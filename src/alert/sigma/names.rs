@@ -8,7 +8,7 @@
 use super::eval::{Expr, SigmaField, Test};
 
 /// KMS API operations and the `CloudTrail`-only KMS event names.
-const KMS_EVENT_NAMES: &[&str] = &[
+pub(crate) const KMS_EVENT_NAMES: &[&str] = &[
     "CancelKeyDeletion",
     "ConnectCustomKeyStore",
     "CreateAlias",

@@ -249,7 +249,31 @@ fn top_lines(a: &UsageAnswer, width: u16, theme: &Theme) -> Vec<Line<'static>> {
     if let Some(text) = a.coverage.note() {
         top.push(note(&text, Slot::Warn, width, theme));
     }
+    if let Some(text) = not_rated_line(a) {
+        top.push(note(&text, Slot::Muted, width, theme));
+    }
     top
+}
+
+/// The calls no quota rates, busiest operations first: counted, named,
+/// not measured against anything.
+fn not_rated_line(a: &UsageAnswer) -> Option<String> {
+    let q = &a.quota;
+    if !q.known || q.not_rated_requests == 0 {
+        return None;
+    }
+    let names: Vec<String> = q
+        .not_rated
+        .iter()
+        .take(4)
+        .map(|r| format!("{} {}", r.operation, thousands(r.requests)))
+        .collect();
+    let more = if q.not_rated.len() > 4 { ", …" } else { "" };
+    Some(format!(
+        "Not rated (no documented quota, or unknown to kmstop): {} calls · {}{more}",
+        thousands(q.not_rated_requests),
+        names.join(", ")
+    ))
 }
 
 pub fn draw(
