@@ -98,8 +98,9 @@ impl RecentPlan {
 
     /// The span in two parts of about equal work, cut between two
     /// summaries' minutes (a minute is read whole by one part); one part
-    /// when it cannot be cut.
-    pub fn halves(&self, store: &Store) -> Vec<(i64, i64)> {
+    /// when it cannot be cut or holds fewer than `min_work` bucket
+    /// combinations (the caller's measure of what a thread is worth).
+    pub fn halves(&self, store: &Store, min_work: usize) -> Vec<(i64, i64)> {
         let (lo, hi) = self.span;
         let per = store.summary_span().max(1);
         let work = |from: i64, to: i64| -> usize {
@@ -108,7 +109,11 @@ impl RecentPlan {
                 .map(|(_, b)| b.combo_count())
                 .sum()
         };
-        let half = work(lo, hi) / 2;
+        let all = work(lo, hi);
+        if all < min_work {
+            return vec![self.span];
+        }
+        let half = all / 2;
         let mut done = 0;
         for (i, b) in store.buckets_in(lo, hi) {
             done += b.combo_count();

@@ -209,24 +209,21 @@ fn recent_counts_in_halves_are_the_counts_read_whole() {
     let now = t0();
     let mut burst = scenario();
     let mut spread = scenario();
-    let add = |s: &mut Store, at, p, k, name, err: Option<&str>, n: i64| {
+    let add = |s: &mut Store, at, p: &str, k, name, err: Option<&str>, n: i64| {
         s.ingest(
             &ev_with(&format!("h{n}"), at, p, Some(k), name, err, &[]),
             now,
         );
     };
-    for i in 0..600_i64 {
-        let who = [
-            "arn:aws:iam::111122223333:role/a",
-            "arn:aws:iam::111122223333:role/b",
-        ];
+    for i in 0..2_000_i64 {
+        let who = format!("arn:aws:iam::111122223333:role/p{}", i % 9_000);
         let error = (i % 7 == 0).then_some("AccessDenied");
         let name = if i % 3 == 0 { "Encrypt" } else { "Decrypt" };
-        let who = who[usize::try_from(i % 2).expect("small")];
+        let ago = i % 599;
         add(
             &mut burst,
-            now - Duration::seconds(i),
-            who,
+            now - Duration::seconds(ago),
+            &who,
             KEY_A,
             name,
             error,
@@ -234,18 +231,23 @@ fn recent_counts_in_halves_are_the_counts_read_whole() {
         );
         add(
             &mut spread,
-            now - Duration::minutes(i),
-            who,
+            now - Duration::minutes(ago),
+            &who,
             KEY_B,
             name,
             error,
             i,
         );
     }
+    // Too few calls to be worth it are read in one part.
+    let small = scenario();
+    let plan = RecentPlan::new(&small, now);
+    assert_eq!(plan.halves(&small, 1_000), [plan.span]);
+    assert_eq!(plan.halves(&small, 0).len(), 2);
     for s in [&burst, &spread] {
         let whole = recent_counts(s, now);
         let plan = RecentPlan::new(s, now);
-        let parts = plan.halves(s);
+        let parts = plan.halves(s, 0);
         assert_eq!(parts.len(), 2, "{:?}", plan.span);
         assert_eq!(parts[0].0, plan.span.0);
         assert_eq!(parts[0].1 + 1, parts[1].0);

@@ -151,23 +151,25 @@ fn whole_range(store: &Store) -> Series {
     s
 }
 
+/// Bucket combinations below which the recent counts are read in one
+/// part: a thread's start and a second set of counts to add up would cost
+/// more than half the reading saves.
+const RECENT_SPLIT_FROM: usize = 20_000;
+
 type ByRecent = (Vec<RecentCounts>, Vec<RecentCounts>);
 
 /// The 1/5/15-minute counts and the window's, which every pane waits on:
-/// `beside`, half the recent counts on a thread of their own while the
-/// window's and the other half are counted here.
+/// from `split_from` bucket combinations on (never without one), half the
+/// recent counts on a thread of their own while the window's and the
+/// other half are counted here.
 fn counts(
     store: &Store,
     (from, t): (DateTime<Utc>, DateTime<Utc>),
     whole: bool,
-    beside: bool,
+    split_from: Option<usize>,
 ) -> (ByRecent, WindowCounts) {
     let plan = RecentPlan::new(store, t);
-    let parts = if beside {
-        plan.halves(store)
-    } else {
-        vec![plan.span]
-    };
+    let parts = plan.halves(store, split_from.unwrap_or(usize::MAX));
     let [first, second] = parts[..] else {
         return (
             plan.count(store, plan.span, true),
@@ -239,7 +241,8 @@ fn build_rows(app: &App, key: SnapKey, beside: bool) -> Snapshot {
     let store = &app.data.store;
     let (t, from) = (key.time, key.from);
     let whole = app.window.duration().is_none();
-    let ((p_by, k_by), tally) = counts(store, (from, t), whole, beside);
+    let split_from = beside.then_some(RECENT_SPLIT_FROM);
+    let ((p_by, k_by), tally) = counts(store, (from, t), whole, split_from);
     let ranks = if app.snapshot.ranks.fresh(store) {
         Arc::clone(&app.snapshot.ranks)
     } else {
@@ -368,6 +371,30 @@ mod tests {
             Ok(Parsed::Kms(e)) => PackedEvent::pack(&e),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn recent_counts_read_in_halves_are_read_whole() {
+        let data = Data::new(&DataConfig::files(), crate::alert::builtin::rules()).expect("rules");
+        let start = DateTime::<Utc>::from_timestamp(1_735_700_000, 0).expect("t");
+        let mut app = App::new(data, Mode::Files(vec!["t".into()]), start);
+        app.data.ingest((0..8_000).map(event).collect(), None);
+        app.data.finish_files();
+        let store = &app.data.store;
+        let t = store
+            .buckets()
+            .next_back()
+            .map(|(i, _)| i)
+            .expect("buckets");
+        let t = DateTime::<Utc>::from_timestamp(t * store.bucket_seconds(), 0).expect("t");
+        let range = (t - chrono::Duration::minutes(15), t);
+        let plan = RecentPlan::new(store, t);
+        assert_eq!(plan.halves(store, 0).len(), 2);
+        let (halves, window) = counts(store, range, false, Some(0));
+        let (whole, window_whole) = counts(store, range, false, None);
+        assert_eq!(halves, whole);
+        assert_eq!(window.calls, window_whole.calls);
+        assert!(whole.0.iter().any(|c| c.calls[2] > 0));
     }
 
     #[test]

@@ -444,7 +444,7 @@ pub async fn serve(feed: Arc<AthenaFeed>, mut drills: UnboundedReceiver<DrillTar
     };
     let alerts = {
         let feed = Arc::clone(&feed);
-        tokio::spawn(async move { feed.alerts().await })
+        tokio::spawn(async move { Box::pin(feed.alerts()).await })
     };
     while let Some(target) = drills.recv().await {
         let feed = Arc::clone(&feed);
