@@ -351,9 +351,51 @@ pub fn plan_events(spec: &CorpusSpec, u: &Universe, rng: &mut SynthRng) -> Vec<P
     while plan.len() < n {
         plan.push(p.make(Force::default()));
     }
+    rotations(&mut plan, start);
     plan.sort_by_key(|e| e.t);
     share_event_ids(&mut plan, start, span, p.rng);
     plan
+}
+
+/// Routine alias changes are rotations: whoever points an alias at a key
+/// created it shortly before (Terraform, a runbook). Each successful
+/// `UpdateAlias` takes one of the plan's `CreateKey` calls as its own: the
+/// same caller and key, one to thirty minutes earlier (from the event id,
+/// so no draw moves the rest of the corpus). Counts per call stay as
+/// planned.
+fn rotations(plan: &mut [Planned], start: i64) {
+    let (Some(update), Some(create)) = (index_of("UpdateAlias"), index_of("CreateKey")) else {
+        return;
+    };
+    let (update, create) = (update as u8, create as u8);
+    let mut spare = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.op == create)
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .into_iter()
+        // The coverage calls come first in the plan: keep their shapes.
+        .rev();
+    let updates: Vec<usize> = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.op == update && e.outcome == SynthOutcome::Success && e.key.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    for u in updates {
+        let Some(c) = spare.next() else { return };
+        let alias = plan[u];
+        let lead = 60 + i64::try_from(alias.id % 1_740).unwrap_or(0);
+        let made = &mut plan[c];
+        made.identity = alias.identity;
+        made.key = alias.key;
+        made.key_ref = KeyRef::Resource;
+        made.outcome = SynthOutcome::Success;
+        made.region = alias.region;
+        made.recipient = alias.recipient;
+        made.t = (alias.t - lead).max(start);
+    }
 }
 
 /// Real trails contain distinct events sharing an eventID (differing in time

@@ -40,6 +40,7 @@ mod logs_source;
 mod matcher;
 mod panes;
 mod parser_props;
+mod quiet_day;
 mod readme;
 mod real_fixtures;
 mod report_alerts;
