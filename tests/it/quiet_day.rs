@@ -6,7 +6,8 @@
 //! CI (`CreateKey` then `UpdateAlias` as rotation does it, `CreateAlias`,
 //! `DeleteAlias`, `CreateGrant` to EC2, `ScheduleKeyDeletion`,
 //! `PutKeyPolicy`…),
-//! AWS service callers, `AWS Internal`, a cross-account caller, KMS's own
+//! AWS service callers, `AWS Internal`, a cross-account caller, AWS
+//! Config's refused Decrypts of another account's key, KMS's own
 //! service events, denied and failed calls and a burst of denied Decrypts.
 //! It runs longer than the 24 hours the learning rules learn for, so they
 //! are judged too. Checked on the engine, and through `kmstop report` on
@@ -89,6 +90,7 @@ struct Mix {
     aws_service: u64,
     aws_internal: u64,
     cross_account: u64,
+    config_refused: u64,
 }
 
 impl Mix {
@@ -101,6 +103,11 @@ impl Mix {
                 self.decrypt_with_context += 1;
             }
         }
+        self.config_refused += u64::from(
+            e.event_name == "Decrypt"
+                && e.outcome == Outcome::Denied
+                && e.source_ip.as_deref() == Some("config.amazonaws.com"),
+        );
         self.aws_service += u64::from(e.principal_type.as_deref() == Some("AWSService"));
         self.aws_internal += u64::from(e.source_ip.as_deref() == Some("AWS Internal"));
         let caller = e.principal_account.as_deref();
@@ -133,6 +140,7 @@ impl Mix {
             "{self:?}"
         );
         assert!(self.cross_account > 100, "{self:?}");
+        assert!(self.config_refused > 10, "{self:?}");
     }
 }
 
