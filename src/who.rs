@@ -54,6 +54,11 @@ pub enum SelectorError {
     Ambiguous(String),
     #[error("unknown selector kind {0:?}: use akid:, session:, principal:, ip: or resource:")]
     UnknownKind(String),
+    /// The text as given, control characters escaped.
+    #[error(
+        "\"{0}\" is not an access key id: AKIA, ASIA, ABIA or ACCA and 16 characters A-Z or 2-7, such as AKIAIOSFODNN7EXAMPLE"
+    )]
+    BadAccessKey(String),
     #[error("{0}")]
     BadResource(String),
 }
@@ -85,7 +90,7 @@ impl Selector {
         if let Some((kind, value)) = text.split_once(':') {
             match kind.to_ascii_lowercase().as_str() {
                 "akid" | "access-key" | "accesskeyid" => {
-                    return Ok(Self::AccessKey(nonempty(value)?));
+                    return access_key_id(&nonempty(value)?).map(Self::AccessKey);
                 }
                 "session" => return Ok(Self::Session(nonempty(value)?)),
                 "principal" => return Ok(Self::Principal(nonempty(value)?)),
@@ -100,7 +105,7 @@ impl Selector {
             }
         }
         if looks_like_access_key(text) {
-            return Ok(Self::AccessKey(text.to_owned()));
+            return access_key_id(text).map(Self::AccessKey);
         }
         if let Ok(net) = network(text) {
             return Ok(Self::Network(net));
@@ -200,14 +205,41 @@ pub struct Caller<'a> {
     pub resource: Option<(&'a str, &'a str)>,
 }
 
-/// `AKIA…`/`ASIA…` and the other IAM unique-id prefixes of access keys,
-/// 16 to 128 characters of upper-case letters and digits.
+/// The IAM unique-id prefixes of credentials a call can be signed with:
+/// long-term access keys, temporary (STS) keys, STS service bearer tokens
+/// and context-specific credentials.
+const ACCESS_KEY_PREFIXES: [&str; 4] = ["AKIA", "ASIA", "ABIA", "ACCA"];
+
+/// Bare text meant as an access key id: a credential prefix, then letters
+/// and digits only (checked, and refused with the reason, by
+/// [`access_key_id`]); anything else is left to the other kinds.
 fn looks_like_access_key(text: &str) -> bool {
-    (16..=128).contains(&text.len())
-        && (text.starts_with("AKIA") || text.starts_with("ASIA"))
-        && text
+    text.len() > 4
+        && ACCESS_KEY_PREFIXES.iter().any(|p| text.starts_with(p))
+        && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// An access key id as IAM issues it: a credential prefix and 16
+/// characters of upper-case base32 (A-Z, 2-7), 20 in all. Lower case is
+/// read as upper case (the id is matched without regard to case anyway).
+///
+/// # Errors
+/// Any other text, escaped for the terminal.
+pub fn access_key_id(text: &str) -> Result<String, SelectorError> {
+    let id = text.trim().to_ascii_uppercase();
+    let valid = id.len() == 20
+        && ACCESS_KEY_PREFIXES.iter().any(|p| id.starts_with(p))
+        && id
             .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            .skip(4)
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    if valid {
+        Ok(id)
+    } else {
+        Err(SelectorError::BadAccessKey(
+            crate::text::escape_control(text.trim()).into_owned(),
+        ))
+    }
 }
 
 fn network(text: &str) -> Result<IpNet, SelectorError> {

@@ -34,6 +34,7 @@
 use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 
+use super::created::CreatedKeys;
 use super::intern::Interner;
 use super::keys::{EventKeys, GroupPlan, OTHER, none_id};
 use super::kinds::{Fired, compile, count_only, judge};
@@ -131,6 +132,8 @@ pub struct Engine {
     interner: Interner,
     /// The number of `(none)`, a missing value in a group.
     none: u32,
+    /// The keys seen created and by whom, kept only when a rule asks.
+    created: Option<CreatedKeys>,
 }
 
 /// The rules an event is offered to, by its name and outcome: indices into
@@ -268,6 +271,11 @@ impl Engine {
                 compiled.push(compile(spec, limits)?);
             }
         }
+        let asks_created = compiled.iter().any(|r: &Rule| {
+            std::iter::once(&r.spec.matcher)
+                .chain(&r.spec.exclude)
+                .any(|m| m.key_created_by_caller_within.is_some())
+        });
         Ok(Self {
             min_quiet: compiled
                 .iter()
@@ -285,6 +293,7 @@ impl Engine {
             since_sweep: 0,
             none,
             interner,
+            created: asks_created.then(CreatedKeys::default),
         })
     }
 
@@ -329,7 +338,11 @@ impl Engine {
         let candidates = self.dispatch.rules(&event.event_name, event.outcome);
         // What rules read beyond the event's fields, and the numbers of
         // its values, found once for every rule that asks.
-        let facts = EventFacts::new(event, &self.inventory);
+        let mut facts = EventFacts::new(event, &self.inventory);
+        if let Some(created) = &mut self.created {
+            created.observe(event);
+            facts = facts.with_created(created);
+        }
         let mut keys = EventKeys::new(event, &mut self.interner, self.none, &mut self.key_text);
         for &i in candidates {
             let rule = &mut self.rules[i as usize];

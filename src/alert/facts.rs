@@ -3,6 +3,7 @@
 
 use std::cell::OnceCell;
 
+use super::created::CreatedKeys;
 use super::spec::Direction;
 use crate::event::KmsEvent;
 use crate::inventory::{Inventory, KeyFacts};
@@ -13,6 +14,8 @@ use crate::inventory::{Inventory, KeyFacts};
 pub struct EventFacts<'a, 'e> {
     pub(crate) event: &'a KmsEvent<'e>,
     inventory: &'a Inventory,
+    /// The keys the engine saw created, and by whom (none outside it).
+    created: Option<&'a CreatedKeys>,
     key_facts: OnceCell<Option<&'a KeyFacts>>,
     key_account: OnceCell<Option<&'a str>>,
     /// Whether the caller's account differs from the key's, and the
@@ -25,14 +28,29 @@ impl<'a, 'e> EventFacts<'a, 'e> {
         Self {
             event,
             inventory,
+            created: None,
             key_facts: OnceCell::new(),
             key_account: OnceCell::new(),
             cross: OnceCell::new(),
         }
     }
 
+    /// With the engine's memory of created keys.
+    #[must_use]
+    pub(super) fn with_created(mut self, created: &'a CreatedKeys) -> Self {
+        self.created = Some(created);
+        self
+    }
+
     pub fn event(&self) -> &'a KmsEvent<'e> {
         self.event
+    }
+
+    /// Whether the event's key was created by its caller at most
+    /// `within_ms` before; false without the engine's memory.
+    pub fn key_created_by_caller(&self, within_ms: i64) -> bool {
+        self.created
+            .is_some_and(|c| c.by_caller_within(self.event, within_ms))
     }
 
     /// The key's inventory facts, if the inventory knows the key.

@@ -108,15 +108,18 @@ pub(super) fn judge(
         KindState::Missing {
             field,
             minimum,
+            learning_ms,
             groups,
         } => {
             let has = field_value(keys.event(), *field).is_some();
             let need = *minimum;
+            let learning = time_ms < started_ms.saturating_add(*learning_ms);
             let (fire, folded) = groups.with(group, time_ms, Habit::default, |h, folded| {
                 (h.observe(has, need), folded)
             });
-            // A folded group mixes many groups' habits: it proves nothing.
-            (fire.then_some(1).filter(|_| !folded), folded)
+            // A folded group mixes many groups' habits: it proves nothing;
+            // a habit broken while learning was never one.
+            (fire.then_some(1).filter(|_| !folded && !learning), folded)
         }
     };
     result.map(|n| (n, if folded { Fired::Other } else { Fired::Group }))
@@ -258,6 +261,7 @@ fn per_value_state(spec: &RuleSpec, limits: Limits) -> Result<KindState, EngineE
         KindState::Missing {
             field: spec.field.ok_or_else(|| missing("missing", "field"))?,
             minimum: spec.minimum.ok_or_else(|| missing("missing", "minimum"))?,
+            learning_ms: spec.learning.map_or(0, |l| l.0.num_milliseconds()),
             groups: GroupMap::new(limits.groups, None),
         }
     } else {

@@ -62,6 +62,8 @@ pub struct Matcher {
     grant_outside_account: Option<bool>,
     destination_cross_account: Option<bool>,
     bypass_lockout_check: Option<bool>,
+    /// Milliseconds of `key_created_by_caller_within`.
+    created_within_ms: Option<i64>,
     expiration_models: Vec<Box<str>>,
     policy_public: Option<bool>,
     policy_allows_action: Option<Box<str>>,
@@ -102,6 +104,7 @@ enum Cond {
     CrossAccount,
     ExpirationModels,
     BypassLockoutCheck,
+    CreatedByCaller,
     GrantOutside,
     DestinationCross,
     Policy,
@@ -200,6 +203,15 @@ impl Matcher {
                 message: "key must not be empty".to_owned(),
             });
         }
+        if spec
+            .key_created_by_caller_within
+            .is_some_and(|s| s.0 <= chrono::Duration::zero())
+        {
+            return Err(MatchError {
+                field: "key_created_by_caller_within",
+                message: "must be longer than 0s".to_owned(),
+            });
+        }
         if spec.policy_allows_action.as_deref() == Some("") {
             return Err(MatchError {
                 field: "policy_allows_action",
@@ -240,6 +252,9 @@ impl Matcher {
             grant_outside_account: spec.grant_outside_account,
             destination_cross_account: spec.destination_cross_account,
             bypass_lockout_check: spec.bypass_policy_lockout_check,
+            created_within_ms: spec
+                .key_created_by_caller_within
+                .map(|s| s.0.num_milliseconds()),
             expiration_models: boxed(&spec.expiration_models),
             policy_public: spec.policy_public,
             policy_allows_action: spec.policy_allows_action.as_deref().map(Into::into),
@@ -296,6 +311,7 @@ impl Matcher {
                 Cond::BypassLockoutCheck,
                 self.bypass_lockout_check.is_some(),
             ),
+            (Cond::CreatedByCaller, self.created_within_ms.is_some()),
             (Cond::GrantOutside, self.grant_outside_account.is_some()),
             (
                 Cond::DestinationCross,
@@ -329,7 +345,8 @@ impl Matcher {
 
     /// Whether `event` meets every condition. `inventory` supplies the key
     /// facts (`key_states`, `key_rotation_enabled`); an unknown key meets
-    /// neither.
+    /// neither. `key_created_by_caller_within` needs the engine's memory
+    /// of created keys: here it never holds.
     #[must_use]
     pub fn matches(&self, event: &KmsEvent<'_>, inventory: &Inventory) -> bool {
         self.matches_facts(&EventFacts::new(event, inventory))
@@ -380,6 +397,9 @@ impl Matcher {
             Cond::BypassLockoutCheck => self
                 .bypass_lockout_check
                 .is_none_or(|want| e.call.bypass_lockout_check == Some(want)),
+            Cond::CreatedByCaller => self
+                .created_within_ms
+                .is_none_or(|ms| facts.key_created_by_caller(ms)),
             Cond::GrantOutside => self
                 .grant_outside_account
                 .is_none_or(|want| grant_outside(facts) == Some(want)),

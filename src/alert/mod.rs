@@ -4,6 +4,7 @@
 //! an explicit `now` drive every window.
 
 pub mod builtin;
+mod created;
 pub mod engine;
 mod facts;
 mod intern;

@@ -181,8 +181,13 @@ fn values_and_grouping_are_checked() {
         .is_empty()
     );
     assert!(
-        only("kind = \"missing\"\nfield = \"context_key\"\nminimum = 5\nlearning = \"1h\"")
-            .contains("learning: does not apply to a missing rule (it uses field, minimum)")
+        only("kind = \"missing\"\nfield = \"context_key\"\nminimum = 5\nwindow = \"1h\"").contains(
+            "window: does not apply to a missing rule (it uses field, minimum, learning)"
+        )
+    );
+    assert!(
+        rule("kind = \"missing\"\nfield = \"context_key\"\nminimum = 5\nlearning = \"1h\"")
+            .is_empty()
     );
     assert!(
         only("kind = \"missing\"\nfield = \"source_network\"")

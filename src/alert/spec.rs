@@ -161,8 +161,13 @@ pub struct MatchSpec {
     /// `ReEncrypt`: the destination key is in another account than the
     /// source key or the caller (a bare id or alias name is the caller's).
     pub destination_cross_account: Option<bool>,
-    /// `CreateKey` / `PutKeyPolicy` with `bypassPolicyLockoutSafetyCheck`.
+    /// `CreateKey` / `PutKeyPolicy` / `ReplicateKey` with
+    /// `bypassPolicyLockoutSafetyCheck`.
     pub bypass_policy_lockout_check: Option<bool>,
+    /// The call's key was made by the same principal (a successful
+    /// `CreateKey` earlier in the stream) at most this long before: a
+    /// rotation's new key, which its creator then points an alias at.
+    pub key_created_by_caller_within: Option<Span>,
     /// `ImportKeyMaterial`'s `expirationModel` is one of these
     /// (`KEY_MATERIAL_EXPIRES`).
     pub expiration_models: Vec<String>,
@@ -247,7 +252,8 @@ pub struct RuleSpec {
     pub field: Option<Field>,
     /// first-seen: how long after the first event the rule only learns.
     /// spike: how long after the first event it only learns baselines
-    /// (none: a burst fires from the start).
+    /// (none: a burst fires from the start). missing: how long after the
+    /// first event a broken habit is only learnt, not reported.
     #[serde(default)]
     pub learning: Option<Span>,
     /// How long without a matching event before a firing alert resolves

@@ -362,6 +362,9 @@ pub enum KindState {
     Missing {
         field: Field,
         minimum: u64,
+        /// How long after the rule's first event a broken habit is only
+        /// learnt (the group is quiet from then on), not reported.
+        learning_ms: i64,
         groups: GroupMap<Habit>,
     },
 }

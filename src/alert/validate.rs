@@ -52,7 +52,7 @@ fn params_of(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
             &["window", "factor", "minimum", "baseline"],
         ),
         Kind::FirstSeen => (&["field", "learning"], &["field"]),
-        Kind::Missing => (&["field", "minimum"], &["field", "minimum"]),
+        Kind::Missing => (&["field", "minimum", "learning"], &["field", "minimum"]),
     }
 }
 

@@ -17,21 +17,17 @@ pub struct WhoArgs {
     #[arg(long, value_name = "SELECTOR", value_parser = Selector::parse)]
     pub who: Vec<Selector>,
 
-    /// Only the calls signed with this access key id (AKIA… or ASIA…):
-    /// the same as --who akid:ID.
+    /// Only the calls signed with this access key id (AKIA…, ASIA…,
+    /// ABIA… or ACCA… and 16 characters A-Z or 2-7): the same as
+    /// --who akid:ID.
     #[arg(long = "access-key", value_name = "ID", value_parser = access_key)]
     pub access_keys: Vec<Selector>,
 }
 
 fn access_key(text: &str) -> Result<Selector, String> {
-    let id = text.trim();
-    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "{:?} is not an access key id (letters and digits, such as AKIAIOSFODNN7EXAMPLE)",
-            crate::text::escape_control(id)
-        ));
-    }
-    Ok(Selector::AccessKey(id.to_owned()))
+    crate::who::access_key_id(text)
+        .map(Selector::AccessKey)
+        .map_err(|e| e.to_string())
 }
 
 impl WhoArgs {

@@ -229,6 +229,30 @@ fn invoked_by_aws(b: &mut Builder) {
     }
 }
 
+/// AWS Config's service-linked role in the trail's account, whose resource
+/// evaluations call `Decrypt` on another account's key and are refused
+/// (the known false positive of the outbound rule). Only the planner's
+/// scripted pass gives it events; none without a second account.
+pub(super) fn config_recorder(u: &Universe) -> Option<Identity> {
+    let (home, other) = (&u.accounts[0], u.accounts.get(1)?);
+    let foreign = u
+        .keys
+        .iter()
+        .position(|k| &k.account == other && k.usage == KeyUsage::Symmetric && !k.bare_only)?;
+    let mut id = Identity::new(AssumedRole, home, "AWSServiceRoleForConfig");
+    id.path = "aws-service-role/config.amazonaws.com/".into();
+    id.principal_id = "AROASERVICELINKEDCONF".into();
+    id.invoked_by = Some("config.amazonaws.com".into());
+    id.source_ips = vec!["config.amazonaws.com".into()];
+    id.user_agents = vec!["config.amazonaws.com".into()];
+    id.sessions = vec!["AWSConfig-Describe".into()];
+    id.ops = vec!["Decrypt"];
+    id.keys = vec![foreign];
+    id.weight = 0.0;
+    id.scripted = true;
+    Some(id)
+}
+
 /// Hostile principals: the principal string itself carries control bytes.
 fn hostile(b: &mut Builder) {
     let (a0, a1) = (b.acct(0), b.acct(1));

@@ -19,6 +19,9 @@ impl Planner<'_> {
             ..Force::default()
         }));
         for (i, id) in u.identities.iter().enumerate() {
+            if id.scripted {
+                continue;
+            }
             let hostile = id
                 .hostile
                 .then(|| self.rng.random_range(0..hostile_count()) as u8);

@@ -96,6 +96,8 @@ pub struct Identity {
     pub weight: f64,
     /// Only used by hostile events.
     pub hostile: bool,
+    /// Never drawn: only a scripted pass of the planner gives it events.
+    pub scripted: bool,
 }
 
 impl Identity {
@@ -115,6 +117,7 @@ impl Identity {
             keys: Vec::new(),
             weight: 1.0,
             hostile: false,
+            scripted: false,
         }
     }
 
@@ -354,6 +357,10 @@ impl Universe {
                 .collect(),
         };
         u.identities = super::cast::identities(&u, rng);
+        // Built without the rng, so every draw above and after is as it was.
+        if let Some(config) = super::cast::config_recorder(&u) {
+            u.identities.push(config);
+        }
         u
     }
 

@@ -148,20 +148,15 @@ impl Planner<'_> {
                 u.identities
                     .iter()
                     .enumerate()
-                    .filter(|(_, id)| id.ops.contains(&name) && id.hostile == hostile)
+                    .filter(|(_, id)| {
+                        id.ops.contains(&name) && id.hostile == hostile && !id.scripted
+                    })
                     .map(|(i, id)| (i, if hostile { 1.0 } else { id.weight }))
                     .collect()
             };
-            let hostile_cands = if want_hostile {
-                cands(true)
-            } else {
-                Vec::new()
-            };
-            let pool = if hostile_cands.is_empty() {
-                cands(false)
-            } else {
-                hostile_cands
-            };
+            let pool = Some(cands(true))
+                .filter(|c| want_hostile && !c.is_empty())
+                .unwrap_or_else(|| cands(false));
             weighted(self.rng, &pool).unwrap_or(0)
         });
         let id = &u.identities[identity];
@@ -351,9 +346,95 @@ pub fn plan_events(spec: &CorpusSpec, u: &Universe, rng: &mut SynthRng) -> Vec<P
     while plan.len() < n {
         plan.push(p.make(Force::default()));
     }
+    rotations(&mut plan, start);
+    config_refusals(&mut plan, u);
     plan.sort_by_key(|e| e.t);
     share_event_ids(&mut plan, start, span, p.rng);
     plan
+}
+
+/// AWS Config's evaluations: about one in six of the background refused
+/// Decrypts (`AccessDenied`, the key named only in the message; never the
+/// burst's, never a hostile one), and always the first, become the Config
+/// role's, on another account's key and in the caller's own trail (a
+/// refused cross-account call is logged only there). Chosen by event id:
+/// no draw moves the rest of the corpus.
+fn config_refusals(plan: &mut [Planned], u: &Universe) {
+    let Some(config) = u.identities.iter().position(|i| i.scripted) else {
+        return;
+    };
+    let id = &u.identities[config];
+    let (Some(&key), Some(decrypt)) = (id.keys.first(), index_of("Decrypt")) else {
+        return;
+    };
+    let burst = u.identities.iter().position(|i| i.name == "etl-batch");
+    let home = u
+        .accounts
+        .iter()
+        .position(|a| *a == id.account)
+        .unwrap_or(0);
+    let region = u
+        .regions
+        .iter()
+        .position(|r| *r == u.keys[key].region)
+        .unwrap_or(0);
+    let mut first = true;
+    for e in plan.iter_mut() {
+        let refused = e.op == decrypt as u8
+            && e.outcome == SynthOutcome::Denied("AccessDenied")
+            && e.hostile.is_none()
+            && Some(e.identity as usize) != burst;
+        if !refused || !(first || e.id % 6 == 0) {
+            continue;
+        }
+        first = false;
+        e.identity = config as u16;
+        e.key = Some(key as u16);
+        e.key_ref = KeyRef::DeniedMessage;
+        e.recipient = home as u8;
+        e.region = region as u8;
+    }
+}
+
+/// Routine alias changes are rotations: whoever points an alias at a key
+/// created it shortly before (Terraform, a runbook). Each successful
+/// `UpdateAlias` takes one of the plan's `CreateKey` calls as its own: the
+/// same caller and key, one to thirty minutes earlier (from the event id,
+/// so no draw moves the rest of the corpus). Counts per call stay as
+/// planned.
+fn rotations(plan: &mut [Planned], start: i64) {
+    let (Some(update), Some(create)) = (index_of("UpdateAlias"), index_of("CreateKey")) else {
+        return;
+    };
+    let (update, create) = (update as u8, create as u8);
+    let mut spare = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.op == create)
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .into_iter()
+        // The coverage calls come first in the plan: keep their shapes.
+        .rev();
+    let updates: Vec<usize> = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.op == update && e.outcome == SynthOutcome::Success && e.key.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    for u in updates {
+        let Some(c) = spare.next() else { return };
+        let alias = plan[u];
+        let lead = 60 + i64::try_from(alias.id % 1_740).unwrap_or(0);
+        let made = &mut plan[c];
+        made.identity = alias.identity;
+        made.key = alias.key;
+        made.key_ref = KeyRef::Resource;
+        made.outcome = SynthOutcome::Success;
+        made.region = alias.region;
+        made.recipient = alias.recipient;
+        made.t = (alias.t - lead).max(start);
+    }
 }
 
 /// Real trails contain distinct events sharing an eventID (differing in time

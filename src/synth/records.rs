@@ -294,6 +294,21 @@ fn caller_text(ev: &SynthEvent, rng: &mut SynthRng) -> CallerText {
     }
 }
 
+/// The VPC endpoint a call from `source_ip` in `region` came through: an
+/// account has a few endpoints, each used by the same hosts day after day,
+/// so the id follows from the region and the address (FNV-1a, stable
+/// across platforms and Rust versions).
+fn vpc_endpoint(region: &str, source_ip: &str) -> String {
+    let hash = region
+        .bytes()
+        .chain([b'/'])
+        .chain(source_ip.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("vpce-0{hash:016x}")
+}
+
 /// Renders `ev` as a CloudTrail record. The rng only chooses cosmetic fields,
 /// so any rng gives a record that the report counts the same way.
 pub fn kms_record(ev: &SynthEvent, rng: &mut SynthRng) -> Record {
@@ -339,6 +354,7 @@ pub fn kms_record(ev: &SynthEvent, rng: &mut SynthRng) -> Record {
     let shared = cross_account || id.name == "cloudtrail.amazonaws.com";
     let vpce = ev.outcome == SynthOutcome::Denied("VpceAccessDenied")
         || (ip_caller && source_ip.starts_with("10.") && rng.random_bool(0.5));
+    let endpoint = vpc_endpoint(ev.region, &source_ip);
     let recent = rng.random_bool(0.97);
     let version = if recent {
         *["1.08", "1.09", "1.10", "1.11", "1.11"]
@@ -377,7 +393,11 @@ pub fn kms_record(ev: &SynthEvent, rng: &mut SynthRng) -> Record {
         management_event: recent.then_some(true),
         recipient_account_id: ev.recipient_account.to_string(),
         shared_event_id: shared.then(|| random_uuid(rng)),
-        vpc_endpoint_id: vpce.then(|| format!("vpce-0{}", hex(rng, 16))),
+        vpc_endpoint_id: vpce.then(|| {
+            // Drawn as before, so the fields after it stay where they were.
+            let _ = hex(rng, 16);
+            endpoint
+        }),
         service_event_details,
         event_category: recent.then_some("Management"),
         tls_details,

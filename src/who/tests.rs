@@ -6,7 +6,7 @@ const RECORD: &str = r#"{"eventVersion":"1.08","eventSource":"kms.amazonaws.com"
  "awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7",
  "userIdentity":{"type":"AssumedRole","accountId":"111122223333",
   "arn":"arn:aws:sts::111122223333:assumed-role/orders-api/i-0abc",
-  "accessKeyId":"ASIAEXAMPLEKEY123456",
+  "accessKeyId":"ASIAEXAMPLEKEY234567",
   "sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/orders-api"}}},
  "recipientAccountId":"111122223333"}"#;
 
@@ -25,9 +25,9 @@ fn sel(text: &str) -> Selector {
 fn each_kind_follows_its_field() {
     with_event(|e| {
         for yes in [
-            "akid:ASIAEXAMPLEKEY123456",
-            "akid:asiaexamplekey123456",
-            "ASIAEXAMPLEKEY123456",
+            "akid:ASIAEXAMPLEKEY234567",
+            "akid:asiaexamplekey234567",
+            "ASIAEXAMPLEKEY234567",
             "session:i-0abc",
             "principal:arn:aws:iam::111122223333:role/orders-api",
             "principal:role/orders-api",
@@ -40,7 +40,7 @@ fn each_kind_follows_its_field() {
             assert!(sel(yes).matches(e), "{yes} should match");
         }
         for no in [
-            "akid:AKIAOTHERKEY00000000",
+            "akid:AKIAOTHERKEYAAAAAAAA",
             "session:i-0abcd",
             "principal:role/orders",
             "principal:orders",
@@ -58,13 +58,13 @@ fn several_selectors_follow_any_and_none_follows_all() {
         assert!(Who::default().matches(e));
         assert!(Who::default().is_everyone());
         let who = Who::new(vec![
-            sel("akid:AKIAOTHERKEY00000000"),
+            sel("akid:AKIAOTHERKEYAAAAAAAA"),
             sel("ip:203.0.113.7"),
         ]);
         assert!(who.matches(e));
         assert_eq!(
             who.to_string(),
-            "akid:AKIAOTHERKEY00000000 or ip:203.0.113.7"
+            "akid:AKIAOTHERKEYAAAAAAAA or ip:203.0.113.7"
         );
         assert!(!Who::new(vec![sel("session:x")]).matches(e));
     });
@@ -240,6 +240,51 @@ fn resource_selectors_read_and_write_back() {
         Some(Ok(Selector::Resource(_)))
     ));
     // Other selectors never read the context.
-    assert!(!sel("akid:ASIAEXAMPLEKEY123456").reads_resource());
+    assert!(!sel("akid:ASIAEXAMPLEKEY234567").reads_resource());
     assert!(sel("resource:Orders").reads_resource());
+}
+
+#[test]
+fn access_key_ids_are_what_iam_issues() {
+    for good in [
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIAEXAMPLEKEY234567",
+        "ABIAEXAMPLEKEY234567",
+        "ACCAEXAMPLEKEY234567",
+        " akiaiosfodnn7example ",
+    ] {
+        let id = access_key_id(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert_eq!(id, good.trim().to_ascii_uppercase());
+        assert_eq!(
+            sel(&format!("akid:{good}")),
+            Selector::AccessKey(id.clone())
+        );
+    }
+    assert_eq!(
+        sel("AKIAIOSFODNN7EXAMPLE").to_string(),
+        "akid:AKIAIOSFODNN7EXAMPLE"
+    );
+    for bad in [
+        "AKIAIOSFODNN7EXAMPL",
+        "AKIAIOSFODNN7EXAMPLEX",
+        "AIDAIOSFODNN7EXAMPLE",
+        "AROAIOSFODNN7EXAMPLE",
+        "AKIAIOSFODNN1EXAMPLE",
+        "AKIAIOSFODNN8EXAMPLE",
+        "AKIA-OSFODNN7EXAMPLE",
+        "AKIA\u{1b}[2JODNN7EXAMPLE",
+    ] {
+        let e = Selector::parse(&format!("akid:{bad}")).expect_err(bad);
+        assert!(matches!(e, SelectorError::BadAccessKey(_)), "{bad}: {e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("not an access key id") && !text.contains('\u{1b}'),
+            "{text}"
+        );
+    }
+    // Bare, an id-like text that is no id says so rather than "ambiguous".
+    assert!(matches!(
+        Selector::parse("ASIALEAKED00000000001"),
+        Err(SelectorError::BadAccessKey(t)) if t == "ASIALEAKED00000000001"
+    ));
 }

@@ -514,7 +514,7 @@ fn the_events_filter_finds_a_calls_access_key() {
                 support::story::ORDERS,
                 support::story::KEY_ORDERS,
             );
-            r["userIdentity"]["accessKeyId"] = serde_json::json!("ASIALEAKED00000000001");
+            r["userIdentity"]["accessKeyId"] = serde_json::json!("ASIALEAKEDEXAMPLE234");
             support::pack(&r)
         })
         .collect();
@@ -545,9 +545,9 @@ fn the_events_filter_takes_credential_and_network_selectors() {
             // Two calls signed by the leaked key, from 198.51.100.7; one by a
             // key whose id only starts like it; one from a neighbour network.
             let (akid, ip) = match n {
-                0 | 1 => ("ASIALEAKED00000000001", "198.51.100.7"),
-                2 => ("ASIALEAKED000000000012", "198.51.100.9"),
-                _ => ("ASIAOTHER000000000003", "198.51.101.1"),
+                0 | 1 => ("ASIALEAKEDEXAMPLE234", "198.51.100.7"),
+                2 => ("ASIALEAKEDEXAMPLE2345", "198.51.100.9"),
+                _ => ("ASIAOTHEREXAMPLE2345", "198.51.101.1"),
             };
             r["userIdentity"]["accessKeyId"] = serde_json::json!(akid);
             r["sourceIPAddress"] = serde_json::json!(ip);
@@ -568,7 +568,7 @@ fn the_events_filter_takes_credential_and_network_selectors() {
         act(app, &[Action::Enter]);
         app.snapshot.events.len()
     };
-    assert_eq!(filtered(&mut app, "akid:ASIALEAKED00000000001"), 2);
+    assert_eq!(filtered(&mut app, "akid:ASIALEAKEDEXAMPLE234"), 2);
     assert_eq!(filtered(&mut app, "ip:198.51.100.0/24"), 3);
     assert_eq!(filtered(&mut app, "ip:198.51.100.7"), 2);
     retype(&mut app, "ip:198.51.100.0/99");
@@ -578,4 +578,12 @@ fn the_events_filter_takes_credential_and_network_selectors() {
     };
     let error = prompt.error.as_deref().unwrap_or_default();
     assert!(error.contains("not an address or network"), "{error}");
+    // An access key id IAM could not have issued: said, not applied.
+    retype(&mut app, "akid:ASIALEAKED00000000001");
+    act(&mut app, &[Action::Enter]);
+    let Some(Overlay::Prompt(prompt)) = &app.overlay else {
+        panic!("a bad access key id keeps the prompt open");
+    };
+    let error = prompt.error.as_deref().unwrap_or_default();
+    assert!(error.contains("ASIALEAKED00000000001") && error.contains("not an access key id"));
 }

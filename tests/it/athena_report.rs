@@ -420,6 +420,13 @@ factor = 3.0
 minimum = 10
 group_by = ["error_code", "principal_account"]
 match = { outcomes = ["denied", "error"] }
+
+# The built-in learns for 24 h, as long as this day: learning for a minute,
+# it judges the day's habits (applications that sometimes send no context)
+# and fires, so the counted stretches are checked against the local replay.
+[[override]]
+id = "kms-decrypt-without-context"
+learning = "1m"
 "#;
 
 #[test]

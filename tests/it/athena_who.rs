@@ -29,7 +29,7 @@ use support::athena::{AthenaDuck, AthenaOptions, Layout};
 use support::{json_of, kmstop_offline, kmstop_report};
 
 const ACCOUNT: &str = "111122223333";
-const LEAKED: &str = "AKIALEAKEDEXAMPLE001";
+const LEAKED: &str = "AKIALEAKEDEXAMPLE234";
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-0000-0000-0000-000000000001";
 const HOSTILE_USER: &str = "it's \"quoted\" \\ back'slash";
 const HOSTILE_SESSION: &str = "o'brien \\\" --";
@@ -215,8 +215,8 @@ fn comparable(mut report: Value) -> Value {
 /// Each selector, and how many distinct calls it selects (so no case
 /// passes by selecting nothing on both sides).
 const CASES: &[(&[&str], u64)] = &[
-    (&["akid:AKIALEAKEDEXAMPLE001"], 4),
-    (&["akid:akiaLeakedExample001"], 4),
+    (&["akid:AKIALEAKEDEXAMPLE234"], 4),
+    (&["akid:akiaLeakedExample234"], 4),
     (&["session:sess-1"], 2),
     (&["session:SESS-1"], 0),
     (&["principal:arn:aws:iam::111122223333:role/orders-api"], 3),
@@ -238,7 +238,7 @@ const CASES: &[(&[&str], u64)] = &[
     (&["principal:user/it's \"quoted\" \\ back'slash"], 1),
     (&["session:o'brien \\\" --"], 1),
     (&["session:sess-2", "ip:2001:db8::7"], 2),
-    (&["akid:AKIANOBODYEXAMPLE99"], 0),
+    (&["akid:AKIANOBODYEXAMPLE777"], 0),
 ];
 
 #[test]

@@ -42,6 +42,7 @@ mod logs_source;
 mod matcher;
 mod panes;
 mod parser_props;
+mod quiet_day;
 mod quota_unrated;
 mod readme;
 mod real_fixtures;

@@ -437,3 +437,14 @@ fn destination_cross_account_and_the_call_flags() {
     let empty: MatchSpec = toml::from_str(r#"expiration_models = [""]"#).expect("spec");
     assert!(Matcher::compile(&empty).is_err());
 }
+
+/// `key_created_by_caller_within` reads the engine's memory of the keys
+/// it saw created (the alias scenarios run it); a matcher on its own has
+/// none, so the condition never holds, and a span of nothing is refused.
+#[test]
+fn key_created_by_caller_needs_the_engines_memory() {
+    assert!(!hit(r#"key_created_by_caller_within = "7d""#, &base()));
+    let zero: MatchSpec = toml::from_str(r#"key_created_by_caller_within = "0s""#).expect("spec");
+    let e = Matcher::compile(&zero).expect_err("a span of nothing");
+    assert_eq!(e.field, "key_created_by_caller_within");
+}

@@ -295,7 +295,8 @@ fn noise_and_slow_growth_alone_never_fire() {
 
 /// The detections no public rule set ships (issue 17) must not fire on a
 /// day of ordinary traffic: a rule that cries wolf is switched off. Here
-/// the day is as services make it: every successful call carries an
+/// the day is Decrypts only (the whole mix of an account, control plane
+/// included, is `quiet_day.rs`'s), as services make them: every successful call carries an
 /// encryption context, and each principal's address moves within its /24,
 /// so the context and network rules have habits to keep.
 #[test]

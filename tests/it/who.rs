@@ -8,7 +8,7 @@ use crate::support;
 use serde_json::{Value, json};
 use support::{json_of, kmstop_report};
 
-const LEAKED: &str = "AKIALEAKEDEXAMPLE001";
+const LEAKED: &str = "AKIALEAKEDEXAMPLE234";
 const KEY_A: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-0000-0000-0000-000000000001";
 const KEY_FOREIGN: &str =
     "arn:aws:kms:eu-west-1:444455556666:key/bbbbbbbb-0000-0000-0000-000000000002";
@@ -289,6 +289,75 @@ fn bad_selectors_are_refused_by_name_and_athena_takes_good_ones() {
         "{sql}"
     );
     assert!(sql.contains("THEN 'other'"), "{sql}");
+}
+
+/// An access key id IAM could not have issued (a wrong prefix, a wrong
+/// length, a character outside base32's A-Z and 2-7) is a usage error
+/// naming the flag and the value, in `report`, `tail` and the dashboard,
+/// before anything is read; a real one in lower case is taken.
+#[test]
+fn access_key_ids_iam_could_not_issue_are_refused_by_every_command() {
+    let dir = logs();
+    let home = tempfile::tempdir().expect("home");
+    let source = dir.path().to_str().expect("utf-8");
+    for bad in [
+        "AKIALEAKEDEXAMPLE001",
+        "AKIALEAKEDEXAMPLE23",
+        "AKIALEAKEDEXAMPLE2345",
+        "AIDALEAKEDEXAMPLE234",
+        "ASIA-LEAKED-EXAMPLE2",
+    ] {
+        for (command, flag, value) in [
+            (
+                vec!["report", "--source", source],
+                "--who",
+                format!("akid:{bad}"),
+            ),
+            (
+                vec!["report", "--source", source],
+                "--access-key",
+                bad.to_owned(),
+            ),
+            (
+                vec!["tail", "--region", "us-east-1"],
+                "--who",
+                format!("akid:{bad}"),
+            ),
+            (vec!["--source", source], "--who", format!("akid:{bad}")),
+            (vec!["--source", source], "--access-key", bad.to_owned()),
+        ] {
+            let out = support::kmstop_offline(home.path())
+                .args(&command)
+                .args([flag, value.as_str()])
+                .timeout(std::time::Duration::from_mins(1))
+                .output()
+                .expect("kmstop runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command:?} {flag} {value}: {err}"
+            );
+            assert!(
+                err.contains(flag) && err.contains(bad) && err.contains("not an access key id"),
+                "{command:?} {flag} {value}: {err}"
+            );
+        }
+    }
+    let lower = LEAKED.to_ascii_lowercase();
+    let out = report(
+        &dir,
+        &["--who", &format!("akid:{lower}"), "--format", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json_of(&out)["who"]["selectors"],
+        json!([format!("akid:{LEAKED}")])
+    );
 }
 
 /// On the real AWS documentation records: the calls signed with the docs'
