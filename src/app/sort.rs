@@ -245,21 +245,51 @@ fn label_ranks(rows: &[DeniedRow]) -> Vec<(u32, u32)> {
 pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
     let key = s.key(Pane::Alerts);
     let desc = descending(s, key == SortKey::Name);
+    let when = |a: &AlertRow| {
+        if key == SortKey::First {
+            a.episode.first
+        } else {
+            a.episode.last
+        }
+    };
+    // The state leaves 60 bits for the time: 29 bits of seconds.
+    let bits = if key == SortKey::State { 29 } else { 33 };
+    let base = near_base(rows.iter().map(when), bits);
+    let time = |t| base.map_or_else(|| time_key(t), |b| u128::from(near_time_key(t, b)));
     sort_keyed(rows, desc, |_, a| {
         let e = &a.episode;
         let v = match key {
             // Firing first, then the loudest, then the latest.
             SortKey::State => {
-                (u128::from(a.firing) << 99) | ((e.severity as u128) << 96) | time_key(e.last)
+                let shift = if base.is_some() { 60 } else { 96 };
+                (u128::from(a.firing) << (shift + 3))
+                    | ((e.severity as u128) << shift)
+                    | time(e.last)
             }
             SortKey::Severity => e.severity as u128,
             SortKey::Count => u128::from(e.count),
-            SortKey::First => time_key(e.first),
-            SortKey::Last => time_key(e.last),
+            SortKey::First | SortKey::Last => time(when(a)),
             _ => u128::from(a.rule_rank),
         };
         (v, a.name_rank)
     });
+}
+
+/// The earliest of `times` in seconds, when they all lie within `2^bits`
+/// seconds of it: then [`near_time_key`] orders them in `bits + 31` bits,
+/// so 20 k alerts sort by state or time as 64-bit numbers.
+fn near_base(times: impl Iterator<Item = DateTime<Utc>>, bits: u32) -> Option<i64> {
+    let (lo, hi) = times
+        .map(|t| t.timestamp())
+        .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    (lo <= hi && hi.checked_sub(lo)? < 1 << bits).then_some(lo)
+}
+
+/// A time at most `2^bits` seconds after `base` as a number in the same
+/// order: the seconds since `base`, then the nanosecond (31 bits: a leap
+/// second's run past 10^9).
+fn near_time_key(t: DateTime<Utc>, base: i64) -> u64 {
+    ((t.timestamp() - base).cast_unsigned() << 31) | u64::from(t.nanosecond())
 }
 
 pub(super) fn sort_events(rows: &mut [EventRow], s: SortState) {
@@ -441,6 +471,93 @@ mod tests {
             assert!(time_key(w[0]) < time_key(w[1]), "{w:?}");
         }
         assert!(opt_time_key(None) < opt_time_key(Some(times[0])));
+    }
+
+    /// Alerts sort by state and times as they did with the 100-bit keys,
+    /// whether their times lie close together (64-bit keys) or not.
+    #[test]
+    fn alerts_sort_as_the_wide_keys_do_near_and_far() {
+        use crate::alert::Severity;
+        use crate::app::episodes::Episode;
+        let t0 = Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        let mut x: u64 = 11;
+        let mut next = |m: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) % m
+        };
+        let severities = [
+            Severity::Info,
+            Severity::Low,
+            Severity::High,
+            Severity::Critical,
+        ];
+        for far in [false, true] {
+            let rows: Vec<AlertRow> = (0..400_u32)
+                .map(|i| {
+                    let secs = next(50).cast_signed() + if far && i == 7 { 1 << 34 } else { 0 };
+                    let at = |extra: u64| {
+                        t0 + chrono::Duration::seconds(secs)
+                            + chrono::Duration::nanoseconds(extra.cast_signed())
+                    };
+                    AlertRow {
+                        episode: std::sync::Arc::new(Episode {
+                            rule: format!("r{}", i % 9),
+                            title: String::new(),
+                            severity: severities[usize::try_from(next(4)).expect("small")],
+                            group: format!("g{i}"),
+                            first: at(next(3)),
+                            last: at(next(3) + 5),
+                            count: next(5),
+                            resolved: None,
+                            acked: false,
+                            silenced_until: None,
+                            samples: Vec::new(),
+                        }),
+                        firing: next(2) == 1,
+                        name_rank: i,
+                        rule_rank: i % 9,
+                    }
+                })
+                .collect();
+            for key in [SortKey::State, SortKey::First, SortKey::Last] {
+                let column = super::super::sort_key::sort_keys(Pane::Alerts)
+                    .iter()
+                    .position(|&c| c == key)
+                    .expect("column");
+                for reversed in [false, true] {
+                    let s = SortState { column, reversed };
+                    let mut got = rows.clone();
+                    sort_alerts(&mut got, s);
+                    let mut want = rows.clone();
+                    let desc = descending(s, false);
+                    wide_sort(&mut want, desc, |a| match key {
+                        SortKey::State => {
+                            (u128::from(a.firing) << 99)
+                                | ((a.episode.severity as u128) << 96)
+                                | time_key(a.episode.last)
+                        }
+                        SortKey::First => time_key(a.episode.first),
+                        _ => time_key(a.episode.last),
+                    });
+                    let ranks = |r: &[AlertRow]| r.iter().map(|a| a.name_rank).collect::<Vec<_>>();
+                    assert_eq!(
+                        ranks(&got),
+                        ranks(&want),
+                        "{key:?} reversed {reversed} far {far}"
+                    );
+                }
+            }
+            let times = rows.iter().map(|a| a.episode.last);
+            assert_eq!(near_base(times, 33).is_none(), far);
+        }
+    }
+
+    fn wide_sort(rows: &mut [AlertRow], desc: bool, v: impl Fn(&AlertRow) -> u128) {
+        let order = wide_order(rows, desc, |_, a| (v(a), a.name_rank));
+        permute(rows, &order);
     }
 
     #[test]
