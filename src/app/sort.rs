@@ -252,16 +252,16 @@ pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
             a.episode.last
         }
     };
-    // The state leaves 60 bits for the time: 29 bits of seconds.
-    let bits = if key == SortKey::State { 29 } else { 33 };
-    let base = near_base(rows.iter().map(when), bits);
-    let time = |t| base.map_or_else(|| time_key(t), |b| u128::from(near_time_key(t, b)));
+    // The state leaves 60 bits for the time.
+    let bits = if key == SortKey::State { 60 } else { 64 };
+    let near = NearTimes::of(rows.iter().map(when), bits);
+    let time = |t| near.map_or_else(|| time_key(t), |n| u128::from(n.key(t)));
     sort_keyed(rows, desc, |_, a| {
         let e = &a.episode;
         let v = match key {
             // Firing first, then the loudest, then the latest.
             SortKey::State => {
-                let shift = if base.is_some() { 60 } else { 96 };
+                let shift = if near.is_some() { 60 } else { 96 };
                 (u128::from(a.firing) << (shift + 3))
                     | ((e.severity as u128) << shift)
                     | time(e.last)
@@ -275,21 +275,37 @@ pub(super) fn sort_alerts(rows: &mut [AlertRow], s: SortState) {
     });
 }
 
-/// The earliest of `times` in seconds, when they all lie within `2^bits`
-/// seconds of it: then [`near_time_key`] orders them in `bits + 31` bits,
-/// so 20 k alerts sort by state or time as 64-bit numbers.
-fn near_base(times: impl Iterator<Item = DateTime<Utc>>, bits: u32) -> Option<i64> {
-    let (lo, hi) = times
-        .map(|t| t.timestamp())
-        .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-    (lo <= hi && hi.checked_sub(lo)? < 1 << bits).then_some(lo)
+/// Times packed in `bits` bits in their order, when they lie close
+/// enough together: the seconds since the earliest, then the nanosecond
+/// (31 bits: a leap second's run past 10^9) unless every time is a whole
+/// second, as CloudTrail's are. So 20 k alerts sort by state or time as
+/// 64-bit numbers.
+#[derive(Debug, Clone, Copy)]
+struct NearTimes {
+    base: i64,
+    nanos: bool,
 }
 
-/// A time at most `2^bits` seconds after `base` as a number in the same
-/// order: the seconds since `base`, then the nanosecond (31 bits: a leap
-/// second's run past 10^9).
-fn near_time_key(t: DateTime<Utc>, base: i64) -> u64 {
-    ((t.timestamp() - base).cast_unsigned() << 31) | u64::from(t.nanosecond())
+impl NearTimes {
+    fn of(times: impl Iterator<Item = DateTime<Utc>>, bits: u32) -> Option<Self> {
+        let (lo, hi, nanos) = times.fold((i64::MAX, i64::MIN, false), |(lo, hi, n), t| {
+            let s = t.timestamp();
+            (lo.min(s), hi.max(s), n || t.nanosecond() != 0)
+        });
+        let second_bits = if nanos { bits - 31 } else { bits };
+        let span = hi.checked_sub(lo)?.cast_unsigned();
+        (lo <= hi && span.checked_shr(second_bits).unwrap_or(0) == 0)
+            .then_some(Self { base: lo, nanos })
+    }
+
+    fn key(self, t: DateTime<Utc>) -> u64 {
+        let seconds = (t.timestamp() - self.base).cast_unsigned();
+        if self.nanos {
+            (seconds << 31) | u64::from(t.nanosecond())
+        } else {
+            seconds
+        }
+    }
 }
 
 pub(super) fn sort_events(rows: &mut [EventRow], s: SortState) {
@@ -494,13 +510,14 @@ mod tests {
             Severity::High,
             Severity::Critical,
         ];
-        for far in [false, true] {
+        // Close together, one 2^34 s away, and that with whole seconds.
+        for (far, whole) in [(false, false), (true, false), (true, true)] {
             let rows: Vec<AlertRow> = (0..400_u32)
                 .map(|i| {
                     let secs = next(50).cast_signed() + if far && i == 7 { 1 << 34 } else { 0 };
                     let at = |extra: u64| {
-                        t0 + chrono::Duration::seconds(secs)
-                            + chrono::Duration::nanoseconds(extra.cast_signed())
+                        let extra = if whole { 0 } else { extra.cast_signed() };
+                        t0 + chrono::Duration::seconds(secs) + chrono::Duration::nanoseconds(extra)
                     };
                     AlertRow {
                         episode: std::sync::Arc::new(Episode {
@@ -550,8 +567,9 @@ mod tests {
                     );
                 }
             }
+            // Fractional times 2^34 s apart take the 100-bit keys.
             let times = rows.iter().map(|a| a.episode.last);
-            assert_eq!(near_base(times, 33).is_none(), far);
+            assert_eq!(NearTimes::of(times, 60).is_none(), far && !whole);
         }
     }
 
