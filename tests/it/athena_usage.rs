@@ -11,13 +11,11 @@
 use crate::support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use kmstop::aggregate::quota::FAMILIES;
 use serde_json::{Value, json};
 
-use support::athena::{AthenaDuck, AthenaOptions, Layout};
-use support::{json_of, kmstop_offline, kmstop_report};
+use support::athena::{AthenaDuck, AthenaOptions, Layout, report_json};
 
 const OWNER: &str = "111122223333";
 const PARTNER: &str = "444455556666";
@@ -254,26 +252,7 @@ fn assert_not_rated(report: &Value) {
 }
 
 fn report(source: &str, endpoint: &str, flags: &[&str]) -> Value {
-    let home = tempfile::tempdir().expect("home");
-    let args = [&["--source", source, "--format", "json"][..], flags].concat();
-    if !source.starts_with("athena://") {
-        return json_of(&kmstop_report(home.path(), &args));
-    }
-    let out = kmstop_offline(home.path())
-        .arg("report")
-        .args(&args)
-        .args(["--athena-region", "us-east-1", "--endpoint-url", endpoint])
-        .args(["--max-scanned", "1TB"])
-        .timeout(Duration::from_mins(10))
-        .output()
-        .expect("kmstop runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{flags:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_of(&out)
+    report_json(source, endpoint, flags)
 }
 
 #[test]

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 
 use crate::athena_dashboard::{client, collect, render, same_alerts};
 
-use support::athena::{AthenaDuck, AthenaOptions, Layout};
-use support::{json_of, kmstop_offline, kmstop_report};
+use support::athena::{AthenaDuck, AthenaOptions, Layout, report_json};
+use support::{json_of, kmstop_report};
 
 const ACCOUNT: &str = "111122223333";
 const LEAKED: &str = "AKIALEAKEDEXAMPLE234";
@@ -168,29 +168,8 @@ fn write_trail(dir: &Path) {
 /// The report over `source` (a folder or `athena://…`) with `--who` for
 /// each selector.
 fn report(source: &str, endpoint: &str, selectors: &[&str]) -> Value {
-    let home = tempfile::tempdir().expect("home");
-    let mut args = vec!["--source", source, "--format", "json"];
-    for s in selectors {
-        args.extend(["--who", s]);
-    }
-    if source.starts_with("athena://") {
-        let out = kmstop_offline(home.path())
-            .arg("report")
-            .args(&args)
-            .args(["--athena-region", "us-east-1", "--endpoint-url", endpoint])
-            .args(["--max-scanned", "1TB"])
-            .timeout(std::time::Duration::from_mins(10))
-            .output()
-            .expect("kmstop runs");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{selectors:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return json_of(&out);
-    }
-    json_of(&kmstop_report(home.path(), &args))
+    let flags: Vec<&str> = selectors.iter().flat_map(|s| ["--who", s]).collect();
+    report_json(source, endpoint, &flags)
 }
 
 /// The report without what only a local run can know (files) or says

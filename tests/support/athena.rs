@@ -176,3 +176,29 @@ impl Drop for AthenaDuck {
         let _ = self.child.wait();
     }
 }
+
+/// `kmstop report --format json` over `source`: a folder run locally, or
+/// `athena://…` against the stand-in at `endpoint`; `flags` added to
+/// both. Fails the test, with stderr, unless the report succeeds.
+pub fn report_json(source: &str, endpoint: &str, flags: &[&str]) -> serde_json::Value {
+    let home = tempfile::tempdir().expect("home");
+    let args = [&["--source", source, "--format", "json"][..], flags].concat();
+    if !source.starts_with("athena://") {
+        return super::json_of(&super::kmstop_report(home.path(), &args));
+    }
+    let out = super::kmstop_offline(home.path())
+        .arg("report")
+        .args(&args)
+        .args(["--athena-region", "us-east-1", "--endpoint-url", endpoint])
+        .args(["--max-scanned", "1TB"])
+        .timeout(Duration::from_mins(10))
+        .output()
+        .expect("kmstop runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{flags:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    super::json_of(&out)
+}
