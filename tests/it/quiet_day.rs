@@ -28,7 +28,7 @@ use rand::SeedableRng;
 use crate::support;
 
 /// The built-in rules of issue 17's second part.
-const ISSUE_17: [&str; 11] = [
+pub(crate) const ISSUE_17: [&str; 11] = [
     "kms-alias-retargeted",
     "kms-custom-key-store-change",
     "kms-key-replicated",

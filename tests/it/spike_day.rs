@@ -301,19 +301,7 @@ fn noise_and_slow_growth_alone_never_fire() {
 /// so the context and network rules have habits to keep.
 #[test]
 fn the_new_change_detections_stay_quiet_on_an_ordinary_day() {
-    let ids = [
-        "kms-alias-retargeted",
-        "kms-custom-key-store-change",
-        "kms-key-replicated",
-        "kms-disabled-key-use",
-        "kms-grant-outside-account",
-        "kms-reencrypt-to-foreign-key",
-        "kms-foreign-key-use",
-        "kms-policy-lockout-check-bypassed",
-        "kms-key-material-expires",
-        "kms-decrypt-without-context",
-        "first-seen-network-for-principal",
-    ];
+    let ids = crate::quiet_day::ISSUE_17;
     let rules: Vec<_> = builtin::rules()
         .into_iter()
         .filter(|r| ids.contains(&r.id.as_str()))
