@@ -43,7 +43,7 @@ use super::answer::Row;
 use crate::event::resource::{DATA_CALLS, KEYS, MAX_RESOURCE, is_bucket_key};
 use crate::event::sql::literal;
 use crate::report::resources::{
-    CallerRow, FOLLOWED_CALLERS, MAX_CALLER, MAX_RESOURCES, ResourceRow, TOP_CALLERS,
+    CallerRow, FOLLOWED_CALLERS, MAX_CALLER, MAX_RESOURCES, ResourceRow, TOP_CALLERS, sort_rows,
 };
 
 #[cfg(doc)]
@@ -465,12 +465,7 @@ impl ResourceRows {
                 }
             })
             .collect();
-        rows.sort_by(|a, b| {
-            b.calls
-                .cmp(&a.calls)
-                .then_with(|| a.service.cmp(&b.service))
-                .then_with(|| a.resource.cmp(&b.resource))
-        });
+        sort_rows(&mut rows);
         (rows, self.unlisted)
     }
 }

@@ -72,6 +72,17 @@ pub struct ResourceRow {
     pub callers_sampled: bool,
 }
 
+/// The report's order of resource rows, whatever counted them (files or
+/// Athena): most calls first, then by service and name.
+pub fn sort_rows(rows: &mut [ResourceRow]) {
+    rows.sort_by(|a, b| {
+        b.calls
+            .cmp(&a.calls)
+            .then_with(|| a.service.cmp(&b.service))
+            .then_with(|| a.resource.cmp(&b.resource))
+    });
+}
+
 /// One principal's data calls on one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallerRow {
@@ -372,12 +383,7 @@ impl ResourceTally {
                 }
             })
             .collect();
-        rows.sort_by(|a, b| {
-            b.calls
-                .cmp(&a.calls)
-                .then_with(|| a.service.cmp(&b.service))
-                .then_with(|| a.resource.cmp(&b.resource))
-        });
+        sort_rows(&mut rows);
         let unlisted: u64 = rows.iter().skip(MAX_RESOURCES).map(|r| r.calls).sum();
         rows.truncate(MAX_RESOURCES);
         (rows, self.other + unlisted)
